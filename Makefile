@@ -1,0 +1,51 @@
+# Sanshe — `make run` to try it, `make test` to check it. Both work on a fresh machine.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+PIP := $(VENV)/bin/pip
+STAMP := $(VENV)/.installed
+export SANSHE_DATABASE_URL ?= sqlite:///$(CURDIR)/var/sanshe.db
+
+.PHONY: run test install assets browser-deps bench schema clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) install --quiet --upgrade pip
+	$(PIP) install --quiet -e '.[test]'
+	touch $(STAMP)
+
+install: $(STAMP) assets
+
+# Front-end assets (bpmn-js, htmx, Chart.js) from npm, served locally by the web UI.
+assets: webui/static/vendor/.installed
+
+webui/static/vendor/.installed: package.json
+	npm install --no-audit --no-fund --silent
+	$(PY) -m webui.assets
+	touch $@
+
+# Debian's Chromium for the browser tests (Playwright's own browser download does not work here).
+browser-deps:
+	@command -v chromium >/dev/null 2>&1 || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null)
+
+run: install
+	$(PY) -m cli init
+	$(PY) -m cli deploy processes
+	$(PY) -m cli demo --if-empty
+	$(PY) -m cli serve
+
+test: install browser-deps
+	$(VENV)/bin/pytest -q -p no:cacheprovider
+
+bench: install
+	$(PY) -m cli bench engine
+	$(PY) -m cli bench workers
+	$(PY) -m cli bench inbox
+	$(PY) -m cli bench mining
+
+# Regenerate the initial migration after changing tables (before the first release only).
+schema: $(STAMP)
+	$(PY) -m engine.schema_tool
+
+clean:
+	rm -rf $(VENV) var node_modules webui/static/vendor

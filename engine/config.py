@@ -35,6 +35,8 @@ class Settings:
     # Failed sign-ins before an account is locked for `login_lock_minutes`.
     login_max_failures: int = field(default_factory=lambda: int(_env("LOGIN_MAX_FAILURES", "5")))
     login_lock_minutes: int = field(default_factory=lambda: int(_env("LOGIN_LOCK_MINUTES", "15")))
+    # Send the session cookie over HTTPS only; turn on behind TLS (off for plain-HTTP localhost).
+    session_cookie_secure: bool = field(default_factory=lambda: _env("SESSION_COOKIE_SECURE", "0") in ("1", "true", "yes"))
 
     def as_dict(self):
         return {f.name: getattr(self, f.name) for f in fields(self)}

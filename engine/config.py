@@ -35,6 +35,10 @@ class Settings:
     # Failed sign-ins before an account is locked for `login_lock_minutes`.
     login_max_failures: int = field(default_factory=lambda: int(_env("LOGIN_MAX_FAILURES", "5")))
     login_lock_minutes: int = field(default_factory=lambda: int(_env("LOGIN_LOCK_MINUTES", "15")))
+    # Holidays the working-day calendar of process mining skips (ISO dates, comma-separated).
+    calendar_holidays: str = field(default_factory=lambda: _env("CALENDAR_HOLIDAYS", ""))
+    # Local time of the working-day calendar: hours east of UTC (China Standard Time is 8).
+    calendar_utc_offset_hours: float = field(default_factory=lambda: float(_env("CALENDAR_UTC_OFFSET_HOURS", "8")))
     # Send the session cookie over HTTPS only; turn on behind TLS (off for plain-HTTP localhost).
     session_cookie_secure: bool = field(default_factory=lambda: _env("SESSION_COOKIE_SECURE", "0") in ("1", "true", "yes"))
 

@@ -7,7 +7,7 @@ from datetime import datetime, timezone
 
 from sqlalchemy import (
     JSON, BigInteger, Boolean, DateTime, ForeignKey, Index, Integer, LargeBinary,
-    String, Text, UniqueConstraint,
+    String, Text, UniqueConstraint, text,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -218,7 +218,12 @@ class Job(Base):
     result: Mapped[dict | None] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     completed_at: Mapped[datetime | None] = mapped_column(DateTime)
-    __table_args__ = (Index("ix_jobs_fetch", "state", "topic", "run_after"),)
+    __table_args__ = (
+        Index("ix_jobs_fetch", "state", "topic", "run_after"),
+        # Workers only ever look at ready or locked jobs; on PostgreSQL index just those.
+        Index("ix_jobs_available", "topic", "priority", "id",
+              postgresql_where=text("state IN ('ready', 'locked')")),
+    )
 
 
 class Timer(Base):

@@ -1,0 +1,118 @@
+"""Fixtures for the worker tests: a database per backend, a hand-driven clock, seed rows.
+
+PostgreSQL tests run whenever 127.0.0.1:5432 answers (and under CI=true they must: a
+missing server fails them instead of skipping). They use a schema of their own, created
+for the test session and dropped afterwards, so other test modules never collide.
+"""
+import os
+import socket
+import uuid
+from datetime import datetime, timedelta
+
+import pytest
+from sqlalchemy import text
+
+from engine.config import load_settings
+from engine.db import make_engine, make_session_factory, unit_of_work, upgrade_schema
+from engine.db import Base
+from engine import all_models  # noqa: F401
+from engine.jobs import JobQueue
+
+from .seed import Seed
+
+PG_ADMIN_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+
+
+def postgres_answers():
+    try:
+        with socket.create_connection(("127.0.0.1", 5432), timeout=0.5):
+            return True
+    except OSError:
+        return False
+
+
+class Clock:
+    """A clock tests move by hand (naive UTC, like the engine's)."""
+
+    def __init__(self, start=None):
+        self.now = start or datetime(2024, 3, 1, 9, 0, 0)
+
+    def __call__(self):
+        return self.now
+
+    def advance(self, seconds):
+        self.now += timedelta(seconds=seconds)
+
+
+class Db:
+    def __init__(self, url, backend):
+        self.url = url
+        self.backend = backend
+        self.engine = make_engine(url)
+        self.session_factory = make_session_factory(self.engine)
+        self.settings = load_settings(database_url=url, job_backoff_seconds=2.0, job_retries=3, job_lock_seconds=60)
+
+    def uow(self, readonly=False):
+        return unit_of_work(self.session_factory, readonly=readonly)
+
+    def truncate(self):
+        names = [t.name for t in reversed(Base.metadata.sorted_tables)]
+        with self.engine.begin() as conn:
+            if self.backend == "postgresql":
+                conn.exec_driver_sql(f"TRUNCATE {', '.join(names)} RESTART IDENTITY CASCADE")
+            else:
+                for name in names:
+                    conn.exec_driver_sql(f"DELETE FROM {name}")
+
+
+@pytest.fixture(scope="session")
+def pg_db():
+    if not postgres_answers():
+        if os.environ.get("CI") == "true":
+            pytest.fail("PostgreSQL at 127.0.0.1:5432 must answer under CI=true")
+        pytest.skip("PostgreSQL at 127.0.0.1:5432 does not answer")
+    schema = f"sanshe_workers_{os.getpid()}_{uuid.uuid4().hex[:6]}"
+    admin = make_engine(PG_ADMIN_URL)
+    with admin.begin() as conn:
+        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    db = Db(f"{PG_ADMIN_URL}?options=-csearch_path%3D{schema}", "postgresql")
+    db.schema = schema
+    upgrade_schema(db.engine)
+    yield db
+    db.engine.dispose()
+    with admin.begin() as conn:
+        conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+    admin.dispose()
+
+
+@pytest.fixture
+def sqlite_db(tmp_path):
+    db = Db(f"sqlite:///{tmp_path / 'sanshe.db'}", "sqlite")
+    upgrade_schema(db.engine)
+    yield db
+    db.engine.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db(request):
+    if request.param == "sqlite":
+        return request.getfixturevalue("sqlite_db")
+    pg = request.getfixturevalue("pg_db")
+    pg.truncate()
+    return pg
+
+
+@pytest.fixture
+def clock():
+    return Clock()
+
+
+@pytest.fixture
+def queue(db, clock):
+    return JobQueue(db.settings, runtime=None, clock=clock)
+
+
+@pytest.fixture
+def seed(db):
+    with db.uow() as session:
+        return Seed.pilot(session)

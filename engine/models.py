@@ -153,6 +153,7 @@ class Instance(Base):
     started_by: Mapped[str] = mapped_column(String(80), default="")
     started_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     ended_at: Mapped[datetime | None] = mapped_column(DateTime)
+    outcome: Mapped[str | None] = mapped_column(String(200))  # the end event reached, or why it stopped
     # SpiffWorkflow state without the spec (the spec comes from the definition's cache).
     state: Mapped[str] = mapped_column(Text, default="")
     serializer_version: Mapped[str] = mapped_column(String(20), default="")

@@ -3,12 +3,18 @@
 Nothing outside ``engine/`` imports SpiffWorkflow; this module is the seam.
 """
 import json
+from datetime import timezone
 from io import BytesIO
 
 from lxml import etree
 from SpiffWorkflow.bpmn.parser.util import full_tag
 from SpiffWorkflow.bpmn.serializer.default.workflow import BpmnWorkflowConverter
 from SpiffWorkflow.bpmn.serializer.workflow import BpmnWorkflowSerializer
+from SpiffWorkflow.bpmn.specs.mixins.events.end_event import EndEvent
+from SpiffWorkflow.bpmn.specs.event_definitions.message import MessageEventDefinition
+from SpiffWorkflow.bpmn.specs.event_definitions.item_aware_event import ErrorEventDefinition
+from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
+from SpiffWorkflow.bpmn.util.event import BpmnEvent
 from SpiffWorkflow.bpmn.util.task import BpmnTaskIterator
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.spiff.parser.process import SpiffBpmnParser, VALIDATOR
@@ -17,6 +23,7 @@ from SpiffWorkflow.spiff.serializer.config import SPIFF_CONFIG
 from SpiffWorkflow.spiff.serializer.task_spec import ServiceTaskConverter
 from SpiffWorkflow.spiff.specs.defaults import ServiceTask
 from SpiffWorkflow.util.task import TaskIterator
+from SpiffWorkflow.util.task import TaskState
 
 # A revise-and-resubmit loop makes the task tree one level deeper per pass; the library's
 # iterators stop at depth 1000 and then silently report the workflow as finished. Unlimited
@@ -122,3 +129,133 @@ class StateStore:
 
     def loads(self, state, spec, subprocess_specs):
         return self.converter.restore(json.loads(state), spec, subprocess_specs)
+
+
+# --- task inspection used by the runtime ------------------------------------------------
+
+def task_properties(task):
+    """The spiffworkflow:properties of a task's spec (multi-instance children inherit)."""
+    spec = task.task_spec
+    props = getattr(spec, "extensions", {}).get("properties")
+    if props is None and task.parent is not None and getattr(task.parent.task_spec, "bpmn_id", None) == spec.bpmn_id:
+        props = getattr(task.parent.task_spec, "extensions", {}).get("properties")
+    return props or {}
+
+
+def open_tasks(workflow):
+    """``(human, services, timers)``: READY manual tasks, STARTED external service tasks and
+    WAITING timer events, found in one pass over the task tree."""
+    human, services, timers = [], [], []
+    for task in workflow.get_tasks(state=TaskState.READY | TaskState.STARTED | TaskState.WAITING):
+        spec = task.task_spec
+        if task.state == TaskState.READY and spec.manual:
+            human.append(task)
+        elif task.state == TaskState.STARTED and isinstance(spec, ExternalServiceTask):
+            services.append(task)
+        elif task.state == TaskState.WAITING and isinstance(getattr(spec, "event_definition", None), TimerEventDefinition):
+            timers.append(task)
+    return human, services, timers
+
+
+def timer_due(task):
+    """The UTC due time of a waiting timer (naive), or None for a cycle timer not yet set."""
+    value = task._get_internal_data("event_value")
+    if isinstance(value, dict):
+        value = value.get("next")
+    if not value:
+        return None
+    return TimerEventDefinition.get_datetime(value).astimezone(timezone.utc).replace(tzinfo=None)
+
+
+def force_timer(task):
+    """Make a waiting timer due now, then let the workflow notice it."""
+    task._set_internal_data(event_value="2000-01-01T00:00:00+00:00")
+    task.workflow.top_workflow.refresh_timers()
+
+
+def duration_from(expression, start):
+    """``start`` plus an ISO 8601 duration such as ``P7D`` (None for an empty expression)."""
+    if not expression:
+        return None
+    parsed = TimerEventDefinition.parse_iso_duration(expression.strip().strip("'\""))
+    return start + TimerEventDefinition.get_timedelta_from_start(parsed, start)
+
+
+def service_params(task):
+    """``(evaluated, sources)`` of a service task's parameters."""
+    spec = task.task_spec
+    sources = {name: param["value"] for name, param in spec.operation_params.items()}
+    evaluated = {name: param["value"] for name, param in spec.evaluate_params(task).items()}
+    return evaluated, sources
+
+
+def complete_service(task, result):
+    task.data[task.task_spec.result_variable] = result
+    task.complete()
+
+
+def run_user_task(task, data):
+    task.data.update(data)
+    task.run()
+
+
+def throw_error(workflow, task, code, message):
+    """Route a BPMN error raised by ``task``'s worker to the error boundary event.
+
+    Returns False when nothing in the diagram catches it (the task stays STARTED).
+    """
+    event = BpmnEvent(ErrorEventDefinition(code, code=code), payload={"message": message})
+    workflow.catch(event)
+    return task.state != TaskState.STARTED
+
+
+def waiting_message_names(workflow):
+    return {event.name for event in workflow.waiting_events() if event.event_type == "MessageEventDefinition"}
+
+
+def send_message(workflow, name, payload):
+    workflow.send_event(BpmnEvent(MessageEventDefinition(name), payload=payload))
+
+
+def reached_end_events(workflow):
+    """Names of the top-level end events completed (the instance's outcome)."""
+    return [task.task_spec.bpmn_name or task.task_spec.bpmn_id
+            for task in workflow.get_tasks(state=TaskState.COMPLETED)
+            if isinstance(task.task_spec, EndEvent) and task.workflow is workflow]
+
+
+def cancel_workflow(workflow):
+    workflow.cancel()
+
+
+def new_workflow(spec, subprocess_specs, script_engine, data):
+    workflow = BpmnWorkflow(spec, subprocess_specs, script_engine=script_engine)
+    for task in workflow.get_tasks(state=TaskState.READY):
+        task.data.update(data)
+    return workflow
+
+
+def task_step(task):
+    """The Seven-Step Method step (1..7) a task belongs to, from its ``step`` property."""
+    value = task_properties(task).get("step")
+    try:
+        return int(value) if value is not None else None
+    except ValueError:
+        return None
+
+
+def json_data(data):
+    """A JSON-safe deep copy of task data (dates and other objects become strings)."""
+    return json.loads(json.dumps(data, default=str))
+
+
+def current_data(workflow):
+    """The instance's variables now: the finished workflow's last data, or the open tasks' merged."""
+    if workflow.is_completed() and workflow.last_task is not None:
+        return json_data(workflow.last_task.data)
+    merged = {}
+    for task in workflow.get_tasks(state=TaskState.READY | TaskState.STARTED):
+        merged.update(task.data)
+    if not merged and workflow.last_task is not None:
+        merged = dict(workflow.last_task.data)
+    return json_data(merged)

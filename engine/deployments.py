@@ -1,0 +1,144 @@
+"""Deployed process definitions: versions, content hashes and the parsed-spec cache."""
+import hashlib
+import json
+from pathlib import Path
+from threading import Lock
+
+from lxml import etree
+from sqlalchemy import func, select
+
+from .errors import NotFoundError, ValidationError
+from .models import AuditEntry, Definition
+from .spiff import parse_process
+
+FORM_PROPERTY = "formJsonSchemaFilename"
+
+
+class SpecCache:
+    """Parsed specs per deployed definition id: parsing costs milliseconds, lookups nothing."""
+
+    def __init__(self):
+        self._specs = {}
+        self._lock = Lock()
+
+    def get(self, definition):
+        entry = self._specs.get(definition.id)
+        if entry is None:
+            _, spec, subprocess_specs = parse_process(definition.bpmn_xml, definition.bpmn_file, definition.key)
+            entry = (spec, subprocess_specs)
+            with self._lock:
+                self._specs[definition.id] = entry
+        return entry
+
+    def put(self, definition_id, spec, subprocess_specs):
+        with self._lock:
+            self._specs[definition_id] = (spec, subprocess_specs)
+
+
+def content_hash(bpmn_xml, forms):
+    digest = hashlib.sha256(bpmn_xml.encode("utf-8"))
+    for name in sorted(forms):
+        digest.update(name.encode("utf-8"))
+        digest.update(json.dumps(forms[name], sort_keys=True, ensure_ascii=False).encode("utf-8"))
+    return digest.hexdigest()
+
+
+def referenced_forms(bpmn_xml):
+    """Form file names referenced by the diagram's user tasks."""
+    tree = etree.fromstring(bpmn_xml.encode("utf-8"))
+    return sorted({
+        prop.get("value") for prop in tree.iter("{*}property")
+        if prop.get("name") == FORM_PROPERTY and prop.get("value")
+    })
+
+
+def read_bundle(paths):
+    """Read diagrams and forms from files and folders: ``(bpmn_files, forms)``.
+
+    A folder contributes its ``*.bpmn`` files and the ``*.json`` files below it.
+    """
+    bpmn_files, forms = {}, {}
+    for raw in paths:
+        path = Path(raw)
+        if not path.exists():
+            raise NotFoundError(f"No such file or folder: {path}")
+        files = sorted(path.rglob("*")) if path.is_dir() else [path]
+        for file in files:
+            if file.suffix == ".bpmn":
+                bpmn_files[file.name] = file.read_text(encoding="utf-8")
+            elif file.suffix == ".json":
+                try:
+                    forms[file.name] = json.loads(file.read_text(encoding="utf-8"))
+                except json.JSONDecodeError as exc:
+                    raise ValidationError(f"{file.name}:{exc.lineno}: not valid JSON ({exc.msg})") from exc
+    return bpmn_files, forms
+
+
+def deploy(session, spec_cache, bpmn_files, forms, deployed_by, validator=None):
+    """Deploy each diagram with the forms it references as a new version of its process.
+
+    Identical content (same diagram and forms) is a no-op. ``validator`` is a callable
+    ``(bpmn_files, forms) -> None`` raising ValidationError; without one the diagram is
+    still parsed and checked against the BPMN XSD. Returns ``[(definition, created)]``.
+    Nothing is written when any diagram is refused.
+    """
+    if not bpmn_files:
+        raise ValidationError("No BPMN diagram to deploy.")
+    if validator is not None:
+        validator(bpmn_files, forms)
+    parsed = []
+    for filename, xml in sorted(bpmn_files.items()):
+        try:
+            key, spec, subprocess_specs = parse_process(xml, filename)
+        except etree.XMLSyntaxError as exc:
+            raise ValidationError(f"{filename}:{exc.lineno}: not well-formed XML: {exc.msg}") from exc
+        except Exception as exc:  # SpiffWorkflow's ValidationException and parse errors
+            line = getattr(exc, "line_number", None) or getattr(exc, "sourceline", "")
+            raise ValidationError(f"{filename}:{line}: {exc}") from exc
+        names = referenced_forms(xml)
+        missing = [name for name in names if name not in forms]
+        if missing:
+            raise ValidationError(f"{filename}: missing form files: {', '.join(missing)}")
+        parsed.append((filename, xml, key, spec, subprocess_specs, {n: forms[n] for n in names}))
+
+    results = []
+    for filename, xml, key, spec, subprocess_specs, own_forms in parsed:
+        digest = content_hash(xml, own_forms)
+        latest = latest_definition(session, key, required=False)
+        if latest is not None and latest.content_hash == digest:
+            results.append((latest, False))
+            continue
+        definition = Definition(
+            key=key, version=(latest.version + 1) if latest else 1, name=spec.description or key,
+            content_hash=digest, bpmn_file=filename, bpmn_xml=xml, forms=own_forms, deployed_by=deployed_by,
+        )
+        session.add(definition)
+        session.flush()
+        spec_cache.put(definition.id, spec, subprocess_specs)
+        session.add(AuditEntry(actor=deployed_by, action="deploy", target=f"{key} v{definition.version}",
+                               details={"file": filename, "hash": digest}))
+        results.append((definition, True))
+    return results
+
+
+def latest_definition(session, key, required=True):
+    definition = session.scalar(select(Definition).where(Definition.key == key).order_by(Definition.version.desc()).limit(1))
+    if definition is None and required:
+        raise NotFoundError(f"No process {key!r} is deployed.")
+    return definition
+
+
+def get_definition(session, definition_id):
+    definition = session.get(Definition, definition_id)
+    if definition is None:
+        raise NotFoundError(f"No definition {definition_id}.")
+    return definition
+
+
+def list_definitions(session):
+    """Every deployed version, newest first per key."""
+    return session.scalars(select(Definition).order_by(Definition.key, Definition.version.desc())).all()
+
+
+def definition_count(session):
+    return session.scalar(select(func.count(Definition.id)))

@@ -1,0 +1,43 @@
+"""The event log: one row per lifecycle transition of a task or an instance.
+
+Rows are gathered during an engine step and written with one multi-row insert, in the
+same transaction as the instance state.
+"""
+from sqlalchemy import insert, select
+
+from .models import Event
+
+
+class EventBatch:
+    """Events of one engine step for one instance."""
+
+    def __init__(self, instance, definition, now):
+        self.instance = instance
+        self.definition = definition
+        self.now = now
+        self.rows = []
+
+    def add(self, transition, activity_id, activity_name="", activity_type="userTask", task_id=None,
+            resource=None, role=None, step=None, ts=None):
+        inst = self.instance
+        self.rows.append({
+            "ts": ts or self.now, "instance_id": inst.id, "definition_id": self.definition.id,
+            "definition_key": self.definition.key, "definition_version": self.definition.version,
+            "task_id": task_id, "activity_id": activity_id, "activity_name": activity_name,
+            "activity_type": activity_type, "transition": transition, "resource": resource,
+            "role": role, "step": step, "town_id": inst.town_id, "community_id": inst.community_id,
+            "organization_id": inst.organization_id,
+        })
+
+    def task(self, transition, row, resource=None, activity_type="userTask", ts=None):
+        self.add(transition, row.bpmn_id, row.name, activity_type, row.id, resource, row.role, row.step, ts)
+
+    def flush(self, session):
+        if self.rows:
+            session.execute(insert(Event), self.rows)
+            self.rows = []
+
+
+def instance_events(session, instance_id):
+    """The timeline of one instance, oldest first."""
+    return session.scalars(select(Event).where(Event.instance_id == instance_id).order_by(Event.ts, Event.id)).all()

@@ -1,0 +1,34 @@
+"""Form data checked against the JSON Schema a user task references."""
+from jsonschema import Draft202012Validator, FormatChecker
+
+_FORMATS = FormatChecker()
+
+
+def field_path(error):
+    return ".".join(str(part) for part in error.absolute_path)
+
+
+def validate_form(schema, data):
+    """Return ``{field_path: [messages]}`` for ``data``; empty when it is valid.
+
+    Fields the form does not define are refused too, so a form with wrong fields changes
+    nothing.
+    """
+    if not isinstance(data, dict):
+        return {"": ["The form data must be an object."]}
+    errors = {}
+    known = set((schema or {}).get("properties", {}))
+    if known:
+        for name in sorted(set(data) - known):
+            errors.setdefault(name, []).append("This form has no such field.")
+    validator = Draft202012Validator(schema or {}, format_checker=_FORMATS)
+    for error in sorted(validator.iter_errors(data), key=lambda e: list(map(str, e.absolute_path))):
+        path = field_path(error)
+        if error.validator == "required":
+            missing = error.message.split("'")[1] if "'" in error.message else ""
+            path = f"{path}.{missing}" if path and missing else (missing or path)
+            message = "This field is required."
+        else:
+            message = error.message
+        errors.setdefault(path, []).append(message)
+    return errors

@@ -1,0 +1,505 @@
+"""Running process instances: start, complete tasks and jobs, messages, timers.
+
+Every public method is one engine step inside the caller's transaction: the instance
+state, task rows, jobs, timers and events it changes are written together or not at all.
+Instances carry an optimistic lock: a completion that raced with another one on the same
+instance fails with ConflictError and changes nothing.
+"""
+from collections import OrderedDict
+from threading import Lock
+from uuid import UUID
+
+from sqlalchemy import event as sa_event, select, update
+from sqlalchemy.orm import Session
+
+from . import access, spiff
+from .deployments import get_definition, latest_definition
+from .errors import ConflictError, ForbiddenError, NotFoundError, ValidationError
+from .eventlog import EventBatch
+from .forms import validate_form
+from .models import CatalogItem, Community, Instance, Job, Organization, Task, Timer, utcnow
+
+# Variables the inbox must not show to other people before the tally (secret ballot).
+SECRET_VARIABLES = ("ballots", "ballot")
+
+
+class HotInstances:
+    """Recently used workflows kept in memory, checked against the row's lock version.
+
+    A workflow is taken out while a transaction changes it and put back only after that
+    transaction commits, so a rolled-back change never leaks into the cache.
+    """
+
+    def __init__(self, capacity=2000):
+        self.capacity = capacity
+        self._items = OrderedDict()
+        self._lock = Lock()
+
+    def take(self, instance_id, lock_version):
+        with self._lock:
+            entry = self._items.pop(instance_id, None)
+        if entry is not None and entry[0] == lock_version:
+            return entry[1]
+        return None
+
+    def put(self, instance_id, lock_version, workflow):
+        with self._lock:
+            self._items[instance_id] = (lock_version, workflow)
+            self._items.move_to_end(instance_id)
+            while len(self._items) > self.capacity:
+                self._items.popitem(last=False)
+
+    def drop(self, instance_id):
+        with self._lock:
+            self._items.pop(instance_id, None)
+
+
+def _after_commit(session):
+    for callback in session.info.pop("sanshe_after_commit", []):
+        callback()
+
+
+def _after_rollback(session):
+    session.info.pop("sanshe_after_commit", None)
+
+
+sa_event.listen(Session, "after_commit", _after_commit)
+sa_event.listen(Session, "after_soft_rollback", lambda session, _previous: _after_rollback(session))
+
+
+class Runtime:
+    """The process engine, handed its collaborators.
+
+    ``state_store`` turns workflows into stored state, ``spec_cache`` gives parsed specs per
+    definition, ``script_engine`` runs diagram expressions, ``clock`` returns naive UTC now,
+    and each ``on_task_ready(session, task_row)`` hook sees every new human task.
+    """
+
+    def __init__(self, state_store, spec_cache, script_engine=None, clock=utcnow, on_task_ready=(), hot_capacity=2000,
+                 job_retries=3):
+        self.state_store = state_store
+        self.spec_cache = spec_cache
+        self.script_engine = script_engine
+        self.clock = clock
+        self.on_task_ready = list(on_task_ready)
+        self.hot = HotInstances(hot_capacity)
+        self.job_retries = job_retries
+
+    # --- starting -------------------------------------------------------------------------
+
+    def start_instance(self, session, key, user, project):
+        """Start the newest version of process ``key`` for a project.
+
+        ``project`` names at least ``title``, ``catalog_item_id`` and ``organization_id``;
+        the community and town follow from the catalog item. The starter must work for the
+        organization (or be an administrator).
+        """
+        project = dict(project or {})
+        errors = {}
+        if not str(project.get("title", "")).strip():
+            errors["title"] = ["A project needs a title."]
+        item = session.get(CatalogItem, project.get("catalog_item_id")) if project.get("catalog_item_id") else None
+        if item is None:
+            errors["catalog_item_id"] = ["Choose an item from the community's catalog."]
+        org = session.get(Organization, project.get("organization_id")) if project.get("organization_id") else None
+        if org is None:
+            errors["organization_id"] = ["Choose the organization that applies."]
+        if errors:
+            raise ValidationError("The project cannot start.", errors=errors)
+        grants = access.grants_of(session, user)
+        if ("social_organization", "organization", org.id) not in grants and ("administrator", "global", 0) not in grants:
+            raise ForbiddenError("Only staff of the applying organization can start its project.")
+        community = session.get(Community, item.community_id)
+        definition = latest_definition(session, key)
+        project.update({
+            "town_id": community.town_id, "community_id": community.id, "organization_id": org.id,
+            "catalog_item_id": item.id, "social_work": bool(item.social_work), "lead": user.username,
+            "organization_name": org.name, "community_name": community.name, "item_name": item.name,
+            "service_field": item.service_field,
+        })
+        now = self.clock()
+        instance = Instance(
+            definition_id=definition.id, title=project["title"].strip(), town_id=community.town_id,
+            community_id=community.id, organization_id=org.id, catalog_item_id=item.id,
+            social_work=bool(item.social_work), started_by=user.username, started_at=now,
+            serializer_version=self.state_store.version,
+        )
+        session.add(instance)
+        session.flush()
+        spec, subprocess_specs = self.spec_cache.get(definition)
+        workflow = spiff.new_workflow(spec, subprocess_specs, self.script_engine,
+                                      {"project": project, "instance_id": instance.id})
+        batch = EventBatch(instance, definition, now)
+        batch.add("start", "instance", instance.title, "instance", resource=user.username)
+        workflow.do_engine_steps()
+        self._sync(session, instance, definition, workflow, (set(), set(), set()), batch)
+        return instance
+
+    # --- human tasks ----------------------------------------------------------------------
+
+    def get_task(self, session, task_id, user):
+        """A task row the user may see (NotFoundError otherwise)."""
+        row = session.get(Task, task_id)
+        if row is None:
+            raise NotFoundError("No such task in your inbox.")
+        access.check_task_access(session, user, row)
+        return row
+
+    def task_form(self, session, task_id, user):
+        row = self.get_task(session, task_id, user)
+        definition = get_definition(session, row.definition_id)
+        return definition.forms.get(row.form_key) or {"type": "object", "properties": {}}
+
+    def complete_task(self, session, task_id, user, data):
+        """Complete a human task with form data checked against its JSON Schema."""
+        row = session.get(Task, task_id)
+        if row is None:
+            raise NotFoundError("No such task in your inbox.")
+        access.check_can_act(session, user, row)
+        definition = get_definition(session, row.definition_id)
+        schema = definition.forms.get(row.form_key) or {"type": "object"}
+        errors = validate_form(schema, data)
+        if errors:
+            raise ValidationError("Please correct the marked fields.", errors=errors)
+        instance, workflow, before = self._checkout(session, row.instance_id, definition)
+        task = workflow.get_task_from_id(UUID(task_id))
+        if task is None or task not in before[0]:
+            raise ConflictError("This task is no longer waiting.")
+        now = self.clock()
+        batch = EventBatch(instance, definition, now)
+        if row.claimed_at is None:
+            batch.task("start", row, user.username)
+        spiff.run_user_task(task, data)
+        row.state, row.completed_at, row.completed_by, row.data, row.draft = "completed", now, user.username, data, None
+        batch.task("complete", row, user.username)
+        workflow.do_engine_steps()
+        self._sync(session, instance, definition, workflow, before, batch, done={task})
+        return row
+
+    def claim_task(self, session, task_id, user):
+        row = self.get_task(session, task_id, user)
+        self._claim(session, row, user.username, user.username)
+        return row
+
+    def hand_over(self, session, task_id, user, to_username):
+        """Give a task to another member holding the same role in the same scope."""
+        row = self.get_task(session, task_id, user)
+        if row.assignee is not None:
+            raise ForbiddenError("This task is assigned to one person by the process and cannot be handed over.")
+        target = access.get_user(session, to_username)
+        if not target.active or not access.holds(session, target, row.role, row.scope_type, row.scope_id):
+            raise ValidationError("That person does not hold this role in this scope.",
+                                  errors={"to": ["Choose a member of the same role and scope."]})
+        if row.claimed_by not in (None, user.username) and not access.holds(session, user, "administrator", "global", 0):
+            raise ForbiddenError(f"This task is claimed by {row.claimed_by}.")
+        self._claim(session, row, target.username, user.username, force=True)
+        return row
+
+    def unclaim_task(self, session, task_id, user):
+        row = self.get_task(session, task_id, user)
+        if row.claimed_by != user.username:
+            raise ConflictError("You have not claimed this task.")
+        self._claimed(session, row, None, None)
+        self._task_event(session, row, "assign", user.username, "unclaim")
+        return row
+
+    def save_draft(self, session, task_id, user, data):
+        row = self.get_task(session, task_id, user)
+        if row.state != "ready":
+            raise ConflictError(f"This task is already {row.state}.")
+        if not isinstance(data, dict):
+            raise ValidationError("A draft must be an object.")
+        row.draft = data
+        return row
+
+    def _claim(self, session, row, username, actor, force=False):
+        if row.state != "ready":
+            raise ConflictError(f"This task is already {row.state}.")
+        if row.claimed_by not in (None, username) and not force:
+            raise ConflictError(f"This task is already claimed by {row.claimed_by}.")
+        first = row.claimed_at is None
+        self._claimed(session, row, username, self.clock())
+        self._task_event(session, row, "assign", actor, username)
+        if first:
+            self._task_event(session, row, "start", username)
+
+    def _claimed(self, session, row, username, when):
+        # Conditional update: two people claiming at once, one wins.
+        result = session.execute(
+            update(Task).where(Task.id == row.id, Task.state == "ready", Task.claimed_by.is_(row.claimed_by))
+            .values(claimed_by=username, claimed_at=when or row.claimed_at)
+            .execution_options(synchronize_session=False)
+        )
+        if result.rowcount != 1:
+            raise ConflictError("Someone else changed this task first; reload and try again.")
+        row.claimed_by, row.claimed_at = username, when or row.claimed_at
+
+    def _task_event(self, session, row, transition, resource, _note=None):
+        instance = session.get(Instance, row.instance_id)
+        batch = EventBatch(instance, get_definition(session, row.definition_id), self.clock())
+        batch.task(transition, row, resource)
+        batch.flush(session)
+
+    # --- jobs (service tasks done by workers) -----------------------------------------------
+
+    def complete_job(self, session, job, result, resource):
+        """Complete a job's service task with the worker's result and move the instance on."""
+        instance, workflow, before, definition = self._job_checkout(session, job)
+        task = workflow.get_task_from_id(UUID(job.task_id))
+        now = self.clock()
+        batch = EventBatch(instance, definition, now)
+        spiff.complete_service(task, result if result is not None else {})
+        job.state, job.completed_at, job.result = "completed", now, result
+        batch.add("complete", job.bpmn_id, job.name, "serviceTask", job.task_id, resource, None, job.step)
+        workflow.do_engine_steps()
+        self._sync(session, instance, definition, workflow, before, batch, done={task})
+        return job
+
+    def job_bpmn_error(self, session, job, code, message, variables, resource):
+        """Route a worker's business error to the diagram's error boundary event.
+
+        Returns False (and changes nothing) when the diagram does not catch ``code``.
+        """
+        instance, workflow, before, definition = self._job_checkout(session, job)
+        task = workflow.get_task_from_id(UUID(job.task_id))
+        if variables:
+            task.data.update(variables)
+        if not spiff.throw_error(workflow, task, code, message):
+            self.hot.drop(instance.id)
+            return False
+        now = self.clock()
+        batch = EventBatch(instance, definition, now)
+        job.state, job.completed_at, job.error_message = "completed", now, f"{code}: {message}"
+        job.result = {"bpmn_error": code, "message": message}
+        batch.add("cancel", job.bpmn_id, job.name, "serviceTask", job.task_id, resource, None, job.step)
+        workflow.do_engine_steps()
+        self._sync(session, instance, definition, workflow, before, batch, done={task})
+        return True
+
+    def record_job_event(self, session, job, transition, resource):
+        """Log a job's lifecycle transition (e.g. ``start`` when a worker first locks it)."""
+        instance = session.get(Instance, job.instance_id)
+        batch = EventBatch(instance, get_definition(session, instance.definition_id), self.clock())
+        batch.add(transition, job.bpmn_id, job.name, "serviceTask", job.task_id, resource, None, job.step)
+        batch.flush(session)
+
+    def _job_checkout(self, session, job):
+        if job.state in ("completed", "cancelled"):
+            raise ConflictError(f"Job {job.id} is already {job.state}.")
+        instance = session.get(Instance, job.instance_id)
+        definition = get_definition(session, instance.definition_id)
+        instance, workflow, before = self._checkout(session, instance.id, definition)
+        task = workflow.get_task_from_id(UUID(job.task_id))
+        if task is None or task not in before[1]:
+            raise ConflictError(f"Job {job.id}'s service task is no longer waiting.")
+        return instance, workflow, before, definition
+
+    # --- messages, timers, termination ------------------------------------------------------
+
+    def send_message(self, session, instance_id, name, payload, user):
+        """Deliver a message (e.g. ``coordination_requested``) to a waiting instance.
+
+        The community committee of the instance's community (or an administrator) may send.
+        """
+        instance = self._visible_instance(session, instance_id, user)
+        grants = access.grants_of(session, user)
+        if ("community_committee", "community", instance.community_id) not in grants and ("administrator", "global", 0) not in grants:
+            raise ForbiddenError("Only the community committee can call this meeting.")
+        definition = get_definition(session, instance.definition_id)
+        instance, workflow, before = self._checkout(session, instance_id, definition)
+        if name not in spiff.waiting_message_names(workflow):
+            self.hot.put(instance.id, instance.lock_version, workflow)
+            raise ConflictError("The project is not at a point where this can be called.")
+        batch = EventBatch(instance, definition, self.clock())
+        batch.add("complete", name, name, "event", resource=user.username)
+        spiff.send_message(workflow, name, payload or {})
+        workflow.do_engine_steps()
+        self._sync(session, instance, definition, workflow, before, batch)
+        return instance
+
+    def waiting_messages(self, session, instance_id):
+        instance = session.get(Instance, instance_id)
+        if instance is None or instance.status != "running":
+            return set()
+        definition = get_definition(session, instance.definition_id)
+        workflow = self._load(instance, definition)
+        self.hot.put(instance.id, instance.lock_version, workflow)
+        return spiff.waiting_message_names(workflow)
+
+    def due_timers(self, session, limit=100):
+        """Ids of timers due by the engine's clock, oldest first."""
+        return session.scalars(
+            select(Timer.id).where(Timer.state == "waiting", Timer.due_at <= self.clock()).order_by(Timer.due_at).limit(limit)
+        ).all()
+
+    def fire_timer(self, session, timer_id):
+        """Fire one due timer (its own engine step)."""
+        timer = session.get(Timer, timer_id)
+        if timer is None or timer.state != "waiting":
+            return False
+        instance = session.get(Instance, timer.instance_id)
+        definition = get_definition(session, instance.definition_id)
+        instance, workflow, before = self._checkout(session, instance.id, definition)
+        task = workflow.get_task_from_id(UUID(timer.task_id))
+        if task is None or task not in before[2]:
+            timer.state = "cancelled"
+            self.hot.put(instance.id, instance.lock_version, workflow)
+            return False
+        batch = EventBatch(instance, definition, self.clock())
+        spiff.force_timer(task)
+        timer.state = "fired"
+        batch.add("complete", timer.bpmn_id, task.task_spec.bpmn_name or timer.bpmn_id, "event", timer.task_id, "scheduler")
+        workflow.do_engine_steps()
+        self._sync(session, instance, definition, workflow, before, batch)
+        return True
+
+    def fire_due_timers(self, session):
+        """Fire every due timer in this transaction; returns how many fired."""
+        return sum(1 for timer_id in self.due_timers(session) if self.fire_timer(session, timer_id))
+
+    def terminate_instance(self, session, instance_id, user, reason):
+        instance = self._visible_instance(session, instance_id, user)
+        if not access.holds(session, user, "administrator", "global", 0) and \
+                not access.holds(session, user, "town_government", "town", instance.town_id):
+            raise ForbiddenError("Only the town government or an administrator can terminate a project.")
+        if instance.status != "running":
+            raise ConflictError(f"This project is already {instance.status}.")
+        definition = get_definition(session, instance.definition_id)
+        instance, workflow, before = self._checkout(session, instance_id, definition)
+        spiff.cancel_workflow(workflow)
+        batch = EventBatch(instance, definition, self.clock())
+        instance.status, instance.ended_at, instance.outcome = "terminated", batch.now, reason or "terminated"
+        self._sync(session, instance, definition, workflow, before, batch, ended="cancel", resource=user.username)
+        return instance
+
+    # --- reading ------------------------------------------------------------------------
+
+    def instance_variables(self, session, instance_id, user=None, hide_secret=True):
+        """The instance's data as of now (secret ballots left out unless asked for)."""
+        instance = session.get(Instance, instance_id) if user is None else self._visible_instance(session, instance_id, user)
+        if instance is None:
+            raise NotFoundError("No such project.")
+        definition = get_definition(session, instance.definition_id)
+        workflow = self._load(instance, definition)
+        self.hot.put(instance.id, instance.lock_version, workflow)
+        data = spiff.current_data(workflow)
+        if hide_secret:
+            for name in SECRET_VARIABLES:
+                data.pop(name, None)
+        return data
+
+    def _visible_instance(self, session, instance_id, user):
+        instance = session.get(Instance, instance_id)
+        if instance is None:
+            raise NotFoundError("No such project.")
+        grants = access.grants_of(session, user)
+        scopes = {("town", instance.town_id), ("community", instance.community_id),
+                  ("organization", instance.organization_id), ("global", 0)}
+        if not any((scope_type, scope_id) in scopes for _, scope_type, scope_id in grants):
+            raise NotFoundError("No such project.")
+        return instance
+
+    # --- internals ------------------------------------------------------------------------
+
+    def _load(self, instance, definition):
+        workflow = self.hot.take(instance.id, instance.lock_version)
+        if workflow is None:
+            spec, subprocess_specs = self.spec_cache.get(definition)
+            workflow = self.state_store.loads(instance.state, spec, subprocess_specs)
+            workflow.script_engine = self.script_engine or workflow.script_engine
+        return workflow
+
+    def _checkout(self, session, instance_id, definition):
+        instance = session.get(Instance, instance_id)
+        if instance is None:
+            raise NotFoundError("No such project.")
+        if instance.status != "running":
+            raise ConflictError(f"This project is already {instance.status}.")
+        workflow = self._load(instance, definition)
+        human, services, timers = spiff.open_tasks(workflow)
+        return instance, workflow, (set(human), set(services), set(timers))
+
+    def _sync(self, session, instance, definition, workflow, before, batch, done=frozenset(), ended=None, resource=None):
+        """Write what the step changed: new and gone tasks, jobs, timers, the end, the state."""
+        now = batch.now
+        human, services, timers = (set(group) for group in spiff.open_tasks(workflow))
+        old_human, old_services, old_timers = before
+        for task in sorted(human - old_human, key=lambda t: t.task_spec.bpmn_id):
+            row = self._new_task_row(instance, definition, task, now)
+            session.add(row)
+            batch.task("schedule", row)
+            for hook in self.on_task_ready:
+                hook(session, row)
+        gone_human = [str(t.id) for t in old_human - human - set(done)]
+        if gone_human:
+            session.execute(update(Task).where(Task.id.in_(gone_human), Task.state == "ready")
+                            .values(state="cancelled", completed_at=now).execution_options(synchronize_session=False))
+            for row in session.scalars(select(Task).where(Task.id.in_(gone_human))):
+                batch.task("cancel", row, resource)
+        for task in sorted(services - old_services, key=lambda t: t.task_spec.bpmn_id):
+            job = self._new_job(instance, task, now)
+            session.add(job)
+            batch.add("schedule", job.bpmn_id, job.name, "serviceTask", job.task_id, None, task.task_spec.lane, job.step)
+        gone_services = [str(t.id) for t in old_services - services - set(done)]
+        if gone_services:
+            session.execute(update(Job).where(Job.task_id.in_(gone_services), Job.state.in_(("ready", "locked", "incident")))
+                            .values(state="cancelled", completed_at=now).execution_options(synchronize_session=False))
+        for task in timers - old_timers:
+            due = spiff.timer_due(task)
+            if due is not None:
+                session.add(Timer(instance_id=instance.id, task_id=str(task.id), bpmn_id=task.task_spec.bpmn_id,
+                                  due_at=self._shift_to_clock(due, now)))
+        gone_timers = [str(t.id) for t in old_timers - timers]
+        if gone_timers:
+            session.execute(update(Timer).where(Timer.task_id.in_(gone_timers), Timer.state == "waiting")
+                            .values(state="cancelled").execution_options(synchronize_session=False))
+        steps = [spiff.task_step(t) for t in human | services]
+        instance.current_step = min((s for s in steps if s), default=instance.current_step)
+        if ended is None and workflow.is_completed():
+            ended = "complete"
+            outcomes = spiff.reached_end_events(workflow)
+            instance.status, instance.ended_at = "completed", now
+            instance.outcome = outcomes[-1] if outcomes else ""
+        if ended:
+            batch.add(ended, "instance", instance.title, "instance", resource=resource)
+        instance.state = self.state_store.dumps(workflow)
+        session.flush()
+        batch.flush(session)
+        if instance.status == "running":
+            lock_version = instance.lock_version
+            session.info.setdefault("sanshe_after_commit", []).append(
+                lambda: self.hot.put(instance.id, lock_version, workflow))
+
+    def _shift_to_clock(self, due, now):
+        # Timers are computed by the library on the wall clock; an engine running on another
+        # clock (a simulation, a test) keeps the same distance from its own now.
+        wall = utcnow()
+        return due if abs((wall - now).total_seconds()) < 5 else now + (due - wall)
+
+    def _new_task_row(self, instance, definition, task, now):
+        props = spiff.task_properties(task)
+        role = task.task_spec.lane or "administrator"
+        scope_type, scope_id = access.scope_for(role, instance.town_id, instance.community_id, instance.organization_id)
+        assignee_var = props.get("assignee")
+        assignee = task.data.get(assignee_var) if assignee_var else None
+        return Task(
+            id=str(task.id), instance_id=instance.id, definition_id=definition.id, bpmn_id=task.task_spec.bpmn_id,
+            name=task.task_spec.bpmn_name or task.task_spec.bpmn_id, role=role, step=spiff.task_step(task),
+            scope_type=scope_type, scope_id=scope_id, town_id=instance.town_id, community_id=instance.community_id,
+            organization_id=instance.organization_id, state="ready",
+            assignee=str(assignee) if assignee else None, form_key=props.get("formJsonSchemaFilename"),
+            due_at=spiff.duration_from(props.get("dueIn"), now), created_at=now,
+        )
+
+    def _new_job(self, instance, task, now):
+        params, sources = spiff.service_params(task)
+        variables = spiff.json_data(task.data)
+        variables["params"] = spiff.json_data(params)
+        variables["params_source"] = sources
+        return Job(
+            instance_id=instance.id, task_id=str(task.id), bpmn_id=task.task_spec.bpmn_id,
+            name=task.task_spec.bpmn_name or task.task_spec.bpmn_id, topic=task.task_spec.topic,
+            step=spiff.task_step(task), variables=variables, state="ready", retries=self.job_retries,
+            run_after=now, created_at=now,
+        )
+

@@ -48,3 +48,8 @@ def clear_errors(func):
 def main(ctx):
     """Sanshe: the Seven-Step Method of Three-Society Linkage as a BPMN process."""
     ctx.ensure_object(Context)
+
+
+@main.group()
+def bench():
+    """Benchmarks (see bench/); run from the project folder."""

@@ -1,1 +1,222 @@
-"""Commands of this area (filled in by its owner)."""
+"""Engine commands: database, deployments, users, instances, tasks, jobs, scheduler."""
+import json
+import logging
+import signal
+import time
+
+import click
+from sqlalchemy import select
+
+from engine import access, deployments, users as user_store
+from engine.db import unit_of_work, upgrade_schema
+from engine.errors import NotFoundError, ValidationError
+from engine.models import CatalogItem, Community, Job, Organization, Task, Town
+
+from .app import bench, clear_errors, main, pass_ctx
+
+log = logging.getLogger("sanshe.scheduler")
+
+
+@main.command()
+@pass_ctx
+@clear_errors
+def init(ctx):
+    """Create or upgrade the database schema."""
+    upgrade_schema(ctx.services.db)
+    click.echo(f"database ready: {ctx.services.db.url.render_as_string(hide_password=True)}")
+
+
+def diagram_validator(ctx):
+    """The full validation (roles, topics, forms, scripts) deployments must pass."""
+    from engine.validation import validate_or_raise
+    from engine.models import ROLES
+    from workers.registry import TOPICS
+
+    roles = [role for role in ROLES if role != "administrator"]
+    return lambda bpmn_files, forms: validate_or_raise(bpmn_files, forms, roles, set(TOPICS))
+
+
+@main.command()
+@click.argument("paths", nargs=-1, required=True, type=click.Path())
+@click.option("--by", "deployed_by", default="admin", show_default=True, help="Who deploys (audit log).")
+@pass_ctx
+@clear_errors
+def deploy(ctx, paths, deployed_by):
+    """Validate and deploy BPMN diagrams with their forms (files or folders)."""
+    bpmn_files, forms = deployments.read_bundle(paths)
+    with unit_of_work(ctx.services.session_factory) as session:
+        results = deployments.deploy(session, ctx.services.runtime.spec_cache, bpmn_files, forms, deployed_by,
+                                     validator=diagram_validator(ctx))
+        for definition, created in results:
+            state = "deployed" if created else "unchanged"
+            click.echo(f"{state}: {definition.key} version {definition.version} ({definition.content_hash[:12]})")
+
+
+@main.group()
+def users():
+    """Manage users, roles and scopes."""
+
+
+def resolve_scope(session, role, scope):
+    """Scope given as a code (``xiangdong``) or id for the role's scope type."""
+    scope_type = access.scope_for(role, 0, 0, 0)[0]
+    if scope_type == "global":
+        return 0
+    if not scope:
+        raise ValidationError(f"The role {role} needs --scope (a {scope_type} code).")
+    model = {"town": Town, "community": Community, "organization": Organization}[scope_type]
+    row = session.scalar(select(model).where(model.code == scope)) or (session.get(model, int(scope)) if scope.isdigit() else None)
+    if row is None:
+        raise NotFoundError(f"No {scope_type} {scope!r}.")
+    return row.id
+
+
+@users.command("create")
+@click.argument("username")
+@click.option("--password", required=True)
+@click.option("--name", "display_name", default="")
+@click.option("--role", "roles", multiple=True, help="role[:scope-code], repeatable")
+@click.option("--org", "org_code", default=None, help="Organization the person works for or is affiliated with.")
+@pass_ctx
+@clear_errors
+def users_create(ctx, username, password, display_name, roles, org_code):
+    """Create a user, optionally with roles (e.g. --role community_committee:xiangdong)."""
+    with unit_of_work(ctx.services.session_factory) as session:
+        org_id = resolve_scope(session, "social_organization", org_code) if org_code else None
+        user = user_store.create_user(session, username, password, display_name, organization_id=org_id)
+        for spec in roles:
+            role, _, scope = spec.partition(":")
+            user_store.grant_role(session, user, role, resolve_scope(session, role, scope))
+    click.echo(f"created {username}")
+
+
+@users.command("grant")
+@click.argument("username")
+@click.argument("role")
+@click.argument("scope", required=False, default="")
+@pass_ctx
+@clear_errors
+def users_grant(ctx, username, role, scope):
+    """Give USERNAME the ROLE in SCOPE (a town, community or organization code)."""
+    with unit_of_work(ctx.services.session_factory) as session:
+        user = access.get_user(session, username)
+        user_store.grant_role(session, user, role, resolve_scope(session, role, scope))
+    click.echo(f"{username} now holds {role} {scope}".rstrip())
+
+
+@users.command("list")
+@pass_ctx
+@clear_errors
+def users_list(ctx):
+    """List users with their roles and scopes."""
+    with unit_of_work(ctx.services.session_factory, readonly=True) as session:
+        for user in user_store.list_users(session):
+            roles = ", ".join(f"{g.role}@{g.scope_type}:{g.scope_id}" for g in user.grants)
+            click.echo(f"{user.username:20} {'active' if user.active else 'inactive':8} {roles}")
+
+
+@main.command()
+@click.argument("key", default="seven_step_project")
+@click.option("--user", "username", required=True, help="The organization staff member who applies.")
+@click.option("--title", required=True)
+@click.option("--item", "item_code", required=True, help="Catalog item code.")
+@click.option("--community", "community_code", required=True)
+@pass_ctx
+@clear_errors
+def start(ctx, key, username, title, item_code, community_code):
+    """Start a project instance of process KEY."""
+    with unit_of_work(ctx.services.session_factory) as session:
+        user = access.get_user(session, username)
+        community = session.scalar(select(Community).where(Community.code == community_code))
+        if community is None:
+            raise NotFoundError(f"No community {community_code!r}.")
+        item = session.scalar(select(CatalogItem).where(CatalogItem.community_id == community.id, CatalogItem.code == item_code))
+        if item is None:
+            raise NotFoundError(f"No catalog item {item_code!r} in {community_code}.")
+        instance = ctx.services.runtime.start_instance(
+            session, key, user, {"title": title, "catalog_item_id": item.id, "organization_id": user.organization_id})
+        click.echo(f"started instance {instance.id}")
+
+
+@main.command()
+@click.option("--user", "username", required=True)
+@pass_ctx
+@clear_errors
+def tasks(ctx, username):
+    """List the tasks USER can work on (claimed, assigned, or open for their roles)."""
+    from engine.inbox import InboxFilter, inbox_page
+
+    with unit_of_work(ctx.services.session_factory, readonly=True) as session:
+        user = access.get_user(session, username)
+        page = inbox_page(session, user, InboxFilter(per_page=100))
+        for item in page.items:
+            task = item.task
+            click.echo(f"{task.id}  step {task.step}  {task.role:24} {task.name}  (instance {task.instance_id})")
+        if not page.items:
+            click.echo("no tasks")
+
+
+@main.command()
+@click.argument("task_id")
+@click.option("--user", "username", required=True)
+@click.option("--data", default="{}", help="Form data as a JSON object.")
+@pass_ctx
+@clear_errors
+def complete(ctx, task_id, username, data):
+    """Complete TASK_ID as USER with form data."""
+    try:
+        values = json.loads(data)
+    except json.JSONDecodeError as exc:
+        raise ValidationError(f"--data is not valid JSON: {exc.msg} at column {exc.colno}") from exc
+    with unit_of_work(ctx.services.session_factory) as session:
+        user = access.get_user(session, username)
+        row = ctx.services.runtime.complete_task(session, task_id, user, values)
+        click.echo(f"completed {row.name}")
+
+
+@main.command()
+@click.option("--state", default="ready", show_default=True, help="ready, locked, incident, completed or all")
+@pass_ctx
+@clear_errors
+def jobs(ctx, state):
+    """List service-task jobs waiting for workers."""
+    with unit_of_work(ctx.services.session_factory, readonly=True) as session:
+        query = select(Job).order_by(Job.id).limit(500)
+        if state != "all":
+            query = query.where(Job.state == state)
+        rows = session.scalars(query).all()
+        for job in rows:
+            click.echo(f"{job.id:6}  {job.state:9} {job.topic:22} instance {job.instance_id}  {job.name}")
+        if not rows:
+            click.echo(f"no {state} jobs")
+
+
+@main.command()
+@click.option("--once", is_flag=True, help="Run one pass and exit.")
+@pass_ctx
+@clear_errors
+def scheduler(ctx, once):
+    """Fire due timers, one transaction per timer, until stopped."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s scheduler %(message)s")
+    stopping = []
+    signal.signal(signal.SIGTERM, lambda *_: stopping.append(True))
+    runtime, factory = ctx.services.runtime, ctx.services.session_factory
+    while not stopping:
+        with unit_of_work(factory, readonly=True) as session:
+            due = runtime.due_timers(session)
+        for timer_id in due:
+            with unit_of_work(factory) as session:
+                if runtime.fire_timer(session, timer_id):
+                    log.info("fired timer %s", timer_id)
+        if once:
+            break
+        time.sleep(ctx.settings.scheduler_interval)
+
+
+@bench.command("engine")
+@click.option("--lifecycles", default=30, show_default=True)
+def bench_engine(lifecycles):
+    """Seven-step lifecycles per second: persisted engine vs raw SpiffWorkflow in memory."""
+    from bench.engine_bench import run
+
+    run(lifecycles)

@@ -473,8 +473,7 @@ class Runtime:
     def _shift_to_clock(self, due, now):
         # Timers are computed by the library on the wall clock; an engine running on another
         # clock (a simulation, a test) keeps the same distance from its own now.
-        wall = utcnow()
-        return due if abs((wall - now).total_seconds()) < 5 else now + (due - wall)
+        return now + (due - utcnow())
 
     def _new_task_row(self, instance, definition, task, now):
         props = spiff.task_properties(task)

@@ -213,7 +213,13 @@ class JobQueue:
         if not code:
             raise ValidationError("A BPMN error needs a code.", errors={"code": ["required"]})
         if self.runtime is not None:
-            self.runtime.job_bpmn_error(session, job, code, message, variables or {}, worker_id)
+            caught = self.runtime.job_bpmn_error(session, job, code, message, variables or {}, worker_id)
+            if caught is False:
+                # The diagram has no boundary event for this code: a person has to look.
+                job.state, job.retries = "incident", 0
+                job.error_message = f"BPMN error {code!r} is not caught by the diagram: {message}"
+                job.worker_id = job.lock_token = job.lock_expires_at = None
+                return
         if job.state == "locked":
             job.state = "completed"
         job.result = {"bpmn_error": code, "message": message, **(variables or {})}

@@ -1,0 +1,59 @@
+"""In-app notifications: a new task waits for you; a vote result is announced.
+
+``notify_task_ready`` is the runtime's hook for every new human task; it runs in the same
+transaction that creates the task, so each task notifies its people exactly once.
+"""
+from sqlalchemy import select
+
+from .models import Notification, RoleGrant, User
+
+
+def recipients(session, role, scope_type, scope_id):
+    """Usernames of active people holding ``role`` in the scope."""
+    return list(session.scalars(
+        select(User.username).join(RoleGrant, RoleGrant.user_id == User.id)
+        .where(RoleGrant.role == role, RoleGrant.scope_type == scope_type, RoleGrant.scope_id == scope_id,
+               User.active.is_(True)).order_by(User.username)))
+
+
+def notify_task_ready(session, task):
+    """Tell whoever the new ``task`` waits for: its assignee, or everyone who may take it."""
+    people = [task.assignee] if task.assignee else recipients(session, task.role, task.scope_type, task.scope_id)
+    when = task.created_at
+    for username in people:
+        session.add(Notification(username=username, task_id=task.id, message=f"New task: {task.name}",
+                                 created_at=when))
+    return people
+
+
+def notify(session, usernames, message, job_id=None, task_id=None, now=None):
+    """Send ``message`` to each of ``usernames`` once.
+
+    With ``job_id``, a second run of the same job sends nothing: the first notification
+    carries the job id (a UNIQUE column) and marks the effect as done.
+    """
+    if job_id is not None and session.scalar(select(Notification.id).where(Notification.job_id == job_id)):
+        return []
+    sent = []
+    for username in dict.fromkeys(usernames):
+        extra = {"created_at": now} if now else {}
+        session.add(Notification(username=username, message=message, task_id=task_id,
+                                 job_id=job_id if not sent else None, **extra))
+        sent.append(username)
+    session.flush()
+    return sent
+
+
+def announce_to_community(session, community_id, message, job_id=None, now=None,
+                          roles=("resident_representative", "community_committee")):
+    """The community hears a result: its representatives and its committee."""
+    people = []
+    for role in roles:
+        people += recipients(session, role, "community", community_id)
+    return notify(session, people, message, job_id=job_id, now=now)
+
+
+def unread(session, username, limit=50):
+    return list(session.scalars(select(Notification).where(Notification.username == username,
+                                                           Notification.read_at.is_(None))
+                                .order_by(Notification.id.desc()).limit(limit)))

@@ -1,0 +1,21 @@
+"""Run one job through the real queue and a real handler (no runtime: queue-level completion)."""
+from workers.registry import TOPICS
+
+
+def project_of(seed, **extra):
+    return {"title": "居家养老", "town_id": seed.town_id, "community_id": seed.community_id,
+            "organization_id": seed.org_ids["sunshine"], "catalog_item_id": seed.item_ids["elderly_care"],
+            "lead": "lead", "budget_total": 60000, **extra}
+
+
+def run_job(db, queue, seed, topic, params=None, instance_id=None, worker="w1", **variables):
+    """Insert a job of ``topic``, lock it, run its handler; returns ``(outcome, detail, job_id)``."""
+    variables.setdefault("project", project_of(seed))
+    variables["params"] = params or {}
+    with db.uow() as session:
+        [job_id] = seed.add_jobs(session, topic, 1, instance_id=instance_id, variables=variables)
+    with db.uow() as session:
+        [job] = [j for j in queue.fetch_and_lock(session, [topic], worker, 50) if j.id == job_id]
+    with db.uow() as session:
+        outcome, detail = queue.execute(session, job.id, worker, job.lock_token, TOPICS[topic])
+    return outcome, detail, job_id

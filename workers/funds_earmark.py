@@ -1,0 +1,13 @@
+"""Topic ``funds_earmark`` (step 5): reserve the project's money in the town's yearly budget.
+
+Params: ``amount`` in yuan (default: the project's ``budget_total``), ``year`` (default: now).
+BPMN error ``insufficient_funds`` when less is left.
+"""
+from engine import funds
+
+
+def handle(job):
+    amount = job.params.get("amount", job.project.get("budget_total"))
+    year = int(job.params.get("year") or job.now.year)
+    return funds.earmark(job.session, job.job_id, job.instance_id, job.project["town_id"], year,
+                         funds.to_fen(amount), job.now, note=job.project.get("title", ""))

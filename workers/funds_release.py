@@ -1,0 +1,7 @@
+"""Topic ``funds_release``: give back what a rejected or terminated project holds."""
+from engine import funds
+
+
+def handle(job):
+    return funds.release(job.session, job.job_id, job.instance_id, job.now,
+                         note=job.params.get("reason", "project rejected or terminated"))

@@ -1,0 +1,140 @@
+"""The worker loop: fetch and lock jobs, run each handler, complete - one transaction per job.
+
+A job's handler and its completion commit together (``JobQueue.execute``), so a worker
+killed half-way leaves no effect behind and the job is fetched again when its lock expires.
+A handler that raises a ``BusinessRuleError`` becomes a BPMN error; any other exception
+is reported as a failure (retries with backoff, then an incident). On stop (SIGTERM) the
+worker finishes the job in hand and gives the rest of its batch back.
+"""
+import logging
+import os
+import signal
+import socket
+import threading
+import time
+import traceback
+
+from engine.db import unit_of_work
+from engine.errors import ConflictError, NotFoundError
+from engine.jobs import JobQueue
+
+log = logging.getLogger("sanshe.worker")
+
+
+def default_worker_id(suffix=""):
+    return f"{socket.gethostname()}:{os.getpid()}{suffix}"
+
+
+class Worker:
+    """One fetch -> handle -> complete loop over ``handlers`` ({topic: handler})."""
+
+    def __init__(self, session_factory, queue, handlers, worker_id=None, max_jobs=5, lock_seconds=None,
+                 poll_seconds=0.5, stop=None):
+        self.session_factory = session_factory
+        self.queue = queue
+        self.handlers = dict(handlers)
+        self.worker_id = worker_id or default_worker_id()
+        self.max_jobs = max_jobs
+        self.lock_seconds = lock_seconds
+        self.poll_seconds = poll_seconds
+        self.stop = stop or threading.Event()
+        self.counts = {"completed": 0, "bpmn_error": 0, "failed": 0, "lost": 0, "released": 0}
+
+    def fetch(self):
+        with unit_of_work(self.session_factory) as session:
+            return self.queue.fetch_and_lock(session, list(self.handlers), self.worker_id, self.max_jobs,
+                                             self.lock_seconds)
+
+    def run_once(self):
+        """Fetch one batch and handle it; returns how many jobs were fetched."""
+        batch = self.fetch()
+        for index, job in enumerate(batch):
+            if self.stop.is_set():
+                self.release(batch[index:])
+                break
+            self.process(job)
+        return len(batch)
+
+    def run(self, until_idle=False):
+        """Loop until ``stop`` is set (or, with ``until_idle``, until no job is left)."""
+        while not self.stop.is_set():
+            if self.run_once() == 0:
+                if until_idle:
+                    return self.counts
+                self.stop.wait(self.poll_seconds)
+        return self.counts
+
+    def release(self, jobs):
+        if not jobs:
+            return
+        with unit_of_work(self.session_factory) as session:
+            released = self.queue.release(session, [j.id for j in jobs], self.worker_id, jobs[0].lock_token)
+        self.counts["released"] += released
+        log.info("worker %s released %d jobs on stop", self.worker_id, released)
+
+    def process(self, job):
+        started = time.perf_counter()
+        handler = self.handlers[job.topic]
+        try:
+            with unit_of_work(self.session_factory) as session:
+                outcome, detail = self.queue.execute(session, job.id, self.worker_id, job.lock_token, handler)
+        except (ConflictError, NotFoundError) as exc:
+            # The lock expired and someone else has the job, or it was cancelled: not ours.
+            self.counts["lost"] += 1
+            log.warning("job %s %s lost: %s", job.id, job.topic, exc)
+            return "lost"
+        except Exception as exc:  # noqa: BLE001 - any handler crash is the job's failure, reported below
+            self._fail(job, exc, traceback.format_exc())
+            return "failed"
+        self.counts[outcome] += 1
+        elapsed = (time.perf_counter() - started) * 1000
+        if outcome == "completed":
+            log.info("job %s %s completed in %.0f ms (instance %s)", job.id, job.topic, elapsed, job.instance_id)
+        else:
+            log.info("job %s %s raised BPMN error %s in %.0f ms (instance %s)", job.id, job.topic, detail, elapsed,
+                     job.instance_id)
+        return outcome
+
+    def _fail(self, job, exc, details):
+        self.counts["failed"] += 1
+        try:
+            with unit_of_work(self.session_factory) as session:
+                row = self.queue.fail(session, job.id, self.worker_id, job.lock_token,
+                                      f"{type(exc).__name__}: {exc}", details)
+                state, retries, run_after = row.state, row.retries, row.run_after
+        except (ConflictError, NotFoundError) as lost:
+            log.warning("job %s %s failed (%s) and is no longer ours: %s", job.id, job.topic, exc, lost)
+            return
+        if state == "incident":
+            log.error("job %s %s failed: %s: %s -> incident", job.id, job.topic, type(exc).__name__, exc)
+        else:
+            log.warning("job %s %s failed: %s: %s -> retry at %s (%d retries left)", job.id, job.topic,
+                        type(exc).__name__, exc, run_after.isoformat(timespec="seconds"), retries)
+
+
+def run_workers(services, handlers, concurrency=1, max_jobs=5, lock_seconds=None, poll_seconds=0.5,
+                stop=None, install_signals=True, until_idle=False):
+    """Run ``concurrency`` worker threads until SIGTERM/SIGINT (or idle); returns summed counts."""
+    stop = stop or threading.Event()
+    if install_signals:
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(signum, lambda *_: stop.set())
+    queue = JobQueue(services.settings, runtime=services.runtime)
+    workers = [Worker(services.session_factory, queue, handlers,
+                      default_worker_id(f":{i}" if concurrency > 1 else ""), max_jobs, lock_seconds,
+                      poll_seconds, stop) for i in range(concurrency)]
+    if concurrency == 1:
+        workers[0].run(until_idle)
+    else:
+        threads = [threading.Thread(target=w.run, args=(until_idle,), name=w.worker_id) for w in workers]
+        for thread in threads:
+            thread.start()
+        # Wake up regularly so a signal handler gets to run in the main thread.
+        while any(t.is_alive() for t in threads):
+            for thread in threads:
+                thread.join(0.2)
+    totals = {}
+    for worker in workers:
+        for key, value in worker.counts.items():
+            totals[key] = totals.get(key, 0) + value
+    return totals

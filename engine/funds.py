@@ -97,7 +97,7 @@ def held_for(session, instance_id):
                            .group_by(LedgerEntry.budget_id, LedgerEntry.kind)).all()
     held = {}
     for budget_id, kind, total in rows:
-        held[budget_id] = held.get(budget_id, 0) + (total if kind == "earmark" else -total)
+        held[budget_id] = held.get(budget_id, 0) + (int(total) if kind == "earmark" else -int(total))
     return {k: v for k, v in held.items() if v > 0}
 
 
@@ -138,8 +138,9 @@ def record_payment(session, job_id, instance_id, amount_fen, now, note=""):
 def balance(session, town_id, year):
     """The budget's figures, and the ledger's sums (which must agree with them)."""
     budget = get_budget(session, town_id, year)
-    sums = dict(session.execute(select(LedgerEntry.kind, func.sum(LedgerEntry.amount_fen))
-                                .where(LedgerEntry.budget_id == budget.id).group_by(LedgerEntry.kind)).all())
+    sums = {kind: int(total) for kind, total in session.execute(
+        select(LedgerEntry.kind, func.sum(LedgerEntry.amount_fen))
+        .where(LedgerEntry.budget_id == budget.id).group_by(LedgerEntry.kind))}
     return {"total_fen": budget.total_fen, "committed_fen": budget.committed_fen, "paid_fen": budget.paid_fen,
             "remaining_fen": budget.total_fen - budget.committed_fen,
             "ledger_committed_fen": sums.get("earmark", 0) - sums.get("release", 0),

@@ -48,4 +48,4 @@ def pay(session, job_id, instance_id, installment, now):
 
 
 def paid_total(session, instance_id):
-    return sum(session.scalars(select(Payment.amount_fen).where(Payment.instance_id == instance_id)))
+    return sum(int(a) for a in session.scalars(select(Payment.amount_fen).where(Payment.instance_id == instance_id)))

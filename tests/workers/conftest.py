@@ -103,6 +103,13 @@ def db(request):
 
 
 @pytest.fixture
+def pg(pg_db):
+    """PostgreSQL only, emptied: for races that only matter between server connections."""
+    pg_db.truncate()
+    return pg_db
+
+
+@pytest.fixture
 def clock():
     return Clock()
 

@@ -1,0 +1,70 @@
+"""The web UI: a Flask app factory and one blueprint per area (auth, inbox, tasks, instances).
+
+Server-rendered Jinja2 pages with htmx for partial updates. Views call engine functions in
+one unit of work per request and never touch SpiffWorkflow or SQL themselves.
+"""
+from flask import Flask, redirect, url_for
+from flask_login import LoginManager
+from flask_wtf.csrf import CSRFProtect
+
+from engine.config import load_settings
+
+from . import errors, i18n
+from .context import load_user
+
+login_manager = LoginManager()
+csrf = CSRFProtect()
+
+
+def create_app(settings=None, services=None, test_config=None):
+    """Build the app: defaults, then ``settings`` (SANSHE_* env), then ``test_config``.
+
+    ``services`` (engine.services.Services) is built from the settings when not given.
+    """
+    if settings is None:
+        settings = services.settings if services is not None else load_settings()
+    if services is None:
+        from engine.services import build_services
+        services = build_services(settings)
+
+    app = Flask(__name__)
+    app.config.from_mapping(
+        SECRET_KEY=settings.secret_key,
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=settings.session_cookie_secure,
+        SESSION_COOKIE_NAME="sanshe_session",
+        REMEMBER_COOKIE_HTTPONLY=True,
+        REMEMBER_COOKIE_SAMESITE="Lax",
+        REMEMBER_COOKIE_SECURE=settings.session_cookie_secure,
+        # A token per session, not per hour: forms left open over lunch must still submit.
+        WTF_CSRF_TIME_LIMIT=None,
+        MAX_CONTENT_LENGTH=25 * 1024 * 1024,
+        BABEL_DEFAULT_LOCALE="zh_CN",
+        BABEL_DEFAULT_TIMEZONE="Asia/Shanghai",
+        SANSHE_SETTINGS=settings,
+    )
+    if test_config:
+        app.config.update(test_config)
+    app.extensions["sanshe"] = services
+
+    csrf.init_app(app)
+    login_manager.init_app(app)
+    login_manager.login_view = "auth.login"
+    login_manager.login_message = None
+    login_manager.session_protection = "strong"
+    login_manager.user_loader(load_user)
+    i18n.init_app(app)
+    errors.init_app(app)
+
+    from . import auth, inbox, instances, tasks
+    app.register_blueprint(auth.bp)
+    app.register_blueprint(inbox.bp)
+    app.register_blueprint(tasks.bp)
+    app.register_blueprint(instances.bp)
+
+    @app.get("/")
+    def index():
+        return redirect(url_for("inbox.index"))
+
+    return app

@@ -1,0 +1,71 @@
+"""Files uploaded with forms: stored in the database, or in a folder when one is configured.
+
+A form field holds a reference to the stored file (see :func:`reference`), never its bytes.
+"""
+import hashlib
+import os
+import re
+from pathlib import Path
+
+from sqlalchemy import select
+
+from .errors import NotFoundError, ValidationError
+from .models import Attachment
+
+MAX_BYTES = 20 * 1024 * 1024
+
+
+def store(session, content, filename, uploaded_by, content_type="application/octet-stream",
+          instance_id=None, task_id=None, field="", folder=""):
+    """Save one file; in ``folder`` when given (named by its SHA-256), else in the table."""
+    if len(content) > MAX_BYTES:
+        raise ValidationError(errors={field: [f"The file is larger than {MAX_BYTES // (1024 * 1024)} MB."]})
+    filename = _clean_name(filename)
+    digest = hashlib.sha256(content).hexdigest()
+    attachment = Attachment(
+        instance_id=instance_id, task_id=task_id, field=field, filename=filename,
+        content_type=content_type or "application/octet-stream", size=len(content), sha256=digest,
+        uploaded_by=uploaded_by,
+    )
+    if folder:
+        target = Path(folder) / digest[:2] / digest
+        if not target.exists():
+            target.parent.mkdir(parents=True, exist_ok=True)
+            tmp = target.with_suffix(f".{os.getpid()}.tmp")
+            tmp.write_bytes(content)
+            tmp.replace(target)
+        attachment.path = str(target)
+    else:
+        attachment.content = content
+    session.add(attachment)
+    session.flush()
+    return attachment
+
+
+def load(session, attachment_id):
+    """(attachment, bytes); NotFoundError when missing (or its file is gone)."""
+    attachment = session.get(Attachment, attachment_id)
+    if attachment is None:
+        raise NotFoundError("No such file.")
+    if attachment.path:
+        try:
+            return attachment, Path(attachment.path).read_bytes()
+        except FileNotFoundError as exc:
+            raise NotFoundError("The stored file is missing.") from exc
+    return attachment, attachment.content or b""
+
+
+def of_instance(session, instance_id):
+    return list(session.scalars(select(Attachment).where(Attachment.instance_id == instance_id)
+                                .order_by(Attachment.id)))
+
+
+def reference(attachment):
+    """What a form field stores for a file."""
+    return {"attachment_id": attachment.id, "filename": attachment.filename,
+            "size": attachment.size, "sha256": attachment.sha256}
+
+
+def _clean_name(filename):
+    name = os.path.basename((filename or "").replace("\\", "/")).strip() or "file"
+    return re.sub(r"[\x00-\x1f\"<>|]", "_", name)[:200]

@@ -1,0 +1,209 @@
+"""The inbox: which human tasks a person sees, filtered, sorted, paged and counted per step.
+
+Two views:
+- ``mine``: ready tasks claimed by the person or assigned to them by the diagram;
+- ``open``: ready tasks in a lane whose role the person holds in the instance's scope,
+  unassigned or assigned to them.
+
+The ``open`` list runs one index-ordered query per role grant (``ix_tasks_inbox``:
+state, role, scope_type, scope_id, created_at), each limited to the page end, and merges
+them, so the first page costs the same with 100 or 100,000 open tasks. Counts per step use
+the covering index ``ix_tasks_inbox_step``.
+"""
+from dataclasses import dataclass, field
+from sqlalchemy import and_, func, literal_column, or_, select, union_all
+
+from .access import check_task_access, grants_of
+from .errors import NotFoundError, ValidationError
+from .models import Community, Definition, Instance, Organization, Task, utcnow
+
+VIEWS = ("mine", "open")
+SORTS = ("newest", "oldest", "due", "step")
+MAX_PER_PAGE = 100
+
+
+@dataclass
+class InboxFilter:
+    """What the person asked for; every field is optional."""
+    view: str = "open"
+    process: str | None = None  # definition key
+    step: int | None = None
+    community_id: int | None = None
+    organization_id: int | None = None
+    sort: str = "newest"
+    page: int = 1
+    per_page: int = 25
+
+    def __post_init__(self):
+        errors = {}
+        if self.view not in VIEWS:
+            errors["view"] = [f"One of {', '.join(VIEWS)}."]
+        if self.sort not in SORTS:
+            errors["sort"] = [f"One of {', '.join(SORTS)}."]
+        if self.step is not None and not 1 <= self.step <= 7:
+            errors["step"] = ["A step from 1 to 7."]
+        if self.page < 1:
+            errors["page"] = ["From 1."]
+        if not 1 <= self.per_page <= MAX_PER_PAGE:
+            errors["per_page"] = [f"From 1 to {MAX_PER_PAGE}."]
+        if errors:
+            raise ValidationError("Invalid inbox filter.", errors=errors)
+
+
+@dataclass
+class InboxItem:
+    task: Task
+    instance_title: str
+    community_name: str
+    organization_name: str
+    overdue: bool
+
+
+@dataclass
+class InboxPage:
+    items: list[InboxItem]
+    total: int
+    counts_by_step: dict[int | None, int]
+    page: int
+    per_page: int
+    filter: InboxFilter = field(repr=False, default=None)
+
+    @property
+    def pages(self):
+        return max(1, -(-self.total // self.per_page))
+
+    @property
+    def has_next(self):
+        return self.page < self.pages
+
+
+def _order(sort, table=Task):
+    columns = {
+        "newest": (table.created_at.desc(), table.id.desc()),
+        "oldest": (table.created_at.asc(), table.id.asc()),
+        # Tasks without a due date come last.
+        "due": (table.due_at.is_(None), table.due_at.asc(), table.created_at.desc(), table.id.desc()),
+        "step": (table.step.asc(), table.created_at.desc(), table.id.desc()),
+    }
+    return columns[sort]
+
+
+def _common_filters(flt, with_step=True):
+    conditions = [Task.state == "ready"]
+    if with_step and flt.step is not None:
+        conditions.append(Task.step == flt.step)
+    if flt.community_id is not None:
+        conditions.append(Task.community_id == flt.community_id)
+    if flt.organization_id is not None:
+        conditions.append(Task.organization_id == flt.organization_id)
+    if flt.process:
+        conditions.append(Task.definition_id.in_(select(Definition.id).where(Definition.key == flt.process)))
+    return conditions
+
+
+def _grant_conditions(session, user):
+    """One condition per role grant of the user: the lane's role in that scope."""
+    return [
+        and_(Task.role == role, Task.scope_type == scope_type, Task.scope_id == scope_id)
+        for role, scope_type, scope_id in sorted(grants_of(session, user))
+    ]
+
+
+def _visible_to(user):
+    return or_(Task.assignee.is_(None), Task.assignee == user.username)
+
+
+def _branches(session, user, flt, with_step=True):
+    """The WHERE clauses whose union is the view; each one can use a single index."""
+    base = _common_filters(flt, with_step)
+    if flt.view == "mine":
+        return [and_(*base, Task.claimed_by == user.username),
+                and_(*base, Task.assignee == user.username, or_(Task.claimed_by.is_(None), Task.claimed_by != user.username))]
+    return [and_(*base, grant, _visible_to(user)) for grant in _grant_conditions(session, user)]
+
+
+def inbox_page(session, user, flt=None, now=None):
+    """The tasks ``user`` sees under ``flt``, one page of them, with counts per step."""
+    flt = flt or InboxFilter()
+    now = now or utcnow()
+    if user is None or not user.active:
+        return InboxPage([], 0, {}, flt.page, flt.per_page, flt)
+    counts = step_counts(session, user, flt)
+    total = counts.get(flt.step, 0) if flt.step is not None else sum(counts.values())
+    ids = _page_ids(session, user, flt)
+    return InboxPage(_items(session, ids, now), total, counts, flt.page, flt.per_page, flt)
+
+
+def _page_ids(session, user, flt):
+    branches = _branches(session, user, flt)
+    if not branches:
+        return []
+    end = flt.page * flt.per_page
+    offset = end - flt.per_page
+    if len(branches) == 1:
+        query = select(Task.id).where(branches[0]).order_by(*_order(flt.sort)).offset(offset).limit(flt.per_page)
+        return list(session.scalars(query))
+    # Each branch is sorted by its own index and cut at the page end; the merge sorts at
+    # most len(branches) * end rows.
+    parts = [
+        select(Task.id, Task.created_at, Task.due_at, Task.step).where(branch).order_by(*_order(flt.sort)).limit(end)
+        for branch in branches
+    ]
+    merged = union_all(*[select(literal_column("*")).select_from(part.subquery()) for part in parts]).subquery()
+    query = select(merged.c.id).order_by(*_order(flt.sort, merged.c)).offset(offset).limit(flt.per_page)
+    return list(session.scalars(query))
+
+
+def _items(session, ids, now):
+    if not ids:
+        return []
+    rows = session.execute(
+        select(Task, Instance.title, Community.name, Organization.name)
+        .join(Instance, Instance.id == Task.instance_id)
+        .outerjoin(Community, Community.id == Task.community_id)
+        .outerjoin(Organization, Organization.id == Task.organization_id)
+        .where(Task.id.in_(ids))
+    ).all()
+    by_id = {row[0].id: row for row in rows}
+    return [
+        InboxItem(task, title or "", community or "", organization or "",
+                  overdue=task.due_at is not None and task.due_at < now)
+        for task, title, community, organization in (by_id[i] for i in ids if i in by_id)
+    ]
+
+
+def step_counts(session, user, flt=None):
+    """{step: number of tasks} in the view, ignoring the step filter (the tabs show all)."""
+    flt = flt or InboxFilter()
+    counts = {}
+    for branch in _branches(session, user, flt, with_step=False):
+        for step, count in session.execute(select(Task.step, func.count()).where(branch).group_by(Task.step)):
+            counts[step] = counts.get(step, 0) + count
+    return counts
+
+
+def visible_task(session, user, task_id):
+    """The task if ``user`` may see it (any state); NotFoundError otherwise."""
+    task = session.get(Task, task_id)
+    if task is None:
+        raise NotFoundError("No such task in your inbox.")
+    check_task_access(session, user, task)
+    return task
+
+
+def overdue(task, now=None):
+    return task.state == "ready" and task.due_at is not None and task.due_at < (now or utcnow())
+
+
+def parse_int(value):
+    """An int from a query-string value, None for empty; ValidationError for junk."""
+    if value in (None, ""):
+        return None
+    try:
+        return int(value)
+    except (TypeError, ValueError) as exc:
+        raise ValidationError(f"Not a number: {value!r}", errors={"": [f"Not a number: {value!r}"]}) from exc
+
+
+__all__ = ["InboxFilter", "InboxItem", "InboxPage", "inbox_page", "step_counts", "visible_task", "overdue",
+           "parse_int"]

@@ -1,0 +1,60 @@
+"""What every view needs: the engine services, one unit of work, the signed-in person."""
+from contextlib import contextmanager
+
+from flask import current_app
+from flask_login import UserMixin, current_user
+
+from engine.db import unit_of_work
+from engine.errors import NotFoundError
+from engine.models import User
+
+
+class SignedIn(UserMixin):
+    """The signed-in person as Flask-Login keeps them between requests (no ORM object)."""
+
+    def __init__(self, user, grants):
+        self.id = user.id
+        self.username = user.username
+        self.display_name = user.display_name or user.username
+        self.organization_id = user.organization_id
+        self.grants = grants  # {(role, scope_type, scope_id)}
+
+    @property
+    def roles(self):
+        return {role for role, _, _ in self.grants}
+
+    def has_role(self, *roles):
+        return bool(self.roles & set(roles))
+
+
+def services():
+    return current_app.extensions["sanshe"]
+
+
+def settings():
+    return current_app.config["SANSHE_SETTINGS"]
+
+
+@contextmanager
+def unit(readonly=False):
+    """The request's unit of work (commit on success, roll back on error)."""
+    with unit_of_work(services().session_factory, readonly=readonly) as session:
+        yield session
+
+
+def load_user(user_id):
+    from engine.access import grants_of
+
+    with unit(readonly=True) as session:
+        user = session.get(User, int(user_id))
+        if user is None or not user.active:
+            return None
+        return SignedIn(user, grants_of(session, user))
+
+
+def me(session):
+    """The signed-in person's row in ``session`` (deactivated meanwhile -> NotFoundError)."""
+    user = session.get(User, current_user.id)
+    if user is None or not user.active:
+        raise NotFoundError("Your account is no longer active.")
+    return user

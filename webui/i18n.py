@@ -1,0 +1,118 @@
+"""Chinese and English: the locale of a request, and dates, money and durations formatted in it.
+
+The language comes from the switch (kept in the session) or else the browser's
+Accept-Language; Chinese is the default. Form schemas carry their own Chinese ``title`` and
+an English ``x-title-en``.
+"""
+import re
+from datetime import timedelta
+
+from babel.numbers import format_currency, format_decimal
+from flask import request, session
+from flask_babel import Babel, format_date, format_datetime, format_timedelta, get_locale, gettext, lazy_gettext
+
+LANGUAGES = {"zh_CN": "中文", "en": "English"}
+babel = Babel()
+
+ROLE_LABELS = {
+    "community_committee": lazy_gettext("Community committee"),
+    "town_government": lazy_gettext("Town government"),
+    "social_organization": lazy_gettext("Social organization"),
+    "resident_representative": lazy_gettext("Resident representative"),
+    "evaluation_panel": lazy_gettext("Evaluation panel"),
+    "supervisor": lazy_gettext("Social-work supervisor"),
+    "administrator": lazy_gettext("Administrator"),
+}
+STEP_LABELS = {
+    1: lazy_gettext("Catalog & eligibility"),
+    2: lazy_gettext("Needs survey & application"),
+    3: lazy_gettext("Consultation meeting"),
+    4: lazy_gettext("Representatives' vote"),
+    5: lazy_gettext("Purchase agreement"),
+    6: lazy_gettext("Delivery"),
+    7: lazy_gettext("Evaluation & acceptance"),
+}
+STATUS_LABELS = {
+    "running": lazy_gettext("Running"), "completed": lazy_gettext("Completed"),
+    "terminated": lazy_gettext("Terminated"), "ready": lazy_gettext("Open"), "cancelled": lazy_gettext("Cancelled"),
+}
+TRANSITION_LABELS = {
+    "schedule": lazy_gettext("ready"), "assign": lazy_gettext("claimed"), "start": lazy_gettext("started"),
+    "complete": lazy_gettext("completed"), "cancel": lazy_gettext("cancelled"), "reassign": lazy_gettext("handed over"),
+    "withdraw": lazy_gettext("released"), "error": lazy_gettext("error"),
+}
+
+
+def select_locale():
+    chosen = session.get("lang")
+    if chosen in LANGUAGES:
+        return chosen
+    best = request.accept_languages.best_match(["zh_CN", "zh", "zh-CN", "en"])
+    if best and best.lower().startswith("en"):
+        return "en"
+    return "zh_CN"
+
+
+def is_english():
+    return str(get_locale()).startswith("en")
+
+
+def localized(schema, key="title"):
+    """A schema's ``title`` / ``description`` in the current language."""
+    if not isinstance(schema, dict):
+        return ""
+    if is_english():
+        return schema.get(f"x-{key}-en") or schema.get(key) or ""
+    return schema.get(key) or schema.get(f"x-{key}-en") or ""
+
+
+_BILINGUAL = re.compile(r"^(?P<zh>.*?)\s*[(（](?P<en>[A-Za-z][^()（）]*)[)）]\s*$")
+
+
+def task_title(name):
+    """'确认事项 (Confirm item)' as the current language's half; other names unchanged."""
+    match = _BILINGUAL.match(name or "")
+    if not match:
+        return name or ""
+    return match.group("en") if is_english() else match.group("zh")
+
+
+def money(value, currency="CNY"):
+    if value in (None, ""):
+        return ""
+    try:
+        return format_currency(value, currency, locale=str(get_locale()))
+    except (TypeError, ValueError, ArithmeticError):
+        return str(value)
+
+
+def number(value):
+    if value in (None, ""):
+        return ""
+    return format_decimal(value, locale=str(get_locale()))
+
+
+def duration(value):
+    """A timedelta or seconds as '3 days' / '3天'."""
+    if value is None:
+        return ""
+    if not isinstance(value, timedelta):
+        value = timedelta(seconds=float(value))
+    if value < timedelta(minutes=1):
+        return gettext("under a minute")
+    return format_timedelta(value, threshold=1.1)
+
+
+def init_app(app):
+    babel.init_app(app, locale_selector=select_locale)
+    app.jinja_env.filters.update(
+        datetime=lambda v, fmt="medium": format_datetime(v, fmt) if v else "",
+        date=lambda v, fmt="medium": format_date(v, fmt) if v else "",
+        money=money, number=number, duration=duration, localized=localized, task_title=task_title,
+    )
+
+    @app.context_processor
+    def _globals():
+        return {"LANGUAGES": LANGUAGES, "current_locale": str(get_locale()), "is_english": is_english(),
+                "ROLE_LABELS": ROLE_LABELS, "STEP_LABELS": STEP_LABELS, "STATUS_LABELS": STATUS_LABELS,
+                "TRANSITION_LABELS": TRANSITION_LABELS}

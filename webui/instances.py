@@ -1,0 +1,87 @@
+"""Projects (process instances): start one, list them with filters, follow one's timeline."""
+from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user, login_required
+
+from engine import listings
+from engine.errors import ForbiddenError, ValidationError
+from engine.inbox import parse_int
+from engine.models import utcnow
+
+from .context import me, services, unit
+
+bp = Blueprint("instances", __name__)
+PROCESS_KEY = "seven_step_project"
+
+
+@bp.get("/instances")
+@login_required
+def index():
+    args = request.args
+    status = args.get("status") or None
+    if status and status not in listings.INSTANCE_STATUSES:
+        raise ValidationError(_("Unknown status."), errors={"status": [_("Unknown status.")]})
+    filters = {"status": status, "community_id": parse_int(args.get("community")),
+               "step": parse_int(args.get("step")), "version": parse_int(args.get("version")),
+               "process": args.get("process") or None}
+    page = parse_int(args.get("page")) or 1
+    with unit(readonly=True) as db:
+        user = me(db)
+        result = listings.list_instances(db, user, page=max(1, page), **filters)
+        choices = {"communities": listings.communities_for(db, user),
+                   "versions": listings.definition_versions(db), "processes": listings.process_keys(db)}
+        can_start = bool(listings.startable_items(db, user))
+    template = "instances/_table.html" if request.headers.get("HX-Request") else "instances/index.html"
+    return render_template(template, result=result, filters=filters, args=args, choices=choices,
+                           can_start=can_start, statuses=listings.INSTANCE_STATUSES)
+
+
+@bp.route("/instances/new", methods=("GET", "POST"))
+@login_required
+def new():
+    if not current_user.has_role("social_organization"):
+        raise ForbiddenError(_("Only a social organization starts a project."))
+    errors = {}
+    if request.method == "POST":
+        choice = request.form.get("item", "")
+        title = request.form.get("title", "").strip()
+        try:
+            org_id, item_id = (int(part) for part in choice.split(":"))
+        except ValueError:
+            errors["item"] = [_("Choose a service item.")]
+        if not errors:
+            with unit() as db:
+                user = me(db)
+                project = listings.project_for(db, user, org_id, item_id, title)
+                instance = services().runtime.start_instance(db, PROCESS_KEY, user, project)
+                instance_id = instance.id
+            flash(_("The project has started."))
+            return redirect(url_for("instances.show", instance_id=instance_id))
+    with unit(readonly=True) as db:
+        items = listings.startable_items(db, me(db))
+    status = 422 if errors else 200
+    return render_template("instances/new.html", items=items, errors=errors, form=request.form), status
+
+
+@bp.get("/instances/<int:instance_id>")
+@login_required
+def show(instance_id):
+    with unit(readonly=True) as db:
+        user = me(db)
+        instance = listings.visible_instance(db, user, instance_id)
+        definition = listings.definition_of(db, instance)
+        timeline = listings.timeline(db, instance, utcnow())
+        tasks = listings.instance_tasks(db, instance.id)
+        names = listings.display_names(db, {e.event.resource for e in timeline.entries})
+        return render_template("instances/show.html", instance=instance, definition=definition,
+                               timeline=timeline, tasks=tasks, names=names,
+                               scope_names=listings.scope_names(db))
+
+
+@bp.get("/instances/<int:instance_id>/diagram.bpmn")
+@login_required
+def diagram(instance_id):
+    with unit(readonly=True) as db:
+        instance = listings.visible_instance(db, me(db), instance_id)
+        xml = listings.definition_of(db, instance).bpmn_xml
+    return Response(xml, mimetype="application/xml")

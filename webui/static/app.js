@@ -1,0 +1,30 @@
+// Small behaviours on server-rendered pages: table rows in forms, htmx error display.
+(function () {
+  "use strict";
+
+  document.addEventListener("click", function (event) {
+    var add = event.target.closest("[data-add-row]");
+    if (add) {
+      var box = add.closest("[data-rows]");
+      var next = parseInt(add.getAttribute("data-next") || "0", 10);
+      var html = box.querySelector("template").innerHTML.split("__i__").join(String(next));
+      add.setAttribute("data-next", String(next + 1));
+      box.querySelector("table.rows tbody").insertAdjacentHTML("beforeend", html);
+      var first = box.querySelector("table.rows tbody tr:last-child input, table.rows tbody tr:last-child select, table.rows tbody tr:last-child textarea");
+      if (first) first.focus();
+      return;
+    }
+    var remove = event.target.closest("[data-remove-row]");
+    if (remove) remove.closest("tr").remove();
+  });
+
+  document.addEventListener("DOMContentLoaded", function () {
+    if (!window.htmx) return;
+    // Show refusals (403, 404, 409, 422) in the page's message area instead of dropping them.
+    htmx.config.responseHandling = [
+      {code: "204", swap: false},
+      {code: "[23]..", swap: true},
+      {code: "[45]..", swap: true, error: true, target: "#htmx-error", swapOverride: "innerHTML"}
+    ];
+  });
+})();

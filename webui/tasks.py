@@ -1,0 +1,190 @@
+"""The task page: the form from the task's JSON Schema, what the person needs to decide,
+the diagram; claim, unclaim, hand over, save a draft, complete; attachments."""
+from urllib.parse import quote
+
+from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import login_required
+
+from engine import attachments, listings, users
+from engine.errors import NotFoundError, ValidationError
+from engine.inbox import overdue, visible_task
+from engine.models import Instance, utcnow
+
+from . import forms
+from .i18n import task_title
+from .context import me, services, settings, unit
+
+bp = Blueprint("tasks", __name__)
+
+# Individual ballots and scores stay secret: only the tallies are shown.
+HIDDEN_VARIABLES = {"ballots", "ballot", "votes", "scores"}
+
+
+def runtime():
+    return services().runtime
+
+
+def task_page_context(db, user, task, data=None, errors=None):
+    instance = db.get(Instance, task.instance_id)
+    definition = listings.definition_of(db, instance)
+    editable = task.state == "ready" and task.claimed_by in (None, user.username)
+    schema = runtime().task_form(db, task.id, user) if task.state == "ready" else \
+        (definition.forms or {}).get(task.form_key or "", {})
+    if data is None:
+        data = (task.draft or {}) if task.state == "ready" else (task.data or {})
+    fields = forms.build_fields(schema, data, errors or {})
+    earlier, private_fields = [], set()
+    for other in listings.instance_tasks(db, instance.id):
+        other_schema = (definition.forms or {}).get(other.form_key or "", {})
+        if other.assignee is not None:
+            private_fields |= set(other_schema.get("properties", {}))
+        if other.id == task.id or other.state != "completed":
+            continue
+        secret = other.assignee is not None and other.assignee != user.username
+        earlier.append({"task": other, "schema": other_schema, "secret": secret,
+                        "fields": [] if secret else forms.build_fields(other_schema, other.data or {})})
+    variables = runtime().instance_variables(db, instance.id)
+    project = variables.get("project") or {}
+    shown = {f for e in earlier for f in e["schema"].get("properties", {})}
+    extra = {k: v for k, v in sorted(variables.items())
+             if k not in HIDDEN_VARIABLES | private_fields | shown | {"project", "params"} and not k.startswith("_")}
+    handover_to = []
+    if task.state == "ready" and task.assignee is None:
+        handover_to = [u for u in users.members(db, task.role, task.scope_type, task.scope_id)
+                       if u.username != user.username]
+    timeline = listings.timeline(db, instance, utcnow())
+    return {
+        "task": task, "instance": instance, "definition": definition, "schema": schema, "fields": fields,
+        "top_errors": forms.unplaced_errors(fields, errors or {}), "editable": editable,
+        "earlier": earlier, "project": project, "extra": extra, "handover_to": handover_to,
+        "overdue": overdue(task), "active": timeline.active, "completed": timeline.completed,
+        "current": [task.bpmn_id], "names": listings.display_names(db, [task.claimed_by, task.assignee]),
+    }
+
+
+@bp.get("/tasks/<task_id>")
+@login_required
+def show(task_id):
+    with unit(readonly=True) as db:
+        user = me(db)
+        task = visible_task(db, user, task_id)
+        return render_template("tasks/show.html", **task_page_context(db, user, task))
+
+
+def _after_action(task_id, message):
+    if request.headers.get("HX-Request"):
+        response = Response(status=204)
+        response.headers["HX-Refresh"] = "true"
+        flash(message)
+        return response
+    flash(message)
+    target = request.form.get("next")
+    if target == "inbox":
+        return redirect(url_for("inbox.index"))
+    return redirect(url_for("tasks.show", task_id=task_id))
+
+
+@bp.post("/tasks/<task_id>/claim")
+@login_required
+def claim(task_id):
+    with unit() as db:
+        user = me(db)
+        visible_task(db, user, task_id)
+        runtime().claim_task(db, task_id, user)
+    return _after_action(task_id, _("The task is now yours."))
+
+
+@bp.post("/tasks/<task_id>/unclaim")
+@login_required
+def unclaim(task_id):
+    with unit() as db:
+        user = me(db)
+        visible_task(db, user, task_id)
+        runtime().unclaim_task(db, task_id, user)
+    return _after_action(task_id, _("The task is back in the shared list."))
+
+
+@bp.post("/tasks/<task_id>/handover")
+@login_required
+def handover(task_id):
+    to = request.form.get("to", "").strip()
+    with unit() as db:
+        user = me(db)
+        visible_task(db, user, task_id)
+        if not to:
+            raise ValidationError(_("Choose the person to hand the task over to."), errors={"to": [_("Required.")]})
+        runtime().hand_over(db, task_id, user, to)
+    flash(_("The task was handed over to %(name)s.", name=to))
+    return redirect(url_for("inbox.index"))
+
+
+def _file_store(db, user, task):
+    folder = settings().attachments_dir
+
+    def store(path, upload, prop):
+        stored = attachments.store(db, upload.read(), upload.filename, user.username,
+                                   upload.mimetype or "application/octet-stream",
+                                   instance_id=task.instance_id, task_id=task.id, field=path, folder=folder)
+        ref = attachments.reference(stored)
+        return f"attachment:{stored.id}:{stored.filename}" if prop.get("type") == "string" else ref
+    return store
+
+
+@bp.post("/tasks/<task_id>/draft")
+@login_required
+def draft(task_id):
+    with unit() as db:
+        user = me(db)
+        task = visible_task(db, user, task_id)
+        schema = runtime().task_form(db, task_id, user)
+        data = forms.FormInput(request.form, request.files, _file_store(db, user, task)).parse(schema)
+        runtime().save_draft(db, task_id, user, data)
+    if request.headers.get("HX-Request"):
+        return render_template("tasks/_saved.html", at=utcnow())
+    flash(_("Draft saved."))
+    return redirect(url_for("tasks.show", task_id=task_id))
+
+
+@bp.post("/tasks/<task_id>/complete")
+@login_required
+def complete(task_id):
+    data = {}
+    try:
+        with unit() as db:
+            user = me(db)
+            task = visible_task(db, user, task_id)
+            schema = runtime().task_form(db, task_id, user)
+            form_input = forms.FormInput(request.form, request.files, _file_store(db, user, task))
+            data = form_input.parse(schema)
+            if form_input.errors:
+                raise ValidationError(_("Some fields need attention."), errors=form_input.errors)
+            runtime().complete_task(db, task_id, user, data)
+    except ValidationError as exc:
+        # The unit of work rolled back: nothing was saved. Show the form again with the messages.
+        with unit(readonly=True) as db:
+            user = me(db)
+            task = visible_task(db, user, task_id)
+            context = task_page_context(db, user, task, data=data, errors=exc.errors or {"": [str(exc)]})
+            return render_template("tasks/show.html", **context), 422
+    flash(_("Done: “%(name)s” is complete.", name=task_title(task.name)))
+    return redirect(url_for("inbox.index"))
+
+
+@bp.get("/attachments/<int:attachment_id>")
+@login_required
+def attachment(attachment_id):
+    with unit(readonly=True) as db:
+        user = me(db)
+        stored, content = attachments.load(db, attachment_id)
+        if stored.instance_id is None:
+            if stored.uploaded_by != user.username:
+                raise NotFoundError(_("No such file."))
+        else:
+            listings.visible_instance(db, user, stored.instance_id)
+    response = Response(content, mimetype=stored.content_type)
+    response.headers["Content-Disposition"] = f"attachment; filename*=UTF-8''{quote(stored.filename)}"
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    return response
+
+

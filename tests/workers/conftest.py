@@ -57,12 +57,10 @@ class Db:
 
     def truncate(self):
         names = [t.name for t in reversed(Base.metadata.sorted_tables)]
+        # DELETE beats TRUNCATE on a handful of rows (TRUNCATE rewrites every table).
         with self.engine.begin() as conn:
-            if self.backend == "postgresql":
-                conn.exec_driver_sql(f"TRUNCATE {', '.join(names)} RESTART IDENTITY CASCADE")
-            else:
-                for name in names:
-                    conn.exec_driver_sql(f"DELETE FROM {name}")
+            for name in names:
+                conn.exec_driver_sql(f"DELETE FROM {name}")
 
 
 @pytest.fixture(scope="session")

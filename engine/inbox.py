@@ -11,7 +11,7 @@ them, so the first page costs the same with 100 or 100,000 open tasks. Counts pe
 the covering index ``ix_tasks_inbox_step``.
 """
 from dataclasses import dataclass, field
-from sqlalchemy import and_, func, literal_column, or_, select, union_all
+from sqlalchemy import and_, func, or_, select, union_all
 
 from .access import check_task_access, grants_of
 from .errors import NotFoundError, ValidationError
@@ -149,7 +149,8 @@ def _page_ids(session, user, flt):
         select(Task.id, Task.created_at, Task.due_at, Task.step).where(branch).order_by(*_order(flt.sort)).limit(end)
         for branch in branches
     ]
-    merged = union_all(*[select(literal_column("*")).select_from(part.subquery()) for part in parts]).subquery()
+    subs = [part.subquery() for part in parts]
+    merged = union_all(*[select(sub.c.id, sub.c.created_at, sub.c.due_at, sub.c.step) for sub in subs]).subquery()
     query = select(merged.c.id).order_by(*_order(flt.sort, merged.c)).offset(offset).limit(flt.per_page)
     return list(session.scalars(query))
 

@@ -151,12 +151,12 @@ class FormInput:
             indices = sorted({int(m.group(1)) for key in self.form
                               if (m := re.match(re.escape(path) + r"\.(\d+)\.", key))})
             rows = [self.parse(prop.get("items", {}), f"{path}.{i}.") for i in indices]
-            return [row for row in rows if row]
+            return [row for row in rows if row] or None
         if widget == "multiselect":
             allowed = {str(v): v for v in prop.get("items", {}).get("enum", [])}
-            return [allowed[v] for v in self.form.getlist(path) if v in allowed]
+            return [allowed[v] for v in self.form.getlist(path) if v in allowed] or None
         if widget == "lines":
-            return [line.strip() for line in raw.splitlines() if line.strip()]
+            return [line.strip() for line in raw.splitlines() if line.strip()] or None
         if widget == "file":
             return self._file(prop, path)
         raw = raw.strip() if widget != "textarea" else raw.strip("\r\n")

@@ -3,6 +3,14 @@
 The language comes from the switch (kept in the session) or else the browser's
 Accept-Language; Chinese is the default. Form schemas carry their own Chinese ``title`` and
 an English ``x-title-en``.
+
+Messages are written in English in the code and translated in webui/translations/zh (the
+catalog is named ``zh`` because Babel spells zh_CN as zh_Hans_CN and gettext falls back to
+``zh``). After changing texts::
+
+    pybabel extract -F webui/babel.cfg -k lazy_gettext --no-location --sort-output -o webui/translations/messages.pot .
+    pybabel update -i webui/translations/messages.pot -d webui/translations -l zh
+    pybabel compile -d webui/translations -l zh      # the compiled .mo is committed
 """
 import re
 from datetime import timedelta
@@ -113,6 +121,6 @@ def init_app(app):
 
     @app.context_processor
     def _globals():
-        return {"LANGUAGES": LANGUAGES, "current_locale": str(get_locale()), "is_english": is_english(),
+        return {"LANGUAGES": LANGUAGES, "current_locale": "en" if is_english() else "zh_CN", "is_english": is_english(),
                 "ROLE_LABELS": ROLE_LABELS, "STEP_LABELS": STEP_LABELS, "STATUS_LABELS": STATUS_LABELS,
                 "TRANSITION_LABELS": TRANSITION_LABELS}

@@ -1,0 +1,89 @@
+"""The inbox: tabs, counts per step, filters, paging, claim / release / hand over, overdue."""
+import uuid
+from datetime import timedelta
+
+from sqlalchemy import select
+
+from engine.db import unit_of_work
+from engine.models import Event, Task, utcnow
+
+from .conftest import ready_task, start_project
+
+
+def add_tasks(web, instance_id, count, step=1, **fields):
+    """Inbox rows written directly (the runtime's shape), for paging and counting."""
+    now = utcnow()
+    with unit_of_work(web.services.session_factory) as session:
+        base = session.get(Task, ready_task(web, instance_id).id)
+        for i in range(count):
+            session.add(Task(
+                id=str(uuid.uuid4()), instance_id=instance_id, definition_id=base.definition_id, bpmn_id="extra",
+                name=f"附加任务 {i:03d}", role=base.role, step=step, scope_type=base.scope_type, scope_id=base.scope_id,
+                town_id=base.town_id, community_id=base.community_id, organization_id=base.organization_id,
+                state="ready", created_at=now - timedelta(minutes=count - i), **fields))
+
+
+def test_open_tab_lists_the_lanes_task_with_counts_per_step(web, as_user):
+    instance_id = start_project(web)
+    page = as_user("committee").get("/inbox").get_data(as_text=True)
+    assert "确认转移事项并筛选社会组织" in page
+    assert 'data-step="1">1 <span class="count">1</span>' in page
+    assert "居家养老服务项目" not in as_user("committee_b").get("/inbox").get_data(as_text=True)
+    assert ready_task(web, instance_id).step == 1
+
+
+def test_filters_sorting_and_pages(web, as_user):
+    instance_id = start_project(web)
+    add_tasks(web, instance_id, 30, step=3)
+    c = as_user("committee")
+    page = c.get("/inbox?step=3&sort=oldest").get_data(as_text=True)
+    assert "附加任务 000" in page and "附加任务 029" not in page and "确认转移事项" not in page
+    assert "附加任务 029" in c.get("/inbox?step=3&sort=oldest&page=2").get_data(as_text=True)
+    newest = c.get("/inbox?sort=newest").get_data(as_text=True)
+    assert newest.index("确认转移事项") < newest.index("附加任务 029")
+    assert 'data-step="3">3 <span class="count">30</span>' in newest
+    assert "附加任务" not in c.get(f"/inbox?community={web.world.community_b.id}").get_data(as_text=True)
+    assert "附加任务" not in c.get("/inbox?process=other_process").get_data(as_text=True)
+    htmx = c.get("/inbox?step=3", headers={"HX-Request": "true"}).get_data(as_text=True)
+    assert "<html" not in htmx and "附加任务" in htmx
+    assert c.get("/inbox?step=9").status_code == 422
+    assert c.get("/inbox?page=abc").status_code == 422
+
+
+def test_claim_release_and_hand_over_are_recorded(web, as_user):
+    instance_id = start_project(web)
+    task = ready_task(web, instance_id)
+    c = as_user("committee")
+    assert c.post(f"/tasks/{task.id}/claim", {"next": "inbox"}).status_code == 302
+    mine = c.get("/inbox?view=mine").get_data(as_text=True)
+    assert "确认转移事项" in mine
+    response = c.post(f"/tasks/{task.id}/unclaim", htmx=True)
+    assert response.status_code == 204 and response.headers["HX-Refresh"] == "true"
+    assert "确认转移事项" not in c.get("/inbox?view=mine").get_data(as_text=True)
+    c.post(f"/tasks/{task.id}/claim")
+    assert c.post(f"/tasks/{task.id}/handover", {"to": "committee2"}).status_code == 302
+    assert "确认转移事项" in as_user("committee2").get("/inbox?view=mine").get_data(as_text=True)
+    # Only a member of the same role and scope can take it over.
+    refused = as_user("committee2").post(f"/tasks/{task.id}/handover", {"to": "committee_b"})
+    assert refused.status_code == 422
+    with unit_of_work(web.services.session_factory, readonly=True) as session:
+        assert session.get(Task, task.id).claimed_by == "committee2"
+        resources = session.scalars(select(Event.resource).where(
+            Event.task_id == task.id, Event.transition == "assign").order_by(Event.id)).all()
+        assert resources == ["committee"] * 4  # claim, release, claim, hand over
+
+
+def test_claimed_by_someone_else_cannot_be_claimed_again(web, as_user):
+    task = ready_task(web, start_project(web))
+    as_user("committee").post(f"/tasks/{task.id}/claim")
+    response = as_user("committee2").post(f"/tasks/{task.id}/claim", htmx=True)
+    assert response.status_code == 409
+    assert "committee" in response.get_data(as_text=True)
+
+
+def test_overdue_tasks_are_marked(web, as_user):
+    task = ready_task(web, start_project(web))
+    with unit_of_work(web.services.session_factory) as session:
+        session.get(Task, task.id).due_at = utcnow() - timedelta(days=2)
+    page = as_user("committee").get("/inbox").get_data(as_text=True)
+    assert 'class="overdue"' in page and "已逾期" in page

@@ -1,0 +1,45 @@
+"""Projects: start one, list with filters, the timeline and the diagram."""
+from sqlalchemy import select
+
+from engine.db import unit_of_work
+from engine.models import Instance
+
+from .conftest import start_project
+
+
+def test_organization_starts_a_project_on_a_catalog_item(web, as_user):
+    c = as_user("orgstaff")
+    page = c.get("/instances/new").get_data(as_text=True)
+    assert "居家养老服务" in page
+    response = c.post("/instances/new", {"item": f"{web.world.org.id}:{web.world.item.id}", "title": "象东居家养老"})
+    assert response.status_code == 302
+    with unit_of_work(web.services.session_factory, readonly=True) as session:
+        instance = session.scalars(select(Instance)).one()
+        assert (instance.title, instance.started_by, instance.current_step) == ("象东居家养老", "orgstaff", 1)
+    assert "象东居家养老" in c.get(response.location).get_data(as_text=True)
+
+
+def test_an_item_outside_the_organizations_fields_cannot_be_started(web, as_user):
+    c = as_user("orgstaff")
+    response = c.post("/instances/new", {"item": f"{web.world.org.id}:{web.world.sw_item.id}"})
+    assert response.status_code == 404
+    assert c.post("/instances/new", {"item": "junk"}).status_code == 422
+    assert as_user("otherstaff").post("/instances/new", {"item": f"{web.world.org.id}:{web.world.item.id}"}).status_code == 404
+
+
+def test_list_filters_and_instance_page(web, as_user):
+    first = start_project(web, title="项目甲")
+    start_project(web, title="项目乙")
+    c = as_user("town")
+    page = c.get("/instances").get_data(as_text=True)
+    assert "项目甲" in page and "项目乙" in page
+    assert "项目甲" not in c.get("/instances?status=completed").get_data(as_text=True)
+    assert "项目甲" in c.get("/instances?step=1&version=1").get_data(as_text=True)
+    assert "项目甲" not in c.get("/instances?step=5").get_data(as_text=True)
+    assert "项目甲" not in c.get(f"/instances?community={web.world.community_b.id}").get_data(as_text=True)
+    assert c.get("/instances?status=bogus").status_code == 422
+    show = c.get(f"/instances/{first}").get_data(as_text=True)
+    assert "confirm_catalog_item" in show and "bpmn-navigated-viewer" in show
+    xml = c.get(f"/instances/{first}/diagram.bpmn")
+    assert xml.status_code == 200 and b"seven_step_project" in xml.data
+    assert "项目甲" not in as_user("committee_b").get("/instances").get_data(as_text=True)

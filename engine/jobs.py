@@ -24,6 +24,11 @@ from .errors import BusinessRuleError, ConflictError, NotFoundError, ValidationE
 from .models import AuditEntry, Definition, Event, Instance, Job, utcnow
 
 JOBS = Job.__table__
+
+
+class LockLostError(ConflictError):
+    """This job is no longer locked by you (your lock expired and someone else took it, or it
+    was completed or cancelled)."""
 _RETURNED = (JOBS.c.id, JOBS.c.instance_id, JOBS.c.task_id, JOBS.c.bpmn_id, JOBS.c.name, JOBS.c.topic,
              JOBS.c.step, JOBS.c.variables, JOBS.c.attempts, JOBS.c.retries, JOBS.c.priority)
 
@@ -177,9 +182,9 @@ class JobQueue:
         if job is None:
             raise NotFoundError(f"No job {job_id}.")
         if job.state != "locked":
-            raise ConflictError(f"Job {job_id} is {job.state}, not locked by you.")
+            raise LockLostError(f"Job {job_id} is {job.state}, not locked by you.")
         if job.worker_id != worker_id or job.lock_token != lock_token:
-            raise ConflictError(f"Job {job_id} is locked by another worker now (your lock expired).")
+            raise LockLostError(f"Job {job_id} is locked by another worker now (your lock expired).")
         return job
 
     def extend_lock(self, session, job_id, worker_id, lock_token, lock_seconds=None):

@@ -15,8 +15,7 @@ import time
 import traceback
 
 from engine.db import unit_of_work
-from engine.errors import ConflictError, NotFoundError
-from engine.jobs import JobQueue
+from engine.jobs import JobQueue, LockLostError
 
 log = logging.getLogger("sanshe.worker")
 
@@ -78,7 +77,7 @@ class Worker:
         try:
             with unit_of_work(self.session_factory) as session:
                 outcome, detail = self.queue.execute(session, job.id, self.worker_id, job.lock_token, handler)
-        except (ConflictError, NotFoundError) as exc:
+        except LockLostError as exc:
             # The lock expired and someone else has the job, or it was cancelled: not ours.
             self.counts["lost"] += 1
             log.warning("job %s %s lost: %s", job.id, job.topic, exc)
@@ -102,7 +101,7 @@ class Worker:
                 row = self.queue.fail(session, job.id, self.worker_id, job.lock_token,
                                       f"{type(exc).__name__}: {exc}", details)
                 state, retries, run_after = row.state, row.retries, row.run_after
-        except (ConflictError, NotFoundError) as lost:
+        except LockLostError as lost:
             log.warning("job %s %s failed (%s) and is no longer ours: %s", job.id, job.topic, exc, lost)
             return
         if state == "incident":

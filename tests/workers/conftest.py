@@ -121,3 +121,47 @@ def queue(db, clock):
 def seed(db):
     with db.uow() as session:
         return Seed.pilot(session)
+
+
+DATA = __import__("pathlib").Path(__file__).resolve().parent.parent / "data" / "workers"
+
+
+class World:
+    """The real engine on the test database: the fixture diagram deployed, a budget set."""
+
+    def __init__(self, db, budget_yuan=1_000_000, **overrides):
+        from engine import funds
+        from engine.deployments import deploy
+        from engine.services import build_services
+
+        settings = load_settings(database_url=db.url, **{"job_backoff_seconds": 2.0, **overrides})
+        self.db = db
+        self.services = build_services(settings)
+        with db.uow() as session:
+            self.seed = Seed.pilot(session)
+            deploy(session, self.services.runtime.spec_cache,
+                   {"earmark_batch.bpmn": (DATA / "earmark_batch.bpmn").read_text(encoding="utf-8")}, {}, "admin")
+            if budget_yuan:
+                funds.set_budget(session, self.seed.town_id, 2024, budget_yuan)
+
+    def start(self, n, budget_total="100.01"):
+        from engine.models import User
+        ids = []
+        with self.db.uow() as session:
+            lead = session.get(User, self.seed.users["lead"])
+            for i in range(n):
+                instance = self.services.runtime.start_instance(session, "earmark_batch", lead, {
+                    "title": f"project {i}", "catalog_item_id": self.seed.item_ids["elderly_care"],
+                    "organization_id": self.seed.org_ids["sunshine"], "budget_total": budget_total})
+                ids.append(instance.id)
+        return ids
+
+    def close(self):
+        self.services.db.dispose()
+
+
+@pytest.fixture
+def world(db):
+    world = World(db)
+    yield world
+    world.close()

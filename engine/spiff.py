@@ -12,7 +12,8 @@ from SpiffWorkflow.bpmn.serializer.default.workflow import BpmnWorkflowConverter
 from SpiffWorkflow.bpmn.serializer.workflow import BpmnWorkflowSerializer
 from SpiffWorkflow.bpmn.specs.mixins.events.end_event import EndEvent
 from SpiffWorkflow.bpmn.specs.event_definitions.message import MessageEventDefinition
-from SpiffWorkflow.bpmn.specs.event_definitions.item_aware_event import ErrorEventDefinition
+# The parser builds spiff event definitions; a thrown event must be of the same class to be caught.
+from SpiffWorkflow.spiff.specs.event_definitions import ErrorEventDefinition
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
 from SpiffWorkflow.bpmn.util.event import BpmnEvent
 from SpiffWorkflow.bpmn.util.task import BpmnTaskIterator
@@ -206,6 +207,8 @@ def throw_error(workflow, task, code, message):
     """
     event = BpmnEvent(ErrorEventDefinition(code, code=code), payload={"message": message})
     workflow.catch(event)
+    # The boundary event is only READY now; the attached task is cancelled when it runs.
+    workflow.do_engine_steps()
     return task.state != TaskState.STARTED
 
 

@@ -1,6 +1,7 @@
 """Deployed process definitions: versions, content hashes and the parsed-spec cache."""
 import hashlib
 import json
+from dataclasses import dataclass
 from pathlib import Path
 from threading import Lock
 
@@ -15,11 +16,25 @@ FORM_PROPERTY = "formJsonSchemaFilename"
 
 
 class SpecCache:
-    """Parsed specs per deployed definition id: parsing costs milliseconds, lookups nothing."""
+    """Parsed specs per deployed definition id: parsing costs milliseconds, lookups nothing.
+
+    Deployed definitions never change, so their rows are cached here too (as snapshots
+    that belong to no session).
+    """
 
     def __init__(self):
         self._specs = {}
+        self._definitions = {}
         self._lock = Lock()
+
+    def definition(self, session, definition_id):
+        snapshot = self._definitions.get(definition_id)
+        if snapshot is None:
+            row = get_definition(session, definition_id)
+            snapshot = DefinitionSnapshot(row.id, row.key, row.version, row.bpmn_file, row.bpmn_xml, dict(row.forms))
+            with self._lock:
+                self._definitions[definition_id] = snapshot
+        return snapshot
 
     def get(self, definition):
         entry = self._specs.get(definition.id)
@@ -33,6 +48,16 @@ class SpecCache:
     def put(self, definition_id, spec, subprocess_specs):
         with self._lock:
             self._specs[definition_id] = (spec, subprocess_specs)
+
+
+@dataclass(frozen=True)
+class DefinitionSnapshot:
+    id: int
+    key: str
+    version: int
+    bpmn_file: str
+    bpmn_xml: str
+    forms: dict
 
 
 def content_hash(bpmn_xml, forms):

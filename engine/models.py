@@ -155,7 +155,7 @@ class Instance(Base):
     ended_at: Mapped[datetime | None] = mapped_column(DateTime)
     outcome: Mapped[str | None] = mapped_column(String(200))  # the end event reached, or why it stopped
     # SpiffWorkflow state without the spec (the spec comes from the definition's cache).
-    state: Mapped[str] = mapped_column(Text, default="")
+    state: Mapped[str] = mapped_column(Text, default="", deferred=True)  # loaded only when needed
     serializer_version: Mapped[str] = mapped_column(String(20), default="")
     lock_version: Mapped[int] = mapped_column(Integer, default=1)
     definition: Mapped[Definition] = relationship()

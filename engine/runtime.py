@@ -13,7 +13,7 @@ from sqlalchemy import event as sa_event, select, update
 from sqlalchemy.orm import Session
 
 from . import access, spiff
-from .deployments import get_definition, latest_definition
+from .deployments import latest_definition
 from .errors import ConflictError, ForbiddenError, NotFoundError, ValidationError
 from .eventlog import EventBatch
 from .forms import validate_form
@@ -36,15 +36,16 @@ class HotInstances:
         self._lock = Lock()
 
     def take(self, instance_id, lock_version):
+        """``(workflow, open_tasks)`` if the cached copy is current, else ``(None, None)``."""
         with self._lock:
             entry = self._items.pop(instance_id, None)
         if entry is not None and entry[0] == lock_version:
-            return entry[1]
-        return None
+            return entry[1], entry[2]
+        return None, None
 
-    def put(self, instance_id, lock_version, workflow):
+    def put(self, instance_id, lock_version, workflow, open_tasks=None):
         with self._lock:
-            self._items[instance_id] = (lock_version, workflow)
+            self._items[instance_id] = (lock_version, workflow, open_tasks)
             self._items.move_to_end(instance_id)
             while len(self._items) > self.capacity:
                 self._items.popitem(last=False)
@@ -147,7 +148,7 @@ class Runtime:
 
     def task_form(self, session, task_id, user):
         row = self.get_task(session, task_id, user)
-        definition = get_definition(session, row.definition_id)
+        definition = self.spec_cache.definition(session, row.definition_id)
         return definition.forms.get(row.form_key) or {"type": "object", "properties": {}}
 
     def complete_task(self, session, task_id, user, data):
@@ -156,7 +157,7 @@ class Runtime:
         if row is None:
             raise NotFoundError("No such task in your inbox.")
         access.check_can_act(session, user, row)
-        definition = get_definition(session, row.definition_id)
+        definition = self.spec_cache.definition(session, row.definition_id)
         schema = definition.forms.get(row.form_key) or {"type": "object"}
         errors = validate_form(schema, data)
         if errors:
@@ -236,7 +237,7 @@ class Runtime:
 
     def _task_event(self, session, row, transition, resource, _note=None):
         instance = session.get(Instance, row.instance_id)
-        batch = EventBatch(instance, get_definition(session, row.definition_id), self.clock())
+        batch = EventBatch(instance, self.spec_cache.definition(session, row.definition_id), self.clock())
         batch.task(transition, row, resource)
         batch.flush(session)
 
@@ -279,7 +280,7 @@ class Runtime:
     def record_job_event(self, session, job, transition, resource):
         """Log a job's lifecycle transition (e.g. ``start`` when a worker first locks it)."""
         instance = session.get(Instance, job.instance_id)
-        batch = EventBatch(instance, get_definition(session, instance.definition_id), self.clock())
+        batch = EventBatch(instance, self.spec_cache.definition(session, instance.definition_id), self.clock())
         batch.add(transition, job.bpmn_id, job.name, "serviceTask", job.task_id, resource, None, job.step)
         batch.flush(session)
 
@@ -287,7 +288,7 @@ class Runtime:
         if job.state in ("completed", "cancelled"):
             raise ConflictError(f"Job {job.id} is already {job.state}.")
         instance = session.get(Instance, job.instance_id)
-        definition = get_definition(session, instance.definition_id)
+        definition = self.spec_cache.definition(session, instance.definition_id)
         instance, workflow, before = self._checkout(session, instance.id, definition)
         task = workflow.get_task_from_id(UUID(job.task_id))
         if task is None or task not in before[1]:
@@ -305,7 +306,7 @@ class Runtime:
         grants = access.grants_of(session, user)
         if ("community_committee", "community", instance.community_id) not in grants and ("administrator", "global", 0) not in grants:
             raise ForbiddenError("Only the community committee can call this meeting.")
-        definition = get_definition(session, instance.definition_id)
+        definition = self.spec_cache.definition(session, instance.definition_id)
         instance, workflow, before = self._checkout(session, instance_id, definition)
         if name not in spiff.waiting_message_names(workflow):
             self.hot.put(instance.id, instance.lock_version, workflow)
@@ -321,7 +322,7 @@ class Runtime:
         instance = session.get(Instance, instance_id)
         if instance is None or instance.status != "running":
             return set()
-        definition = get_definition(session, instance.definition_id)
+        definition = self.spec_cache.definition(session, instance.definition_id)
         workflow = self._load(instance, definition)
         self.hot.put(instance.id, instance.lock_version, workflow)
         return spiff.waiting_message_names(workflow)
@@ -338,7 +339,7 @@ class Runtime:
         if timer is None or timer.state != "waiting":
             return False
         instance = session.get(Instance, timer.instance_id)
-        definition = get_definition(session, instance.definition_id)
+        definition = self.spec_cache.definition(session, instance.definition_id)
         instance, workflow, before = self._checkout(session, instance.id, definition)
         task = workflow.get_task_from_id(UUID(timer.task_id))
         if task is None or task not in before[2]:
@@ -364,7 +365,7 @@ class Runtime:
             raise ForbiddenError("Only the town government or an administrator can terminate a project.")
         if instance.status != "running":
             raise ConflictError(f"This project is already {instance.status}.")
-        definition = get_definition(session, instance.definition_id)
+        definition = self.spec_cache.definition(session, instance.definition_id)
         instance, workflow, before = self._checkout(session, instance_id, definition)
         spiff.cancel_workflow(workflow)
         batch = EventBatch(instance, definition, self.clock())
@@ -379,7 +380,7 @@ class Runtime:
         instance = session.get(Instance, instance_id) if user is None else self._visible_instance(session, instance_id, user)
         if instance is None:
             raise NotFoundError("No such project.")
-        definition = get_definition(session, instance.definition_id)
+        definition = self.spec_cache.definition(session, instance.definition_id)
         workflow = self._load(instance, definition)
         self.hot.put(instance.id, instance.lock_version, workflow)
         data = spiff.current_data(workflow)
@@ -401,13 +402,17 @@ class Runtime:
 
     # --- internals ------------------------------------------------------------------------
 
-    def _load(self, instance, definition):
-        workflow = self.hot.take(instance.id, instance.lock_version)
+    def _load(self, instance, definition, with_open=False):
+        workflow, open_sets = self.hot.take(instance.id, instance.lock_version)
         if workflow is None:
             spec, subprocess_specs = self.spec_cache.get(definition)
             workflow = self.state_store.loads(instance.state, spec, subprocess_specs)
             workflow.script_engine = self.script_engine or workflow.script_engine
-        return workflow
+        if not with_open:
+            return workflow
+        if open_sets is None:
+            open_sets = tuple(set(group) for group in spiff.open_tasks(workflow))
+        return workflow, open_sets
 
     def _checkout(self, session, instance_id, definition):
         instance = session.get(Instance, instance_id)
@@ -415,14 +420,13 @@ class Runtime:
             raise NotFoundError("No such project.")
         if instance.status != "running":
             raise ConflictError(f"This project is already {instance.status}.")
-        workflow = self._load(instance, definition)
-        human, services, timers = spiff.open_tasks(workflow)
-        return instance, workflow, (set(human), set(services), set(timers))
+        workflow, open_sets = self._load(instance, definition, with_open=True)
+        return instance, workflow, open_sets
 
     def _sync(self, session, instance, definition, workflow, before, batch, done=frozenset(), ended=None, resource=None):
         """Write what the step changed: new and gone tasks, jobs, timers, the end, the state."""
         now = batch.now
-        human, services, timers = (set(group) for group in spiff.open_tasks(workflow))
+        human, services, timers = open_sets = tuple(set(group) for group in spiff.open_tasks(workflow))
         old_human, old_services, old_timers = before
         for task in sorted(human - old_human, key=lambda t: t.task_spec.bpmn_id):
             row = self._new_task_row(instance, definition, task, now)
@@ -468,7 +472,7 @@ class Runtime:
         if instance.status == "running":
             lock_version = instance.lock_version
             session.info.setdefault("sanshe_after_commit", []).append(
-                lambda: self.hot.put(instance.id, lock_version, workflow))
+                lambda: self.hot.put(instance.id, lock_version, workflow, open_sets))
 
     def _shift_to_clock(self, due, now):
         # Timers are computed by the library on the wall clock; an engine running on another

@@ -88,11 +88,28 @@ def executable_process_ids(tree):
 class _StateOnlyConverter(BpmnWorkflowConverter):
     """Stores a workflow's state without its spec; the spec is re-attached from the cache."""
 
-    def to_dict(self, workflow):
-        dct = super(BpmnWorkflowConverter, self).to_dict(workflow)
-        dct["subprocesses"] = self.mapping_to_dict(workflow.subprocesses)
+    def to_dict(self, workflow, tasks_marker=None):
+        dct = self._base(workflow, tasks_marker)
+        dct["subprocesses"] = {}
+        for task_id, subprocess in workflow.subprocesses.items():
+            sub = self._base(subprocess, tasks_marker)
+            sub["parent_task_id"] = str(subprocess.parent_task_id)
+            sub["spec"] = subprocess.spec.name
+            sub["typename"] = self.registry.typenames[subprocess.__class__]
+            dct["subprocesses"][str(task_id)] = sub
         dct["bpmn_events"] = self.registry.convert(workflow.bpmn_events)
         return dct
+
+    def _base(self, workflow, tasks_marker):
+        return {
+            "data": self.registry.convert(self.registry.clean(workflow.data)),
+            "correlations": workflow.correlations,
+            "last_task": str(workflow.last_task.id) if workflow.last_task is not None else None,
+            "success": workflow.success,
+            "completed": workflow.completed,
+            "tasks": tasks_marker(workflow) if tasks_marker else self.mapping_to_dict(workflow.tasks),
+            "root": str(workflow.task_tree.id),
+        }
 
     def restore(self, dct, spec, subprocess_specs):
         workflow = BpmnWorkflow(spec, subprocess_specs, deserializing=True)
@@ -122,11 +139,41 @@ class StateStore:
         self._encoder = self.serializer._encoder_cls
 
     def dumps(self, workflow):
+        """The workflow's state as JSON.
+
+        A finished task never changes again, so its JSON is kept on the workflow object and
+        reused: saving a long-running instance costs what its open tasks cost.
+        """
+        fragments = {}
+
+        def marker(wf):
+            key = f"@@sanshe-tasks-{len(fragments)}@@"
+            fragments[key] = wf
+            return key
+
         self.registry._encoder_mode = True
         try:
-            return json.dumps(self.converter.to_dict(workflow), cls=self._encoder, separators=(",", ":"))
+            text = json.dumps(self.converter.to_dict(workflow, marker), cls=self._encoder, separators=(",", ":"))
+            for key, wf in fragments.items():
+                text = text.replace(f'"{key}"', self._tasks_json(wf), 1)
         finally:
             self.registry._encoder_mode = False
+        return text
+
+    def _tasks_json(self, workflow):
+        cache = workflow.__dict__.setdefault("_sanshe_task_json", {})
+        parts = []
+        for task_id, task in workflow.tasks.items():
+            stamp = (task.state, task.last_state_change)
+            cached = cache.get(task_id)
+            if cached is None or cached[0] != stamp:
+                fragment = json.dumps(self.registry.convert(task), cls=self._encoder, separators=(",", ":"))
+                if task.state & TaskState.FINISHED_MASK:
+                    cache[task_id] = (stamp, fragment)
+            else:
+                fragment = cached[1]
+            parts.append(f'"{task_id}":{fragment}')
+        return "{" + ",".join(parts) + "}"
 
     def loads(self, state, spec, subprocess_specs):
         return self.converter.restore(json.loads(state), spec, subprocess_specs)

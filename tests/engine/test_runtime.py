@@ -69,7 +69,7 @@ def test_revision_rounds_then_job_then_end(env):
     drive_rounds(services, world, instance_id, 2)
     with unit_of_work(services.session_factory) as session:
         job = session.scalars(select(Job).where(Job.instance_id == instance_id)).one()
-        assert (job.topic, job.state, job.step) == ("eligibility", "ready", 4)
+        assert (job.topic, job.state, job.step) == ("eligibility_check", "ready", 4)
         assert job.variables["params_source"] == {"pass_ratio": "1/2"}
         assert job.variables["project"]["organization_id"] == world.org.id
         services.runtime.complete_job(session, job, {"ok": True}, "worker-1")
@@ -130,7 +130,7 @@ def test_a_new_engine_on_the_same_database_continues(env, db_url):
     assert drive_after.bpmn_id == "consult"
     complete(restarted, world.users.committee.id, drive_after.id, {"outcome": "mature"})
     with unit_of_work(restarted.session_factory, readonly=True) as session:
-        assert session.scalars(select(Job.topic).where(Job.instance_id == instance_id)).all() == ["eligibility"]
+        assert session.scalars(select(Job.topic).where(Job.instance_id == instance_id)).all() == ["eligibility_check"]
     restarted.db.dispose()
 
 
@@ -143,7 +143,7 @@ def test_400_revision_rounds_pass_the_library_depth_limit(sqlite_services):
     instance_id = start(services, world)
     drive_rounds(services, world, instance_id, 400)  # ~1,200 levels deep
     with unit_of_work(services.session_factory, readonly=True) as session:
-        assert session.scalars(select(Job.topic).where(Job.instance_id == instance_id)).all() == ["eligibility"]
+        assert session.scalars(select(Job.topic).where(Job.instance_id == instance_id)).all() == ["eligibility_check"]
 
 
 def test_racing_completions_of_one_task_one_wins(env):

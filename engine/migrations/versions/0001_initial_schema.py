@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-27 20:59:31.694163
+Create Date: 2026-11-27 21:09:40.065403
 """
 from alembic import op
 import sqlalchemy as sa

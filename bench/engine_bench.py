@@ -1,0 +1,134 @@
+"""Seven-step lifecycles per second: the persisted engine vs raw SpiffWorkflow in memory.
+
+Both run the same diagram (processes/seven_step_project.bpmn) with the same form data and
+service results. The engine side goes through the public runtime API with a SQLite file,
+one transaction per task or job, as users and workers would; the raw side keeps one
+workflow object in memory and never stores it.
+
+    python -m bench.engine_bench [--lifecycles N] [--rounds R]
+"""
+import argparse
+import platform
+import tempfile
+import time
+from pathlib import Path
+
+from sqlalchemy import select
+
+from bench.lifecycle import default_choices, fill, service_result
+from engine import spiff
+from engine.config import PROJECT_ROOT, load_settings
+from engine.db import unit_of_work, upgrade_schema
+from engine.deployments import deploy, read_bundle
+from engine.models import Job, Task, User
+from engine.services import build_services
+from tests.factories import make_world
+
+KEY = "seven_step_project"
+
+
+def raw_lifecycle(spec, subprocess_specs, forms, project, rounds, script_engine=None):
+    """One lifecycle in memory; returns the number of human tasks and jobs completed."""
+    choices = default_choices(rounds=rounds)
+    workflow = spiff.new_workflow(spec, subprocess_specs, script_engine, {"project": dict(project)})
+    workflow.do_engine_steps()
+    steps = 0
+    while not workflow.is_completed():
+        human, services, _ = spiff.open_tasks(workflow)
+        if services:
+            task = services[0]
+            spiff.complete_service(task, service_result(task.task_spec.topic, task.data))
+        elif human:
+            task = human[0]
+            form = forms[spiff.task_properties(task)["formJsonSchemaFilename"]]
+            spiff.run_user_task(task, fill(form, choices))
+        else:
+            raise RuntimeError("lifecycle stuck")
+        workflow.do_engine_steps()
+        steps += 1
+    return steps
+
+
+def engine_lifecycle(services, world, users_by_role, rounds):
+    """One lifecycle through the runtime API, one transaction per task or job."""
+    runtime, factory = services.runtime, services.session_factory
+    choices = default_choices(rounds=rounds)
+    with unit_of_work(factory) as session:
+        org = session.get(User, world.users.org.id)
+        instance_id = runtime.start_instance(
+            session, KEY, org, {"title": "居家养老服务", "organization_id": world.org.id,
+                                "catalog_item_id": world.item.id}).id
+    steps = 0
+    while True:
+        with unit_of_work(factory) as session:
+            job = session.scalars(select(Job).where(Job.instance_id == instance_id, Job.state == "ready").limit(1)).first()
+            if job is not None:
+                runtime.complete_job(session, job, service_result(job.topic, job.variables), "bench")
+                steps += 1
+                continue
+            row = session.scalars(select(Task).where(Task.instance_id == instance_id, Task.state == "ready")
+                                  .order_by(Task.created_at).limit(1)).first()
+            if row is None:
+                return steps
+            user = session.scalar(select(User).where(User.username == (row.assignee or users_by_role[row.role])))
+            form = runtime.task_form(session, row.id, user)
+            runtime.complete_task(session, row.id, user, fill(form, choices))
+            steps += 1
+
+
+def run(lifecycles=30, rounds=2):
+    bpmn, forms = read_bundle([PROJECT_ROOT / "processes"])
+    with tempfile.TemporaryDirectory() as tmp:
+        services = build_services(load_settings(database_url=f"sqlite:///{Path(tmp) / 'bench.db'}"))
+        upgrade_schema(services.db)
+        with unit_of_work(services.session_factory) as session:
+            (definition, _), = deploy(session, services.runtime.spec_cache, bpmn, forms, "bench")
+            world = make_world(session)
+            definition_forms = definition.forms
+        users_by_role = {"social_organization": "orgstaff", "community_committee": "committee",
+                         "town_government": "town", "supervisor": "supervisor"}
+        spec, subprocess_specs = services.runtime.spec_cache.get(definition)
+        project = {"title": "居家养老服务", "organization_id": world.org.id, "catalog_item_id": world.item.id,
+                   "social_work": False, "lead": "orgstaff"}
+
+        raw_steps = raw_lifecycle(spec, subprocess_specs, definition_forms, project, rounds)  # warm-up
+        engine_lifecycle(services, world, users_by_role, rounds)
+
+        t0 = time.perf_counter()
+        for _ in range(lifecycles):
+            raw_lifecycle(spec, subprocess_specs, definition_forms, project, rounds)
+        raw_time = time.perf_counter() - t0
+
+        t0 = time.perf_counter()
+        for _ in range(lifecycles):
+            raw_lifecycle(spec, subprocess_specs, definition_forms, project, rounds, services.runtime.script_engine)
+        sandboxed_time = time.perf_counter() - t0
+
+        t0 = time.perf_counter()
+        for _ in range(lifecycles):
+            engine_steps = engine_lifecycle(services, world, users_by_role, rounds)
+        engine_time = time.perf_counter() - t0
+        services.db.dispose()
+
+    raw_rate, sandboxed_rate, engine_rate = (lifecycles / t for t in (raw_time, sandboxed_time, engine_time))
+    print(f"machine: {platform.machine()} {platform.system()} python {platform.python_version()}")
+    print(f"diagram: {KEY}, {rounds} revision rounds, {raw_steps} tasks+jobs per lifecycle "
+          f"(engine: {engine_steps}), {lifecycles} lifecycles each")
+    print(f"raw SpiffWorkflow, in memory, stock script engine: {raw_rate:8.1f} lifecycles/s")
+    print(f"raw SpiffWorkflow, in memory, restricted scripts:  {sandboxed_rate:8.1f} lifecycles/s")
+    print(f"Sanshe engine, SQLite file, one commit per step:   {engine_rate:8.1f} lifecycles/s")
+    print(f"ratio persisted / raw: {engine_rate / raw_rate:.2f}x  (vs raw with restricted scripts: "
+          f"{engine_rate / sandboxed_rate:.2f}x)")
+    return engine_rate / raw_rate
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--lifecycles", type=int, default=30)
+    parser.add_argument("--rounds", type=int, default=2)
+    args = parser.parse_args()
+    run(args.lifecycles, args.rounds)
+
+
+if __name__ == "__main__":
+    main()

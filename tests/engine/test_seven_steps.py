@@ -1,0 +1,126 @@
+"""The real seven-step diagram through the engine API, jobs answered with explicit results."""
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+
+from bench.lifecycle import default_choices, fill, service_result
+from engine.db import unit_of_work
+from engine.deployments import deploy, read_bundle
+from engine.models import Event, Instance, Job, Task, User
+from tests.factories import make_world
+
+PROCESSES = Path(__file__).resolve().parents[2] / "processes"
+USERS_BY_ROLE = {"social_organization": "orgstaff", "community_committee": "committee",
+                 "town_government": "town", "supervisor": "supervisor"}
+
+
+@pytest.fixture
+def env(services):
+    bpmn, forms = read_bundle([PROCESSES])
+    with unit_of_work(services.session_factory) as session:
+        deploy(session, services.runtime.spec_cache, bpmn, forms, "admin")
+        world = make_world(session)
+    return services, world
+
+
+def start(services, world, item):
+    with unit_of_work(services.session_factory) as session:
+        org = session.get(User, world.users.org.id)
+        return services.runtime.start_instance(session, "seven_step_project", org, {
+            "title": "象东居家养老", "organization_id": world.org.id, "catalog_item_id": item.id}).id
+
+
+def drive(services, instance_id, choices, vote_results=(), on_task=None):
+    """Run the instance to its end; returns the bpmn ids of the human tasks done, in order."""
+    votes = iter(vote_results)
+    done = []
+    while True:
+        with unit_of_work(services.session_factory) as session:
+            job = session.scalars(select(Job).where(Job.instance_id == instance_id, Job.state == "ready")).first()
+            if job is not None:
+                result = service_result(job.topic, job.variables)
+                if job.topic == "vote_tally":
+                    result = next(votes, result)
+                services.runtime.complete_job(session, job, result, "test-worker")
+                continue
+            row = session.scalars(select(Task).where(Task.instance_id == instance_id, Task.state == "ready")
+                                  .order_by(Task.created_at, Task.id)).first()
+            if row is None:
+                return done
+            user = session.scalar(select(User).where(User.username == (row.assignee or USERS_BY_ROLE[row.role])))
+            form = services.runtime.task_form(session, row.id, user)
+            services.runtime.complete_task(session, row.id, user, fill(form, choices))
+            done.append(row.bpmn_id)
+        if on_task:
+            on_task(row)
+
+
+def instance(services, instance_id):
+    with unit_of_work(services.session_factory, readonly=True) as session:
+        return session.get(Instance, instance_id)
+
+
+def count_completions(services, instance_id, activity_id):
+    with unit_of_work(services.session_factory, readonly=True) as session:
+        return session.scalar(select(func.count()).where(
+            Event.instance_id == instance_id, Event.activity_id == activity_id, Event.transition == "complete"))
+
+
+def test_all_seven_steps_with_two_revisions_and_a_coordination_meeting(env):
+    services, world = env
+    instance_id = start(services, world, world.sw_item)
+
+    def call_meeting_once(row):
+        if row.bpmn_id == "report_progress" and not called:
+            with unit_of_work(services.session_factory) as session:
+                committee = session.get(User, world.users.committee.id)
+                assert "coordination_requested" in services.runtime.waiting_messages(session, instance_id)
+                services.runtime.send_message(session, instance_id, "coordination_requested",
+                                              {"issue": "噪音纠纷"}, committee)
+            called.append(True)
+    called = []
+    done = drive(services, instance_id, default_choices(rounds=2), on_task=call_meeting_once)
+    finished = instance(services, instance_id)
+    assert finished.status == "completed" and "Accepted" in finished.outcome
+    assert done.count("revise_application") == 2 and done.count("consultation_meeting") == 3
+    assert "coordination_meeting" in done
+    for social_work_only in ("supervise_before", "supervise_during", "supervise_after", "write_case_study"):
+        assert social_work_only in done
+    with unit_of_work(services.session_factory, readonly=True) as session:
+        steps = set(session.scalars(select(Event.step).where(Event.instance_id == instance_id, Event.step.is_not(None))))
+    assert steps == {1, 2, 3, 4, 5, 6, 7}
+
+
+def test_a_rejected_vote_ends_the_project(env):
+    services, world = env
+    instance_id = start(services, world, world.item)
+    choices = default_choices()
+    choices["failed_vote_decision"] = "reject"
+    failed = {"valid": True, "passed": False, "present": 3, "members": 3, "yes": 1, "no": 2, "abstain": 0}
+    done = drive(services, instance_id, choices, vote_results=[failed])
+    finished = instance(services, instance_id)
+    assert finished.status == "completed" and "Rejected" in finished.outcome
+    assert "decide_failed_vote" in done and "purchase_decision" not in done
+    assert "supervise_before" not in done  # not a social-work project
+
+
+def test_a_failed_vote_redone_then_passed(env):
+    services, world = env
+    instance_id = start(services, world, world.item)
+    failed = {"valid": False, "passed": False, "present": 1, "members": 3, "yes": 1, "no": 0, "abstain": 0}
+    drive(services, instance_id, default_choices(), vote_results=[failed])
+    assert count_completions(services, instance_id, "tally_votes") == 2
+    assert "Accepted" in instance(services, instance_id).outcome
+
+
+def test_200_revision_rounds(sqlite_services):
+    services = sqlite_services
+    bpmn, forms = read_bundle([PROCESSES])
+    with unit_of_work(services.session_factory) as session:
+        deploy(session, services.runtime.spec_cache, bpmn, forms, "admin")
+        world = make_world(session)
+    instance_id = start(services, world, world.item)
+    drive(services, instance_id, default_choices(rounds=200))
+    assert count_completions(services, instance_id, "revise_application") == 200
+    assert "Accepted" in instance(services, instance_id).outcome

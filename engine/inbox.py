@@ -11,7 +11,7 @@ them, so the first page costs the same with 100 or 100,000 open tasks. Counts pe
 the covering index ``ix_tasks_inbox_step``.
 """
 from dataclasses import dataclass, field
-from sqlalchemy import and_, func, or_, select, union_all
+from sqlalchemy import and_, bindparam, func, or_, select, union_all
 
 from .access import check_task_access, grants_of
 from .errors import NotFoundError, ValidationError
@@ -20,6 +20,7 @@ from .models import Community, Definition, Instance, Organization, Task, utcnow
 VIEWS = ("mine", "open")
 SORTS = ("newest", "oldest", "due", "step")
 MAX_PER_PAGE = 100
+COUNT_CAP = 1000
 
 
 @dataclass
@@ -67,14 +68,16 @@ class InboxPage:
     page: int
     per_page: int
     filter: InboxFilter = field(repr=False, default=None)
+    has_next: bool = False
+
+    @property
+    def capped(self):
+        """The total is a lower bound (some step has at least COUNT_CAP tasks)."""
+        return any(count >= COUNT_CAP for count in self.counts_by_step.values())
 
     @property
     def pages(self):
-        return max(1, -(-self.total // self.per_page))
-
-    @property
-    def has_next(self):
-        return self.page < self.pages
+        return max(self.page, -(-self.total // self.per_page))
 
 
 def _order(sort, table=Task):
@@ -131,17 +134,20 @@ def inbox_page(session, user, flt=None, now=None):
     counts = step_counts(session, user, flt)
     total = counts.get(flt.step, 0) if flt.step is not None else sum(counts.values())
     ids = _page_ids(session, user, flt)
-    return InboxPage(_items(session, ids, now), total, counts, flt.page, flt.per_page, flt)
+    more = len(ids) > flt.per_page
+    page = InboxPage(_items(session, ids[:flt.per_page], now), total, counts, flt.page, flt.per_page, flt, more)
+    return page
 
 
 def _page_ids(session, user, flt):
     branches = _branches(session, user, flt)
     if not branches:
         return []
-    end = flt.page * flt.per_page
-    offset = end - flt.per_page
+    # One row past the page tells whether a next page exists (counts are capped).
+    end = flt.page * flt.per_page + 1
+    offset = (flt.page - 1) * flt.per_page
     if len(branches) == 1:
-        query = select(Task.id).where(branches[0]).order_by(*_order(flt.sort)).offset(offset).limit(flt.per_page)
+        query = select(Task.id).where(branches[0]).order_by(*_order(flt.sort)).offset(offset).limit(flt.per_page + 1)
         return list(session.scalars(query))
     # Each branch is sorted by its own index and cut at the page end; the merge sorts at
     # most len(branches) * end rows.
@@ -151,7 +157,7 @@ def _page_ids(session, user, flt):
     ]
     subs = [part.subquery() for part in parts]
     merged = union_all(*[select(sub.c.id, sub.c.created_at, sub.c.due_at, sub.c.step) for sub in subs]).subquery()
-    query = select(merged.c.id).order_by(*_order(flt.sort, merged.c)).offset(offset).limit(flt.per_page)
+    query = select(merged.c.id).order_by(*_order(flt.sort, merged.c)).offset(offset).limit(flt.per_page + 1)
     return list(session.scalars(query))
 
 
@@ -173,14 +179,36 @@ def _items(session, ids, now):
     ]
 
 
-def step_counts(session, user, flt=None):
-    """{step: number of tasks} in the view, ignoring the step filter (the tabs show all)."""
+def step_counts(session, user, flt=None, cap=COUNT_CAP):
+    """{step: number of tasks} in the view, ignoring the step filter (the tabs show all).
+
+    Each step's count stops at ``cap`` (shown as "1000+"): counting 100,000 index entries
+    on every page view would cost more than the rest of the page, and nobody acts on the
+    exact figure. Per grant, one small statement run once per step over a LIMITed range
+    of ``ix_tasks_inbox_step``.
+    """
     flt = flt or InboxFilter()
     counts = {}
     for branch in _branches(session, user, flt, with_step=False):
-        for step, count in session.execute(select(Task.step, func.count()).where(branch).group_by(Task.step)):
-            counts[step] = counts.get(step, 0) + count
+        by_step = select(func.count()).select_from(
+            select(Task.id).where(branch, Task.step == bindparam("step")).limit(cap).subquery())
+        for step in range(1, 8):
+            count = session.scalar(by_step, {"step": step})
+            if count:
+                counts[step] = min(cap, counts.get(step, 0) + count)
+        count = session.scalar(select(func.count()).select_from(
+            select(Task.id).where(branch, Task.step.is_(None)).limit(cap).subquery()))
+        if count:
+            counts[None] = min(cap, counts.get(None, 0) + count)
     return counts
+
+
+def count_tasks(session, user, view, cap=COUNT_CAP):
+    """How many tasks a view holds, up to ``cap`` (for the other tab's badge)."""
+    total = 0
+    for branch in _branches(session, user, InboxFilter(view=view), with_step=False):
+        total += session.scalar(select(func.count()).select_from(select(Task.id).where(branch).limit(cap).subquery()))
+    return min(total, cap)
 
 
 def visible_task(session, user, task_id):
@@ -206,5 +234,5 @@ def parse_int(value):
         raise ValidationError(f"Not a number: {value!r}", errors={"": [f"Not a number: {value!r}"]}) from exc
 
 
-__all__ = ["InboxFilter", "InboxItem", "InboxPage", "inbox_page", "step_counts", "visible_task", "overdue",
+__all__ = ["InboxFilter", "InboxItem", "InboxPage", "inbox_page", "step_counts", "count_tasks", "visible_task", "overdue",
            "parse_int"]

@@ -190,6 +190,8 @@ class Task(Base):
     data: Mapped[dict | None] = mapped_column(JSON)  # what was submitted
     __table_args__ = (
         Index("ix_tasks_inbox", "state", "role", "scope_type", "scope_id", "created_at"),
+        # Counts per step in the inbox: a covering range per (grant, step).
+        Index("ix_tasks_inbox_step", "state", "role", "scope_type", "scope_id", "step", "assignee"),
         Index("ix_tasks_claimed", "state", "claimed_by"),
         Index("ix_tasks_assignee", "state", "assignee"),
     )

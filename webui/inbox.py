@@ -44,8 +44,8 @@ def index():
         user = me(db)
         page = engine_inbox.inbox_page(db, user, flt)
         other = engine_inbox.InboxFilter(view="mine" if flt.view == "open" else "open")
-        other_total = sum(engine_inbox.step_counts(db, user, other).values())
-        totals = {flt.view: page.total if flt.step is None else sum(page.counts_by_step.values()),
+        other_total = engine_inbox.count_tasks(db, user, other.view)
+        totals = {flt.view: min(sum(page.counts_by_step.values()), engine_inbox.COUNT_CAP),
                   other.view: other_total}
         choices = None
         if not request.headers.get("HX-Request"):
@@ -53,4 +53,5 @@ def index():
                        "communities": listings.communities_for(db, user),
                        "organizations": listings.organizations_for(db, user)}
     template = "inbox/_list.html" if request.headers.get("HX-Request") else "inbox/index.html"
-    return render_template(template, page=page, flt=flt, totals=totals, choices=choices, filter_args=filter_args)
+    return render_template(template, page=page, flt=flt, totals=totals, choices=choices, filter_args=filter_args,
+                           cap=engine_inbox.COUNT_CAP)

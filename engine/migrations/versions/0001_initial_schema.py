@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-27 21:09:40.065403
+Create Date: 2026-11-27 21:12:34.008763
 """
 from alembic import op
 import sqlalchemy as sa
@@ -363,6 +363,7 @@ def upgrade():
         batch_op.create_index('ix_tasks_assignee', ['state', 'assignee'], unique=False)
         batch_op.create_index('ix_tasks_claimed', ['state', 'claimed_by'], unique=False)
         batch_op.create_index('ix_tasks_inbox', ['state', 'role', 'scope_type', 'scope_id', 'created_at'], unique=False)
+        batch_op.create_index('ix_tasks_inbox_step', ['state', 'role', 'scope_type', 'scope_id', 'step', 'assignee'], unique=False)
         batch_op.create_index(batch_op.f('ix_tasks_instance_id'), ['instance_id'], unique=False)
 
     op.create_table('timers',
@@ -392,6 +393,7 @@ def downgrade():
     op.drop_table('timers')
     with op.batch_alter_table('tasks', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_tasks_instance_id'))
+        batch_op.drop_index('ix_tasks_inbox_step')
         batch_op.drop_index('ix_tasks_inbox')
         batch_op.drop_index('ix_tasks_claimed')
         batch_op.drop_index('ix_tasks_assignee')

@@ -6,7 +6,9 @@ from sqlalchemy.engine import Engine
 from .config import Settings
 from .db import make_engine, make_session_factory
 from .deployments import SpecCache
+from .notifications import notify_task_ready
 from .runtime import Runtime
+from .scripting import make_script_engine
 from .spiff import StateStore
 
 
@@ -18,29 +20,10 @@ class Services:
     runtime: Runtime
 
 
-def make_script_engine(settings):
-    """The restricted script engine diagrams run with."""
-    from .scripting import make_script_engine as make
-    return make(settings)
-
-
 def build_services(settings, clock=None):
+    """The database, the session factory and a runtime with the restricted script engine."""
     db = make_engine(settings.database_url)
-    runtime_kwargs = {"job_retries": settings.job_retries}
-    if clock is not None:
-        runtime_kwargs["clock"] = clock
-    hooks = []
-    try:
-        from .notifications import notify_task_ready
-        hooks.append(notify_task_ready)
-    except ImportError:
-        pass
-    runtime = Runtime(StateStore(), SpecCache(), _script_engine(settings), on_task_ready=hooks, **runtime_kwargs)
+    extra = {"clock": clock} if clock is not None else {}
+    runtime = Runtime(StateStore(), SpecCache(), make_script_engine(settings), on_task_ready=[notify_task_ready],
+                      job_retries=settings.job_retries, **extra)
     return Services(settings, db, make_session_factory(db), runtime)
-
-
-def _script_engine(settings):
-    try:
-        return make_script_engine(settings)
-    except ImportError:
-        return None

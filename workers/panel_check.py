@@ -1,7 +1,8 @@
 """Topic ``panel_check`` (step 7): the evaluation panel's composition.
 
 Params: ``panel`` (list of ``{username|name, service_recipient?, organization_id?}`` or
-usernames; default task data ``panel``), ``min_size`` (default 3).
+usernames; default task data ``panel``), ``service_recipients`` (usernames who received the
+service), ``min_size`` (default 3).
 BPMN error ``invalid_panel`` listing every problem.
 """
 from engine import evaluation
@@ -9,4 +10,9 @@ from engine import evaluation
 
 def handle(job):
     panel = job.params.get("panel", job.variables.get("panel", []))
+    recipients = set(job.params.get("service_recipients") or [])
+    if recipients:
+        panel = [dict(entry, service_recipient=entry.get("service_recipient") or entry.get("username") in recipients)
+                 if isinstance(entry, dict) else {"username": entry, "service_recipient": entry in recipients}
+                 for entry in panel]
     return evaluation.check_panel(job.session, job.instance_id, panel, job.params.get("min_size", 3))

@@ -14,7 +14,11 @@ import threading
 import time
 import traceback
 
-from engine.db import unit_of_work
+from sqlalchemy import event
+from sqlalchemy.exc import DBAPIError
+
+from engine.db import make_session_factory, unit_of_work
+from engine.errors import BusinessRuleError
 from engine.jobs import JobQueue, LockLostError
 
 log = logging.getLogger("sanshe.worker")
@@ -22,6 +26,22 @@ log = logging.getLogger("sanshe.worker")
 
 def default_worker_id(suffix=""):
     return f"{socket.gethostname()}:{os.getpid()}{suffix}"
+
+
+def tune_for_workers(engine):
+    """Job transactions on PostgreSQL commit without waiting for the WAL flush.
+
+    Safe for exactly-once: a job's effects and its completion are one transaction, so a
+    crash can only lose both together and the job runs again; nothing outside the database
+    saw the lost commit. It roughly halves the time a short job transaction takes.
+    """
+    if engine.dialect.name == "postgresql":
+        @event.listens_for(engine, "connect")
+        def _async_commit(dbapi_connection, _record):
+            with dbapi_connection.cursor() as cursor:
+                cursor.execute("SET synchronous_commit = off")
+            dbapi_connection.commit()
+    return engine
 
 
 class Worker:
@@ -72,16 +92,29 @@ class Worker:
         log.info("worker %s released %d jobs on stop", self.worker_id, released)
 
     def process(self, job):
+        """Handle one locked job: ``completed``, ``bpmn_error``, ``failed`` or ``lost``."""
         started = time.perf_counter()
         handler = self.handlers[job.topic]
         try:
             with unit_of_work(self.session_factory) as session:
-                outcome, detail = self.queue.execute(session, job.id, self.worker_id, job.lock_token, handler)
+                self.queue.execute(session, job.id, self.worker_id, job.lock_token, handler)
+            outcome, detail = "completed", None
         except LockLostError as exc:
             # The lock expired and someone else has the job, or it was cancelled: not ours.
             self.counts["lost"] += 1
             log.warning("job %s %s lost: %s", job.id, job.topic, exc)
             return "lost"
+        except BusinessRuleError as exc:
+            # The handler's effects are rolled back; the diagram's error path takes over.
+            try:
+                with unit_of_work(self.session_factory) as session:
+                    self.queue.bpmn_error(session, job.id, self.worker_id, job.lock_token, exc.code, exc.message,
+                                          exc.details.get("variables"))
+            except LockLostError as lost:
+                self.counts["lost"] += 1
+                log.warning("job %s %s lost before its BPMN error %s: %s", job.id, job.topic, exc.code, lost)
+                return "lost"
+            outcome, detail = "bpmn_error", exc.code
         except Exception as exc:  # noqa: BLE001 - any handler crash is the job's failure, reported below
             self._fail(job, exc, traceback.format_exc())
             return "failed"
@@ -111,21 +144,41 @@ class Worker:
                         type(exc).__name__, exc, run_after.isoformat(timespec="seconds"), retries)
 
 
+def serve(worker, engine, until_idle=False):
+    """Run ``worker`` on a connection of its own, held for its whole life.
+
+    Holding the connection skips the pool's checkout, ping and reset per transaction
+    (half the round trips of a short job). A lost connection is replaced.
+    """
+    while True:
+        with engine.connect() as connection:
+            worker.session_factory = make_session_factory(connection)
+            try:
+                return worker.run(until_idle)
+            except DBAPIError as exc:
+                if not exc.connection_invalidated or worker.stop.is_set():
+                    raise
+                log.warning("worker %s lost its database connection; reconnecting", worker.worker_id)
+                worker.stop.wait(worker.poll_seconds)
+
+
 def run_workers(services, handlers, concurrency=1, max_jobs=5, lock_seconds=None, poll_seconds=0.5,
-                stop=None, install_signals=True, until_idle=False):
+                stop=None, install_signals=True, until_idle=False, queue=None):
     """Run ``concurrency`` worker threads until SIGTERM/SIGINT (or idle); returns summed counts."""
     stop = stop or threading.Event()
+    tune_for_workers(services.db)
     if install_signals:
         for signum in (signal.SIGTERM, signal.SIGINT):
             signal.signal(signum, lambda *_: stop.set())
-    queue = JobQueue(services.settings, runtime=services.runtime)
+    queue = queue or JobQueue(services.settings, runtime=services.runtime)
     workers = [Worker(services.session_factory, queue, handlers,
                       default_worker_id(f":{i}" if concurrency > 1 else ""), max_jobs, lock_seconds,
                       poll_seconds, stop) for i in range(concurrency)]
     if concurrency == 1:
-        workers[0].run(until_idle)
+        serve(workers[0], services.db, until_idle)
     else:
-        threads = [threading.Thread(target=w.run, args=(until_idle,), name=w.worker_id) for w in workers]
+        threads = [threading.Thread(target=serve, args=(w, services.db, until_idle), name=w.worker_id)
+                   for w in workers]
         for thread in threads:
             thread.start()
         # Wake up regularly so a signal handler gets to run in the main thread.

@@ -5,7 +5,7 @@ from sqlalchemy import select
 from engine.models import Notification, Task
 from engine.notifications import notify_task_ready
 
-from .helpers import run_job
+from .helpers import JobFailed, run_job
 
 GOOD_PANEL = [{"username": "rep1"}, {"name": "Prof. Chen (outside expert)"}, "rep2"]
 
@@ -39,7 +39,7 @@ def test_acceptance_threshold_comes_from_the_diagram(db, queue, seed):
     _, members_only, _ = run_job(db, queue, seed, "acceptance_decision",
                                  params={"scores": scores, "pass_score": 75, "members": ["rep1", "rep2"]})
     assert (members_only["average"], members_only["accepted"]) == ("75.00", True)
-    with pytest.raises(Exception, match="pass_score"):
+    with pytest.raises(JobFailed, match="pass_score"):
         run_job(db, queue, seed, "acceptance_decision", params={"scores": scores})
 
 

@@ -8,7 +8,7 @@ from engine import agreements, funds, payments
 from engine.errors import BusinessRuleError
 from engine.rules_models import Agreement, LedgerEntry, Payment
 
-from .helpers import project_of, run_job
+from .helpers import JobFailed, project_of, run_job
 from .seed import Seed
 
 
@@ -139,6 +139,6 @@ def test_each_installment_is_paid_once(db, queue, seed, budget):
 
 
 def test_installment_shares_must_add_up(db, queue, seed, budget):
-    with pytest.raises(Exception, match="100%"):
+    with pytest.raises(JobFailed, match="100%"):
         run_job(db, queue, seed, "agreement_draft", params={"amount": 1000, "installments": [["a", 30], ["b", 60]]})
     assert project_of(seed)["budget_total"] == 60000

@@ -4,6 +4,7 @@ from sqlalchemy import func, select
 
 from engine.errors import BusinessRuleError, ConflictError
 from engine.models import Event, Job, Notification
+from workers.worker import Worker
 
 
 def fetch(db, queue, worker="w1", topics=("t",), n=10, lock=60):
@@ -131,7 +132,7 @@ def test_release_gives_jobs_back(db, queue, seed):
     assert [j.id for j in fetch(db, queue, "w2", n=3)] == [j.id for j in jobs[1:]]
 
 
-def test_execute_keeps_effect_and_completion_together(db, queue, seed):
+def test_worker_keeps_effect_and_completion_together(db, queue, seed):
     with db.uow() as session:
         seed.add_jobs(session, "t", 2)
     ok, refused = fetch(db, queue, n=2)
@@ -144,14 +145,10 @@ def test_execute_keeps_effect_and_completion_together(db, queue, seed):
         ctx.session.add(Notification(username="chair", job_id=ctx.job_id, message="never"))
         raise BusinessRuleError("not enough money", code="insufficient_funds")
 
-    with db.uow() as session:
-        assert queue.execute(session, ok.id, ok.worker_id, ok.lock_token, notify) == ("completed", {"sent": 1})
-    with db.uow() as session:
-        assert queue.execute(session, refused.id, refused.worker_id, refused.lock_token, refuse) == \
-            ("bpmn_error", "insufficient_funds")
-    with pytest.raises(ConflictError):
-        with db.uow() as session:
-            queue.execute(session, ok.id, ok.worker_id, ok.lock_token, notify)
+    worker = Worker(db.session_factory, queue, {"t": notify}, "w1")
+    assert worker.process(ok) == "completed"
+    assert Worker(db.session_factory, queue, {"t": refuse}, "w1").process(refused) == "bpmn_error"
+    assert worker.process(ok) == "lost"  # completing twice is refused
     with db.uow(readonly=True) as session:
         assert session.scalars(select(Notification.message)).all() == ["hello"]
         row = session.get(Job, refused.id)
@@ -168,9 +165,8 @@ def test_a_handler_crash_rolls_back_its_effect(db, queue, seed):
         ctx.session.flush()
         raise RuntimeError("disk on fire")
 
-    with pytest.raises(RuntimeError):
-        with db.uow() as session:
-            queue.execute(session, job.id, job.worker_id, job.lock_token, crash)
+    assert Worker(db.session_factory, queue, {"t": crash}, "w1").process(job) == "failed"
     with db.uow(readonly=True) as session:
         assert session.scalar(select(func.count()).select_from(Notification)) == 0
-        assert session.get(Job, job.id).state == "locked"
+        row = session.get(Job, job.id)
+        assert (row.state, row.retries, row.error_message) == ("ready", 2, "RuntimeError: disk on fire")

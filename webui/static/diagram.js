@@ -18,6 +18,12 @@
         add(read("active"), "sanshe-active");
         add(read("current"), "sanshe-current");
         canvas.zoom("fit-viewport");
+        // A wide diagram fitted into a side column is unreadable: centre on the task instead.
+        var focus = read("current").map(function (id) { return registry.get(id); }).filter(Boolean)[0];
+        if (focus && box.clientWidth < 700) {
+          canvas.zoom(0.7);
+          canvas.scrollToElement(focus, {top: 80, bottom: 80, left: 120, right: 120});
+        }
         var loading = box.querySelector(".diagram-loading");
         if (loading) loading.remove();
         box.setAttribute("data-ready", "true");

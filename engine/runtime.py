@@ -373,6 +373,66 @@ class Runtime:
         self._sync(session, instance, definition, workflow, before, batch, ended="cancel", resource=user.username)
         return instance
 
+    # --- versions -------------------------------------------------------------------------
+
+    def migration_diff(self, session, instance_id, definition_id):
+        """What moving the instance onto ``definition_id`` touches (``spiff.MigrationDiff``);
+        computed on a copy, changes nothing."""
+        instance, old, new = self._migration_pair(session, instance_id, definition_id)
+        spec, subprocess_specs = self.spec_cache.get(new)
+        workflow = self.state_store.loads(instance.state, *self.spec_cache.get(old))
+        return spiff.diff_for_migration(self.state_store.registry, workflow, spec, subprocess_specs)
+
+    def migrate_instance(self, session, instance_id, definition_id, actor, dry_run=False):
+        """Move a running instance onto another deployed version of its process.
+
+        Open task rows follow the new diagram (definition, role, form, name); tasks, jobs and
+        timers that appear or disappear are written as in any other step. With ``dry_run``
+        the move is tried on a copy (through a save and a load) and nothing is written.
+        Raises ConflictError when SpiffWorkflow cannot move it. Returns the MigrationDiff.
+        """
+        instance, old, new = self._migration_pair(session, instance_id, definition_id)
+        spec, subprocess_specs = self.spec_cache.get(new)
+        if dry_run:
+            workflow = self.state_store.loads(instance.state, *self.spec_cache.get(old))
+            workflow.script_engine = self.script_engine or workflow.script_engine
+        else:
+            instance, workflow, before = self._checkout(session, instance_id, old)
+        diff = spiff.diff_for_migration(self.state_store.registry, workflow, spec, subprocess_specs)
+        try:
+            spiff.migrate(workflow, diff, spec, subprocess_specs)
+            if dry_run:
+                self.state_store.loads(self.state_store.dumps(workflow), spec, subprocess_specs)
+        except Exception as exc:  # SpiffWorkflow's own errors say what it could not place
+            raise ConflictError(f"SpiffWorkflow cannot move it: {exc}") from exc
+        if dry_run:
+            return diff
+        instance.definition_id = new.id
+        now = self.clock()
+        for row in session.scalars(select(Task).where(Task.instance_id == instance.id, Task.state == "ready")):
+            task = workflow.get_task_from_id(UUID(row.id))
+            if task is None:
+                continue
+            fresh = self._new_task_row(instance, new, task, now)
+            if fresh.role != row.role:
+                row.claimed_by, row.claimed_at = None, None
+            for name in ("definition_id", "bpmn_id", "name", "role", "step", "scope_type", "scope_id", "form_key"):
+                setattr(row, name, getattr(fresh, name))
+        self._sync(session, instance, new, workflow, before, EventBatch(instance, new, now), resource=actor)
+        return diff
+
+    def _migration_pair(self, session, instance_id, definition_id):
+        instance = session.get(Instance, instance_id)
+        if instance is None:
+            raise NotFoundError("No such project.")
+        if instance.status != "running":
+            raise ConflictError(f"This project is already {instance.status}.")
+        old = self.spec_cache.definition(session, instance.definition_id)
+        new = self.spec_cache.definition(session, definition_id)
+        if new.key != old.key:
+            raise ValidationError(f"Version {new.version} belongs to process {new.key}, not {old.key}.")
+        return instance, old, new
+
     # --- reading ------------------------------------------------------------------------
 
     def instance_variables(self, session, instance_id, user=None, hide_secret=True):
@@ -432,8 +492,9 @@ class Runtime:
             row = self._new_task_row(instance, definition, task, now)
             session.add(row)
             batch.task("schedule", row)
-            for hook in self.on_task_ready:
-                hook(session, row)
+            with session.no_autoflush:  # hooks read; the new rows are written once, below
+                for hook in self.on_task_ready:
+                    hook(session, row)
         gone_human = [str(t.id) for t in old_human - human - set(done)]
         if gone_human:
             session.execute(update(Task).where(Task.id.in_(gone_human), Task.state == "ready")

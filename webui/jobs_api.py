@@ -1,0 +1,149 @@
+"""HTTP API for workers written elsewhere (the external-task pattern over JSON).
+
+    POST /api/jobs/fetch-and-lock   {workerId, topics: [..], maxJobs, lockDuration (s), asyncResponseTimeout (ms)}
+    POST /api/jobs/<id>/complete    {workerId, lockToken, result: {..}}
+    POST /api/jobs/<id>/failure     {workerId, lockToken, errorMessage, errorDetails, retries?, retryTimeout? (s)}
+    POST /api/jobs/<id>/bpmn-error  {workerId, lockToken, errorCode, errorMessage, variables?}
+    POST /api/jobs/<id>/extend-lock {workerId, lockToken, newDuration (s)}
+
+fetch-and-lock answers a list of jobs: ``{id, topic, instance_id, task_id, activity_id, step,
+variables (task data, with ``params``), attempts, retries, worker_id, lock_token, lock_expires_at}``.
+Every call needs the header ``X-Api-Key`` (settings.worker_api_key). Each call is one unit
+of work; fetch-and-lock long-polls (one short transaction per poll) until a job is there or
+the timeout passes. Errors are JSON ``{"error", "type"}`` with the engine's status codes.
+"""
+import hmac
+import time
+
+from flask import Blueprint, current_app, jsonify, request
+
+from engine.db import unit_of_work
+from engine.errors import (
+    BusinessRuleError, ConflictError, ForbiddenError, NotFoundError, SansheError, ValidationError,
+)
+from engine.jobs import JobQueue
+
+bp = Blueprint("jobs_api", __name__, url_prefix="/api/jobs")
+
+MAX_POLL_SECONDS = 30.0
+POLL_INTERVAL = 0.2
+STATUS = [(NotFoundError, 404), (ForbiddenError, 403), (ConflictError, 409), (ValidationError, 422),
+          (BusinessRuleError, 422), (SansheError, 400)]
+
+
+class Unauthorized(SansheError):
+    """A valid X-Api-Key header is required."""
+
+
+def register(app):
+    """Mount the API on ``app``; JSON with an API key, so no CSRF token (no cookies are used)."""
+    app.register_blueprint(bp)
+    csrf = app.extensions.get("csrf")
+    if csrf is not None:
+        csrf.exempt(bp)
+
+
+def _services():
+    return current_app.extensions["sanshe"]
+
+
+def _queue():
+    services = _services()
+    return JobQueue(services.settings, runtime=services.runtime)
+
+
+@bp.before_request
+def _check_key():
+    expected = _services().settings.worker_api_key
+    given = request.headers.get("X-Api-Key", "")
+    if not expected or not hmac.compare_digest(given.encode(), expected.encode()):
+        raise Unauthorized()
+
+
+@bp.errorhandler(SansheError)
+def _error(exc):
+    status = 401 if isinstance(exc, Unauthorized) else next(code for cls, code in STATUS if isinstance(exc, cls))
+    body = {"error": str(exc), "type": type(exc).__name__}
+    if getattr(exc, "errors", None):
+        body["errors"] = exc.errors
+    return jsonify(body), status
+
+
+def _body(*required):
+    data = request.get_json(silent=True)
+    if not isinstance(data, dict):
+        raise ValidationError("Send a JSON object.", errors={"": ["expected a JSON object"]})
+    missing = [name for name in required if data.get(name) in (None, "", [])]
+    if missing:
+        raise ValidationError("Missing fields.", errors={name: ["required"] for name in missing})
+    return data
+
+
+def _seconds(value, name, default=None, maximum=None):
+    if value is None:
+        return default
+    try:
+        seconds = float(value)
+    except (TypeError, ValueError) as exc:
+        raise ValidationError(f"{name} must be a number.", errors={name: ["must be a number"]}) from exc
+    if seconds < 0:
+        raise ValidationError(f"{name} must not be negative.", errors={name: ["must not be negative"]})
+    return min(seconds, maximum) if maximum else seconds
+
+
+@bp.post("/fetch-and-lock")
+def fetch_and_lock():
+    data = _body("workerId", "topics")
+    topics = data["topics"]
+    if isinstance(topics, str) or not all(isinstance(t, str) for t in topics):
+        raise ValidationError("topics must be a list of names.", errors={"topics": ["list of strings"]})
+    max_jobs = int(_seconds(data.get("maxJobs"), "maxJobs", 1, 100))
+    lock = _seconds(data.get("lockDuration"), "lockDuration", None, 24 * 3600)
+    wait = _seconds(data.get("asyncResponseTimeout"), "asyncResponseTimeout", 0) / 1000.0
+    deadline = time.monotonic() + min(wait, MAX_POLL_SECONDS)
+    queue, services = _queue(), _services()
+    while True:
+        with unit_of_work(services.session_factory) as session:
+            jobs = queue.fetch_and_lock(session, topics, str(data["workerId"]), max_jobs, lock)
+        if jobs or time.monotonic() >= deadline:
+            return jsonify([job.as_dict() for job in jobs])
+        time.sleep(POLL_INTERVAL)
+
+
+@bp.post("/<int:job_id>/complete")
+def complete(job_id):
+    data = _body("workerId", "lockToken")
+    result = data.get("result", data.get("variables", {}))
+    with unit_of_work(_services().session_factory) as session:
+        job = _queue().complete(session, job_id, data["workerId"], data["lockToken"], result)
+        return jsonify({"id": job.id, "state": job.state})
+
+
+@bp.post("/<int:job_id>/failure")
+def failure(job_id):
+    data = _body("workerId", "lockToken", "errorMessage")
+    retries = data.get("retries")
+    with unit_of_work(_services().session_factory) as session:
+        job = _queue().fail(session, job_id, data["workerId"], data["lockToken"], str(data["errorMessage"]),
+                            str(data.get("errorDetails") or ""), None if retries is None else int(retries),
+                            _seconds(data.get("retryTimeout"), "retryTimeout"))
+        return jsonify({"id": job.id, "state": job.state, "retries": job.retries,
+                        "runAfter": job.run_after.isoformat() + "Z"})
+
+
+@bp.post("/<int:job_id>/bpmn-error")
+def bpmn_error(job_id):
+    data = _body("workerId", "lockToken", "errorCode")
+    with unit_of_work(_services().session_factory) as session:
+        job = _queue().bpmn_error(session, job_id, data["workerId"], data["lockToken"], str(data["errorCode"]),
+                                  str(data.get("errorMessage") or ""), data.get("variables") or {})
+        return jsonify({"id": job.id, "state": job.state})
+
+
+@bp.post("/<int:job_id>/extend-lock")
+def extend_lock(job_id):
+    data = _body("workerId", "lockToken", "newDuration")
+    with unit_of_work(_services().session_factory) as session:
+        expires = _queue().extend_lock(session, job_id, data["workerId"], data["lockToken"],
+                                       _seconds(data["newDuration"], "newDuration", maximum=24 * 3600))
+        return jsonify({"id": job_id, "lockExpiresAt": expires.isoformat() + "Z"})

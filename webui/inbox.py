@@ -7,6 +7,7 @@ from engine import listings
 from engine.errors import ValidationError
 
 from .context import me, unit
+from .i18n import ROLE_LABELS
 
 bp = Blueprint("inbox", __name__)
 
@@ -54,4 +55,5 @@ def index():
                        "organizations": listings.organizations_for(db, user)}
     template = "inbox/_list.html" if request.headers.get("HX-Request") else "inbox/index.html"
     return render_template(template, page=page, flt=flt, totals=totals, choices=choices, filter_args=filter_args,
-                           cap=engine_inbox.COUNT_CAP)
+                           cap=engine_inbox.COUNT_CAP, script_root=request.script_root,
+                           role_labels={role: str(label) for role, label in ROLE_LABELS.items()})

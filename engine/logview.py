@@ -1,0 +1,256 @@
+"""A filtered view of the event log, folded into cases and activity instances.
+
+Mining reads the ``events`` table through two temporary tables built by one scan each:
+
+* cases: one row per process instance (its ``instance`` start/complete/cancel events),
+* acts: one row per activity instance (a task id: schedule, assign, start, complete, cancel).
+
+Every time is kept twice: ``t_*`` is wall-clock seconds since 1970 (UTC), ``c_*`` is the
+*clock* the durations are measured on — the same seconds, or working seconds when a
+:class:`~engine.calendar.WorkingCalendar` is given. A duration is always ``c_b - c_a``.
+
+The SQL is portable between SQLite and PostgreSQL; the few differences (epoch seconds,
+floor, ordered string aggregation) are the functions at the top.
+"""
+import itertools
+from contextlib import contextmanager
+from dataclasses import dataclass, fields
+from datetime import date, datetime, timedelta
+
+from sqlalchemy import text
+
+from .calendar import DAY, EPOCH
+from .models import utcnow
+
+_names = itertools.count(1)
+
+
+def dialect_of(session):
+    return session.get_bind().dialect.name
+
+
+def epoch_sql(expr, dialect):
+    """Seconds since 1970 of a naive UTC timestamp column, as a float."""
+    if dialect == "sqlite":
+        # julianday keeps ~50 microseconds of precision at today's dates; round to the millisecond.
+        return f"ROUND((julianday({expr}) - 2440587.5) * 86400.0, 3)"
+    return f"CAST(EXTRACT(EPOCH FROM {expr}) AS DOUBLE PRECISION)"
+
+
+def floor_sql(expr, dialect):
+    """Floor of a non-negative number (SQLite's CAST truncates, PostgreSQL's rounds)."""
+    return f"CAST({expr} AS INTEGER)" if dialect == "sqlite" else f"CAST(FLOOR({expr}) AS BIGINT)"
+
+
+def ordered_concat_sql(column, order_by, dialect, source):
+    """``(instance_id, path)``: ``column`` values of each instance joined with '|' in ``order_by`` order.
+
+    ``source`` is a FROM clause with ``instance_id`` and the referenced columns.
+    """
+    if dialect == "sqlite":
+        # SQLite before 3.44 has no ORDER BY inside group_concat; it aggregates in the
+        # order of an ordered subquery.
+        return (f"SELECT instance_id, group_concat({column}, '|') AS path FROM "
+                f"(SELECT instance_id, {column} FROM {source} ORDER BY instance_id, {order_by}) "
+                f"GROUP BY instance_id")
+    return f"SELECT instance_id, string_agg({column}, '|' ORDER BY {order_by}) AS path FROM {source} GROUP BY instance_id"
+
+
+@dataclass(frozen=True)
+class LogFilter:
+    """Which part of the log to mine. Every field is optional; ``None`` means all.
+
+    ``since``/``until`` select the cases *started* in ``[since, until)``.
+    """
+
+    process: str | None = None  # the BPMN process id (definition key)
+    version: int | None = None  # definition version
+    community_id: int | None = None
+    town_id: int | None = None
+    organization_id: int | None = None
+    since: datetime | date | None = None
+    until: datetime | date | None = None
+    instance_id: int | None = None
+
+    def event_conditions(self, alias="e"):
+        """SQL conditions on event rows and their bind parameters (date range excluded)."""
+        columns = {"process": "definition_key", "version": "definition_version",
+                   "community_id": "community_id", "town_id": "town_id",
+                   "organization_id": "organization_id", "instance_id": "instance_id"}
+        conditions, params = [], {}
+        for name, column in columns.items():
+            value = getattr(self, name)
+            if value is not None:
+                conditions.append(f"{alias}.{column} = :f_{name}")
+                params[f"f_{name}"] = value
+        return conditions, params
+
+    def started_conditions(self, column):
+        """SQL conditions selecting cases whose start timestamp ``column`` is in the range."""
+        conditions, params = [], {}
+        if self.since is not None:
+            conditions.append(f"{column} >= :f_since")
+            params["f_since"] = _as_datetime(self.since)
+        if self.until is not None:
+            conditions.append(f"{column} < :f_until")
+            params["f_until"] = _as_datetime(self.until)
+        return conditions, params
+
+    def describe(self):
+        return {f.name: getattr(self, f.name) for f in fields(self) if getattr(self, f.name) is not None}
+
+
+def _as_datetime(value):
+    return value if isinstance(value, datetime) else datetime.combine(value, datetime.min.time())
+
+
+def epoch_of(moment):
+    return (moment - EPOCH).total_seconds()
+
+
+@dataclass
+class LogView:
+    """Names of the temporary tables of one view and what mining needs to query them."""
+
+    session: object
+    dialect: str
+    cases: str
+    acts: str
+    now: datetime
+    c_now: float  # the clock reading of ``now``
+    calendar: object = None
+
+    def rows(self, sql, **params):
+        """Run ``sql`` with ``{cases}`` and ``{acts}`` substituted; rows as dicts."""
+        result = self.session.execute(text(sql.format(cases=self.cases, acts=self.acts)), params)
+        return [dict(row._mapping) for row in result]
+
+
+@contextmanager
+def log_view(session, filters=None, calendar=None, now=None):
+    """Build the cases and acts tables for ``filters``; drop them when the block ends.
+
+    ``calendar`` (a WorkingCalendar) makes every duration count working time only;
+    ``now`` (naive UTC) is the moment running cases are aged against.
+    """
+    filters = filters or LogFilter()
+    if now is None:
+        now = utcnow()
+    dialect = dialect_of(session)
+    suffix = f"{next(_names)}"
+    cases, acts, cal = f"mining_cases_{suffix}", f"mining_acts_{suffix}", f"mining_cal_{suffix}"
+    created = []
+    try:
+        clock = _install_clock(session, dialect, calendar, cal, now, created)
+        _create_cases(session, dialect, filters, clock, cases)
+        created.append(cases)
+        _create_acts(session, dialect, filters, clock, cases, acts)
+        created.append(acts)
+        c_now = session.execute(text(f"SELECT {clock(':now_epoch')}"), {"now_epoch": epoch_of(now)}).scalar()
+        yield LogView(session, dialect, cases, acts, now, c_now, calendar)
+    finally:
+        for table in reversed(created):
+            session.execute(text(f"DROP TABLE IF EXISTS {table}"))
+
+
+# Declared column types: SQLite gives CREATE TABLE AS columns of expressions no affinity,
+# and then will not use the instance_id index for joins.
+_T, _S, _I, _F = "VARCHAR(300)", "VARCHAR(100)", "BIGINT", "DOUBLE PRECISION"
+CASE_COLUMNS = (("instance_id", _I), ("definition_key", _S), ("definition_version", _I), ("town_id", _I),
+                ("community_id", _I), ("organization_id", _I), ("title", _T), ("t_start", _F), ("t_end", _F),
+                ("c_start", _F), ("c_end", _F), ("status", "VARCHAR(20)"))
+ACT_COLUMNS = (("task_id", _S), ("instance_id", _I), ("activity_id", _S), ("activity_name", _T),
+               ("activity_type", _S), ("step", _I), ("role", _S), ("resource", _S),
+               *((f"{kind}_{name}", _F) for kind in "tc" for name in ("sched", "pickup", "start", "done", "cancel")))
+
+
+def _temp_create(session, name, columns, select_sql, params):
+    """Create temporary table ``name`` with typed ``columns``, fill it from ``select_sql``, index it."""
+    session.execute(text(f"CREATE TEMPORARY TABLE {name} ({', '.join(f'{c} {t}' for c, t in columns)})"))
+    session.execute(text(f"INSERT INTO {name} ({', '.join(c for c, _ in columns)}) {select_sql}"), params)
+    session.execute(text(f"CREATE INDEX ix_{name} ON {name} (instance_id)"))
+
+
+def _install_clock(session, dialect, calendar, table, now, created):
+    """Return ``clock(sql_epoch_expr) -> sql``; with a calendar, fill its day table first."""
+    if calendar is None:
+        return lambda expr: f"({expr})"
+    first, last = session.execute(text("SELECT MIN(ts), MAX(ts) FROM events")).one()
+    first = _parse_ts(first) or now
+    last = max(_parse_ts(last) or now, now)
+    offset = calendar.utc_offset_hours * 3600.0
+    first_day = (first + timedelta(seconds=offset)).date() - timedelta(days=1)
+    last_day = (last + timedelta(seconds=offset)).date() + timedelta(days=1)
+    session.execute(text(f"CREATE TEMPORARY TABLE {table} (day BIGINT PRIMARY KEY, days_before BIGINT, working INTEGER)"))
+    created.append(table)
+    rows = calendar.day_table(first_day, last_day)
+    session.execute(text(f"INSERT INTO {table} (day, days_before, working) VALUES (:d, :b, :w)"),
+                    [{"d": d, "b": b, "w": w} for d, b, w in rows])
+
+    def clock(expr):
+        local = f"(({expr}) + {offset})"
+        day = floor_sql(f"{local} / {DAY}.0", dialect)
+        return (f"(SELECT k.days_before * {DAY}.0 + k.working * ({local} - k.day * {DAY}.0) "
+                f"FROM {table} k WHERE k.day = {day})")
+    return clock
+
+
+def _parse_ts(value):
+    if value is None or isinstance(value, datetime):
+        return value
+    return datetime.fromisoformat(str(value))
+
+
+def _create_cases(session, dialect, filters, clock, table):
+    conditions, params = filters.event_conditions("e")
+    where = " AND ".join(["e.activity_id = 'instance'", "e.activity_type = 'instance'", *conditions])
+    started = "MIN(CASE WHEN e.transition = 'start' THEN e.ts END)"
+    having, range_params = filters.started_conditions(started)
+    params.update(range_params)
+    inner = f"""
+        SELECT e.instance_id,
+               MAX(e.definition_key) AS definition_key, MAX(e.definition_version) AS definition_version,
+               MAX(e.town_id) AS town_id, MAX(e.community_id) AS community_id,
+               MAX(e.organization_id) AS organization_id, MAX(e.activity_name) AS title,
+               {started} AS ts_start,
+               MAX(CASE WHEN e.transition IN ('complete', 'cancel') THEN e.ts END) AS ts_end,
+               MAX(CASE WHEN e.transition = 'complete' THEN 2 WHEN e.transition = 'cancel' THEN 1 ELSE 0 END) AS ended
+        FROM events e WHERE {where}
+        GROUP BY e.instance_id
+        HAVING {" AND ".join([f"{started} IS NOT NULL", *having])}"""
+    t_start, t_end = epoch_sql("ts_start", dialect), epoch_sql("ts_end", dialect)
+    select_sql = f"""
+        SELECT instance_id, definition_key, definition_version, town_id, community_id, organization_id,
+               title, {t_start} AS t_start, {t_end} AS t_end,
+               {clock(t_start)} AS c_start, {clock(t_end)} AS c_end,
+               CASE ended WHEN 2 THEN 'completed' WHEN 1 THEN 'cancelled' ELSE 'running' END AS status
+        FROM ({inner}) s"""
+    _temp_create(session, table, CASE_COLUMNS, select_sql, params)
+
+
+def _create_acts(session, dialect, filters, clock, cases, table):
+    conditions, params = filters.event_conditions("e")
+    # Events without a task id (a message caught by the instance) are their own activity instance.
+    key = "COALESCE(e.task_id, 'event-' || CAST(e.id AS VARCHAR(20)))"
+    where = " AND ".join(["e.activity_type <> 'instance'", f"e.instance_id IN (SELECT instance_id FROM {cases})",
+                          *conditions])
+    inner = f"""
+        SELECT {key} AS task_id, MIN(e.instance_id) AS instance_id, MIN(e.activity_id) AS activity_id,
+               MAX(e.activity_name) AS activity_name, MAX(e.activity_type) AS activity_type,
+               MAX(e.step) AS step, MAX(e.role) AS role,
+               MAX(CASE WHEN e.transition = 'complete' THEN e.resource END) AS resource,
+               MIN(CASE WHEN e.transition = 'schedule' THEN e.ts END) AS ts_sched,
+               MIN(CASE WHEN e.transition IN ('assign', 'start') THEN e.ts END) AS ts_pickup,
+               MIN(CASE WHEN e.transition = 'start' THEN e.ts END) AS ts_start,
+               MAX(CASE WHEN e.transition = 'complete' THEN e.ts END) AS ts_done,
+               MAX(CASE WHEN e.transition = 'cancel' THEN e.ts END) AS ts_cancel
+        FROM events e WHERE {where}
+        GROUP BY {key}"""
+    t = {name: epoch_sql(f"ts_{name}", dialect) for name in ("sched", "pickup", "start", "done", "cancel")}
+    c = {name: clock(expr) for name, expr in t.items()}
+    select_sql = f"""
+        SELECT task_id, instance_id, activity_id, activity_name, activity_type, step, role, resource,
+               {t['sched']}, {t['pickup']}, {t['start']}, {t['done']}, {t['cancel']},
+               {c['sched']}, {c['pickup']}, {c['start']}, {c['done']}, {c['cancel']}
+        FROM ({inner}) s"""
+    _temp_create(session, table, ACT_COLUMNS, select_sql, params)

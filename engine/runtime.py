@@ -387,8 +387,9 @@ class Runtime:
         """Move a running instance onto another deployed version of its process.
 
         Open task rows follow the new diagram (definition, role, form, name); tasks, jobs and
-        timers that appear or disappear are written as in any other step. With ``dry_run``
-        the move is tried on a copy (through a save and a load) and nothing is written.
+        timers that appear or disappear are written as in any other step. The moved state
+        must survive a save and a load; with ``dry_run`` the move is tried on a copy and
+        nothing is written.
         Raises ConflictError when SpiffWorkflow cannot move it. Returns the MigrationDiff.
         """
         instance, old, new = self._migration_pair(session, instance_id, definition_id)
@@ -401,8 +402,8 @@ class Runtime:
         diff = spiff.diff_for_migration(self.state_store.registry, workflow, spec, subprocess_specs)
         try:
             spiff.migrate(workflow, diff, spec, subprocess_specs)
-            if dry_run:
-                self.state_store.loads(self.state_store.dumps(workflow), spec, subprocess_specs)
+            # A task left on an element the new version lacks would make the state unloadable.
+            self.state_store.loads(self.state_store.dumps(workflow), spec, subprocess_specs)
         except Exception as exc:  # SpiffWorkflow's own errors say what it could not place
             raise ConflictError(f"SpiffWorkflow cannot move it: {exc}") from exc
         if dry_run:

@@ -3,6 +3,7 @@
 Nothing outside ``engine/`` imports SpiffWorkflow; this module is the seam.
 """
 import json
+from collections import namedtuple
 from datetime import timezone
 from io import BytesIO
 
@@ -11,9 +12,11 @@ from SpiffWorkflow.bpmn.parser.util import full_tag
 from SpiffWorkflow.bpmn.serializer.default.workflow import BpmnWorkflowConverter
 from SpiffWorkflow.bpmn.serializer.workflow import BpmnWorkflowSerializer
 from SpiffWorkflow.bpmn.specs.mixins.events.end_event import EndEvent
+from SpiffWorkflow.bpmn.specs.mixins.multiinstance_task import LoopTask
 # The parser builds spiff event definitions; a thrown event must be of the same class to be caught.
 from SpiffWorkflow.spiff.specs.event_definitions import ErrorEventDefinition, MessageEventDefinition
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
+from SpiffWorkflow.bpmn.util.diff import diff_workflow
 from SpiffWorkflow.bpmn.util.event import BpmnEvent
 from SpiffWorkflow.bpmn.util.task import BpmnTaskIterator
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
@@ -75,7 +78,26 @@ def parse_process(bpmn_xml, filename="diagram.bpmn", process_id=None, validate=T
     parser.add_bpmn_xml(tree, filename=filename)
     if process_id is None:
         process_id = executable_process_ids(tree)[0]
-    return process_id, parser.get_spec(process_id), parser.get_subprocess_specs(process_id)
+    spec, subprocess_specs = parser.get_spec(process_id), parser.get_subprocess_specs(process_id)
+    connect_multi_instance(spec, subprocess_specs)
+    return process_id, spec, subprocess_specs
+
+
+def connect_multi_instance(spec, subprocess_specs):
+    """Let every multi-instance task hear its instances finish.
+
+    The library connects a multi-instance task to its child spec's ``completed_event``
+    only when it creates the first instance, on the spec object in memory. A workflow
+    loaded onto a freshly parsed spec (after a restart, or moved to a new version) with
+    instances already running would never collect them; connecting at parse time covers
+    both.
+    """
+    for process in (spec, *subprocess_specs.values()):
+        for task_spec in process.task_specs.values():
+            if isinstance(task_spec, LoopTask):
+                child = process.task_specs[task_spec.task_spec]
+                if not child.completed_event.is_connected(task_spec.merge_child):
+                    child.completed_event.connect(task_spec.merge_child)
 
 
 def executable_process_ids(tree):
@@ -308,3 +330,76 @@ def current_data(workflow):
     if not merged and workflow.last_task is not None:
         merged = dict(workflow.last_task.data)
     return json_data(merged)
+
+
+# --- moving a running workflow to another version of its diagram -------------------------
+
+class MigrationDiff:
+    """What moving a workflow onto new specs touches, in plain names.
+
+    ``removed``: ``TaskRef`` of tasks that were or are somewhere the new version no longer
+    has (predicted tasks left out); ``changed_open``: ``(TaskRef, [attributes])`` of
+    waiting or running tasks whose element changed; ``missing_subprocesses``: names of
+    subprocesses running now that the new version lacks.
+    """
+
+    def __init__(self, registry, workflow, top, subprocesses):
+        self.top, self.subprocesses = top, subprocesses
+        self.removed, self.changed_open, self.missing_subprocesses = [], [], []
+        pairs = [(workflow, top)] + [(workflow.subprocesses[sp_id], d) for sp_id, d in subprocesses.items()]
+        for wf, diff in pairs:
+            if diff is None:
+                self.missing_subprocesses.append(wf.spec.name)
+                continue
+            for task in diff.removed:
+                if not task.state & TaskState.PREDICTED_MASK:
+                    self.removed.append(_describe(task))
+            for task in diff.changed:
+                if task.state & (TaskState.READY | TaskState.STARTED | TaskState.WAITING):
+                    old, new = registry.convert(task.task_spec), registry.convert(diff.alignment[task])
+                    self.changed_open.append((_describe(task), sorted(k for k, v in old.items() if new.get(k) != v)))
+
+
+TaskRef = namedtuple("TaskRef", "bpmn_id name state kind")
+
+
+def _describe(task):
+    spec = task.task_spec
+    kind = "service" if isinstance(spec, ExternalServiceTask) else "human" if spec.manual else "other"
+    return TaskRef(getattr(spec, "bpmn_id", None) or spec.name, getattr(spec, "bpmn_name", None) or spec.name,
+                   TaskState.get_name(task.state), kind)
+
+
+def diff_for_migration(registry, workflow, new_spec, new_subprocess_specs):
+    """Compare a running workflow with new specs (``diff_workflow``); changes nothing."""
+    top, subprocesses = diff_workflow(registry, workflow, new_spec, new_subprocess_specs)
+    return MigrationDiff(registry, workflow, top, subprocesses)
+
+
+def migrate(workflow, diff, new_spec, new_subprocess_specs):
+    """Put ``workflow`` (and its running subprocesses) on the new specs, as
+    ``SpiffWorkflow.bpmn.util.diff.migrate_workflow`` does, then let it move on.
+
+    Unlike the library default, only READY tasks are reset (so that their successors are
+    predicted from the new diagram): waiting timers keep their due time, and the children of
+    a multi-instance task keep their item (a reset would copy the parent's data over it).
+    """
+    _migrate_one(diff.top, workflow, new_spec)
+    for sp_id, sp_diff in diff.subprocesses.items():
+        sub = workflow.subprocesses.get(sp_id)
+        if sub is not None and sp_diff is not None:
+            _migrate_one(sp_diff, sub, new_subprocess_specs[sub.spec.name])
+    workflow.subprocess_specs = new_subprocess_specs
+    workflow.do_engine_steps()
+
+
+def _migrate_one(diff, workflow, spec):
+    workflow.spec = spec
+    for task in workflow.tasks.values():
+        if diff.alignment.get(task) is not None:
+            task.task_spec = diff.alignment[task]
+    for task in list(workflow.get_tasks(state=TaskState.READY, skip_subprocesses=True)):
+        if task.id in workflow.tasks and not isinstance(getattr(task.parent, "task_spec", None), LoopTask):
+            task.reset_branch(None)
+    if workflow.last_task not in workflow.tasks:
+        workflow.last_task = None

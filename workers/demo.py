@@ -1,0 +1,270 @@
+"""``sanshe demo``: the Yueqing pilot driven through all seven steps with the real workers.
+
+Five projects for 203,000 yuan (two social-work projects for 110,000) with revision rounds,
+a town send-back, a failed vote that is redone, coordination meetings and an evaluation
+panel refused once for including the evaluated organization. People complete their tasks
+through the runtime (forms validated as in the web UI) and every service task is done by
+the real handlers through the job queue. The engine runs on a simulated clock that moves
+by realistic, varied durations, so the event log spans months and holds cycle times worth
+mining. ``--projects N`` repeats the plans with variations.
+"""
+import random
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+
+from engine import demo as pilot
+from engine.access import get_user
+from engine.db import unit_of_work, upgrade_schema
+from engine.deployments import deploy, read_bundle
+from engine.errors import SansheError
+from engine.jobs import JobQueue
+from engine.models import Instance
+from engine.services import build_services
+
+from .registry import TOPICS
+from .worker import Worker
+
+PROCESS_KEY = "seven_step_project"
+START = datetime(2014, 3, 3, 9, 0)
+
+
+@dataclass(frozen=True)
+class Plan:
+    community: str
+    item: str
+    org: str
+    title: str
+    amount: int
+    revisions: int = 0
+    failed_vote: bool = False
+    send_back: bool = False
+    coordination: bool = False
+    bad_panel: bool = False
+    reports: int = 2
+
+
+PLANS = [
+    Plan("xiangdong", "elderly_home_care", "sunshine", "象东社区居家养老照护项目", 60000, revisions=2,
+         coordination=True, reports=3),
+    Plan("xiangdong", "neighbour_mediation", "heshilao", "象东社区和事佬邻里调解项目", 30000, revisions=1,
+         failed_vote=True),
+    Plan("xiangdong", "youth_summer", "growth", "象东社区青少年暑期课堂", 38000, send_back=True),
+    Plan("yancheng", "women_children_family", "xinjiayuan", "盐城社区妇女儿童家庭服务项目", 50000, revisions=3,
+         coordination=True, bad_panel=True, reports=3),
+    Plan("yancheng", "community_culture", "yanpen_arts", "盐城社区文化艺术节", 25000, revisions=1),
+]
+
+# Days a task typically waits before it is done: (shortest, longest).
+DAYS = {
+    "confirm_catalog_item": (2, 6), "approve_qualification": (3, 10), "revise_screening": (2, 5),
+    "plan_survey": (7, 15), "write_application": (10, 21), "supervise_before": (2, 6),
+    "consultation_meeting": (5, 12), "revise_application": (4, 10), "cast_ballot": (0.1, 1.5),
+    "decide_failed_vote": (2, 5), "approve_application": (3, 9), "purchase_decision": (4, 12),
+    "sign_purchaser": (2, 7), "sign_contractor": (1, 4), "report_progress": (20, 40),
+    "supervise_during": (3, 8), "coordination_meeting": (2, 5), "self_evaluation": (5, 12),
+    "write_case_study": (5, 10), "supervise_after": (3, 7), "form_panel": (3, 8), "score_project": (0.5, 4),
+    "rectify": (7, 14),
+}
+
+
+class SimClock:
+    """Naive-UTC simulated time the demo moves forward."""
+
+    def __init__(self, now):
+        self.now = now
+
+    def __call__(self):
+        return self.now
+
+    def advance(self, days):
+        self.now += timedelta(days=days)
+
+
+def plans_for(count, rng):
+    """The five pilot plans, then variations of them."""
+    plans = []
+    for i in range(count):
+        base = PLANS[i % len(PLANS)]
+        if i < len(PLANS):
+            plans.append(base)
+            continue
+        plans.append(replace(base, title=f"{base.title}（第{i // len(PLANS) + 1}期）",
+                             amount=int(base.amount * rng.uniform(0.8, 1.2)) // 100 * 100,
+                             revisions=rng.choice([0, 0, 1, 1, 2, 3, 5]), failed_vote=rng.random() < 0.2,
+                             send_back=rng.random() < 0.15, coordination=rng.random() < 0.3,
+                             bad_panel=rng.random() < 0.1, reports=rng.choice([1, 2, 2, 3, 4])))
+    return plans
+
+
+def sample(schema, today, rng):
+    """Plausible data for a JSON Schema: required fields filled, enums take their first value."""
+    kind = schema.get("type")
+    if "const" in schema:
+        return schema["const"]
+    if "enum" in schema:
+        return schema["enum"][0]
+    if kind == "object":
+        props = schema.get("properties", {})
+        return {name: sample(props[name], today, rng) for name in schema.get("required", []) if name in props}
+    if kind == "array":
+        return [sample(schema.get("items", {}), today, rng) for _ in range(max(1, schema.get("minItems", 1)))]
+    if kind in ("integer", "number"):
+        return max(int(schema.get("minimum", 0)), min(int(schema.get("maximum", 10**6)), rng.randint(20, 200)))
+    if kind == "boolean":
+        return True
+    if schema.get("format") == "date":
+        return today.date().isoformat()
+    text = schema.get("title") or "记录"
+    return text if len(text) >= schema.get("minLength", 0) else text + "。" * schema["minLength"]
+
+
+class Driver:
+    """Drives one project's tasks as the people of its scopes would, with the workers alongside."""
+
+    def __init__(self, services, worker, clock, ids, rng):
+        self.services, self.worker, self.clock, self.ids, self.rng = services, worker, clock, ids, rng
+
+    def uow(self, readonly=False):
+        return unit_of_work(self.services.session_factory, readonly=readonly)
+
+    def run(self, plan):
+        runtime = self.services.runtime
+        lead = f"{plan.org}_lead" if plan.org != "yanpen_arts" else "arts_lead"
+        state = {"revisions": plan.revisions, "failed_vote": plan.failed_vote, "send_back": plan.send_back,
+                 "bad_panel": plan.bad_panel, "reports": 0, "coordination": plan.coordination, "vote_round": 1}
+        with self.uow() as session:
+            instance = runtime.start_instance(session, PROCESS_KEY, get_user(session, lead), {
+                "title": plan.title, "catalog_item_id": self.ids["items"][plan.item],
+                "organization_id": self.ids["orgs"][plan.org], "budget_total": plan.amount})
+            instance_id, community_id = instance.id, instance.community_id
+        for _ in range(2000):
+            self.worker.run(until_idle=True)
+            with self.uow(readonly=True) as session:
+                tasks = pilot.open_tasks(session, instance_id)
+                status = session.get(Instance, instance_id).status
+            if not tasks:
+                if status != "running":
+                    return instance_id
+                raise SansheError(f"Demo project {instance_id} waits for something the demo does not do.")
+            task = tasks[0]
+            low, high = DAYS.get(task.bpmn_id, (1, 3))
+            self.clock.advance(self.rng.uniform(low, high))
+            with self.uow() as session:
+                actor = pilot.actor_for(session, task)
+                form = runtime.task_form(session, task.id, actor)
+                data = sample(form, self.clock.now, self.rng)
+                data.update(self.decide(task.bpmn_id, plan, state, session, community_id, actor))
+                runtime.complete_task(session, task.id, actor, data)
+            if task.bpmn_id == "report_progress" and state["coordination"] and state["reports"] == 1:
+                state["coordination"] = False
+                self.clock.advance(self.rng.uniform(1, 4))
+                with self.uow() as session:
+                    chair = get_user(session, pilot.members_of(session, "community_committee", community_id)[0])
+                    runtime.send_message(session, instance_id, "coordination_requested",
+                                         {"issue": "服务时间安排与居民意见分歧"}, chair)
+        raise SansheError(f"Demo project {instance_id} did not finish.")
+
+    def decide(self, bpmn_id, plan, state, session, community_id, actor):
+        """The choices that steer the project (everything else is plausible filler)."""
+        rng = self.rng
+        if bpmn_id == "approve_qualification":
+            decision = "send_back" if state["send_back"] else "approve"
+            state["send_back"] = False
+            return {"town_qualification_decision": decision}
+        if bpmn_id in ("write_application", "revise_application"):
+            return {"application_title": plan.title, "application_budget_total": plan.amount,
+                    "application_goals": f"{plan.title}：服务覆盖 {rng.randint(80, 400)} 名居民",
+                    **({"revision_response": "已按恳谈会意见修改"} if bpmn_id == "revise_application" else {})}
+        if bpmn_id == "consultation_meeting":
+            outcome = "revise" if state["revisions"] > 0 else "mature"
+            state["revisions"] -= 1
+            return {"consultation_outcome": outcome}
+        if bpmn_id == "cast_ballot":
+            failing = state["failed_vote"] and state["vote_round"] == 1
+            return {"ballot": rng.choice(["no", "no", "yes"]) if failing else rng.choice(["yes"] * 6 + ["no", "abstain"])}
+        if bpmn_id == "decide_failed_vote":
+            state["vote_round"] += 1
+            return {"failed_vote_decision": "redo", "failed_vote_reason": "补充说明后重新表决"}
+        if bpmn_id == "approve_application":
+            return {"town_application_decision": "approve"}
+        if bpmn_id == "purchase_decision":
+            return {"purchase_buy": True, "purchase_amount": plan.amount, "purchase_funding_source": "镇级财政购买服务专项资金",
+                    "purchase_acceptance_criteria": ["按计划完成服务", "评议平均分不低于60分", "提交自评报告"]}
+        if bpmn_id in ("sign_purchaser", "sign_contractor"):
+            side = "purchaser" if bpmn_id == "sign_purchaser" else "contractor"
+            return {f"{side}_signatory": actor.display_name, f"{side}_agrees": True}
+        if bpmn_id == "report_progress":
+            state["reports"] += 1
+            return {"delivery_finished": state["reports"] >= plan.reports,
+                    "progress_beneficiaries": rng.randint(20, 150)}
+        if bpmn_id == "coordination_meeting":
+            return {"coordination_outcome": "resolved"}
+        if bpmn_id == "self_evaluation":
+            return {"self_evaluation_goals_met": rng.choice(["fully", "mostly"])}
+        if bpmn_id == "form_panel":
+            members = [f"{plan.community}_panel{n}" for n in (1, 2, 3)] + [f"{plan.community}_rep{rng.randint(1, 8)}"]
+            if state["bad_panel"]:
+                state["bad_panel"] = False
+                members.append(f"{plan.org}_staff")  # the evaluated organization must recuse itself
+            return {"panel_members": members, "panel_method": "听取汇报、实地查看、问卷回访",
+                    "panel_member_categories": [{"username": m, "category": "expert" if "panel3" in m else
+                                                 "resident_representative"} for m in members]}
+        if bpmn_id == "score_project":
+            return {"panel_score": rng.randint(72, 93)}
+        return {}
+
+
+def run_demo(settings, projects=5, if_empty=False, seed=2014, echo=print, progressbar=None):
+    """Load the pilot (unless it is there) and drive ``projects`` projects; returns their ids."""
+    clock = SimClock(START)
+    services = build_services(settings, clock=clock)
+    upgrade_schema(services.db)
+    rng = random.Random(seed)
+    try:
+        with unit_of_work(services.session_factory) as session:
+            if pilot.has_data(session):
+                if if_empty:
+                    echo("demo: the database already holds data; nothing to do")
+                    return []
+                raise SansheError("The database already holds data; run the demo on an empty database.")
+            bpmn, forms = read_bundle([settings.processes_dir])
+            deploy(session, services.runtime.spec_cache, bpmn, forms, "admin")
+            ids = pilot.load_pilot(session, budget_yuan=max(600_000, projects * 70_000))
+        queue = JobQueue(settings, services.runtime, clock=clock)
+        worker = Worker(services.session_factory, queue, TOPICS, "demo-worker", max_jobs=10)
+        driver = Driver(services, worker, clock, ids, rng)
+        plans = plans_for(projects, rng)
+        done = []
+        bar = progressbar(plans, label="driving projects through the seven steps") if progressbar else None
+        with bar if bar is not None else _Null(plans) as items:
+            for index, plan in enumerate(items):
+                # Projects start a few days apart and overlap in time.
+                clock.now = START + timedelta(days=index * rng.uniform(3, 9) + (index // len(PLANS)) * 30)
+                done.append(driver.run(plan))
+        _summary(echo, plans, done, ids, worker)
+        return done
+    finally:
+        services.db.dispose()
+
+
+class _Null:
+    def __init__(self, items):
+        self.items = items
+
+    def __enter__(self):
+        return self.items
+
+    def __exit__(self, *_):
+        return False
+
+
+def _summary(echo, plans, done, ids, worker):
+    total = sum(p.amount for p in plans)
+    social = sum(p.amount for p in plans if p.item in ("elderly_home_care", "women_children_family",
+                                                       "left_behind_children", "elderly_companions", "disabled_rehab"))
+    echo(f"demo: {len(done)} projects driven through the seven steps for {total:,} yuan "
+         f"({social:,} yuan in social-work projects); jobs done by workers: {worker.counts['completed']} completed, "
+         f"{worker.counts['bpmn_error']} BPMN errors")
+    echo("demo accounts (password = demo-<username>):")
+    for username, display_name, roles in ids["accounts"]:
+        echo(f"  {username:<24} {pilot.password_of(username):<30} {roles:<24} {display_name}")

@@ -21,6 +21,8 @@ BATCH = 5000
 XES_TRANSITIONS = {"schedule": "schedule", "assign": "assign", "start": "start", "complete": "complete"}
 # OCEL object types an activity's step touches, besides its project, community and organization.
 STEP_OBJECTS = {2: "application", 3: "application", 4: "vote", 5: "agreement", 7: "evaluation"}
+# Instance events become OCEL events of the project object (its lead time shows in PM4Py).
+PROJECT_EVENTS = {"start": "Project started", "complete": "Project completed", "cancel": "Project terminated"}
 OCEL_TYPES = ("project", "application", "agreement", "vote", "evaluation", "organization", "community")
 
 
@@ -228,6 +230,9 @@ def _name(session, table, row_id):
 def iter_ocel(session, filters=None, progress=None):
     """OCEL 2.0 JSON: completed activities as events, related to the objects they touch.
 
+    The start and end of each instance are events too ("Project started", "Project
+    completed" or "Project terminated"), related to the project only.
+
     Every event relates to its project, community and organization; steps 2-3 also to
     the application, step 4 to the vote round, step 5 to the agreement, step 7 to the
     evaluation.
@@ -241,7 +246,8 @@ def iter_ocel(session, filters=None, progress=None):
     event_attributes = [{"name": n, "type": t} for n, t in (("activity_id", "string"), ("resource", "string"),
                                                              ("role", "string"), ("step", "integer"))]
     yield dump({"objectTypes": [{"name": t, "attributes": [{"name": "name", "type": "string"}]} for t in OCEL_TYPES],
-                "eventTypes": [{"name": n, "attributes": event_attributes} for n in sorted(names)]})[:-1]
+                "eventTypes": [*({"name": n, "attributes": event_attributes} for n in sorted(names)),
+                               *({"name": n, "attributes": []} for n in PROJECT_EVENTS.values())]})[:-1]
     yield ', "objects": ['
     first = True
     for object_id, kind, name, links in _ocel_objects(session, filters):
@@ -255,6 +261,10 @@ def iter_ocel(session, filters=None, progress=None):
     for (case, task_id, activity_id, name, kind, _transition, ts, resource, role, step, community, organization,
          _key, _version, event_id) in _event_rows(session, filters, progress, complete_only=True):
         if kind == "instance":
+            item = {"id": f"e{event_id}", "type": PROJECT_EVENTS[_transition], "time": f"{ts}Z", "attributes": [],
+                    "relationships": [{"objectId": f"project:{case}", "qualifier": "project"}]}
+            yield ("" if first else ",") + dump(item, ensure_ascii=False)
+            first = False
             continue
         if activity_id == VOTE_TALLY_ACTIVITY:
             votes[case] = votes.get(case, 0) + 1

@@ -218,13 +218,15 @@ def _create_cases(session, dialect, filters, clock, table):
         FROM events e WHERE {where}
         GROUP BY e.instance_id
         HAVING {" AND ".join([f"{started} IS NOT NULL", *having])}"""
-    t_start, t_end = epoch_sql("ts_start", dialect), epoch_sql("ts_end", dialect)
+    # Epoch seconds are computed once, in the middle layer; the clock reads them.
+    middle = f"""
+        SELECT s.*, {epoch_sql("ts_start", dialect)} AS t_start, {epoch_sql("ts_end", dialect)} AS t_end
+        FROM ({inner}) s"""
     select_sql = f"""
         SELECT instance_id, definition_key, definition_version, town_id, community_id, organization_id,
-               title, {t_start} AS t_start, {t_end} AS t_end,
-               {clock(t_start)} AS c_start, {clock(t_end)} AS c_end,
-               CASE ended WHEN 2 THEN 'completed' WHEN 1 THEN 'cancelled' ELSE 'running' END AS status
-        FROM ({inner}) s"""
+               title, t_start, t_end, {clock("t_start")}, {clock("t_end")},
+               CASE ended WHEN 2 THEN 'completed' WHEN 1 THEN 'cancelled' ELSE 'running' END
+        FROM ({middle}) m"""
     _temp_create(session, table, CASE_COLUMNS, select_sql, params)
 
 
@@ -246,11 +248,10 @@ def _create_acts(session, dialect, filters, clock, cases, table):
                MAX(CASE WHEN e.transition = 'cancel' THEN e.ts END) AS ts_cancel
         FROM events e WHERE {where}
         GROUP BY {key}"""
-    t = {name: epoch_sql(f"ts_{name}", dialect) for name in ("sched", "pickup", "start", "done", "cancel")}
-    c = {name: clock(expr) for name, expr in t.items()}
+    names = ("sched", "pickup", "start", "done", "cancel")
+    middle = "SELECT s.*, " + ", ".join(f"{epoch_sql(f's.ts_{n}', dialect)} AS t_{n}" for n in names) + f" FROM ({inner}) s"
     select_sql = f"""
         SELECT task_id, instance_id, activity_id, activity_name, activity_type, step, role, resource,
-               {t['sched']}, {t['pickup']}, {t['start']}, {t['done']}, {t['cancel']},
-               {c['sched']}, {c['pickup']}, {c['start']}, {c['done']}, {c['cancel']}
-        FROM ({inner}) s"""
+               {", ".join(f"t_{n}" for n in names)}, {", ".join(clock(f"t_{n}") for n in names)}
+        FROM ({middle}) m"""
     _temp_create(session, table, ACT_COLUMNS, select_sql, params)

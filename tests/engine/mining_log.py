@@ -11,6 +11,7 @@ Times are hours after Monday 2024-01-01 00:00 UTC.
 """
 import os
 import socket
+import uuid
 from datetime import datetime, timedelta
 
 import pytest
@@ -94,7 +95,7 @@ def mining_db(request, tmp_path_factory):
             if os.environ.get("CI") == "true":
                 pytest.fail("PostgreSQL at 127.0.0.1:5432 is required under CI")
             pytest.skip("PostgreSQL at 127.0.0.1:5432 does not answer")
-        schema = f"sanshe_test_mining_{os.getpid()}"
+        schema = f"sanshe_test_mining_{os.getpid()}_{uuid.uuid4().hex[:8]}"
         admin = create_engine(PG_URL, isolation_level="AUTOCOMMIT")
         with admin.connect() as conn:
             conn.execute(text(f"DROP SCHEMA IF EXISTS {schema} CASCADE"))

@@ -57,11 +57,12 @@ def create_app(settings=None, services=None, test_config=None):
     i18n.init_app(app)
     errors.init_app(app)
 
-    from . import auth, inbox, instances, tasks
+    from . import admin, auth, inbox, instances, tasks
     app.register_blueprint(auth.bp)
     app.register_blueprint(inbox.bp)
     app.register_blueprint(tasks.bp)
     app.register_blueprint(instances.bp)
+    app.register_blueprint(admin.bp)
 
     @app.get("/")
     def index():

@@ -1,0 +1,391 @@
+"""The administrators' area: process versions (view, download, edit in the modeler, upload,
+form editor with live preview, diff, bulk migration), the audit log, people and their
+roles, and incidents.
+
+Every diagram or form change is validated in full before anything is deployed: on any
+error the findings (file, element id, name, line) are shown and nothing is written.
+"""
+import json
+import zipfile
+from io import BytesIO
+from pathlib import PurePath
+
+from flask import Blueprint, Response, current_app, flash, jsonify, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user
+
+from engine import audit, migration, users as user_store, versions
+from engine.deployments import deploy, get_definition
+from engine.errors import ForbiddenError, NotFoundError, ValidationError
+from engine.inbox import parse_int
+from engine.jobs import JobQueue
+from engine.listings import scope_names
+from engine.models import ROLE_SCOPE_TYPE, ROLES
+from engine.validation import Finding, validate_or_raise
+
+from . import forms as form_fields
+from .context import me, services, settings, unit
+
+bp = Blueprint("admin", __name__, url_prefix="/admin")
+
+# An uploaded zip may hold at most this much (uncompressed) and this many files.
+MAX_ZIP_BYTES = 20 * 1024 * 1024
+MAX_ZIP_FILES = 200
+
+
+@bp.before_request
+def administrators_only():
+    if not current_user.is_authenticated:
+        return current_app.login_manager.unauthorized()
+    if not current_user.has_role("administrator"):
+        raise ForbiddenError(_("Only administrators can open this page."))
+    return None
+
+
+def known_roles_and_topics():
+    """What diagrams may use: the lanes (roles) and the topics some worker handles."""
+    from workers.registry import TOPICS  # the web app is an entry layer: it may know the workers
+
+    return [role for role in ROLES if role != "administrator"], set(TOPICS)
+
+
+def deploy_checked(db, bpmn_files, forms):
+    """Validate the whole bundle (all findings at once), then deploy it.
+
+    ``forms`` may hold JSON text (a syntax error becomes a finding with its line).
+    Returns ``[(definition, created)]``; raises ValidationError with ``findings``.
+    """
+    roles, topics = known_roles_and_topics()
+    validate_or_raise(bpmn_files, forms, roles, topics)
+    parsed = {name: json.loads(form) if isinstance(form, (str, bytes)) else form for name, form in forms.items()}
+    return deploy(db, services().runtime.spec_cache, bpmn_files, parsed, current_user.username)
+
+
+def findings_of(exc):
+    """The findings to show for a refused bundle (a plain message becomes one finding)."""
+    return exc.findings or [Finding(file="", message=str(exc))]
+
+
+def wants_json():
+    return request.accept_mimetypes.best == "application/json"
+
+
+# --- process versions ---------------------------------------------------------------------
+
+@bp.get("/")
+def index():
+    with unit(readonly=True) as db:
+        processes = {}
+        for definition, running in versions.versions_overview(db):
+            processes.setdefault(definition.key, []).append((definition, running))
+        return render_template("admin/index.html", processes=processes)
+
+
+@bp.get("/definitions/<int:definition_id>")
+def definition(definition_id):
+    with unit(readonly=True) as db:
+        found = get_definition(db, definition_id)
+        running = dict((d.id, n) for d, n in versions.versions_overview(db))
+        previous = versions.previous_version(db, found)
+        return render_template("admin/definition.html", definition=found, running=running.get(found.id, 0),
+                               previous=previous)
+
+
+@bp.get("/definitions/<int:definition_id>/diagram.bpmn")
+def diagram(definition_id):
+    with unit(readonly=True) as db:
+        found = get_definition(db, definition_id)
+        xml, filename = found.bpmn_xml, f"{found.key}-v{found.version}.bpmn"
+    response = Response(xml, mimetype="application/xml")
+    if request.args.get("download"):
+        response.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response
+
+
+@bp.get("/definitions/<int:definition_id>/form-files/<path:name>")
+def form_file(definition_id, name):
+    with unit(readonly=True) as db:
+        schema = (get_definition(db, definition_id).forms or {}).get(name)
+    if schema is None:
+        raise NotFoundError(_("No such form in this version."))
+    response = Response(json.dumps(schema, ensure_ascii=False, indent=2), mimetype="application/json")
+    response.headers["Content-Disposition"] = f'attachment; filename="{PurePath(name).name}"'
+    return response
+
+
+@bp.route("/definitions/<int:definition_id>/edit", methods=("GET", "POST"))
+def edit(definition_id):
+    """The bpmn-js modeler; saving posts the XML (and any new form files) as a new version."""
+    with unit(readonly=True) as db:
+        base = get_definition(db, definition_id)
+        base_file, base_forms, base_version, base_key = base.bpmn_file, dict(base.forms or {}), base.version, base.key
+    if request.method == "GET":
+        return render_template("admin/edit.html", definition=base)
+    xml = request.form.get("bpmn_xml", "")
+    forms = {**base_forms, **uploaded_forms(request.files.getlist("forms"))}
+    try:
+        with unit() as db:
+            [(saved, created)] = deploy_checked(db, {base_file: xml}, forms)
+            result = {"id": saved.id, "version": saved.version, "created": created, "key": saved.key}
+    except ValidationError as exc:
+        findings = findings_of(exc)
+        if wants_json():
+            return jsonify(ok=False, message=str(exc), findings=[vars(f) for f in findings]), 422
+        return render_template("admin/edit.html", definition=base, findings=findings, xml=xml), 422
+    url = url_for("admin.definition", definition_id=result["id"])
+    message = (_("Saved as version %(v)s.", v=result["version"]) if result["created"]
+               else _("Nothing changed: version %(v)s is identical.", v=result["version"]))
+    if wants_json():
+        return jsonify(ok=True, url=url, message=message, **result)
+    flash(message)
+    return redirect(url, code=303)
+
+
+def uploaded_forms(files):
+    """``{name: JSON text}`` of uploaded form files (their JSON is checked by validation)."""
+    return {PurePath(f.filename).name: f.read().decode("utf-8", errors="replace")
+            for f in files if f and f.filename}
+
+
+@bp.route("/upload", methods=("GET", "POST"))
+def upload():
+    """Diagrams with their form files, chosen one by one or as one zip."""
+    if request.method == "GET":
+        return render_template("admin/upload.html")
+    try:
+        bpmn_files, forms = read_upload(request.files.getlist("files"))
+        with unit() as db:
+            results = [(d.key, d.version, d.id, created) for d, created in deploy_checked(db, bpmn_files, forms)]
+    except ValidationError as exc:
+        return render_template("admin/upload.html", findings=findings_of(exc)), 422
+    for key, version, _id, created in results:
+        flash(_("%(key)s: version %(v)s deployed.", key=key, v=version) if created
+              else _("%(key)s: unchanged (version %(v)s).", key=key, v=version))
+    return redirect(url_for("admin.index"), code=303)
+
+
+def read_upload(files):
+    """``(bpmn_files, forms)`` from uploaded ``.bpmn``/``.json`` files and ``.zip`` archives."""
+    bpmn_files, forms = {}, {}
+
+    def take(name, content):
+        name = PurePath(name).name
+        if name.endswith(".bpmn"):
+            bpmn_files[name] = content.decode("utf-8", errors="replace")
+        elif name.endswith(".json"):
+            forms[name] = content.decode("utf-8", errors="replace")
+
+    for upload in files:
+        if not upload or not upload.filename:
+            continue
+        content = upload.read()
+        if upload.filename.lower().endswith(".zip"):
+            for name, data in _zip_members(upload.filename, content):
+                take(name, data)
+        else:
+            take(upload.filename, content)
+    if not bpmn_files:
+        raise ValidationError(_("Choose at least one .bpmn diagram (with its form files, or as a zip)."))
+    return bpmn_files, forms
+
+
+def _zip_members(filename, content):
+    try:
+        archive = zipfile.ZipFile(BytesIO(content))
+    except zipfile.BadZipFile as exc:
+        raise ValidationError(_("%(f)s is not a zip file.", f=filename)) from exc
+    members = [m for m in archive.infolist() if not m.is_dir()]
+    if len(members) > MAX_ZIP_FILES or sum(m.file_size for m in members) > MAX_ZIP_BYTES:
+        raise ValidationError(_("%(f)s is too large to unpack.", f=filename))
+    return [(m.filename, archive.read(m)) for m in members]
+
+
+# --- forms ---------------------------------------------------------------------------------
+
+@bp.route("/definitions/<int:definition_id>/forms/<path:name>", methods=("GET", "POST"))
+def form_editor(definition_id, name):
+    """Edit one form's JSON Schema with a live preview; saving deploys a new version."""
+    with unit(readonly=True) as db:
+        base = get_definition(db, definition_id)
+        if name not in (base.forms or {}):
+            raise NotFoundError(_("No such form in this version."))
+        bpmn_file, xml, forms = base.bpmn_file, base.bpmn_xml, dict(base.forms)
+        context = {"definition": base, "name": name}
+        if request.method == "GET":
+            text = json.dumps(forms[name], ensure_ascii=False, indent=2)
+            return render_template("admin/form.html", text=text, preview=preview_fields(text), **context)
+    text = request.form.get("schema", "")
+    try:
+        with unit() as db:
+            [(saved, created)] = deploy_checked(db, {bpmn_file: xml}, {**forms, name: text})
+            saved_id, version = saved.id, saved.version
+    except ValidationError as exc:
+        with unit(readonly=True) as db:
+            context["definition"] = get_definition(db, definition_id)
+            return render_template("admin/form.html", text=text, preview=preview_fields(text),
+                                   findings=findings_of(exc), **context), 422
+    flash(_("Saved as version %(v)s.", v=version) if created else _("Nothing changed."))
+    return redirect(url_for("admin.definition", definition_id=saved_id), code=303)
+
+
+@bp.post("/forms/preview")
+def form_preview():
+    """The form as people will see it, rendered from the posted schema text (htmx)."""
+    return render_template("admin/_preview.html", preview=preview_fields(request.form.get("schema", "")))
+
+
+def preview_fields(text):
+    """``{"fields": [...]}`` to render, or ``{"error": message}`` when the text is not a schema."""
+    try:
+        schema = json.loads(text)
+    except json.JSONDecodeError as exc:
+        return {"error": _("Line %(line)s: not valid JSON (%(msg)s).", line=exc.lineno, msg=exc.msg)}
+    if not isinstance(schema, dict):
+        return {"error": _("A form schema is a JSON object.")}
+    return {"fields": form_fields.build_fields(schema, {}), "title": schema.get("title", "")}
+
+
+# --- versions: diff and migration ------------------------------------------------------------
+
+@bp.get("/diff")
+def diff():
+    old_id, new_id = parse_int(request.args.get("old")), parse_int(request.args.get("new"))
+    if not old_id or not new_id:
+        raise ValidationError(_("Choose two versions to compare."))
+    with unit(readonly=True) as db:
+        result = versions.diff_definitions(db, old_id, new_id)
+        return render_template("admin/diff.html", diff=result, old=get_definition(db, old_id),
+                               new=get_definition(db, new_id))
+
+
+@bp.route("/migrate", methods=("GET", "POST"))
+def migrate():
+    """GET: the dry run (per instance: can it move, why not). POST: move them."""
+    args = request.form if request.method == "POST" else request.args
+    target_id = parse_int(args.get("target"))
+    from_id = parse_int(args.get("from"))
+    if not target_id:
+        raise ValidationError(_("Choose the version to move projects to."))
+    runtime = services().runtime
+    if request.method == "GET":
+        with unit(readonly=True) as db:
+            checks = migration.dry_run(db, runtime, target_id, from_id)
+            return render_template("admin/migrate.html", checks=checks, target=get_definition(db, target_id),
+                                   from_id=from_id, done=False)
+    chosen = [int(i) for i in request.form.getlist("instance") if i.isdigit()]
+    if not chosen:
+        raise ValidationError(_("Choose at least one project to move."))
+    with unit() as db:
+        checks = migration.migrate(db, runtime, target_id, current_user.username, from_id, chosen)
+        moved = sum(1 for c in checks if c.moved)
+    with unit(readonly=True) as db:
+        flash(_("%(n)s project(s) moved.", n=moved))
+        return render_template("admin/migrate.html", checks=checks, target=get_definition(db, target_id),
+                               from_id=from_id, done=True)
+
+
+@bp.get("/audit")
+def audit_log():
+    page = max(parse_int(request.args.get("page")) or 1, 1)
+    action = request.args.get("action") or None
+    with unit(readonly=True) as db:
+        rows, total = audit.entries(db, page=page, action=action)
+        return render_template("admin/audit.html", rows=rows, total=total, page=page, action=action,
+                               actions=audit.actions(db), per_page=50)
+
+
+# --- people ----------------------------------------------------------------------------------
+
+@bp.get("/users")
+def users():
+    with unit(readonly=True) as db:
+        return render_template("admin/users.html", users=user_store.list_users(db), names=scope_names(db),
+                               roles=ROLES, scope_types=ROLE_SCOPE_TYPE)
+
+
+@bp.post("/users")
+def create_user():
+    form = request.form
+    with unit() as db:
+        user = user_store.create_user(db, form.get("username", ""), form.get("password", ""),
+                                      display_name=form.get("display_name", ""),
+                                      organization_id=parse_int(form.get("organization_id")))
+        audit.record(db, current_user.username, "user_create", f"user {user.username}")
+        user_id = user.id
+    flash(_("Account created."))
+    return redirect(url_for("admin.user", user_id=user_id), code=303)
+
+
+@bp.get("/users/<int:user_id>")
+def user(user_id):
+    with unit(readonly=True) as db:
+        found = user_store.find_user(db, user_id)
+        names = scope_names(db)
+        scopes = {kind: sorted(((i, n) for (t, i), n in names.items() if t == kind), key=lambda p: p[1])
+                  for kind in ("town", "community", "organization")}
+        return render_template("admin/user.html", user=found, grants=sorted(found.grants, key=lambda g: g.role),
+                               names=names, roles=ROLES, scope_types=ROLE_SCOPE_TYPE, scopes=scopes)
+
+
+@bp.post("/users/<int:user_id>/grant")
+def grant(user_id):
+    """Grant a role in one scope; ``scope`` is ``type:id`` and must be of the role's scope type."""
+    role = request.form.get("role", "")
+    scope_type, _sep, scope_id = request.form.get("scope", "").partition(":")
+    needed = ROLE_SCOPE_TYPE.get(role)
+    if needed not in (None, "global") and scope_type != needed:
+        raise ValidationError(_("The role %(role)s is held in a %(kind)s: choose one.", role=role, kind=needed),
+                              errors={"scope": [needed]})
+    with unit() as db:
+        found = user_store.find_user(db, user_id)
+        granted = user_store.grant_role(db, found, role, parse_int(scope_id) or 0)
+        audit.record(db, current_user.username, "role_grant", f"user {found.username}",
+                     {"role": role, "scope_type": granted.scope_type, "scope_id": granted.scope_id})
+    flash(_("Role granted."))
+    return redirect(url_for("admin.user", user_id=user_id), code=303)
+
+
+@bp.post("/users/<int:user_id>/revoke")
+def revoke(user_id):
+    role, scope_id = request.form.get("role", ""), parse_int(request.form.get("scope_id")) or 0
+    with unit() as db:
+        found = user_store.find_user(db, user_id)
+        if found.id == me(db).id and role == "administrator":
+            raise ValidationError(_("You cannot take away your own administrator role."))
+        if user_store.revoke_role(db, found, role, scope_id):
+            audit.record(db, current_user.username, "role_revoke", f"user {found.username}",
+                         {"role": role, "scope_id": scope_id})
+    flash(_("Role taken away."))
+    return redirect(url_for("admin.user", user_id=user_id), code=303)
+
+
+@bp.post("/users/<int:user_id>/deactivate")
+def deactivate(user_id):
+    with unit() as db:
+        found = user_store.find_user(db, user_id)
+        if found.id == me(db).id:
+            raise ValidationError(_("You cannot deactivate your own account."))
+        user_store.deactivate(db, found)
+        audit.record(db, current_user.username, "user_deactivate", f"user {found.username}")
+    flash(_("Account deactivated: the person can no longer sign in."))
+    return redirect(url_for("admin.user", user_id=user_id), code=303)
+
+
+# --- incidents -------------------------------------------------------------------------------
+
+def job_queue():
+    return JobQueue(settings(), services().runtime)
+
+
+@bp.get("/incidents")
+def incidents():
+    with unit(readonly=True) as db:
+        return render_template("admin/incidents.html", jobs=job_queue().incidents(db))
+
+
+@bp.post("/incidents/<int:job_id>/retry")
+def retry(job_id):
+    with unit() as db:
+        job_queue().retry_incident(db, job_id, actor=current_user.username)
+    flash(_("Job %(id)s is queued again.", id=job_id))
+    return redirect(url_for("admin.incidents"), code=303)

@@ -1,5 +1,6 @@
 """Process mining: `sanshe mine report`, `sanshe mine export`, `sanshe bench mining`."""
 import functools
+import sys
 
 import click
 from sqlalchemy import select
@@ -34,6 +35,9 @@ def filter_options(func):
     return functools.reduce(lambda f, option: option(f), reversed(options), func)
 
 
+LABELS = {Community: "community", Town: "town", Organization: "organization"}
+
+
 def _resolve(session, model, value):
     if value is None:
         return None
@@ -41,7 +45,7 @@ def _resolve(session, model, value):
     if found is None and value.isdigit():
         found = session.scalar(select(model.id).where(model.id == int(value)))
     if found is None:
-        raise NotFoundError(f"No {model.__tablename__[:-1].replace('_', ' ')} {value!r}.")
+        raise NotFoundError(f"No {LABELS[model]} {value!r}.")
     return found
 
 
@@ -75,8 +79,10 @@ def print_report(report, limit):
     lead = cases["lead"]
     click.echo(f"Lead time of completed cases: mean {days(lead['mean'])}, median {days(lead['median'])}, "
                f"p90 {days(lead['p90'])}, max {days(lead['max'])}")
+    tallest = max([b["cases"] for b in cases["histogram"]] or [1]) or 1
     for bucket in cases["histogram"]:
-        click.echo(f"  {days(bucket['lower']):>7} - {days(bucket['upper']):<7} {'#' * min(bucket['cases'], 60)} {bucket['cases']}")
+        bar = "#" * round(50 * bucket["cases"] / tallest)
+        click.echo(f"  {days(bucket['lower']):>7} - {days(bucket['upper']):<7} {bar} {bucket['cases']}")
     click.echo("\nSteps")
     _table(["step", "cases", "done", "wait mean", "median", "p90", "max", "work mean", "median", "p90", "max",
             "span mean", "median", "p90", "max"],
@@ -135,7 +141,7 @@ def export_cmd(ctx, fmt, output, **filters):
         log_filter = build_filter(session, **filters)
         total = count_events(session, log_filter)
         with open(output, "w", encoding="utf-8", newline="") as out, \
-                click.progressbar(length=total, label=f"{fmt} export", file=click.get_text_stream("stderr")) as bar:
+                click.progressbar(length=total, label=f"{fmt} export", file=sys.stderr) as bar:
             size = write_export(session, fmt, out, log_filter, progress=bar.update)
     click.echo(f"{output}: {total} events, {size / 1e6:.1f} MB")
 

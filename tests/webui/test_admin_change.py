@@ -1,0 +1,117 @@
+"""With no code change, an administrator changes the process in the browser: a new town task
+with a new form between step 1 and step 2, and a stricter vote-pass threshold. New projects
+follow the new version, a running project keeps its own, and a migrated one continues on
+the new one. The vote is counted by the real vote_roster and vote_tally workers."""
+import io
+import json
+import re
+
+from sqlalchemy import select
+
+from bench.lifecycle import default_choices, fill, service_result
+from engine.db import unit_of_work
+from engine.jobs import JobQueue
+from engine.models import AuditEntry, Definition, Instance, Job, Task, User
+from tests import diagram_edits as edits
+from workers.registry import TOPICS
+from workers.worker import Worker
+
+from .conftest import start_project
+
+USERS_BY_ROLE = {"social_organization": "orgstaff", "community_committee": "committee", "town_government": "town"}
+REAL_WORKERS = ("vote_roster", "vote_tally")
+# Five representatives: three for, two against. 3/5 passes "more than 1/2" but not "more than 2/3".
+BALLOTS = {"rep0": "yes", "rep1": "yes", "rep2": "yes", "rep3": "no", "rep4": "no"}
+
+
+def drive(web, instance_id, until):
+    """Work the instance (people through the runtime, services through workers) until a task
+    named in ``until`` waits; returns the bpmn ids of the human tasks done."""
+    services = web.services
+    queue = JobQueue(services.settings, services.runtime)
+    done = []
+    while True:
+        with unit_of_work(services.session_factory) as session:
+            job = session.scalars(select(Job).where(Job.instance_id == instance_id, Job.state == "ready")).first()
+            if job is not None and job.topic not in REAL_WORKERS:
+                services.runtime.complete_job(session, job, service_result(job.topic, job.variables), "worker")
+                continue
+            if job is not None:
+                locked = [j for j in queue.fetch_and_lock(session, [job.topic], "worker-1", 50) if j.id == job.id]
+        if job is not None:
+            assert Worker(services.session_factory, queue, TOPICS, "worker-1").process(locked[0]) == "completed"
+            continue
+        with unit_of_work(services.session_factory) as session:
+            row = session.scalars(select(Task).where(Task.instance_id == instance_id, Task.state == "ready")
+                                  .order_by(Task.created_at, Task.id)).first()
+            assert row is not None, f"instance {instance_id} ended before {until}"
+            if row.bpmn_id in until:
+                return done
+            user = session.scalar(select(User).where(User.username == (row.assignee or USERS_BY_ROLE[row.role])))
+            choices = {**default_choices(), "ballot": BALLOTS.get(row.assignee, "yes"), "town_budget_ceiling": 60000}
+            services.runtime.complete_task(session, row.id, user,
+                                           fill(services.runtime.task_form(session, row.id, user), choices))
+            done.append(row.bpmn_id)
+
+
+def vote_result(web, instance_id):
+    with unit_of_work(web.services.session_factory, readonly=True) as session:
+        return session.scalars(select(Job.result).where(Job.instance_id == instance_id, Job.topic == "vote_tally")).one()
+
+
+def definition_of(web, instance_id):
+    with unit_of_work(web.services.session_factory, readonly=True) as session:
+        return session.get(Definition, session.get(Instance, instance_id).definition_id).version
+
+
+def test_an_administrator_adds_a_town_task_and_raises_the_vote_threshold(web, as_user):
+    kept = start_project(web, title="留在第一版的项目")
+    drive(web, kept, until={"consultation_meeting"})
+    moved = start_project(web, title="迁移到第二版的项目")
+    drive(web, moved, until={"approve_qualification"})
+
+    admin = as_user("admin")
+    admin.get("/admin/definitions/1/edit")
+    xml = edits.set_param(edits.insert_town_task(edits.original()), "tally_votes", "pass_ratio", "2/3")
+    form_file = (io.BytesIO(json.dumps(edits.NEW_FORM_SCHEMA, ensure_ascii=False).encode()), edits.NEW_FORM)
+    response = admin.post("/admin/definitions/1/edit", {"bpmn_xml": xml, "forms": form_file},
+                          content_type="multipart/form-data", headers={"Accept": "application/json"})
+    assert response.status_code == 200, response.get_data(as_text=True)
+    assert response.json["ok"] and response.json["version"] == 2 and response.json["created"]
+    listing = admin.get("/admin/").get_data(as_text=True)
+    assert '<tr data-version="2">' in listing
+
+    # The dry run: both v1 projects can move; move only one of them.
+    dry = admin.get("/admin/migrate?target=2").get_data(as_text=True)
+    for instance_id in (kept, moved):
+        assert re.search(rf'<tr data-instance="{instance_id}" class="ok">', dry)
+    response = admin.post("/admin/migrate", {"target": "2", "instance": str(moved)})
+    assert response.status_code == 200 and "moved" in response.get_data(as_text=True)
+    assert (definition_of(web, kept), definition_of(web, moved)) == (1, 2)
+    with unit_of_work(web.services.session_factory, readonly=True) as session:
+        [entry] = session.scalars(select(AuditEntry).where(AuditEntry.action == "migrate")).all()
+        assert entry.actor == "admin" and entry.target == f"instance {moved}"
+    assert f"instance {moved}" in admin.get("/admin/audit").get_data(as_text=True)
+
+    # A new project starts on version 2 and goes through the new task and the new threshold.
+    new = start_project(web, title="新版本上的项目")
+    assert definition_of(web, new) == 2
+    done = drive(web, new, until={"approve_application", "decide_failed_vote"})
+    assert done.index("approve_qualification") < done.index(edits.NEW_TASK) < done.index("plan_survey")
+    with unit_of_work(web.services.session_factory, readonly=True) as session:
+        new_task = session.scalars(select(Task).where(Task.instance_id == new, Task.bpmn_id == edits.NEW_TASK)).one()
+        assert new_task.role == "town_government" and new_task.data == {"town_budget_ceiling": 60000}
+        waiting = session.scalars(select(Task.bpmn_id).where(Task.instance_id == new, Task.state == "ready")).all()
+    result = vote_result(web, new)
+    assert (result["yes"], result["no"], result["pass_ratio"], result["passed"]) == (3, 2, "2/3", False)
+    assert waiting == ["decide_failed_vote"]
+
+    # The project that kept version 1: the same ballots pass under "more than 1/2".
+    done = drive(web, kept, until={"approve_application", "decide_failed_vote"})
+    assert edits.NEW_TASK not in done
+    result = vote_result(web, kept)
+    assert (result["yes"], result["pass_ratio"], result["passed"]) == (3, "1/2", True)
+
+    # The migrated project continues: through the new task, on to the survey.
+    done = drive(web, moved, until={"plan_survey"})
+    assert done == ["approve_qualification", edits.NEW_TASK]

@@ -43,17 +43,18 @@ ACTIVITIES = [
     ("supervise_before", "Supervisor review before delivery", "userTask", "supervisor", 2),
     ("consultation_meeting", "Consultation meeting", "userTask", "community_committee", 3),
     ("revise_application", "Revise application", "userTask", "social_organization", 3),
-    ("vote_roster", "Vote roster", "serviceTask", "community_committee", 4),
+    ("draw_up_roster", "Vote roster", "serviceTask", "community_committee", 4),
     ("cast_ballot", "Cast ballot", "userTask", "resident_representative", 4),
-    ("vote_tally", "Tally and announce", "serviceTask", "community_committee", 4),
+    ("tally_votes", "Tally and announce", "serviceTask", "community_committee", 4),
     ("decide_failed_vote", "Decide after failed vote", "userTask", "community_committee", 4),
     ("approve_application", "Approve application", "userTask", "town_government", 4),
     ("purchase_decision", "Purchase decision", "userTask", "town_government", 5),
-    ("funds_earmark", "Earmark funds", "serviceTask", "town_government", 5),
-    ("agreement_generate", "Generate agreement", "serviceTask", "town_government", 5),
+    ("earmark_funds", "Earmark funds", "serviceTask", "town_government", 5),
+    ("draft_agreement", "Generate agreement", "serviceTask", "town_government", 5),
     ("sign_purchaser", "Sign as purchaser", "userTask", "town_government", 5),
     ("sign_contractor", "Sign as contractor", "userTask", "social_organization", 5),
-    ("agreement_verify", "Verify agreement", "serviceTask", "town_government", 5),
+    ("record_signatures", "Record signatures", "serviceTask", "town_government", 5),
+    ("verify_agreement", "Verify agreement", "serviceTask", "town_government", 5),
     ("pay_first_installment", "First payment", "serviceTask", "town_government", 5),
     ("report_progress", "Report delivery progress", "userTask", "social_organization", 6),
     ("supervise_during", "Supervisor review during delivery", "userTask", "supervisor", 6),
@@ -62,12 +63,11 @@ ACTIVITIES = [
     ("write_case_study", "Write case study", "userTask", "social_organization", 7),
     ("supervise_after", "Supervisor review after delivery", "userTask", "supervisor", 7),
     ("form_panel", "Form evaluation panel", "userTask", "community_committee", 7),
-    ("evaluation_panel_check", "Check evaluation panel", "serviceTask", "community_committee", 7),
+    ("check_panel", "Check evaluation panel", "serviceTask", "community_committee", 7),
     ("score_project", "Score the project", "userTask", "evaluation_panel", 7),
-    ("evaluation_decision", "Evaluation decision", "serviceTask", "community_committee", 7),
+    ("decide_evaluation", "Evaluation decision", "serviceTask", "community_committee", 7),
     ("rectify", "Rectify", "userTask", "social_organization", 7),
     ("pay_final_installment", "Final payment", "serviceTask", "town_government", 7),
-    ("funds_settle", "Settle funds", "serviceTask", "town_government", 7),
 ]
 # Median wait (days) before someone of a role picks a task up; town decisions are slowest.
 ROLE_WAIT = {"community_committee": 1.5, "town_government": 4.0, "social_organization": 1.0,
@@ -153,7 +153,7 @@ class CaseWriter:
         return done
 
     def vote(self, voters):
-        self.task("vote_roster")
+        self.task("draw_up_roster")
         opened = self.t
         ends = []
         for number in range(voters):
@@ -168,7 +168,7 @@ class CaseWriter:
                                       work=self.rng.uniform(30, 600), wait=self.rng.uniform(600, 1.5 * DAY),
                                       after=opened, parallel=True))
         self.t = max(ends)
-        self.task("vote_tally")
+        self.task("tally_votes")
         return self.rng.random() > 0.14  # passed?
 
 
@@ -215,11 +215,12 @@ def generate_case(writer, rng, social_work, end_at=None):
     if stop():
         return "running", 4
     w.task("purchase_decision")
-    for activity in ("funds_earmark", "agreement_generate"):
+    for activity in ("earmark_funds", "draft_agreement"):
         w.task(activity)
     signed = [w.task("sign_purchaser", parallel=True, after=w.t), w.task("sign_contractor", parallel=True, after=w.t)]
     w.t = max(signed)
-    w.task("agreement_verify")
+    w.task("record_signatures")
+    w.task("verify_agreement")
     w.task("pay_first_installment")
     if rng.random() < 0.015:
         return "cancelled", 5
@@ -237,17 +238,16 @@ def generate_case(writer, rng, social_work, end_at=None):
         w.task("write_case_study")
         w.task("supervise_after")
     w.task("form_panel")
-    w.task("evaluation_panel_check")
+    w.task("check_panel")
     scored = w.t
     ends = [w.task("score_project", f"panel-{w.ctx['community_id']}-{n}", after=scored, parallel=True)
             for n in range(rng.randint(5, 7))]
     w.t = max(ends)
-    w.task("evaluation_decision")
+    w.task("decide_evaluation")
     if rng.random() < 0.1:
         w.task("rectify")
-        w.task("evaluation_decision")
+        w.task("decide_evaluation")
     w.task("pay_final_installment")
-    w.task("funds_settle")
     return "completed", 7
 
 

@@ -17,7 +17,7 @@ from .logview import LogFilter, log_view, ordered_concat_sql
 
 # BPMN ids the rework figures count; the diagram contract names them.
 REVISE_ACTIVITY = "revise_application"
-VOTE_TALLY_ACTIVITY = "vote_tally"
+VOTE_TALLY_ACTIVITY = "tally_votes"
 STATS = ("n", "mean", "median", "p90", "max", "sum")
 
 WAITING = "a.c_pickup - a.c_sched"

@@ -25,10 +25,10 @@ HOUR = 3600.0
 NOW = T0 + timedelta(hours=200)
 PG_URL = os.environ.get("SANSHE_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 NAMES = {"write_application": "Write application", "consultation_meeting": "Consultation meeting",
-         "revise_application": "Revise application", "vote_tally": "Tally and announce"}
-STEPS = {"write_application": 2, "consultation_meeting": 3, "revise_application": 3, "vote_tally": 4}
+         "revise_application": "Revise application", "tally_votes": "Tally and announce"}
+STEPS = {"write_application": 2, "consultation_meeting": 3, "revise_application": 3, "tally_votes": 4}
 ROLES = {"write_application": "social_organization", "consultation_meeting": "community_committee",
-         "revise_application": "social_organization", "vote_tally": "community_committee"}
+         "revise_application": "social_organization", "tally_votes": "community_committee"}
 
 # case: (version, community, start, end, end transition, [(task, activity, {transition: hour})])
 CASES = {
@@ -37,13 +37,13 @@ CASES = {
         ("t1b", "consultation_meeting", {"schedule": 48, "start": 50, "complete": 52}),
         ("t1c", "revise_application", {"schedule": 52, "assign": 76, "start": 76, "complete": 100}),
         ("t1d", "consultation_meeting", {"schedule": 100, "start": 101, "complete": 102}),
-        ("t1e", "vote_tally", {"schedule": 102, "start": 102, "complete": 103}),
+        ("t1e", "tally_votes", {"schedule": 102, "start": 102, "complete": 103}),
     ]),
     2: (2, 2, 24, 149, "complete", [
         ("t2a", "write_application", {"schedule": 24, "assign": 96, "start": 96, "complete": 144}),
         ("t2b", "consultation_meeting", {"schedule": 144, "start": 145, "complete": 146}),
-        ("t2c", "vote_tally", {"schedule": 146, "start": 146, "complete": 147}),
-        ("t2d", "vote_tally", {"schedule": 147, "start": 147, "complete": 149}),
+        ("t2c", "tally_votes", {"schedule": 146, "start": 146, "complete": 147}),
+        ("t2d", "tally_votes", {"schedule": 147, "start": 147, "complete": 149}),
     ]),
     3: (1, 1, 48, None, None, [("t3a", "write_application", {"schedule": 48})]),
     4: (2, 2, 0, 10, "cancel", [("t4a", "write_application", {"schedule": 0, "cancel": 10})]),
@@ -66,7 +66,7 @@ def event_rows():
             for transition, hour in transitions.items():
                 rows.append({**base, "ts": at(hour), "task_id": task_id, "activity_id": activity,
                              "activity_name": NAMES[activity], "step": STEPS[activity], "role": ROLES[activity],
-                             "activity_type": "serviceTask" if activity == "vote_tally" else "userTask",
+                             "activity_type": "serviceTask" if activity == "tally_votes" else "userTask",
                              "transition": transition, "resource": None if transition == "schedule" else "alice"})
         if end is not None:
             rows.append({**base, "ts": at(end), "activity_id": "instance", "activity_name": f"Project {case}",

@@ -35,8 +35,8 @@ def test_activity_waiting_working_and_total_times(view):
     assert dist_hours(write["total"]) == {"n": 2, "mean": 84, "median": 84, "p90": 112.8, "max": 120}
     meeting = stats["consultation_meeting"]
     assert dist_hours(meeting["waiting"]) == {"n": 3, "mean": round(4 / 3, 6), "median": 1, "p90": 1.8, "max": 2}
-    assert dist_hours(stats["vote_tally"]["working"])["median"] == 1
-    assert stats["vote_tally"]["completed"] == 3
+    assert dist_hours(stats["tally_votes"]["working"])["median"] == 1
+    assert stats["tally_votes"]["completed"] == 3
 
 
 def test_step_times_and_the_span_of_each_step_per_case(view):
@@ -67,8 +67,8 @@ def test_variants_with_frequency_and_mean_lead_time(view):
     assert result["count"] == 2
     paths = {tuple(v["activities"]): (v["cases"], hours(v["mean_lead"])) for v in result["variants"]}
     assert paths == {
-        ("write_application", "consultation_meeting", "revise_application", "consultation_meeting", "vote_tally"): (1, 103),
-        ("write_application", "consultation_meeting", "vote_tally", "vote_tally"): (1, 125),
+        ("write_application", "consultation_meeting", "revise_application", "consultation_meeting", "tally_votes"): (1, 103),
+        ("write_application", "consultation_meeting", "tally_votes", "tally_votes"): (1, 125),
     }
 
 
@@ -78,8 +78,8 @@ def test_directly_follows_graph_with_mean_durations(view):
         ("write_application", "consultation_meeting"): (2, 3),
         ("consultation_meeting", "revise_application"): (1, 48),
         ("revise_application", "consultation_meeting"): (1, 2),
-        ("consultation_meeting", "vote_tally"): (2, 1),
-        ("vote_tally", "vote_tally"): (1, 2),
+        ("consultation_meeting", "tally_votes"): (2, 1),
+        ("tally_votes", "tally_votes"): (1, 2),
     }
 
 
@@ -91,7 +91,7 @@ def test_slowest_cases_running_ages_and_drill_down(view):
     timeline = case_timeline(view, 1)
     assert [(t["activity_id"], hours(t["waiting"]), hours(t["working"])) for t in timeline] == [
         ("write_application", 24, 24), ("consultation_meeting", 2, 2), ("revise_application", 24, 24),
-        ("consultation_meeting", 1, 1), ("vote_tally", 0, 1)]
+        ("consultation_meeting", 1, 1), ("tally_votes", 0, 1)]
 
 
 @pytest.mark.parametrize("filters, cases", [

@@ -1,0 +1,76 @@
+"""An administrator edits the diagram in the bpmn-js modeler in Chromium: adds a task in the
+town lane, sets its step and form in the side panel, attaches the new form file, saves, and
+finds the next version listed."""
+import json
+import re
+
+import pytest
+from sqlalchemy import func, select
+
+from engine.db import unit_of_work
+from engine.models import Definition
+from tests import diagram_edits as edits
+
+from .conftest import ARTIFACTS, PASSWORD
+
+pytestmark = pytest.mark.browser
+
+ADD_TASK = """() => {
+  const modeler = window.sanshModeler;
+  const registry = modeler.get('elementRegistry');
+  const lane = registry.get('lane_town_government');
+  const approve = registry.get('approve_qualification');
+  const shape = modeler.get('modeling').createShape({type: 'bpmn:UserTask'},
+      {x: approve.x + approve.width / 2, y: approve.y + approve.height + 70}, lane);
+  modeler.get('selection').select(shape);
+  return shape.id;
+}"""
+
+
+def versions(live):
+    with unit_of_work(live.services.session_factory, readonly=True) as session:
+        return session.scalar(select(func.max(Definition.version)).where(Definition.key == "seven_step_project"))
+
+
+def test_the_modeler_adds_a_task_and_saves_the_next_version(live, chromium):
+    before = versions(live)
+    context = chromium.new_context(locale="en-US", viewport={"width": 1400, "height": 1000})
+    page = context.new_page()
+    errors = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.goto(f"{live.url}/login")
+    page.fill('input[name="username"]', "admin")
+    page.fill('input[name="password"]', PASSWORD)
+    page.click('button[type="submit"]')
+    page.wait_for_url(re.compile(r".*/inbox.*"))
+
+    page.goto(f"{live.url}/admin/")
+    page.click(f'tr[data-version="{before}"] >> text=Edit')
+    page.wait_for_selector('#modeler[data-ready="true"]', timeout=15_000)
+    task_id = page.evaluate(ADD_TASK)
+    panel = page.locator("#element-properties")
+    assert panel.locator('[data-prop="id"]').input_value() == task_id
+    for prop, value in (("name", "镇政府备案 (Town filing)"), ("step", "2"),
+                        ("formJsonSchemaFilename", edits.NEW_FORM), ("dueIn", "P3D")):
+        panel.locator(f'[data-prop="{prop}"]').fill(value)
+        panel.locator(f'[data-prop="{prop}"]').press("Tab")
+    page.set_input_files('input[name="forms"]', files=[{
+        "name": edits.NEW_FORM, "mimeType": "application/json",
+        "buffer": json.dumps(edits.NEW_FORM_SCHEMA, ensure_ascii=False).encode()}])
+    page.screenshot(path=ARTIFACTS / "modeler_before_save.png")
+    page.click('[data-testid="save"]')
+    page.wait_for_url(re.compile(r".*/admin/definitions/\d+$"), timeout=15_000)
+    assert f"v{before + 1}" in page.content(), page.locator('[data-testid="findings"]').all_inner_texts()
+
+    page.goto(f"{live.url}/admin/")
+    assert page.locator(f'tr[data-version="{before + 1}"]').count() == 1
+    page.screenshot(path=ARTIFACTS / "modeler_versions.png", full_page=True)
+    assert errors == []
+    with unit_of_work(live.services.session_factory, readonly=True) as session:
+        saved = session.scalars(select(Definition).where(Definition.version == before + 1)).one()
+        xml, forms = saved.bpmn_xml, saved.forms
+    assert f'id="{task_id}"' in xml and "镇政府备案" in xml and edits.NEW_FORM in forms
+    town_lane = re.search(r'<bpmn:lane id="lane_town_government".*?</bpmn:lane>', xml, re.S).group(0)
+    assert f"<bpmn:flowNodeRef>{task_id}</bpmn:flowNodeRef>" in town_lane
+    assert re.search(rf'<spiffworkflow:property name="step" value="2"\s*/>', xml)
+    context.close()

@@ -19,8 +19,9 @@ from .eventlog import EventBatch
 from .forms import validate_form
 from .models import CatalogItem, Community, Instance, Job, Organization, Task, Timer, utcnow
 
-# Variables the inbox must not show to other people before the tally (secret ballot).
-SECRET_VARIABLES = ("ballots", "ballot")
+# Variables never shown to people: single ballots and who cast them (the tally's counts are
+# recorded as decisions and shown instead).
+SECRET_VARIABLES = ("ballots", "ballot", "vote_record")
 
 
 class HotInstances:
@@ -73,16 +74,19 @@ class Runtime:
 
     ``state_store`` turns workflows into stored state, ``spec_cache`` gives parsed specs per
     definition, ``script_engine`` runs diagram expressions, ``clock`` returns naive UTC now,
-    and each ``on_task_ready(session, task_row)`` hook sees every new human task.
+    each ``on_task_ready(session, task_row)`` hook sees every new human task, and each
+    ``on_terminated(session, instance, now)`` hook sees a project stopped before its end
+    (e.g. to release earmarked funds).
     """
 
     def __init__(self, state_store, spec_cache, script_engine=None, clock=utcnow, on_task_ready=(), hot_capacity=2000,
-                 job_retries=3):
+                 job_retries=3, on_terminated=()):
         self.state_store = state_store
         self.spec_cache = spec_cache
         self.script_engine = script_engine
         self.clock = clock
         self.on_task_ready = list(on_task_ready)
+        self.on_terminated = list(on_terminated)
         self.hot = HotInstances(hot_capacity)
         self.job_retries = job_retries
 
@@ -370,6 +374,8 @@ class Runtime:
         spiff.cancel_workflow(workflow)
         batch = EventBatch(instance, definition, self.clock())
         instance.status, instance.ended_at, instance.outcome = "terminated", batch.now, reason or "terminated"
+        for hook in self.on_terminated:
+            hook(session, instance, batch.now)
         self._sync(session, instance, definition, workflow, before, batch, ended="cancel", resource=user.username)
         return instance
 

@@ -6,6 +6,7 @@ from sqlalchemy.engine import Engine
 from .config import Settings
 from .db import make_engine, make_session_factory
 from .deployments import SpecCache
+from .funds import release
 from .notifications import notify_task_ready
 from .runtime import Runtime
 from .scripting import make_script_engine
@@ -25,5 +26,10 @@ def build_services(settings, clock=None):
     db = make_engine(settings.database_url)
     extra = {"clock": clock} if clock is not None else {}
     runtime = Runtime(StateStore(), SpecCache(), make_script_engine(settings), on_task_ready=[notify_task_ready],
-                      job_retries=settings.job_retries, **extra)
+                      on_terminated=[release_funds], job_retries=settings.job_retries, **extra)
     return Services(settings, db, make_session_factory(db), runtime)
+
+
+def release_funds(session, instance, now):
+    """A terminated project gives back the funds earmarked for it and not yet paid."""
+    release(session, None, instance.id, now, note="project terminated")

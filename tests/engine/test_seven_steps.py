@@ -124,3 +124,38 @@ def test_200_revision_rounds(sqlite_services):
     drive(services, instance_id, default_choices(rounds=200))
     assert count_completions(services, instance_id, "revise_application") == 200
     assert "Accepted" in instance(services, instance_id).outcome
+
+
+def test_terminating_a_project_releases_its_earmarked_funds(env):
+    from engine import funds
+
+    services, world = env
+    with unit_of_work(services.session_factory) as session:
+        funds.set_budget(session, world.town.id, services.runtime.clock().year, 100_000)
+    instance_id = start(services, world, world.item)
+    stop_at_signing = default_choices()
+    # Drive until the agreement waits for the purchaser's signature: funds are earmarked by then.
+    while True:
+        with unit_of_work(services.session_factory) as session:
+            job = session.scalars(select(Job).where(Job.instance_id == instance_id, Job.state == "ready")).first()
+            if job is not None:
+                result = service_result(job.topic, job.variables)
+                if job.topic == "funds_earmark":
+                    now = services.runtime.clock()
+                    result = funds.earmark(session, job.id, instance_id, world.town.id, now.year, 4_000_000, now)
+                services.runtime.complete_job(session, job, result, "test-worker")
+                continue
+            row = session.scalars(select(Task).where(Task.instance_id == instance_id, Task.state == "ready")).first()
+            if row.bpmn_id == "sign_purchaser":
+                break
+            user = session.scalar(select(User).where(User.username == (row.assignee or USERS_BY_ROLE[row.role])))
+            services.runtime.complete_task(session, row.id, user, fill(services.runtime.task_form(session, row.id, user),
+                                                                        stop_at_signing))
+    with unit_of_work(services.session_factory, readonly=True) as session:
+        assert funds.held_for(session, instance_id)
+    with unit_of_work(services.session_factory) as session:
+        services.runtime.terminate_instance(session, instance_id, session.get(User, world.users.town.id), "机构撤回")
+    with unit_of_work(services.session_factory, readonly=True) as session:
+        assert not funds.held_for(session, instance_id)
+        assert session.get(Instance, instance_id).status == "terminated"
+        assert session.scalars(select(Task.state).where(Task.instance_id == instance_id, Task.bpmn_id == "sign_purchaser")).all() == ["cancelled"]

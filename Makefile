@@ -32,6 +32,9 @@ run: install
 	$(PY) -m cli init
 	$(PY) -m cli deploy processes
 	$(PY) -m cli demo --if-empty
+	@echo "Demo logins (password = demo-<username>): admin, liushi_gov, liushi_supervisor, xiangdong_director,"
+	@echo "  sunshine_lead, xiangdong_rep1 ... xiangdong_rep9, xiangdong_panel1 ... 3  (all: python -m cli users list)"
+	@echo "Open http://127.0.0.1:5000"
 	$(PY) -m cli serve
 
 test: install browser-deps

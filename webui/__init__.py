@@ -57,12 +57,14 @@ def create_app(settings=None, services=None, test_config=None):
     i18n.init_app(app)
     errors.init_app(app)
 
-    from . import admin, auth, inbox, instances, tasks
+    from . import admin, auth, inbox, instances, jobs_api, tasks
     app.register_blueprint(auth.bp)
     app.register_blueprint(inbox.bp)
     app.register_blueprint(tasks.bp)
     app.register_blueprint(instances.bp)
     app.register_blueprint(admin.bp)
+    # The HTTP job API for remote workers: JSON with an API key, exempt from CSRF.
+    jobs_api.register(app)
 
     @app.get("/")
     def index():

@@ -5,18 +5,17 @@ state, task rows, jobs, timers and events it changes are written together or not
 Instances carry an optimistic lock: a completion that raced with another one on the same
 instance fails with ConflictError and changes nothing.
 """
-from collections import OrderedDict
-from threading import Lock
 from uuid import UUID
 
-from sqlalchemy import event as sa_event, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy import select, update
 
 from . import access, spiff
+from .claims import TaskClaims
 from .deployments import latest_definition
 from .errors import ConflictError, ForbiddenError, NotFoundError, ValidationError
 from .eventlog import EventBatch
 from .forms import validate_form
+from .hotcache import HotInstances, after_commit
 from .models import CatalogItem, Community, Instance, Job, Organization, Task, Timer, utcnow
 
 # Variables never shown to people: single ballots and who cast them (the tally's counts are
@@ -24,52 +23,7 @@ from .models import CatalogItem, Community, Instance, Job, Organization, Task, T
 SECRET_VARIABLES = ("ballots", "ballot", "vote_record")
 
 
-class HotInstances:
-    """Recently used workflows kept in memory, checked against the row's lock version.
-
-    A workflow is taken out while a transaction changes it and put back only after that
-    transaction commits, so a rolled-back change never leaks into the cache.
-    """
-
-    def __init__(self, capacity=2000):
-        self.capacity = capacity
-        self._items = OrderedDict()
-        self._lock = Lock()
-
-    def take(self, instance_id, lock_version):
-        """``(workflow, open_tasks)`` if the cached copy is current, else ``(None, None)``."""
-        with self._lock:
-            entry = self._items.pop(instance_id, None)
-        if entry is not None and entry[0] == lock_version:
-            return entry[1], entry[2]
-        return None, None
-
-    def put(self, instance_id, lock_version, workflow, open_tasks=None):
-        with self._lock:
-            self._items[instance_id] = (lock_version, workflow, open_tasks)
-            self._items.move_to_end(instance_id)
-            while len(self._items) > self.capacity:
-                self._items.popitem(last=False)
-
-    def drop(self, instance_id):
-        with self._lock:
-            self._items.pop(instance_id, None)
-
-
-def _after_commit(session):
-    for callback in session.info.pop("sanshe_after_commit", []):
-        callback()
-
-
-def _after_rollback(session):
-    session.info.pop("sanshe_after_commit", None)
-
-
-sa_event.listen(Session, "after_commit", _after_commit)
-sa_event.listen(Session, "after_soft_rollback", lambda session, _previous: _after_rollback(session))
-
-
-class Runtime:
+class Runtime(TaskClaims):
     """The process engine, handed its collaborators.
 
     ``state_store`` turns workflows into stored state, ``spec_cache`` gives parsed specs per
@@ -180,70 +134,6 @@ class Runtime:
         workflow.do_engine_steps()
         self._sync(session, instance, definition, workflow, before, batch, done={task})
         return row
-
-    def claim_task(self, session, task_id, user):
-        row = self.get_task(session, task_id, user)
-        self._claim(session, row, user.username, user.username)
-        return row
-
-    def hand_over(self, session, task_id, user, to_username):
-        """Give a task to another member holding the same role in the same scope."""
-        row = self.get_task(session, task_id, user)
-        if row.assignee is not None:
-            raise ForbiddenError("This task is assigned to one person by the process and cannot be handed over.")
-        target = access.get_user(session, to_username)
-        if not target.active or not access.holds(session, target, row.role, row.scope_type, row.scope_id):
-            raise ValidationError("That person does not hold this role in this scope.",
-                                  errors={"to": ["Choose a member of the same role and scope."]})
-        if row.claimed_by not in (None, user.username) and not access.holds(session, user, "administrator", "global", 0):
-            raise ForbiddenError(f"This task is claimed by {row.claimed_by}.")
-        self._claim(session, row, target.username, user.username, force=True)
-        return row
-
-    def unclaim_task(self, session, task_id, user):
-        row = self.get_task(session, task_id, user)
-        if row.claimed_by != user.username:
-            raise ConflictError("You have not claimed this task.")
-        self._claimed(session, row, None, None)
-        self._task_event(session, row, "assign", user.username, "unclaim")
-        return row
-
-    def save_draft(self, session, task_id, user, data):
-        row = self.get_task(session, task_id, user)
-        if row.state != "ready":
-            raise ConflictError(f"This task is already {row.state}.")
-        if not isinstance(data, dict):
-            raise ValidationError("A draft must be an object.")
-        row.draft = data
-        return row
-
-    def _claim(self, session, row, username, actor, force=False):
-        if row.state != "ready":
-            raise ConflictError(f"This task is already {row.state}.")
-        if row.claimed_by not in (None, username) and not force:
-            raise ConflictError(f"This task is already claimed by {row.claimed_by}.")
-        first = row.claimed_at is None
-        self._claimed(session, row, username, self.clock())
-        self._task_event(session, row, "assign", actor, username)
-        if first:
-            self._task_event(session, row, "start", username)
-
-    def _claimed(self, session, row, username, when):
-        # Conditional update: two people claiming at once, one wins.
-        result = session.execute(
-            update(Task).where(Task.id == row.id, Task.state == "ready", Task.claimed_by.is_(row.claimed_by))
-            .values(claimed_by=username, claimed_at=when or row.claimed_at)
-            .execution_options(synchronize_session=False)
-        )
-        if result.rowcount != 1:
-            raise ConflictError("Someone else changed this task first; reload and try again.")
-        row.claimed_by, row.claimed_at = username, when or row.claimed_at
-
-    def _task_event(self, session, row, transition, resource, _note=None):
-        instance = session.get(Instance, row.instance_id)
-        batch = EventBatch(instance, self.spec_cache.definition(session, row.definition_id), self.clock())
-        batch.task(transition, row, resource)
-        batch.flush(session)
 
     # --- jobs (service tasks done by workers) -----------------------------------------------
 
@@ -539,8 +429,7 @@ class Runtime:
         batch.flush(session)
         if instance.status == "running":
             lock_version = instance.lock_version
-            session.info.setdefault("sanshe_after_commit", []).append(
-                lambda: self.hot.put(instance.id, lock_version, workflow, open_sets))
+            after_commit(session, lambda: self.hot.put(instance.id, lock_version, workflow, open_sets))
 
     def _shift_to_clock(self, due, now):
         # Timers are computed by the library on the wall clock; an engine running on another

@@ -1,0 +1,61 @@
+"""Recently used workflows kept in memory, and the after-commit hook that fills the cache.
+
+Loading an instance costs a deserialization; a workflow that was just saved is already in
+memory. The cache is checked against the row's optimistic lock version, so a copy that
+another process changed since is never used.
+"""
+from collections import OrderedDict
+from threading import Lock
+
+from sqlalchemy import event as sa_event
+from sqlalchemy.orm import Session
+
+
+class HotInstances:
+    """Recently used workflows kept in memory, checked against the row's lock version.
+
+    A workflow is taken out while a transaction changes it and put back only after that
+    transaction commits, so a rolled-back change never leaks into the cache.
+    """
+
+    def __init__(self, capacity=2000):
+        self.capacity = capacity
+        self._items = OrderedDict()
+        self._lock = Lock()
+
+    def take(self, instance_id, lock_version):
+        """``(workflow, open_tasks)`` if the cached copy is current, else ``(None, None)``."""
+        with self._lock:
+            entry = self._items.pop(instance_id, None)
+        if entry is not None and entry[0] == lock_version:
+            return entry[1], entry[2]
+        return None, None
+
+    def put(self, instance_id, lock_version, workflow, open_tasks=None):
+        with self._lock:
+            self._items[instance_id] = (lock_version, workflow, open_tasks)
+            self._items.move_to_end(instance_id)
+            while len(self._items) > self.capacity:
+                self._items.popitem(last=False)
+
+    def drop(self, instance_id):
+        with self._lock:
+            self._items.pop(instance_id, None)
+
+
+def _after_commit(session):
+    for callback in session.info.pop("sanshe_after_commit", []):
+        callback()
+
+
+def _after_rollback(session):
+    session.info.pop("sanshe_after_commit", None)
+
+
+sa_event.listen(Session, "after_commit", _after_commit)
+sa_event.listen(Session, "after_soft_rollback", lambda session, _previous: _after_rollback(session))
+
+
+def after_commit(session, callback):
+    """Run ``callback`` once the session's transaction has committed (never on rollback)."""
+    session.info.setdefault("sanshe_after_commit", []).append(callback)

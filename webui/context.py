@@ -26,6 +26,9 @@ class SignedIn(UserMixin):
     def has_role(self, *roles):
         return bool(self.roles & set(roles))
 
+    def holds(self, role, scope_type, scope_id):
+        return (role, scope_type, scope_id) in self.grants
+
 
 def services():
     return current_app.extensions["sanshe"]

@@ -12,6 +12,7 @@ from .context import me, services, unit
 
 bp = Blueprint("instances", __name__)
 PROCESS_KEY = "seven_step_project"
+COORDINATION = "coordination_requested"
 
 
 @bp.get("/instances")
@@ -73,9 +74,41 @@ def show(instance_id):
         timeline = listings.timeline(db, instance, utcnow())
         tasks = listings.instance_tasks(db, instance.id)
         names = listings.display_names(db, {e.event.resource for e in timeline.entries})
+        can_call_meeting = (COORDINATION in services().runtime.waiting_messages(db, instance.id)
+                            and (current_user.holds("community_committee", "community", instance.community_id)
+                                 or current_user.has_role("administrator")))
+        can_terminate = instance.status == "running" and (
+            current_user.holds("town_government", "town", instance.town_id) or current_user.has_role("administrator"))
         return render_template("instances/show.html", instance=instance, definition=definition,
                                timeline=timeline, tasks=tasks, names=names,
-                               scope_names=listings.scope_names(db))
+                               scope_names=listings.scope_names(db), can_call_meeting=can_call_meeting,
+                               can_terminate=can_terminate)
+
+
+@bp.post("/instances/<int:instance_id>/coordination")
+@login_required
+def call_coordination(instance_id):
+    """The community committee calls a coordination meeting during delivery."""
+    issue = request.form.get("issue", "").strip()
+    if not issue:
+        raise ValidationError(_("Describe the problem or dispute."), errors={"issue": [_("Required.")]})
+    with unit() as db:
+        services().runtime.send_message(db, instance_id, COORDINATION, {"issue": issue}, me(db))
+    flash(_("A coordination meeting has been called."))
+    return redirect(url_for("instances.show", instance_id=instance_id))
+
+
+@bp.post("/instances/<int:instance_id>/terminate")
+@login_required
+def terminate(instance_id):
+    """The town government (or an administrator) stops a project; earmarked funds are released."""
+    reason = request.form.get("reason", "").strip()
+    if not reason:
+        raise ValidationError(_("Give a reason."), errors={"reason": [_("Required.")]})
+    with unit() as db:
+        services().runtime.terminate_instance(db, instance_id, me(db), reason)
+    flash(_("The project has been terminated."))
+    return redirect(url_for("instances.show", instance_id=instance_id))
 
 
 @bp.get("/instances/<int:instance_id>/diagram.bpmn")

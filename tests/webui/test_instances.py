@@ -43,3 +43,25 @@ def test_list_filters_and_instance_page(web, as_user):
     xml = c.get(f"/instances/{first}/diagram.bpmn")
     assert xml.status_code == 200 and b"seven_step_project" in xml.data
     assert "项目甲" not in as_user("committee_b").get("/instances").get_data(as_text=True)
+
+
+def test_town_terminates_a_project_others_cannot(web, as_user):
+    instance_id = start_project(web, title="项目丙")
+    org_page = as_user("orgstaff").get(f"/instances/{instance_id}").get_data(as_text=True)
+    assert "terminate" not in org_page
+    assert as_user("orgstaff").post(f"/instances/{instance_id}/terminate", {"reason": "撤回"}).status_code == 403
+    town = as_user("town")
+    assert f"/instances/{instance_id}/terminate" in town.get(f"/instances/{instance_id}").get_data(as_text=True)
+    assert town.post(f"/instances/{instance_id}/terminate", {"reason": ""}).status_code == 422
+    assert town.post(f"/instances/{instance_id}/terminate", {"reason": "资金调整"}).status_code == 302
+    with unit_of_work(web.services.session_factory, readonly=True) as session:
+        instance = session.get(Instance, instance_id)
+        assert (instance.status, instance.outcome) == ("terminated", "资金调整")
+    assert town.post(f"/instances/{instance_id}/terminate", {"reason": "again"}).status_code == 409
+
+
+def test_coordination_meeting_only_during_delivery(web, as_user):
+    instance_id = start_project(web, title="项目丁")
+    committee = as_user("committee")
+    assert "coordination" not in committee.get(f"/instances/{instance_id}").get_data(as_text=True)
+    assert committee.post(f"/instances/{instance_id}/coordination", {"issue": "噪音"}).status_code == 409

@@ -62,6 +62,8 @@ def pm4py_report(engine):
     df["ts"] = pd.to_datetime(df["ts"], format="ISO8601")
     df["instance_id"] = df["instance_id"].astype(str)
     loaded = time.perf_counter()
+    # PM4Py takes a case's first and last rows as its ends: order the log as format_dataframe would.
+    df = df.sort_values(["instance_id", "ts"], kind="stable")
     keys = {"case_id_key": "instance_id", "activity_key": "activity_id", "timestamp_key": "ts"}
     ended = df[(df["activity_type"] == "instance") & (df["transition"] == "complete")]["instance_id"]
     durations = pm4py.get_all_case_durations(df[df["instance_id"].isin(set(ended))], **keys)

@@ -49,8 +49,11 @@ def count_events(session, filters=None):
 
 
 def _stream(session, sql, params, progress=None):
-    result = session.execute(text(sql).execution_options(yield_per=BATCH), params)
-    for partition in result.partitions():
+    # A server-side cursor on PostgreSQL, read in batches; run on the session's connection so the
+    # ORM layer does not buffer the rows.
+    connection = session.connection().execution_options(stream_results=True, max_row_buffer=BATCH)
+    result = connection.execute(text(sql), params)
+    for partition in result.partitions(BATCH):
         if progress:
             progress(len(partition))
         yield from partition

@@ -20,10 +20,10 @@ from pathlib import Path
 from sqlalchemy import func, insert, select, text
 
 from engine.config import load_settings
-from engine.db import make_engine, make_session_factory, unit_of_work, upgrade_schema
+from engine.db import make_engine, make_session_factory, tune_for_workers, unit_of_work, upgrade_schema
 from engine.jobs import JobQueue
 from engine.models import AuditEntry, Definition, Instance, Job, utcnow
-from workers.worker import Worker, serve, tune_for_workers
+from workers.worker import Worker, serve
 
 TOPIC = "bench_noop"
 

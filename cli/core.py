@@ -5,12 +5,10 @@ import signal
 import time
 
 import click
-from sqlalchemy import select
-
 from engine import access, deployments, users as user_store
 from engine.db import unit_of_work, upgrade_schema
-from engine.errors import NotFoundError, ValidationError
-from engine.models import CatalogItem, Community, Job, Organization, Task, Town
+from engine.errors import ValidationError
+from engine.jobs import list_jobs
 
 from .app import bench, clear_errors, main, pass_ctx
 
@@ -64,11 +62,7 @@ def resolve_scope(session, role, scope):
         return 0
     if not scope:
         raise ValidationError(f"The role {role} needs --scope (a {scope_type} code).")
-    model = {"town": Town, "community": Community, "organization": Organization}[scope_type]
-    row = session.scalar(select(model).where(model.code == scope)) or (session.get(model, int(scope)) if scope.isdigit() else None)
-    if row is None:
-        raise NotFoundError(f"No {scope_type} {scope!r}.")
-    return row.id
+    return access.find_scope(session, scope_type, scope)
 
 
 @users.command("create")
@@ -127,12 +121,7 @@ def start(ctx, key, username, title, item_code, community_code):
     """Start a project instance of process KEY."""
     with unit_of_work(ctx.services.session_factory) as session:
         user = access.get_user(session, username)
-        community = session.scalar(select(Community).where(Community.code == community_code))
-        if community is None:
-            raise NotFoundError(f"No community {community_code!r}.")
-        item = session.scalar(select(CatalogItem).where(CatalogItem.community_id == community.id, CatalogItem.code == item_code))
-        if item is None:
-            raise NotFoundError(f"No catalog item {item_code!r} in {community_code}.")
+        item = access.find_catalog_item(session, community_code, item_code)
         instance = ctx.services.runtime.start_instance(
             session, key, user, {"title": title, "catalog_item_id": item.id, "organization_id": user.organization_id})
         click.echo(f"started instance {instance.id}")
@@ -181,10 +170,7 @@ def complete(ctx, task_id, username, data):
 def jobs(ctx, state):
     """List service-task jobs waiting for workers."""
     with unit_of_work(ctx.services.session_factory, readonly=True) as session:
-        query = select(Job).order_by(Job.id).limit(500)
-        if state != "all":
-            query = query.where(Job.state == state)
-        rows = session.scalars(query).all()
+        rows = list_jobs(session, None if state == "all" else state)
         for job in rows:
             click.echo(f"{job.id:6}  {job.state:9} {job.topic:22} instance {job.instance_id}  {job.name}")
         if not rows:

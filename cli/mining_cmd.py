@@ -3,11 +3,10 @@ import functools
 import sys
 
 import click
-from sqlalchemy import select
 
+from engine import access
 from engine.calendar import WorkingCalendar
 from engine.db import unit_of_work
-from engine.errors import NotFoundError
 from engine.exports import EXPORTS, count_events, write_export
 from engine.logview import LogFilter
 from engine.mining import cycle_time_report
@@ -39,14 +38,7 @@ LABELS = {Community: "community", Town: "town", Organization: "organization"}
 
 
 def _resolve(session, model, value):
-    if value is None:
-        return None
-    found = session.scalar(select(model.id).where(model.code == value))
-    if found is None and value.isdigit():
-        found = session.scalar(select(model.id).where(model.id == int(value)))
-    if found is None:
-        raise NotFoundError(f"No {LABELS[model]} {value!r}.")
-    return found
+    return None if value is None else access.find_scope(session, LABELS[model], value)
 
 
 def build_filter(session, process, version, community, town, organization, since, until):

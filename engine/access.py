@@ -8,7 +8,7 @@ that person sees it. Administrators hold the ``global`` scope.
 from sqlalchemy import select
 
 from .errors import ConflictError, ForbiddenError, NotFoundError
-from .models import ROLE_SCOPE_TYPE, RoleGrant, User
+from .models import ROLE_SCOPE_TYPE, CatalogItem, Community, Organization, RoleGrant, Task, Town, User
 
 
 def scope_for(role, town_id, community_id, organization_id):
@@ -42,6 +42,15 @@ def check_task_access(session, user, task):
         raise NotFoundError("No such task in your inbox.")
 
 
+def visible_task(session, user, task_id):
+    """The task if ``user`` may see it (any state); NotFoundError otherwise."""
+    task = session.get(Task, task_id)
+    if task is None:
+        raise NotFoundError("No such task in your inbox.")
+    check_task_access(session, user, task)
+    return task
+
+
 def check_can_act(session, user, task):
     """The user may complete the task: it is visible and not claimed by someone else."""
     check_task_access(session, user, task)
@@ -56,3 +65,27 @@ def get_user(session, username):
     if user is None:
         raise NotFoundError(f"No user named {username!r}.")
     return user
+
+
+SCOPE_MODELS = {"town": Town, "community": Community, "organization": Organization}
+
+
+def find_scope(session, scope_type, value):
+    """The id of the town, community or organization named by its code (or its id)."""
+    model = SCOPE_MODELS[scope_type]
+    found = session.scalar(select(model.id).where(model.code == value))
+    if found is None and str(value).isdigit():
+        found = session.scalar(select(model.id).where(model.id == int(value)))
+    if found is None:
+        raise NotFoundError(f"No {scope_type} {value!r}.")
+    return found
+
+
+def find_catalog_item(session, community_code, item_code):
+    """A community's catalog item by the community's and the item's codes."""
+    community_id = find_scope(session, "community", community_code)
+    item = session.scalar(select(CatalogItem).where(CatalogItem.community_id == community_id,
+                                                    CatalogItem.code == item_code))
+    if item is None:
+        raise NotFoundError(f"No catalog item {item_code!r} in {community_code}.")
+    return item

@@ -13,8 +13,8 @@ the covering index ``ix_tasks_inbox_step``.
 from dataclasses import dataclass, field
 from sqlalchemy import and_, bindparam, func, or_, select, union_all
 
-from .access import check_task_access, grants_of
-from .errors import NotFoundError, ValidationError
+from .access import grants_of, visible_task  # noqa: F401  (part of the inbox API)
+from .errors import ValidationError
 from .models import Community, Definition, Instance, Organization, Task, utcnow
 
 VIEWS = ("mine", "open")
@@ -209,15 +209,6 @@ def count_tasks(session, user, view, cap=COUNT_CAP):
     for branch in _branches(session, user, InboxFilter(view=view), with_step=False):
         total += session.scalar(select(func.count()).select_from(select(Task.id).where(branch).limit(cap).subquery()))
     return min(total, cap)
-
-
-def visible_task(session, user, task_id):
-    """The task if ``user`` may see it (any state); NotFoundError otherwise."""
-    task = session.get(Task, task_id)
-    if task is None:
-        raise NotFoundError("No such task in your inbox.")
-    check_task_access(session, user, task)
-    return task
 
 
 def overdue(task, now=None):

@@ -89,6 +89,14 @@ class JobContext:
         return self.variables.get("project") or {}
 
 
+def list_jobs(session, state=None, limit=500):
+    """Jobs in ``state`` (all states for None), oldest first."""
+    query = select(Job).order_by(Job.id).limit(limit)
+    if state is not None:
+        query = query.where(Job.state == state)
+    return list(session.scalars(query))
+
+
 def _available(topics, now):
     """Jobs a worker may take: ready and due, or locked by someone whose lock has expired."""
     return and_(
@@ -278,7 +286,7 @@ class JobQueue:
 
     # -- incidents -------------------------------------------------------------------------
     def incidents(self, session, limit=200):
-        return list(session.scalars(select(Job).where(Job.state == "incident").order_by(Job.id).limit(limit)))
+        return list_jobs(session, "incident", limit)
 
     def retry_incident(self, session, job_id, retries=None, actor="admin"):
         """Put an incident back in the queue with ``retries`` (default: the configured count)."""

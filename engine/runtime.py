@@ -16,6 +16,7 @@ from .errors import ConflictError, ForbiddenError, NotFoundError, ValidationErro
 from .eventlog import EventBatch
 from .forms import validate_form
 from .hotcache import HotInstances, after_commit
+from .listings import visible_instance
 from .models import CatalogItem, Community, Instance, Job, Organization, Task, Timer, utcnow
 
 # Variables never shown to people: single ballots and who cast them (the tally's counts are
@@ -98,11 +99,7 @@ class Runtime(TaskClaims):
 
     def get_task(self, session, task_id, user):
         """A task row the user may see (NotFoundError otherwise)."""
-        row = session.get(Task, task_id)
-        if row is None:
-            raise NotFoundError("No such task in your inbox.")
-        access.check_task_access(session, user, row)
-        return row
+        return access.visible_task(session, user, task_id)
 
     def task_form(self, session, task_id, user):
         row = self.get_task(session, task_id, user)
@@ -196,7 +193,7 @@ class Runtime(TaskClaims):
 
         The community committee of the instance's community (or an administrator) may send.
         """
-        instance = self._visible_instance(session, instance_id, user)
+        instance = visible_instance(session, user, instance_id)
         grants = access.grants_of(session, user)
         if ("community_committee", "community", instance.community_id) not in grants and ("administrator", "global", 0) not in grants:
             raise ForbiddenError("Only the community committee can call this meeting.")
@@ -253,7 +250,7 @@ class Runtime(TaskClaims):
         return sum(1 for timer_id in self.due_timers(session) if self.fire_timer(session, timer_id))
 
     def terminate_instance(self, session, instance_id, user, reason):
-        instance = self._visible_instance(session, instance_id, user)
+        instance = visible_instance(session, user, instance_id)
         if not access.holds(session, user, "administrator", "global", 0) and \
                 not access.holds(session, user, "town_government", "town", instance.town_id):
             raise ForbiddenError("Only the town government or an administrator can terminate a project.")
@@ -334,7 +331,7 @@ class Runtime(TaskClaims):
 
     def instance_variables(self, session, instance_id, user=None, hide_secret=True):
         """The instance's data as of now (secret ballots left out unless asked for)."""
-        instance = session.get(Instance, instance_id) if user is None else self._visible_instance(session, instance_id, user)
+        instance = session.get(Instance, instance_id) if user is None else visible_instance(session, user, instance_id)
         if instance is None:
             raise NotFoundError("No such project.")
         definition = self.spec_cache.definition(session, instance.definition_id)
@@ -345,17 +342,6 @@ class Runtime(TaskClaims):
             for name in SECRET_VARIABLES:
                 data.pop(name, None)
         return data
-
-    def _visible_instance(self, session, instance_id, user):
-        instance = session.get(Instance, instance_id)
-        if instance is None:
-            raise NotFoundError("No such project.")
-        grants = access.grants_of(session, user)
-        scopes = {("town", instance.town_id), ("community", instance.community_id),
-                  ("organization", instance.organization_id), ("global", 0)}
-        if not any((scope_type, scope_id) in scopes for _, scope_type, scope_id in grants):
-            raise NotFoundError("No such project.")
-        return instance
 
     # --- internals ------------------------------------------------------------------------
 

@@ -89,9 +89,7 @@ def _after_action(task_id, message):
 @login_required
 def claim(task_id):
     with unit() as db:
-        user = me(db)
-        visible_task(db, user, task_id)
-        runtime().claim_task(db, task_id, user)
+        runtime().claim_task(db, task_id, me(db))
     return _after_action(task_id, _("The task is now yours."))
 
 
@@ -99,9 +97,7 @@ def claim(task_id):
 @login_required
 def unclaim(task_id):
     with unit() as db:
-        user = me(db)
-        visible_task(db, user, task_id)
-        runtime().unclaim_task(db, task_id, user)
+        runtime().unclaim_task(db, task_id, me(db))
     return _after_action(task_id, _("The task is back in the shared list."))
 
 

@@ -50,14 +50,20 @@ def raw_lifecycle(spec, subprocess_specs, forms, project, rounds, script_engine=
 
 
 def engine_lifecycle(services, world, users_by_role, rounds):
-    """One lifecycle through the runtime API, one transaction per task or job."""
+    """One lifecycle through the runtime API, one transaction per task or job.
+
+    Like a client that knows its next piece of work: one query finds it (a waiting job
+    first, as workers would take it at once), then the runtime completes it.
+    """
     runtime, factory = services.runtime, services.session_factory
     choices = default_choices(rounds=rounds)
+    people = {}
     with unit_of_work(factory) as session:
-        org = session.get(User, world.users.org.id)
+        for user in session.scalars(select(User)):
+            people[user.username] = user
         instance_id = runtime.start_instance(
-            session, KEY, org, {"title": "居家养老服务", "organization_id": world.org.id,
-                                "catalog_item_id": world.item.id}).id
+            session, KEY, people["orgstaff"], {"title": "居家养老服务", "organization_id": world.org.id,
+                                               "catalog_item_id": world.item.id}).id
     steps = 0
     while True:
         with unit_of_work(factory) as session:
@@ -70,9 +76,8 @@ def engine_lifecycle(services, world, users_by_role, rounds):
                                   .order_by(Task.created_at).limit(1)).first()
             if row is None:
                 return steps
-            user = session.scalar(select(User).where(User.username == (row.assignee or users_by_role[row.role])))
-            form = runtime.task_form(session, row.id, user)
-            runtime.complete_task(session, row.id, user, fill(form, choices))
+            form = runtime.spec_cache.definition(session, row.definition_id).forms[row.form_key]
+            runtime.complete_task(session, row.id, people[row.assignee or users_by_role[row.role]], fill(form, choices))
             steps += 1
 
 

@@ -19,11 +19,18 @@ def scope_for(role, town_id, community_id, organization_id):
 
 
 def grants_of(session, user):
-    """The set of (role, scope_type, scope_id) the user holds."""
-    rows = session.execute(
-        select(RoleGrant.role, RoleGrant.scope_type, RoleGrant.scope_id).where(RoleGrant.user_id == user.id)
-    ).all()
-    return {tuple(row) for row in rows}
+    """The set of (role, scope_type, scope_id) the user holds.
+
+    Read once per transaction and user: a request checks access several times.
+    """
+    cache = session.info.setdefault("sanshe_grants", {})
+    grants = cache.get(user.id)
+    if grants is None:
+        rows = session.execute(
+            select(RoleGrant.role, RoleGrant.scope_type, RoleGrant.scope_id).where(RoleGrant.user_id == user.id)
+        ).all()
+        grants = cache[user.id] = frozenset(tuple(row) for row in rows)
+    return grants
 
 
 def holds(session, user, role, scope_type, scope_id):

@@ -109,6 +109,7 @@ def grant_role(session, user, role, scope_id=0):
         grant = RoleGrant(user_id=user.id, role=role, scope_type=scope_type, scope_id=scope_id)
         session.add(grant)
         session.flush()
+        session.info.pop("sanshe_grants", None)
     return grant
 
 
@@ -122,6 +123,7 @@ def revoke_role(session, user, role, scope_id=0):
         return False
     session.delete(grant)
     session.flush()
+    session.info.pop("sanshe_grants", None)
     return True
 
 

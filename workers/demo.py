@@ -148,7 +148,12 @@ class Driver:
                 raise SansheError(f"Demo project {instance_id} waits for something the demo does not do.")
             task = tasks[0]
             low, high = DAYS.get(task.bpmn_id, (1, 3))
-            self.clock.advance(self.rng.uniform(low, high))
+            # Part of a task's time is waiting in the inbox, the rest is work after claiming it.
+            total, waiting_share = self.rng.uniform(low, high), self.rng.uniform(0.2, 0.7)
+            self.clock.advance(total * waiting_share)
+            with self.uow() as session:
+                runtime.claim_task(session, task.id, pilot.actor_for(session, task))
+            self.clock.advance(total * (1 - waiting_share))
             with self.uow() as session:
                 actor = pilot.actor_for(session, task)
                 form = runtime.task_form(session, task.id, actor)

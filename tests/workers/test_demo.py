@@ -31,6 +31,12 @@ def test_demo_drives_the_pilot_and_records_real_cycle_times(tmp_path):
                 Event.activity_id == "revise_application", Event.transition == "complete"))
             coordination = session.scalar(select(func.count()).select_from(Event).where(
                 Event.activity_id == "coordination_meeting", Event.transition == "complete"))
+            # People claim a task some days after it arrives and complete it days later:
+            # mining sees both waiting and working time.
+            started = {e.task_id: e.ts for e in session.scalars(select(Event).where(
+                Event.activity_type == "userTask", Event.transition == "start"))}
+            completed = {e.task_id: e.ts for e in session.scalars(select(Event).where(
+                Event.activity_type == "userTask", Event.transition == "complete"))}
     finally:
         engine.dispose()
     assert [i.status for i in instances] == ["completed"] * 5
@@ -40,6 +46,7 @@ def test_demo_drives_the_pilot_and_records_real_cycle_times(tmp_path):
     assert sum(1 for r in panels if r and r.get("bpmn_error") == "invalid_panel") == 1
     assert revisions >= 7 and coordination == 2  # 7 consultation rounds sent back (+ a redone vote)
     assert last - first > timedelta(days=150) and notices > 100
+    assert completed and all(completed[task] - started[task] > timedelta(hours=1) for task in completed)
     assert "203,000 yuan (110,000 yuan in social-work projects)" in lines[0]
     assert any("demo-xiangdong_rep1" in line for line in lines)
 

@@ -28,3 +28,11 @@ def test_another_community_downloads_none_of_this_log(web, as_user):
     other = as_user("committee_b").get("/mining/export.csv").get_data(as_text=True)
     assert f"\n{instance_id}," in own or f",{instance_id}," in own
     assert len(other.strip().splitlines()) <= 1
+
+
+def test_dashboard_in_chinese_and_linked_for_its_roles(web, as_user):
+    town = as_user("town")
+    page = town.get("/mining/", headers={"Accept-Language": "zh-CN"}).get_data(as_text=True)
+    assert "流程挖掘" in page and "各步骤用时" in page
+    assert "/mining/" in town.get("/inbox").get_data(as_text=True)
+    assert "/mining/" not in as_user("orgstaff").get("/inbox").get_data(as_text=True)

@@ -6,12 +6,13 @@ Two views:
   unassigned or assigned to them.
 
 The ``open`` list runs one index-ordered query per role grant (``ix_tasks_inbox``:
-state, role, scope_type, scope_id, created_at), each limited to the page end, and merges
-them, so the first page costs the same with 100 or 100,000 open tasks. Counts per step use
-the covering index ``ix_tasks_inbox_step``.
+state, role, scope_type, scope_id, created_at; ``ix_tasks_inbox_due`` for the due-date
+sort), each limited to the page end, and merges them in one statement, so the first page
+costs the same with 100 or 100,000 open tasks. Counts per step use the covering index
+``ix_tasks_inbox_step``, all steps and grants in one statement.
 """
 from dataclasses import dataclass, field
-from sqlalchemy import and_, bindparam, func, or_, select, union_all
+from sqlalchemy import and_, func, literal, literal_column, or_, select, union_all
 
 from .access import grants_of, visible_task  # noqa: F401  (part of the inbox API)
 from .errors import ValidationError
@@ -139,23 +140,34 @@ def inbox_page(session, user, flt=None, now=None):
     return page
 
 
+def _sorted_parts(branches, sort):
+    """(where, order) pairs, each one a range of an index read in index order.
+
+    The due-date sort puts tasks without a due date last; ``due_at IS NULL`` as a sort key
+    would defeat the index, so each branch is split into its dated and undated part.
+    """
+    if sort != "due":
+        return [(branch, _order(sort)) for branch in branches]
+    dated = (Task.due_at.asc(), Task.created_at.desc(), Task.id.desc())
+    undated = (Task.created_at.desc(), Task.id.desc())
+    return [part for branch in branches
+            for part in ((and_(branch, Task.due_at.is_not(None)), dated), (and_(branch, Task.due_at.is_(None)), undated))]
+
+
 def _page_ids(session, user, flt):
-    branches = _branches(session, user, flt)
-    if not branches:
+    parts = _sorted_parts(_branches(session, user, flt), flt.sort)
+    if not parts:
         return []
     # One row past the page tells whether a next page exists (counts are capped).
     end = flt.page * flt.per_page + 1
     offset = (flt.page - 1) * flt.per_page
-    if len(branches) == 1:
-        query = select(Task.id).where(branches[0]).order_by(*_order(flt.sort)).offset(offset).limit(flt.per_page + 1)
-        return list(session.scalars(query))
-    # Each branch is sorted by its own index and cut at the page end; the merge sorts at
-    # most len(branches) * end rows.
-    parts = [
-        select(Task.id, Task.created_at, Task.due_at, Task.step).where(branch).order_by(*_order(flt.sort)).limit(end)
-        for branch in branches
-    ]
-    subs = [part.subquery() for part in parts]
+    if len(parts) == 1:
+        where, order = parts[0]
+        return list(session.scalars(select(Task.id).where(where).order_by(*order).offset(offset).limit(flt.per_page + 1)))
+    # Each part is sorted by its own index and cut at the page end; the merge sorts at
+    # most len(parts) * end rows.
+    columns = (Task.id, Task.created_at, Task.due_at, Task.step)
+    subs = [select(*columns).where(where).order_by(*order).limit(end).subquery() for where, order in parts]
     merged = union_all(*[select(sub.c.id, sub.c.created_at, sub.c.due_at, sub.c.step) for sub in subs]).subquery()
     query = select(merged.c.id).order_by(*_order(flt.sort, merged.c)).offset(offset).limit(flt.per_page + 1)
     return list(session.scalars(query))
@@ -179,36 +191,41 @@ def _items(session, ids, now):
     ]
 
 
+def _capped_count(where, cap, label):
+    """SELECT label, count(*) over at most ``cap`` index entries matching ``where``.
+
+    The inner SELECT names a constant, not a column, so that SQLite reads the index only
+    (``tasks.id`` is not in it: the index holds the rowid).
+    """
+    return select(literal(label).label("label"), func.count().label("n")).select_from(
+        select(literal_column("1")).select_from(Task).where(where).limit(cap).subquery())
+
+
 def step_counts(session, user, flt=None, cap=COUNT_CAP):
     """{step: number of tasks} in the view, ignoring the step filter (the tabs show all).
 
     Each step's count stops at ``cap`` (shown as "1000+"): counting 100,000 index entries
     on every page view would cost more than the rest of the page, and nobody acts on the
-    exact figure. Per grant, one small statement run once per step over a LIMITed range
-    of ``ix_tasks_inbox_step``.
+    exact figure. One statement: per grant and step a LIMITed range of
+    ``ix_tasks_inbox_step``.
     """
     flt = flt or InboxFilter()
+    parts = [_capped_count(and_(branch, Task.step == step if step else Task.step.is_(None)), cap, step or 0)
+             for branch in _branches(session, user, flt, with_step=False) for step in (1, 2, 3, 4, 5, 6, 7, None)]
     counts = {}
-    for branch in _branches(session, user, flt, with_step=False):
-        by_step = select(func.count()).select_from(
-            select(Task.id).where(branch, Task.step == bindparam("step")).limit(cap).subquery())
-        for step in range(1, 8):
-            count = session.scalar(by_step, {"step": step})
+    if parts:
+        for step, count in session.execute(union_all(*parts)):
             if count:
-                counts[step] = min(cap, counts.get(step, 0) + count)
-        count = session.scalar(select(func.count()).select_from(
-            select(Task.id).where(branch, Task.step.is_(None)).limit(cap).subquery()))
-        if count:
-            counts[None] = min(cap, counts.get(None, 0) + count)
+                counts[step or None] = min(cap, counts.get(step or None, 0) + count)
     return counts
 
 
 def count_tasks(session, user, view, cap=COUNT_CAP):
     """How many tasks a view holds, up to ``cap`` (for the other tab's badge)."""
-    total = 0
-    for branch in _branches(session, user, InboxFilter(view=view), with_step=False):
-        total += session.scalar(select(func.count()).select_from(select(Task.id).where(branch).limit(cap).subquery()))
-    return min(total, cap)
+    parts = [_capped_count(branch, cap, 0) for branch in _branches(session, user, InboxFilter(view=view), with_step=False)]
+    if not parts:
+        return 0
+    return min(cap, sum(count for _, count in session.execute(union_all(*parts))))
 
 
 def overdue(task, now=None):

@@ -190,8 +190,11 @@ class Task(Base):
     data: Mapped[dict | None] = mapped_column(JSON)  # what was submitted
     __table_args__ = (
         Index("ix_tasks_inbox", "state", "role", "scope_type", "scope_id", "created_at"),
-        # Counts per step in the inbox: a covering range per (grant, step).
-        Index("ix_tasks_inbox_step", "state", "role", "scope_type", "scope_id", "step", "assignee"),
+        # The due-date sort: dated tasks in due order, then undated ones newest first.
+        Index("ix_tasks_inbox_due", "state", "role", "scope_type", "scope_id", "due_at", "created_at"),
+        # Counts per step in the inbox (a covering range per grant and step) and the step
+        # filter in created order.
+        Index("ix_tasks_inbox_step", "state", "role", "scope_type", "scope_id", "step", "created_at", "assignee"),
         Index("ix_tasks_claimed", "state", "claimed_by"),
         Index("ix_tasks_assignee", "state", "assignee"),
     )

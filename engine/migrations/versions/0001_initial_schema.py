@@ -363,7 +363,8 @@ def upgrade():
         batch_op.create_index('ix_tasks_assignee', ['state', 'assignee'], unique=False)
         batch_op.create_index('ix_tasks_claimed', ['state', 'claimed_by'], unique=False)
         batch_op.create_index('ix_tasks_inbox', ['state', 'role', 'scope_type', 'scope_id', 'created_at'], unique=False)
-        batch_op.create_index('ix_tasks_inbox_step', ['state', 'role', 'scope_type', 'scope_id', 'step', 'assignee'], unique=False)
+        batch_op.create_index('ix_tasks_inbox_due', ['state', 'role', 'scope_type', 'scope_id', 'due_at', 'created_at'], unique=False)
+        batch_op.create_index('ix_tasks_inbox_step', ['state', 'role', 'scope_type', 'scope_id', 'step', 'created_at', 'assignee'], unique=False)
         batch_op.create_index(batch_op.f('ix_tasks_instance_id'), ['instance_id'], unique=False)
 
     op.create_table('timers',
@@ -394,6 +395,7 @@ def downgrade():
     with op.batch_alter_table('tasks', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_tasks_instance_id'))
         batch_op.drop_index('ix_tasks_inbox_step')
+        batch_op.drop_index('ix_tasks_inbox_due')
         batch_op.drop_index('ix_tasks_inbox')
         batch_op.drop_index('ix_tasks_claimed')
         batch_op.drop_index('ix_tasks_assignee')

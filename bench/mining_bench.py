@@ -18,9 +18,11 @@ from pathlib import Path
 
 from sqlalchemy import func, select
 
+from engine.activity_log import rebuild
 from engine.db import make_engine, make_session_factory, unit_of_work, upgrade_schema
 from engine.exports import write_export
 from engine.mining import activity_stats, case_durations, cycle_time_report, directly_follows, log_view
+from engine.mining_models import MiningCase
 from engine.models import Event
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -40,6 +42,12 @@ def prepare(database_url, events):
         with unit_of_work(factory) as session:
             cases, written = generate(session, events - present)
         print(f"generated {written} events ({cases} cases) in {time.perf_counter() - began:.1f} s")
+    else:
+        with unit_of_work(factory) as session:
+            if session.scalar(select(func.count()).select_from(MiningCase)) == 0:
+                began = time.perf_counter()
+                rebuild(session)  # a log generated before the mining tables existed
+                print(f"folded the events into the mining tables in {time.perf_counter() - began:.1f} s")
     return engine, factory
 
 

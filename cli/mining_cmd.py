@@ -5,6 +5,7 @@ import sys
 import click
 
 from engine import access
+from engine.activity_log import rebuild
 from engine.calendar import WorkingCalendar
 from engine.db import unit_of_work
 from engine.exports import EXPORTS, count_events, write_export
@@ -136,6 +137,16 @@ def export_cmd(ctx, fmt, output, **filters):
                 click.progressbar(length=total, label=f"{fmt} export", file=sys.stderr) as bar:
             size = write_export(session, fmt, out, log_filter, progress=bar.update)
     click.echo(f"{output}: {total} events, {size / 1e6:.1f} MB")
+
+
+@mine.command("rebuild")
+@pass_ctx
+@clear_errors
+def rebuild_cmd(ctx):
+    """Fold the whole event log into the mining tables again (logs loaded around the engine)."""
+    with unit_of_work(ctx.services.session_factory) as session:
+        cases, acts = rebuild(session)
+    click.echo(f"mining tables rebuilt: {cases} cases, {acts} activity instances")
 
 
 @bench.command("mining")

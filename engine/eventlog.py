@@ -1,10 +1,12 @@
 """The event log: one row per lifecycle transition of a task or an instance.
 
 Rows are gathered during an engine step and written with one multi-row insert, in the
-same transaction as the instance state.
+same transaction as the instance state; the same rows are folded into the mining tables
+(:func:`engine.activity_log.fold_events`) right after.
 """
 from sqlalchemy import insert, select
 
+from .activity_log import fold_events
 from .models import Event
 
 
@@ -34,7 +36,14 @@ class EventBatch:
 
     def flush(self, session):
         if self.rows:
-            session.execute(insert(Event), self.rows)
+            ids = None
+            if any(r["task_id"] is None and r["activity_type"] != "instance" for r in self.rows):
+                # A message without a task is its own activity instance, keyed by its event id.
+                result = session.execute(insert(Event).returning(Event.id, sort_by_parameter_order=True), self.rows)
+                ids = result.scalars().all()
+            else:
+                session.execute(insert(Event), self.rows)
+            fold_events(session, self.rows, ids)
             self.rows = []
 
 

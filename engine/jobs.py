@@ -20,6 +20,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import and_, func, or_, select, update
 
+from .activity_log import fold_events
 from .errors import ConflictError, NotFoundError, ValidationError
 from .models import AuditEntry, Definition, Event, Instance, Job, utcnow
 
@@ -171,9 +172,10 @@ class JobQueue:
                    Instance.organization_id, Definition.key, Definition.version)
             .join(Definition, Definition.id == Instance.definition_id).where(Instance.id.in_(ids)))}
         ts = self.event_time()
+        started = []
         for job in jobs:
             inst = instances.get(job.instance_id)
-            session.add(Event(
+            started.append(Event(
                 ts=ts, instance_id=job.instance_id, task_id=job.task_id, activity_id=job.bpmn_id,
                 activity_name=job.name, activity_type="serviceTask", transition="start",
                 resource=worker_id, step=job.step,
@@ -181,6 +183,8 @@ class JobQueue:
                 definition_key=inst.key if inst else "", definition_version=inst.version if inst else None,
                 town_id=inst.town_id if inst else None, community_id=inst.community_id if inst else None,
                 organization_id=inst.organization_id if inst else None))
+        session.add_all(started)
+        fold_events(session, started)
 
     # -- acting on a locked job ------------------------------------------------------------
     def owned(self, session, job_id, worker_id, lock_token):

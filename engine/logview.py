@@ -1,6 +1,7 @@
 """A filtered view of the event log, folded into cases and activity instances.
 
-Mining reads the ``events`` table through two temporary tables built by one scan each:
+Mining reads the event log, folded as it is written into ``mining_cases`` and ``mining_acts``
+(see :mod:`engine.activity_log`), through two temporary tables holding the filtered rows:
 
 * cases: one row per process instance (its ``instance`` start/complete/cancel events),
 * acts: one row per activity instance (a task id: schedule, assign, start, complete, cancel).
@@ -26,7 +27,9 @@ _names = itertools.count(1)
 
 
 def dialect_of(session):
-    return session.get_bind().dialect.name
+    """The dialect name of a session (or a connection)."""
+    bind = session.get_bind() if hasattr(session, "get_bind") else session
+    return bind.dialect.name
 
 
 def epoch_sql(expr, dialect):
@@ -202,56 +205,33 @@ def _parse_ts(value):
 
 
 def _create_cases(session, dialect, filters, clock, table):
-    conditions, params = filters.event_conditions("e")
-    where = " AND ".join(["e.activity_id = 'instance'", "e.activity_type = 'instance'", *conditions])
-    started = "MIN(CASE WHEN e.transition = 'start' THEN e.ts END)"
-    having, range_params = filters.started_conditions(started)
-    params.update(range_params)
-    inner = f"""
-        SELECT e.instance_id,
-               MAX(e.definition_key) AS definition_key, MAX(e.definition_version) AS definition_version,
-               MAX(e.town_id) AS town_id, MAX(e.community_id) AS community_id,
-               MAX(e.organization_id) AS organization_id, MAX(e.activity_name) AS title,
-               {started} AS ts_start,
-               MAX(CASE WHEN e.transition IN ('complete', 'cancel') THEN e.ts END) AS ts_end,
-               MAX(CASE WHEN e.transition = 'complete' THEN 2 WHEN e.transition = 'cancel' THEN 1 ELSE 0 END) AS ended
-        FROM events e WHERE {where}
-        GROUP BY e.instance_id
-        HAVING {" AND ".join([f"{started} IS NOT NULL", *having])}"""
-    # Epoch seconds are computed once, in the middle layer; the clock reads them.
-    middle = f"""
-        SELECT s.*, {epoch_sql("ts_start", dialect)} AS t_start, {epoch_sql("ts_end", dialect)} AS t_end
-        FROM ({inner}) s"""
+    conditions, params = filters.event_conditions("m")
+    # The date range is on the case start, kept as epoch seconds.
+    for name, op in (("since", ">="), ("until", "<")):
+        value = getattr(filters, name)
+        if value is not None:
+            conditions.append(f"m.t_start {op} :f_{name}")
+            params[f"f_{name}"] = _epoch_param(_as_datetime(value), dialect)
+    where = " AND ".join(["m.t_start IS NOT NULL", *conditions])
     select_sql = f"""
         SELECT instance_id, definition_key, definition_version, town_id, community_id, organization_id,
                title, t_start, t_end, {clock("t_start")}, {clock("t_end")},
                CASE ended WHEN 2 THEN 'completed' WHEN 1 THEN 'cancelled' ELSE 'running' END
-        FROM ({middle}) m"""
+        FROM mining_cases m WHERE {where}"""
     _temp_create(session, table, CASE_COLUMNS, select_sql, params)
 
 
+def _epoch_param(moment, dialect):
+    seconds = epoch_of(moment)
+    return round(seconds, 3) if dialect == "sqlite" else seconds
+
+
 def _create_acts(session, dialect, filters, clock, cases, table):
-    conditions, params = filters.event_conditions("e")
-    # Events without a task id (a message caught by the instance) are their own activity instance.
-    key = "COALESCE(e.task_id, 'event-' || CAST(e.id AS VARCHAR(20)))"
-    where = " AND ".join(["e.activity_type <> 'instance'", f"e.instance_id IN (SELECT instance_id FROM {cases})",
-                          *conditions])
-    inner = f"""
-        SELECT {key} AS task_id, MIN(e.instance_id) AS instance_id, MIN(e.activity_id) AS activity_id,
-               MAX(e.activity_name) AS activity_name, MAX(e.activity_type) AS activity_type,
-               MAX(e.step) AS step, MAX(e.role) AS role,
-               MAX(CASE WHEN e.transition = 'complete' THEN e.resource END) AS resource,
-               MIN(CASE WHEN e.transition = 'schedule' THEN e.ts END) AS ts_sched,
-               MIN(CASE WHEN e.transition IN ('assign', 'start') THEN e.ts END) AS ts_pickup,
-               MIN(CASE WHEN e.transition = 'start' THEN e.ts END) AS ts_start,
-               MAX(CASE WHEN e.transition = 'complete' THEN e.ts END) AS ts_done,
-               MAX(CASE WHEN e.transition = 'cancel' THEN e.ts END) AS ts_cancel
-        FROM events e WHERE {where}
-        GROUP BY {key}"""
+    conditions, params = filters.event_conditions("m")
+    where = " AND ".join([f"m.instance_id IN (SELECT instance_id FROM {cases})", *conditions])
     names = ("sched", "pickup", "start", "done", "cancel")
-    middle = "SELECT s.*, " + ", ".join(f"{epoch_sql(f's.ts_{n}', dialect)} AS t_{n}" for n in names) + f" FROM ({inner}) s"
     select_sql = f"""
         SELECT task_id, instance_id, activity_id, activity_name, activity_type, step, role, resource,
                {", ".join(f"t_{n}" for n in names)}, {", ".join(clock(f"t_{n}") for n in names)}
-        FROM ({middle}) m"""
+        FROM mining_acts m WHERE {where}"""
     _temp_create(session, table, ACT_COLUMNS, select_sql, params)

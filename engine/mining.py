@@ -3,8 +3,8 @@
 Every function takes a :class:`~engine.logview.LogView` (see :func:`log_view`) and runs
 SQL over its cases and activity-instance tables; :func:`cycle_time_report` builds the view
 once and returns every section. Durations are in seconds (working seconds when the view
-has a calendar). Distributions are ``{n, mean, median, p90, max, sum}``; percentiles are
-linearly interpolated between ranks, as numpy's default does.
+has a calendar). Distributions are ``{n, mean, median, p90, max, sum}`` (see
+:mod:`engine.distribution`).
 
 Activity instances measure:
 
@@ -13,59 +13,16 @@ Activity instances measure:
   never explicitly started),
 * total: schedule -> complete.
 """
+from .distribution import STATS, distribution
 from .logview import LogFilter, log_view, ordered_concat_sql
 
 # BPMN ids the rework figures count; the diagram contract names them.
 REVISE_ACTIVITY = "revise_application"
 VOTE_TALLY_ACTIVITY = "tally_votes"
-STATS = ("n", "mean", "median", "p90", "max", "sum")
 
 WAITING = "a.c_pickup - a.c_sched"
 WORKING = "a.c_done - COALESCE(a.c_start, a.c_pickup, a.c_sched)"
 TOTAL = "a.c_done - COALESCE(a.c_sched, a.c_start, a.c_pickup)"
-
-
-def _quantile_sql(measure, num, den):
-    """Interpolated quantile num/den of ``measure`` over rows ranked ``{measure}_rn`` of ``{measure}_n``."""
-    n, rn = f"{measure}_n", f"{measure}_rn"
-    lo = f"(({num} * ({n} - 1)) / {den})"
-    frac = f"((({num} * ({n} - 1)) % {den}) * 1.0 / {den})"
-    return (f"SUM(CASE WHEN {rn} = {lo} + 1 THEN {measure} * (1 - {frac}) "
-            f"WHEN {rn} = {lo} + 2 THEN {measure} * {frac} END)")
-
-
-def distribution(view, source, groups, measures, where="1 = 1", params=None):
-    """Per group of ``source``: the distribution of each SQL expression in ``measures``.
-
-    ``groups`` maps output names to SQL expressions (may be empty: one overall row);
-    ``measures`` maps names to SQL expressions (NULL values are left out). Returns a list
-    of dicts with the group values, ``rows`` and ``{measure: {n, mean, median, p90, max, sum}}``.
-    """
-    groups = dict(groups) or {"all_rows": "0"}
-    group_list = ", ".join(groups)
-    picked = ", ".join([*(f"{expr} AS {name}" for name, expr in groups.items()),
-                        *(f"{expr} AS {name}" for name, expr in measures.items())])
-    # One window per measure: the rank and (over the whole frame) the count in one pass.
-    ranked = ", ".join(f"ROW_NUMBER() OVER w_{m} AS {m}_rn, COUNT({m}) OVER w_{m} AS {m}_n" for m in measures)
-    windows = ", ".join(
-        f"w_{m} AS (PARTITION BY {group_list} ORDER BY CASE WHEN {m} IS NULL THEN 1 ELSE 0 END, {m} "
-        f"ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING)" for m in measures)
-    stats = ", ".join(
-        f"MAX({m}_n) AS {m}__n, AVG({m}) AS {m}__mean, MAX({m}) AS {m}__max, SUM({m}) AS {m}__sum, "
-        f"{_quantile_sql(m, 1, 2)} AS {m}__median, {_quantile_sql(m, 9, 10)} AS {m}__p90" for m in measures)
-    sql = f"""
-        WITH v AS (SELECT {picked} FROM {source} WHERE {where}),
-             r AS (SELECT v.*, {ranked} FROM v WINDOW {windows})
-        SELECT {group_list}, COUNT(*) AS rows_n, {stats} FROM r GROUP BY {group_list} ORDER BY {group_list}"""
-    out = []
-    for row in view.rows(sql, **(params or {})):
-        item = {name: row[name] for name in groups if name != "all_rows"}
-        item["rows"] = row["rows_n"]
-        for m in measures:
-            item[m] = {stat: row[f"{m}__{stat}"] for stat in STATS}
-            item[m]["n"] = item[m]["n"] or 0
-        out.append(item)
-    return out
 
 
 def activity_stats(view):

@@ -4,6 +4,7 @@ from click.testing import CliRunner
 from sqlalchemy import insert
 
 from cli import main
+from engine.activity_log import rebuild
 from engine.db import make_engine, upgrade_schema
 from engine.models import Event
 from tests.engine.mining_log import event_rows
@@ -16,6 +17,7 @@ def sanshe(tmp_path, monkeypatch):
     upgrade_schema(engine)
     with engine.begin() as conn:
         conn.execute(insert(Event), event_rows())
+        rebuild(conn)  # rows written around the runtime: fold them as a bulk load would
     engine.dispose()
     monkeypatch.setenv("SANSHE_DATABASE_URL", url)
     runner = CliRunner()
@@ -38,3 +40,9 @@ def test_export_writes_the_file_and_unknown_scopes_fail_clearly(sanshe, tmp_path
     assert out.read_text(encoding="utf-8").count("<trace>") == 4
     refused = sanshe("mine", "report", "--community", "nowhere")
     assert refused.exit_code == 1 and "error: No community 'nowhere'." in refused.output
+
+
+def test_rebuild_folds_the_log_into_the_mining_tables(sanshe):
+    result = sanshe("mine", "rebuild")
+    assert result.exit_code == 0, result.output
+    assert "mining tables rebuilt: 4 cases, 11 activity instances" in result.output

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-27 21:12:34.008763
+Create Date: 2026-11-27 21:57:22.483975
 """
 from alembic import op
 import sqlalchemy as sa
@@ -116,6 +116,43 @@ def upgrade():
         batch_op.create_index('ix_events_instance', ['instance_id', 'ts'], unique=False)
         batch_op.create_index('ix_events_ts', ['ts'], unique=False)
 
+    op.create_table('mining_acts',
+    sa.Column('task_id', sa.String(length=40), nullable=False),
+    sa.Column('instance_id', sa.BigInteger(), nullable=False),
+    sa.Column('activity_id', sa.String(length=100), nullable=True),
+    sa.Column('activity_name', sa.String(length=300), nullable=True),
+    sa.Column('activity_type', sa.String(length=20), nullable=True),
+    sa.Column('step', sa.Integer(), nullable=True),
+    sa.Column('role', sa.String(length=40), nullable=True),
+    sa.Column('resource', sa.String(length=120), nullable=True),
+    sa.Column('definition_key', sa.String(length=100), nullable=True),
+    sa.Column('definition_version', sa.Integer(), nullable=True),
+    sa.Column('town_id', sa.Integer(), nullable=True),
+    sa.Column('community_id', sa.Integer(), nullable=True),
+    sa.Column('organization_id', sa.Integer(), nullable=True),
+    sa.Column('t_sched', sa.Double(), nullable=True),
+    sa.Column('t_pickup', sa.Double(), nullable=True),
+    sa.Column('t_start', sa.Double(), nullable=True),
+    sa.Column('t_done', sa.Double(), nullable=True),
+    sa.Column('t_cancel', sa.Double(), nullable=True),
+    sa.PrimaryKeyConstraint('task_id')
+    )
+    with op.batch_alter_table('mining_acts', schema=None) as batch_op:
+        batch_op.create_index('ix_mining_acts_instance', ['instance_id'], unique=False)
+
+    op.create_table('mining_cases',
+    sa.Column('instance_id', sa.BigInteger(), autoincrement=False, nullable=False),
+    sa.Column('definition_key', sa.String(length=100), nullable=True),
+    sa.Column('definition_version', sa.Integer(), nullable=True),
+    sa.Column('town_id', sa.Integer(), nullable=True),
+    sa.Column('community_id', sa.Integer(), nullable=True),
+    sa.Column('organization_id', sa.Integer(), nullable=True),
+    sa.Column('title', sa.String(length=300), nullable=True),
+    sa.Column('t_start', sa.Double(), nullable=True),
+    sa.Column('t_end', sa.Double(), nullable=True),
+    sa.Column('ended', sa.Integer(), nullable=False),
+    sa.PrimaryKeyConstraint('instance_id')
+    )
     op.create_table('notifications',
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
     sa.Column('username', sa.String(length=80), nullable=False),
@@ -445,6 +482,11 @@ def downgrade():
         batch_op.drop_index(batch_op.f('ix_notifications_username'))
 
     op.drop_table('notifications')
+    op.drop_table('mining_cases')
+    with op.batch_alter_table('mining_acts', schema=None) as batch_op:
+        batch_op.drop_index('ix_mining_acts_instance')
+
+    op.drop_table('mining_acts')
     with op.batch_alter_table('events', schema=None) as batch_op:
         batch_op.drop_index('ix_events_ts')
         batch_op.drop_index('ix_events_instance')

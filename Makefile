@@ -6,7 +6,7 @@ PIP := $(VENV)/bin/pip
 STAMP := $(VENV)/.installed
 export SANSHE_DATABASE_URL ?= sqlite:///$(CURDIR)/var/sanshe.db
 
-.PHONY: run test install assets browser-deps bench schema clean
+.PHONY: run test install assets browser-deps bench schema translations clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -45,6 +45,12 @@ bench: install
 	$(PY) -m cli bench workers
 	$(PY) -m cli bench inbox
 	$(PY) -m cli bench mining
+
+# Refresh the message catalogs after changing UI strings (then translate the new zh entries).
+translations: $(STAMP)
+	$(VENV)/bin/pybabel extract -F webui/babel.cfg -k lazy_gettext -o webui/translations/messages.pot .
+	$(VENV)/bin/pybabel update -i webui/translations/messages.pot -d webui/translations --no-fuzzy-matching
+	$(VENV)/bin/pybabel compile -d webui/translations
 
 # Regenerate the initial migration after changing tables (before the first release only).
 schema: $(STAMP)

@@ -67,10 +67,13 @@ def export(fmt):
 
 @bp.app_template_filter("seconds")
 def seconds(value):
-    """A duration in seconds as days and hours (e.g. ``3d 4h``)."""
+    """A duration in seconds, readable at its scale (``3d 4h``, ``5.5h``, ``12min``, ``40s``)."""
     if value is None:
         return "—"
     value = float(value)
     days, rest = divmod(value, 86400)
-    hours = rest / 3600
-    return f"{int(days)}d {hours:.0f}h" if days else f"{hours:.1f}h"
+    if days:
+        return f"{int(days)}d {rest / 3600:.0f}h"
+    if rest >= 3600:
+        return f"{rest / 3600:.1f}h"
+    return f"{rest / 60:.0f}min" if rest >= 60 else f"{rest:.0f}s"

@@ -144,3 +144,20 @@ def test_one_project_through_all_seven_steps_in_chinese(live, chromium):
     text = committee.content()
     assert "已完成" in text and "各步骤用时" in text and "时间线" in text
     committee.screenshot(path=ARTIFACTS / "99_instance_completed.png", full_page=True)
+
+
+def test_the_town_sees_where_projects_wait_on_the_diagram(live, chromium):
+    """After the project above: the mining dashboard paints mean times onto the diagram."""
+    context = chromium.new_context(locale="zh-CN", viewport={"width": 1360, "height": 900})
+    page = context.new_page()
+    page.goto(f"{live.url}/login")
+    page.fill('input[name="username"]', "town")
+    page.fill('input[name="password"]', PASSWORD)
+    page.click('button[type="submit"]')
+    page.wait_for_url(re.compile(r".*/inbox.*"))
+    page.click("text=流程挖掘")
+    page.wait_for_selector('.heatmap[data-ready="true"]', timeout=20000)
+    assert page.locator(".heatmap .heat").count() >= 10
+    assert "各步骤用时" in page.content()
+    page.screenshot(path=ARTIFACTS / "mining_dashboard.png", full_page=True)
+    context.close()

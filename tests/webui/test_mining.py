@@ -36,3 +36,9 @@ def test_dashboard_in_chinese_and_linked_for_its_roles(web, as_user):
     assert "流程挖掘" in page and "各步骤用时" in page
     assert "/mining/" in town.get("/inbox").get_data(as_text=True)
     assert "/mining/" not in as_user("orgstaff").get("/inbox").get_data(as_text=True)
+
+
+def test_durations_read_at_their_scale():
+    from webui.mining import seconds
+
+    assert [seconds(v) for v in (None, 40, 720, 5400, 90061)] == ["—", "40s", "12min", "1.5h", "1d 1h"]

@@ -1,6 +1,12 @@
 """The inbox: my tasks and tasks open for my roles, with filters, sorting, pages, step counts."""
-from flask import Blueprint, render_template, request
-from flask_login import login_required
+import time
+from dataclasses import dataclass
+from datetime import timezone
+
+from babel import dates as babel_dates
+from flask import Blueprint, current_app, render_template, request
+from flask_babel import get_locale, get_timezone
+from flask_login import current_user, login_required
 
 from engine import inbox as engine_inbox
 from engine import listings
@@ -10,6 +16,10 @@ from .context import me, unit
 from .i18n import ROLE_LABELS
 
 bp = Blueprint("inbox", __name__)
+# The filter choices (processes, communities, organizations) change with deployments and
+# administration, not with tasks; five queries per page view for them cost as much as the
+# task list itself. Each person's choices are kept this long (seconds) per process.
+CHOICES_TTL = 30.0
 
 
 def filter_from_args(args):
@@ -37,23 +47,68 @@ def filter_args(flt, **changes):
     return {k: v for k, v in args.items() if v not in (None, "")}
 
 
+@dataclass(frozen=True)
+class Choice:
+    id: int
+    name: str
+    name_en: str | None
+
+
+def filter_choices(db, user):
+    """{processes, communities, organizations} for the filter form, cached per person for CHOICES_TTL."""
+    cache = current_app.extensions.setdefault("sanshe_inbox_choices", {})
+    key = (user.id, current_user.grants)
+    now = time.monotonic()
+    hit = cache.get(key)
+    if hit and hit[0] > now:
+        return hit[1]
+    choices = {"processes": listings.process_keys(db),
+               "communities": [Choice(c.id, c.name, c.name_en) for c in listings.communities_for(db, user)],
+               "organizations": [Choice(o.id, o.name, o.name_en) for o in listings.organizations_for(db, user)]}
+    if len(cache) > 1000:
+        for stale in [k for k, (until, _) in cache.items() if until <= now]:
+            del cache[stale]
+    cache[key] = (now + CHOICES_TTL, choices)
+    return choices
+
+
+def date_formatters():
+    """(when, day): the |datetime('short') and |date('short') filters' output, with the
+    locale and time zone looked up once per page instead of once per row."""
+    locale, zone = get_locale(), get_timezone()
+    days = {}
+
+    def local(value):
+        return (value if value.tzinfo else value.replace(tzinfo=timezone.utc)).astimezone(zone)
+
+    def when(value):
+        return babel_dates.format_datetime(local(value), "short", tzinfo=zone, locale=locale) if value else ""
+
+    def day(value):
+        if not value:
+            return ""
+        value = local(value).date()
+        if value not in days:
+            days[value] = babel_dates.format_date(value, "short", locale=locale)
+        return days[value]
+
+    return when, day
+
+
 @bp.get("/inbox")
 @login_required
 def index():
     flt = filter_from_args(request.args)
+    partial = bool(request.headers.get("HX-Request"))
     with unit(readonly=True) as db:
         user = me(db)
         page = engine_inbox.inbox_page(db, user, flt)
-        other = engine_inbox.InboxFilter(view="mine" if flt.view == "open" else "open")
-        other_total = engine_inbox.count_tasks(db, user, other.view)
+        other = "mine" if flt.view == "open" else "open"
         totals = {flt.view: min(sum(page.counts_by_step.values()), engine_inbox.COUNT_CAP),
-                  other.view: other_total}
-        choices = None
-        if not request.headers.get("HX-Request"):
-            choices = {"processes": listings.process_keys(db),
-                       "communities": listings.communities_for(db, user),
-                       "organizations": listings.organizations_for(db, user)}
-    template = "inbox/_list.html" if request.headers.get("HX-Request") else "inbox/index.html"
-    return render_template(template, page=page, flt=flt, totals=totals, choices=choices, filter_args=filter_args,
-                           cap=engine_inbox.COUNT_CAP, script_root=request.script_root,
+                  other: engine_inbox.count_tasks(db, user, other)}
+        choices = None if partial else filter_choices(db, user)
+    when, day = date_formatters()
+    return render_template("inbox/_list.html" if partial else "inbox/index.html", page=page, flt=flt, totals=totals,
+                           choices=choices, filter_args=filter_args, cap=engine_inbox.COUNT_CAP,
+                           script_root=request.script_root, when=when, day=day, username=current_user.username,
                            role_labels={role: str(label) for role, label in ROLE_LABELS.items()})

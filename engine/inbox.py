@@ -12,7 +12,9 @@ costs the same with 100 or 100,000 open tasks. Counts per step use the covering 
 ``ix_tasks_inbox_step``, all steps and grants in one statement.
 """
 from dataclasses import dataclass, field
-from sqlalchemy import and_, func, literal, literal_column, or_, select, union_all
+from functools import lru_cache
+
+from sqlalchemy import and_, bindparam, func, literal, literal_column, or_, select, union_all
 
 from .access import grants_of, visible_task  # noqa: F401  (part of the inbox API)
 from .errors import ValidationError
@@ -92,38 +94,59 @@ def _order(sort, table=Task):
     return columns[sort]
 
 
-def _common_filters(flt, with_step=True):
+@dataclass(frozen=True)
+class _Shape:
+    """What a view's statements look like apart from their parameter values.
+
+    Statements are built once per shape (``lru_cache``) with named parameters: building
+    and cache-keying a union of dozens of ranges costs more than running it.
+    """
+    view: str
+    grants: int
+    step: bool
+    community: bool
+    organization: bool
+    process: bool
+
+
+def _shape_and_params(session, user, flt, with_step=True):
+    params = {"username": user.username, "step": flt.step, "community_id": flt.community_id,
+              "organization_id": flt.organization_id, "process": flt.process}
+    grants = sorted(grants_of(session, user)) if flt.view == "open" else []
+    for i, (role, scope_type, scope_id) in enumerate(grants):
+        params.update({f"role_{i}": role, f"scope_type_{i}": scope_type, f"scope_id_{i}": scope_id})
+    shape = _Shape(flt.view, len(grants), with_step and flt.step is not None, flt.community_id is not None,
+                   flt.organization_id is not None, bool(flt.process))
+    return shape, params
+
+
+def _common_filters(shape):
     conditions = [Task.state == "ready"]
-    if with_step and flt.step is not None:
-        conditions.append(Task.step == flt.step)
-    if flt.community_id is not None:
-        conditions.append(Task.community_id == flt.community_id)
-    if flt.organization_id is not None:
-        conditions.append(Task.organization_id == flt.organization_id)
-    if flt.process:
-        conditions.append(Task.definition_id.in_(select(Definition.id).where(Definition.key == flt.process)))
+    if shape.step:
+        conditions.append(Task.step == bindparam("step"))
+    if shape.community:
+        conditions.append(Task.community_id == bindparam("community_id"))
+    if shape.organization:
+        conditions.append(Task.organization_id == bindparam("organization_id"))
+    if shape.process:
+        conditions.append(Task.definition_id.in_(select(Definition.id).where(Definition.key == bindparam("process"))))
     return conditions
 
 
-def _grant_conditions(session, user):
-    """One condition per role grant of the user: the lane's role in that scope."""
-    return [
-        and_(Task.role == role, Task.scope_type == scope_type, Task.scope_id == scope_id)
-        for role, scope_type, scope_id in sorted(grants_of(session, user))
-    ]
+def _branches(shape):
+    """The WHERE clauses whose union is the view; each one can use a single index.
 
-
-def _visible_to(user):
-    return or_(Task.assignee.is_(None), Task.assignee == user.username)
-
-
-def _branches(session, user, flt, with_step=True):
-    """The WHERE clauses whose union is the view; each one can use a single index."""
-    base = _common_filters(flt, with_step)
-    if flt.view == "mine":
-        return [and_(*base, Task.claimed_by == user.username),
-                and_(*base, Task.assignee == user.username, or_(Task.claimed_by.is_(None), Task.claimed_by != user.username))]
-    return [and_(*base, grant, _visible_to(user)) for grant in _grant_conditions(session, user)]
+    ``mine``: claimed by the person, or assigned to them and not claimed by them. ``open``:
+    per role grant, the lane's role in that scope, unassigned or assigned to the person.
+    """
+    base = _common_filters(shape)
+    me = bindparam("username")
+    if shape.view == "mine":
+        return [and_(*base, Task.claimed_by == me),
+                and_(*base, Task.assignee == me, or_(Task.claimed_by.is_(None), Task.claimed_by != me))]
+    return [and_(*base, Task.role == bindparam(f"role_{i}"), Task.scope_type == bindparam(f"scope_type_{i}"),
+                 Task.scope_id == bindparam(f"scope_id_{i}"), or_(Task.assignee.is_(None), Task.assignee == me))
+            for i in range(shape.grants)]
 
 
 def inbox_page(session, user, flt=None, now=None):
@@ -154,23 +177,30 @@ def _sorted_parts(branches, sort):
             for part in ((and_(branch, Task.due_at.is_not(None)), dated), (and_(branch, Task.due_at.is_(None)), undated))]
 
 
-def _page_ids(session, user, flt):
-    parts = _sorted_parts(_branches(session, user, flt), flt.sort)
+@lru_cache(maxsize=256)
+def _page_statement(shape, sort):
+    parts = _sorted_parts(_branches(shape), sort)
     if not parts:
-        return []
-    # One row past the page tells whether a next page exists (counts are capped).
-    end = flt.page * flt.per_page + 1
-    offset = (flt.page - 1) * flt.per_page
+        return None
     if len(parts) == 1:
         where, order = parts[0]
-        return list(session.scalars(select(Task.id).where(where).order_by(*order).offset(offset).limit(flt.per_page + 1)))
+        return select(Task.id).where(where).order_by(*order).offset(bindparam("offset")).limit(bindparam("limit"))
     # Each part is sorted by its own index and cut at the page end; the merge sorts at
     # most len(parts) * end rows.
     columns = (Task.id, Task.created_at, Task.due_at, Task.step)
-    subs = [select(*columns).where(where).order_by(*order).limit(end).subquery() for where, order in parts]
+    subs = [select(*columns).where(where).order_by(*order).limit(bindparam("end")).subquery() for where, order in parts]
     merged = union_all(*[select(sub.c.id, sub.c.created_at, sub.c.due_at, sub.c.step) for sub in subs]).subquery()
-    query = select(merged.c.id).order_by(*_order(flt.sort, merged.c)).offset(offset).limit(flt.per_page + 1)
-    return list(session.scalars(query))
+    return select(merged.c.id).order_by(*_order(sort, merged.c)).offset(bindparam("offset")).limit(bindparam("limit"))
+
+
+def _page_ids(session, user, flt):
+    shape, params = _shape_and_params(session, user, flt)
+    statement = _page_statement(shape, flt.sort)
+    if statement is None:
+        return []
+    # One row past the page tells whether a next page exists (counts are capped).
+    params.update(end=flt.page * flt.per_page + 1, offset=(flt.page - 1) * flt.per_page, limit=flt.per_page + 1)
+    return list(session.scalars(statement, params))
 
 
 def _items(session, ids, now):
@@ -201,6 +231,13 @@ def _capped_count(where, cap, label):
         select(literal_column("1")).select_from(Task).where(where).limit(cap).subquery())
 
 
+@lru_cache(maxsize=256)
+def _step_count_statement(shape, cap):
+    parts = [_capped_count(and_(branch, Task.step == step if step else Task.step.is_(None)), cap, step or 0)
+             for branch in _branches(shape) for step in (1, 2, 3, 4, 5, 6, 7, None)]
+    return union_all(*parts) if parts else None
+
+
 def step_counts(session, user, flt=None, cap=COUNT_CAP):
     """{step: number of tasks} in the view, ignoring the step filter (the tabs show all).
 
@@ -209,23 +246,29 @@ def step_counts(session, user, flt=None, cap=COUNT_CAP):
     exact figure. One statement: per grant and step a LIMITed range of
     ``ix_tasks_inbox_step``.
     """
-    flt = flt or InboxFilter()
-    parts = [_capped_count(and_(branch, Task.step == step if step else Task.step.is_(None)), cap, step or 0)
-             for branch in _branches(session, user, flt, with_step=False) for step in (1, 2, 3, 4, 5, 6, 7, None)]
+    shape, params = _shape_and_params(session, user, flt or InboxFilter(), with_step=False)
+    statement = _step_count_statement(shape, cap)
     counts = {}
-    if parts:
-        for step, count in session.execute(union_all(*parts)):
+    if statement is not None:
+        for step, count in session.execute(statement, params):
             if count:
                 counts[step or None] = min(cap, counts.get(step or None, 0) + count)
     return counts
 
 
+@lru_cache(maxsize=256)
+def _count_statement(shape, cap):
+    parts = [_capped_count(branch, cap, 0) for branch in _branches(shape)]
+    return union_all(*parts) if parts else None
+
+
 def count_tasks(session, user, view, cap=COUNT_CAP):
     """How many tasks a view holds, up to ``cap`` (for the other tab's badge)."""
-    parts = [_capped_count(branch, cap, 0) for branch in _branches(session, user, InboxFilter(view=view), with_step=False)]
-    if not parts:
+    shape, params = _shape_and_params(session, user, InboxFilter(view=view), with_step=False)
+    statement = _count_statement(shape, cap)
+    if statement is None:
         return 0
-    return min(cap, sum(count for _, count in session.execute(union_all(*parts))))
+    return min(cap, sum(count for _, count in session.execute(statement, params)))
 
 
 def overdue(task, now=None):

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 
 from sqlalchemy import and_, bindparam, func, literal, literal_column, or_, select, union_all
+from sqlalchemy.orm import defer
 
 from .access import grants_of, visible_task  # noqa: F401  (part of the inbox API)
 from .errors import ValidationError
@@ -207,7 +208,8 @@ def _items(session, ids, now):
     if not ids:
         return []
     rows = session.execute(
-        select(Task, Instance.title, Community.name, Organization.name)
+        # The submitted data and drafts (JSON, possibly large) are not shown in the list.
+        select(Task, Instance.title, Community.name, Organization.name).options(defer(Task.draft), defer(Task.data))
         .join(Instance, Instance.id == Task.instance_id)
         .outerjoin(Community, Community.id == Task.community_id)
         .outerjoin(Organization, Organization.id == Task.organization_id)

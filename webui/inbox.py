@@ -74,23 +74,30 @@ def filter_choices(db, user):
 
 def date_formatters():
     """(when, day): the |datetime('short') and |date('short') filters' output, with the
-    locale and time zone looked up once per page instead of once per row."""
+    locale, time zone and Babel patterns looked up once per page instead of once per row."""
     locale, zone = get_locale(), get_timezone()
+    glue = babel_dates.get_datetime_format("short", locale=locale).replace("'", "")
+    date_pattern = babel_dates.get_date_format("short", locale=locale)
+    time_pattern = babel_dates.get_time_format("short", locale=locale)
     days = {}
 
     def local(value):
         return (value if value.tzinfo else value.replace(tzinfo=timezone.utc)).astimezone(zone)
 
-    def when(value):
-        return babel_dates.format_datetime(local(value), "short", tzinfo=zone, locale=locale) if value else ""
+    def local_day(value):
+        if value not in days:
+            days[value] = date_pattern.apply(value, locale)
+        return days[value]
 
-    def day(value):
+    def when(value):
         if not value:
             return ""
-        value = local(value).date()
-        if value not in days:
-            days[value] = babel_dates.format_date(value, "short", locale=locale)
-        return days[value]
+        value = local(value)
+        clock = time_pattern.apply(value.timetz(), locale, reference_date=value.date())
+        return glue.replace("{0}", clock).replace("{1}", local_day(value.date()))
+
+    def day(value):
+        return local_day(local(value).date()) if value else ""
 
     return when, day
 

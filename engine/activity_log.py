@@ -138,6 +138,8 @@ def rebuild(session):
         INSERT INTO mining_acts ({', '.join(plain)}, {', '.join(f't_{n}' for n in names)})
         SELECT {', '.join(f's.{c}' for c in plain)}, {', '.join(epoch_sql(f's.ts_{n}', dialect) for n in names)}
         FROM ({acts}) s"""))
+    if dialect == "postgresql":
+        session.execute(text("ANALYZE mining_acts, mining_cases"))  # fresh statistics after a bulk change
     return tuple(session.execute(text(f"SELECT COUNT(*) FROM {table}")).scalar() for table in ("mining_cases", "mining_acts"))
 
 

@@ -27,16 +27,11 @@ TOTAL = "a.c_done - COALESCE(a.c_sched, a.c_start, a.c_pickup)"
 
 def activity_stats(view):
     """Per BPMN activity: completions, cancellations and waiting/working/total distributions."""
-    rows = distribution(view, "{acts} a",
-                        {"activity_id": "a.activity_id"},
-                        {"waiting": WAITING, "working": WORKING, "total": TOTAL})
-    info = {r["activity_id"]: r for r in view.rows("""
-        SELECT activity_id, MAX(activity_name) AS activity_name, MAX(activity_type) AS activity_type,
-               MAX(step) AS step, MAX(role) AS role, COUNT(t_done) AS completed, COUNT(t_cancel) AS cancelled
-        FROM {acts} GROUP BY activity_id""")}
-    for row in rows:
-        extra = info[row["activity_id"]]
-        row.update({k: extra[k] for k in ("activity_name", "activity_type", "step", "role", "completed", "cancelled")})
+    carry = {"activity_name": ("a.activity_name", "MAX"), "activity_type": ("a.activity_type", "MAX"),
+             "step": ("a.step", "MAX"), "role": ("a.role", "MAX"), "completed": ("a.t_done", "COUNT"),
+             "cancelled": ("a.t_cancel", "COUNT")}
+    rows = distribution(view, "{acts} a", {"activity_id": "a.activity_id"},
+                        {"waiting": WAITING, "working": WORKING, "total": TOTAL}, carry=carry)
     return sorted(rows, key=lambda r: (r["step"] is None, r["step"] or 0, r["activity_id"]))
 
 

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-27 21:57:22.483975
+Create Date: 2026-11-27 22:02:51.627842
 """
 from alembic import op
 import sqlalchemy as sa
@@ -138,7 +138,7 @@ def upgrade():
     sa.PrimaryKeyConstraint('task_id')
     )
     with op.batch_alter_table('mining_acts', schema=None) as batch_op:
-        batch_op.create_index('ix_mining_acts_instance', ['instance_id'], unique=False)
+        batch_op.create_index('ix_mining_acts_instance', ['instance_id', 't_done', 'activity_id'], unique=False)
 
     op.create_table('mining_cases',
     sa.Column('instance_id', sa.BigInteger(), autoincrement=False, nullable=False),

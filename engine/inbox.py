@@ -164,23 +164,31 @@ def inbox_page(session, user, flt=None, now=None):
     return page
 
 
-def _sorted_parts(branches, sort):
+def _sorted_parts(shape, sort):
     """(where, order) pairs, each one a range of an index read in index order.
 
-    The due-date sort puts tasks without a due date last; ``due_at IS NULL`` as a sort key
-    would defeat the index, so each branch is split into its dated and undated part.
+    In the ``open`` view (up to 100,000 tasks per grant) two sorts are split so that no
+    part needs a sort key the index cannot give: the due-date sort puts tasks without a
+    due date last (``due_at IS NULL`` as a key would defeat ``ix_tasks_inbox_due``), so
+    each grant has a dated and an undated part; the step sort (step ascending, newest
+    first within a step) has one part per step over ``ix_tasks_inbox_step``. The ``mine``
+    view is small (claimed or assigned tasks) and sorts in one go.
     """
-    if sort != "due":
+    branches = _branches(shape)
+    if shape.view != "open" or sort in ("newest", "oldest") or (sort == "step" and shape.step):
         return [(branch, _order(sort)) for branch in branches]
-    dated = (Task.due_at.asc(), Task.created_at.desc(), Task.id.desc())
-    undated = (Task.created_at.desc(), Task.id.desc())
+    newest = (Task.created_at.desc(), Task.id.desc())
+    if sort == "step":
+        return [(and_(branch, Task.step == step if step else Task.step.is_(None)), newest)
+                for branch in branches for step in (1, 2, 3, 4, 5, 6, 7, None)]
+    dated = (Task.due_at.asc(), *newest)
     return [part for branch in branches
-            for part in ((and_(branch, Task.due_at.is_not(None)), dated), (and_(branch, Task.due_at.is_(None)), undated))]
+            for part in ((and_(branch, Task.due_at.is_not(None)), dated), (and_(branch, Task.due_at.is_(None)), newest))]
 
 
 @lru_cache(maxsize=256)
 def _page_statement(shape, sort):
-    parts = _sorted_parts(_branches(shape), sort)
+    parts = _sorted_parts(shape, sort)
     if not parts:
         return None
     if len(parts) == 1:

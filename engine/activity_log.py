@@ -16,6 +16,7 @@ from datetime import timezone
 from sqlalchemy import text
 
 from .calendar import EPOCH
+from .errors import SansheError
 from .logview import dialect_of, epoch_sql
 
 ATTRIBUTES = ("definition_key", "definition_version", "town_id", "community_id", "organization_id")
@@ -27,6 +28,15 @@ CASE_MERGE = {**{a: "max" for a in ATTRIBUTES}, "title": "max", "t_start": "min"
 # Which act time a transition sets.
 ACT_TIMES = {"schedule": ("t_sched",), "assign": ("t_pickup",), "start": ("t_pickup", "t_start"),
              "complete": ("t_done",), "cancel": ("t_cancel",)}
+
+
+_UPSERTS = {}  # (dialect, table): statement; built once, the engine writes on every step
+
+
+def _upsert(dialect, table, key, merge):
+    if (dialect, table) not in _UPSERTS:
+        _UPSERTS[dialect, table] = text(_upsert_sql(dialect, table, key, merge))
+    return _UPSERTS[dialect, table]
 
 
 def _upsert_sql(dialect, table, key, merge):
@@ -81,7 +91,7 @@ def fold_events(session, rows, event_ids=None):
         key = get("task_id")
         if key is None:
             if event_ids is None:
-                raise ValueError("events without a task id need their event ids to be folded")
+                raise SansheError("Events without a task id need their event ids to be folded.")
             key = f"event-{event_ids[index]}"
         fold = {**attributes, "instance_id": get("instance_id"), "activity_id": get("activity_id"),
                 "activity_name": get("activity_name"), "activity_type": kind, "step": get("step"), "role": get("role"),
@@ -93,7 +103,7 @@ def fold_events(session, rows, event_ids=None):
                                       ("mining_cases", "instance_id", CASE_MERGE, cases)):
         if folded:
             params = [{c: f.get(c) for c in (key, *merge)} for f in folded.values()]
-            session.execute(text(_upsert_sql(dialect, table, key, merge)), params)
+            session.execute(_upsert(dialect, table, key, merge), params)
 
 
 def rebuild(session):

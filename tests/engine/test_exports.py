@@ -1,7 +1,9 @@
 """Exports that PM4Py reads back with the same case durations and activity counts as Sanshe's."""
+import csv
 import io
 import json
 import xml.etree.ElementTree as ET
+from datetime import date
 
 import pandas as pd
 import pytest
@@ -100,6 +102,13 @@ def test_filtered_export_holds_only_the_selected_cases(mining_db):
     ns = {"x": "http://www.xes-standard.org/"}
     traces = [t.find("x:string[@key='concept:name']", ns).get("value") for t in root.findall("x:trace", ns)]
     assert traces == ["2", "4"]
+
+
+def test_date_range_export_holds_the_cases_started_in_it(mining_db):
+    with unit_of_work(mining_db, readonly=True) as session:
+        rows = list(csv.DictReader(io.StringIO("".join(
+            iter_export(session, "csv", LogFilter(since=date(2024, 1, 1), until=date(2024, 1, 2)))))))
+    assert {r["case_id"] for r in rows} == {"1", "4"}  # case 2 starts at the until instant: left out
 
 
 def test_unknown_format_is_refused(mining_db):

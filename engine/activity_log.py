@@ -15,9 +15,8 @@ from datetime import timezone
 
 from sqlalchemy import text
 
-from .calendar import EPOCH
 from .errors import SansheError
-from .logview import dialect_of, epoch_sql
+from .logview import dialect_of, epoch_seconds, epoch_sql
 
 ATTRIBUTES = ("definition_key", "definition_version", "town_id", "community_id", "organization_id")
 # Per act column: how two partial folds of the same task merge (as the SQL aggregate would).
@@ -62,9 +61,7 @@ def _merge(into, row, merge):
 def _epoch(moment, dialect):
     if moment.tzinfo is not None:
         moment = moment.astimezone(timezone.utc).replace(tzinfo=None)
-    seconds = (moment - EPOCH).total_seconds()
-    # The same value the SQL fold computes: SQLite's julianday arithmetic is rounded to the millisecond.
-    return round(seconds, 3) if dialect == "sqlite" else seconds
+    return epoch_seconds(moment, dialect)  # the same value the SQL fold (rebuild) computes
 
 
 def fold_events(session, rows, event_ids=None):

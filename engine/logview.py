@@ -1,7 +1,8 @@
 """A filtered view of the event log, folded into cases and activity instances.
 
 Mining reads the event log, folded as it is written into ``mining_cases`` and ``mining_acts``
-(see :mod:`engine.activity_log`), through two temporary tables holding the filtered rows:
+(see :mod:`engine.activity_log`), through two temporary views of the filtered rows (tables
+when a working calendar is used):
 
 * cases: one row per process instance (its ``instance`` start/complete/cancel events),
 * acts: one row per activity instance (a task id: schedule, assign, start, complete, cancel).
@@ -230,7 +231,7 @@ def _create_cases(session, dialect, filters, clock, table, kind):
         value = getattr(filters, name)
         if value is not None:
             conditions.append(f"m.t_start {op} :f_{name}")
-            params[f"f_{name}"] = _epoch_param(_as_datetime(value), dialect)
+            params[f"f_{name}"] = epoch_seconds(_as_datetime(value), dialect)
     where = " AND ".join(["m.t_start IS NOT NULL", *conditions])
     select_sql = f"""
         SELECT instance_id, definition_key, definition_version, town_id, community_id, organization_id,
@@ -240,8 +241,10 @@ def _create_cases(session, dialect, filters, clock, table, kind):
     _temp_create(session, table, CASE_COLUMNS, select_sql, params, kind)
 
 
-def _epoch_param(moment, dialect):
+def epoch_seconds(moment, dialect):
+    """Seconds since 1970 of a naive UTC datetime, exactly as :func:`epoch_sql` computes them."""
     seconds = epoch_of(moment)
+    # SQLite's julianday arithmetic is rounded to the millisecond.
     return round(seconds, 3) if dialect == "sqlite" else seconds
 
 

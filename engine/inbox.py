@@ -85,14 +85,13 @@ class InboxPage:
 
 
 def _order(sort, table=Task):
-    columns = {
-        "newest": (table.created_at.desc(), table.id.desc()),
-        "oldest": (table.created_at.asc(), table.id.asc()),
-        # Tasks without a due date come last.
-        "due": (table.due_at.is_(None), table.due_at.asc(), table.created_at.desc(), table.id.desc()),
-        "step": (table.step.asc(), table.created_at.desc(), table.id.desc()),
-    }
-    return columns[sort]
+    if sort == "newest":
+        return table.created_at.desc(), table.id.desc()
+    if sort == "oldest":
+        return table.created_at.asc(), table.id.asc()
+    if sort == "due":  # tasks without a due date come last
+        return table.due_at.is_(None), table.due_at.asc(), table.created_at.desc(), table.id.desc()
+    return table.step.asc(), table.created_at.desc(), table.id.desc()
 
 
 @dataclass(frozen=True)
@@ -196,9 +195,11 @@ def _page_statement(shape, sort):
         return select(Task.id).where(where).order_by(*order).offset(bindparam("offset")).limit(bindparam("limit"))
     # Each part is sorted by its own index and cut at the page end; the merge sorts at
     # most len(parts) * end rows.
-    columns = (Task.id, Task.created_at, Task.due_at, Task.step)
+    # Only the columns the merge sorts on.
+    columns = {"due": (Task.id, Task.created_at, Task.due_at), "step": (Task.id, Task.created_at, Task.step)}.get(
+        sort, (Task.id, Task.created_at))
     subs = [select(*columns).where(where).order_by(*order).limit(bindparam("end")).subquery() for where, order in parts]
-    merged = union_all(*[select(sub.c.id, sub.c.created_at, sub.c.due_at, sub.c.step) for sub in subs]).subquery()
+    merged = union_all(*[select(*sub.c) for sub in subs]).subquery()
     return select(merged.c.id).order_by(*_order(sort, merged.c)).offset(bindparam("offset")).limit(bindparam("limit"))
 
 

@@ -87,3 +87,33 @@ def test_overdue_tasks_are_marked(web, as_user):
         session.get(Task, task.id).due_at = utcnow() - timedelta(days=2)
     page = as_user("committee").get("/inbox").get_data(as_text=True)
     assert 'class="overdue"' in page and "已逾期" in page
+
+
+def test_due_date_sort_puts_undated_tasks_last_and_step_sort_goes_by_step(web, as_user):
+    instance_id = start_project(web)
+    now = utcnow()
+    with unit_of_work(web.services.session_factory) as session:
+        base = session.get(Task, ready_task(web, instance_id).id)
+        base.due_at = now + timedelta(days=3)
+        for name, step, due, age in [("due-late", 2, 5, 0), ("due-soon", 6, 1, 0), ("undated-new", 4, None, 0),
+                                     ("undated-old", 3, None, 60)]:
+            session.add(Task(
+                id=str(uuid.uuid4()), instance_id=instance_id, definition_id=base.definition_id, bpmn_id="extra",
+                name=name, role=base.role, step=step, scope_type=base.scope_type, scope_id=base.scope_id,
+                town_id=base.town_id, community_id=base.community_id, organization_id=base.organization_id,
+                state="ready", due_at=None if due is None else now + timedelta(days=due),
+                created_at=now - timedelta(minutes=age)))
+    c = as_user("committee")
+
+    def names(url):
+        page = c.get(url).get_data(as_text=True)
+        found = [(page.index(n), n) for n in ("due-late", "due-soon", "undated-new", "undated-old") if n in page]
+        return [n for _, n in sorted(found)]
+
+    assert names("/inbox?sort=due") == ["due-soon", "due-late", "undated-new", "undated-old"]
+    # Pages cut the same order: due-soon, the project's task | due-late, undated-new | undated-old.
+    assert names("/inbox?sort=due&per_page=2&page=2") == ["due-late", "undated-new"]
+    assert names("/inbox?sort=due&per_page=2&page=3") == ["undated-old"]
+    assert names("/inbox?sort=step") == ["due-late", "undated-old", "undated-new", "due-soon"]
+    first = c.get("/inbox?sort=step&per_page=2").get_data(as_text=True)
+    assert "确认转移事项" in first and "due-late" in first and "undated-old" not in first  # steps 1 and 2

@@ -12,6 +12,7 @@ costs the same with 100 or 100,000 open tasks. Counts per step use the covering 
 ``ix_tasks_inbox_step``, all steps and grants in one statement.
 """
 from dataclasses import dataclass, field
+from datetime import datetime
 from functools import lru_cache
 
 from sqlalchemy import and_, bindparam, func, literal, literal_column, or_, select, union_all
@@ -38,6 +39,9 @@ class InboxFilter:
     sort: str = "newest"
     page: int = 1
     per_page: int = 25
+    # Where the previous page ended (``InboxPage.next_after``): the ``open`` view then reads
+    # on from there through the index instead of skipping (page - 1) * per_page rows.
+    after: str | None = None
 
     def __post_init__(self):
         errors = {}
@@ -51,6 +55,11 @@ class InboxFilter:
             errors["page"] = ["From 1."]
         if not 1 <= self.per_page <= MAX_PER_PAGE:
             errors["per_page"] = [f"From 1 to {MAX_PER_PAGE}."]
+        if self.after is not None and not errors:
+            try:
+                self.cursor = _parse_cursor(self.sort, self.after)
+            except ValueError:
+                errors["after"] = ["Not a position in this list; start from page 1."]
         if errors:
             raise ValidationError("Invalid inbox filter.", errors=errors)
 
@@ -73,6 +82,7 @@ class InboxPage:
     per_page: int
     filter: InboxFilter = field(repr=False, default=None)
     has_next: bool = False
+    next_after: str | None = None  # the cursor for the next page's link (open view)
 
     @property
     def capped(self):
@@ -91,7 +101,69 @@ def _order(sort, table=Task):
         return table.created_at.asc(), table.id.asc()
     if sort == "due":  # tasks without a due date come last
         return table.due_at.is_(None), table.due_at.asc(), table.created_at.desc(), table.id.desc()
-    return table.step.asc(), table.created_at.desc(), table.id.desc()
+    # Tasks without a step come last (SQLite would put NULL first).
+    return table.step.is_(None), table.step.asc(), table.created_at.desc(), table.id.desc()
+
+
+def _parse_cursor(sort, token):
+    """(rank, created_at, id) from a cursor token; ValueError if it is not one.
+
+    rank: None (newest, oldest), the due date or None (due), the step or None (step).
+    """
+    rank, created, task_id = token.split("~", 2)
+    if not task_id:
+        raise ValueError(token)
+    if sort in ("newest", "oldest"):
+        if rank:
+            raise ValueError(token)
+        rank = None
+    elif sort == "due":
+        rank = datetime.fromisoformat(rank) if rank else None
+    else:
+        rank = int(rank) if rank else None
+    return rank, datetime.fromisoformat(created), task_id
+
+
+def _cursor_token(sort, task):
+    rank = {"due": task.due_at, "step": task.step}.get(sort)
+    rank = "" if rank is None else rank.isoformat() if isinstance(rank, datetime) else str(rank)
+    return f"{rank}~{task.created_at.isoformat()}~{task.id}"
+
+
+def _keyset(flt):
+    """The cursor if the page can start from it: only the open view's index-ordered parts."""
+    return getattr(flt, "cursor", None) if flt.after and flt.view == "open" else None
+
+
+def _cursor_kind(sort, cursor):
+    """What of the cursor shapes the statement: dated or not (due), its step (step)."""
+    if cursor is None:
+        return None
+    if sort == "due":
+        return "dated" if cursor[0] is not None else "undated"
+    if sort == "step":
+        return cursor[0] or 8  # tasks without a step come last
+    return "plain"
+
+
+def _after_condition(kind, cursor_kind):
+    """Rows of a part that come after the cursor in the merged order; None: all of them;
+    False: none of them."""
+    c, i = bindparam("after_created"), bindparam("after_id")
+    newer = and_(Task.created_at <= c, or_(Task.created_at < c, Task.id < i))
+    if kind == "oldest":
+        return and_(Task.created_at >= c, or_(Task.created_at > c, Task.id > i))
+    if kind == "newest":
+        return newer
+    if kind == "dated":
+        if cursor_kind == "undated":
+            return False
+        d = bindparam("after_due")
+        return and_(Task.due_at >= d, or_(Task.due_at > d, Task.created_at < c, and_(Task.created_at == c, Task.id < i)))
+    if kind == "undated":
+        return None if cursor_kind == "dated" else newer
+    step = kind[1] or 8  # ("step", n); tasks without a step come last
+    return None if step > cursor_kind else newer if step == cursor_kind else False
 
 
 @dataclass(frozen=True)
@@ -159,8 +231,9 @@ def inbox_page(session, user, flt=None, now=None):
     total = counts.get(flt.step, 0) if flt.step is not None else sum(counts.values())
     ids = _page_ids(session, user, flt)
     more = len(ids) > flt.per_page
-    page = InboxPage(_items(session, ids[:flt.per_page], now), total, counts, flt.page, flt.per_page, flt, more)
-    return page
+    items = _items(session, ids[:flt.per_page], now)
+    after = _cursor_token(flt.sort, items[-1].task) if more and items and flt.view == "open" else None
+    return InboxPage(items, total, counts, flt.page, flt.per_page, flt, more, after)
 
 
 def _sorted_parts(shape, sort):
@@ -175,27 +248,33 @@ def _sorted_parts(shape, sort):
     """
     branches = _branches(shape)
     if shape.view != "open" or sort in ("newest", "oldest") or (sort == "step" and shape.step):
-        return [(branch, _order(sort)) for branch in branches]
+        if sort == "step" and shape.view == "open":  # one step: newest first within it
+            return [(branch, _order("newest"), "newest") for branch in branches]
+        return [(branch, _order(sort), "oldest" if sort == "oldest" else "newest") for branch in branches]
     newest = (Task.created_at.desc(), Task.id.desc())
     if sort == "step":
-        return [(and_(branch, Task.step == step if step else Task.step.is_(None)), newest)
+        return [(and_(branch, Task.step == step if step else Task.step.is_(None)), newest, ("step", step))
                 for branch in branches for step in (1, 2, 3, 4, 5, 6, 7, None)]
     dated = (Task.due_at.asc(), *newest)
     return [part for branch in branches
-            for part in ((and_(branch, Task.due_at.is_not(None)), dated), (and_(branch, Task.due_at.is_(None)), newest))]
+            for part in ((and_(branch, Task.due_at.is_not(None)), dated, "dated"),
+                         (and_(branch, Task.due_at.is_(None)), newest, "undated"))]
 
 
 @lru_cache(maxsize=256)
-def _page_statement(shape, sort):
-    parts = _sorted_parts(shape, sort)
+def _page_statement(shape, sort, cursor_kind=None):
+    parts = []
+    for where, order, kind in _sorted_parts(shape, sort):
+        after = _after_condition(kind, cursor_kind) if cursor_kind else None
+        if after is not False:
+            parts.append((where if after is None else and_(where, after), order))
     if not parts:
         return None
     if len(parts) == 1:
         where, order = parts[0]
         return select(Task.id).where(where).order_by(*order).offset(bindparam("offset")).limit(bindparam("limit"))
     # Each part is sorted by its own index and cut at the page end; the merge sorts at
-    # most len(parts) * end rows.
-    # Only the columns the merge sorts on.
+    # most len(parts) * end rows. Only the columns the merge sorts on.
     columns = {"due": (Task.id, Task.created_at, Task.due_at), "step": (Task.id, Task.created_at, Task.step)}.get(
         sort, (Task.id, Task.created_at))
     subs = [select(*columns).where(where).order_by(*order).limit(bindparam("end")).subquery() for where, order in parts]
@@ -205,11 +284,17 @@ def _page_statement(shape, sort):
 
 def _page_ids(session, user, flt):
     shape, params = _shape_and_params(session, user, flt)
-    statement = _page_statement(shape, flt.sort)
+    cursor = _keyset(flt)
+    statement = _page_statement(shape, flt.sort, _cursor_kind(flt.sort, cursor))
     if statement is None:
         return []
     # One row past the page tells whether a next page exists (counts are capped).
-    params.update(end=flt.page * flt.per_page + 1, offset=(flt.page - 1) * flt.per_page, limit=flt.per_page + 1)
+    if cursor:
+        rank, created, task_id = cursor
+        params.update(after_due=rank, after_created=created, after_id=task_id, end=flt.per_page + 1, offset=0)
+    else:
+        params.update(end=flt.page * flt.per_page + 1, offset=(flt.page - 1) * flt.per_page)
+    params.update(limit=flt.per_page + 1)
     return list(session.scalars(statement, params))
 
 

@@ -33,6 +33,7 @@ def filter_from_args(args):
             sort=args.get("sort") or "newest",
             page=engine_inbox.parse_int(args.get("page")) or 1,
             per_page=engine_inbox.parse_int(args.get("per_page")) or 25,
+            after=args.get("after") or None,
         )
     except ValidationError as exc:
         raise ValidationError("Invalid inbox filter: " + "; ".join(
@@ -42,7 +43,8 @@ def filter_from_args(args):
 def filter_args(flt, **changes):
     """Query-string arguments for links that keep the current filter."""
     args = {"view": flt.view, "process": flt.process, "step": flt.step, "community": flt.community_id,
-            "organization": flt.organization_id, "sort": flt.sort, "page": flt.page}
+            "organization": flt.organization_id, "sort": flt.sort, "page": flt.page,
+            "per_page": flt.per_page if flt.per_page != 25 else None}
     args.update(changes)
     return {k: v for k, v in args.items() if v not in (None, "")}
 

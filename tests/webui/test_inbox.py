@@ -117,3 +117,35 @@ def test_due_date_sort_puts_undated_tasks_last_and_step_sort_goes_by_step(web, a
     assert names("/inbox?sort=step") == ["due-late", "undated-old", "undated-new", "due-soon"]
     first = c.get("/inbox?sort=step&per_page=2").get_data(as_text=True)
     assert "确认转移事项" in first and "due-late" in first and "undated-old" not in first  # steps 1 and 2
+
+
+def test_next_links_continue_where_the_page_ended_in_every_sort(web, as_user):
+    import html
+    import re
+
+    instance_id = start_project(web)
+    now = utcnow()
+    with unit_of_work(web.services.session_factory) as session:
+        base = session.get(Task, ready_task(web, instance_id).id)
+        for i in range(23):  # same creation times in pairs, some without due date or step
+            session.add(Task(
+                id=str(uuid.uuid4()), instance_id=instance_id, definition_id=base.definition_id, bpmn_id="extra",
+                name=f"row-{i:02d}", role=base.role, step=None if i % 11 == 0 else 1 + i % 7, scope_type=base.scope_type,
+                scope_id=base.scope_id, town_id=base.town_id, community_id=base.community_id,
+                organization_id=base.organization_id, state="ready", created_at=now - timedelta(minutes=i // 2),
+                due_at=None if i % 3 == 0 else now + timedelta(days=i % 5)))
+    c = as_user("committee")
+    rows = re.compile(r"row-\d\d")
+    for sort in ("newest", "oldest", "due", "step"):
+        by_offset = [rows.findall(c.get(f"/inbox?sort={sort}&per_page=4&page={n}").get_data(as_text=True))
+                     for n in range(1, 7)]  # 24 tasks with the project's own
+        url, by_cursor = f"/inbox?sort={sort}&per_page=4", []
+        while url:
+            page = c.get(url).get_data(as_text=True)
+            by_cursor.append(rows.findall(page))
+            found = re.search(r'href="([^"]+)" rel="next"', page)
+            url = html.unescape(found.group(1)) if found else None
+        assert "after=" in html.unescape(re.search(r'href="([^"]+)" rel="next"', c.get(
+            f"/inbox?sort={sort}&per_page=4").get_data(as_text=True)).group(1))
+        assert by_cursor == by_offset and sum(len(r) for r in by_cursor) == 23, sort
+    assert c.get("/inbox?after=nonsense").status_code == 422

@@ -70,6 +70,12 @@ def _inbox_checks(web):
         assert sorted(i.task.name for i in mine.items) == ["t1", "t3", "t5"]
         assert inbox.step_counts(session, chair, inbox.InboxFilter(), cap=2) == {1: 1, 3: 2, 7: 2}
         assert inbox.count_tasks(session, chair, "open") == 10
+        for sort in inbox.SORTS:  # the next page from the cursor is the page the offset gives
+            first = inbox.inbox_page(session, chair, inbox.InboxFilter(per_page=4, sort=sort))
+            by_offset = inbox.inbox_page(session, chair, inbox.InboxFilter(per_page=4, sort=sort, page=2))
+            by_cursor = inbox.inbox_page(session, chair, inbox.InboxFilter(per_page=4, sort=sort, page=2,
+                                                                           after=first.next_after))
+            assert [i.task.id for i in by_cursor.items] == [i.task.id for i in by_offset.items], sort
 
 
 def test_inbox_queries_on_sqlite(web):

@@ -6,6 +6,7 @@ same transaction as the instance state; the same rows are folded into the mining
 """
 from sqlalchemy import insert, select
 
+from . import stepwrites
 from .activity_log import fold_events
 from .models import Event
 
@@ -42,7 +43,7 @@ class EventBatch:
                 result = session.execute(insert(Event).returning(Event.id, sort_by_parameter_order=True), self.rows)
                 ids = result.scalars().all()
             else:
-                session.execute(insert(Event), self.rows)
+                stepwrites.execute(session, stepwrites.INSERT_EVENTS, self.rows)
             fold_events(session, self.rows, ids)
             self.rows = []
 

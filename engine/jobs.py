@@ -214,7 +214,8 @@ class JobQueue:
         if not isinstance(result, dict):
             raise ValidationError("A job result must be an object.", errors={"result": ["must be an object"]})
         if self.runtime is not None:
-            self.runtime.complete_job(session, job, result, worker_id)
+            self.runtime.complete_job(session, job, result, worker_id)  # writes the job row too
+            return
         job.state = "completed"
         job.result = result
         job.completed_at = self.clock()

@@ -5,6 +5,7 @@ transaction that creates the task, so each task notifies its people exactly once
 """
 from sqlalchemy import select
 
+from . import stepwrites
 from .models import Notification, RoleGrant, User
 
 
@@ -17,13 +18,18 @@ def recipients(session, role, scope_type, scope_id):
 
 
 def notify_task_ready(session, task):
-    """Tell whoever the new ``task`` waits for: its assignee, or everyone who may take it."""
-    people = [task.assignee] if task.assignee else recipients(session, task.role, task.scope_type, task.scope_id)
-    when = task.created_at
-    for username in people:
-        session.add(Notification(username=username, task_id=task.id, message=f"New task: {task.name}",
-                                 created_at=when))
-    return people
+    """Tell whoever the new ``task`` waits for: its assignee, or everyone who may take it.
+
+    One statement either way (the role's people are selected by the insert itself);
+    returns how many people were told.
+    """
+    message = f"New task: {task.name}"
+    if task.assignee:
+        return stepwrites.execute(session, stepwrites.INSERT_NOTIFICATIONS, [
+            {"username": task.assignee, "task_id": task.id, "message": message, "created_at": task.created_at}]).rowcount
+    return stepwrites.execute(session, stepwrites.NOTIFY_ROLE, {
+        "p_task": task.id, "p_message": message, "p_now": task.created_at, "p_role": task.role,
+        "p_scope_type": task.scope_type, "p_scope_id": task.scope_id}).rowcount
 
 
 def notify(session, usernames, message, job_id=None, task_id=None, now=None):

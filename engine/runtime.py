@@ -5,11 +5,12 @@ state, task rows, jobs, timers and events it changes are written together or not
 Instances carry an optimistic lock: a completion that raced with another one on the same
 instance fails with ConflictError and changes nothing.
 """
+from types import SimpleNamespace
 from uuid import UUID
 
 from sqlalchemy import select, update
 
-from . import access, spiff
+from . import access, spiff, stepwrites
 from .claims import TaskClaims
 from .deployments import latest_definition
 from .errors import ConflictError, ForbiddenError, NotFoundError, ValidationError
@@ -29,7 +30,8 @@ class Runtime(TaskClaims):
 
     ``state_store`` turns workflows into stored state, ``spec_cache`` gives parsed specs per
     definition, ``script_engine`` runs diagram expressions, ``clock`` returns naive UTC now,
-    each ``on_task_ready(session, task_row)`` hook sees every new human task, and each
+    each ``on_task_ready(session, task)`` hook sees every new human task (a :class:`TaskRecord`
+    of its row's values, written just before), and each
     ``on_terminated(session, instance, now)`` hook sees a project stopped before its end
     (e.g. to release earmarked funds).
     """
@@ -126,7 +128,11 @@ class Runtime(TaskClaims):
         if row.claimed_at is None:
             batch.task("start", row, user.username)
         spiff.run_user_task(task, data)
-        row.state, row.completed_at, row.completed_by, row.data, row.draft = "completed", now, user.username, data, None
+        if stepwrites.execute(session, stepwrites.COMPLETE_TASK,
+                              {"p_id": row.id, "p_now": now, "p_user": user.username, "p_data": data}).rowcount != 1:
+            raise ConflictError("This task is no longer waiting.")
+        stepwrites.committed(row, {"state": "completed", "completed_at": now, "completed_by": user.username,
+                                   "data": data, "draft": None})
         batch.task("complete", row, user.username)
         workflow.do_engine_steps()
         self._sync(session, instance, definition, workflow, before, batch, done={task})
@@ -141,7 +147,7 @@ class Runtime(TaskClaims):
         now = self.clock()
         batch = EventBatch(instance, definition, now)
         spiff.complete_service(task, result if result is not None else {})
-        job.state, job.completed_at, job.result = "completed", now, result
+        self._finish_job(session, job, now, result)
         batch.add("complete", job.bpmn_id, job.name, "serviceTask", job.task_id, resource, None, job.step)
         workflow.do_engine_steps()
         self._sync(session, instance, definition, workflow, before, batch, done={task})
@@ -161,8 +167,7 @@ class Runtime(TaskClaims):
             return False
         now = self.clock()
         batch = EventBatch(instance, definition, now)
-        job.state, job.completed_at, job.error_message = "completed", now, f"{code}: {message}"
-        job.result = {"bpmn_error": code, "message": message}
+        self._finish_job(session, job, now, {"bpmn_error": code, "message": message}, f"{code}: {message}")
         batch.add("cancel", job.bpmn_id, job.name, "serviceTask", job.task_id, resource, None, job.step)
         workflow.do_engine_steps()
         self._sync(session, instance, definition, workflow, before, batch, done={task})
@@ -174,6 +179,13 @@ class Runtime(TaskClaims):
         batch = EventBatch(instance, self.spec_cache.definition(session, instance.definition_id), self.clock())
         batch.add(transition, job.bpmn_id, job.name, "serviceTask", job.task_id, resource, None, job.step)
         batch.flush(session)
+
+    def _finish_job(self, session, job, now, result, error=None):
+        params = {"p_id": job.id, "p_now": now, "p_result": result, "p_error": error if error else job.error_message}
+        if stepwrites.execute(session, stepwrites.COMPLETE_JOB, params).rowcount != 1:
+            raise ConflictError(f"Job {job.id} is already done.")
+        stepwrites.committed(job, {"state": "completed", "completed_at": now, "result": result,
+                                   "error_message": params["p_error"], "lock_expires_at": None})
 
     def _job_checkout(self, session, job):
         if job.state in ("completed", "cancelled"):
@@ -308,10 +320,10 @@ class Runtime(TaskClaims):
             if task is None:
                 continue
             fresh = self._new_task_row(instance, new, task, now)
-            if fresh.role != row.role:
+            if fresh["role"] != row.role:
                 row.claimed_by, row.claimed_at = None, None
             for name in ("definition_id", "bpmn_id", "name", "role", "step", "scope_type", "scope_id", "form_key"):
-                setattr(row, name, getattr(fresh, name))
+                setattr(row, name, fresh[name])
         self._sync(session, instance, new, workflow, before, EventBatch(instance, new, now), resource=actor)
         return diff
 
@@ -371,50 +383,56 @@ class Runtime(TaskClaims):
         now = batch.now
         human, services, timers = open_sets = tuple(set(group) for group in spiff.open_tasks(workflow))
         old_human, old_services, old_timers = before
-        for task in sorted(human - old_human, key=lambda t: t.task_spec.bpmn_id):
-            row = self._new_task_row(instance, definition, task, now)
-            session.add(row)
-            batch.task("schedule", row)
-            with session.no_autoflush:  # hooks read; the new rows are written once, below
+        new_rows = [self._new_task_row(instance, definition, task, now)
+                    for task in sorted(human - old_human, key=lambda t: t.task_spec.bpmn_id)]
+        if new_rows:
+            stepwrites.execute(session, stepwrites.INSERT_TASKS, new_rows)
+            for values in new_rows:
+                record = TaskRecord(**values)
+                batch.task("schedule", record)
                 for hook in self.on_task_ready:
-                    hook(session, row)
+                    hook(session, record)
         gone_human = [str(t.id) for t in old_human - human - set(done)]
         if gone_human:
             session.execute(update(Task).where(Task.id.in_(gone_human), Task.state == "ready")
                             .values(state="cancelled", completed_at=now).execution_options(synchronize_session=False))
-            for row in session.scalars(select(Task).where(Task.id.in_(gone_human))):
+            for row in session.scalars(select(Task).where(Task.id.in_(gone_human))
+                                       .execution_options(populate_existing=True)):
                 batch.task("cancel", row, resource)
-        for task in sorted(services - old_services, key=lambda t: t.task_spec.bpmn_id):
-            job = self._new_job(instance, task, now)
-            session.add(job)
-            batch.add("schedule", job.bpmn_id, job.name, "serviceTask", job.task_id, None, task.task_spec.lane, job.step)
+        new_jobs = [self._new_job(instance, task, now) for task in sorted(services - old_services,
+                                                                         key=lambda t: t.task_spec.bpmn_id)]
+        if new_jobs:
+            lanes = [job.pop("lane") for job in new_jobs]
+            stepwrites.execute(session, stepwrites.INSERT_JOBS, new_jobs)
+            for job, lane in zip(new_jobs, lanes):
+                batch.add("schedule", job["bpmn_id"], job["name"], "serviceTask", job["task_id"], None, lane, job["step"])
         gone_services = [str(t.id) for t in old_services - services - set(done)]
         if gone_services:
             session.execute(update(Job).where(Job.task_id.in_(gone_services), Job.state.in_(("ready", "locked", "incident")))
                             .values(state="cancelled", completed_at=now).execution_options(synchronize_session=False))
+        new_timers = []
         for task in timers - old_timers:
             due = spiff.timer_due(task)
             if due is not None:
-                session.add(Timer(instance_id=instance.id, task_id=str(task.id), bpmn_id=task.task_spec.bpmn_id,
-                                  due_at=self._shift_to_clock(due, now)))
+                new_timers.append({"instance_id": instance.id, "task_id": str(task.id), "bpmn_id": task.task_spec.bpmn_id,
+                                   "due_at": self._shift_to_clock(due, now), "state": "waiting"})
+        if new_timers:
+            stepwrites.execute(session, stepwrites.INSERT_TIMERS, new_timers)
         gone_timers = [str(t.id) for t in old_timers - timers]
         if gone_timers:
             session.execute(update(Timer).where(Timer.task_id.in_(gone_timers), Timer.state == "waiting")
                             .values(state="cancelled").execution_options(synchronize_session=False))
         steps = [spiff.task_step(t) for t in human | services]
-        instance.current_step = min((s for s in steps if s), default=instance.current_step)
+        changes = {"current_step": min((s for s in steps if s), default=instance.current_step)}
         if ended is None and workflow.is_completed():
             ended = "complete"
             outcomes = spiff.reached_end_events(workflow)
-            instance.status, instance.ended_at = "completed", now
-            instance.outcome = outcomes[-1] if outcomes else ""
+            changes.update(status="completed", ended_at=now, outcome=outcomes[-1] if outcomes else "")
         if ended:
             batch.add(ended, "instance", instance.title, "instance", resource=resource)
-        instance.state = self.state_store.dumps(workflow)
-        session.flush()
+        lock_version = stepwrites.save_instance(session, instance, self.state_store.dumps(workflow), **changes)
         batch.flush(session)
         if instance.status == "running":
-            lock_version = instance.lock_version
             after_commit(session, lambda: self.hot.put(instance.id, lock_version, workflow, open_sets))
 
     def _shift_to_clock(self, due, now):
@@ -423,29 +441,36 @@ class Runtime(TaskClaims):
         return now + (due - utcnow())
 
     def _new_task_row(self, instance, definition, task, now):
+        """The column values of a new human task's row."""
         props = spiff.task_properties(task)
         role = task.task_spec.lane or "administrator"
         scope_type, scope_id = access.scope_for(role, instance.town_id, instance.community_id, instance.organization_id)
         assignee_var = props.get("assignee")
         assignee = task.data.get(assignee_var) if assignee_var else None
-        return Task(
-            id=str(task.id), instance_id=instance.id, definition_id=definition.id, bpmn_id=task.task_spec.bpmn_id,
-            name=task.task_spec.bpmn_name or task.task_spec.bpmn_id, role=role, step=spiff.task_step(task),
-            scope_type=scope_type, scope_id=scope_id, town_id=instance.town_id, community_id=instance.community_id,
-            organization_id=instance.organization_id, state="ready",
-            assignee=str(assignee) if assignee else None, form_key=props.get("formJsonSchemaFilename"),
-            due_at=spiff.duration_from(props.get("dueIn"), now), created_at=now,
-        )
+        return {
+            "id": str(task.id), "instance_id": instance.id, "definition_id": definition.id,
+            "bpmn_id": task.task_spec.bpmn_id, "name": task.task_spec.bpmn_name or task.task_spec.bpmn_id,
+            "role": role, "step": spiff.task_step(task), "scope_type": scope_type, "scope_id": scope_id,
+            "town_id": instance.town_id, "community_id": instance.community_id,
+            "organization_id": instance.organization_id, "state": "ready",
+            "assignee": str(assignee) if assignee else None, "claimed_by": None, "claimed_at": None,
+            "form_key": props.get("formJsonSchemaFilename"), "due_at": spiff.duration_from(props.get("dueIn"), now),
+            "created_at": now,
+        }
 
     def _new_job(self, instance, task, now):
+        """The column values of a new job's row (and ``lane``, for its event)."""
         params, sources = spiff.service_params(task)
         variables = spiff.json_data(task.data)
         variables["params"] = spiff.json_data(params)
         variables["params_source"] = sources
-        return Job(
-            instance_id=instance.id, task_id=str(task.id), bpmn_id=task.task_spec.bpmn_id,
-            name=task.task_spec.bpmn_name or task.task_spec.bpmn_id, topic=task.task_spec.topic,
-            step=spiff.task_step(task), variables=variables, state="ready", retries=self.job_retries,
-            run_after=now, created_at=now,
-        )
+        return {
+            "instance_id": instance.id, "task_id": str(task.id), "bpmn_id": task.task_spec.bpmn_id,
+            "name": task.task_spec.bpmn_name or task.task_spec.bpmn_id, "topic": task.task_spec.topic,
+            "step": spiff.task_step(task), "variables": variables, "state": "ready", "retries": self.job_retries,
+            "run_after": now, "created_at": now, "lane": task.task_spec.lane,
+        }
 
+
+class TaskRecord(SimpleNamespace):
+    """A new human task's row values, as the runtime's hooks and the event log see them."""

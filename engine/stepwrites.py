@@ -1,0 +1,82 @@
+"""The statements an engine step writes with, built once.
+
+Every task a person completes and every job a worker finishes is one engine step. The
+ORM's unit of work (change tracking, flush ordering, one statement per object) cost more
+there than SpiffWorkflow's own step, so the step writes its rows with these prebuilt Core
+statements instead: typed bind parameters, compiled once per dialect, executed on the
+session's connection inside the session's transaction. ORM objects the step changed are
+then told the written values (:func:`committed`), so the session never writes them again.
+"""
+from sqlalchemy import DateTime, String, Text, bindparam, cast, insert, select, update
+from sqlalchemy.orm import attributes
+
+from .errors import ConflictError
+from .models import Event, Instance, Job, Notification, RoleGrant, Task, Timer, User
+
+_I, _T, _J = Instance.__table__, Task.__table__, Job.__table__
+
+INSERT_TASKS = insert(_T)
+INSERT_JOBS = insert(_J)
+INSERT_TIMERS = insert(Timer.__table__)
+INSERT_EVENTS = insert(Event.__table__)
+INSERT_NOTIFICATIONS = insert(Notification.__table__).execution_options(preserve_rowcount=True)
+
+# Only a task still waiting can be completed: a second completion changes no row.
+COMPLETE_TASK = (update(_T).where(_T.c.id == bindparam("p_id"), _T.c.state == "ready")
+                 .values(state="completed", completed_at=bindparam("p_now"), completed_by=bindparam("p_user"),
+                         data=bindparam("p_data", type_=_T.c.data.type), draft=None))
+
+COMPLETE_JOB = (update(_J).where(_J.c.id == bindparam("p_id"), _J.c.state.not_in(("completed", "cancelled")))
+                .values(state="completed", completed_at=bindparam("p_now"),
+                        result=bindparam("p_result", type_=_J.c.result.type),
+                        error_message=bindparam("p_error"), lock_expires_at=None))
+
+# The instance row: its state and summary, guarded by the optimistic lock.
+SAVE_INSTANCE = (update(_I).where(_I.c.id == bindparam("p_id"), _I.c.lock_version == bindparam("p_version"))
+                 .values(state=bindparam("p_state"), lock_version=bindparam("p_next"),
+                         current_step=bindparam("p_step"), status=bindparam("p_status"),
+                         ended_at=bindparam("p_ended", type_=DateTime()), outcome=bindparam("p_outcome"),
+                         definition_id=bindparam("p_definition")))
+SAVED_FIELDS = {"state": "p_state", "lock_version": "p_next", "current_step": "p_step", "status": "p_status",
+                "ended_at": "p_ended", "outcome": "p_outcome", "definition_id": "p_definition"}
+
+# Everyone active holding a role in a scope hears of a new task: one statement per task.
+NOTIFY_ROLE = insert(Notification.__table__).from_select(
+    ["username", "task_id", "message", "created_at"],
+    select(User.username, cast(bindparam("p_task"), String(36)), cast(bindparam("p_message"), Text),
+           cast(bindparam("p_now", type_=DateTime()), DateTime()))
+    .join(RoleGrant, RoleGrant.user_id == User.id)
+    .where(RoleGrant.role == bindparam("p_role"), RoleGrant.scope_type == bindparam("p_scope_type"),
+           RoleGrant.scope_id == bindparam("p_scope_id"), User.active.is_(True))
+    .order_by(User.username)).execution_options(preserve_rowcount=True)
+
+
+def execute(session, statement, params=None):
+    """Run a prebuilt statement on the session's connection (inside its transaction)."""
+    return session.connection().execute(statement, params)
+
+
+def committed(obj, values):
+    """Tell the ORM object that ``values`` are what its row now holds (nothing left to write)."""
+    for name, value in values.items():
+        attributes.set_committed_value(obj, name, value)
+
+
+def save_instance(session, instance, state, **changes):
+    """Write the instance's state and summary; ConflictError if another step got there first.
+
+    ``instance`` is the ORM object; changes it carries that the ORM has not written yet are
+    written first, by the ORM, with its own version check.
+    """
+    if attributes.instance_state(instance).modified:
+        session.flush()
+    version = instance.lock_version
+    values = {"state": state, "lock_version": version + 1, "current_step": instance.current_step,
+              "status": instance.status, "ended_at": instance.ended_at, "outcome": instance.outcome,
+              "definition_id": instance.definition_id, **changes}
+    params = {param: values[name] for name, param in SAVED_FIELDS.items()}
+    params.update(p_id=instance.id, p_version=version)
+    if execute(session, SAVE_INSTANCE, params).rowcount != 1:
+        raise ConflictError("Someone else changed this process instance first; reload and try again.")
+    committed(instance, values)
+    return values["lock_version"]

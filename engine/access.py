@@ -5,7 +5,7 @@ role's type (a community for the community committee, a town for the town govern
 organization for its staff ...), and, when the diagram assigns the task to a person, only
 that person sees it. Administrators hold the ``global`` scope.
 """
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 
 from .errors import ConflictError, ForbiddenError, NotFoundError
 from .models import ROLE_SCOPE_TYPE, CatalogItem, Community, Organization, RoleGrant, Task, Town, User
@@ -18,6 +18,9 @@ def scope_for(role, town_id, community_id, organization_id):
     return scope_type, scope_id or 0
 
 
+_GRANTS = select(RoleGrant.role, RoleGrant.scope_type, RoleGrant.scope_id).where(RoleGrant.user_id == bindparam("p_user"))
+
+
 def grants_of(session, user):
     """The set of (role, scope_type, scope_id) the user holds.
 
@@ -26,9 +29,7 @@ def grants_of(session, user):
     cache = session.info.setdefault("sanshe_grants", {})
     grants = cache.get(user.id)
     if grants is None:
-        rows = session.execute(
-            select(RoleGrant.role, RoleGrant.scope_type, RoleGrant.scope_id).where(RoleGrant.user_id == user.id)
-        ).all()
+        rows = session.connection().execute(_GRANTS, {"p_user": user.id}).all()
         grants = cache[user.id] = frozenset(tuple(row) for row in rows)
     return grants
 

@@ -162,6 +162,19 @@ class Instance(Base):
     __mapper_args__ = {"version_id_col": lock_version}
 
 
+class StatePart(Base):
+    """Finished tasks of an instance, stored once.
+
+    A finished task never changes again, so an engine step stores the tasks that finished
+    in it here, and the instance row keeps only the open part of the state. Loading reads
+    the row and its parts; every so often the parts are folded into one.
+    """
+    __tablename__ = "instance_state_parts"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    instance_id: Mapped[int] = mapped_column(BigId, ForeignKey("instances.id"), index=True)
+    body: Mapped[str] = mapped_column(Text)
+
+
 class Task(Base):
     """A human task (user/manual task) as the inbox sees it; one row per activation."""
     __tablename__ = "tasks"
@@ -314,6 +327,6 @@ class Attachment(Base):
 
 __all__ = [
     "Base", "ROLES", "ROLE_SCOPE_TYPE", "utcnow", "Town", "Community", "Organization",
-    "CatalogItem", "User", "RoleGrant", "Definition", "Instance", "Task", "Job", "Timer",
+    "CatalogItem", "User", "RoleGrant", "Definition", "Instance", "StatePart", "Task", "Job", "Timer",
     "Event", "AuditEntry", "Notification", "Attachment",
 ]

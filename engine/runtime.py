@@ -226,7 +226,7 @@ class Runtime(TaskClaims):
         if instance is None or instance.status != "running":
             return set()
         definition = self.spec_cache.definition(session, instance.definition_id)
-        workflow = self._load(instance, definition)
+        workflow = self._load(session, instance, definition)
         self.hot.put(instance.id, instance.lock_version, workflow)
         return spiff.waiting_message_names(workflow)
 
@@ -285,7 +285,7 @@ class Runtime(TaskClaims):
         computed on a copy, changes nothing."""
         instance, old, new = self._migration_pair(session, instance_id, definition_id)
         spec, subprocess_specs = self.spec_cache.get(new)
-        workflow = self.state_store.loads(instance.state, *self.spec_cache.get(old))
+        workflow = self._restore(session, instance, old)
         return spiff.diff_for_migration(self.state_store.registry, workflow, spec, subprocess_specs)
 
     def migrate_instance(self, session, instance_id, definition_id, actor, dry_run=False):
@@ -300,8 +300,7 @@ class Runtime(TaskClaims):
         instance, old, new = self._migration_pair(session, instance_id, definition_id)
         spec, subprocess_specs = self.spec_cache.get(new)
         if dry_run:
-            workflow = self.state_store.loads(instance.state, *self.spec_cache.get(old))
-            workflow.script_engine = self.script_engine or workflow.script_engine
+            workflow = self._restore(session, instance, old)
         else:
             instance, workflow, before = self._checkout(session, instance_id, old)
         diff = spiff.diff_for_migration(self.state_store.registry, workflow, spec, subprocess_specs)
@@ -309,6 +308,7 @@ class Runtime(TaskClaims):
             spiff.migrate(workflow, diff, spec, subprocess_specs)
             # A task left on an element the new version lacks would make the state unloadable.
             self.state_store.loads(self.state_store.dumps(workflow), spec, subprocess_specs)
+            self.state_store.forget(workflow)
         except Exception as exc:  # SpiffWorkflow's own errors say what it could not place
             raise ConflictError(f"SpiffWorkflow cannot move it: {exc}") from exc
         if dry_run:
@@ -347,7 +347,7 @@ class Runtime(TaskClaims):
         if instance is None:
             raise NotFoundError("No such project.")
         definition = self.spec_cache.definition(session, instance.definition_id)
-        workflow = self._load(instance, definition)
+        workflow = self._load(session, instance, definition)
         self.hot.put(instance.id, instance.lock_version, workflow)
         data = spiff.current_data(workflow)
         if hide_secret:
@@ -357,12 +357,18 @@ class Runtime(TaskClaims):
 
     # --- internals ------------------------------------------------------------------------
 
-    def _load(self, instance, definition, with_open=False):
+    def _restore(self, session, instance, definition):
+        """The instance's workflow read from the database (its row and its state parts)."""
+        spec, subprocess_specs = self.spec_cache.get(definition)
+        workflow = self.state_store.loads(instance.state, spec, subprocess_specs,
+                                          stepwrites.state_parts(session, instance.id))
+        workflow.script_engine = self.script_engine or workflow.script_engine
+        return workflow
+
+    def _load(self, session, instance, definition, with_open=False):
         workflow, open_sets = self.hot.take(instance.id, instance.lock_version)
         if workflow is None:
-            spec, subprocess_specs = self.spec_cache.get(definition)
-            workflow = self.state_store.loads(instance.state, spec, subprocess_specs)
-            workflow.script_engine = self.script_engine or workflow.script_engine
+            workflow = self._restore(session, instance, definition)
         if not with_open:
             return workflow
         if open_sets is None:
@@ -375,7 +381,7 @@ class Runtime(TaskClaims):
             raise NotFoundError("No such project.")
         if instance.status != "running":
             raise ConflictError(f"This project is already {instance.status}.")
-        workflow, open_sets = self._load(instance, definition, with_open=True)
+        workflow, open_sets = self._load(session, instance, definition, with_open=True)
         return instance, workflow, open_sets
 
     def _sync(self, session, instance, definition, workflow, before, batch, done=frozenset(), ended=None, resource=None):
@@ -430,7 +436,9 @@ class Runtime(TaskClaims):
             changes.update(status="completed", ended_at=now, outcome=outcomes[-1] if outcomes else "")
         if ended:
             batch.add(ended, "instance", instance.title, "instance", resource=resource)
-        lock_version = stepwrites.save_instance(session, instance, self.state_store.dumps(workflow), **changes)
+        saved = self.state_store.save(workflow)
+        lock_version = stepwrites.save_instance(session, instance, saved.state, **changes)
+        stepwrites.save_state_part(session, instance.id, saved)
         batch.flush(session)
         if instance.status == "running":
             after_commit(session, lambda: self.hot.put(instance.id, lock_version, workflow, open_sets))

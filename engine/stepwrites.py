@@ -7,11 +7,11 @@ statements instead: typed bind parameters, compiled once per dialect, executed o
 session's connection inside the session's transaction. ORM objects the step changed are
 then told the written values (:func:`committed`), so the session never writes them again.
 """
-from sqlalchemy import DateTime, String, Text, bindparam, cast, insert, select, update
+from sqlalchemy import DateTime, String, Text, bindparam, cast, delete, insert, select, update
 from sqlalchemy.orm import attributes
 
 from .errors import ConflictError
-from .models import Event, Instance, Job, Notification, RoleGrant, Task, Timer, User
+from .models import Event, Instance, Job, Notification, RoleGrant, StatePart, Task, Timer, User
 
 _I, _T, _J = Instance.__table__, Task.__table__, Job.__table__
 
@@ -19,6 +19,10 @@ INSERT_TASKS = insert(_T)
 INSERT_JOBS = insert(_J)
 INSERT_TIMERS = insert(Timer.__table__)
 INSERT_EVENTS = insert(Event.__table__)
+INSERT_STATE_PART = insert(StatePart.__table__)
+STATE_PARTS = (select(StatePart.__table__.c.body).where(StatePart.__table__.c.instance_id == bindparam("p_id"))
+               .order_by(StatePart.__table__.c.id))
+DELETE_STATE_PARTS = delete(StatePart.__table__).where(StatePart.__table__.c.instance_id == bindparam("p_id"))
 INSERT_NOTIFICATIONS = insert(Notification.__table__).execution_options(preserve_rowcount=True)
 
 # Only a task still waiting can be completed: a second completion changes no row.
@@ -60,6 +64,18 @@ def committed(obj, values):
     """Tell the ORM object that ``values`` are what its row now holds (nothing left to write)."""
     for name, value in values.items():
         attributes.set_committed_value(obj, name, value)
+
+
+def state_parts(session, instance_id):
+    return execute(session, STATE_PARTS, {"p_id": instance_id}).scalars().all()
+
+
+def save_state_part(session, instance_id, saved):
+    """Store a save's finished tasks (``saved`` from ``StateStore.save``)."""
+    if saved.rewrite:
+        execute(session, DELETE_STATE_PARTS, {"p_id": instance_id})
+    if saved.part:
+        execute(session, INSERT_STATE_PART, [{"instance_id": instance_id, "body": saved.part}])
 
 
 def save_instance(session, instance, state, **changes):

@@ -1,0 +1,91 @@
+"""Instance state stored as its open part plus parts of finished tasks."""
+import json
+
+from sqlalchemy import func, select
+
+from engine.db import unit_of_work
+from engine.models import Instance, StatePart
+from tests.conftest import make_services
+from tests.engine.test_runtime import complete, drive_rounds, env, open_task, start  # noqa: F401 (fixture)
+
+
+def stored(services, instance_id):
+    """``(row state length, number of parts)``."""
+    with unit_of_work(services.session_factory, readonly=True) as session:
+        length = session.scalar(select(func.length(Instance.state)).where(Instance.id == instance_id))
+        parts = session.scalar(select(func.count()).select_from(StatePart).where(StatePart.instance_id == instance_id))
+    return length, parts
+
+
+def loaded_document(services, instance_id):
+    """The whole state of the instance as a new engine reads it from the database."""
+    with unit_of_work(services.session_factory, readonly=True) as session:
+        instance = session.get(Instance, instance_id)
+        definition = services.runtime.spec_cache.definition(session, instance.definition_id)
+        workflow = services.runtime._restore(session, instance, definition)
+    return json.loads(services.runtime.state_store.dumps(workflow)), workflow
+
+
+def hot_workflow(services, instance_id):
+    with unit_of_work(services.session_factory, readonly=True) as session:
+        version = session.scalar(select(Instance.lock_version).where(Instance.id == instance_id))
+    workflow, open_sets = services.runtime.hot.take(instance_id, version)
+    assert workflow is not None
+    services.runtime.hot.put(instance_id, version, workflow, open_sets)
+    return workflow
+
+
+def test_a_new_engine_reads_exactly_the_state_the_running_one_had(env, db_url):
+    services, world = env
+    instance_id = start(services, world)
+    drive_rounds(services, world, instance_id, 3)
+    in_memory = json.loads(services.runtime.state_store.dumps(hot_workflow(services, instance_id)))
+    restarted = make_services(db_url)
+    try:
+        document, _ = loaded_document(restarted, instance_id)
+        assert document == in_memory
+    finally:
+        restarted.db.dispose()
+
+
+def test_the_row_keeps_only_open_tasks_and_parts_are_folded_together(env, db_url):
+    services, world = env
+    services.runtime.state_store.compact_every = 6
+    instance_id = start(services, world)
+    drive_rounds(services, world, instance_id, 2)
+    early_length, _ = stored(services, instance_id)
+    second = start(services, world)
+    drive_rounds(services, world, second, 30)
+    late_length, parts = stored(services, second)
+    # 30 rounds of history did not make the row grow, and the parts were folded.
+    assert late_length < early_length * 1.5
+    assert 1 <= parts <= 6
+    restarted = make_services(db_url)
+    try:
+        document, _ = loaded_document(restarted, second)
+        assert document == json.loads(services.runtime.state_store.dumps(hot_workflow(services, second)))
+    finally:
+        restarted.db.dispose()
+
+
+def test_a_stored_finished_task_that_changes_is_stored_anew(env, db_url):
+    services, world = env
+    users = world.users
+    instance_id = start(services, world)
+    complete(services, users.org.id, open_task(services, instance_id, "write").id, {"summary": "第一稿"})
+    complete(services, users.committee.id, open_task(services, instance_id, "consult").id, {"outcome": "revise"})
+    assert stored(services, instance_id)[1] > 1
+    workflow = hot_workflow(services, instance_id)
+    finished = next(t for t in workflow.tasks.values() if t.task_spec.name == "write")
+    finished.last_state_change += 1.5  # how an administrator's reset of a finished task looks to storage
+    changed = finished.last_state_change
+    # The next step notices, replaces the old parts and stores the finished tasks again.
+    complete(services, users.org.id, open_task(services, instance_id, "revise").id, {"summary": "第二稿"})
+    assert stored(services, instance_id)[1] == 1
+    restarted = make_services(db_url)
+    try:
+        _, loaded = loaded_document(restarted, instance_id)
+        assert loaded.tasks[finished.id].last_state_change == changed
+        assert open_task(restarted, instance_id).bpmn_id == "consult"
+    finally:
+        restarted.db.dispose()

@@ -110,7 +110,7 @@ class Runtime(TaskClaims):
 
     def complete_task(self, session, task_id, user, data):
         """Complete a human task with form data checked against its JSON Schema."""
-        row = session.get(Task, task_id)
+        row = stepwrites.load(session, stepwrites.LOAD_TASK, task_id)
         if row is None:
             raise NotFoundError("No such task in your inbox.")
         access.check_can_act(session, user, row)
@@ -119,7 +119,7 @@ class Runtime(TaskClaims):
         errors = validate_form(schema, data)
         if errors:
             raise ValidationError("Please correct the marked fields.", errors=errors)
-        instance, workflow, before = self._checkout(session, row.instance_id, definition)
+        instance, workflow, before = self._checkout(session, row.instance_id, definition, lean=True)
         task = workflow.get_task_from_id(UUID(task_id))
         if task is None or task not in before[0]:
             raise ConflictError("This task is no longer waiting.")
@@ -131,8 +131,8 @@ class Runtime(TaskClaims):
         if stepwrites.execute(session, stepwrites.COMPLETE_TASK,
                               {"p_id": row.id, "p_now": now, "p_user": user.username, "p_data": data}).rowcount != 1:
             raise ConflictError("This task is no longer waiting.")
-        stepwrites.committed(row, {"state": "completed", "completed_at": now, "completed_by": user.username,
-                                   "data": data, "draft": None})
+        stepwrites.written(session, Task, row, {"state": "completed", "completed_at": now,
+                                                "completed_by": user.username, "data": data, "draft": None})
         batch.task("complete", row, user.username)
         workflow.do_engine_steps()
         self._sync(session, instance, definition, workflow, before, batch, done={task})
@@ -190,9 +190,9 @@ class Runtime(TaskClaims):
     def _job_checkout(self, session, job):
         if job.state in ("completed", "cancelled"):
             raise ConflictError(f"Job {job.id} is already {job.state}.")
-        instance = session.get(Instance, job.instance_id)
+        instance = stepwrites.load(session, stepwrites.LOAD_INSTANCE, job.instance_id)
         definition = self.spec_cache.definition(session, instance.definition_id)
-        instance, workflow, before = self._checkout(session, instance.id, definition)
+        instance, workflow, before = self._checkout(session, instance.id, definition, instance=instance)
         task = workflow.get_task_from_id(UUID(job.task_id))
         if task is None or task not in before[1]:
             raise ConflictError(f"Job {job.id}'s service task is no longer waiting.")
@@ -307,7 +307,7 @@ class Runtime(TaskClaims):
         try:
             spiff.migrate(workflow, diff, spec, subprocess_specs)
             # A task left on an element the new version lacks would make the state unloadable.
-            self.state_store.loads(self.state_store.dumps(workflow), spec, subprocess_specs)
+            self.state_store.loads(self.state_store.dumps(workflow), (), spec, subprocess_specs)
             self.state_store.forget(workflow)
         except Exception as exc:  # SpiffWorkflow's own errors say what it could not place
             raise ConflictError(f"SpiffWorkflow cannot move it: {exc}") from exc
@@ -360,8 +360,7 @@ class Runtime(TaskClaims):
     def _restore(self, session, instance, definition):
         """The instance's workflow read from the database (its row and its state parts)."""
         spec, subprocess_specs = self.spec_cache.get(definition)
-        workflow = self.state_store.loads(instance.state, spec, subprocess_specs,
-                                          stepwrites.state_parts(session, instance.id))
+        workflow = self.state_store.loads(*stepwrites.stored_state(session, instance), spec, subprocess_specs)
         workflow.script_engine = self.script_engine or workflow.script_engine
         return workflow
 
@@ -375,8 +374,11 @@ class Runtime(TaskClaims):
             open_sets = tuple(set(group) for group in spiff.open_tasks(workflow))
         return workflow, open_sets
 
-    def _checkout(self, session, instance_id, definition):
-        instance = session.get(Instance, instance_id)
+    def _checkout(self, session, instance_id, definition, lean=False, instance=None):
+        """The instance (a Record with ``lean``, else the ORM object), its workflow and open tasks."""
+        if instance is None:
+            instance = stepwrites.load(session, stepwrites.LOAD_INSTANCE, instance_id) if lean else \
+                session.get(Instance, instance_id)
         if instance is None:
             raise NotFoundError("No such project.")
         if instance.status != "running":

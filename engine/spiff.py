@@ -255,7 +255,7 @@ class StateStore:
             raise _FinishedTaskChanged("a stored task is gone")
         return "{" + ",".join(parts) + "}"
 
-    def loads(self, state, spec, subprocess_specs, parts=()):
+    def loads(self, state, parts, spec, subprocess_specs):
         """The workflow from its stored state and parts (oldest part first)."""
         dct = json.loads(state)
         stored = {"parts": 0, "tasks": {}}

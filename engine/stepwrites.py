@@ -5,10 +5,14 @@ ORM's unit of work (change tracking, flush ordering, one statement per object) c
 there than SpiffWorkflow's own step, so the step writes its rows with these prebuilt Core
 statements instead: typed bind parameters, compiled once per dialect, executed on the
 session's connection inside the session's transaction. ORM objects the step changed are
-then told the written values (:func:`committed`), so the session never writes them again.
+then told the written values (:func:`written`), so the session never writes them again;
+rows only read are read as plain :class:`Record` objects.
 """
+from types import SimpleNamespace
+
 from sqlalchemy import DateTime, String, Text, bindparam, cast, delete, insert, select, update
 from sqlalchemy.orm import attributes
+from sqlalchemy.orm.util import identity_key
 
 from .errors import ConflictError
 from .models import Event, Instance, Job, Notification, RoleGrant, StatePart, Task, Timer, User
@@ -55,6 +59,23 @@ NOTIFY_ROLE = insert(Notification.__table__).from_select(
     .order_by(User.username)).execution_options(preserve_rowcount=True)
 
 
+# The rows a step reads, without the columns it does not need (state, submitted data).
+LOAD_TASK = select(*[c for c in _T.c if c.name not in ("data", "draft")]).where(_T.c.id == bindparam("p_id"))
+LOAD_INSTANCE = select(*[c for c in _I.c if c.name != "state"]).where(_I.c.id == bindparam("p_id"))
+
+INSTANCE_STATE = select(_I.c.state).where(_I.c.id == bindparam("p_id"))
+
+
+class Record(SimpleNamespace):
+    """A row's values read by a step (a plain object, not tracked by the session)."""
+
+
+def load(session, statement, key):
+    """The row as a :class:`Record`, or None."""
+    row = execute(session, statement, {"p_id": key}).mappings().first()
+    return None if row is None else Record(**row)
+
+
 def execute(session, statement, params=None):
     """Run a prebuilt statement on the session's connection (inside its transaction)."""
     return session.connection().execute(statement, params)
@@ -66,8 +87,23 @@ def committed(obj, values):
         attributes.set_committed_value(obj, name, value)
 
 
-def state_parts(session, instance_id):
-    return execute(session, STATE_PARTS, {"p_id": instance_id}).scalars().all()
+def written(session, model, obj, values):
+    """``values`` were written to ``obj``'s row: update ``obj`` (an ORM object or a Record) and
+    any ORM copy of the row the session holds, so later reads in the transaction agree."""
+    if isinstance(obj, Record):
+        obj.__dict__.update(values)
+        tracked = session.identity_map.get(identity_key(model, obj.id))
+        if tracked is not None:
+            committed(tracked, values)
+    else:
+        committed(obj, values)
+
+
+def stored_state(session, instance):
+    """``(state, parts)`` as stored for the instance (ORM object or Record)."""
+    state = execute(session, INSTANCE_STATE, {"p_id": instance.id}).scalar_one() if isinstance(instance, Record) \
+        else instance.state
+    return state, execute(session, STATE_PARTS, {"p_id": instance.id}).scalars().all()
 
 
 def save_state_part(session, instance_id, saved):
@@ -84,7 +120,7 @@ def save_instance(session, instance, state, **changes):
     ``instance`` is the ORM object; changes it carries that the ORM has not written yet are
     written first, by the ORM, with its own version check.
     """
-    if attributes.instance_state(instance).modified:
+    if not isinstance(instance, Record) and attributes.instance_state(instance).modified:
         session.flush()
     version = instance.lock_version
     values = {"state": state, "lock_version": version + 1, "current_step": instance.current_step,
@@ -94,5 +130,5 @@ def save_instance(session, instance, state, **changes):
     params.update(p_id=instance.id, p_version=version)
     if execute(session, SAVE_INSTANCE, params).rowcount != 1:
         raise ConflictError("Someone else changed this process instance first; reload and try again.")
-    committed(instance, values)
+    written(session, Instance, instance, values)
     return values["lock_version"]

@@ -1,7 +1,7 @@
 """Instance state stored as its open part plus parts of finished tasks."""
 import json
 
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select, update
 
 from engine.db import unit_of_work
 from engine.models import Instance, StatePart
@@ -86,6 +86,25 @@ def test_a_stored_finished_task_that_changes_is_stored_anew(env, db_url):
     try:
         _, loaded = loaded_document(restarted, instance_id)
         assert loaded.tasks[finished.id].last_state_change == changed
+        assert open_task(restarted, instance_id).bpmn_id == "consult"
+    finally:
+        restarted.db.dispose()
+
+
+def test_an_instance_stored_whole_before_parts_existed_still_loads_and_moves_on(env, db_url):
+    services, world = env
+    users = world.users
+    instance_id = start(services, world)
+    complete(services, users.org.id, open_task(services, instance_id, "write").id, {"summary": "第一稿"})
+    whole = services.runtime.state_store.dumps(hot_workflow(services, instance_id))
+    with unit_of_work(services.session_factory) as session:  # as an older release left it: one document
+        session.execute(delete(StatePart).where(StatePart.instance_id == instance_id))
+        session.execute(update(Instance).where(Instance.id == instance_id).values(state=whole))
+    restarted = make_services(db_url)
+    try:
+        complete(restarted, users.committee.id, open_task(restarted, instance_id, "consult").id, {"outcome": "revise"})
+        assert stored(restarted, instance_id)[1] == 1  # the history moved out of the row
+        complete(restarted, users.org.id, open_task(restarted, instance_id, "revise").id, {"summary": "第二稿"})
         assert open_task(restarted, instance_id).bpmn_id == "consult"
     finally:
         restarted.db.dispose()

@@ -100,7 +100,7 @@ def fold_events(session, rows, event_ids=None):
                                       ("mining_cases", "instance_id", CASE_MERGE, cases)):
         if folded:
             params = [{c: f.get(c) for c in (key, *merge)} for f in folded.values()]
-            session.execute(_upsert(dialect, table, key, merge), params)
+            session.connection().execute(_upsert(dialect, table, key, merge), params)
 
 
 def rebuild(session):

@@ -2,6 +2,16 @@
 from jsonschema import Draft202012Validator, FormatChecker
 
 _FORMATS = FormatChecker()
+_VALIDATORS = {}  # id(schema) -> (schema, validator); the schema is kept, so its id stays its own
+
+
+def _validator(schema):
+    entry = _VALIDATORS.get(id(schema))
+    if entry is None or entry[0] is not schema:
+        if len(_VALIDATORS) >= 512:
+            _VALIDATORS.clear()
+        entry = _VALIDATORS[id(schema)] = (schema, Draft202012Validator(schema, format_checker=_FORMATS))
+    return entry[1]
 
 
 def field_path(error):
@@ -21,7 +31,7 @@ def validate_form(schema, data):
     if known:
         for name in sorted(set(data) - known):
             errors.setdefault(name, []).append("This form has no such field.")
-    validator = Draft202012Validator(schema or {}, format_checker=_FORMATS)
+    validator = _validator(schema or {})
     for error in sorted(validator.iter_errors(data), key=lambda e: list(map(str, e.absolute_path))):
         path = field_path(error)
         if error.validator == "required":

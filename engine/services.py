@@ -10,7 +10,7 @@ from .funds import release
 from .notifications import notify_task_ready
 from .runtime import Runtime
 from .scripting import make_script_engine
-from .spiff import StateStore
+from .spiff_state import StateStore
 
 
 @dataclass

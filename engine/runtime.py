@@ -419,17 +419,27 @@ class Runtime(TaskClaims):
             session.execute(update(Job).where(Job.task_id.in_(gone_services), Job.state.in_(("ready", "locked", "incident")))
                             .values(state="cancelled", completed_at=now).execution_options(synchronize_session=False))
         new_timers = []
-        for task in timers - old_timers:
+        for task in sorted(timers - old_timers, key=lambda t: t.task_spec.bpmn_id):
             due = spiff.timer_due(task)
             if due is not None:
                 new_timers.append({"instance_id": instance.id, "task_id": str(task.id), "bpmn_id": task.task_spec.bpmn_id,
                                    "due_at": self._shift_to_clock(due, now), "state": "waiting"})
+                batch.add("schedule", task.task_spec.bpmn_id, task.task_spec.bpmn_name or task.task_spec.bpmn_id,
+                          "event", str(task.id), None, task.task_spec.lane, spiff.task_step(task))
         if new_timers:
             stepwrites.execute(session, stepwrites.INSERT_TIMERS, new_timers)
-        gone_timers = [str(t.id) for t in old_timers - timers]
+        gone_timers = {str(t.id): t for t in old_timers - timers}
         if gone_timers:
-            session.execute(update(Timer).where(Timer.task_id.in_(gone_timers), Timer.state == "waiting")
+            # A timer left waiting without firing (its task was done in time, or the instance
+            # ended) is cancelled; one that fired was logged when it fired.
+            waiting = session.scalars(select(Timer.task_id).where(Timer.task_id.in_(gone_timers),
+                                                                  Timer.state == "waiting")).all()
+            session.execute(update(Timer).where(Timer.task_id.in_(waiting), Timer.state == "waiting")
                             .values(state="cancelled").execution_options(synchronize_session=False))
+            for task_id in sorted(waiting):
+                spec = gone_timers[task_id].task_spec
+                batch.add("cancel", spec.bpmn_id, spec.bpmn_name or spec.bpmn_id, "event", task_id, resource,
+                          spec.lane, spiff.task_step(gone_timers[task_id]))
         steps = [spiff.task_step(t) for t in human | services]
         changes = {"current_step": min((s for s in steps if s), default=instance.current_step)}
         if ended is None and workflow.is_completed():

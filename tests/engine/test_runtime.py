@@ -181,6 +181,15 @@ def test_racing_votes_on_one_instance_lose_nothing(env):
         assert (instance.status, instance.outcome) == ("completed", "Votes cast")
         data = services.runtime.instance_variables(session, instance_id, hide_secret=False)
     assert data["ballots"] == ["yes"] * 5
+    # The deadline waited from the start and was cancelled once the votes were in.
+    assert timer_transitions(services, instance_id) == ["schedule", "cancel"]
+
+
+def timer_transitions(services, instance_id):
+    with unit_of_work(services.session_factory, readonly=True) as session:
+        timer_task = session.scalar(select(Timer.task_id).where(Timer.instance_id == instance_id))
+        return session.scalars(select(Event.transition).where(Event.task_id == timer_task)
+                               .order_by(Event.ts, Event.id)).all()
 
 
 def test_deadline_timer_fires_from_the_scheduler(env):
@@ -201,6 +210,7 @@ def test_deadline_timer_fires_from_the_scheduler(env):
         assert (instance.status, instance.outcome) == ("completed", "Deadline passed")
         states = session.scalars(select(Task.state).where(Task.instance_id == instance_id)).all()
         assert states == ["cancelled"] * 5
+    assert timer_transitions(services, instance_id) == ["schedule", "complete"]
 
 
 class Clock:

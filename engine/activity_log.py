@@ -15,6 +15,7 @@ from datetime import timezone
 
 from sqlalchemy import text
 
+from . import stepwrites
 from .errors import SansheError
 from .logview import dialect_of, epoch_seconds, epoch_sql
 
@@ -100,7 +101,7 @@ def fold_events(session, rows, event_ids=None):
                                       ("mining_cases", "instance_id", CASE_MERGE, cases)):
         if folded:
             params = [{c: f.get(c) for c in (key, *merge)} for f in folded.values()]
-            session.connection().execute(_upsert(dialect, table, key, merge), params)
+            stepwrites.execute(session, _upsert(dialect, table, key, merge), params, write=True)
 
 
 def rebuild(session):

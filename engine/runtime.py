@@ -488,7 +488,7 @@ class Runtime(TaskClaims):
             "instance_id": instance.id, "task_id": str(task.id), "bpmn_id": task.task_spec.bpmn_id,
             "name": task.task_spec.bpmn_name or task.task_spec.bpmn_id, "topic": task.task_spec.topic,
             "step": spiff.task_step(task), "variables": variables, "state": "ready", "retries": self.job_retries,
-            "run_after": now, "created_at": now, "lane": task.task_spec.lane,
+            "priority": 0, "attempts": 0, "run_after": now, "created_at": now, "lane": task.task_spec.lane,
         }
 
 

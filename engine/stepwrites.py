@@ -34,7 +34,7 @@ COMPLETE_TASK = (update(_T).where(_T.c.id == bindparam("p_id"), _T.c.state == "r
                  .values(state="completed", completed_at=bindparam("p_now"), completed_by=bindparam("p_user"),
                          data=bindparam("p_data", type_=_T.c.data.type), draft=None))
 
-COMPLETE_JOB = (update(_J).where(_J.c.id == bindparam("p_id"), _J.c.state.not_in(("completed", "cancelled")))
+COMPLETE_JOB = (update(_J).where(_J.c.id == bindparam("p_id"), _J.c.state != "completed", _J.c.state != "cancelled")
                 .values(state="completed", completed_at=bindparam("p_now"),
                         result=bindparam("p_result", type_=_J.c.result.type),
                         error_message=bindparam("p_error"), lock_expires_at=None))
@@ -76,9 +76,71 @@ def load(session, statement, key):
     return None if row is None else Record(**row)
 
 
-def execute(session, statement, params=None):
-    """Run a prebuilt statement on the session's connection (inside its transaction)."""
-    return session.connection().execute(statement, params)
+def execute(session, statement, params=None, write=False):
+    """Run a prebuilt statement on the session's connection (inside its transaction).
+
+    Writes (INSERT, UPDATE, DELETE) go straight to the driver's cursor: SQLAlchemy compiles
+    them once per dialect and set of columns and converts the values with the columns' own
+    types, but its per-statement execution machinery, which costs more than SQLite's own
+    work for these one-row statements, is skipped. ``write=True`` marks a textual statement
+    as a write. Returns something with ``rowcount`` (writes) or a SQLAlchemy result (reads).
+    """
+    connection = session.connection()
+    if params is None or not (write or getattr(statement, "is_dml", False)):
+        return connection.execute(statement, params)
+    rows = params if isinstance(params, list) else [params]
+    prepared = _prepared(statement, connection.dialect, rows[0])
+    if prepared is None:
+        return connection.execute(statement, params)
+    sql, convert = prepared
+    cursor = connection.connection.dbapi_connection.cursor()
+    try:
+        if len(rows) == 1:
+            cursor.execute(sql, convert(rows[0]))
+        else:
+            cursor.executemany(sql, [convert(row) for row in rows])
+        return Written(cursor.rowcount)
+    finally:
+        cursor.close()
+
+
+class Written(SimpleNamespace):
+    """What a write returns: how many rows it changed."""
+
+    def __init__(self, rowcount):
+        super().__init__(rowcount=rowcount)
+
+
+_PREPARED = {}
+
+
+def _prepared(statement, dialect, sample):
+    """``(sql, convert)`` for the statement with ``sample``'s keys, or None when it needs
+    SQLAlchemy's execution (column defaults computed in Python, RETURNING)."""
+    key = (id(statement), dialect.name, tuple(sample))
+    found = _PREPARED.get(key)
+    if found is None:
+        compiled = statement.compile(dialect=dialect, column_keys=list(sample))
+        if compiled.insert_prefetch or compiled.update_prefetch or compiled.effective_returning \
+                or "POSTCOMPILE" in compiled.string:
+            found = _PREPARED[key] = (statement, None)
+        else:
+            found = _PREPARED[key] = (statement, (compiled.string, _converter(compiled)))
+    return found[1]
+
+
+def _converter(compiled):
+    processors = compiled._bind_processors
+    names = compiled.positiontup
+    template = compiled.construct_params
+
+    def convert(row):
+        values = template(row, _check=False)
+        for name, process in processors.items():
+            if name in values and values[name] is not None:
+                values[name] = process(values[name])
+        return [values[name] for name in names] if names is not None else values
+    return convert
 
 
 def committed(obj, values):

@@ -41,7 +41,7 @@ test: install browser-deps
 	$(VENV)/bin/pytest -q -p no:cacheprovider
 
 bench: install
-	$(PY) -m cli bench engine
+	$(PY) -m cli bench engine --postgres postgresql+psycopg://postgres@127.0.0.1:5432/test
 	$(PY) -m cli bench workers
 	$(PY) -m cli bench inbox
 	$(PY) -m cli bench mining

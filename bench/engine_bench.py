@@ -5,9 +5,10 @@ service results. The engine side goes through the public runtime API with a SQLi
 one transaction per task or job, as users and workers would; the raw side keeps one
 workflow object in memory and never stores it.
 
-    python -m bench.engine_bench [--lifecycles N] [--rounds R]
+    python -m bench.engine_bench [--lifecycles N] [--rounds R] [--postgres URL]
 """
 import argparse
+import os
 import platform
 import tempfile
 import time
@@ -16,6 +17,7 @@ from pathlib import Path
 from sqlalchemy import String, bindparam, cast, literal, null, select, union_all
 
 from bench.lifecycle import default_choices, fill, service_result
+from bench.worker_bench import _pg_schema
 from engine import spiff
 from engine.config import PROJECT_ROOT, load_settings
 from engine.db import unit_of_work, upgrade_schema
@@ -94,37 +96,60 @@ def engine_lifecycle(services, world, users_by_role, rounds):
             steps += 1
 
 
-def run(lifecycles=30, rounds=2):
+def _engine_side(url, bpmn, forms):
+    services = build_services(load_settings(database_url=url))
+    upgrade_schema(services.db)
+    with unit_of_work(services.session_factory) as session:
+        (definition, _), = deploy(session, services.runtime.spec_cache, bpmn, forms, "bench")
+        world = make_world(session)
+    return services, world, definition
+
+
+def run(lifecycles=30, rounds=2, postgres_url=None):
+    """Print and return the ratio persisted / raw; with ``postgres_url`` the engine also runs
+    on PostgreSQL (in a schema of its own, dropped afterwards) in the same interleaved run."""
     bpmn, forms = read_bundle([PROJECT_ROOT / "processes"])
+    users_by_role = {"social_organization": "orgstaff", "community_committee": "committee",
+                     "town_government": "town", "supervisor": "supervisor"}
+    schema = f"bench_engine_{os.getpid()}"
     with tempfile.TemporaryDirectory() as tmp:
-        services = build_services(load_settings(database_url=f"sqlite:///{Path(tmp) / 'bench.db'}"))
-        upgrade_schema(services.db)
-        with unit_of_work(services.session_factory) as session:
-            (definition, _), = deploy(session, services.runtime.spec_cache, bpmn, forms, "bench")
-            world = make_world(session)
-            definition_forms = definition.forms
-        users_by_role = {"social_organization": "orgstaff", "community_committee": "committee",
-                         "town_government": "town", "supervisor": "supervisor"}
+        services, world, definition = _engine_side(f"sqlite:///{Path(tmp) / 'bench.db'}", bpmn, forms)
+        definition_forms = definition.forms
+        pg = None
+        if postgres_url:
+            _pg_schema(postgres_url, "create", schema)
+            pg = _engine_side(f"{postgres_url}?options=-csearch_path%3D{schema}", bpmn, forms)
         spec, subprocess_specs = services.runtime.spec_cache.get(definition)
         project = {"title": "居家养老服务", "organization_id": world.org.id, "catalog_item_id": world.item.id,
                    "social_work": False, "lead": "orgstaff"}
 
         raw_steps = raw_lifecycle(spec, subprocess_specs, definition_forms, project, rounds)  # warm-up
         engine_lifecycle(services, world, users_by_role, rounds)
+        if pg:
+            engine_lifecycle(pg[0], pg[1], users_by_role, rounds)
 
         # Interleaved, one lifecycle of each in turn: the machine's speed drifts, and the
         # ratio should not depend on which side ran while it was slow.
-        raw_time = sandboxed_time = engine_time = 0.0
-        for _ in range(lifecycles):
-            t0 = time.perf_counter()
-            raw_lifecycle(spec, subprocess_specs, definition_forms, project, rounds)
-            t1 = time.perf_counter()
-            raw_lifecycle(spec, subprocess_specs, definition_forms, project, rounds, services.runtime.script_engine)
-            t2 = time.perf_counter()
-            engine_steps = engine_lifecycle(services, world, users_by_role, rounds)
-            t3 = time.perf_counter()
-            raw_time, sandboxed_time, engine_time = raw_time + t1 - t0, sandboxed_time + t2 - t1, engine_time + t3 - t2
-        services.db.dispose()
+        raw_time = sandboxed_time = engine_time = pg_time = 0.0
+        try:
+            for _ in range(lifecycles):
+                t0 = time.perf_counter()
+                raw_lifecycle(spec, subprocess_specs, definition_forms, project, rounds)
+                t1 = time.perf_counter()
+                raw_lifecycle(spec, subprocess_specs, definition_forms, project, rounds, services.runtime.script_engine)
+                t2 = time.perf_counter()
+                engine_steps = engine_lifecycle(services, world, users_by_role, rounds)
+                t3 = time.perf_counter()
+                raw_time, sandboxed_time, engine_time = raw_time + t1 - t0, sandboxed_time + t2 - t1, engine_time + t3 - t2
+                if pg:
+                    t0 = time.perf_counter()
+                    engine_lifecycle(pg[0], pg[1], users_by_role, rounds)
+                    pg_time += time.perf_counter() - t0
+        finally:
+            services.db.dispose()
+            if pg:
+                pg[0].db.dispose()
+                _pg_schema(postgres_url, "drop", schema)
 
     raw_rate, sandboxed_rate, engine_rate = (lifecycles / t for t in (raw_time, sandboxed_time, engine_time))
     print(f"machine: {platform.machine()} {platform.system()} python {platform.python_version()}")
@@ -133,6 +158,10 @@ def run(lifecycles=30, rounds=2):
     print(f"raw SpiffWorkflow, in memory, stock script engine: {raw_rate:8.1f} lifecycles/s")
     print(f"raw SpiffWorkflow, in memory, restricted scripts:  {sandboxed_rate:8.1f} lifecycles/s")
     print(f"Sanshe engine, SQLite file, one commit per step:   {engine_rate:8.1f} lifecycles/s")
+    if pg:
+        pg_rate = lifecycles / pg_time
+        print(f"Sanshe engine, PostgreSQL, one commit per step:    {pg_rate:8.1f} lifecycles/s "
+              f"({pg_rate / raw_rate:.2f}x raw)")
     print(f"ratio persisted / raw: {engine_rate / raw_rate:.2f}x  (vs raw with restricted scripts: "
           f"{engine_rate / sandboxed_rate:.2f}x)")
     return engine_rate / raw_rate
@@ -142,8 +171,10 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--lifecycles", type=int, default=30)
     parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--postgres", metavar="URL", help="also run the engine on this PostgreSQL database "
+                        "(e.g. postgresql+psycopg://postgres@127.0.0.1:5432/test)")
     args = parser.parse_args()
-    run(args.lifecycles, args.rounds)
+    run(args.lifecycles, args.rounds, args.postgres)
 
 
 if __name__ == "__main__":

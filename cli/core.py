@@ -201,8 +201,9 @@ def scheduler(ctx, once):
 
 @bench.command("engine")
 @click.option("--lifecycles", default=30, show_default=True)
-def bench_engine(lifecycles):
+@click.option("--postgres", metavar="URL", default=None, help="Also run the engine on this PostgreSQL database.")
+def bench_engine(lifecycles, postgres):
     """Seven-step lifecycles per second: persisted engine vs raw SpiffWorkflow in memory."""
     from bench.engine_bench import run
 
-    run(lifecycles)
+    run(lifecycles, postgres_url=postgres)

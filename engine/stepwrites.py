@@ -117,7 +117,7 @@ _PREPARED = {}
 def _prepared(statement, dialect, sample):
     """``(sql, convert)`` for the statement with ``sample``'s keys, or None when it needs
     SQLAlchemy's execution (column defaults computed in Python, RETURNING)."""
-    key = (id(statement), dialect.name, tuple(sample))
+    key = (id(statement), dialect.name, dialect.driver, tuple(sample))
     found = _PREPARED.get(key)
     if found is None:
         compiled = statement.compile(dialect=dialect, column_keys=list(sample))

@@ -26,7 +26,7 @@ from decimal import Decimal
 from fractions import Fraction
 from functools import lru_cache
 
-from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine, TaskDataEnvironment
+from .spiff import PythonScriptEngine, TaskDataEnvironment
 
 # Largest sequence (characters, items) or range an operator may produce in a script.
 MAX_ITEMS = 1_000_000

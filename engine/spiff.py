@@ -9,7 +9,9 @@ from datetime import timezone
 from io import BytesIO
 
 from lxml import etree
+from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException  # noqa: F401 (for validation)
 from SpiffWorkflow.bpmn.parser.util import full_tag
+from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine, TaskDataEnvironment  # noqa: F401 (for scripting)
 from SpiffWorkflow.bpmn.specs.mixins.events.end_event import EndEvent
 from SpiffWorkflow.bpmn.specs.mixins.multiinstance_task import LoopTask
 # The parser builds spiff event definitions; a thrown event must be of the same class to be caught.
@@ -143,6 +145,14 @@ def force_timer(task):
     """Make a waiting timer due now, then let the workflow notice it."""
     task._set_internal_data(event_value="2000-01-01T00:00:00+00:00")
     task.workflow.top_workflow.refresh_timers()
+
+
+def is_iso_duration(text):
+    """Whether ``text`` is an ISO 8601 duration the library can use (e.g. ``P7D``)."""
+    try:
+        return text.upper().startswith("P") and bool(TimerEventDefinition.parse_iso_duration(text))
+    except Exception:  # the library raises bare Exception for a bad duration
+        return False
 
 
 def duration_from(expression, start):

@@ -18,9 +18,6 @@ from dataclasses import dataclass
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import SchemaError
 from lxml import etree
-from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
-from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
-from SpiffWorkflow.spiff.parser.process import VALIDATOR
 
 from . import spiff
 from .errors import ValidationError
@@ -123,8 +120,8 @@ def _parse_xml(name, content):
 
 def _check_xsd(name, tree):
     copy = deepcopy(tree)
-    VALIDATOR.preprocess(copy)  # the same rewrite the library applies before validating
-    schema = VALIDATOR.validator
+    spiff.VALIDATOR.preprocess(copy)  # the same rewrite the library applies before validating
+    schema = spiff.VALIDATOR.validator
     if schema.validate(copy):
         return []
     findings = []
@@ -169,14 +166,14 @@ def _check_with_spiffworkflow(trees):
     for name, tree in trees.items():
         try:
             parser.add_bpmn_xml(tree, filename=name)
-        except ValidationException as exc:
+        except spiff.ValidationException as exc:
             findings.append(_from_spiff(exc, name, tree))
     for name, tree in trees.items():
         for process_id in spiff.executable_process_ids(tree):
             try:
                 parser.get_spec(process_id)
                 parser.get_subprocess_specs(process_id)
-            except ValidationException as exc:
+            except spiff.ValidationException as exc:
                 findings.append(_from_spiff(exc, exc.file_name or name, trees.get(exc.file_name, tree)))
     return findings
 
@@ -317,7 +314,7 @@ class _Diagram:
         elif filename not in self.valid_forms:
             self._add(task, f"form '{filename}' is not a valid JSON Schema (see its own finding)", line=prop.sourceline)
         due = props.get("dueIn")
-        if due is not None and not _is_iso_duration(due.get("value") or ""):
+        if due is not None and not spiff.is_iso_duration(due.get("value") or ""):
             self._add(task, f"dueIn '{due.get('value')}' is not an ISO 8601 duration like P7D", line=due.sourceline)
 
     def _check_service(self, task):
@@ -364,13 +361,6 @@ def _owner(node):
     return node
 
 
-def _is_iso_duration(text):
-    try:
-        return text.upper().startswith("P") and bool(TimerEventDefinition.parse_iso_duration(text))
-    except Exception:  # the library raises bare Exception for a bad duration
-        return False
-
-
 def _timer_problem(kind, text):
     if not text:
         return f"the timer has an empty {kind}"
@@ -388,12 +378,12 @@ def _timer_problem(kind, text):
         return f"timer {kind} must give an ISO 8601 text, not {type(value).__name__}"
     try:
         if kind == "timeDuration":
-            valid = _is_iso_duration(value)
+            valid = spiff.is_iso_duration(value)
         elif kind == "timeDate":
-            TimerEventDefinition.get_datetime(value)
+            spiff.TimerEventDefinition.get_datetime(value)
             valid = True
         else:
-            TimerEventDefinition.parse_iso_recurring_interval(value)
+            spiff.TimerEventDefinition.parse_iso_recurring_interval(value)
             valid = True
     except Exception:  # the library's ISO parsers raise bare Exception/ValueError/AttributeError
         valid = False

@@ -1,19 +1,15 @@
 """Administration commands: check diagrams and forms before they are deployed."""
-import re
 import sys
 from pathlib import Path
 
 import click
 
-from engine.config import load_settings
 from engine.errors import NotFoundError
-from engine.models import ROLES
+from engine.models import LANE_ROLES
 from engine.validation import validate_bundle
+from workers.registry import TOPICS
 
 from .app import clear_errors, main
-
-# Roles a lane may name; administrators manage the system and do no process work.
-LANE_ROLES = tuple(role for role in ROLES if role != "administrator")
 
 
 @main.command()
@@ -27,7 +23,7 @@ def validate(paths):
     finding, one per line, and exits with 1 when any of them is an error.
     """
     bpmn_files, forms = read_for_validation(paths)
-    findings = validate_bundle(bpmn_files, forms, LANE_ROLES, known_topics())
+    findings = validate_bundle(bpmn_files, forms, LANE_ROLES, set(TOPICS))
     for finding in findings:
         click.echo(str(finding))
     if any(finding.severity == "error" for finding in findings):
@@ -58,18 +54,3 @@ def read_for_validation(paths):
 def _read(files):
     return {file.name: file.read_text(encoding="utf-8") for file in sorted(files)}
 
-
-def known_topics():
-    """Service topics some worker handles."""
-    try:
-        from workers.registry import TOPICS
-    except ImportError:
-        # Temporary, while the workers package may be absent from an installation: accept
-        # the topics the shipped diagrams use.
-        return _topics_in(Path(load_settings().processes_dir))
-    return set(TOPICS)
-
-
-def _topics_in(folder):
-    pattern = re.compile(r'serviceTaskOperator\s+id="([^"]+)"')
-    return {topic for file in folder.glob("*.bpmn") for topic in pattern.findall(file.read_text(encoding="utf-8"))}

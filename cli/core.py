@@ -24,14 +24,13 @@ def init(ctx):
     click.echo(f"database ready: {ctx.services.db.url.render_as_string(hide_password=True)}")
 
 
-def diagram_validator(ctx):
+def diagram_validator():
     """The full validation (roles, topics, forms, scripts) deployments must pass."""
+    from engine.models import LANE_ROLES
     from engine.validation import validate_or_raise
-    from engine.models import ROLES
     from workers.registry import TOPICS
 
-    roles = [role for role in ROLES if role != "administrator"]
-    return lambda bpmn_files, forms: validate_or_raise(bpmn_files, forms, roles, set(TOPICS))
+    return lambda bpmn_files, forms: validate_or_raise(bpmn_files, forms, LANE_ROLES, set(TOPICS))
 
 
 @main.command()
@@ -44,7 +43,7 @@ def deploy(ctx, paths, deployed_by):
     bpmn_files, forms = deployments.read_bundle(paths)
     with unit_of_work(ctx.services.session_factory) as session:
         results = deployments.deploy(session, ctx.services.runtime.spec_cache, bpmn_files, forms, deployed_by,
-                                     validator=diagram_validator(ctx))
+                                     validator=diagram_validator())
         for definition, created in results:
             state = "deployed" if created else "unchanged"
             click.echo(f"{state}: {definition.key} version {definition.version} ({definition.content_hash[:12]})")

@@ -11,7 +11,6 @@ from engine.db import unit_of_work
 from engine.exports import EXPORTS, count_events, write_export
 from engine.logview import LogFilter
 from engine.mining import cycle_time_report
-from engine.models import Community, Organization, Town
 
 from .app import bench, clear_errors, main, pass_ctx
 
@@ -35,17 +34,14 @@ def filter_options(func):
     return functools.reduce(lambda f, option: option(f), reversed(options), func)
 
 
-LABELS = {Community: "community", Town: "town", Organization: "organization"}
-
-
-def _resolve(session, model, value):
-    return None if value is None else access.find_scope(session, LABELS[model], value)
+def _resolve(session, scope_type, value):
+    return None if value is None else access.find_scope(session, scope_type, value)
 
 
 def build_filter(session, process, version, community, town, organization, since, until):
-    return LogFilter(process=process, version=version, community_id=_resolve(session, Community, community),
-                     town_id=_resolve(session, Town, town), organization_id=_resolve(session, Organization, organization),
-                     since=since, until=until)
+    return LogFilter(process=process, version=version, community_id=_resolve(session, "community", community),
+                     town_id=_resolve(session, "town", town),
+                     organization_id=_resolve(session, "organization", organization), since=since, until=until)
 
 
 def days(seconds):

@@ -146,6 +146,14 @@ def instance_tasks(session, instance_id):
                                 .order_by(Task.created_at, Task.id)))
 
 
+def instance_of(session, task):
+    """The instance a task (already checked as visible) belongs to."""
+    instance = session.get(Instance, task.instance_id)
+    if instance is None:
+        raise NotFoundError("The task's project is missing.")
+    return instance
+
+
 def definition_of(session, instance):
     definition = session.get(Definition, instance.definition_id)
     if definition is None:

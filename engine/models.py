@@ -25,6 +25,8 @@ ROLES = (
     "supervisor",
     "administrator",
 )
+# Roles a lane may name; administrators manage the system and do no process work.
+LANE_ROLES = tuple(role for role in ROLES if role != "administrator")
 
 # Which scope a role acts in: a task in a lane is visible in the instance's scope of this type.
 ROLE_SCOPE_TYPE = {
@@ -326,7 +328,7 @@ class Attachment(Base):
 
 
 __all__ = [
-    "Base", "ROLES", "ROLE_SCOPE_TYPE", "utcnow", "Town", "Community", "Organization",
+    "Base", "ROLES", "LANE_ROLES", "ROLE_SCOPE_TYPE", "utcnow", "Town", "Community", "Organization",
     "CatalogItem", "User", "RoleGrant", "Definition", "Instance", "StatePart", "Task", "Job", "Timer",
     "Event", "AuditEntry", "Notification", "Attachment",
 ]

@@ -20,9 +20,9 @@ from .hotcache import HotInstances, after_commit
 from .listings import visible_instance
 from .models import CatalogItem, Community, Instance, Job, Organization, Task, Timer, utcnow
 
-# Variables never shown to people: single ballots and who cast them (the tally's counts are
+# Variables never shown to people: single ballots, scores and who cast them (the tallies are
 # recorded as decisions and shown instead).
-SECRET_VARIABLES = ("ballots", "ballot", "vote_record")
+SECRET_VARIABLES = ("ballots", "ballot", "vote_record", "votes", "scores")
 
 
 class Runtime(TaskClaims):

@@ -46,12 +46,17 @@ class VersionDiff:
                         self.forms_changed))
 
 
+def running_counts(session):
+    """``{definition id: running instances}`` (versions with none are left out)."""
+    return dict(session.execute(
+        select(Instance.definition_id, func.count()).where(Instance.status == "running")
+        .group_by(Instance.definition_id)).all())
+
+
 def versions_overview(session):
     """Every deployed version (newest first per process) with its running instance count:
     ``[(definition, running)]``."""
-    running = dict(session.execute(
-        select(Instance.definition_id, func.count()).where(Instance.status == "running")
-        .group_by(Instance.definition_id)).all())
+    running = running_counts(session)
     definitions = session.scalars(select(Definition).order_by(Definition.key, Definition.version.desc()))
     return [(definition, running.get(definition.id, 0)) for definition in definitions]
 

@@ -20,7 +20,7 @@ from engine.errors import ForbiddenError, NotFoundError, ValidationError
 from engine.inbox import parse_int
 from engine.jobs import JobQueue
 from engine.listings import scope_names
-from engine.models import ROLE_SCOPE_TYPE, ROLES
+from engine.models import LANE_ROLES, ROLE_SCOPE_TYPE, ROLES
 from engine.validation import Finding, validate_or_raise
 
 from . import forms as form_fields
@@ -46,7 +46,7 @@ def known_roles_and_topics():
     """What diagrams may use: the lanes (roles) and the topics some worker handles."""
     from workers.registry import TOPICS  # the web app is an entry layer: it may know the workers
 
-    return [role for role in ROLES if role != "administrator"], set(TOPICS)
+    return LANE_ROLES, set(TOPICS)
 
 
 def deploy_checked(db, bpmn_files, forms):
@@ -85,9 +85,9 @@ def index():
 def definition(definition_id):
     with unit(readonly=True) as db:
         found = get_definition(db, definition_id)
-        running = dict((d.id, n) for d, n in versions.versions_overview(db))
+        running = versions.running_counts(db).get(found.id, 0)
         previous = versions.previous_version(db, found)
-        return render_template("admin/definition.html", definition=found, running=running.get(found.id, 0),
+        return render_template("admin/definition.html", definition=found, running=running,
                                previous=previous)
 
 
@@ -118,7 +118,7 @@ def edit(definition_id):
     """The bpmn-js modeler; saving posts the XML (and any new form files) as a new version."""
     with unit(readonly=True) as db:
         base = get_definition(db, definition_id)
-        base_file, base_forms, base_version, base_key = base.bpmn_file, dict(base.forms or {}), base.version, base.key
+        base_file, base_forms = base.bpmn_file, dict(base.forms or {})
     if request.method == "GET":
         return render_template("admin/edit.html", definition=base)
     xml = request.form.get("bpmn_xml", "")
@@ -220,10 +220,8 @@ def form_editor(definition_id, name):
             [(saved, created)] = deploy_checked(db, {bpmn_file: xml}, {**forms, name: text})
             saved_id, version = saved.id, saved.version
     except ValidationError as exc:
-        with unit(readonly=True) as db:
-            context["definition"] = get_definition(db, definition_id)
-            return render_template("admin/form.html", text=text, preview=preview_fields(text),
-                                   findings=findings_of(exc), **context), 422
+        return render_template("admin/form.html", text=text, preview=preview_fields(text),
+                               findings=findings_of(exc), **context), 422
     flash(_("Saved as version %(v)s.", v=version) if created else _("Nothing changed."))
     return redirect(url_for("admin.definition", definition_id=saved_id), code=303)
 
@@ -276,12 +274,10 @@ def migrate():
     if not chosen:
         raise ValidationError(_("Choose at least one project to move."))
     with unit() as db:
+        target = get_definition(db, target_id)
         checks = migration.migrate(db, runtime, target_id, current_user.username, from_id, chosen)
-        moved = sum(1 for c in checks if c.moved)
-    with unit(readonly=True) as db:
-        flash(_("%(n)s project(s) moved.", n=moved))
-        return render_template("admin/migrate.html", checks=checks, target=get_definition(db, target_id),
-                               from_id=from_id, done=True)
+    flash(_("%(n)s project(s) moved.", n=sum(1 for c in checks if c.moved)))
+    return render_template("admin/migrate.html", checks=checks, target=target, from_id=from_id, done=True)
 
 
 @bp.get("/audit")
@@ -299,8 +295,7 @@ def audit_log():
 @bp.get("/users")
 def users():
     with unit(readonly=True) as db:
-        return render_template("admin/users.html", users=user_store.list_users(db), names=scope_names(db),
-                               roles=ROLES, scope_types=ROLE_SCOPE_TYPE)
+        return render_template("admin/users.html", users=user_store.list_users(db), names=scope_names(db))
 
 
 @bp.post("/users")

@@ -6,7 +6,7 @@ from flask_login import UserMixin, current_user
 
 from engine.db import unit_of_work
 from engine.errors import NotFoundError
-from engine.models import User
+from engine.users import find_user
 
 
 class SignedIn(UserMixin):
@@ -49,15 +49,19 @@ def load_user(user_id):
     from engine.access import grants_of
 
     with unit(readonly=True) as session:
-        user = session.get(User, int(user_id))
-        if user is None or not user.active:
+        try:
+            user = find_user(session, int(user_id))
+        except NotFoundError:
             return None
-        return SignedIn(user, grants_of(session, user))
+        return SignedIn(user, grants_of(session, user)) if user.active else None
 
 
 def me(session):
     """The signed-in person's row in ``session`` (deactivated meanwhile -> NotFoundError)."""
-    user = session.get(User, current_user.id)
+    try:
+        user = find_user(session, current_user.id)
+    except NotFoundError:
+        user = None
     if user is None or not user.active:
         raise NotFoundError("Your account is no longer active.")
     return user

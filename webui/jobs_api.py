@@ -15,20 +15,18 @@ the timeout passes. Errors are JSON ``{"error", "type"}`` with the engine's stat
 import hmac
 import time
 
-from flask import Blueprint, current_app, jsonify, request
+from flask import Blueprint, jsonify, request
 
-from engine.db import unit_of_work
-from engine.errors import (
-    BusinessRuleError, ConflictError, ForbiddenError, NotFoundError, SansheError, ValidationError,
-)
+from engine.errors import SansheError, ValidationError
 from engine.jobs import JobQueue
+
+from .context import services, unit
+from .errors import status_of
 
 bp = Blueprint("jobs_api", __name__, url_prefix="/api/jobs")
 
 MAX_POLL_SECONDS = 30.0
 POLL_INTERVAL = 0.2
-STATUS = [(NotFoundError, 404), (ForbiddenError, 403), (ConflictError, 409), (ValidationError, 422),
-          (BusinessRuleError, 422), (SansheError, 400)]
 
 
 class Unauthorized(SansheError):
@@ -43,18 +41,13 @@ def register(app):
         csrf.exempt(bp)
 
 
-def _services():
-    return current_app.extensions["sanshe"]
-
-
 def _queue():
-    services = _services()
-    return JobQueue(services.settings, runtime=services.runtime)
+    return JobQueue(services().settings, runtime=services().runtime)
 
 
 @bp.before_request
 def _check_key():
-    expected = _services().settings.worker_api_key
+    expected = services().settings.worker_api_key
     given = request.headers.get("X-Api-Key", "")
     if not expected or not hmac.compare_digest(given.encode(), expected.encode()):
         raise Unauthorized()
@@ -62,7 +55,7 @@ def _check_key():
 
 @bp.errorhandler(SansheError)
 def _error(exc):
-    status = 401 if isinstance(exc, Unauthorized) else next(code for cls, code in STATUS if isinstance(exc, cls))
+    status = 401 if isinstance(exc, Unauthorized) else status_of(exc)
     body = {"error": str(exc), "type": type(exc).__name__}
     if getattr(exc, "errors", None):
         body["errors"] = exc.errors
@@ -101,9 +94,9 @@ def fetch_and_lock():
     lock = _seconds(data.get("lockDuration"), "lockDuration", None, 24 * 3600)
     wait = _seconds(data.get("asyncResponseTimeout"), "asyncResponseTimeout", 0) / 1000.0
     deadline = time.monotonic() + min(wait, MAX_POLL_SECONDS)
-    queue, services = _queue(), _services()
+    queue = _queue()
     while True:
-        with unit_of_work(services.session_factory) as session:
+        with unit() as session:
             jobs = queue.fetch_and_lock(session, topics, str(data["workerId"]), max_jobs, lock)
         if jobs or time.monotonic() >= deadline:
             return jsonify([job.as_dict() for job in jobs])
@@ -114,7 +107,7 @@ def fetch_and_lock():
 def complete(job_id):
     data = _body("workerId", "lockToken")
     result = data.get("result", data.get("variables", {}))
-    with unit_of_work(_services().session_factory) as session:
+    with unit() as session:
         job = _queue().complete(session, job_id, data["workerId"], data["lockToken"], result)
         return jsonify({"id": job.id, "state": job.state})
 
@@ -123,7 +116,7 @@ def complete(job_id):
 def failure(job_id):
     data = _body("workerId", "lockToken", "errorMessage")
     retries = data.get("retries")
-    with unit_of_work(_services().session_factory) as session:
+    with unit() as session:
         job = _queue().fail(session, job_id, data["workerId"], data["lockToken"], str(data["errorMessage"]),
                             str(data.get("errorDetails") or ""), None if retries is None else int(retries),
                             _seconds(data.get("retryTimeout"), "retryTimeout"))
@@ -134,7 +127,7 @@ def failure(job_id):
 @bp.post("/<int:job_id>/bpmn-error")
 def bpmn_error(job_id):
     data = _body("workerId", "lockToken", "errorCode")
-    with unit_of_work(_services().session_factory) as session:
+    with unit() as session:
         job = _queue().bpmn_error(session, job_id, data["workerId"], data["lockToken"], str(data["errorCode"]),
                                   str(data.get("errorMessage") or ""), data.get("variables") or {})
         return jsonify({"id": job.id, "state": job.state})
@@ -143,7 +136,7 @@ def bpmn_error(job_id):
 @bp.post("/<int:job_id>/extend-lock")
 def extend_lock(job_id):
     data = _body("workerId", "lockToken", "newDuration")
-    with unit_of_work(_services().session_factory) as session:
+    with unit() as session:
         expires = _queue().extend_lock(session, job_id, data["workerId"], data["lockToken"],
                                        _seconds(data["newDuration"], "newDuration", maximum=24 * 3600))
         return jsonify({"id": job_id, "lockExpiresAt": expires.isoformat() + "Z"})

@@ -1,6 +1,6 @@
 """Process mining dashboard: cycle times per step and activity, rework, variants, slow
 cases, a heatmap on the diagram, and the log as XES, CSV or OCEL — each person in their scope."""
-from flask import Blueprint, Response, render_template, request, stream_with_context
+from flask import Blueprint, Response, render_template, stream_with_context
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 

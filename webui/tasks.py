@@ -9,7 +9,7 @@ from flask_login import login_required
 from engine import attachments, listings, users
 from engine.errors import NotFoundError, ValidationError
 from engine.inbox import overdue, visible_task
-from engine.models import Instance, utcnow
+from engine.models import utcnow
 
 from . import forms
 from .i18n import task_title
@@ -17,16 +17,12 @@ from .context import me, services, settings, unit
 
 bp = Blueprint("tasks", __name__)
 
-# Individual ballots and scores stay secret: only the tallies are shown.
-HIDDEN_VARIABLES = {"ballots", "ballot", "votes", "scores"}
-
-
 def runtime():
     return services().runtime
 
 
 def task_page_context(db, user, task, data=None, errors=None):
-    instance = db.get(Instance, task.instance_id)
+    instance = listings.instance_of(db, task)
     definition = listings.definition_of(db, instance)
     editable = task.state == "ready" and task.claimed_by in (None, user.username)
     schema = runtime().task_form(db, task.id, user) if task.state == "ready" else \
@@ -48,14 +44,14 @@ def task_page_context(db, user, task, data=None, errors=None):
     project = variables.get("project") or {}
     shown = {f for e in earlier for f in e["schema"].get("properties", {})}
     extra = {k: v for k, v in sorted(variables.items())
-             if k not in HIDDEN_VARIABLES | private_fields | shown | {"project", "params"} and not k.startswith("_")}
+             if k not in private_fields | shown | {"project", "params"} and not k.startswith("_")}
     handover_to = []
     if task.state == "ready" and task.assignee is None:
         handover_to = [u for u in users.members(db, task.role, task.scope_type, task.scope_id)
                        if u.username != user.username]
     timeline = listings.timeline(db, instance, utcnow())
     return {
-        "task": task, "instance": instance, "definition": definition, "schema": schema, "fields": fields,
+        "task": task, "instance": instance, "schema": schema, "fields": fields,
         "top_errors": forms.unplaced_errors(fields, errors or {}), "editable": editable,
         "earlier": earlier, "project": project, "extra": extra, "handover_to": handover_to,
         "overdue": overdue(task), "active": timeline.active, "completed": timeline.completed,

@@ -38,6 +38,12 @@ def holds(session, user, role, scope_type, scope_id):
     return (role, scope_type, scope_id) in grants_of(session, user)
 
 
+def holds_or_admin(session, user, role, scope_type, scope_id):
+    """The user holds ``role`` in the scope, or is an administrator."""
+    grants = grants_of(session, user)
+    return (role, scope_type, scope_id) in grants or ("administrator", "global", 0) in grants
+
+
 def can_see_task(session, user, task):
     if task.assignee is not None:
         return task.assignee == user.username

@@ -34,7 +34,7 @@ class TaskClaims:
         if row.claimed_by != user.username:
             raise ConflictError("You have not claimed this task.")
         self._claimed(session, row, None, None)
-        self._task_event(session, row, "assign", user.username, "unclaim")
+        self._task_events(session, row, [("assign", user.username)])
         return row
 
     def save_draft(self, session, task_id, user, data):
@@ -53,9 +53,7 @@ class TaskClaims:
             raise ConflictError(f"This task is already claimed by {row.claimed_by}.")
         first = row.claimed_at is None
         self._claimed(session, row, username, self.clock())
-        self._task_event(session, row, "assign", actor, username)
-        if first:
-            self._task_event(session, row, "start", username)
+        self._task_events(session, row, [("assign", actor)] + ([("start", username)] if first else []))
 
     def _claimed(self, session, row, username, when):
         # Conditional update: two people claiming at once, one wins.
@@ -68,8 +66,10 @@ class TaskClaims:
             raise ConflictError("Someone else changed this task first; reload and try again.")
         row.claimed_by, row.claimed_at = username, when or row.claimed_at
 
-    def _task_event(self, session, row, transition, resource, _note=None):
+    def _task_events(self, session, row, transitions):
+        """Log ``[(transition, resource)]`` of the task, in order, as one batch."""
         instance = session.get(Instance, row.instance_id)
         batch = EventBatch(instance, self.spec_cache.definition(session, row.definition_id), self.clock())
-        batch.task(transition, row, resource)
+        for transition, resource in transitions:
+            batch.task(transition, row, resource)
         batch.flush(session)

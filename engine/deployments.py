@@ -9,7 +9,8 @@ from lxml import etree
 from sqlalchemy import func, select
 
 from .errors import NotFoundError, ValidationError
-from .models import AuditEntry, Definition
+from . import audit
+from .models import Definition
 from .spiff import parse_process
 
 FORM_PROPERTY = "formJsonSchemaFilename"
@@ -140,8 +141,8 @@ def deploy(session, spec_cache, bpmn_files, forms, deployed_by, validator=None):
         session.add(definition)
         session.flush()
         spec_cache.put(definition.id, spec, subprocess_specs)
-        session.add(AuditEntry(actor=deployed_by, action="deploy", target=f"{key} v{definition.version}",
-                               details={"file": filename, "hash": digest}))
+        audit.record(session, deployed_by, "deploy", f"{key} v{definition.version}",
+                     {"file": filename, "hash": digest})
         results.append((definition, True))
     return results
 
@@ -158,11 +159,6 @@ def get_definition(session, definition_id):
     if definition is None:
         raise NotFoundError(f"No definition {definition_id}.")
     return definition
-
-
-def list_definitions(session):
-    """Every deployed version, newest first per key."""
-    return session.scalars(select(Definition).order_by(Definition.key, Definition.version.desc())).all()
 
 
 def definition_count(session):

@@ -35,6 +35,10 @@ class EventBatch:
     def task(self, transition, row, resource=None, activity_type="userTask", ts=None):
         self.add(transition, row.bpmn_id, row.name, activity_type, row.id, resource, row.role, row.step, ts)
 
+    def job(self, transition, job, resource=None):
+        """A service task's transition (``job`` is its Job row or the same values)."""
+        self.add(transition, job.bpmn_id, job.name, "serviceTask", job.task_id, resource, None, job.step)
+
     def flush(self, session):
         if self.rows:
             ids = None

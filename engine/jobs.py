@@ -17,12 +17,14 @@ the runtime's clock, which a demo may run on simulated time.
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from types import SimpleNamespace
 
 from sqlalchemy import and_, func, or_, select, update
 
-from .activity_log import fold_events
+from . import audit
 from .errors import ConflictError, NotFoundError, ValidationError
-from .models import AuditEntry, Definition, Event, Instance, Job, utcnow
+from .eventlog import EventBatch
+from .models import Definition, Instance, Job, utcnow
 
 JOBS = Job.__table__
 
@@ -88,6 +90,15 @@ class JobContext:
     @property
     def project(self):
         return self.variables.get("project") or {}
+
+
+def _lock_row(session, job_id):
+    """The job row, locked for this transaction and read afresh (NotFoundError if none)."""
+    job = session.scalar(select(Job).where(Job.id == job_id).with_for_update()
+                         .execution_options(populate_existing=True))
+    if job is None:
+        raise NotFoundError(f"No job {job_id}.")
+    return job
 
 
 def list_jobs(session, state=None, limit=500):
@@ -161,38 +172,27 @@ class JobQueue:
 
     def _record_start(self, session, jobs, worker_id):
         """The event log's ``start`` of a service task: when a worker first took it."""
-        record = getattr(self.runtime, "record_job_event", None)
-        if record is not None:
-            for locked in jobs:
-                record(session, session.get(Job, locked.id), "start", worker_id)
-            return
-        ids = {job.instance_id for job in jobs}
-        instances = {row.id: row for row in session.execute(
-            select(Instance.id, Instance.definition_id, Instance.town_id, Instance.community_id,
-                   Instance.organization_id, Definition.key, Definition.version)
-            .join(Definition, Definition.id == Instance.definition_id).where(Instance.id.in_(ids)))}
-        ts = self.event_time()
-        started = []
+        rows = session.execute(
+            select(Instance.id, Instance.town_id, Instance.community_id, Instance.organization_id,
+                   Definition.id.label("definition_id"), Definition.key, Definition.version)
+            .join(Definition, Definition.id == Instance.definition_id)
+            .where(Instance.id.in_({job.instance_id for job in jobs})))
+        now, batches = self.event_time(), {}
+        for row in rows:
+            definition = SimpleNamespace(id=row.definition_id, key=row.key, version=row.version)
+            batches[row.id] = EventBatch(row, definition, now)
         for job in jobs:
-            inst = instances.get(job.instance_id)
-            started.append(Event(
-                ts=ts, instance_id=job.instance_id, task_id=job.task_id, activity_id=job.bpmn_id,
-                activity_name=job.name, activity_type="serviceTask", transition="start",
-                resource=worker_id, step=job.step,
-                definition_id=inst.definition_id if inst else None,
-                definition_key=inst.key if inst else "", definition_version=inst.version if inst else None,
-                town_id=inst.town_id if inst else None, community_id=inst.community_id if inst else None,
-                organization_id=inst.organization_id if inst else None))
-        session.add_all(started)
-        fold_events(session, started)
+            if job.instance_id not in batches:  # a job queued without a process instance
+                instance = SimpleNamespace(id=job.instance_id, town_id=None, community_id=None, organization_id=None)
+                batches[job.instance_id] = EventBatch(instance, SimpleNamespace(id=None, key="", version=None), now)
+            batches[job.instance_id].job("start", job, worker_id)
+        for batch in batches.values():
+            batch.flush(session)
 
     # -- acting on a locked job ------------------------------------------------------------
     def owned(self, session, job_id, worker_id, lock_token):
         """The job row, locked for this transaction, if ``worker_id`` still holds its lock."""
-        job = session.scalar(select(Job).where(Job.id == job_id).with_for_update()
-                             .execution_options(populate_existing=True))
-        if job is None:
-            raise NotFoundError(f"No job {job_id}.")
+        job = _lock_row(session, job_id)
         if job.state != "locked":
             raise LockLostError(f"Job {job_id} is {job.state}, not locked by you.")
         if job.worker_id != worker_id or job.lock_token != lock_token:
@@ -237,7 +237,7 @@ class JobQueue:
                 job.state, job.retries = "incident", 0
                 job.error_message = f"BPMN error {code!r} is not caught by the diagram: {message}"
                 job.worker_id = job.lock_token = job.lock_expires_at = None
-                return
+            return  # caught: the runtime wrote the job row with the instance's step
         if job.state == "locked":
             job.state = "completed"
         job.result = {"bpmn_error": code, "message": message, **(variables or {})}
@@ -295,17 +295,14 @@ class JobQueue:
 
     def retry_incident(self, session, job_id, retries=None, actor="admin"):
         """Put an incident back in the queue with ``retries`` (default: the configured count)."""
-        job = session.scalar(select(Job).where(Job.id == job_id).with_for_update()
-                             .execution_options(populate_existing=True))
-        if job is None:
-            raise NotFoundError(f"No job {job_id}.")
+        job = _lock_row(session, job_id)
         if job.state != "incident":
             raise ConflictError(f"Job {job_id} is {job.state}, not an incident.")
         job.state = "ready"
         job.retries = retries if retries and retries > 0 else self.settings.job_retries
         job.run_after = self.clock()
-        session.add(AuditEntry(ts=self.clock(), actor=actor, action="incident_retry", target=f"job:{job.id}",
-                               details={"topic": job.topic, "error": job.error_message, "retries": job.retries}))
+        audit.record(session, actor, "incident_retry", f"job:{job.id}",
+                     {"topic": job.topic, "error": job.error_message, "retries": job.retries}, ts=self.clock())
         return job
 
     def counts(self, session):

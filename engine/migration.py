@@ -15,9 +15,10 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import select
 
+from . import audit
 from .deployments import get_definition
 from .errors import ConflictError, ValidationError
-from .models import AuditEntry, Definition, Instance, Task
+from .models import Definition, Instance, Task
 
 
 @dataclass
@@ -105,11 +106,9 @@ def migrate(session, runtime, target_id, actor, from_definition_id=None, instanc
             continue
         runtime.migrate_instance(session, instance.id, target.id, actor)
         check.moved = True
-        session.add(AuditEntry(
-            ts=runtime.clock(), actor=actor, action="migrate", target=f"instance {instance.id}",
-            details={"process": target.key, "title": instance.title, "from_version": check.from_version,
-                     "to_version": target.version, "notes": check.notes},
-        ))
+        audit.record(session, actor, "migrate", f"instance {instance.id}",
+                     {"process": target.key, "title": instance.title, "from_version": check.from_version,
+                      "to_version": target.version, "notes": check.notes}, ts=runtime.clock())
     if wanted is not None and not checks:
         raise ValidationError("None of the chosen projects runs on an older version of this process.")
     session.flush()

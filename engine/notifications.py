@@ -3,18 +3,32 @@
 ``notify_task_ready`` is the runtime's hook for every new human task; it runs in the same
 transaction that creates the task, so each task notifies its people exactly once.
 """
-from sqlalchemy import select
+from sqlalchemy import DateTime, String, Text, bindparam, cast, insert, select
 
 from . import stepwrites
 from .models import Notification, RoleGrant, User
 
 
+def _holders(*columns):
+    """``columns`` for each active person holding ``p_role`` in the scope ``p_scope_type``,
+    ``p_scope_id``, by username."""
+    return (select(*columns).join(RoleGrant, RoleGrant.user_id == User.id)
+            .where(RoleGrant.role == bindparam("p_role"), RoleGrant.scope_type == bindparam("p_scope_type"),
+                   RoleGrant.scope_id == bindparam("p_scope_id"), User.active.is_(True))
+            .order_by(User.username))
+
+
+_RECIPIENTS = _holders(User.username)
+# A new task's people are chosen by the insert itself: one statement per task.
+_NOTIFY_ROLE = insert(Notification.__table__).from_select(
+    ["username", "task_id", "message", "created_at"],
+    _holders(User.username, cast(bindparam("p_task"), String(36)), cast(bindparam("p_message"), Text),
+             cast(bindparam("p_now", type_=DateTime()), DateTime()))).execution_options(preserve_rowcount=True)
+
+
 def recipients(session, role, scope_type, scope_id):
     """Usernames of active people holding ``role`` in the scope."""
-    return list(session.scalars(
-        select(User.username).join(RoleGrant, RoleGrant.user_id == User.id)
-        .where(RoleGrant.role == role, RoleGrant.scope_type == scope_type, RoleGrant.scope_id == scope_id,
-               User.active.is_(True)).order_by(User.username)))
+    return list(session.scalars(_RECIPIENTS, {"p_role": role, "p_scope_type": scope_type, "p_scope_id": scope_id}))
 
 
 def notify_task_ready(session, task):
@@ -27,7 +41,7 @@ def notify_task_ready(session, task):
     if task.assignee:
         return stepwrites.execute(session, stepwrites.INSERT_NOTIFICATIONS, [
             {"username": task.assignee, "task_id": task.id, "message": message, "created_at": task.created_at}]).rowcount
-    return stepwrites.execute(session, stepwrites.NOTIFY_ROLE, {
+    return stepwrites.execute(session, _NOTIFY_ROLE, {
         "p_task": task.id, "p_message": message, "p_now": task.created_at, "p_role": task.role,
         "p_scope_type": task.scope_type, "p_scope_id": task.scope_id}).rowcount
 
@@ -57,9 +71,3 @@ def announce_to_community(session, community_id, message, job_id=None, now=None,
     for role in roles:
         people += recipients(session, role, "community", community_id)
     return notify(session, people, message, job_id=job_id, now=now)
-
-
-def unread(session, username, limit=50):
-    return list(session.scalars(select(Notification).where(Notification.username == username,
-                                                           Notification.read_at.is_(None))
-                                .order_by(Notification.id.desc()).limit(limit)))

@@ -12,7 +12,7 @@ from sqlalchemy import select, update
 
 from . import access, spiff, stepwrites
 from .claims import TaskClaims
-from .deployments import latest_definition
+from .deployments import FORM_PROPERTY, latest_definition
 from .errors import ConflictError, ForbiddenError, NotFoundError, ValidationError
 from .eventlog import EventBatch
 from .forms import validate_form
@@ -68,8 +68,7 @@ class Runtime(TaskClaims):
             errors["organization_id"] = ["Choose the organization that applies."]
         if errors:
             raise ValidationError("The project cannot start.", errors=errors)
-        grants = access.grants_of(session, user)
-        if ("social_organization", "organization", org.id) not in grants and ("administrator", "global", 0) not in grants:
+        if not access.holds_or_admin(session, user, "social_organization", "organization", org.id):
             raise ForbiddenError("Only staff of the applying organization can start its project.")
         community = session.get(Community, item.community_id)
         definition = latest_definition(session, key)
@@ -119,7 +118,8 @@ class Runtime(TaskClaims):
         errors = validate_form(schema, data)
         if errors:
             raise ValidationError("Please correct the marked fields.", errors=errors)
-        instance, workflow, before = self._checkout(session, row.instance_id, definition, lean=True)
+        instance, workflow, before = self._checkout(
+            session, stepwrites.load(session, stepwrites.LOAD_INSTANCE, row.instance_id), definition)
         task = workflow.get_task_from_id(UUID(task_id))
         if task is None or task not in before[0]:
             raise ConflictError("This task is no longer waiting.")
@@ -142,13 +142,12 @@ class Runtime(TaskClaims):
 
     def complete_job(self, session, job, result, resource):
         """Complete a job's service task with the worker's result and move the instance on."""
-        instance, workflow, before, definition = self._job_checkout(session, job)
-        task = workflow.get_task_from_id(UUID(job.task_id))
+        instance, workflow, before, definition, task = self._job_checkout(session, job)
         now = self.clock()
         batch = EventBatch(instance, definition, now)
         spiff.complete_service(task, result if result is not None else {})
         self._finish_job(session, job, now, result)
-        batch.add("complete", job.bpmn_id, job.name, "serviceTask", job.task_id, resource, None, job.step)
+        batch.job("complete", job, resource)
         workflow.do_engine_steps()
         self._sync(session, instance, definition, workflow, before, batch, done={task})
         return job
@@ -156,29 +155,22 @@ class Runtime(TaskClaims):
     def job_bpmn_error(self, session, job, code, message, variables, resource):
         """Route a worker's business error to the diagram's error boundary event.
 
-        Returns False (and changes nothing) when the diagram does not catch ``code``.
+        Returns False (and changes nothing) when the diagram does not catch ``code``; the
+        workflow, possibly touched by the attempt, is then not kept in memory.
         """
-        instance, workflow, before, definition = self._job_checkout(session, job)
-        task = workflow.get_task_from_id(UUID(job.task_id))
+        instance, workflow, before, definition, task = self._job_checkout(session, job)
         if variables:
             task.data.update(variables)
         if not spiff.throw_error(workflow, task, code, message):
-            self.hot.drop(instance.id)
             return False
         now = self.clock()
         batch = EventBatch(instance, definition, now)
-        self._finish_job(session, job, now, {"bpmn_error": code, "message": message}, f"{code}: {message}")
-        batch.add("cancel", job.bpmn_id, job.name, "serviceTask", job.task_id, resource, None, job.step)
+        self._finish_job(session, job, now, {"bpmn_error": code, "message": message, **(variables or {})},
+                         f"{code}: {message}" if message else code)
+        batch.job("cancel", job, resource)
         workflow.do_engine_steps()
         self._sync(session, instance, definition, workflow, before, batch, done={task})
         return True
-
-    def record_job_event(self, session, job, transition, resource):
-        """Log a job's lifecycle transition (e.g. ``start`` when a worker first locks it)."""
-        instance = session.get(Instance, job.instance_id)
-        batch = EventBatch(instance, self.spec_cache.definition(session, instance.definition_id), self.clock())
-        batch.add(transition, job.bpmn_id, job.name, "serviceTask", job.task_id, resource, None, job.step)
-        batch.flush(session)
 
     def _finish_job(self, session, job, now, result, error=None):
         params = {"p_id": job.id, "p_now": now, "p_result": result, "p_error": error if error else job.error_message}
@@ -192,11 +184,11 @@ class Runtime(TaskClaims):
             raise ConflictError(f"Job {job.id} is already {job.state}.")
         instance = stepwrites.load(session, stepwrites.LOAD_INSTANCE, job.instance_id)
         definition = self.spec_cache.definition(session, instance.definition_id)
-        instance, workflow, before = self._checkout(session, instance.id, definition, instance=instance)
+        instance, workflow, before = self._checkout(session, instance, definition)
         task = workflow.get_task_from_id(UUID(job.task_id))
         if task is None or task not in before[1]:
             raise ConflictError(f"Job {job.id}'s service task is no longer waiting.")
-        return instance, workflow, before, definition
+        return instance, workflow, before, definition, task
 
     # --- messages, timers, termination ------------------------------------------------------
 
@@ -206,13 +198,12 @@ class Runtime(TaskClaims):
         The community committee of the instance's community (or an administrator) may send.
         """
         instance = visible_instance(session, user, instance_id)
-        grants = access.grants_of(session, user)
-        if ("community_committee", "community", instance.community_id) not in grants and ("administrator", "global", 0) not in grants:
+        if not access.holds_or_admin(session, user, "community_committee", "community", instance.community_id):
             raise ForbiddenError("Only the community committee can call this meeting.")
         definition = self.spec_cache.definition(session, instance.definition_id)
-        instance, workflow, before = self._checkout(session, instance_id, definition)
+        instance, workflow, before = self._checkout(session, instance, definition)
         if name not in spiff.waiting_message_names(workflow):
-            self.hot.put(instance.id, instance.lock_version, workflow)
+            self.hot.put(instance.id, instance.lock_version, workflow, before)
             raise ConflictError("The project is not at a point where this can be called.")
         batch = EventBatch(instance, definition, self.clock())
         batch.add("complete", name, name, "event", resource=user.username)
@@ -226,9 +217,7 @@ class Runtime(TaskClaims):
         if instance is None or instance.status != "running":
             return set()
         definition = self.spec_cache.definition(session, instance.definition_id)
-        workflow = self._load(session, instance, definition)
-        self.hot.put(instance.id, instance.lock_version, workflow)
-        return spiff.waiting_message_names(workflow)
+        return spiff.waiting_message_names(self._peek(session, instance, definition))
 
     def due_timers(self, session, limit=100):
         """Ids of timers due by the engine's clock, oldest first."""
@@ -243,16 +232,16 @@ class Runtime(TaskClaims):
             return False
         instance = session.get(Instance, timer.instance_id)
         definition = self.spec_cache.definition(session, instance.definition_id)
-        instance, workflow, before = self._checkout(session, instance.id, definition)
+        instance, workflow, before = self._checkout(session, instance, definition)
         task = workflow.get_task_from_id(UUID(timer.task_id))
         if task is None or task not in before[2]:
             timer.state = "cancelled"
-            self.hot.put(instance.id, instance.lock_version, workflow)
+            self.hot.put(instance.id, instance.lock_version, workflow, before)
             return False
         batch = EventBatch(instance, definition, self.clock())
         spiff.force_timer(task)
         timer.state = "fired"
-        batch.add("complete", timer.bpmn_id, task.task_spec.bpmn_name or timer.bpmn_id, "event", timer.task_id, "scheduler")
+        batch.add("complete", timer.bpmn_id, spiff.task_label(task), "event", timer.task_id, "scheduler")
         workflow.do_engine_steps()
         self._sync(session, instance, definition, workflow, before, batch)
         return True
@@ -263,19 +252,16 @@ class Runtime(TaskClaims):
 
     def terminate_instance(self, session, instance_id, user, reason):
         instance = visible_instance(session, user, instance_id)
-        if not access.holds(session, user, "administrator", "global", 0) and \
-                not access.holds(session, user, "town_government", "town", instance.town_id):
+        if not access.holds_or_admin(session, user, "town_government", "town", instance.town_id):
             raise ForbiddenError("Only the town government or an administrator can terminate a project.")
-        if instance.status != "running":
-            raise ConflictError(f"This project is already {instance.status}.")
         definition = self.spec_cache.definition(session, instance.definition_id)
-        instance, workflow, before = self._checkout(session, instance_id, definition)
+        instance, workflow, before = self._checkout(session, instance, definition)
         spiff.cancel_workflow(workflow)
         batch = EventBatch(instance, definition, self.clock())
-        instance.status, instance.ended_at, instance.outcome = "terminated", batch.now, reason or "terminated"
         for hook in self.on_terminated:
             hook(session, instance, batch.now)
-        self._sync(session, instance, definition, workflow, before, batch, ended="cancel", resource=user.username)
+        self._sync(session, instance, definition, workflow, before, batch, ended="cancel", resource=user.username,
+                   summary={"status": "terminated", "ended_at": batch.now, "outcome": reason or "terminated"})
         return instance
 
     # --- versions -------------------------------------------------------------------------
@@ -302,7 +288,7 @@ class Runtime(TaskClaims):
         if dry_run:
             workflow = self._restore(session, instance, old)
         else:
-            instance, workflow, before = self._checkout(session, instance_id, old)
+            instance, workflow, before = self._checkout(session, instance, old)
         diff = spiff.diff_for_migration(self.state_store.registry, workflow, spec, subprocess_specs)
         try:
             spiff.migrate(workflow, diff, spec, subprocess_specs)
@@ -313,7 +299,6 @@ class Runtime(TaskClaims):
             raise ConflictError(f"SpiffWorkflow cannot move it: {exc}") from exc
         if dry_run:
             return diff
-        instance.definition_id = new.id
         now = self.clock()
         for row in session.scalars(select(Task).where(Task.instance_id == instance.id, Task.state == "ready")):
             task = workflow.get_task_from_id(UUID(row.id))
@@ -324,7 +309,8 @@ class Runtime(TaskClaims):
                 row.claimed_by, row.claimed_at = None, None
             for name in ("definition_id", "bpmn_id", "name", "role", "step", "scope_type", "scope_id", "form_key"):
                 setattr(row, name, fresh[name])
-        self._sync(session, instance, new, workflow, before, EventBatch(instance, new, now), resource=actor)
+        self._sync(session, instance, new, workflow, before, EventBatch(instance, new, now), resource=actor,
+                   summary={"definition_id": new.id})
         return diff
 
     def _migration_pair(self, session, instance_id, definition_id):
@@ -347,9 +333,7 @@ class Runtime(TaskClaims):
         if instance is None:
             raise NotFoundError("No such project.")
         definition = self.spec_cache.definition(session, instance.definition_id)
-        workflow = self._load(session, instance, definition)
-        self.hot.put(instance.id, instance.lock_version, workflow)
-        data = spiff.current_data(workflow)
+        data = spiff.current_data(self._peek(session, instance, definition))
         if hide_secret:
             for name in SECRET_VARIABLES:
                 data.pop(name, None)
@@ -364,30 +348,36 @@ class Runtime(TaskClaims):
         workflow.script_engine = self.script_engine or workflow.script_engine
         return workflow
 
-    def _load(self, session, instance, definition, with_open=False):
+    def _load(self, session, instance, definition):
+        """``(workflow, open tasks)``, taken out of the hot cache (or read from the database)."""
         workflow, open_sets = self.hot.take(instance.id, instance.lock_version)
         if workflow is None:
             workflow = self._restore(session, instance, definition)
-        if not with_open:
-            return workflow
         if open_sets is None:
             open_sets = tuple(set(group) for group in spiff.open_tasks(workflow))
         return workflow, open_sets
 
-    def _checkout(self, session, instance_id, definition, lean=False, instance=None):
-        """The instance (a Record with ``lean``, else the ORM object), its workflow and open tasks."""
-        if instance is None:
-            instance = stepwrites.load(session, stepwrites.LOAD_INSTANCE, instance_id) if lean else \
-                session.get(Instance, instance_id)
+    def _peek(self, session, instance, definition):
+        """The instance's workflow for reading; it stays in the hot cache."""
+        workflow, open_sets = self._load(session, instance, definition)
+        self.hot.put(instance.id, instance.lock_version, workflow, open_sets)
+        return workflow
+
+    def _checkout(self, session, instance, definition):
+        """``(instance, workflow, open tasks)`` for a step on a running instance (an ORM object
+        or a Record; None for a missing one)."""
         if instance is None:
             raise NotFoundError("No such project.")
         if instance.status != "running":
             raise ConflictError(f"This project is already {instance.status}.")
-        workflow, open_sets = self._load(session, instance, definition, with_open=True)
-        return instance, workflow, open_sets
+        return (instance, *self._load(session, instance, definition))
 
-    def _sync(self, session, instance, definition, workflow, before, batch, done=frozenset(), ended=None, resource=None):
-        """Write what the step changed: new and gone tasks, jobs, timers, the end, the state."""
+    def _sync(self, session, instance, definition, workflow, before, batch, done=frozenset(), ended=None, resource=None,
+              summary=None):
+        """Write what the step changed: new and gone tasks, jobs, timers, the end, the state.
+
+        ``summary`` sets instance columns of the step's own (status, definition, ...).
+        """
         now = batch.now
         human, services, timers = open_sets = tuple(set(group) for group in spiff.open_tasks(workflow))
         old_human, old_services, old_timers = before
@@ -424,7 +414,7 @@ class Runtime(TaskClaims):
             if due is not None:
                 new_timers.append({"instance_id": instance.id, "task_id": str(task.id), "bpmn_id": task.task_spec.bpmn_id,
                                    "due_at": self._shift_to_clock(due, now), "state": "waiting"})
-                batch.add("schedule", task.task_spec.bpmn_id, task.task_spec.bpmn_name or task.task_spec.bpmn_id,
+                batch.add("schedule", task.task_spec.bpmn_id, spiff.task_label(task),
                           "event", str(task.id), None, task.task_spec.lane, spiff.task_step(task))
         if new_timers:
             stepwrites.execute(session, stepwrites.INSERT_TIMERS, new_timers)
@@ -437,11 +427,11 @@ class Runtime(TaskClaims):
             session.execute(update(Timer).where(Timer.task_id.in_(waiting), Timer.state == "waiting")
                             .values(state="cancelled").execution_options(synchronize_session=False))
             for task_id in sorted(waiting):
-                spec = gone_timers[task_id].task_spec
-                batch.add("cancel", spec.bpmn_id, spec.bpmn_name or spec.bpmn_id, "event", task_id, resource,
-                          spec.lane, spiff.task_step(gone_timers[task_id]))
+                task = gone_timers[task_id]
+                batch.add("cancel", task.task_spec.bpmn_id, spiff.task_label(task), "event", task_id, resource,
+                          task.task_spec.lane, spiff.task_step(task))
         steps = [spiff.task_step(t) for t in human | services]
-        changes = {"current_step": min((s for s in steps if s), default=instance.current_step)}
+        changes = {"current_step": min((s for s in steps if s), default=instance.current_step), **(summary or {})}
         if ended is None and workflow.is_completed():
             ended = "complete"
             outcomes = spiff.reached_end_events(workflow)
@@ -469,12 +459,12 @@ class Runtime(TaskClaims):
         assignee = task.data.get(assignee_var) if assignee_var else None
         return {
             "id": str(task.id), "instance_id": instance.id, "definition_id": definition.id,
-            "bpmn_id": task.task_spec.bpmn_id, "name": task.task_spec.bpmn_name or task.task_spec.bpmn_id,
+            "bpmn_id": task.task_spec.bpmn_id, "name": spiff.task_label(task),
             "role": role, "step": spiff.task_step(task), "scope_type": scope_type, "scope_id": scope_id,
             "town_id": instance.town_id, "community_id": instance.community_id,
             "organization_id": instance.organization_id, "state": "ready",
             "assignee": str(assignee) if assignee else None, "claimed_by": None, "claimed_at": None,
-            "form_key": props.get("formJsonSchemaFilename"), "due_at": spiff.duration_from(props.get("dueIn"), now),
+            "form_key": props.get(FORM_PROPERTY), "due_at": spiff.duration_from(props.get("dueIn"), now),
             "created_at": now,
         }
 
@@ -486,7 +476,7 @@ class Runtime(TaskClaims):
         variables["params_source"] = sources
         return {
             "instance_id": instance.id, "task_id": str(task.id), "bpmn_id": task.task_spec.bpmn_id,
-            "name": task.task_spec.bpmn_name or task.task_spec.bpmn_id, "topic": task.task_spec.topic,
+            "name": spiff.task_label(task), "topic": task.task_spec.topic,
             "step": spiff.task_step(task), "variables": variables, "state": "ready", "retries": self.job_retries,
             "priority": 0, "attempts": 0, "run_after": now, "created_at": now, "lane": task.task_spec.lane,
         }

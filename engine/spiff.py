@@ -107,6 +107,11 @@ def executable_process_ids(tree):
 
 # --- task inspection used by the runtime ------------------------------------------------
 
+def task_label(task):
+    """What people call a task: its name in the diagram, else its element id."""
+    return task.task_spec.bpmn_name or task.task_spec.bpmn_id
+
+
 def task_properties(task):
     """The spiffworkflow:properties of a task's spec (multi-instance children inherit)."""
     spec = task.task_spec
@@ -203,7 +208,7 @@ def send_message(workflow, name, payload):
 
 def reached_end_events(workflow):
     """Names of the top-level end events completed (the instance's outcome)."""
-    return [task.task_spec.bpmn_name or task.task_spec.bpmn_id
+    return [task_label(task)
             for task in workflow.get_tasks(state=TaskState.COMPLETED)
             if isinstance(task.task_spec, EndEvent) and task.workflow is workflow]
 

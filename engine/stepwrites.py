@@ -10,12 +10,12 @@ rows only read are read as plain :class:`Record` objects.
 """
 from types import SimpleNamespace
 
-from sqlalchemy import DateTime, String, Text, bindparam, cast, delete, insert, select, update
+from sqlalchemy import DateTime, bindparam, delete, insert, select, update
 from sqlalchemy.orm import attributes
 from sqlalchemy.orm.util import identity_key
 
 from .errors import ConflictError
-from .models import Event, Instance, Job, Notification, RoleGrant, StatePart, Task, Timer, User
+from .models import Event, Instance, Job, Notification, StatePart, Task, Timer
 
 _I, _T, _J = Instance.__table__, Task.__table__, Job.__table__
 
@@ -47,16 +47,6 @@ SAVE_INSTANCE = (update(_I).where(_I.c.id == bindparam("p_id"), _I.c.lock_versio
                          definition_id=bindparam("p_definition")))
 SAVED_FIELDS = {"state": "p_state", "lock_version": "p_next", "current_step": "p_step", "status": "p_status",
                 "ended_at": "p_ended", "outcome": "p_outcome", "definition_id": "p_definition"}
-
-# Everyone active holding a role in a scope hears of a new task: one statement per task.
-NOTIFY_ROLE = insert(Notification.__table__).from_select(
-    ["username", "task_id", "message", "created_at"],
-    select(User.username, cast(bindparam("p_task"), String(36)), cast(bindparam("p_message"), Text),
-           cast(bindparam("p_now", type_=DateTime()), DateTime()))
-    .join(RoleGrant, RoleGrant.user_id == User.id)
-    .where(RoleGrant.role == bindparam("p_role"), RoleGrant.scope_type == bindparam("p_scope_type"),
-           RoleGrant.scope_id == bindparam("p_scope_id"), User.active.is_(True))
-    .order_by(User.username)).execution_options(preserve_rowcount=True)
 
 
 # The rows a step reads, without the columns it does not need (state, submitted data).

@@ -34,6 +34,11 @@ def grants_of(session, user):
     return grants
 
 
+def forget_grants(session):
+    """Grants changed in this transaction: read them again on the next check."""
+    session.info.pop("sanshe_grants", None)
+
+
 def holds(session, user, role, scope_type, scope_id):
     return (role, scope_type, scope_id) in grants_of(session, user)
 

@@ -7,8 +7,6 @@ import os
 import re
 from pathlib import Path
 
-from sqlalchemy import select
-
 from .errors import NotFoundError, ValidationError
 from .models import Attachment
 
@@ -53,11 +51,6 @@ def load(session, attachment_id):
         except FileNotFoundError as exc:
             raise NotFoundError("The stored file is missing.") from exc
     return attachment, attachment.content or b""
-
-
-def of_instance(session, instance_id):
-    return list(session.scalars(select(Attachment).where(Attachment.instance_id == instance_id)
-                                .order_by(Attachment.id)))
 
 
 def reference(attachment):

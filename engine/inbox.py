@@ -312,7 +312,7 @@ def _items(session, ids, now):
     by_id = {row[0].id: row for row in rows}
     return [
         InboxItem(task, title or "", community or "", organization or "",
-                  overdue=task.due_at is not None and task.due_at < now)
+                  overdue=overdue(task, now))
         for task, title, community, organization in (by_id[i] for i in ids if i in by_id)
     ]
 

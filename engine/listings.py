@@ -17,25 +17,30 @@ from .models import (
 INSTANCE_STATUSES = ("running", "completed", "terminated")
 
 
+def _scope_ids(session, user):
+    """``{scope type: ids}`` the user holds any role in (``"global"`` for administrators)."""
+    ids = {}
+    for _, scope_type, scope_id in grants_of(session, user):
+        ids.setdefault(scope_type, set()).add(scope_id)
+    return ids
+
+
 def _scope_condition(session, user):
     """SQL condition: the instance lies in one of the user's scopes (admins see all)."""
-    grants = grants_of(session, user)
-    if any(scope_type == "global" for _, scope_type, _ in grants):
+    ids = _scope_ids(session, user)
+    if "global" in ids:
         return true()
     columns = {"town": Instance.town_id, "community": Instance.community_id, "organization": Instance.organization_id}
-    ids = {}
-    for _, scope_type, scope_id in grants:
-        if scope_type in columns:
-            ids.setdefault(scope_type, set()).add(scope_id)
-    if not ids:
-        return false()
-    return or_(*[columns[scope_type].in_(sorted(values)) for scope_type, values in ids.items()])
+    conditions = [column.in_(sorted(ids[scope_type])) for scope_type, column in columns.items() if scope_type in ids]
+    return or_(*conditions) if conditions else false()
 
 
 def visible_instance(session, user, instance_id):
     """The instance if it lies in one of the user's scopes; NotFoundError otherwise."""
+    if user is None or not user.active:
+        raise NotFoundError("No such project in your scope.")
     instance = session.scalar(select(Instance).where(Instance.id == instance_id, _scope_condition(session, user)))
-    if instance is None or user is None or not user.active:
+    if instance is None:
         raise NotFoundError("No such project in your scope.")
     return instance
 
@@ -171,26 +176,23 @@ def definition_versions(session):
 
 def communities_for(session, user):
     """Communities the user works with: their own, those of their towns, or all for admins."""
-    grants = grants_of(session, user)
+    ids = _scope_ids(session, user)
     query = select(Community).order_by(Community.name)
-    if not any(scope_type == "global" for _, scope_type, _ in grants):
-        community_ids = {sid for _, st, sid in grants if st == "community"}
-        town_ids = {sid for _, st, sid in grants if st == "town"}
+    if "global" not in ids:
         org_town_ids = set(session.scalars(select(Organization.town_id).where(
-            Organization.id.in_({sid for _, st, sid in grants if st == "organization"}))))
-        query = query.where(or_(Community.id.in_(community_ids), Community.town_id.in_(town_ids | org_town_ids)))
+            Organization.id.in_(ids.get("organization", set())))))
+        query = query.where(or_(Community.id.in_(ids.get("community", set())),
+                                Community.town_id.in_(ids.get("town", set()) | org_town_ids)))
     return list(session.scalars(query))
 
 
 def organizations_for(session, user):
-    grants = grants_of(session, user)
+    ids = _scope_ids(session, user)
     query = select(Organization).order_by(Organization.name)
-    if not any(scope_type == "global" for _, scope_type, _ in grants):
-        org_ids = {sid for _, st, sid in grants if st == "organization"}
-        town_ids = {sid for _, st, sid in grants if st == "town"}
-        town_ids |= set(session.scalars(select(Community.town_id).where(
-            Community.id.in_({sid for _, st, sid in grants if st == "community"}))))
-        query = query.where(or_(Organization.id.in_(org_ids), Organization.town_id.in_(town_ids)))
+    if "global" not in ids:
+        town_ids = ids.get("town", set()) | set(session.scalars(select(Community.town_id).where(
+            Community.id.in_(ids.get("community", set())))))
+        query = query.where(or_(Organization.id.in_(ids.get("organization", set())), Organization.town_id.in_(town_ids)))
     return list(session.scalars(query))
 
 

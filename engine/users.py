@@ -9,6 +9,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import select
 
+from . import access
 from .errors import ConflictError, NotFoundError, ValidationError
 from .models import ROLE_SCOPE_TYPE, ROLES, RoleGrant, User, utcnow
 
@@ -109,7 +110,7 @@ def grant_role(session, user, role, scope_id=0):
         grant = RoleGrant(user_id=user.id, role=role, scope_type=scope_type, scope_id=scope_id)
         session.add(grant)
         session.flush()
-        session.info.pop("sanshe_grants", None)
+        access.forget_grants(session)
     return grant
 
 
@@ -123,7 +124,7 @@ def revoke_role(session, user, role, scope_id=0):
         return False
     session.delete(grant)
     session.flush()
-    session.info.pop("sanshe_grants", None)
+    access.forget_grants(session)
     return True
 
 

@@ -12,9 +12,10 @@ from fractions import Fraction
 from sqlalchemy import func, select
 
 from .errors import ValidationError
-from .models import Instance, RoleGrant, User
+from .models import Instance
 from .notifications import announce_to_community
 from .rules_models import Decision
+from .users import members
 
 CHOICES = ("yes", "no", "abstain", "absent")
 
@@ -40,19 +41,14 @@ def ratio(value, name="ratio"):
 def roster(session, instance_id, lead=None):
     """Who votes on the instance's application, and who is recused and why."""
     instance = session.get(Instance, instance_id)
-    reps = session.execute(
-        select(User.username, User.organization_id).join(RoleGrant, RoleGrant.user_id == User.id)
-        .where(RoleGrant.role == "resident_representative", RoleGrant.scope_type == "community",
-               RoleGrant.scope_id == instance.community_id, User.active.is_(True))
-        .order_by(User.username)).all()
     voters, recused = [], []
-    for username, organization_id in dict.fromkeys(reps):
-        if lead and username == lead:
-            recused.append({"username": username, "reason": "project lead"})
-        elif organization_id is not None and organization_id == instance.organization_id:
-            recused.append({"username": username, "reason": "affiliated with the applicant"})
+    for rep in members(session, "resident_representative", "community", instance.community_id):
+        if lead and rep.username == lead:
+            recused.append({"username": rep.username, "reason": "project lead"})
+        elif rep.organization_id is not None and rep.organization_id == instance.organization_id:
+            recused.append({"username": rep.username, "reason": "affiliated with the applicant"})
         else:
-            voters.append(username)
+            voters.append(rep.username)
     return {"voters": voters, "recused": recused, "members": len(voters)}
 
 

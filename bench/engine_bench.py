@@ -11,13 +11,14 @@ import argparse
 import os
 import platform
 import tempfile
+from contextlib import ExitStack
 import time
 from pathlib import Path
 
 from sqlalchemy import String, bindparam, cast, literal, null, select, union_all
 
 from bench.lifecycle import default_choices, fill, service_result
-from bench.worker_bench import _pg_schema
+from bench.pg import pg_schema
 from engine import spiff
 from engine.config import PROJECT_ROOT, load_settings
 from engine.db import unit_of_work, upgrade_schema
@@ -111,14 +112,15 @@ def run(lifecycles=30, rounds=2, postgres_url=None):
     bpmn, forms = read_bundle([PROJECT_ROOT / "processes"])
     users_by_role = {"social_organization": "orgstaff", "community_committee": "committee",
                      "town_government": "town", "supervisor": "supervisor"}
-    schema = f"bench_engine_{os.getpid()}"
-    with tempfile.TemporaryDirectory() as tmp:
+    with ExitStack() as stack:
+        tmp = stack.enter_context(tempfile.TemporaryDirectory())
         services, world, definition = _engine_side(f"sqlite:///{Path(tmp) / 'bench.db'}", bpmn, forms)
+        stack.callback(services.db.dispose)
         definition_forms = definition.forms
         pg = None
         if postgres_url:
-            _pg_schema(postgres_url, "create", schema)
-            pg = _engine_side(f"{postgres_url}?options=-csearch_path%3D{schema}", bpmn, forms)
+            pg = _engine_side(stack.enter_context(pg_schema(postgres_url, f"bench_engine_{os.getpid()}")), bpmn, forms)
+            stack.callback(pg[0].db.dispose)
         spec, subprocess_specs = services.runtime.spec_cache.get(definition)
         project = {"title": "居家养老服务", "organization_id": world.org.id, "catalog_item_id": world.item.id,
                    "social_work": False, "lead": "orgstaff"}
@@ -131,25 +133,19 @@ def run(lifecycles=30, rounds=2, postgres_url=None):
         # Interleaved, one lifecycle of each in turn: the machine's speed drifts, and the
         # ratio should not depend on which side ran while it was slow.
         raw_time = sandboxed_time = engine_time = pg_time = 0.0
-        try:
-            for _ in range(lifecycles):
-                t0 = time.perf_counter()
-                raw_lifecycle(spec, subprocess_specs, definition_forms, project, rounds)
-                t1 = time.perf_counter()
-                raw_lifecycle(spec, subprocess_specs, definition_forms, project, rounds, services.runtime.script_engine)
-                t2 = time.perf_counter()
-                engine_steps = engine_lifecycle(services, world, users_by_role, rounds)
-                t3 = time.perf_counter()
-                raw_time, sandboxed_time, engine_time = raw_time + t1 - t0, sandboxed_time + t2 - t1, engine_time + t3 - t2
-                if pg:
-                    t0 = time.perf_counter()
-                    engine_lifecycle(pg[0], pg[1], users_by_role, rounds)
-                    pg_time += time.perf_counter() - t0
-        finally:
-            services.db.dispose()
+        for _ in range(lifecycles):
+            t0 = time.perf_counter()
+            raw_lifecycle(spec, subprocess_specs, definition_forms, project, rounds)
+            t1 = time.perf_counter()
+            raw_lifecycle(spec, subprocess_specs, definition_forms, project, rounds, services.runtime.script_engine)
+            t2 = time.perf_counter()
+            engine_steps = engine_lifecycle(services, world, users_by_role, rounds)
+            t3 = time.perf_counter()
+            raw_time, sandboxed_time, engine_time = raw_time + t1 - t0, sandboxed_time + t2 - t1, engine_time + t3 - t2
             if pg:
-                pg[0].db.dispose()
-                _pg_schema(postgres_url, "drop", schema)
+                t0 = time.perf_counter()
+                engine_lifecycle(pg[0], pg[1], users_by_role, rounds)
+                pg_time += time.perf_counter() - t0
 
     raw_rate, sandboxed_rate, engine_rate = (lifecycles / t for t in (raw_time, sandboxed_time, engine_time))
     print(f"machine: {platform.machine()} {platform.system()} python {platform.python_version()}")

@@ -16,18 +16,20 @@ import sys
 import tempfile
 import time
 import uuid
+from contextlib import ExitStack
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from sqlalchemy import create_engine, insert, text
+from sqlalchemy import insert, text
 
 from engine.config import load_settings
 from engine.db import upgrade_schema
 from engine.models import Community, Definition, Event, Instance, Organization, RoleGrant, Task, Town, User
 from engine.services import build_services
 
+from bench.pg import PG_URL, pg_schema
+
 ROOT = Path(__file__).resolve().parent.parent
-PG_ADMIN_URL = os.environ.get("SANSHE_BENCH_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 CHUNK = 20_000
 GOAL_P95_MS = 20.0
 CASES = [
@@ -188,30 +190,16 @@ def _follow_next(client, url, times):
 
 def run_backend(backend, open_tasks, events, requests):
     print(f"{backend}: building {open_tasks:,} open tasks and {events:,} events")
-    if backend == "sqlite":
-        folder = tempfile.mkdtemp(prefix="sanshe-inbox-bench-")
-        url = f"sqlite:///{folder}/bench.db"
-        cleanup = None
-    else:
-        schema = f"inbox_bench_{os.getpid()}"
-        admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
-        with admin.connect() as conn:
-            conn.execute(text(f"CREATE SCHEMA {schema}"))
-        url = f"{PG_ADMIN_URL}?options=-csearch_path%3D{schema}"
-
-        def cleanup():
-            with admin.connect() as conn:
-                conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
-            admin.dispose()
-    services = build_services(load_settings(database_url=url))
-    try:
+    with ExitStack() as stack:
+        if backend == "sqlite":
+            url = f"sqlite:///{stack.enter_context(tempfile.TemporaryDirectory(prefix='sanshe-inbox-bench-'))}/bench.db"
+        else:
+            url = stack.enter_context(pg_schema(PG_URL, f"inbox_bench_{os.getpid()}"))
+        services = build_services(load_settings(database_url=url))
+        stack.callback(services.db.dispose)
         upgrade_schema(services.db)
         username = populate(services, open_tasks, events)
         return measure(services, username, requests)
-    finally:
-        services.db.dispose()
-        if cleanup:
-            cleanup()
 
 
 def run(open_tasks=100_000, events=1_000_000, requests=300, backends="both"):

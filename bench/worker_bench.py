@@ -17,20 +17,23 @@ import time
 import uuid
 from pathlib import Path
 
-from sqlalchemy import func, insert, select, text
+from sqlalchemy import func, insert, select
 
 from engine.config import load_settings
 from engine.db import make_engine, make_session_factory, tune_for_workers, unit_of_work, upgrade_schema
 from engine.jobs import JobQueue
+from engine import audit
 from engine.models import AuditEntry, Definition, Instance, Job, utcnow
 from workers.worker import Worker, serve
+
+from bench.pg import PG_URL, pg_schema
 
 TOPIC = "bench_noop"
 
 
 def _noop(job):
     """The benchmark's handler: one row per run (duplicates would be visible)."""
-    job.session.add(AuditEntry(actor=job.worker_id, action="bench_run", target=str(job.job_id)))
+    audit.record(job.session, job.worker_id, "bench_run", str(job.job_id))
     return {"ok": True}
 
 
@@ -98,14 +101,7 @@ def run_case(url, jobs, workers):
             "duplicates": twice, "left": left, "per_worker": sorted(n for _, n, _ in finished)}
 
 
-def _pg_schema(admin_url, action, schema):
-    engine = make_engine(admin_url)
-    with engine.begin() as conn:
-        conn.execute(text(f'CREATE SCHEMA "{schema}"' if action == "create" else f'DROP SCHEMA "{schema}" CASCADE'))
-    engine.dispose()
-
-
-def run_bench(jobs=3000, postgres_url="postgresql+psycopg://postgres@127.0.0.1:5432/test", echo=print):
+def run_bench(jobs=3000, postgres_url=PG_URL, echo=print):
     echo(f"worker bench: {jobs} jobs per case, batches of 10, one transaction per job; cpus={os.cpu_count()}")
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
@@ -115,13 +111,9 @@ def run_bench(jobs=3000, postgres_url="postgresql+psycopg://postgres@127.0.0.1:5
             echo(_line(*rows[-1]))
     if postgres_url:
         for workers in (1, 4):
-            schema = f"bench_workers_{os.getpid()}_{workers}"
-            _pg_schema(postgres_url, "create", schema)
-            try:
-                rows.append(("postgresql", run_case(f"{postgres_url}?options=-csearch_path%3D{schema}", jobs, workers)))
+            with pg_schema(postgres_url, f"bench_workers_{os.getpid()}_{workers}") as url:
+                rows.append(("postgresql", run_case(url, jobs, workers)))
                 echo(_line(*rows[-1]))
-            finally:
-                _pg_schema(postgres_url, "drop", schema)
     return rows
 
 

@@ -142,6 +142,10 @@ def open_tasks(session, instance_id):
                                 .order_by(Task.created_at, Task.id)))
 
 
+def instance_status(session, instance_id):
+    return session.scalar(select(Instance.status).where(Instance.id == instance_id))
+
+
 def actor_for(session, task):
     """Someone who may complete ``task``: its assignee, else the first holder of its lane's role."""
     username = task.assignee or session.scalar(

@@ -57,3 +57,16 @@ def screen(session, catalog_item_id, organization_ids=None, exclude_instance_id=
         rows.append({"id": org.id, "name": org.name, "eligible": not reasons, "reasons": reasons})
     return {"item_id": item.id, "service_field": item.service_field,
             "eligible_ids": [r["id"] for r in rows if r["eligible"]], "organizations": rows}
+
+
+def screen_applicant(session, catalog_item_id, applicant_id, organization_ids=None, exclude_instance_id=None):
+    """:func:`screen`, plus the applicant's own ``eligible`` and ``reasons`` (the applicant is
+    screened even when ``organization_ids`` leaves it out)."""
+    screening = screen(session, catalog_item_id, organization_ids, exclude_instance_id)
+    row = next((r for r in screening["organizations"] if r["id"] == applicant_id), None)
+    if row is None and applicant_id is not None:
+        found = screen(session, catalog_item_id, [applicant_id], exclude_instance_id)["organizations"]
+        if not found:
+            raise NotFoundError(f"No organization {applicant_id}.")
+        row = found[0]
+    return {**screening, "eligible": bool(row and row["eligible"]), "reasons": row["reasons"] if row else []}

@@ -20,10 +20,17 @@ def _member_name(entry):
     return entry.get("username") or entry.get("name") or entry.get("member")
 
 
-def check_panel(session, instance_id, panel, min_size=3):
-    """The panel's members, or ``BusinessRuleError(code="invalid_panel")`` listing every problem."""
+def check_panel(session, instance_id, panel, min_size=3, service_recipients=()):
+    """The panel's members, or ``BusinessRuleError(code="invalid_panel")`` listing every problem.
+
+    Members named in ``service_recipients`` count as having received the service.
+    """
     instance = session.get(Instance, instance_id)
+    recipients = set(service_recipients or ())
     entries = [{"username": entry} if isinstance(entry, str) else dict(entry) for entry in panel or []]
+    if recipients:
+        for entry in entries:
+            entry["service_recipient"] = entry.get("service_recipient") or entry.get("username") in recipients
     names = [_member_name(e) for e in entries]
     affiliation = dict(session.execute(select(User.username, User.organization_id)
                                        .where(User.username.in_([n for n in names if n]))).all())

@@ -9,6 +9,7 @@ by realistic, varied durations, so the event log spans months and holds cycle ti
 mining. ``--projects N`` repeats the plans with variations.
 """
 import random
+from contextlib import nullcontext
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
@@ -18,7 +19,6 @@ from engine.db import unit_of_work, upgrade_schema
 from engine.deployments import deploy, read_bundle
 from engine.errors import SansheError
 from engine.jobs import JobQueue
-from engine.models import Instance
 from engine.services import build_services
 
 from .registry import TOPICS
@@ -141,7 +141,7 @@ class Driver:
             self.worker.run(until_idle=True)
             with self.uow(readonly=True) as session:
                 tasks = pilot.open_tasks(session, instance_id)
-                status = session.get(Instance, instance_id).status
+                status = pilot.instance_status(session, instance_id)
             if not tasks:
                 if status != "running":
                     return instance_id
@@ -158,7 +158,7 @@ class Driver:
                 actor = pilot.actor_for(session, task)
                 form = runtime.task_form(session, task.id, actor)
                 data = sample(form, self.clock.now, self.rng)
-                data.update(self.decide(task.bpmn_id, plan, state, session, community_id, actor))
+                data.update(self.decide(task.bpmn_id, plan, state, actor))
                 runtime.complete_task(session, task.id, actor, data)
             if task.bpmn_id == "report_progress" and state["coordination"] and state["reports"] == 1:
                 state["coordination"] = False
@@ -169,7 +169,7 @@ class Driver:
                                          {"issue": "服务时间安排与居民意见分歧"}, chair)
         raise SansheError(f"Demo project {instance_id} did not finish.")
 
-    def decide(self, bpmn_id, plan, state, session, community_id, actor):
+    def decide(self, bpmn_id, plan, state, actor):
         """The choices that steer the project (everything else is plausible filler)."""
         rng = self.rng
         if bpmn_id == "approve_qualification":
@@ -241,7 +241,7 @@ def run_demo(settings, projects=5, if_empty=False, seed=2014, echo=print, progre
         plans = plans_for(projects, rng)
         done = []
         bar = progressbar(plans, label="driving projects through the seven steps") if progressbar else None
-        with bar if bar is not None else _Null(plans) as items:
+        with bar if bar is not None else nullcontext(plans) as items:
             for index, plan in enumerate(items):
                 # Projects start a few days apart and overlap in time.
                 clock.now = START + timedelta(days=index * rng.uniform(3, 9) + (index // len(PLANS)) * 30)
@@ -250,17 +250,6 @@ def run_demo(settings, projects=5, if_empty=False, seed=2014, echo=print, progre
         return done
     finally:
         services.db.dispose()
-
-
-class _Null:
-    def __init__(self, items):
-        self.items = items
-
-    def __enter__(self):
-        return self.items
-
-    def __exit__(self, *_):
-        return False
 
 
 def _summary(echo, plans, done, ids, worker):

@@ -12,10 +12,5 @@ def handle(job):
     item_id = job.params.get("catalog_item_id") or project.get("catalog_item_id")
     if item_id is None:
         raise ValidationError("The project names no catalog item.", errors={"catalog_item_id": ["required"]})
-    screening = eligibility.screen(job.session, item_id, job.params.get("organization_ids"),
-                                   exclude_instance_id=job.instance_id)
-    applicant = project.get("organization_id")
-    row = next((r for r in screening["organizations"] if r["id"] == applicant), None)
-    if row is None and applicant is not None:
-        row = eligibility.screen(job.session, item_id, [applicant], exclude_instance_id=job.instance_id)["organizations"][0]
-    return {**screening, "eligible": bool(row and row["eligible"]), "reasons": row["reasons"] if row else []}
+    return eligibility.screen_applicant(job.session, item_id, project.get("organization_id"),
+                                        job.params.get("organization_ids"), exclude_instance_id=job.instance_id)

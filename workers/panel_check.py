@@ -10,9 +10,5 @@ from engine import evaluation
 
 def handle(job):
     panel = job.params.get("panel", job.variables.get("panel", []))
-    recipients = set(job.params.get("service_recipients") or [])
-    if recipients:
-        panel = [dict(entry, service_recipient=entry.get("service_recipient") or entry.get("username") in recipients)
-                 if isinstance(entry, dict) else {"username": entry, "service_recipient": entry in recipients}
-                 for entry in panel]
-    return evaluation.check_panel(job.session, job.instance_id, panel, job.params.get("min_size", 3))
+    return evaluation.check_panel(job.session, job.instance_id, panel, job.params.get("min_size", 3),
+                                  job.params.get("service_recipients"))

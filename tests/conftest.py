@@ -2,6 +2,7 @@
 import os
 import socket
 import uuid
+from contextlib import contextmanager
 
 import pytest
 from sqlalchemy import create_engine, text
@@ -29,18 +30,28 @@ def require_postgres():
         pytest.skip("PostgreSQL at 127.0.0.1:5432 does not answer")
 
 
+@contextmanager
+def pg_schema(prefix):
+    """A fresh PostgreSQL schema (skipped without a server, failed under CI); yields a URL
+    whose connections work in it, and drops it afterwards."""
+    require_postgres()
+    schema = f"{prefix}_{os.getpid()}_{uuid.uuid4().hex[:8]}"
+    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    try:
+        yield f"{PG_ADMIN_URL}?options=-csearch_path%3D{schema}"
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
+
+
 @pytest.fixture
 def pg_schema_url():
     """A fresh PostgreSQL schema for one test, dropped afterwards."""
-    require_postgres()
-    schema = f"t_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f"CREATE SCHEMA {schema}"))
-    yield f"{PG_ADMIN_URL}?options=-csearch_path%3D{schema}"
-    with admin.connect() as conn:
-        conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
-    admin.dispose()
+    with pg_schema("t") as url:
+        yield url
 
 
 @pytest.fixture
@@ -53,6 +64,16 @@ def db_url(request, tmp_path):
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'sanshe.db'}"
     return request.getfixturevalue("pg_schema_url")
+
+
+@contextmanager
+def restarted(url):
+    """A new engine on the same database: no hot instances, no parsed specs."""
+    services = make_services(url)
+    try:
+        yield services
+    finally:
+        services.db.dispose()
 
 
 def make_services(url, **overrides):

@@ -1,6 +1,9 @@
 """Small builders for the people and places tests need (rows written directly)."""
 from types import SimpleNamespace
 
+from engine.db import unit_of_work
+from engine.deployments import deploy, read_bundle
+
 from engine.models import CatalogItem, Community, Organization, RoleGrant, Town, User
 
 
@@ -38,3 +41,11 @@ def make_world(session, representatives=5):
     session.flush()
     return SimpleNamespace(town=town, community=community, org=org, other_org=other_org, item=item,
                            sw_item=sw_item, users=users)
+
+
+def deploy_world(services, folder):
+    """Deploy the diagrams and forms in ``folder`` and make the test world; returns the world."""
+    bpmn, forms = read_bundle([folder])
+    with unit_of_work(services.session_factory) as session:
+        deploy(session, services.runtime.spec_cache, bpmn, forms, "admin")
+        return make_world(session)

@@ -9,22 +9,20 @@ Times are hours after Monday 2024-01-01 00:00 UTC.
 * case 3 (version 1, community 1, started at 48): write scheduled, still waiting (running).
 * case 4 (version 2, community 2): write scheduled at 0, instance terminated at 10.
 """
-import os
-import socket
-import uuid
+from contextlib import ExitStack
 from datetime import datetime, timedelta
 
 import pytest
-from sqlalchemy import create_engine, insert, text
+from sqlalchemy import insert
 
 from engine.activity_log import rebuild
 from engine.db import make_engine, make_session_factory, upgrade_schema
 from engine.models import Event
+from tests.conftest import pg_schema
 
 T0 = datetime(2024, 1, 1)
 HOUR = 3600.0
 NOW = T0 + timedelta(hours=200)
-PG_URL = os.environ.get("SANSHE_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 NAMES = {"write_application": "Write application", "consultation_meeting": "Consultation meeting",
          "revise_application": "Revise application", "tally_votes": "Tally and announce"}
 STEPS = {"write_application": 2, "consultation_meeting": 3, "revise_application": 3, "tally_votes": 4}
@@ -77,39 +75,24 @@ def event_rows():
     return sorted(({**keys, **r} for r in rows), key=lambda r: r["ts"])
 
 
-def postgres_answers():
-    try:
-        with socket.create_connection(("127.0.0.1", 5432), timeout=1):
-            return True
-    except OSError:
-        return False
-
-
 @pytest.fixture(scope="session", params=["sqlite", "postgresql"])
 def mining_db(request, tmp_path_factory):
     """A session factory over the known log (read-only for the tests)."""
-    admin, schema = None, None
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path_factory.mktemp('mining') / 'log.db'}"
-    else:
-        if not postgres_answers():
-            if os.environ.get("CI") == "true":
-                pytest.fail("PostgreSQL at 127.0.0.1:5432 is required under CI")
-            pytest.skip("PostgreSQL at 127.0.0.1:5432 does not answer")
-        schema = f"sanshe_test_mining_{os.getpid()}_{uuid.uuid4().hex[:8]}"
-        admin = create_engine(PG_URL, isolation_level="AUTOCOMMIT")
-        with admin.connect() as conn:
-            conn.execute(text(f"DROP SCHEMA IF EXISTS {schema} CASCADE"))
-            conn.execute(text(f"CREATE SCHEMA {schema}"))
-        url = f"{PG_URL}?options=-csearch_path%3D{schema}"
+    with ExitStack() as stack:
+        if request.param == "sqlite":
+            url = f"sqlite:///{tmp_path_factory.mktemp('mining') / 'log.db'}"
+        else:
+            url = stack.enter_context(pg_schema("sanshe_test_mining"))
+        engine = load_known_log(url)
+        stack.callback(engine.dispose)
+        yield make_session_factory(engine)
+
+
+def load_known_log(url):
+    """An engine on ``url`` holding the known log, folded as a bulk load would be."""
     engine = make_engine(url)
     upgrade_schema(engine)
     with engine.begin() as conn:
         conn.execute(insert(Event), event_rows())
         rebuild(conn)  # rows written around the runtime: fold them as a bulk load would
-    yield make_session_factory(engine)
-    engine.dispose()
-    if admin is not None:
-        with admin.connect() as conn:
-            conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
-        admin.dispose()
+    return engine

@@ -149,17 +149,14 @@ def test_a_vote_in_progress_moves_and_a_waiting_tally_job_does_not(env):
 
 def test_a_vote_in_progress_survives_a_restart(env, db_url):
     """The same mechanism a migration relies on: ballots cast on a freshly parsed spec count."""
-    from tests.conftest import make_services
+    from tests.conftest import restarted
     services, world, forms, v1 = env
     instance_id = start(services, world)
     advance(services, instance_id, "cast_ballot")
-    restarted = make_services(db_url)
-    try:
-        for row in ready_rows(restarted, instance_id):
-            with unit_of_work(restarted.session_factory) as session:
-                complete(restarted, session, session.get(Task, row.id), ballot="yes")
-        with unit_of_work(restarted.session_factory, readonly=True) as session:
+    with restarted(db_url) as fresh:
+        for row in ready_rows(fresh, instance_id):
+            with unit_of_work(fresh.session_factory) as session:
+                complete(fresh, session, session.get(Task, row.id), ballot="yes")
+        with unit_of_work(fresh.session_factory, readonly=True) as session:
             assert session.scalars(select(Job.state).where(Job.instance_id == instance_id,
                                                            Job.topic == "vote_tally")).one() == "ready"
-    finally:
-        restarted.db.dispose()

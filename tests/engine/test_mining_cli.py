@@ -1,24 +1,15 @@
 """`sanshe mine report` and `sanshe mine export` on the known log."""
 import pytest
 from click.testing import CliRunner
-from sqlalchemy import insert
 
 from cli import main
-from engine.activity_log import rebuild
-from engine.db import make_engine, upgrade_schema
-from engine.models import Event
-from tests.engine.mining_log import event_rows
+from tests.engine.mining_log import event_rows, load_known_log
 
 
 @pytest.fixture
 def sanshe(tmp_path, monkeypatch):
     url = f"sqlite:///{tmp_path / 'cli.db'}"
-    engine = make_engine(url)
-    upgrade_schema(engine)
-    with engine.begin() as conn:
-        conn.execute(insert(Event), event_rows())
-        rebuild(conn)  # rows written around the runtime: fold them as a bulk load would
-    engine.dispose()
+    load_known_log(url).dispose()
     monkeypatch.setenv("SANSHE_DATABASE_URL", url)
     runner = CliRunner()
     return lambda *args: runner.invoke(main, [str(a) for a in args], catch_exceptions=False)

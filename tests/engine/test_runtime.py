@@ -7,22 +7,12 @@ import pytest
 from sqlalchemy import func, select
 
 from engine.db import unit_of_work
-from engine.deployments import deploy, read_bundle
 from engine.errors import ConflictError, NotFoundError, ValidationError
 from engine.models import Event, Instance, Job, Task, Timer, User
-from tests.conftest import make_services
-from tests.factories import make_world
+from tests.conftest import restarted
+from tests.factories import deploy_world
 
 DATA = Path(__file__).resolve().parent.parent / "data" / "engine"
-
-
-@pytest.fixture
-def env(services):
-    bpmn, forms = read_bundle([DATA])
-    with unit_of_work(services.session_factory) as session:
-        deploy(session, services.runtime.spec_cache, bpmn, forms, "admin")
-        world = make_world(session)
-    return services, world
 
 
 def start(services, world, key="mini_project"):
@@ -125,21 +115,17 @@ def test_a_new_engine_on_the_same_database_continues(env, db_url):
     services, world = env
     instance_id = start(services, world)
     complete(services, world.users.org.id, open_task(services, instance_id).id, {"summary": "第一稿"})
-    restarted = make_services(db_url)  # no hot instances, no parsed specs
-    drive_after = open_task(restarted, instance_id)
-    assert drive_after.bpmn_id == "consult"
-    complete(restarted, world.users.committee.id, drive_after.id, {"outcome": "mature"})
-    with unit_of_work(restarted.session_factory, readonly=True) as session:
-        assert session.scalars(select(Job.topic).where(Job.instance_id == instance_id)).all() == ["eligibility_check"]
-    restarted.db.dispose()
+    with restarted(db_url) as fresh:
+        drive_after = open_task(fresh, instance_id)
+        assert drive_after.bpmn_id == "consult"
+        complete(fresh, world.users.committee.id, drive_after.id, {"outcome": "mature"})
+        with unit_of_work(fresh.session_factory, readonly=True) as session:
+            assert session.scalars(select(Job.topic).where(Job.instance_id == instance_id)).all() == ["eligibility_check"]
 
 
 def test_400_revision_rounds_pass_the_library_depth_limit(sqlite_services):
     services = sqlite_services
-    bpmn, forms = read_bundle([DATA])
-    with unit_of_work(services.session_factory) as session:
-        deploy(session, services.runtime.spec_cache, bpmn, forms, "admin")
-        world = make_world(session)
+    world = deploy_world(services, DATA)
     instance_id = start(services, world)
     drive_rounds(services, world, instance_id, 400)  # ~1,200 levels deep
     with unit_of_work(services.session_factory, readonly=True) as session:

@@ -6,9 +6,8 @@ from sqlalchemy import func, select
 
 from bench.lifecycle import default_choices, fill, service_result
 from engine.db import unit_of_work
-from engine.deployments import deploy, read_bundle
 from engine.models import Event, Instance, Job, Task, User
-from tests.factories import make_world
+from tests.factories import deploy_world
 
 PROCESSES = Path(__file__).resolve().parents[2] / "processes"
 USERS_BY_ROLE = {"social_organization": "orgstaff", "community_committee": "committee",
@@ -17,11 +16,7 @@ USERS_BY_ROLE = {"social_organization": "orgstaff", "community_committee": "comm
 
 @pytest.fixture
 def env(services):
-    bpmn, forms = read_bundle([PROCESSES])
-    with unit_of_work(services.session_factory) as session:
-        deploy(session, services.runtime.spec_cache, bpmn, forms, "admin")
-        world = make_world(session)
-    return services, world
+    return services, deploy_world(services, PROCESSES)
 
 
 def start(services, world, item):
@@ -116,10 +111,7 @@ def test_a_failed_vote_redone_then_passed(env):
 
 def test_200_revision_rounds(sqlite_services):
     services = sqlite_services
-    bpmn, forms = read_bundle([PROCESSES])
-    with unit_of_work(services.session_factory) as session:
-        deploy(session, services.runtime.spec_cache, bpmn, forms, "admin")
-        world = make_world(session)
+    world = deploy_world(services, PROCESSES)
     instance_id = start(services, world, world.item)
     drive(services, instance_id, default_choices(rounds=200))
     assert count_completions(services, instance_id, "revise_application") == 200

@@ -5,8 +5,8 @@ from sqlalchemy import delete, func, select, update
 
 from engine.db import unit_of_work
 from engine.models import Instance, StatePart
-from tests.conftest import make_services
-from tests.engine.test_runtime import complete, drive_rounds, env, open_task, start  # noqa: F401 (fixture)
+from tests.conftest import restarted
+from tests.engine.test_runtime import complete, drive_rounds, open_task, start
 
 
 def stored(services, instance_id):
@@ -40,12 +40,9 @@ def test_a_new_engine_reads_exactly_the_state_the_running_one_had(env, db_url):
     instance_id = start(services, world)
     drive_rounds(services, world, instance_id, 3)
     in_memory = json.loads(services.runtime.state_store.dumps(hot_workflow(services, instance_id)))
-    restarted = make_services(db_url)
-    try:
-        document, _ = loaded_document(restarted, instance_id)
+    with restarted(db_url) as fresh:
+        document, _ = loaded_document(fresh, instance_id)
         assert document == in_memory
-    finally:
-        restarted.db.dispose()
 
 
 def test_the_row_keeps_only_open_tasks_and_parts_are_folded_together(env, db_url):
@@ -60,12 +57,9 @@ def test_the_row_keeps_only_open_tasks_and_parts_are_folded_together(env, db_url
     # 30 rounds of history did not make the row grow, and the parts were folded.
     assert late_length < early_length * 1.5
     assert 1 <= parts <= 6
-    restarted = make_services(db_url)
-    try:
-        document, _ = loaded_document(restarted, second)
+    with restarted(db_url) as fresh:
+        document, _ = loaded_document(fresh, second)
         assert document == json.loads(services.runtime.state_store.dumps(hot_workflow(services, second)))
-    finally:
-        restarted.db.dispose()
 
 
 def test_a_stored_finished_task_that_changes_is_stored_anew(env, db_url):
@@ -82,13 +76,10 @@ def test_a_stored_finished_task_that_changes_is_stored_anew(env, db_url):
     # The next step notices, replaces the old parts and stores the finished tasks again.
     complete(services, users.org.id, open_task(services, instance_id, "revise").id, {"summary": "第二稿"})
     assert stored(services, instance_id)[1] == 1
-    restarted = make_services(db_url)
-    try:
-        _, loaded = loaded_document(restarted, instance_id)
+    with restarted(db_url) as fresh:
+        _, loaded = loaded_document(fresh, instance_id)
         assert loaded.tasks[finished.id].last_state_change == changed
-        assert open_task(restarted, instance_id).bpmn_id == "consult"
-    finally:
-        restarted.db.dispose()
+        assert open_task(fresh, instance_id).bpmn_id == "consult"
 
 
 def test_an_instance_stored_whole_before_parts_existed_still_loads_and_moves_on(env, db_url):
@@ -100,11 +91,8 @@ def test_an_instance_stored_whole_before_parts_existed_still_loads_and_moves_on(
     with unit_of_work(services.session_factory) as session:  # as an older release left it: one document
         session.execute(delete(StatePart).where(StatePart.instance_id == instance_id))
         session.execute(update(Instance).where(Instance.id == instance_id).values(state=whole))
-    restarted = make_services(db_url)
-    try:
-        complete(restarted, users.committee.id, open_task(restarted, instance_id, "consult").id, {"outcome": "revise"})
-        assert stored(restarted, instance_id)[1] == 1  # the history moved out of the row
-        complete(restarted, users.org.id, open_task(restarted, instance_id, "revise").id, {"summary": "第二稿"})
-        assert open_task(restarted, instance_id).bpmn_id == "consult"
-    finally:
-        restarted.db.dispose()
+    with restarted(db_url) as fresh:
+        complete(fresh, users.committee.id, open_task(fresh, instance_id, "consult").id, {"outcome": "revise"})
+        assert stored(fresh, instance_id)[1] == 1  # the history moved out of the row
+        complete(fresh, users.org.id, open_task(fresh, instance_id, "revise").id, {"summary": "第二稿"})
+        assert open_task(fresh, instance_id).bpmn_id == "consult"

@@ -4,32 +4,18 @@ PostgreSQL tests run whenever 127.0.0.1:5432 answers (and under CI=true they mus
 missing server fails them instead of skipping). They use a schema of their own, created
 for the test session and dropped afterwards, so other test modules never collide.
 """
-import os
-import socket
-import uuid
 from datetime import datetime, timedelta
 
 import pytest
-from sqlalchemy import text
-
 from engine.config import load_settings
 from engine.db import make_engine, make_session_factory, unit_of_work, upgrade_schema
 from engine.db import Base
 from engine import all_models  # noqa: F401
 from engine.jobs import JobQueue
 
+from tests.conftest import pg_schema
+
 from .seed import Seed
-
-PG_ADMIN_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
-
-
-def postgres_answers():
-    try:
-        with socket.create_connection(("127.0.0.1", 5432), timeout=0.5):
-            return True
-    except OSError:
-        return False
-
 
 class Clock:
     """A clock tests move by hand (naive UTC, like the engine's)."""
@@ -65,22 +51,11 @@ class Db:
 
 @pytest.fixture(scope="session")
 def pg_db():
-    if not postgres_answers():
-        if os.environ.get("CI") == "true":
-            pytest.fail("PostgreSQL at 127.0.0.1:5432 must answer under CI=true")
-        pytest.skip("PostgreSQL at 127.0.0.1:5432 does not answer")
-    schema = f"sanshe_workers_{os.getpid()}_{uuid.uuid4().hex[:6]}"
-    admin = make_engine(PG_ADMIN_URL)
-    with admin.begin() as conn:
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    db = Db(f"{PG_ADMIN_URL}?options=-csearch_path%3D{schema}", "postgresql")
-    db.schema = schema
-    upgrade_schema(db.engine)
-    yield db
-    db.engine.dispose()
-    with admin.begin() as conn:
-        conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-    admin.dispose()
+    with pg_schema("sanshe_workers") as url:
+        db = Db(url, "postgresql")
+        upgrade_schema(db.engine)
+        yield db
+        db.engine.dispose()
 
 
 @pytest.fixture

@@ -14,6 +14,7 @@ from xml.sax.saxutils import quoteattr
 
 from sqlalchemy import text
 
+from .listings import scope_names
 from .errors import ValidationError
 from .logview import LogFilter, dialect_of
 from .mining import VOTE_TALLY_ACTIVITY
@@ -239,15 +240,10 @@ def _ocel_objects(session, filters):
                 yield f"{kind}:{case}", kind, f"{kind} {case}", [(project, "of project")]
         for round_no in range(1, max(votes or 0, 1 if voted else 0) + 1):
             yield f"vote:{case}:{round_no}", "vote", f"vote {case} round {round_no}", [(project, "of project")]
-    for community in sorted(communities):
-        yield f"community:{community}", "community", _name(session, "communities", community), []
-    for organization in sorted(organizations):
-        yield f"organization:{organization}", "organization", _name(session, "organizations", organization), []
-
-
-def _name(session, table, row_id):
-    name = session.execute(text(f"SELECT name FROM {table} WHERE id = :id"), {"id": row_id}).scalar()
-    return name or f"{table[:-1]} {row_id}"
+    labels = scope_names(session)
+    for kind, ids in (("community", communities), ("organization", organizations)):
+        for row_id in sorted(ids):
+            yield f"{kind}:{row_id}", kind, labels.get((kind, row_id)) or f"{kind} {row_id}", []
 
 
 def iter_ocel(session, filters=None, progress=None):
@@ -262,10 +258,10 @@ def iter_ocel(session, filters=None, progress=None):
     """
     filters = filters or LogFilter()
     dump = json.dumps
+    where, params = _where(filters)
     names = [r[0] for r in session.execute(text(
         f"SELECT DISTINCT COALESCE(NULLIF(e.activity_name, ''), e.activity_id) FROM events e "
-        f"WHERE e.transition = 'complete' AND e.activity_type <> 'instance' AND {_where(filters)[0]}"),
-        _where(filters)[1])]
+        f"WHERE e.transition = 'complete' AND e.activity_type <> 'instance' AND {where}"), params)]
     event_attributes = [{"name": n, "type": t} for n, t in (("activity_id", "string"), ("resource", "string"),
                                                              ("role", "string"), ("step", "integer"))]
     yield dump({"objectTypes": [{"name": t, "attributes": [{"name": "name", "type": "string"}]} for t in OCEL_TYPES],

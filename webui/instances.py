@@ -3,7 +3,7 @@ from flask import Blueprint, Response, flash, redirect, render_template, request
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
-from engine import listings
+from engine import access, listings
 from engine.errors import ForbiddenError, ValidationError
 from engine.inbox import parse_int
 from engine.models import utcnow
@@ -26,14 +26,15 @@ def index():
                "step": parse_int(args.get("step")), "version": parse_int(args.get("version")),
                "process": args.get("process") or None}
     page = parse_int(args.get("page")) or 1
+    partial = bool(request.headers.get("HX-Request"))  # the table alone: no filter choices needed
     with unit(readonly=True) as db:
         user = me(db)
         result = listings.list_instances(db, user, page=max(1, page), **filters)
-        choices = {"communities": listings.communities_for(db, user),
-                   "versions": listings.definition_versions(db), "processes": listings.process_keys(db)}
+        if partial:
+            return render_template("instances/_table.html", result=result, filters=filters, args=args)
+        choices = {"communities": listings.communities_for(db, user), "versions": listings.definition_versions(db)}
         can_start = bool(listings.startable_items(db, user))
-    template = "instances/_table.html" if request.headers.get("HX-Request") else "instances/index.html"
-    return render_template(template, result=result, filters=filters, args=args, choices=choices,
+    return render_template("instances/index.html", result=result, filters=filters, args=args, choices=choices,
                            can_start=can_start, statuses=listings.INSTANCE_STATUSES)
 
 
@@ -74,11 +75,10 @@ def show(instance_id):
         timeline = listings.timeline(db, instance, utcnow())
         tasks = listings.instance_tasks(db, instance.id)
         names = listings.display_names(db, {e.event.resource for e in timeline.entries})
-        can_call_meeting = (COORDINATION in services().runtime.waiting_messages(db, instance.id)
-                            and (current_user.holds("community_committee", "community", instance.community_id)
-                                 or current_user.has_role("administrator")))
-        can_terminate = instance.status == "running" and (
-            current_user.holds("town_government", "town", instance.town_id) or current_user.has_role("administrator"))
+        can_call_meeting = (COORDINATION in services().runtime.waiting_messages(db, instance.id) and
+                            access.holds_or_admin(db, user, "community_committee", "community", instance.community_id))
+        can_terminate = instance.status == "running" and \
+            access.holds_or_admin(db, user, "town_government", "town", instance.town_id)
         return render_template("instances/show.html", instance=instance, definition=definition,
                                timeline=timeline, tasks=tasks, names=names,
                                scope_names=listings.scope_names(db), can_call_meeting=can_call_meeting,

@@ -135,6 +135,15 @@ def _keyset(flt):
     return getattr(flt, "cursor", None) if flt.after and flt.view == "open" else None
 
 
+# The seven steps, then tasks without a step (which sort after step 7).
+STEPS = (1, 2, 3, 4, 5, 6, 7, None)
+NO_STEP_RANK = 8
+
+
+def _step_is(step):
+    return Task.step == step if step else Task.step.is_(None)
+
+
 def _cursor_kind(sort, cursor):
     """What of the cursor shapes the statement: dated or not (due), its step (step)."""
     if cursor is None:
@@ -142,7 +151,7 @@ def _cursor_kind(sort, cursor):
     if sort == "due":
         return "dated" if cursor[0] is not None else "undated"
     if sort == "step":
-        return cursor[0] or 8  # tasks without a step come last
+        return cursor[0] or NO_STEP_RANK
     return "plain"
 
 
@@ -162,7 +171,7 @@ def _after_condition(kind, cursor_kind):
         return and_(Task.due_at >= d, or_(Task.due_at > d, Task.created_at < c, and_(Task.created_at == c, Task.id < i)))
     if kind == "undated":
         return None if cursor_kind == "dated" else newer
-    step = kind[1] or 8  # ("step", n); tasks without a step come last
+    step = kind[1] or NO_STEP_RANK  # ("step", n)
     return None if step > cursor_kind else newer if step == cursor_kind else False
 
 
@@ -253,8 +262,7 @@ def _sorted_parts(shape, sort):
         return [(branch, _order(sort), "oldest" if sort == "oldest" else "newest") for branch in branches]
     newest = (Task.created_at.desc(), Task.id.desc())
     if sort == "step":
-        return [(and_(branch, Task.step == step if step else Task.step.is_(None)), newest, ("step", step))
-                for branch in branches for step in (1, 2, 3, 4, 5, 6, 7, None)]
+        return [(and_(branch, _step_is(step)), newest, ("step", step)) for branch in branches for step in STEPS]
     dated = (Task.due_at.asc(), *newest)
     return [part for branch in branches
             for part in ((and_(branch, Task.due_at.is_not(None)), dated, "dated"),
@@ -329,8 +337,7 @@ def _capped_count(where, cap, label):
 
 @lru_cache(maxsize=256)
 def _step_count_statement(shape, cap):
-    parts = [_capped_count(and_(branch, Task.step == step if step else Task.step.is_(None)), cap, step or 0)
-             for branch in _branches(shape) for step in (1, 2, 3, 4, 5, 6, 7, None)]
+    parts = [_capped_count(and_(branch, _step_is(step)), cap, step or 0) for branch in _branches(shape) for step in STEPS]
     return union_all(*parts) if parts else None
 
 

@@ -26,8 +26,10 @@ def start(services, world, item):
             "title": "象东居家养老", "organization_id": world.org.id, "catalog_item_id": item.id}).id
 
 
-def drive(services, instance_id, choices, vote_results=(), on_task=None):
-    """Run the instance to its end; returns the bpmn ids of the human tasks done, in order."""
+def drive(services, instance_id, choices, vote_results=(), on_task=None, job_result=None, stop_before=None):
+    """Run the instance to its end, or until the task ``stop_before`` waits; returns the bpmn
+    ids of the human tasks done, in order. ``job_result(session, job, result)`` may replace a
+    job's default result."""
     votes = iter(vote_results)
     done = []
     while True:
@@ -37,11 +39,13 @@ def drive(services, instance_id, choices, vote_results=(), on_task=None):
                 result = service_result(job.topic, job.variables)
                 if job.topic == "vote_tally":
                     result = next(votes, result)
+                if job_result is not None:
+                    result = job_result(session, job, result)
                 services.runtime.complete_job(session, job, result, "test-worker")
                 continue
             row = session.scalars(select(Task).where(Task.instance_id == instance_id, Task.state == "ready")
                                   .order_by(Task.created_at, Task.id)).first()
-            if row is None:
+            if row is None or row.bpmn_id == stop_before:
                 return done
             user = session.scalar(select(User).where(User.username == (row.assignee or USERS_BY_ROLE[row.role])))
             form = services.runtime.task_form(session, row.id, user)
@@ -125,24 +129,15 @@ def test_terminating_a_project_releases_its_earmarked_funds(env):
     with unit_of_work(services.session_factory) as session:
         funds.set_budget(session, world.town.id, services.runtime.clock().year, 100_000)
     instance_id = start(services, world, world.item)
-    stop_at_signing = default_choices()
+
+    def earmark_for_real(session, job, result):
+        if job.topic != "funds_earmark":
+            return result
+        now = services.runtime.clock()
+        return funds.earmark(session, job.id, instance_id, world.town.id, now.year, 4_000_000, now)
+
     # Drive until the agreement waits for the purchaser's signature: funds are earmarked by then.
-    while True:
-        with unit_of_work(services.session_factory) as session:
-            job = session.scalars(select(Job).where(Job.instance_id == instance_id, Job.state == "ready")).first()
-            if job is not None:
-                result = service_result(job.topic, job.variables)
-                if job.topic == "funds_earmark":
-                    now = services.runtime.clock()
-                    result = funds.earmark(session, job.id, instance_id, world.town.id, now.year, 4_000_000, now)
-                services.runtime.complete_job(session, job, result, "test-worker")
-                continue
-            row = session.scalars(select(Task).where(Task.instance_id == instance_id, Task.state == "ready")).first()
-            if row.bpmn_id == "sign_purchaser":
-                break
-            user = session.scalar(select(User).where(User.username == (row.assignee or USERS_BY_ROLE[row.role])))
-            services.runtime.complete_task(session, row.id, user, fill(services.runtime.task_form(session, row.id, user),
-                                                                        stop_at_signing))
+    drive(services, instance_id, default_choices(), job_result=earmark_for_real, stop_before="sign_purchaser")
     with unit_of_work(services.session_factory, readonly=True) as session:
         assert funds.held_for(session, instance_id)
     with unit_of_work(services.session_factory) as session:

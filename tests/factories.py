@@ -1,9 +1,12 @@
 """Small builders for the people and places tests need (rows written directly)."""
 from types import SimpleNamespace
 
+from argon2 import PasswordHasher
+from sqlalchemy import select
+
+from engine import users as user_store
 from engine.db import unit_of_work
 from engine.deployments import deploy, read_bundle
-
 from engine.models import CatalogItem, Community, Organization, RoleGrant, Town, User
 
 
@@ -49,3 +52,15 @@ def deploy_world(services, folder):
     with unit_of_work(services.session_factory) as session:
         deploy(session, services.runtime.spec_cache, bpmn, forms, "admin")
         return make_world(session)
+
+
+PASSWORD = "correct-horse-9"
+# Argon2 with small parameters: sign-in is exercised (same code path), not its cost.
+FAST_HASHER = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
+
+
+def set_all_passwords(session, password=PASSWORD):
+    """Every user gets ``password`` (hashed once)."""
+    password_hash = user_store.hash_password(password)
+    for user in session.scalars(select(User)):
+        user.password_hash = password_hash

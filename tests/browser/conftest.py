@@ -7,17 +7,14 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
-from argon2 import PasswordHasher
-from sqlalchemy import select
 from werkzeug.serving import make_server
 
 from engine import users as user_store
 from engine.db import unit_of_work
 from engine.deployments import deploy, read_bundle
-from engine.models import User
 from engine.rules_models import Budget
 from tests.conftest import make_services
-from tests.factories import make_world
+from tests.factories import FAST_HASHER, PASSWORD, make_world, set_all_passwords  # noqa: F401 (PASSWORD: tests)
 from webui import create_app
 
 CHROMIUM = "/usr/bin/chromium"
@@ -25,7 +22,6 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networki
                  "--disable-sync", "--no-first-run"]
 PROCESSES = Path(__file__).resolve().parents[2] / "processes"
 ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts" / "browser"
-PASSWORD = "correct-horse-9"
 
 
 @pytest.fixture(scope="module")
@@ -45,18 +41,14 @@ def chromium():
 @pytest.fixture(scope="module")
 def live(tmp_path_factory):
     """The app at http://127.0.0.1:PORT with the seven-step process and a user per role."""
-    # Argon2 with small parameters: sign-in is exercised, not its cost.
-    saved = user_store._hasher
-    user_store._hasher = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
+    saved, user_store._hasher = user_store._hasher, FAST_HASHER
     services = make_services(f"sqlite:///{tmp_path_factory.mktemp('live') / 'sanshe.db'}")
     bpmn, forms = read_bundle([PROCESSES])
     with unit_of_work(services.session_factory) as session:
         deploy(session, services.runtime.spec_cache, bpmn, forms, "admin")
         world = make_world(session)
         session.add(Budget(town_id=world.town.id, year=datetime.now().year, total_fen=100_000_000))
-        password_hash = user_store.hash_password(PASSWORD)
-        for user in session.scalars(select(User)):
-            user.password_hash = password_hash
+        set_all_passwords(session)
     app = create_app(services=services)
     server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)

@@ -5,25 +5,23 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
-from argon2 import PasswordHasher
 from sqlalchemy import select
 
 from engine import users as user_store
 from engine.db import unit_of_work
 from engine.deployments import deploy, read_bundle
 from engine.models import Community, Task, Town, User
-from tests.factories import add_user, make_world
+from tests.factories import FAST_HASHER, PASSWORD, add_user, make_world, set_all_passwords
 from webui import create_app
 
 PROCESSES = Path(__file__).resolve().parents[2] / "processes"
-PASSWORD = "correct-horse-9"
 TOKEN = re.compile(r'name="csrf_token" value="([^"]+)"')
 
 
 @pytest.fixture(autouse=True)
 def fast_argon2(monkeypatch):
     """Argon2 with small parameters: the same code path, milliseconds instead of 0.35 s a hash."""
-    monkeypatch.setattr(user_store, "_hasher", PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))
+    monkeypatch.setattr(user_store, "_hasher", FAST_HASHER)
 
 
 def build_web(services):
@@ -42,9 +40,7 @@ def build_web(services):
         world.users.committee_b = add_user(session, "committee_b", "community_committee", "community", community_b.id)
         world.users.committee2 = add_user(session, "committee2", "community_committee", "community", world.community.id)
         session.flush()
-        password_hash = user_store.hash_password(PASSWORD)
-        for user in session.scalars(select(User)):
-            user.password_hash = password_hash
+        set_all_passwords(session)
     app = create_app(services=services, test_config={"TESTING": True})
     return SimpleNamespace(app=app, services=services, world=world)
 

@@ -48,8 +48,12 @@ def candidates(session, target, from_definition_id=None):
     return list(session.scalars(query))
 
 
-def check_instance(session, runtime, instance, target):
-    """Whether ``instance`` can move onto ``target``, tried on a copy; writes nothing."""
+def check_instance(session, runtime, instance, target, try_on_copy=True):
+    """Whether ``instance`` can move onto ``target``; writes nothing.
+
+    With ``try_on_copy`` the move itself is also tried on a copy (a caller about to move it
+    for real learns the same from the real move).
+    """
     current = session.get(Definition, instance.definition_id)
     check = MigrationCheck(instance.id, instance.title, current.version, target.version,
                            waiting_at=_waiting_at(session, instance.id))
@@ -73,7 +77,7 @@ def check_instance(session, runtime, instance, target):
         else:
             check.notes.append(f"{ref.name} ({ref.bpmn_id}, {ref.state.lower()}): {what} changed; "
                                f"it continues by version {target.version}")
-    if check.can_move:
+    if check.can_move and try_on_copy:
         try:
             runtime.migrate_instance(session, instance.id, target.id, actor="", dry_run=True)
         except ConflictError as exc:
@@ -100,11 +104,15 @@ def migrate(session, runtime, target_id, actor, from_definition_id=None, instanc
     for instance in candidates(session, target, from_definition_id):
         if wanted is not None and instance.id not in wanted:
             continue
-        check = check_instance(session, runtime, instance, target)
+        check = check_instance(session, runtime, instance, target, try_on_copy=False)
         checks.append(check)
         if not check.can_move:
             continue
-        runtime.migrate_instance(session, instance.id, target.id, actor)
+        try:  # refused before anything is written
+            runtime.migrate_instance(session, instance.id, target.id, actor)
+        except ConflictError as exc:
+            check.reasons.append(str(exc))
+            continue
         check.moved = True
         audit.record(session, actor, "migrate", f"instance {instance.id}",
                      {"process": target.key, "title": instance.title, "from_version": check.from_version,

@@ -30,6 +30,14 @@ ACT_TIMES = {"schedule": ("t_sched",), "assign": ("t_pickup",), "start": ("t_pic
              "complete": ("t_done",), "cancel": ("t_cancel",)}
 
 
+# The same fold in SQL, over events ``e`` grouped by activity instance: ts_sched, ts_pickup,
+# ts_start, ts_done and ts_cancel (also used by the CSV export).
+ACT_TIMES_SQL = """MIN(CASE WHEN e.transition = 'schedule' THEN e.ts END) AS ts_sched,
+               MIN(CASE WHEN e.transition IN ('assign', 'start') THEN e.ts END) AS ts_pickup,
+               MIN(CASE WHEN e.transition = 'start' THEN e.ts END) AS ts_start,
+               MAX(CASE WHEN e.transition = 'complete' THEN e.ts END) AS ts_done,
+               MAX(CASE WHEN e.transition = 'cancel' THEN e.ts END) AS ts_cancel"""
+
 _UPSERTS = {}  # (dialect, table): statement; built once, the engine writes on every step
 
 
@@ -133,11 +141,7 @@ def rebuild(session):
                MAX(e.step) AS step, MAX(e.role) AS role,
                MAX(CASE WHEN e.transition = 'complete' THEN e.resource END) AS resource,
                {', '.join(f'MAX(e.{a}) AS {a}' for a in ATTRIBUTES)},
-               MIN(CASE WHEN e.transition = 'schedule' THEN e.ts END) AS ts_sched,
-               MIN(CASE WHEN e.transition IN ('assign', 'start') THEN e.ts END) AS ts_pickup,
-               MIN(CASE WHEN e.transition = 'start' THEN e.ts END) AS ts_start,
-               MAX(CASE WHEN e.transition = 'complete' THEN e.ts END) AS ts_done,
-               MAX(CASE WHEN e.transition = 'cancel' THEN e.ts END) AS ts_cancel
+               {ACT_TIMES_SQL}
         FROM events e WHERE e.activity_type <> 'instance'
         GROUP BY {key}"""
     plain = ("task_id", "instance_id", "activity_id", "activity_name", "activity_type", "step", "role", "resource",

@@ -15,6 +15,7 @@ from xml.sax.saxutils import quoteattr
 from sqlalchemy import text
 
 from .listings import scope_names
+from .activity_log import ACT_TIMES_SQL
 from .errors import ValidationError
 from .logview import LogFilter, dialect_of
 from .mining import VOTE_TALLY_ACTIVITY
@@ -184,12 +185,7 @@ def iter_csv(session, filters=None, progress=None):
                      MAX(CASE WHEN e.transition = 'complete' THEN e.resource END) AS resource,
                      MAX(e.role) AS role, MAX(e.step) AS step, MAX(e.community_id) AS community_id,
                      MAX(e.organization_id) AS organization_id, MAX(e.definition_key) AS definition_key,
-                     MAX(e.definition_version) AS definition_version, COUNT(*) AS n,
-                     MIN(CASE WHEN e.transition = 'schedule' THEN e.ts END) AS ts_sched,
-                     MIN(CASE WHEN e.transition IN ('assign', 'start') THEN e.ts END) AS ts_pickup,
-                     MIN(CASE WHEN e.transition = 'start' THEN e.ts END) AS ts_start,
-                     MAX(CASE WHEN e.transition = 'complete' THEN e.ts END) AS ts_done,
-                     MAX(CASE WHEN e.transition = 'cancel' THEN e.ts END) AS ts_cancel
+                     MAX(e.definition_version) AS definition_version, COUNT(*) AS n, {ACT_TIMES_SQL}
               FROM events e WHERE e.task_id IS NOT NULL AND {where} GROUP BY e.task_id) a
         ORDER BY instance_id, COALESCE(ts_start, ts_pickup, ts_sched, ts_done, ts_cancel), task_id"""
     buffer = io.StringIO()

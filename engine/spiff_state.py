@@ -45,7 +45,9 @@ class _StateOnlyConverter(BpmnWorkflowConverter):
 
     def restore(self, dct, spec, subprocess_specs):
         workflow = BpmnWorkflow(spec, subprocess_specs, deserializing=True)
-        workflow.tasks = self.mapping_from_dict(dct["tasks"], _uuid, workflow=workflow)
+        for sub in dct["subprocesses"].values():
+            sub["tasks"] = _parents_first(sub["tasks"])
+        workflow.tasks = self.mapping_from_dict(_parents_first(dct["tasks"]), _uuid, workflow=workflow)
         workflow.task_tree = workflow.tasks.get(_uuid(dct["root"]))
         self.set_default_attributes(workflow, dct)
         self.subprocesses_from_dict(dct["subprocesses"], workflow)
@@ -55,6 +57,20 @@ class _StateOnlyConverter(BpmnWorkflowConverter):
 
 def _uuid(value):
     return UUID(value)
+
+
+def _parents_first(tasks):
+    """The stored tasks in their stored order, except that a parent comes before its
+    children: the library rebuilds a task's data from its parent's, which must be loaded."""
+    ordered = {}
+    for task_id in tasks:
+        chain, current = [], task_id
+        while current is not None and current not in ordered and current in tasks:
+            chain.append(current)
+            current = tasks[current]["parent"]
+        for ancestor in reversed(chain):
+            ordered[ancestor] = tasks[ancestor]
+    return ordered
 
 
 Saved = namedtuple("Saved", "state part rewrite")
@@ -146,9 +162,11 @@ class StateStore:
                 continue
             if cached is None or cached[0] != stamp or cached[1] is None:
                 dct = self.registry.convert(task)
-                if task.state & finished and dct["delta"]:
-                    # Stored on its own, read back before or without its parent: the whole
-                    # data, not the library's difference to the parent's data.
+                if task.state & finished and dct["delta"] and not task.parent.state & finished:
+                    # The library stores a task's data as its difference to the parent's. A
+                    # finished parent's data never changes again, so the difference stays
+                    # true; an open parent's may change before it is stored, so a finished
+                    # child of an open parent keeps its whole data.
                     dct["data"], dct["delta"] = self.registry.convert(task.data), {}
                 fragment = f'"{task_id}":' + json.dumps(dct, cls=self._encoder, separators=(",", ":"))
                 if task.state & finished:
@@ -177,8 +195,6 @@ class StateStore:
         for key, tasks in merged.items():
             target = dct if key == "" else dct["subprocesses"].get(key)
             if target is not None:
-                # Finished tasks first: an open task's data is stored as a difference to its
-                # parent's, so the parent has to be there before it.
                 stored["tasks"][key] = set(tasks)
                 tasks.update(target["tasks"])
                 target["tasks"] = tasks

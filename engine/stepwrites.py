@@ -39,14 +39,16 @@ COMPLETE_JOB = (update(_J).where(_J.c.id == bindparam("p_id"), _J.c.state != "co
                         result=bindparam("p_result", type_=_J.c.result.type),
                         error_message=bindparam("p_error"), lock_expires_at=None))
 
-# The instance row: its state and summary, guarded by the optimistic lock.
+# The instance row: its state and summary, guarded by the optimistic lock. The definition
+# is set only by a migration: naming an indexed column in the SET clause makes SQLite
+# rewrite its index entry even when the value is unchanged.
 SAVE_INSTANCE = (update(_I).where(_I.c.id == bindparam("p_id"), _I.c.lock_version == bindparam("p_version"))
                  .values(state=bindparam("p_state"), lock_version=bindparam("p_next"),
                          current_step=bindparam("p_step"), status=bindparam("p_status"),
-                         ended_at=bindparam("p_ended", type_=DateTime()), outcome=bindparam("p_outcome"),
-                         definition_id=bindparam("p_definition")))
+                         ended_at=bindparam("p_ended", type_=DateTime()), outcome=bindparam("p_outcome")))
+SAVE_MIGRATED_INSTANCE = SAVE_INSTANCE.values(definition_id=bindparam("p_definition"))
 SAVED_FIELDS = {"state": "p_state", "lock_version": "p_next", "current_step": "p_step", "status": "p_status",
-                "ended_at": "p_ended", "outcome": "p_outcome", "definition_id": "p_definition"}
+                "ended_at": "p_ended", "outcome": "p_outcome"}
 
 
 # The rows a step reads, without the columns it does not need (state, submitted data).
@@ -176,11 +178,13 @@ def save_instance(session, instance, state, **changes):
         session.flush()
     version = instance.lock_version
     values = {"state": state, "lock_version": version + 1, "current_step": instance.current_step,
-              "status": instance.status, "ended_at": instance.ended_at, "outcome": instance.outcome,
-              "definition_id": instance.definition_id, **changes}
+              "status": instance.status, "ended_at": instance.ended_at, "outcome": instance.outcome, **changes}
     params = {param: values[name] for name, param in SAVED_FIELDS.items()}
     params.update(p_id=instance.id, p_version=version)
-    if execute(session, SAVE_INSTANCE, params).rowcount != 1:
+    statement = SAVE_INSTANCE
+    if values.get("definition_id", instance.definition_id) != instance.definition_id:
+        statement, params["p_definition"] = SAVE_MIGRATED_INSTANCE, values["definition_id"]
+    if execute(session, statement, params).rowcount != 1:
         raise ConflictError("Someone else changed this process instance first; reload and try again.")
     written(session, Instance, instance, values)
     return values["lock_version"]

@@ -1,5 +1,8 @@
 """The `sanshe` command: one clear line and a non-zero exit on errors, never a traceback."""
 import json
+import shutil
+import sqlite3
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -79,3 +82,20 @@ def seed_world(tmp_path):
         session.flush()
         session.add(CatalogItem(community_id=community.id, code="E01", name="居家养老服务", service_field="elderly"))
     services.db.dispose()
+
+
+def test_the_scheduler_writes_the_log_back_into_the_database_file(sanshe, tmp_path):
+    """A copy of the database file alone (as a file backup takes it) has what was committed
+    once the scheduler has passed; a step's commit leaves that to the scheduler."""
+    sanshe("deploy", DATA / "mini_project.bpmn", DATA / "mini_write.schema.json", DATA / "mini_consult.schema.json")
+
+    def deployments_in_file_copy():
+        copy = tmp_path / "copy.db"
+        shutil.copyfile(tmp_path / "cli.db", copy)
+        with closing(sqlite3.connect(copy)) as connection:
+            tables = {name for name, in connection.execute("SELECT name FROM sqlite_master")}
+            return connection.execute("SELECT count(*) FROM definitions").fetchone()[0] if "definitions" in tables else 0
+
+    assert deployments_in_file_copy() == 0
+    sanshe("scheduler", "--once")
+    assert deployments_in_file_copy() == 1

@@ -39,10 +39,20 @@ def test_a_new_engine_reads_exactly_the_state_the_running_one_had(env, db_url):
     services, world = env
     instance_id = start(services, world)
     drive_rounds(services, world, instance_id, 3)
-    in_memory = json.loads(services.runtime.state_store.dumps(hot_workflow(services, instance_id)))
+    running = hot_workflow(services, instance_id)
+    in_memory = json.loads(services.runtime.state_store.dumps(running))
     with restarted(db_url) as fresh:
-        document, _ = loaded_document(fresh, instance_id)
+        document, loaded = loaded_document(fresh, instance_id)
         assert document == in_memory
+    # Every task's data, finished ones included (stored as differences to their parents),
+    # comes back as it was.
+    assert task_data(loaded) == task_data(running)
+    assert len(task_data(running)) > 10
+
+
+def task_data(workflow):
+    return {(str(key), str(task.id)): task.data
+            for key, wf in (("", workflow), *workflow.subprocesses.items()) for task in wf.tasks.values()}
 
 
 def test_the_row_keeps_only_open_tasks_and_parts_are_folded_together(env, db_url):

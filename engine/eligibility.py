@@ -20,6 +20,12 @@ def running_projects(session, organization_ids, exclude_instance_id=None):
     return dict(session.execute(query).all())
 
 
+def covers(org, item):
+    """Whether the organization's service fields include the catalog item's field (an
+    organization that lists no fields covers none)."""
+    return item.service_field in (org.service_fields or [])
+
+
 def reasons_against(org, item, running):
     """Why ``org`` may not take ``item`` (an empty list when it may)."""
     reasons = []
@@ -27,7 +33,7 @@ def reasons_against(org, item, running):
         reasons.append("not registered")
     if not org.active:
         reasons.append("not active")
-    if item.service_field not in (org.service_fields or []):
+    if not covers(org, item):
         reasons.append(f"service fields {sorted(org.service_fields or [])} do not cover {item.service_field!r}")
     if running >= org.max_concurrent_projects:
         reasons.append(f"already runs {running} projects (limit {org.max_concurrent_projects})")

@@ -7,6 +7,7 @@ from datetime import timedelta
 
 from sqlalchemy import false, func, or_, select, true
 
+from . import eligibility
 from .access import grants_of
 from .errors import NotFoundError
 from .eventlog import instance_events
@@ -200,8 +201,8 @@ def startable_items(session, user):
     """(organization, catalog item, community) a social-organization user may start a project on.
 
     The catalog items of the communities in the organization's town whose service field the
-    organization works in (any field when it lists none); step 1's eligibility screening
-    decides the rest.
+    organization covers, by the same rule as step 1's eligibility screening (none when it
+    lists no fields); the screening decides the rest (registration, project limit).
     """
     org_ids = sorted({sid for role, st, sid in grants_of(session, user) if role == "social_organization"})
     result = []
@@ -211,7 +212,7 @@ def startable_items(session, user):
         if org.town_id is not None:
             query = query.where(Community.town_id == org.town_id)
         for item, community in session.execute(query):
-            if not org.service_fields or item.service_field in org.service_fields:
+            if eligibility.covers(org, item):
                 result.append((org, item, community))
     return result
 

@@ -2,7 +2,7 @@
 from sqlalchemy import select
 
 from engine.db import unit_of_work
-from engine.models import Instance
+from engine.models import Instance, Organization
 
 from .conftest import start_project
 
@@ -25,6 +25,20 @@ def test_an_item_outside_the_organizations_fields_cannot_be_started(web, as_user
     assert response.status_code == 404
     assert c.post("/instances/new", {"item": "junk"}).status_code == 422
     assert as_user("otherstaff").post("/instances/new", {"item": f"{web.world.org.id}:{web.world.item.id}"}).status_code == 404
+
+
+def test_an_organization_without_service_fields_is_offered_no_item(web, as_user):
+    """The start page offers what step 1's screening would accept: an organization with no
+    service fields on record would be screened out of every item, so none is offered."""
+    with unit_of_work(web.services.session_factory) as session:
+        session.get(Organization, web.world.org.id).service_fields = []
+    c = as_user("orgstaff")
+    page = c.get("/instances/new").get_data(as_text=True)
+    assert "居家养老服务" not in page
+    assert "service fields" in page
+    assert c.post("/instances/new", {"item": f"{web.world.org.id}:{web.world.item.id}"}).status_code == 404
+    with unit_of_work(web.services.session_factory, readonly=True) as session:
+        assert session.scalars(select(Instance)).all() == []
 
 
 def test_list_filters_and_instance_page(web, as_user):

@@ -243,9 +243,14 @@ def _create_cases(session, dialect, filters, clock, table, kind):
 
 def epoch_seconds(moment, dialect):
     """Seconds since 1970 of a naive UTC datetime, exactly as :func:`epoch_sql` computes them."""
-    seconds = epoch_of(moment)
-    # SQLite's julianday arithmetic is rounded to the millisecond.
-    return round(seconds, 3) if dialect == "sqlite" else seconds
+    if dialect != "sqlite":
+        return epoch_of(moment)
+    # SQLite reads the stored text's seconds as a double and keeps whole milliseconds,
+    # rounding half up (``(int)(s * 1000 + 0.5)`` in its date code); rounding the exact value
+    # instead disagrees whenever the microseconds end in 500.
+    minute = moment.replace(second=0, microsecond=0)
+    seconds = moment.second + moment.microsecond / 1e6
+    return round((int(epoch_of(minute)) * 1000 + int(seconds * 1000 + 0.5)) / 1000, 3)
 
 
 def _create_acts(session, dialect, filters, clock, cases, table, kind):

@@ -1,10 +1,13 @@
 """The mining tables the engine keeps while it runs equal a fold of the whole event log."""
+from datetime import datetime, timedelta
+
 from sqlalchemy import select, text
 
 from bench.lifecycle import default_choices, fill, service_result
 from engine.activity_log import rebuild
 from engine.db import unit_of_work
 from engine.jobs import JobQueue
+from engine.logview import epoch_seconds, epoch_sql
 from engine.models import Job, Task, User
 from tests.engine.test_seven_steps import USERS_BY_ROLE, env, start  # noqa: F401 (fixture)
 
@@ -51,3 +54,16 @@ def test_tables_kept_at_write_time_equal_a_rebuild_from_the_events(env):  # noqa
     assert kept == rebuilt
     pickups = [r for r in kept["mining_acts"] if r[4] == "serviceTask"]
     assert pickups and all(r[-4] is not None for r in pickups)  # the worker's start was folded in
+
+
+def test_write_time_seconds_equal_the_databases_even_at_half_milliseconds(env):  # noqa: F811
+    """The fold written at each step and the rebuild in SQL must agree to the millisecond,
+    including the moments a rounding rule decides (microseconds ending in 500)."""
+    services, _world = env
+    dialect = services.db.dialect.name
+    moments = [datetime(2026, 11, 29, 22, 4, 26) + timedelta(seconds=s, microseconds=m)
+               for s in range(0, 86400 * 300, 86400 * 7 + 3607) for m in (273500, 999500, 500, 0, 123456)]
+    with unit_of_work(services.session_factory, readonly=True) as session:
+        in_sql = [session.execute(text(f"SELECT {epoch_sql(':t', dialect)}"), {"t": moment}).scalar_one()
+                  for moment in moments]
+    assert [epoch_seconds(moment, dialect) for moment in moments] == in_sql

@@ -26,15 +26,29 @@ def spawn(module, *args):
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
 
 
+def working(world, proc, timeout=60):
+    """Wait until the worker process has locked its first job (it has started up)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and proc.poll() is None:
+        with world.db.uow(readonly=True) as session:
+            if session.scalar(select(func.count()).select_from(Job).where(Job.worker_id.like(f"%:{proc.pid}"))):
+                return True
+        time.sleep(0.01)
+    return False
+
+
 def test_kill_9_in_the_middle_of_jobs_loses_nothing_and_doubles_nothing(world):
     ids = world.start(40)
     rng = random.Random(7)
     kills = 0
     for _ in range(10):
         proc = spawn("tests.workers.crash_worker", world.db.url, 1)
-        time.sleep(rng.uniform(0.9, 1.6))
+        # Killed a moment after it started taking jobs (not while it was still importing).
+        started = working(world, proc)
+        time.sleep(rng.uniform(0.02, 0.15))
         proc.send_signal(signal.SIGKILL)
         proc.communicate()
+        assert started, "the worker process never took a job"
         kills += 1
     # A last worker, not killed, finishes what is left once the dead workers' locks expire.
     deadline = time.monotonic() + 60

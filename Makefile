@@ -46,9 +46,12 @@ bench: install
 	$(PY) -m cli bench inbox
 	$(PY) -m cli bench mining
 
+# The engine's messages are English; those its errors carry are shown translated too.
+BABEL_KEYWORDS = -k lazy_gettext -k Text -k NotFoundError -k ForbiddenError -k ConflictError -k ValidationError \
+	-k BusinessRuleError -k SansheError
 # Refresh the message catalogs after changing UI strings (then translate the new zh entries).
 translations: $(STAMP)
-	$(VENV)/bin/pybabel extract -F webui/babel.cfg -k lazy_gettext -o webui/translations/messages.pot .
+	$(VENV)/bin/pybabel extract -F webui/babel.cfg $(BABEL_KEYWORDS) -o webui/translations/messages.pot .
 	$(VENV)/bin/pybabel update -i webui/translations/messages.pot -d webui/translations --no-fuzzy-matching
 	$(VENV)/bin/pybabel compile -d webui/translations
 

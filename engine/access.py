@@ -7,7 +7,7 @@ that person sees it. Administrators hold the ``global`` scope.
 """
 from sqlalchemy import bindparam, select
 
-from .errors import ConflictError, ForbiddenError, NotFoundError
+from .errors import ConflictError, ForbiddenError, NotFoundError, Text
 from .models import ROLE_SCOPE_TYPE, CatalogItem, Community, Organization, RoleGrant, Task, Town, User
 
 
@@ -74,15 +74,15 @@ def check_can_act(session, user, task):
     """The user may complete the task: it is visible and not claimed by someone else."""
     check_task_access(session, user, task)
     if task.state != "ready":
-        raise ConflictError(f"This task is already {task.state}.")
+        raise ConflictError(Text("This task is already %(state)s.", state=task.state))
     if task.claimed_by not in (None, user.username):
-        raise ForbiddenError(f"This task is claimed by {task.claimed_by}.")
+        raise ForbiddenError(Text("This task is claimed by %(user)s.", user=task.claimed_by))
 
 
 def get_user(session, username):
     user = session.scalar(select(User).where(User.username == username))
     if user is None:
-        raise NotFoundError(f"No user named {username!r}.")
+        raise NotFoundError(Text("No user named %(name)r.", name=username))
     return user
 
 
@@ -96,7 +96,7 @@ def find_scope(session, scope_type, value):
     if found is None and str(value).isdigit():
         found = session.scalar(select(model.id).where(model.id == int(value)))
     if found is None:
-        raise NotFoundError(f"No {scope_type} {value!r}.")
+        raise NotFoundError(Text("No %(kind)s %(code)r.", kind=scope_type, code=value))
     return found
 
 
@@ -106,5 +106,5 @@ def find_catalog_item(session, community_code, item_code):
     item = session.scalar(select(CatalogItem).where(CatalogItem.community_id == community_id,
                                                     CatalogItem.code == item_code))
     if item is None:
-        raise NotFoundError(f"No catalog item {item_code!r} in {community_code}.")
+        raise NotFoundError(Text("No catalog item %(code)r in %(community)s.", code=item_code, community=community_code))
     return item

@@ -13,7 +13,7 @@ from decimal import Decimal
 
 from sqlalchemy import select
 
-from .errors import BusinessRuleError, ConflictError, NotFoundError, ValidationError
+from .errors import BusinessRuleError, ConflictError, NotFoundError, Text, ValidationError
 from .funds import yuan
 from .models import CatalogItem, Community, Instance, Organization, Task, Town
 from .rules_models import Agreement, AgreementSignature
@@ -104,7 +104,7 @@ def latest(session, instance_id):
     agreement = session.scalar(select(Agreement).where(Agreement.instance_id == instance_id)
                                .order_by(Agreement.id.desc()).limit(1))
     if agreement is None:
-        raise NotFoundError(f"Project {instance_id} has no agreement.")
+        raise NotFoundError(Text("Project %(id)s has no agreement.", id=instance_id))
     return agreement
 
 
@@ -126,17 +126,19 @@ def verify(agreement):
 def sign(session, agreement, party, username, now, seal=None):
     """Record ``username``'s signature for ``party`` on the sealed text they saw (``seal``)."""
     if party not in PARTIES:
-        raise ValidationError(f"Unknown party {party!r}.", errors={"party": [f"one of {PARTIES}"]})
+        raise ValidationError(Text("Unknown party %(party)r.", party=party),
+                              errors={"party": [Text("Choose one of %(parties)s.", parties=", ".join(PARTIES))]})
     check = verify(agreement)
     if not check["ok"]:
-        raise BusinessRuleError("The agreement was changed: " + "; ".join(check["problems"]), code="agreement_tampered")
+        raise BusinessRuleError(Text("The agreement was changed: %(problems)s", problems="; ".join(check["problems"])),
+                                code="agreement_tampered")
     if seal is not None and seal != agreement.seal:
         raise BusinessRuleError("The signed text is not the sealed agreement.", code="agreement_tampered")
     existing = next((s for s in agreement.signatures if s.party == party), None)
     if existing is not None:
         if existing.username == username:
             return existing
-        raise ConflictError(f"The {party} already signed ({existing.username}).")
+        raise ConflictError(Text("The %(party)s already signed (%(user)s).", party=party, user=existing.username))
     signature = AgreementSignature(party=party, username=username, signed_at=now, seal=agreement.seal)
     agreement.signatures.append(signature)
     if {s.party for s in agreement.signatures} == set(PARTIES):

@@ -7,7 +7,7 @@ import os
 import re
 from pathlib import Path
 
-from .errors import NotFoundError, ValidationError
+from .errors import NotFoundError, Text, ValidationError
 from .models import Attachment
 
 MAX_BYTES = 20 * 1024 * 1024
@@ -17,7 +17,8 @@ def store(session, content, filename, uploaded_by, content_type="application/oct
           instance_id=None, task_id=None, field="", folder=""):
     """Save one file; in ``folder`` when given (named by its SHA-256), else in the table."""
     if len(content) > MAX_BYTES:
-        raise ValidationError(errors={field: [f"The file is larger than {MAX_BYTES // (1024 * 1024)} MB."]})
+        message = Text("The file is larger than %(size)s MB.", size=MAX_BYTES // (1024 * 1024))
+        raise ValidationError(message, errors={field: [message]})
     filename = _clean_name(filename)
     digest = hashlib.sha256(content).hexdigest()
     attachment = Attachment(

@@ -8,7 +8,7 @@ same SQL computes plain and working-day durations. Days are counted in local tim
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
-from .errors import ValidationError
+from .errors import Text, ValidationError
 
 DAY = 86400
 EPOCH = datetime(1970, 1, 1)
@@ -70,5 +70,6 @@ def parse_holidays(text):
         try:
             days.add(date.fromisoformat(token))
         except ValueError as exc:
-            raise ValidationError(errors={"holidays": [f"{token!r} is not a date (YYYY-MM-DD)"]}) from exc
+            message = Text("%(value)r is not a date (YYYY-MM-DD).", value=token)
+            raise ValidationError(message, errors={"holidays": [message]}) from exc
     return frozenset(days)

@@ -2,7 +2,7 @@
 from sqlalchemy import update
 
 from . import access
-from .errors import ConflictError, ForbiddenError, ValidationError
+from .errors import ConflictError, ForbiddenError, Text, ValidationError
 from .eventlog import EventBatch
 from .models import Instance, Task
 
@@ -25,7 +25,7 @@ class TaskClaims:
             raise ValidationError("That person does not hold this role in this scope.",
                                   errors={"to": ["Choose a member of the same role and scope."]})
         if row.claimed_by not in (None, user.username) and not access.holds(session, user, "administrator", "global", 0):
-            raise ForbiddenError(f"This task is claimed by {row.claimed_by}.")
+            raise ForbiddenError(Text("This task is claimed by %(user)s.", user=row.claimed_by))
         self._claim(session, row, target.username, user.username, force=True)
         return row
 
@@ -40,7 +40,7 @@ class TaskClaims:
     def save_draft(self, session, task_id, user, data):
         row = self.get_task(session, task_id, user)
         if row.state != "ready":
-            raise ConflictError(f"This task is already {row.state}.")
+            raise ConflictError(Text("This task is already %(state)s.", state=row.state))
         if not isinstance(data, dict):
             raise ValidationError("A draft must be an object.")
         row.draft = data
@@ -48,9 +48,9 @@ class TaskClaims:
 
     def _claim(self, session, row, username, actor, force=False):
         if row.state != "ready":
-            raise ConflictError(f"This task is already {row.state}.")
+            raise ConflictError(Text("This task is already %(state)s.", state=row.state))
         if row.claimed_by not in (None, username) and not force:
-            raise ConflictError(f"This task is already claimed by {row.claimed_by}.")
+            raise ConflictError(Text("This task is already claimed by %(user)s.", user=row.claimed_by))
         first = row.claimed_at is None
         self._claimed(session, row, username, self.clock())
         self._task_events(session, row, [("assign", actor)] + ([("start", username)] if first else []))

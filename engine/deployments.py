@@ -8,7 +8,7 @@ from threading import Lock
 from lxml import etree
 from sqlalchemy import func, select
 
-from .errors import NotFoundError, ValidationError
+from .errors import NotFoundError, Text, ValidationError
 from . import audit
 from .models import Definition
 from .spiff import parse_process
@@ -150,14 +150,14 @@ def deploy(session, spec_cache, bpmn_files, forms, deployed_by, validator=None):
 def latest_definition(session, key, required=True):
     definition = session.scalar(select(Definition).where(Definition.key == key).order_by(Definition.version.desc()).limit(1))
     if definition is None and required:
-        raise NotFoundError(f"No process {key!r} is deployed.")
+        raise NotFoundError(Text("No process %(key)r is deployed.", key=key))
     return definition
 
 
 def get_definition(session, definition_id):
     definition = session.get(Definition, definition_id)
     if definition is None:
-        raise NotFoundError(f"No definition {definition_id}.")
+        raise NotFoundError(Text("No definition %(id)s.", id=definition_id))
     return definition
 
 

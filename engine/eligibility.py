@@ -6,7 +6,7 @@ The screening lists, for every organization looked at, the reasons it does not q
 """
 from sqlalchemy import func, select
 
-from .errors import NotFoundError
+from .errors import NotFoundError, Text
 from .models import CatalogItem, Community, Instance, Organization
 
 
@@ -49,7 +49,7 @@ def screen(session, catalog_item_id, organization_ids=None, exclude_instance_id=
     """
     item = session.get(CatalogItem, catalog_item_id)
     if item is None:
-        raise NotFoundError(f"No catalog item {catalog_item_id}.")
+        raise NotFoundError(Text("No catalog item %(id)s.", id=catalog_item_id))
     if organization_ids is None:
         town_id = session.scalar(select(Community.town_id).where(Community.id == item.community_id))
         orgs = session.scalars(select(Organization).where(Organization.town_id == town_id).order_by(Organization.id)).all()
@@ -73,6 +73,6 @@ def screen_applicant(session, catalog_item_id, applicant_id, organization_ids=No
     if row is None and applicant_id is not None:
         found = screen(session, catalog_item_id, [applicant_id], exclude_instance_id)["organizations"]
         if not found:
-            raise NotFoundError(f"No organization {applicant_id}.")
+            raise NotFoundError(Text("No organization %(id)s.", id=applicant_id))
         row = found[0]
     return {**screening, "eligible": bool(row and row["eligible"]), "reasons": row["reasons"] if row else []}

@@ -1,4 +1,19 @@
-"""One error hierarchy for the whole engine; the web layer and the CLI map it."""
+"""One error hierarchy for the whole engine; the web layer and the CLI map it.
+
+Messages are English. One that carries values is a :class:`Text`, which keeps its template
+and values, so that an interface can show it in the user's language; a message without
+values is its own template.
+"""
+
+
+class Text(str):
+    """An English message with values put into it (``template % values``); it keeps both,
+    so the web interface can translate the template and put the same values into that."""
+
+    def __new__(cls, template, **values):
+        text = super().__new__(cls, template % values if values else template)
+        text.template, text.values = template, values
+        return text
 
 
 class SansheError(Exception):

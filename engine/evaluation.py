@@ -9,7 +9,7 @@ from decimal import Decimal, InvalidOperation
 
 from sqlalchemy import select
 
-from .errors import BusinessRuleError, ValidationError
+from .errors import BusinessRuleError, Text, ValidationError
 from .models import Instance, User
 from .rules_models import Decision
 
@@ -51,7 +51,8 @@ def check_panel(session, instance_id, panel, min_size=3, service_recipients=()):
     if len(members) < int(min_size):
         problems.append(f"the panel needs at least {int(min_size)} eligible members, it has {len(members)}")
     if problems:
-        raise BusinessRuleError("The evaluation panel is not valid: " + "; ".join(problems), code="invalid_panel",
+        raise BusinessRuleError(Text("The evaluation panel is not valid: %(problems)s", problems="; ".join(problems)),
+                                code="invalid_panel",
                                 variables={"panel_problems": problems})
     return {"members": members, "size": len(members)}
 

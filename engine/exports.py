@@ -16,7 +16,7 @@ from sqlalchemy import text
 
 from .listings import scope_names
 from .activity_log import ACT_TIMES_SQL
-from .errors import ValidationError
+from .errors import Text, ValidationError
 from .logview import LogFilter, dialect_of
 from .mining import VOTE_TALLY_ACTIVITY
 
@@ -314,7 +314,8 @@ EXPORTS = {
 def iter_export(session, fmt, filters=None, progress=None):
     """Chunks of the export ``fmt`` (``xes``, ``csv`` or ``ocel``)."""
     if fmt not in EXPORTS:
-        raise ValidationError(errors={"format": [f"unknown format {fmt!r}; use one of {', '.join(EXPORTS)}"]})
+        message = Text("Unknown format %(format)r; use one of %(formats)s.", format=fmt, formats=", ".join(EXPORTS))
+        raise ValidationError(message, errors={"format": [message]})
     return EXPORTS[fmt][0](session, filters, progress)
 
 

@@ -1,6 +1,8 @@
 """Form data checked against the JSON Schema a user task references."""
 from jsonschema import Draft202012Validator, FormatChecker
 
+from .errors import Text
+
 _FORMATS = FormatChecker()
 _VALIDATORS = {}  # id(schema) -> (schema, validator); the schema is kept, so its id stays its own
 
@@ -22,23 +24,65 @@ def validate_form(schema, data):
     """Return ``{field_path: [messages]}`` for ``data``; empty when it is valid.
 
     Fields the form does not define are refused too, so a form with wrong fields changes
-    nothing.
+    nothing. Messages are :class:`~engine.errors.Text` written for the person filling in the
+    form, not the schema's author.
     """
     if not isinstance(data, dict):
-        return {"": ["The form data must be an object."]}
+        return {"": [Text("The form data must be an object.")]}
     errors = {}
     known = set((schema or {}).get("properties", {}))
     if known:
         for name in sorted(set(data) - known):
-            errors.setdefault(name, []).append("This form has no such field.")
+            errors.setdefault(name, []).append(Text("This form has no such field."))
     validator = _validator(schema or {})
     for error in sorted(validator.iter_errors(data), key=lambda e: list(map(str, e.absolute_path))):
         path = field_path(error)
+        if error.validator == "additionalProperties" and isinstance(error.instance, dict):
+            for name in sorted(set(error.instance) - set(error.schema.get("properties", {}))):
+                unknown = f"{path}.{name}" if path else name
+                if unknown not in errors:
+                    errors[unknown] = [Text("This form has no such field.")]
+            continue
         if error.validator == "required":
             missing = error.message.split("'")[1] if "'" in error.message else ""
             path = f"{path}.{missing}" if path and missing else (missing or path)
-            message = "This field is required."
-        else:
-            message = error.message
-        errors.setdefault(path, []).append(message)
+        errors.setdefault(path, []).append(_message(error))
     return errors
+
+
+_TYPE_MESSAGES = {
+    "string": Text("Enter text."), "integer": Text("Enter a whole number."), "number": Text("Enter a number."),
+    "boolean": Text("Choose yes or no."), "array": Text("Choose or add entries."),
+    "object": Text("Fill in the group of fields."),
+}
+
+
+def _message(error):
+    """What the person filling in the form should read for a JSON Schema error."""
+    kind, limit = error.validator, error.validator_value
+    if kind == "required" or (kind == "minLength" and limit == 1) or (kind == "minItems" and limit == 1):
+        return Text("This field is required.")
+    if kind == "type":
+        wanted = limit if isinstance(limit, str) else (limit[0] if limit else "")
+        return _TYPE_MESSAGES.get(wanted, Text("This value is of the wrong kind."))
+    if kind == "minLength":
+        return Text("Enter at least %(limit)s characters.", limit=limit)
+    if kind == "maxLength":
+        return Text("Enter at most %(limit)s characters.", limit=limit)
+    if kind in ("minimum", "exclusiveMinimum"):
+        return Text("Enter a number of at least %(limit)s.", limit=limit) if kind == "minimum" \
+            else Text("Enter a number above %(limit)s.", limit=limit)
+    if kind in ("maximum", "exclusiveMaximum"):
+        return Text("Enter a number of at most %(limit)s.", limit=limit) if kind == "maximum" \
+            else Text("Enter a number below %(limit)s.", limit=limit)
+    if kind in ("enum", "const"):
+        return Text("Choose one of the offered values.")
+    if kind == "minItems":
+        return Text("Choose or add at least %(limit)s.", limit=limit)
+    if kind == "maxItems":
+        return Text("Choose or add at most %(limit)s.", limit=limit)
+    if kind == "uniqueItems":
+        return Text("Each entry may appear only once.")
+    if kind in ("format", "pattern"):
+        return Text("This is not in the expected format.")
+    return Text(error.message)

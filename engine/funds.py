@@ -10,7 +10,7 @@ from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
 from sqlalchemy import func, select, update
 
-from .errors import BusinessRuleError, NotFoundError, ValidationError
+from .errors import BusinessRuleError, NotFoundError, Text, ValidationError
 from .rules_models import Budget, LedgerEntry
 
 BUDGETS = Budget.__table__
@@ -40,7 +40,8 @@ def set_budget(session, town_id, year, total_yuan):
         budget = Budget(town_id=town_id, year=year, total_fen=total, committed_fen=0, paid_fen=0)
         session.add(budget)
     elif total < budget.committed_fen:
-        raise BusinessRuleError(f"{yuan(budget.committed_fen)} yuan are already committed.", code="budget_too_small")
+        raise BusinessRuleError(Text("%(amount)s yuan are already committed.", amount=yuan(budget.committed_fen)),
+                                code="budget_too_small")
     else:
         budget.total_fen = total
     session.flush()
@@ -51,7 +52,7 @@ def get_budget(session, town_id, year):
     budget = session.scalar(select(Budget).where(Budget.town_id == town_id, Budget.year == year)
                             .execution_options(populate_existing=True))
     if budget is None:
-        raise NotFoundError(f"Town {town_id} has no budget for {year}.")
+        raise NotFoundError(Text("Town %(town)s has no budget for %(year)s.", town=town_id, year=year))
     return budget
 
 
@@ -128,7 +129,8 @@ def record_payment(session, job_id, instance_id, amount_fen, now, note=""):
         raise BusinessRuleError("Nothing is earmarked for this project.", code="no_earmark")
     budget_id, available = max(held.items(), key=lambda kv: kv[1])
     if amount_fen > available:
-        raise BusinessRuleError(f"Only {yuan(available)} yuan are earmarked and unpaid.", code="insufficient_funds")
+        raise BusinessRuleError(Text("Only %(amount)s yuan are earmarked and unpaid.", amount=yuan(available)),
+                                code="insufficient_funds")
     session.execute(update(BUDGETS).where(BUDGETS.c.id == budget_id).values(paid_fen=BUDGETS.c.paid_fen + amount_fen))
     session.add(LedgerEntry(budget_id=budget_id, instance_id=instance_id, job_id=job_id, kind="payment",
                             amount_fen=amount_fen, note=note, created_at=now))

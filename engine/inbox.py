@@ -19,7 +19,7 @@ from sqlalchemy import and_, bindparam, func, literal, literal_column, or_, sele
 from sqlalchemy.orm import defer
 
 from .access import grants_of, visible_task  # noqa: F401  (part of the inbox API)
-from .errors import ValidationError
+from .errors import Text, ValidationError
 from .models import Community, Definition, Instance, Organization, Task, utcnow
 
 VIEWS = ("mine", "open")
@@ -385,7 +385,8 @@ def parse_int(value):
     try:
         return int(value)
     except (TypeError, ValueError) as exc:
-        raise ValidationError(f"Not a number: {value!r}", errors={"": [f"Not a number: {value!r}"]}) from exc
+        message = Text("Not a number: %(value)r", value=value)
+        raise ValidationError(message, errors={"": [message]}) from exc
 
 
 __all__ = ["InboxFilter", "InboxItem", "InboxPage", "inbox_page", "step_counts", "count_tasks", "visible_task", "overdue",

@@ -22,7 +22,7 @@ from types import SimpleNamespace
 from sqlalchemy import and_, func, or_, select, update
 
 from . import audit
-from .errors import ConflictError, NotFoundError, ValidationError
+from .errors import ConflictError, NotFoundError, Text, ValidationError
 from .eventlog import EventBatch
 from .models import Definition, Instance, Job, utcnow
 
@@ -97,7 +97,7 @@ def _lock_row(session, job_id):
     job = session.scalar(select(Job).where(Job.id == job_id).with_for_update()
                          .execution_options(populate_existing=True))
     if job is None:
-        raise NotFoundError(f"No job {job_id}.")
+        raise NotFoundError(Text("No job %(id)s.", id=job_id))
     return job
 
 
@@ -297,7 +297,7 @@ class JobQueue:
         """Put an incident back in the queue with ``retries`` (default: the configured count)."""
         job = _lock_row(session, job_id)
         if job.state != "incident":
-            raise ConflictError(f"Job {job_id} is {job.state}, not an incident.")
+            raise ConflictError(Text("Job %(id)s is %(state)s, not an incident.", id=job_id, state=job.state))
         job.state = "ready"
         job.retries = retries if retries and retries > 0 else self.settings.job_retries
         job.run_after = self.clock()

@@ -7,7 +7,7 @@ agreement that is not signed by both sides or whose content no longer matches it
 from sqlalchemy import select
 
 from . import agreements, funds
-from .errors import BusinessRuleError
+from .errors import BusinessRuleError, Text
 from .rules_models import Payment
 
 
@@ -22,7 +22,8 @@ def find_installment(agreement, installment):
     for row in agreement.content["installments"]:
         if str(row["no"]) == str(installment) or row["label"] == installment:
             return row
-    raise BusinessRuleError(f"Agreement {agreement.number} has no installment {installment!r}.", code="no_installment")
+    raise BusinessRuleError(Text("Agreement %(number)s has no installment %(installment)r.", number=agreement.number,
+                                 installment=installment), code="no_installment")
 
 
 def pay(session, job_id, instance_id, installment, now):
@@ -34,10 +35,11 @@ def pay(session, job_id, instance_id, installment, now):
         return _result(paid, agreement)
     check = agreements.verify(agreement)
     if not check["ok"]:
-        raise BusinessRuleError("The agreement was changed after signing: " + "; ".join(check["problems"]),
-                                code="agreement_tampered")
+        raise BusinessRuleError(Text("The agreement was changed after signing: %(problems)s",
+                                     problems="; ".join(check["problems"])), code="agreement_tampered")
     if agreement.status != "signed":
-        raise BusinessRuleError(f"Agreement {agreement.number} is not signed by both sides.", code="not_signed")
+        raise BusinessRuleError(Text("Agreement %(number)s is not signed by both sides.", number=agreement.number),
+                                code="not_signed")
     payment = Payment(agreement_id=agreement.id, instance_id=instance_id, installment=row["no"], label=row["label"],
                       amount_fen=row["amount_fen"], job_id=job_id, paid_at=now)
     session.add(payment)

@@ -13,7 +13,7 @@ from sqlalchemy import select, update
 from . import access, spiff, stepwrites
 from .claims import TaskClaims
 from .deployments import FORM_PROPERTY, latest_definition
-from .errors import ConflictError, ForbiddenError, NotFoundError, ValidationError
+from .errors import ConflictError, ForbiddenError, NotFoundError, Text, ValidationError
 from .eventlog import EventBatch
 from .forms import validate_form
 from .hotcache import HotInstances, after_commit
@@ -175,19 +175,19 @@ class Runtime(TaskClaims):
     def _finish_job(self, session, job, now, result, error=None):
         params = {"p_id": job.id, "p_now": now, "p_result": result, "p_error": error if error else job.error_message}
         if stepwrites.execute(session, stepwrites.COMPLETE_JOB, params).rowcount != 1:
-            raise ConflictError(f"Job {job.id} is already done.")
+            raise ConflictError(Text("Job %(id)s is already done.", id=job.id))
         stepwrites.committed(job, {"state": "completed", "completed_at": now, "result": result,
                                    "error_message": params["p_error"], "lock_expires_at": None})
 
     def _job_checkout(self, session, job):
         if job.state in ("completed", "cancelled"):
-            raise ConflictError(f"Job {job.id} is already {job.state}.")
+            raise ConflictError(Text("Job %(id)s is already %(state)s.", id=job.id, state=job.state))
         instance = stepwrites.load(session, stepwrites.LOAD_INSTANCE, job.instance_id)
         definition = self.spec_cache.definition(session, instance.definition_id)
         instance, workflow, before = self._checkout(session, instance, definition)
         task = workflow.get_task_from_id(UUID(job.task_id))
         if task is None or task not in before[1]:
-            raise ConflictError(f"Job {job.id}'s service task is no longer waiting.")
+            raise ConflictError(Text("Job %(id)s's service task is no longer waiting.", id=job.id))
         return instance, workflow, before, definition, task
 
     # --- messages, timers, termination ------------------------------------------------------
@@ -296,7 +296,7 @@ class Runtime(TaskClaims):
             self.state_store.loads(self.state_store.dumps(workflow), (), spec, subprocess_specs)
             self.state_store.forget(workflow)
         except Exception as exc:  # SpiffWorkflow's own errors say what it could not place
-            raise ConflictError(f"SpiffWorkflow cannot move it: {exc}") from exc
+            raise ConflictError(Text("The project cannot be moved to this version: %(reason)s", reason=str(exc))) from exc
         if dry_run:
             return diff
         now = self.clock()
@@ -318,11 +318,12 @@ class Runtime(TaskClaims):
         if instance is None:
             raise NotFoundError("No such project.")
         if instance.status != "running":
-            raise ConflictError(f"This project is already {instance.status}.")
+            raise ConflictError(Text("This project is already %(status)s.", status=instance.status))
         old = self.spec_cache.definition(session, instance.definition_id)
         new = self.spec_cache.definition(session, definition_id)
         if new.key != old.key:
-            raise ValidationError(f"Version {new.version} belongs to process {new.key}, not {old.key}.")
+            raise ValidationError(Text("Version %(version)s belongs to process %(key)s, not %(old)s.",
+                                       version=new.version, key=new.key, old=old.key))
         return instance, old, new
 
     # --- reading ------------------------------------------------------------------------
@@ -369,7 +370,7 @@ class Runtime(TaskClaims):
         if instance is None:
             raise NotFoundError("No such project.")
         if instance.status != "running":
-            raise ConflictError(f"This project is already {instance.status}.")
+            raise ConflictError(Text("This project is already %(status)s.", status=instance.status))
         return (instance, *self._load(session, instance, definition))
 
     def _sync(self, session, instance, definition, workflow, before, batch, done=frozenset(), ended=None, resource=None,

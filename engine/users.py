@@ -4,19 +4,26 @@ Every function takes a SQLAlchemy session and never commits; the caller's unit o
 """
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import cache
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import select
 
 from . import access
-from .errors import ConflictError, NotFoundError, ValidationError
+from .errors import ConflictError, NotFoundError, Text, ValidationError
 from .models import ROLE_SCOPE_TYPE, ROLES, RoleGrant, User, utcnow
 
 _hasher = PasswordHasher()
-# Verified when the username is unknown, so that a wrong name costs as long as a wrong password.
-_DUMMY_HASH = _hasher.hash("sanshe-no-such-user")
 MIN_PASSWORD_LENGTH = 8
+
+
+@cache
+def _dummy_hash():
+    """Verified when the username is unknown, so that a wrong name costs as long as a wrong
+    password. Made on first use: an argon2 hash would cost every process a fifth of a
+    second at start."""
+    return _hasher.hash("sanshe-no-such-user")
 
 
 @dataclass
@@ -32,7 +39,8 @@ class SignIn:
 
 def hash_password(password):
     if len(password or "") < MIN_PASSWORD_LENGTH:
-        raise ValidationError(errors={"password": [f"At least {MIN_PASSWORD_LENGTH} characters."]})
+        raise ValidationError(Text("The password is too short."),
+                              errors={"password": [Text("At least %(count)s characters.", count=MIN_PASSWORD_LENGTH)]})
     return _hasher.hash(password)
 
 
@@ -40,9 +48,9 @@ def create_user(session, username, password, display_name="", organization_id=No
     """A new active account; the username must be unused."""
     username = (username or "").strip()
     if not username:
-        raise ValidationError(errors={"username": ["Required."]})
+        raise ValidationError(Text("A username is required."), errors={"username": [Text("Required.")]})
     if session.scalar(select(User.id).where(User.username == username)) is not None:
-        raise ConflictError(f"The username {username!r} is taken.")
+        raise ConflictError(Text("The username %(name)r is taken.", name=username))
     user = User(
         username=username, display_name=display_name or username, password_hash=hash_password(password),
         organization_id=organization_id, locale=locale, failed_logins=0, active=True,
@@ -70,7 +78,7 @@ def authenticate(session, username, password, max_failures=5, lock_minutes=15, n
     now = now or utcnow()
     user = session.scalar(select(User).where(User.username == (username or "").strip()))
     if user is None or not user.active:
-        _verify(_DUMMY_HASH, password)
+        _verify(_dummy_hash(), password)
         return SignIn(None)
     if user.locked_until is not None and user.locked_until > now:
         return SignIn(None, locked_until=user.locked_until)
@@ -98,11 +106,13 @@ def _verify(password_hash, password):
 def grant_role(session, user, role, scope_id=0):
     """Give ``user`` the ``role`` in one scope (its type follows from the role). Idempotent."""
     if role not in ROLES:
-        raise ValidationError(errors={"role": [f"Unknown role {role!r}."]})
+        message = Text("Unknown role %(role)r.", role=role)
+        raise ValidationError(message, errors={"role": [message]})
     scope_type = ROLE_SCOPE_TYPE[role]
     scope_id = 0 if scope_type == "global" else int(scope_id or 0)
     if scope_type != "global" and not scope_id:
-        raise ValidationError(errors={"scope_id": [f"The role {role} needs a {scope_type}."]})
+        message = Text("The role %(role)s needs a %(kind)s.", role=role, kind=scope_type)
+        raise ValidationError(message, errors={"scope_id": [message]})
     grant = session.scalar(select(RoleGrant).where(
         RoleGrant.user_id == user.id, RoleGrant.role == role,
         RoleGrant.scope_type == scope_type, RoleGrant.scope_id == scope_id))
@@ -137,7 +147,7 @@ def deactivate(session, user):
 def find_user(session, user_id):
     user = session.get(User, user_id)
     if user is None:
-        raise NotFoundError(f"No user with id {user_id}.")
+        raise NotFoundError(Text("No user with id %(id)s.", id=user_id))
     return user
 
 

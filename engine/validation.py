@@ -20,7 +20,7 @@ from jsonschema.exceptions import SchemaError
 from lxml import etree
 
 from . import spiff
-from .errors import ValidationError
+from .errors import Text, ValidationError
 from .scripting import check_expression
 
 BPMN = "http://www.omg.org/spec/BPMN/20100524/MODEL"
@@ -103,7 +103,8 @@ def validate_or_raise(bpmn_files, forms, known_roles, known_topics):
     findings = validate_bundle(bpmn_files, forms, known_roles, known_topics)
     errors = [f for f in findings if f.severity == "error"]
     if errors:
-        raise ValidationError(f"the process has {len(errors)} problem(s); nothing was deployed", findings=findings)
+        raise ValidationError(Text("The process has %(count)s problem(s); nothing was deployed.", count=len(errors)),
+                              findings=findings)
     return findings
 
 

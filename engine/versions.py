@@ -12,7 +12,7 @@ from lxml import etree
 from sqlalchemy import func, select
 
 from .deployments import get_definition
-from .errors import ValidationError
+from .errors import Text, ValidationError
 from .models import Definition, Instance
 
 BPMN = "http://www.omg.org/spec/BPMN/20100524/MODEL"
@@ -72,7 +72,8 @@ def diff_definitions(session, old_id, new_id):
     """The diff between two deployed versions of the same process."""
     old, new = get_definition(session, old_id), get_definition(session, new_id)
     if old.key != new.key:
-        raise ValidationError(f"Versions of different processes ({old.key}, {new.key}) cannot be compared.")
+        raise ValidationError(Text("Versions of different processes (%(old)s, %(new)s) cannot be compared.",
+                                   old=old.key, new=new.key))
     result = diff_diagrams(old.bpmn_xml, new.bpmn_xml, old.forms or {}, new.forms or {})
     result.old_version, result.new_version = old.version, new.version
     return result

@@ -11,7 +11,7 @@ from fractions import Fraction
 
 from sqlalchemy import func, select
 
-from .errors import ValidationError
+from .errors import Text, ValidationError
 from .models import Instance
 from .notifications import announce_to_community
 from .rules_models import Decision
@@ -32,9 +32,9 @@ def ratio(value, name="ratio"):
         else:
             result = Fraction(value)
     except (TypeError, ValueError, ZeroDivisionError) as exc:
-        raise ValidationError(f"{name} must be a fraction like 2/3.", errors={name: [str(exc)]}) from exc
+        raise ValidationError(Text("%(name)s must be a fraction like 2/3.", name=name), errors={name: [str(exc)]}) from exc
     if not 0 <= result < 1:
-        raise ValidationError(f"{name} must be at least 0 and below 1.", errors={name: [str(value)]})
+        raise ValidationError(Text("%(name)s must be at least 0 and below 1.", name=name), errors={name: [str(value)]})
     return result
 
 

@@ -25,6 +25,7 @@ from engine.validation import Finding, validate_or_raise
 
 from . import forms as form_fields
 from .context import me, services, settings, unit
+from .i18n import translated
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
@@ -63,7 +64,7 @@ def deploy_checked(db, bpmn_files, forms):
 
 def findings_of(exc):
     """The findings to show for a refused bundle (a plain message becomes one finding)."""
-    return exc.findings or [Finding(file="", message=str(exc))]
+    return exc.findings or [Finding(file="", message=translated(exc.message))]
 
 
 def wants_json():
@@ -130,7 +131,7 @@ def edit(definition_id):
     except ValidationError as exc:
         findings = findings_of(exc)
         if wants_json():
-            return jsonify(ok=False, message=str(exc), findings=[vars(f) for f in findings]), 422
+            return jsonify(ok=False, message=translated(exc.message), findings=[vars(f) for f in findings]), 422
         return render_template("admin/edit.html", definition=base, findings=findings, xml=xml), 422
     url = url_for("admin.definition", definition_id=result["id"])
     message = (_("Saved as version %(v)s.", v=result["version"]) if result["created"]

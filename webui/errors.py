@@ -8,6 +8,8 @@ from engine.errors import (
     BusinessRuleError, ConflictError, ForbiddenError, NotFoundError, SansheError, ValidationError,
 )
 
+from .i18n import translated
+
 STATUS = [
     (NotFoundError, 404), (ForbiddenError, 403), (ConflictError, 409),
     (ValidationError, 422), (BusinessRuleError, 422), (SansheError, 400),
@@ -29,7 +31,7 @@ def init_app(app):
         status = status_of(exc)
         titles = {404: _("Not found"), 403: _("Not allowed"), 409: _("Changed meanwhile"),
                   422: _("Not accepted"), 400: _("Not possible")}
-        return _render(status, titles[status], str(exc))
+        return _render(status, titles[status], translated(exc.message))
 
     @app.errorhandler(CSRFError)
     def csrf_error(exc):

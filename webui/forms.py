@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 
 from flask_babel import gettext as _
 
-from .i18n import is_english, localized
+from .i18n import is_english, localized, translated
 
 ROW_PLACEHOLDER = "__i__"
 
@@ -86,7 +86,7 @@ def build_fields(schema, data=None, errors=None, prefix=""):
         path = f"{prefix}{name}"
         widget = widget_of(prop)
         f = Field(path, prop, widget, localized(prop) or name, localized(prop, "description"),
-                  name in required, data.get(name), list(errors.get(path, [])))
+                  name in required, data.get(name), [translated(m) for m in errors.get(path, [])])
         if widget in ("select", "multiselect"):
             f.options = enum_options(prop if widget == "select" else prop.get("items", {}))
         elif widget == "object":
@@ -114,7 +114,7 @@ def unplaced_errors(fields, errors):
     walk(fields)
     return [(path, message) for path, messages in errors.items()
             if not any(path == p or path.startswith(p + ".") for p in placed if p)
-            for message in messages]
+            for message in map(translated, messages)]
 
 
 class FormInput:

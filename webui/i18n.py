@@ -51,6 +51,23 @@ TRANSITION_LABELS = {
 }
 
 
+def translated(message):
+    """An engine message in the user's language.
+
+    A :class:`engine.errors.Text` has its template translated and its values put back in
+    (a status word among them shown by its label); any other message is looked up as it is
+    and shown unchanged when the catalog does not have it.
+    """
+    if not message:
+        return message
+    template = getattr(message, "template", None)
+    if template is None:
+        return gettext(message)
+    values = {name: STATUS_LABELS.get(value, value) if isinstance(value, str) else value
+              for name, value in message.values.items()}
+    return gettext(template, **values) if values else gettext(template)
+
+
 def select_locale():
     chosen = session.get("lang")
     if chosen in LANGUAGES:

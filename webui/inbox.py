@@ -6,6 +6,7 @@ from datetime import timezone
 from babel import dates as babel_dates
 from flask import Blueprint, current_app, render_template, request
 from flask_babel import get_locale, get_timezone
+from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
 from engine import inbox as engine_inbox
@@ -13,7 +14,7 @@ from engine import listings
 from engine.errors import ValidationError
 
 from .context import me, unit
-from .i18n import ROLE_LABELS
+from .i18n import ROLE_LABELS, translated
 
 bp = Blueprint("inbox", __name__)
 # The filter choices (processes, communities, organizations) change with deployments and
@@ -36,8 +37,8 @@ def filter_from_args(args):
             after=args.get("after") or None,
         )
     except ValidationError as exc:
-        raise ValidationError("Invalid inbox filter: " + "; ".join(
-            f"{k}: {' '.join(v)}" for k, v in exc.errors.items()), errors=exc.errors) from exc
+        raise ValidationError(_("Invalid inbox filter: %(problems)s", problems="; ".join(
+            f"{k}: {' '.join(map(translated, v))}" for k, v in exc.errors.items())), errors=exc.errors) from exc
 
 
 def filter_args(flt, **changes):

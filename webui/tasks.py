@@ -157,7 +157,7 @@ def complete(task_id):
         with unit(readonly=True) as db:
             user = me(db)
             task = visible_task(db, user, task_id)
-            context = task_page_context(db, user, task, data=data, errors=exc.errors or {"": [str(exc)]})
+            context = task_page_context(db, user, task, data=data, errors=exc.errors or {"": [exc.message]})
             return render_template("tasks/show.html", **context), 422
     flash(_("Done: “%(name)s” is complete.", name=task_title(task.name)))
     return redirect(url_for("inbox.index"))

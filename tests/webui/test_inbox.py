@@ -76,9 +76,14 @@ def test_claim_release_and_hand_over_are_recorded(web, as_user):
 def test_claimed_by_someone_else_cannot_be_claimed_again(web, as_user):
     task = ready_task(web, start_project(web))
     as_user("committee").post(f"/tasks/{task.id}/claim")
-    response = as_user("committee2").post(f"/tasks/{task.id}/claim", htmx=True)
+    other = as_user("committee2")
+    response = other.post(f"/tasks/{task.id}/claim", htmx=True)
     assert response.status_code == 409
-    assert "committee" in response.get_data(as_text=True)
+    # The engine's message, in the interface's language, with the name put in.
+    assert "该任务已由 committee 认领。" in response.get_data(as_text=True)
+    other.post("/lang", {"lang": "en"})
+    response = other.post(f"/tasks/{task.id}/claim", htmx=True)
+    assert "This task is already claimed by committee." in response.get_data(as_text=True)
 
 
 def test_overdue_tasks_are_marked(web, as_user):

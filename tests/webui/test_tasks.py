@@ -35,7 +35,7 @@ def test_missing_required_fields_are_shown_at_each_field_and_nothing_changes(web
     assert response.status_code == 422
     page = response.get_data(as_text=True)
     field = page.split('id="f-screening_service_scope"')[1].split("</div>")[0]
-    assert "field-error" in field
+    assert "field-error" in field and "此项为必填项。" in field
     with unit_of_work(web.services.session_factory, readonly=True) as session:
         assert session.get(Task, task.id).state == "ready"
 

@@ -78,25 +78,43 @@ def referenced_forms(bpmn_xml):
     })
 
 
-def read_bundle(paths):
-    """Read diagrams and forms from files and folders: ``(bpmn_files, forms)``.
+def read_sources(paths):
+    """Diagrams and forms as text from files and folders: ``(bpmn_files, forms)``.
 
-    A folder contributes its ``*.bpmn`` files and the ``*.json`` files below it.
+    A folder contributes every ``*.bpmn`` and ``*.json`` file below it. A diagram given on
+    its own, with no form files, brings the ``*.json`` files of the ``forms/`` folder
+    beside it. ``sanshe validate`` and ``sanshe deploy`` read with this same rule.
     """
-    bpmn_files, forms = {}, {}
+    bpmn_files, forms, neighbour_forms = {}, {}, {}
     for raw in paths:
         path = Path(raw)
         if not path.exists():
-            raise NotFoundError(f"No such file or folder: {path}")
+            raise NotFoundError(Text("No such file or folder: %(path)s", path=str(path)))
+        if path.is_file() and path.suffix not in (".bpmn", ".json"):
+            raise NotFoundError(Text("%(path)s: not a .bpmn diagram, a .json form or a folder", path=str(path)))
         files = sorted(path.rglob("*")) if path.is_dir() else [path]
         for file in files:
             if file.suffix == ".bpmn":
                 bpmn_files[file.name] = file.read_text(encoding="utf-8")
-            elif file.suffix == ".json":
-                try:
-                    forms[file.name] = json.loads(file.read_text(encoding="utf-8"))
-                except json.JSONDecodeError as exc:
-                    raise ValidationError(f"{file.name}:{exc.lineno}: not valid JSON ({exc.msg})") from exc
+            elif file.suffix == ".json" and file.is_file():
+                forms[file.name] = file.read_text(encoding="utf-8")
+        if path.is_file() and path.suffix == ".bpmn":
+            neighbour_forms.update((file.name, file.read_text(encoding="utf-8"))
+                                   for file in sorted((path.parent / "forms").glob("*.json")))
+    return bpmn_files, forms or neighbour_forms
+
+
+def read_bundle(paths):
+    """Read diagrams and forms (as :func:`read_sources`), the forms parsed:
+    ``(bpmn_files, forms)``."""
+    bpmn_files, sources = read_sources(paths)
+    forms = {}
+    for name, source in sources.items():
+        try:
+            forms[name] = json.loads(source)
+        except json.JSONDecodeError as exc:
+            raise ValidationError(Text("%(file)s:%(line)s: not valid JSON (%(reason)s)", file=name, line=exc.lineno,
+                                       reason=exc.msg)) from exc
     return bpmn_files, forms
 
 

@@ -50,3 +50,21 @@ def test_a_missing_path_is_one_clear_error():
     result = validate("no/such/folder")
     assert result.exit_code == 1
     assert "No such file or folder: no/such/folder" in result.output
+
+
+def test_validate_and_deploy_read_the_same_files(tmp_path, monkeypatch):
+    """What `sanshe validate` passed is what `sanshe deploy` deploys: a diagram given alone
+    brings the forms/ folder beside it, in both."""
+    diagram = ROOT / "processes" / "seven_step_project.bpmn"
+    assert validate(diagram).exit_code == 0
+    monkeypatch.setenv("SANSHE_DATABASE_URL", f"sqlite:///{tmp_path / 'cli.db'}")
+    runner = CliRunner()
+    assert runner.invoke(main, ["init"], catch_exceptions=False).exit_code == 0
+    deployed = runner.invoke(main, ["deploy", str(diagram)], catch_exceptions=False)
+    assert deployed.exit_code == 0 and "deployed:" in deployed.output, deployed.output
+    # A file that is neither a diagram nor a form is refused by both, with one line.
+    stray = tmp_path / "notes.txt"
+    stray.write_text("x")
+    for command in (["validate"], ["deploy"]):
+        result = runner.invoke(main, [*command, str(stray)], catch_exceptions=False)
+        assert result.exit_code == 1 and "not a .bpmn diagram, a .json form or a folder" in result.output

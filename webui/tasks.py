@@ -141,23 +141,24 @@ def draft(task_id):
 @bp.post("/tasks/<task_id>/complete")
 @login_required
 def complete(task_id):
-    data = {}
-    try:
-        with unit() as db:
-            user = me(db)
-            task = visible_task(db, user, task_id)
-            schema = runtime().task_form(db, task_id, user)
-            form_input = forms.FormInput(request.form, request.files, _file_store(db, user, task))
-            data = form_input.parse(schema)
-            if form_input.errors:
-                raise ValidationError(_("Some fields need attention."), errors=form_input.errors)
-            runtime().complete_task(db, task_id, user, data)
-    except ValidationError as exc:
-        # The unit of work rolled back: nothing was saved. Show the form again with the messages.
-        with unit(readonly=True) as db:
-            user = me(db)
-            task = visible_task(db, user, task_id)
-            context = task_page_context(db, user, task, data=data, errors=exc.errors or {"": [exc.message]})
+    refused = None
+    with unit() as db:
+        user = me(db)
+        task = visible_task(db, user, task_id)
+        schema = runtime().task_form(db, task_id, user)
+        form_input = forms.FormInput(request.form, request.files, _file_store(db, user, task))
+        data = form_input.parse(schema)
+        try:
+            with db.begin_nested():
+                if form_input.errors:
+                    raise ValidationError(_("Some fields need attention."), errors=form_input.errors)
+                runtime().complete_task(db, task_id, user, data)
+        except ValidationError as exc:
+            # Nothing of the step was written. Files uploaded with the refused form are kept,
+            # so the form shown again still has them and they need not be chosen again.
+            refused = exc
+        if refused is not None:
+            context = task_page_context(db, user, task, data=data, errors=refused.errors or {"": [refused.message]})
             return render_template("tasks/show.html", **context), 422
     flash(_("Done: “%(name)s” is complete.", name=task_title(task.name)))
     return redirect(url_for("inbox.index"))

@@ -1,5 +1,6 @@
 """The task page: a form from the JSON Schema, validation at each field, drafts, completing,
 attachments, the diagram, and secret ballots."""
+import html
 import io
 import re
 
@@ -98,3 +99,25 @@ def test_someone_elses_task_url_is_404(web, as_user):
         assert c.post(f"/tasks/{task.id}/claim").status_code == 404
         assert c.post(f"/tasks/{task.id}/complete", STEP1).status_code == 404
     assert as_user("committee").get("/tasks/no-such-task").status_code == 404
+
+
+def test_a_file_sent_with_a_refused_form_is_kept_for_the_next_try(web, as_user):
+    task = ready_task(web, start_project(web))
+    c = as_user("committee")
+    refused = c.post(f"/tasks/{task.id}/complete",
+                     {"screening_item_confirmed": "1", "screening_documents": (io.BytesIO("名单".encode()), "筛选名单.txt")},
+                     content_type="multipart/form-data")
+    assert refused.status_code == 422
+    page = refused.get_data(as_text=True)
+    assert "筛选名单.txt" in page  # shown as already attached, not asked for again
+    keep = re.search(r'name="screening_documents.__keep" value="([^"]+)"', page)
+    with unit_of_work(web.services.session_factory, readonly=True) as session:
+        assert session.get(Task, task.id).state == "ready"  # the step itself changed nothing
+        kept = session.scalars(select(Attachment)).one()
+    # The second try sends the kept reference instead of the file.
+    answer = {**STEP1, "screening_documents.__keep": html.unescape(keep.group(1))}
+    response = c.post(f"/tasks/{task.id}/complete", answer)
+    assert response.status_code == 302, response.get_data(as_text=True)
+    with unit_of_work(web.services.session_factory, readonly=True) as session:
+        row = session.get(Task, task.id)
+        assert row.state == "completed" and row.data["screening_documents"] == f"attachment:{kept.id}:筛选名单.txt"

@@ -16,7 +16,7 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP) assets
 
-# Front-end assets (bpmn-js, htmx, Chart.js) from npm, served locally by the web UI.
+# Front-end assets (bpmn-js, htmx) from npm, served locally by the web UI.
 assets: webui/static/vendor/.installed
 
 webui/static/vendor/.installed: package.json

@@ -14,7 +14,6 @@ VENDOR = Path(__file__).resolve().parent / "static" / "vendor"
 # (source under node_modules, destination under static/vendor)
 FILES = [
     ("htmx.org/dist/htmx.min.js", "htmx.min.js"),
-    ("chart.js/dist/chart.umd.min.js", "chart.umd.min.js"),
     ("bpmn-js/dist/bpmn-navigated-viewer.production.min.js", "bpmn-js/bpmn-navigated-viewer.production.min.js"),
     ("bpmn-js/dist/bpmn-modeler.production.min.js", "bpmn-js/bpmn-modeler.production.min.js"),
     ("bpmn-js/dist/assets/diagram-js.css", "bpmn-js/assets/diagram-js.css"),

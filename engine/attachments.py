@@ -60,6 +60,22 @@ def reference(attachment):
             "size": attachment.size, "sha256": attachment.sha256}
 
 
+def kept_for_task(session, value, task_id):
+    """``value`` (a form field's file reference sent back unchanged) if it names a file
+    uploaded for this task, else None: a form cannot take in another task's files."""
+    if isinstance(value, dict):
+        attachment_id = value.get("attachment_id")
+    elif isinstance(value, str) and value.startswith("attachment:"):
+        attachment_id = value.split(":", 2)[1]
+    else:
+        return None
+    try:
+        attachment = session.get(Attachment, int(attachment_id))
+    except (TypeError, ValueError):
+        return None
+    return value if attachment is not None and attachment.task_id == task_id else None
+
+
 def _clean_name(filename):
     name = os.path.basename((filename or "").replace("\\", "/")).strip() or "file"
     return re.sub(r"[\x00-\x1f\"<>|]", "_", name)[:200]

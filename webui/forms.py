@@ -120,10 +120,11 @@ def unplaced_errors(fields, errors):
 class FormInput:
     """Typed data from a submitted form, with conversion errors kept per field."""
 
-    def __init__(self, form, files=None, store_file=None):
+    def __init__(self, form, files=None, store_file=None, check_kept=None):
         self.form = form
         self.files = files or {}
         self.store_file = store_file  # (path, FileStorage) -> attachment reference
+        self.check_kept = check_kept  # reference sent back -> the reference, or None if not the task's
         self.errors = {}
 
     def parse(self, schema, prefix=""):
@@ -185,9 +186,13 @@ class FormInput:
         if upload is not None and upload.filename:
             return self.store_file(path, upload, prop)
         kept = self.form.get(f"{path}.__keep")
-        if kept:
-            try:
-                return json.loads(kept)
-            except ValueError:
-                return None
-        return None
+        if not kept:
+            return None
+        try:
+            value = json.loads(kept)
+        except ValueError:
+            value = None
+        if value is None or (self.check_kept is not None and self.check_kept(value) is None):
+            self._fail(path, _("This is not a file of this task; choose the file again."))
+            return None
+        return value

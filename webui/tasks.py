@@ -111,6 +111,12 @@ def handover(task_id):
     return redirect(url_for("inbox.index"))
 
 
+def _form_input(db, user, task):
+    """The submitted form, its files stored for the task and files sent back checked."""
+    return forms.FormInput(request.form, request.files, _file_store(db, user, task),
+                           lambda value: attachments.kept_for_task(db, value, task.id))
+
+
 def _file_store(db, user, task):
     folder = settings().attachments_dir
 
@@ -130,7 +136,7 @@ def draft(task_id):
         user = me(db)
         task = visible_task(db, user, task_id)
         schema = runtime().task_form(db, task_id, user)
-        data = forms.FormInput(request.form, request.files, _file_store(db, user, task)).parse(schema)
+        data = _form_input(db, user, task).parse(schema)
         runtime().save_draft(db, task_id, user, data)
     if request.headers.get("HX-Request"):
         return render_template("tasks/_saved.html", at=utcnow())
@@ -146,7 +152,7 @@ def complete(task_id):
         user = me(db)
         task = visible_task(db, user, task_id)
         schema = runtime().task_form(db, task_id, user)
-        form_input = forms.FormInput(request.form, request.files, _file_store(db, user, task))
+        form_input = _form_input(db, user, task)
         data = form_input.parse(schema)
         try:
             with db.begin_nested():

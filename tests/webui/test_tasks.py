@@ -121,3 +121,18 @@ def test_a_file_sent_with_a_refused_form_is_kept_for_the_next_try(web, as_user):
     with unit_of_work(web.services.session_factory, readonly=True) as session:
         row = session.get(Task, task.id)
         assert row.state == "completed" and row.data["screening_documents"] == f"attachment:{kept.id}:筛选名单.txt"
+
+
+def test_a_file_of_another_task_cannot_be_sent_back_as_kept(web, as_user):
+    c = as_user("committee")
+    first, second = ready_task(web, start_project(web, title="项目甲")), ready_task(web, start_project(web, title="项目乙"))
+    c.post(f"/tasks/{first.id}/draft", {"screening_documents": (io.BytesIO(b"secret"), "甲的名单.txt")},
+           content_type="multipart/form-data")
+    with unit_of_work(web.services.session_factory, readonly=True) as session:
+        other = session.scalars(select(Attachment)).one()
+    forged = {**STEP1, "screening_documents.__keep": f'"attachment:{other.id}:甲的名单.txt"'}
+    response = c.post(f"/tasks/{second.id}/complete", forged)
+    assert response.status_code == 422
+    assert "这不是本任务的文件" in response.get_data(as_text=True)
+    with unit_of_work(web.services.session_factory, readonly=True) as session:
+        assert session.get(Task, second.id).state == "ready"

@@ -5,6 +5,7 @@ memory. The cache is checked against the row's optimistic lock version, so a cop
 another process changed since is never used.
 """
 from collections import OrderedDict
+from contextlib import contextmanager
 from threading import Lock
 
 from sqlalchemy import event as sa_event
@@ -53,9 +54,25 @@ def _after_rollback(session):
 
 
 sa_event.listen(Session, "after_commit", _after_commit)
-sa_event.listen(Session, "after_soft_rollback", lambda session, _previous: _after_rollback(session))
+# A savepoint's rollback fires this too; :func:`savepoint` drops only its own callbacks.
+sa_event.listen(Session, "after_soft_rollback",
+                lambda session, previous: None if previous.nested else _after_rollback(session))
 
 
 def after_commit(session, callback):
     """Run ``callback`` once the session's transaction has committed (never on rollback)."""
     session.info.setdefault("sanshe_after_commit", []).append(callback)
+
+
+@contextmanager
+def savepoint(session):
+    """Part of a unit of work that can fail alone: on an error, what was written inside is
+    rolled back (and its after-commit callbacks dropped) while the rest of the unit stays."""
+    callbacks = session.info.setdefault("sanshe_after_commit", [])
+    kept = len(callbacks)
+    try:
+        with session.begin_nested():
+            yield session
+    except BaseException:
+        del session.info.setdefault("sanshe_after_commit", [])[kept:]
+        raise

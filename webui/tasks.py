@@ -8,6 +8,7 @@ from flask_login import login_required
 
 from engine import attachments, listings, users
 from engine.errors import NotFoundError, ValidationError
+from engine.hotcache import savepoint
 from engine.inbox import overdue, visible_task
 from engine.models import utcnow
 
@@ -155,7 +156,7 @@ def complete(task_id):
         form_input = _form_input(db, user, task)
         data = form_input.parse(schema)
         try:
-            with db.begin_nested():
+            with savepoint(db):
                 if form_input.errors:
                     raise ValidationError(_("Some fields need attention."), errors=form_input.errors)
                 runtime().complete_task(db, task_id, user, data)

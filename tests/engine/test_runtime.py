@@ -8,6 +8,7 @@ from sqlalchemy import func, select
 
 from engine.db import unit_of_work
 from engine.errors import ConflictError, NotFoundError, ValidationError
+from engine.hotcache import after_commit, savepoint
 from engine.models import Event, Instance, Job, Task, Timer, User
 from tests.conftest import restarted
 from tests.factories import deploy_world
@@ -224,3 +225,16 @@ def race(callables):
     for thread in threads:
         thread.join()
     return outcomes
+
+
+def test_a_savepoint_that_fails_drops_only_its_own_after_commit_work(env):
+    services, _world = env
+    ran = []
+    with unit_of_work(services.session_factory) as session:
+        after_commit(session, lambda: ran.append("before"))
+        with pytest.raises(ValueError):
+            with savepoint(session):
+                after_commit(session, lambda: ran.append("inside"))
+                raise ValueError("refused")
+        after_commit(session, lambda: ran.append("after"))
+    assert ran == ["before", "after"]

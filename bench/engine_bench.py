@@ -191,7 +191,7 @@ def run(lifecycles=30, rounds=2, postgres_url=None):
 
 
 def _percentiles(values, which):
-    ordered = sorted(values)
+    ordered = sorted(values) or [0.0]
     return [ordered[min(len(ordered) - 1, int(len(ordered) * q / 100))] for q in which]
 
 

@@ -61,8 +61,9 @@ def reference(attachment):
 
 
 def kept_for_task(session, value, task_id):
-    """``value`` (a form field's file reference sent back unchanged) if it names a file
-    uploaded for this task, else None: a form cannot take in another task's files."""
+    """The reference to the file that ``value`` (a form field's file reference sent back)
+    names, written from the stored file (in ``value``'s form), if that file was uploaded for
+    this task; else None: a form cannot take in another task's files, nor rename them."""
     if isinstance(value, dict):
         attachment_id = value.get("attachment_id")
     elif isinstance(value, str) and value.startswith("attachment:"):
@@ -73,7 +74,9 @@ def kept_for_task(session, value, task_id):
         attachment = session.get(Attachment, int(attachment_id))
     except (TypeError, ValueError):
         return None
-    return value if attachment is not None and attachment.task_id == task_id else None
+    if attachment is None or attachment.task_id != task_id:
+        return None
+    return reference(attachment) if isinstance(value, dict) else f"attachment:{attachment.id}:{attachment.filename}"
 
 
 def _clean_name(filename):

@@ -94,9 +94,11 @@ def read_sources(paths):
             raise NotFoundError(Text("%(path)s: not a .bpmn diagram, a .json form or a folder", path=str(path)))
         files = sorted(path.rglob("*")) if path.is_dir() else [path]
         for file in files:
+            if not file.is_file():
+                continue
             if file.suffix == ".bpmn":
                 bpmn_files[file.name] = file.read_text(encoding="utf-8")
-            elif file.suffix == ".json" and file.is_file():
+            elif file.suffix == ".json":
                 forms[file.name] = file.read_text(encoding="utf-8")
         if path.is_file() and path.suffix == ".bpmn":
             neighbour_forms.update((file.name, file.read_text(encoding="utf-8"))

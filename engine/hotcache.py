@@ -45,6 +45,8 @@ class HotInstances:
 
 
 def _after_commit(session):
+    if session.in_nested_transaction():
+        return  # a savepoint released: the unit of work has not committed yet
     for callback in session.info.pop("sanshe_after_commit", []):
         callback()
 

@@ -59,13 +59,13 @@ class Runtime(TaskClaims):
         project = dict(project or {})
         errors = {}
         if not str(project.get("title", "")).strip():
-            errors["title"] = ["A project needs a title."]
+            errors["title"] = [Text("A project needs a title.")]
         item = session.get(CatalogItem, project.get("catalog_item_id")) if project.get("catalog_item_id") else None
         if item is None:
-            errors["catalog_item_id"] = ["Choose an item from the community's catalog."]
+            errors["catalog_item_id"] = [Text("Choose an item from the community's catalog.")]
         org = session.get(Organization, project.get("organization_id")) if project.get("organization_id") else None
         if org is None:
-            errors["organization_id"] = ["Choose the organization that applies."]
+            errors["organization_id"] = [Text("Choose the organization that applies.")]
         if errors:
             raise ValidationError("The project cannot start.", errors=errors)
         if not access.holds_or_admin(session, user, "social_organization", "organization", org.id):

@@ -148,9 +148,18 @@ class StateStore:
         With ``frozen`` (ids already stored in parts) and ``part`` (a list collecting the
         newly finished tasks), finished tasks move to ``part`` and are left out of the result.
         A finished task's JSON is kept on the workflow object: it never changes again.
+
+        The library stores a task's data as its difference to its parent's. That is only
+        kept when the parent's data is stored from the same moment: the parent was written
+        in this same pass (and, for a finished task, has finished too). Otherwise the whole
+        data is stored. The library copies data only one level deep, so a script that
+        changes a nested value also changes that value in tasks stored long ago, and a
+        difference taken against the parent as it is now would be read back against the
+        parent as it was stored.
         """
         cache = workflow.__dict__.setdefault("_sanshe_task_json", {})
         parts, seen = [], 0
+        fresh, reused = set(), set()  # written in this pass / written as in an earlier pass
         finished = TaskState.FINISHED_MASK
         for task_id, task in workflow.tasks.items():
             stamp = (task.state, task.last_state_change)
@@ -159,20 +168,24 @@ class StateStore:
                 if cached is None or cached[0] != stamp:
                     raise _FinishedTaskChanged(task_id)
                 seen += 1
+                reused.add(task_id)
                 continue
-            if cached is None or cached[0] != stamp or cached[1] is None:
-                dct = self.registry.convert(task)
-                if task.state & finished and dct["delta"] and not task.parent.state & finished:
-                    # The library stores a task's data as its difference to the parent's. A
-                    # finished parent's data never changes again, so the difference stays
-                    # true; an open parent's may change before it is stored, so a finished
-                    # child of an open parent keeps its whole data.
-                    dct["data"], dct["delta"] = self.registry.convert(task.data), {}
-                fragment = f'"{task_id}":' + json.dumps(dct, cls=self._encoder, separators=(",", ":"))
-                if task.state & finished:
-                    cache[task_id] = (stamp, fragment)
-            else:
+            if cached is not None and cached[0] == stamp and cached[1] is not None \
+                    and (cached[2] is None or cached[2] in reused):
                 fragment = cached[1]
+                reused.add(task_id)
+            else:
+                dct = self.registry.convert(task)
+                parent, delta_parent = task.parent, None
+                if dct["delta"]:
+                    if parent.id in fresh and (not task.state & finished or parent.state & finished):
+                        delta_parent = parent.id
+                    else:
+                        dct["data"], dct["delta"] = self.registry.convert(task.data), {}
+                fragment = f'"{task_id}":' + json.dumps(dct, cls=self._encoder, separators=(",", ":"))
+                fresh.add(task_id)
+                if task.state & finished:
+                    cache[task_id] = (stamp, fragment, delta_parent)
             if frozen is not None and task.state & finished:
                 part.append(fragment)
                 frozen.add(task_id)
@@ -209,7 +222,7 @@ class StateStore:
             uuids = set()
             for task_id in ids:
                 task = wf.tasks[_uuid(task_id)]
-                cache[task.id] = ((task.state, task.last_state_change), None)
+                cache[task.id] = ((task.state, task.last_state_change), None, None)
                 uuids.add(task.id)
             stored["tasks"][key] = uuids
         workflow.__dict__["_sanshe_stored"] = stored

@@ -10,6 +10,8 @@ from dataclasses import dataclass, field
 
 from flask_babel import gettext as _
 
+from engine.errors import ValidationError
+
 from .i18n import is_english, localized, translated
 
 ROW_PLACEHOLDER = "__i__"
@@ -184,7 +186,12 @@ class FormInput:
     def _file(self, prop, path):
         upload = self.files.get(path)
         if upload is not None and upload.filename:
-            return self.store_file(path, upload, prop)
+            try:
+                return self.store_file(path, upload, prop)
+            except ValidationError as exc:  # e.g. too large: shown at the field, other fields kept
+                for message in exc.errors.get(path) or [exc.message]:
+                    self._fail(path, translated(message))
+                return None
         kept = self.form.get(f"{path}.__keep")
         if not kept:
             return None
@@ -192,7 +199,8 @@ class FormInput:
             value = json.loads(kept)
         except ValueError:
             value = None
-        if value is None or (self.check_kept is not None and self.check_kept(value) is None):
+        if value is not None and self.check_kept is not None:
+            value = self.check_kept(value)
+        if value is None:
             self._fail(path, _("This is not a file of this task; choose the file again."))
-            return None
         return value

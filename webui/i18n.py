@@ -55,16 +55,19 @@ def translated(message):
     """An engine message in the user's language.
 
     A :class:`engine.errors.Text` has its template translated and its values put back in
-    (a status word among them shown by its label); any other message is looked up as it is
-    and shown unchanged when the catalog does not have it.
+    (a ``state`` or ``status`` value shown by its label in Chinese); any other message is
+    looked up as it is and shown unchanged when the catalog does not have it.
     """
     if not message:
         return message
     template = getattr(message, "template", None)
     if template is None:
         return gettext(message)
-    values = {name: STATUS_LABELS.get(value, value) if isinstance(value, str) else value
-              for name, value in message.values.items()}
+    values = dict(message.values)
+    if not is_english():  # a state word inside a Chinese sentence is shown by its label
+        for name in ("state", "status"):
+            if values.get(name) in STATUS_LABELS:
+                values[name] = STATUS_LABELS[values[name]]
     return gettext(template, **values) if values else gettext(template)
 
 

@@ -122,7 +122,9 @@ def _file_store(db, user, task):
     folder = settings().attachments_dir
 
     def store(path, upload, prop):
-        stored = attachments.store(db, upload.read(), upload.filename, user.username,
+        content = upload.read()
+        upload.close()  # a large upload is spooled to a temporary file
+        stored = attachments.store(db, content, upload.filename, user.username,
                                    upload.mimetype or "application/octet-stream",
                                    instance_id=task.instance_id, task_id=task.id, field=path, folder=folder)
         ref = attachments.reference(stored)

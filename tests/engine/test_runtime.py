@@ -238,3 +238,15 @@ def test_a_savepoint_that_fails_drops_only_its_own_after_commit_work(env):
                 raise ValueError("refused")
         after_commit(session, lambda: ran.append("after"))
     assert ran == ["before", "after"]
+
+
+def test_after_commit_work_waits_for_the_unit_of_work_not_a_savepoint(env):
+    services, _world = env
+    ran = []
+    with pytest.raises(RuntimeError):
+        with unit_of_work(services.session_factory) as session:
+            with savepoint(session):
+                after_commit(session, lambda: ran.append("inside"))
+            assert ran == []  # the savepoint was released, nothing is committed yet
+            raise RuntimeError("the unit of work fails after the savepoint")
+    assert ran == []

@@ -1,10 +1,14 @@
 """Instance state stored as its open part plus parts of finished tasks."""
 import json
+from pathlib import Path
+from uuid import UUID
 
 from sqlalchemy import delete, func, select, update
 
+from engine import spiff
 from engine.db import unit_of_work
 from engine.models import Instance, StatePart
+from engine.spiff_state import StateStore
 from tests.conftest import restarted
 from tests.engine.test_runtime import complete, drive_rounds, open_task, start
 
@@ -23,7 +27,20 @@ def loaded_document(services, instance_id):
         instance = session.get(Instance, instance_id)
         definition = services.runtime.spec_cache.definition(session, instance.definition_id)
         workflow = services.runtime._restore(session, instance, definition)
-    return json.loads(services.runtime.state_store.dumps(workflow)), workflow
+    return document_of(services, workflow), workflow
+
+
+def document_of(services, workflow):
+    """The workflow's whole state as one document, each task with its full data (whether a
+    task's data is stored whole or as a difference to its parent's is storage detail)."""
+    store = services.runtime.state_store
+    document = json.loads(store.dumps(workflow))
+    for key, wf in (("", workflow), *workflow.subprocesses.items()):
+        target = document if key == "" else document["subprocesses"][str(key)]
+        for task_id, task in target["tasks"].items():
+            task.pop("delta", None)
+            task["data"] = json.loads(json.dumps(store.registry.convert(wf.tasks[UUID(task_id)].data)))
+    return document
 
 
 def hot_workflow(services, instance_id):
@@ -40,7 +57,7 @@ def test_a_new_engine_reads_exactly_the_state_the_running_one_had(env, db_url):
     instance_id = start(services, world)
     drive_rounds(services, world, instance_id, 3)
     running = hot_workflow(services, instance_id)
-    in_memory = json.loads(services.runtime.state_store.dumps(running))
+    in_memory = document_of(services, running)
     with restarted(db_url) as fresh:
         document, loaded = loaded_document(fresh, instance_id)
         assert document == in_memory
@@ -69,7 +86,7 @@ def test_the_row_keeps_only_open_tasks_and_parts_are_folded_together(env, db_url
     assert 1 <= parts <= 6
     with restarted(db_url) as fresh:
         document, _ = loaded_document(fresh, second)
-        assert document == json.loads(services.runtime.state_store.dumps(hot_workflow(services, second)))
+        assert document == document_of(services, hot_workflow(services, second))
 
 
 def test_a_stored_finished_task_that_changes_is_stored_anew(env, db_url):
@@ -106,3 +123,33 @@ def test_an_instance_stored_whole_before_parts_existed_still_loads_and_moves_on(
         assert stored(fresh, instance_id)[1] == 1  # the history moved out of the row
         complete(fresh, users.org.id, open_task(fresh, instance_id, "revise").id, {"summary": "第二稿"})
         assert open_task(fresh, instance_id).bpmn_id == "consult"
+
+
+def test_a_script_changing_a_nested_value_reads_back_as_it_runs():
+    """SpiffWorkflow copies task data one level deep, so a script changing ``d["inner"]``
+    also changes it in earlier tasks. What the open task sees must come back unchanged from
+    storage, whatever was stored before the change."""
+    diagram = (Path(__file__).resolve().parent.parent / "data" / "engine" / "nested_change.bpmn").read_text()
+    _, spec, subprocess_specs = spiff.parse_process(diagram, validate=False)
+    store = StateStore()
+    workflow = spiff.new_workflow(spec, subprocess_specs, None, {})
+    parts = []
+
+    def save():
+        saved = store.save(workflow)
+        if saved.rewrite:
+            parts.clear()
+        if saved.part:
+            parts.append(saved.part)
+        return saved.state
+
+    workflow.do_engine_steps()
+    save()
+    human, _, _ = spiff.open_tasks(workflow)
+    spiff.run_user_task(next(iter(human)), {})
+    workflow.do_engine_steps()
+    state = save()
+    (waiting,), _, _ = spiff.open_tasks(workflow)
+    assert waiting.data["d"] == {"inner": {"k": 2}}
+    loaded = store.loads(state, list(parts), spec, subprocess_specs)
+    assert loaded.get_task_from_id(waiting.id).data == waiting.data

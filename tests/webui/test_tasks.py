@@ -136,3 +136,18 @@ def test_a_file_of_another_task_cannot_be_sent_back_as_kept(web, as_user):
     assert "这不是本任务的文件" in response.get_data(as_text=True)
     with unit_of_work(web.services.session_factory, readonly=True) as session:
         assert session.get(Task, second.id).state == "ready"
+
+
+def test_a_file_over_the_limit_is_refused_at_its_field_and_the_form_is_kept(web, as_user):
+    task = ready_task(web, start_project(web))
+    c = as_user("committee")
+    big = io.BytesIO(b"x" * (21 * 1024 * 1024))
+    response = c.post(f"/tasks/{task.id}/complete", {**STEP1, "screening_documents": (big, "大文件.txt")},
+                      content_type="multipart/form-data")
+    assert response.status_code == 422
+    page = response.get_data(as_text=True)
+    field = page.split('id="f-screening_documents"')[1].split("</div>")[0]
+    assert "field-error" in field and "文件超过 20 MB。" in field
+    assert "为辖区内60岁以上独居老人" in page  # what was typed is still there
+    with unit_of_work(web.services.session_factory, readonly=True) as session:
+        assert session.get(Task, task.id).state == "ready" and session.scalars(select(Attachment)).all() == []

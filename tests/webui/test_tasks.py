@@ -144,6 +144,7 @@ def test_a_file_over_the_limit_is_refused_at_its_field_and_the_form_is_kept(web,
     big = io.BytesIO(b"x" * (21 * 1024 * 1024))
     response = c.post(f"/tasks/{task.id}/complete", {**STEP1, "screening_documents": (big, "大文件.txt")},
                       content_type="multipart/form-data")
+    response.request.environ["wsgi.input"].close()  # the test client spooled this body to a file
     assert response.status_code == 422
     page = response.get_data(as_text=True)
     field = page.split('id="f-screening_documents"')[1].split("</div>")[0]

@@ -54,8 +54,11 @@ def load(session, attachment_id):
     return attachment, attachment.content or b""
 
 
-def reference(attachment):
-    """What a form field stores for a file."""
+def reference(attachment, text=False):
+    """What a form field stores for a file: a dict, or with ``text`` (a string field)
+    ``attachment:ID:FILENAME``."""
+    if text:
+        return f"attachment:{attachment.id}:{attachment.filename}"
     return {"attachment_id": attachment.id, "filename": attachment.filename,
             "size": attachment.size, "sha256": attachment.sha256}
 
@@ -76,7 +79,7 @@ def kept_for_task(session, value, task_id):
         return None
     if attachment is None or attachment.task_id != task_id:
         return None
-    return reference(attachment) if isinstance(value, dict) else f"attachment:{attachment.id}:{attachment.filename}"
+    return reference(attachment, text=isinstance(value, str))
 
 
 def _clean_name(filename):

@@ -85,7 +85,7 @@ def read_sources(paths):
     its own, with no form files, brings the ``*.json`` files of the ``forms/`` folder
     beside it. ``sanshe validate`` and ``sanshe deploy`` read with this same rule.
     """
-    bpmn_files, forms, neighbour_forms = {}, {}, {}
+    bpmn_files, forms, neighbours = {}, {}, []
     for raw in paths:
         path = Path(raw)
         if not path.exists():
@@ -101,9 +101,10 @@ def read_sources(paths):
             elif file.suffix == ".json":
                 forms[file.name] = file.read_text(encoding="utf-8")
         if path.is_file() and path.suffix == ".bpmn":
-            neighbour_forms.update((file.name, file.read_text(encoding="utf-8"))
-                                   for file in sorted((path.parent / "forms").glob("*.json")))
-    return bpmn_files, forms or neighbour_forms
+            neighbours.extend(sorted((path.parent / "forms").glob("*.json")))
+    if not forms:
+        forms = {file.name: file.read_text(encoding="utf-8") for file in neighbours}
+    return bpmn_files, forms
 
 
 def read_bundle(paths):

@@ -57,32 +57,31 @@ _TYPE_MESSAGES = {
 }
 
 
+# Messages that name the schema's limit, and messages that need nothing from it.
+_LIMIT_MESSAGES = {
+    "minLength": lambda n: Text("Enter at least %(limit)s characters.", limit=n),
+    "maxLength": lambda n: Text("Enter at most %(limit)s characters.", limit=n),
+    "minimum": lambda n: Text("Enter a number of at least %(limit)s.", limit=n),
+    "exclusiveMinimum": lambda n: Text("Enter a number above %(limit)s.", limit=n),
+    "maximum": lambda n: Text("Enter a number of at most %(limit)s.", limit=n),
+    "exclusiveMaximum": lambda n: Text("Enter a number below %(limit)s.", limit=n),
+    "minItems": lambda n: Text("Choose or add at least %(limit)s.", limit=n),
+    "maxItems": lambda n: Text("Choose or add at most %(limit)s.", limit=n),
+}
+_CHOICE = Text("Choose one of the offered values.")
+_FORMAT = Text("This is not in the expected format.")
+_FIXED_MESSAGES = {"enum": _CHOICE, "const": _CHOICE, "format": _FORMAT, "pattern": _FORMAT,
+                   "uniqueItems": Text("Each entry may appear only once.")}
+
+
 def _message(error):
     """What the person filling in the form should read for a JSON Schema error."""
     kind, limit = error.validator, error.validator_value
-    if kind == "required" or (kind == "minLength" and limit == 1) or (kind == "minItems" and limit == 1):
+    if kind == "required" or (kind in ("minLength", "minItems") and limit == 1):
         return Text("This field is required.")
     if kind == "type":
         wanted = limit if isinstance(limit, str) else (limit[0] if limit else "")
         return _TYPE_MESSAGES.get(wanted, Text("This value is of the wrong kind."))
-    if kind == "minLength":
-        return Text("Enter at least %(limit)s characters.", limit=limit)
-    if kind == "maxLength":
-        return Text("Enter at most %(limit)s characters.", limit=limit)
-    if kind in ("minimum", "exclusiveMinimum"):
-        return Text("Enter a number of at least %(limit)s.", limit=limit) if kind == "minimum" \
-            else Text("Enter a number above %(limit)s.", limit=limit)
-    if kind in ("maximum", "exclusiveMaximum"):
-        return Text("Enter a number of at most %(limit)s.", limit=limit) if kind == "maximum" \
-            else Text("Enter a number below %(limit)s.", limit=limit)
-    if kind in ("enum", "const"):
-        return Text("Choose one of the offered values.")
-    if kind == "minItems":
-        return Text("Choose or add at least %(limit)s.", limit=limit)
-    if kind == "maxItems":
-        return Text("Choose or add at most %(limit)s.", limit=limit)
-    if kind == "uniqueItems":
-        return Text("Each entry may appear only once.")
-    if kind in ("format", "pattern"):
-        return Text("This is not in the expected format.")
-    return Text(error.message)
+    if kind in _LIMIT_MESSAGES:
+        return _LIMIT_MESSAGES[kind](limit)
+    return _FIXED_MESSAGES.get(kind) or Text(error.message)

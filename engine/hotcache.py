@@ -70,8 +70,7 @@ def after_commit(session, callback):
 def savepoint(session):
     """Part of a unit of work that can fail alone: on an error, what was written inside is
     rolled back (and its after-commit callbacks dropped) while the rest of the unit stays."""
-    callbacks = session.info.setdefault("sanshe_after_commit", [])
-    kept = len(callbacks)
+    kept = len(session.info.setdefault("sanshe_after_commit", []))
     try:
         with session.begin_nested():
             yield session

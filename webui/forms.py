@@ -190,7 +190,7 @@ class FormInput:
                 return self.store_file(path, upload, prop)
             except ValidationError as exc:  # e.g. too large: shown at the field, other fields kept
                 for message in exc.errors.get(path) or [exc.message]:
-                    self._fail(path, translated(message))
+                    self._fail(path, message)  # translated when the fields are built
                 return None
         kept = self.form.get(f"{path}.__keep")
         if not kept:

@@ -127,8 +127,7 @@ def _file_store(db, user, task):
         stored = attachments.store(db, content, upload.filename, user.username,
                                    upload.mimetype or "application/octet-stream",
                                    instance_id=task.instance_id, task_id=task.id, field=path, folder=folder)
-        ref = attachments.reference(stored)
-        return f"attachment:{stored.id}:{stored.filename}" if prop.get("type") == "string" else ref
+        return attachments.reference(stored, text=prop.get("type") == "string")
     return store
 
 
@@ -150,7 +149,6 @@ def draft(task_id):
 @bp.post("/tasks/<task_id>/complete")
 @login_required
 def complete(task_id):
-    refused = None
     with unit() as db:
         user = me(db)
         task = visible_task(db, user, task_id)
@@ -158,16 +156,14 @@ def complete(task_id):
         form_input = _form_input(db, user, task)
         data = form_input.parse(schema)
         try:
+            if form_input.errors:
+                raise ValidationError(_("Some fields need attention."), errors=form_input.errors)
             with savepoint(db):
-                if form_input.errors:
-                    raise ValidationError(_("Some fields need attention."), errors=form_input.errors)
                 runtime().complete_task(db, task_id, user, data)
         except ValidationError as exc:
             # Nothing of the step was written. Files uploaded with the refused form are kept,
             # so the form shown again still has them and they need not be chosen again.
-            refused = exc
-        if refused is not None:
-            context = task_page_context(db, user, task, data=data, errors=refused.errors or {"": [refused.message]})
+            context = task_page_context(db, user, task, data=data, errors=exc.errors or {"": [exc.message]})
             return render_template("tasks/show.html", **context), 422
     flash(_("Done: “%(name)s” is complete.", name=task_title(task.name)))
     return redirect(url_for("inbox.index"))

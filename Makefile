@@ -57,7 +57,7 @@ translations: $(STAMP)
 
 # Regenerate the initial migration after changing tables (before the first release only).
 schema: $(STAMP)
-	$(PY) -m engine.schema_tool
+	$(PY) -m engine.core.schema_tool
 
 clean:
 	rm -rf $(VENV) var node_modules webui/static/vendor

@@ -20,12 +20,12 @@ from sqlalchemy import String, bindparam, cast, literal, null, select, union_all
 
 from bench.lifecycle import default_choices, fill, service_result
 from bench.pg import pg_schema
-from engine import spiff
+from engine.core import spiff
 from engine.config import PROJECT_ROOT, load_settings
-from engine.db import checkpoint, unit_of_work, upgrade_schema
-from engine.deployments import deploy, read_bundle
-from engine.models import Job, Task, User
-from engine.services import build_services
+from engine.core.db import checkpoint, unit_of_work, upgrade_schema
+from engine.core.deployments import deploy, read_bundle
+from engine.core.models import Job, Task, User
+from engine.wiring import build_services
 from tests.factories import make_world
 
 KEY = "seven_step_project"

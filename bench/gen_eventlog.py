@@ -21,9 +21,9 @@ from pathlib import Path
 from lxml import etree
 from sqlalchemy import func, select
 
-from engine.activity_log import rebuild
-from engine.db import make_engine, make_session_factory, unit_of_work, upgrade_schema
-from engine.models import Community, Definition, Instance, Organization, Town
+from engine.mining.fold import rebuild
+from engine.core.db import make_engine, make_session_factory, unit_of_work, upgrade_schema
+from engine.core.models import Community, Definition, Instance, Organization, Town
 
 ROOT = Path(__file__).resolve().parent.parent
 DIAGRAM = ROOT / "processes" / "seven_step_project.bpmn"

@@ -23,9 +23,9 @@ from pathlib import Path
 from sqlalchemy import insert, text
 
 from engine.config import load_settings
-from engine.db import upgrade_schema
-from engine.models import Community, Definition, Event, Instance, Organization, RoleGrant, Task, Town, User
-from engine.services import build_services
+from engine.core.db import upgrade_schema
+from engine.core.models import Community, Definition, Event, Instance, Organization, RoleGrant, Task, Town, User
+from engine.wiring import build_services
 
 from bench.pg import PG_URL, pg_schema
 
@@ -141,7 +141,7 @@ def measure(services, username, requests, log=print):
     """{case: (p50, p95, max)} in ms for GET requests through the whole Flask stack."""
     from argon2 import PasswordHasher
 
-    from engine import users as user_store
+    from engine.core import users as user_store
     from webui import create_app
 
     # Cheap argon2 parameters for the bench account: sign-in is not what is measured.

@@ -18,12 +18,12 @@ from pathlib import Path
 
 from sqlalchemy import func, select
 
-from engine.activity_log import rebuild
-from engine.db import make_engine, make_session_factory, unit_of_work, upgrade_schema
-from engine.exports import write_export
-from engine.mining import activity_stats, case_durations, cycle_time_report, directly_follows, log_view
-from engine.mining_models import MiningAct, MiningCase
-from engine.models import Event
+from engine.mining.fold import rebuild
+from engine.core.db import make_engine, make_session_factory, unit_of_work, upgrade_schema
+from engine.mining.exports import write_export
+from engine.mining.cycle_times import activity_stats, case_durations, cycle_time_report, directly_follows, log_view
+from engine.mining.models import MiningAct, MiningCase
+from engine.core.models import Event
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -4,7 +4,7 @@ from contextlib import contextmanager
 
 from sqlalchemy import text
 
-from engine.db import make_engine
+from engine.core.db import make_engine
 
 PG_URL = os.environ.get("SANSHE_BENCH_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 

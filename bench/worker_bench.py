@@ -20,10 +20,10 @@ from pathlib import Path
 from sqlalchemy import func, insert, select
 
 from engine.config import load_settings
-from engine.db import make_engine, make_session_factory, tune_for_workers, unit_of_work, upgrade_schema
-from engine.jobs import JobQueue
-from engine import audit
-from engine.models import AuditEntry, Definition, Instance, Job, utcnow
+from engine.core.db import make_engine, make_session_factory, tune_for_workers, unit_of_work, upgrade_schema
+from engine.core.jobs import JobQueue
+from engine.core import audit
+from engine.core.models import AuditEntry, Definition, Instance, Job, utcnow
 from workers.worker import Worker, serve
 
 from bench.pg import PG_URL, pg_schema

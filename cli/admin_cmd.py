@@ -3,9 +3,9 @@ import sys
 
 import click
 
-from engine.deployments import read_sources
-from engine.models import LANE_ROLES
-from engine.validation import validate_bundle
+from engine.core.deployments import read_sources
+from engine.core.models import LANE_ROLES
+from engine.core.validation import validate_bundle
 from workers.registry import TOPICS
 
 from .app import clear_errors, main

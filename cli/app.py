@@ -18,7 +18,7 @@ class Context:
     @property
     def services(self):
         if self._services is None:
-            from engine.services import build_services
+            from engine.wiring import build_services
             self._services = build_services(self.settings)
         return self._services
 

@@ -5,10 +5,12 @@ import signal
 import time
 
 import click
-from engine import access, deployments, users as user_store
-from engine.db import checkpoint, unit_of_work, upgrade_schema
+from engine.core import access
+from engine.core import deployments
+from engine.core import users as user_store
+from engine.core.db import checkpoint, unit_of_work, upgrade_schema
 from engine.errors import ValidationError
-from engine.jobs import list_jobs
+from engine.core.jobs import list_jobs
 
 from .app import bench, clear_errors, main, pass_ctx
 
@@ -26,8 +28,8 @@ def init(ctx):
 
 def diagram_validator():
     """The full validation (roles, topics, forms, scripts) deployments must pass."""
-    from engine.models import LANE_ROLES
-    from engine.validation import validate_or_raise
+    from engine.core.models import LANE_ROLES
+    from engine.core.validation import validate_or_raise
     from workers.registry import TOPICS
 
     return lambda bpmn_files, forms: validate_or_raise(bpmn_files, forms, LANE_ROLES, set(TOPICS))
@@ -132,7 +134,7 @@ def start(ctx, key, username, title, item_code, community_code):
 @clear_errors
 def tasks(ctx, username):
     """List the tasks USER can work on (claimed, assigned, or open for their roles)."""
-    from engine.inbox import InboxFilter, inbox_page
+    from engine.queries.inbox import InboxFilter, inbox_page
 
     with unit_of_work(ctx.services.session_factory, readonly=True) as session:
         user = access.get_user(session, username)

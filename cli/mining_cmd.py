@@ -4,13 +4,13 @@ import sys
 
 import click
 
-from engine import access
-from engine.activity_log import rebuild
-from engine.calendar import WorkingCalendar
-from engine.db import unit_of_work
-from engine.exports import EXPORTS, count_events, write_export
-from engine.logview import LogFilter
-from engine.mining import cycle_time_report
+from engine.core import access
+from engine.mining.fold import rebuild
+from engine.core.calendar import WorkingCalendar
+from engine.core.db import unit_of_work
+from engine.mining.exports import EXPORTS, count_events, write_export
+from engine.mining.logview import LogFilter
+from engine.mining.cycle_times import cycle_time_report
 
 from .app import bench, clear_errors, main, pass_ctx
 

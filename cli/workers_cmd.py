@@ -3,8 +3,8 @@ import logging
 
 import click
 
-from engine.db import unit_of_work
-from engine.jobs import JobQueue
+from engine.core.db import unit_of_work
+from engine.core.jobs import JobQueue
 
 from .app import bench, clear_errors, main, pass_ctx
 

@@ -1,4 +1,4 @@
 """Imports every table module so that ``Base.metadata`` knows the whole schema."""
-from . import mining_models  # noqa: F401
-from . import models  # noqa: F401
-from . import rules_models  # noqa: F401
+from engine.core import models  # noqa: F401
+from engine.method import models as method_models  # noqa: F401
+from engine.mining import models as mining_models  # noqa: F401

@@ -8,8 +8,8 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from engine.config import load_settings
-from engine.db import upgrade_schema
-from engine.services import build_services
+from engine.core.db import upgrade_schema
+from engine.wiring import build_services
 
 PG_ADMIN_URL = os.environ.get("SANSHE_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 

@@ -4,10 +4,10 @@ from types import SimpleNamespace
 from argon2 import PasswordHasher
 from sqlalchemy import select
 
-from engine import users as user_store
-from engine.db import unit_of_work
-from engine.deployments import deploy, read_bundle
-from engine.models import CatalogItem, Community, Organization, RoleGrant, Town, User
+from engine.core import users as user_store
+from engine.core.db import unit_of_work
+from engine.core.deployments import deploy, read_bundle
+from engine.core.models import CatalogItem, Community, Organization, RoleGrant, Town, User
 
 
 def add_user(session, username, role, scope_type, scope_id, organization_id=None):

@@ -19,12 +19,12 @@ csrf = CSRFProtect()
 def create_app(settings=None, services=None, test_config=None):
     """Build the app: defaults, then ``settings`` (SANSHE_* env), then ``test_config``.
 
-    ``services`` (engine.services.Services) is built from the settings when not given.
+    ``services`` (engine.wiring.Services) is built from the settings when not given.
     """
     if settings is None:
         settings = services.settings if services is not None else load_settings()
     if services is None:
-        from engine.services import build_services
+        from engine.wiring import build_services
         services = build_services(settings)
 
     app = Flask(__name__)

@@ -14,14 +14,17 @@ from flask import Blueprint, Response, current_app, flash, jsonify, redirect, re
 from flask_babel import gettext as _
 from flask_login import current_user
 
-from engine import audit, migration, users as user_store, versions
-from engine.deployments import deploy, get_definition
+from engine.core import audit
+from engine.core import migration
+from engine.core import users as user_store
+from engine.core import versions
+from engine.core.deployments import deploy, get_definition
 from engine.errors import ForbiddenError, NotFoundError, ValidationError
-from engine.inbox import parse_int
-from engine.jobs import JobQueue
-from engine.listings import scope_names
-from engine.models import LANE_ROLES, ROLE_SCOPE_TYPE, ROLES
-from engine.validation import Finding, validate_or_raise
+from engine.queries.inbox import parse_int
+from engine.core.jobs import JobQueue
+from engine.queries.listings import scope_names
+from engine.core.models import LANE_ROLES, ROLE_SCOPE_TYPE, ROLES
+from engine.core.validation import Finding, validate_or_raise
 
 from . import forms as form_fields
 from .context import me, services, settings, unit

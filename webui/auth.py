@@ -6,8 +6,8 @@ from flask_babel import format_datetime
 from flask_babel import gettext as _
 from flask_login import current_user, login_required, login_user, logout_user
 
-from engine.access import grants_of
-from engine.users import authenticate
+from engine.core.access import grants_of
+from engine.core.users import authenticate
 
 from .context import SignedIn, settings, unit
 from .i18n import LANGUAGES

@@ -4,9 +4,9 @@ from contextlib import contextmanager
 from flask import current_app
 from flask_login import UserMixin, current_user
 
-from engine.db import unit_of_work
+from engine.core.db import unit_of_work
 from engine.errors import NotFoundError
-from engine.users import find_user
+from engine.core.users import find_user
 
 
 class SignedIn(UserMixin):
@@ -46,7 +46,7 @@ def unit(readonly=False):
 
 
 def load_user(user_id):
-    from engine.access import grants_of
+    from engine.core.access import grants_of
 
     with unit(readonly=True) as session:
         try:

@@ -9,8 +9,8 @@ from flask_babel import get_locale, get_timezone
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
-from engine import inbox as engine_inbox
-from engine import listings
+from engine.queries import inbox as engine_inbox
+from engine.queries import listings
 from engine.errors import ValidationError
 
 from .context import me, unit

@@ -3,10 +3,11 @@ from flask import Blueprint, Response, flash, redirect, render_template, request
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
-from engine import access, listings
+from engine.core import access
+from engine.queries import listings
 from engine.errors import ForbiddenError, ValidationError
-from engine.inbox import parse_int
-from engine.models import utcnow
+from engine.queries.inbox import parse_int
+from engine.core.models import utcnow
 
 from .context import me, services, unit
 

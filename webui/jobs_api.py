@@ -18,7 +18,7 @@ import time
 from flask import Blueprint, jsonify, request
 
 from engine.errors import SansheError, ValidationError
-from engine.jobs import JobQueue
+from engine.core.jobs import JobQueue
 
 from .context import services, unit
 from .errors import status_of

@@ -4,11 +4,12 @@ from flask import Blueprint, Response, render_template, stream_with_context
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
-from engine import exports, mining
-from engine.deployments import latest_definition
+from engine.mining import exports
+from engine.mining import cycle_times as mining
+from engine.core.deployments import latest_definition
 from engine.errors import ForbiddenError
-from engine.logview import LogFilter
-from engine.models import utcnow
+from engine.mining.logview import LogFilter
+from engine.core.models import utcnow
 
 from .context import unit
 

@@ -6,11 +6,13 @@ from flask import Blueprint, Response, flash, redirect, render_template, request
 from flask_babel import gettext as _
 from flask_login import login_required
 
-from engine import attachments, listings, users
+from engine.core import attachments
+from engine.queries import listings
+from engine.core import users
 from engine.errors import NotFoundError, ValidationError
-from engine.hotcache import savepoint
-from engine.inbox import overdue, visible_task
-from engine.models import utcnow
+from engine.core.hotcache import savepoint
+from engine.queries.inbox import overdue, visible_task
+from engine.core.models import utcnow
 
 from . import forms
 from .i18n import task_title

@@ -3,7 +3,7 @@
 Params: ``pass_score`` (required: the threshold is the diagram's, not the code's),
 ``scores`` (default task data ``scores``), ``members`` (only their scores count).
 """
-from engine import evaluation
+from engine.method import evaluation
 from engine.errors import ValidationError
 
 

@@ -4,7 +4,8 @@ Params: ``amount`` (yuan; default the project's ``budget_total``), ``installment
 (``[[label, percent], ...]``, default 30% on signing, 70% on acceptance), ``term_days``,
 ``criteria`` (acceptance criteria), ``application`` (the application's fields).
 """
-from engine import agreements, funds
+from engine.method import agreements
+from engine.method import funds
 
 
 def handle(job):

@@ -4,7 +4,7 @@ Params: ``purchaser`` / ``contractor`` usernames (default: who completed the tow
 organization's signing tasks after the draft), ``seal`` (the seal the signers were shown).
 BPMN error ``agreement_tampered`` if the text changed since it was sealed.
 """
-from engine import agreements
+from engine.method import agreements
 from engine.errors import BusinessRuleError
 
 

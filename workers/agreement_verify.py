@@ -2,7 +2,7 @@
 
 BPMN error ``agreement_tampered`` when not; the result lists what changed otherwise.
 """
-from engine import agreements
+from engine.method import agreements
 from engine.errors import BusinessRuleError
 
 

@@ -13,13 +13,13 @@ from contextlib import nullcontext
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
-from engine import demo as pilot
-from engine.access import get_user
-from engine.db import unit_of_work, upgrade_schema
-from engine.deployments import deploy, read_bundle
+from engine.method import demo as pilot
+from engine.core.access import get_user
+from engine.core.db import unit_of_work, upgrade_schema
+from engine.core.deployments import deploy, read_bundle
 from engine.errors import SansheError
-from engine.jobs import JobQueue
-from engine.services import build_services
+from engine.core.jobs import JobQueue
+from engine.wiring import build_services
 
 from .registry import TOPICS
 from .worker import Worker

@@ -3,7 +3,7 @@
 Params: ``organization_ids`` (optional; default: every organization of the item's town).
 Result: ``eligible`` (the applicant), its ``reasons``, and every screened organization.
 """
-from engine import eligibility
+from engine.method import eligibility
 from engine.errors import ValidationError
 
 

@@ -3,7 +3,7 @@
 Params: ``amount`` in yuan (default: the project's ``budget_total``), ``year`` (default: now).
 BPMN error ``insufficient_funds`` when less is left.
 """
-from engine import funds
+from engine.method import funds
 
 
 def handle(job):

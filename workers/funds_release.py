@@ -1,5 +1,5 @@
 """Topic ``funds_release``: give back what a rejected or terminated project holds."""
-from engine import funds
+from engine.method import funds
 
 
 def handle(job):

@@ -2,8 +2,8 @@
 
 Params: ``message``; ``to`` (usernames) and/or ``role`` (e.g. ``community_committee``).
 """
-from engine import notifications
-from engine.access import scope_for
+from engine.core import notifications
+from engine.core.access import scope_for
 from engine.errors import ValidationError
 
 

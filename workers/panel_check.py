@@ -5,7 +5,7 @@ usernames; default task data ``panel``), ``service_recipients`` (usernames who r
 service), ``min_size`` (default 3).
 BPMN error ``invalid_panel`` listing every problem.
 """
-from engine import evaluation
+from engine.method import evaluation
 
 
 def handle(job):

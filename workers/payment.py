@@ -2,7 +2,7 @@
 
 Params: ``installment`` (number or label such as ``on_signing``; default 1).
 """
-from engine import payments
+from engine.method import payments
 
 
 def handle(job):

@@ -2,7 +2,7 @@
 
 Result: ``voters`` (usernames, one vote task each), ``recused`` (with reasons), ``members``.
 """
-from engine import voting
+from engine.method import voting
 
 
 def handle(job):

@@ -3,7 +3,7 @@
 Params (from the diagram): ``quorum_ratio`` (default 2/3), ``pass_ratio`` (default 1/2),
 ``ballots`` (default: task data ``ballots`` or ``votes``), ``voters`` (default: the roster now).
 """
-from engine import voting
+from engine.method import voting
 
 
 def handle(job):

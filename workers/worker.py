@@ -16,9 +16,9 @@ import traceback
 
 from sqlalchemy.exc import DBAPIError
 
-from engine.db import make_session_factory, tune_for_workers, unit_of_work
+from engine.core.db import make_session_factory, tune_for_workers, unit_of_work
 from engine.errors import BusinessRuleError
-from engine.jobs import JobQueue, LockLostError
+from engine.core.jobs import JobQueue, LockLostError
 
 log = logging.getLogger("sanshe.worker")
 

@@ -3,7 +3,7 @@ from alembic import context
 from sqlalchemy import create_engine
 
 from engine import all_models  # noqa: F401  (registers every table)
-from engine.db import Base
+from engine.core.db import Base
 
 config = context.config
 target_metadata = Base.metadata

@@ -9,10 +9,10 @@ from types import SimpleNamespace
 import pytest
 from werkzeug.serving import make_server
 
-from engine import users as user_store
-from engine.db import unit_of_work
-from engine.deployments import deploy, read_bundle
-from engine.rules_models import Budget
+from engine.core import users as user_store
+from engine.core.db import unit_of_work
+from engine.core.deployments import deploy, read_bundle
+from engine.method.models import Budget
 from tests.conftest import make_services
 from tests.factories import FAST_HASHER, PASSWORD, make_world, set_all_passwords  # noqa: F401 (PASSWORD: tests)
 from webui import create_app

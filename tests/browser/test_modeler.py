@@ -7,8 +7,8 @@ import re
 import pytest
 from sqlalchemy import func, select
 
-from engine.db import unit_of_work
-from engine.models import Definition
+from engine.core.db import unit_of_work
+from engine.core.models import Definition
 from tests import diagram_edits as edits
 
 from .conftest import ARTIFACTS, PASSWORD

@@ -6,8 +6,8 @@ import re
 import pytest
 from sqlalchemy import select
 
-from engine.db import unit_of_work
-from engine.models import Definition, Instance, Job, Task
+from engine.core.db import unit_of_work
+from engine.core.models import Definition, Instance, Job, Task
 from webui.forms import widget_of
 from workers.registry import TOPICS
 from workers.worker import run_workers

@@ -15,9 +15,9 @@ from datetime import datetime, timedelta
 import pytest
 from sqlalchemy import insert
 
-from engine.activity_log import rebuild
-from engine.db import make_engine, make_session_factory, upgrade_schema
-from engine.models import Event
+from engine.mining.fold import rebuild
+from engine.core.db import make_engine, make_session_factory, upgrade_schema
+from engine.core.models import Event
 from tests.conftest import pg_schema
 
 T0 = datetime(2024, 1, 1)

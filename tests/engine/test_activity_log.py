@@ -4,11 +4,11 @@ from datetime import datetime, timedelta
 from sqlalchemy import select, text
 
 from bench.lifecycle import default_choices, fill, service_result
-from engine.activity_log import rebuild
-from engine.db import unit_of_work
-from engine.jobs import JobQueue
-from engine.logview import epoch_seconds, epoch_sql
-from engine.models import Job, Task, User
+from engine.mining.fold import rebuild
+from engine.core.db import unit_of_work
+from engine.core.jobs import JobQueue
+from engine.mining.logview import epoch_seconds, epoch_sql
+from engine.core.models import Job, Task, User
 from tests.engine.test_seven_steps import USERS_BY_ROLE, env, start  # noqa: F401 (fixture)
 
 TABLES = {"mining_cases": "instance_id", "mining_acts": "task_id"}

@@ -68,9 +68,9 @@ def test_errors_are_one_line(sanshe):
 
 def seed_world(tmp_path):
     from engine.config import load_settings
-    from engine.db import unit_of_work
-    from engine.models import CatalogItem, Community, Organization, Town
-    from engine.services import build_services
+    from engine.core.db import unit_of_work
+    from engine.core.models import CatalogItem, Community, Organization, Town
+    from engine.wiring import build_services
 
     services = build_services(load_settings(database_url=f"sqlite:///{tmp_path / 'cli.db'}"))
     with unit_of_work(services.session_factory) as session:

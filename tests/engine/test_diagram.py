@@ -17,7 +17,7 @@ from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.exceptions import WorkflowException
 from SpiffWorkflow.util.task import TaskState
 
-from engine.spiff import ExternalServiceTask, force_timer, parse_process
+from engine.core.spiff import ExternalServiceTask, force_timer, parse_process
 
 PROCESSES = Path(__file__).resolve().parents[2] / "processes"
 DIAGRAM = PROCESSES / "seven_step_project.bpmn"

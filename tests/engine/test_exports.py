@@ -8,10 +8,10 @@ from datetime import date
 import pandas as pd
 import pytest
 
-from engine.db import unit_of_work
+from engine.core.db import unit_of_work
 from engine.errors import ValidationError
-from engine.exports import count_events, iter_export, write_export
-from engine.mining import LogFilter, activity_stats, case_lead_times, log_view
+from engine.mining.exports import count_events, iter_export, write_export
+from engine.mining.cycle_times import LogFilter, activity_stats, case_lead_times, log_view
 from tests.engine.mining_log import NAMES, NOW, event_rows, mining_db  # noqa: F401 (fixture)
 
 pm4py = pytest.importorskip("pm4py")

@@ -3,11 +3,11 @@ import pytest
 from sqlalchemy import func, select
 
 from bench.lifecycle import default_choices, fill, service_result
-from engine import migration
-from engine.db import unit_of_work
-from engine.deployments import deploy, read_bundle
+from engine.core import migration
+from engine.core.db import unit_of_work
+from engine.core.deployments import deploy, read_bundle
 from engine.errors import ConflictError
-from engine.models import AuditEntry, Instance, Job, Task, User
+from engine.core.models import AuditEntry, Instance, Job, Task, User
 from tests import diagram_edits as edits
 from tests.factories import make_world
 

@@ -3,9 +3,9 @@ from datetime import date
 
 import pytest
 
-from engine.calendar import WorkingCalendar
-from engine.db import unit_of_work
-from engine.mining import (
+from engine.core.calendar import WorkingCalendar
+from engine.core.db import unit_of_work
+from engine.mining.cycle_times import (
     LogFilter, activity_stats, case_durations, case_lead_times, case_timeline, cycle_time_report,
     directly_follows, log_view, rework, running_ages, slowest_cases, step_stats, variants,
 )

@@ -6,10 +6,10 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from engine.db import unit_of_work
+from engine.core.db import unit_of_work
 from engine.errors import ConflictError, NotFoundError, ValidationError
-from engine.hotcache import after_commit, savepoint
-from engine.models import Event, Instance, Job, Task, Timer, User
+from engine.core.hotcache import after_commit, savepoint
+from engine.core.models import Event, Instance, Job, Task, Timer, User
 from tests.conftest import restarted
 from tests.factories import deploy_world
 
@@ -202,7 +202,7 @@ def test_deadline_timer_fires_from_the_scheduler(env):
 
 class Clock:
     def __init__(self):
-        from engine.models import utcnow
+        from engine.core.models import utcnow
         self.now = utcnow()
 
     def __call__(self):

@@ -9,11 +9,11 @@ from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.util.task import TaskState
 
 from engine.config import load_settings
-from engine.scripting import (
+from engine.core.scripting import (
     RestrictedEnvironment, ScriptLimitError, ScriptRejected, ScriptTimeout, check_expression,
     make_script_engine,
 )
-from engine.spiff import parse_process
+from engine.core.spiff import parse_process
 
 VALID = Path(__file__).resolve().parent.parent / "data" / "validation" / "valid.bpmn"
 

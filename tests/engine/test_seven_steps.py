@@ -5,8 +5,8 @@ import pytest
 from sqlalchemy import func, select
 
 from bench.lifecycle import default_choices, fill, service_result
-from engine.db import unit_of_work
-from engine.models import Event, Instance, Job, Task, User
+from engine.core.db import unit_of_work
+from engine.core.models import Event, Instance, Job, Task, User
 from tests.factories import deploy_world
 
 PROCESSES = Path(__file__).resolve().parents[2] / "processes"
@@ -123,7 +123,7 @@ def test_200_revision_rounds(sqlite_services):
 
 
 def test_terminating_a_project_releases_its_earmarked_funds(env):
-    from engine import funds
+    from engine.method import funds
 
     services, world = env
     with unit_of_work(services.session_factory) as session:

@@ -5,10 +5,10 @@ from uuid import UUID
 
 from sqlalchemy import delete, func, select, update
 
-from engine import spiff
-from engine.db import unit_of_work
-from engine.models import Instance, StatePart
-from engine.spiff_state import StateStore
+from engine.core import spiff
+from engine.core.db import unit_of_work
+from engine.core.models import Instance, StatePart
+from engine.core.spiff_state import StateStore
 from tests.conftest import restarted
 from tests.engine.test_runtime import complete, drive_rounds, open_task, start
 

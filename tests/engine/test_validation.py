@@ -6,8 +6,8 @@ from pathlib import Path
 import pytest
 
 from engine.errors import ValidationError
-from engine.models import ROLES
-from engine.validation import Finding, validate_bundle, validate_or_raise
+from engine.core.models import ROLES
+from engine.core.validation import Finding, validate_bundle, validate_or_raise
 
 ROOT = Path(__file__).resolve().parents[2]
 DATA = ROOT / "tests" / "data" / "validation"

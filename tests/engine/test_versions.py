@@ -1,7 +1,7 @@
 """What changed between two versions of a diagram, as an administrator drew it."""
-from engine.db import unit_of_work
-from engine.deployments import deploy, read_bundle
-from engine.versions import diff_definitions, diff_diagrams, versions_overview
+from engine.core.db import unit_of_work
+from engine.core.deployments import deploy, read_bundle
+from engine.core.versions import diff_definitions, diff_diagrams, versions_overview
 from tests import diagram_edits as edits
 
 

@@ -7,10 +7,10 @@ from types import SimpleNamespace
 import pytest
 from sqlalchemy import select
 
-from engine import users as user_store
-from engine.db import unit_of_work
-from engine.deployments import deploy, read_bundle
-from engine.models import Community, Task, Town, User
+from engine.core import users as user_store
+from engine.core.db import unit_of_work
+from engine.core.deployments import deploy, read_bundle
+from engine.core.models import Community, Task, Town, User
 from tests.factories import FAST_HASHER, PASSWORD, add_user, make_world, set_all_passwords
 from webui import create_app
 

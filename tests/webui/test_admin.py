@@ -5,8 +5,8 @@ import re
 import pytest
 from sqlalchemy import select
 
-from engine.db import unit_of_work
-from engine.models import AuditEntry, Definition, Job, User, utcnow
+from engine.core.db import unit_of_work
+from engine.core.models import AuditEntry, Definition, Job, User, utcnow
 from tests import diagram_edits as edits
 
 from .conftest import PASSWORD, start_project

@@ -9,9 +9,9 @@ import re
 from sqlalchemy import select
 
 from bench.lifecycle import default_choices, fill, service_result
-from engine.db import unit_of_work
-from engine.jobs import JobQueue
-from engine.models import AuditEntry, Definition, Instance, Job, Task, User
+from engine.core.db import unit_of_work
+from engine.core.jobs import JobQueue
+from engine.core.models import AuditEntry, Definition, Instance, Job, Task, User
 from tests import diagram_edits as edits
 from workers.registry import TOPICS
 from workers.worker import Worker

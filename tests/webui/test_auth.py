@@ -1,8 +1,8 @@
 """Sign-in, lock-out, sign-out, cookies and the language switch."""
 from sqlalchemy import select
 
-from engine.db import unit_of_work
-from engine.models import User
+from engine.core.db import unit_of_work
+from engine.core.models import User
 
 from .conftest import PASSWORD, Client
 

@@ -1,6 +1,6 @@
 """A POST without the CSRF token changes nothing; what people type comes back escaped."""
-from engine.db import unit_of_work
-from engine.models import Task
+from engine.core.db import unit_of_work
+from engine.core.models import Task
 
 from .conftest import ready_task, start_project
 

@@ -4,8 +4,8 @@ from datetime import timedelta
 
 from sqlalchemy import select
 
-from engine.db import unit_of_work
-from engine.models import Event, Task, utcnow
+from engine.core.db import unit_of_work
+from engine.core.models import Event, Task, utcnow
 
 from .conftest import ready_task, start_project
 

@@ -1,8 +1,8 @@
 """Projects: start one, list with filters, the timeline and the diagram."""
 from sqlalchemy import select
 
-from engine.db import unit_of_work
-from engine.models import Instance, Organization
+from engine.core.db import unit_of_work
+from engine.core.models import Instance, Organization
 
 from .conftest import start_project
 

@@ -6,8 +6,8 @@ import re
 
 from sqlalchemy import select
 
-from engine.db import unit_of_work
-from engine.models import Attachment, Task
+from engine.core.db import unit_of_work
+from engine.core.models import Attachment, Task
 
 from .conftest import ready_task, start_project
 
@@ -72,7 +72,7 @@ def test_table_rows_and_money_are_typed(web):
     from webui.forms import FormInput, build_fields
 
     with unit_of_work(web.services.session_factory, readonly=True) as session:
-        from engine.deployments import latest_definition
+        from engine.core.deployments import latest_definition
         forms = latest_definition(session, "seven_step_project").forms
     schema = forms["write_application.schema.json"]
     form = MultiDict({

@@ -1,4 +1,4 @@
-"""engine/users.py and engine/inbox.py behind the pages: accounts, lock-out, grants, and the
+"""engine/core/users.py and engine/queries/inbox.py behind the pages: accounts, lock-out, grants, and the
 inbox across several grants, assignees, caps and pages (SQLite and PostgreSQL)."""
 import uuid
 from datetime import timedelta
@@ -6,10 +6,11 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from engine import inbox, users
-from engine.db import unit_of_work
+from engine.queries import inbox
+from engine.core import users
+from engine.core.db import unit_of_work
 from engine.errors import ConflictError, ValidationError
-from engine.models import Task, User, utcnow
+from engine.core.models import Task, User, utcnow
 from tests.factories import make_world
 
 from .conftest import build_web, start_project

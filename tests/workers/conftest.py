@@ -8,10 +8,10 @@ from datetime import datetime, timedelta
 
 import pytest
 from engine.config import load_settings
-from engine.db import make_engine, make_session_factory, unit_of_work, upgrade_schema
-from engine.db import Base
+from engine.core.db import make_engine, make_session_factory, unit_of_work, upgrade_schema
+from engine.core.db import Base
 from engine import all_models  # noqa: F401
-from engine.jobs import JobQueue
+from engine.core.jobs import JobQueue
 
 from tests.conftest import pg_schema
 
@@ -105,9 +105,9 @@ class World:
     """The real engine on the test database: the fixture diagram deployed, a budget set."""
 
     def __init__(self, db, budget_yuan=1_000_000, **overrides):
-        from engine import funds
-        from engine.deployments import deploy
-        from engine.services import build_services
+        from engine.method import funds
+        from engine.core.deployments import deploy
+        from engine.wiring import build_services
 
         settings = load_settings(database_url=db.url, **{"job_backoff_seconds": 2.0, **overrides})
         self.db = db
@@ -120,7 +120,7 @@ class World:
                 funds.set_budget(session, self.seed.town_id, 2024, budget_yuan)
 
     def start(self, n, budget_total="100.01"):
-        from engine.models import User
+        from engine.core.models import User
         ids = []
         with self.db.uow() as session:
             lead = session.get(User, self.seed.users["lead"])

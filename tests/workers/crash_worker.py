@@ -7,7 +7,7 @@ import sys
 import time
 
 from engine.config import load_settings
-from engine.services import build_services
+from engine.wiring import build_services
 from workers.registry import TOPICS
 from workers.worker import run_workers
 

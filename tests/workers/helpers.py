@@ -1,5 +1,5 @@
 """Run one job through the real queue and a real handler (no runtime: queue-level completion)."""
-from engine.models import Job
+from engine.core.models import Job
 from workers.registry import TOPICS
 from workers.worker import Worker
 

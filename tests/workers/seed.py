@@ -3,7 +3,7 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from engine.models import (
+from engine.core.models import (
     CatalogItem, Community, Definition, Instance, Job, Organization, RoleGrant, Town, User,
 )
 

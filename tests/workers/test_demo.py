@@ -6,9 +6,9 @@ from sqlalchemy import func, select
 
 from cli import main
 from engine.config import load_settings
-from engine.db import make_engine, make_session_factory, unit_of_work
-from engine.models import Event, Instance, Job, Notification
-from engine.rules_models import Agreement, Decision, LedgerEntry, Payment
+from engine.core.db import make_engine, make_session_factory, unit_of_work
+from engine.core.models import Event, Instance, Job, Notification
+from engine.method.models import Agreement, Decision, LedgerEntry, Payment
 from workers.demo import run_demo
 
 

@@ -4,10 +4,10 @@ from fractions import Fraction
 import pytest
 from sqlalchemy import func, select
 
-from engine import voting
+from engine.method import voting
 from engine.errors import ValidationError
-from engine.models import Notification
-from engine.rules_models import Decision
+from engine.core.models import Notification
+from engine.method.models import Decision
 
 from .helpers import project_of, run_job
 

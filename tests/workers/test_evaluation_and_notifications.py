@@ -2,8 +2,8 @@
 import pytest
 from sqlalchemy import select
 
-from engine.models import Notification, Task
-from engine.notifications import notify_task_ready
+from engine.core.models import Notification, Task
+from engine.core.notifications import notify_task_ready
 
 from .helpers import JobFailed, run_job
 
@@ -25,7 +25,7 @@ def test_valid_panel(db, queue, seed):
 def test_invalid_panels_are_refused(db, queue, seed, panel, problem):
     outcome, code, job_id = run_job(db, queue, seed, "panel_check", params={"panel": panel, "min_size": 3})
     assert (outcome, code) == ("bpmn_error", "invalid_panel")
-    from engine.models import Job
+    from engine.core.models import Job
     with db.uow(readonly=True) as session:
         assert problem in session.get(Job, job_id).error_message
 
@@ -62,6 +62,6 @@ def test_notify_topic_sends_once_per_job(db, queue, seed):
     _, result, job_id = run_job(db, queue, seed, "notify", params={"message": "Meeting at 9", "role": "community_committee",
                                                                    "to": ["rep1"]})
     assert result == {"sent": 2}
-    from engine.notifications import notify
+    from engine.core.notifications import notify
     with db.uow() as session:
         assert notify(session, ["rep1", "chair"], "Meeting at 9", job_id=job_id) == []

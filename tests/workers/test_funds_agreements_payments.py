@@ -4,9 +4,11 @@ import threading
 import pytest
 from sqlalchemy import select, text
 
-from engine import agreements, funds, payments
+from engine.method import agreements
+from engine.method import funds
+from engine.method import payments
 from engine.errors import BusinessRuleError
-from engine.rules_models import Agreement, LedgerEntry, Payment
+from engine.method.models import Agreement, LedgerEntry, Payment
 
 from .helpers import JobFailed, project_of, run_job
 from .seed import Seed

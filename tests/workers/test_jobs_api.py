@@ -4,7 +4,7 @@ import time
 import pytest
 from sqlalchemy import select
 
-from engine.models import Instance, Job
+from engine.core.models import Instance, Job
 from webui import create_app
 from webui.jobs_api import register
 

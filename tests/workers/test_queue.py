@@ -3,7 +3,7 @@ import pytest
 from sqlalchemy import func, select
 
 from engine.errors import BusinessRuleError, ConflictError
-from engine.models import Event, Job, Notification
+from engine.core.models import Event, Job, Notification
 from workers.worker import Worker
 
 

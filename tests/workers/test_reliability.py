@@ -11,9 +11,9 @@ from pathlib import Path
 from sqlalchemy import func, select
 
 from bench.worker_bench import run_case
-from engine import funds
-from engine.models import Instance, Job, Notification
-from engine.rules_models import LedgerEntry
+from engine.method import funds
+from engine.core.models import Instance, Job, Notification
+from engine.method.models import LedgerEntry
 from workers.registry import TOPICS
 from workers.worker import run_workers
 

@@ -6,10 +6,10 @@ from sqlalchemy import func, select
 
 from cli import main
 from cli.app import Context
-from engine import funds
-from engine.jobs import JobQueue
-from engine.models import Event, Instance, Job, Notification, utcnow
-from engine.rules_models import LedgerEntry
+from engine.method import funds
+from engine.core.jobs import JobQueue
+from engine.core.models import Event, Instance, Job, Notification, utcnow
+from engine.method.models import LedgerEntry
 from workers.registry import TOPICS
 from workers.worker import Worker, run_workers
 

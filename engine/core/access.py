@@ -1,0 +1,110 @@
+"""Who may see and act on what: roles held in scopes.
+
+The rule: a user sees a task when they hold the lane's role in the instance's scope of that
+role's type (a community for the community committee, a town for the town government, an
+organization for its staff ...), and, when the diagram assigns the task to a person, only
+that person sees it. Administrators hold the ``global`` scope.
+"""
+from sqlalchemy import bindparam, select
+
+from engine.errors import ConflictError, ForbiddenError, NotFoundError, Text
+from engine.core.models import ROLE_SCOPE_TYPE, CatalogItem, Community, Organization, RoleGrant, Task, Town, User
+
+
+def scope_for(role, town_id, community_id, organization_id):
+    """The (scope_type, scope_id) an instance's task in ``role``'s lane belongs to."""
+    scope_type = ROLE_SCOPE_TYPE.get(role, "global")
+    scope_id = {"town": town_id, "community": community_id, "organization": organization_id}.get(scope_type, 0)
+    return scope_type, scope_id or 0
+
+
+_GRANTS = select(RoleGrant.role, RoleGrant.scope_type, RoleGrant.scope_id).where(RoleGrant.user_id == bindparam("p_user"))
+
+
+def grants_of(session, user):
+    """The set of (role, scope_type, scope_id) the user holds.
+
+    Read once per transaction and user: a request checks access several times.
+    """
+    cache = session.info.setdefault("sanshe_grants", {})
+    grants = cache.get(user.id)
+    if grants is None:
+        rows = session.connection().execute(_GRANTS, {"p_user": user.id}).all()
+        grants = cache[user.id] = frozenset(tuple(row) for row in rows)
+    return grants
+
+
+def forget_grants(session):
+    """Grants changed in this transaction: read them again on the next check."""
+    session.info.pop("sanshe_grants", None)
+
+
+def holds(session, user, role, scope_type, scope_id):
+    return (role, scope_type, scope_id) in grants_of(session, user)
+
+
+def holds_or_admin(session, user, role, scope_type, scope_id):
+    """The user holds ``role`` in the scope, or is an administrator."""
+    grants = grants_of(session, user)
+    return (role, scope_type, scope_id) in grants or ("administrator", "global", 0) in grants
+
+
+def can_see_task(session, user, task):
+    if task.assignee is not None:
+        return task.assignee == user.username
+    return holds(session, user, task.role, task.scope_type, task.scope_id)
+
+
+def check_task_access(session, user, task):
+    """Raise NotFoundError for a task the user may not see (its existence is not revealed)."""
+    if user is None or not user.active or not can_see_task(session, user, task):
+        raise NotFoundError("No such task in your inbox.")
+
+
+def visible_task(session, user, task_id):
+    """The task if ``user`` may see it (any state); NotFoundError otherwise."""
+    task = session.get(Task, task_id)
+    if task is None:
+        raise NotFoundError("No such task in your inbox.")
+    check_task_access(session, user, task)
+    return task
+
+
+def check_can_act(session, user, task):
+    """The user may complete the task: it is visible and not claimed by someone else."""
+    check_task_access(session, user, task)
+    if task.state != "ready":
+        raise ConflictError(Text("This task is already %(state)s.", state=task.state))
+    if task.claimed_by not in (None, user.username):
+        raise ForbiddenError(Text("This task is claimed by %(user)s.", user=task.claimed_by))
+
+
+def get_user(session, username):
+    user = session.scalar(select(User).where(User.username == username))
+    if user is None:
+        raise NotFoundError(Text("No user named %(name)r.", name=username))
+    return user
+
+
+SCOPE_MODELS = {"town": Town, "community": Community, "organization": Organization}
+
+
+def find_scope(session, scope_type, value):
+    """The id of the town, community or organization named by its code (or its id)."""
+    model = SCOPE_MODELS[scope_type]
+    found = session.scalar(select(model.id).where(model.code == value))
+    if found is None and str(value).isdigit():
+        found = session.scalar(select(model.id).where(model.id == int(value)))
+    if found is None:
+        raise NotFoundError(Text("No %(kind)s %(code)r.", kind=scope_type, code=value))
+    return found
+
+
+def find_catalog_item(session, community_code, item_code):
+    """A community's catalog item by the community's and the item's codes."""
+    community_id = find_scope(session, "community", community_code)
+    item = session.scalar(select(CatalogItem).where(CatalogItem.community_id == community_id,
+                                                    CatalogItem.code == item_code))
+    if item is None:
+        raise NotFoundError(Text("No catalog item %(code)r in %(community)s.", code=item_code, community=community_code))
+    return item

@@ -1,0 +1,75 @@
+"""Claiming, handing over and drafting human tasks (the inbox's operations)."""
+from sqlalchemy import update
+
+from engine.core import access
+from engine.errors import ConflictError, ForbiddenError, Text, ValidationError
+from engine.core.eventlog import EventBatch
+from engine.core.models import Instance, Task
+
+
+class TaskClaims:
+    """Task operations that change who works on a task, not the process; mixed into Runtime."""
+
+    def claim_task(self, session, task_id, user):
+        row = self.get_task(session, task_id, user)
+        self._claim(session, row, user.username, user.username)
+        return row
+
+    def hand_over(self, session, task_id, user, to_username):
+        """Give a task to another member holding the same role in the same scope."""
+        row = self.get_task(session, task_id, user)
+        if row.assignee is not None:
+            raise ForbiddenError("This task is assigned to one person by the process and cannot be handed over.")
+        target = access.get_user(session, to_username)
+        if not target.active or not access.holds(session, target, row.role, row.scope_type, row.scope_id):
+            raise ValidationError("That person does not hold this role in this scope.",
+                                  errors={"to": ["Choose a member of the same role and scope."]})
+        if row.claimed_by not in (None, user.username) and not access.holds(session, user, "administrator", "global", 0):
+            raise ForbiddenError(Text("This task is claimed by %(user)s.", user=row.claimed_by))
+        self._claim(session, row, target.username, user.username, force=True)
+        return row
+
+    def unclaim_task(self, session, task_id, user):
+        row = self.get_task(session, task_id, user)
+        if row.claimed_by != user.username:
+            raise ConflictError("You have not claimed this task.")
+        self._claimed(session, row, None, None)
+        self._task_events(session, row, [("assign", user.username)])
+        return row
+
+    def save_draft(self, session, task_id, user, data):
+        row = self.get_task(session, task_id, user)
+        if row.state != "ready":
+            raise ConflictError(Text("This task is already %(state)s.", state=row.state))
+        if not isinstance(data, dict):
+            raise ValidationError("A draft must be an object.")
+        row.draft = data
+        return row
+
+    def _claim(self, session, row, username, actor, force=False):
+        if row.state != "ready":
+            raise ConflictError(Text("This task is already %(state)s.", state=row.state))
+        if row.claimed_by not in (None, username) and not force:
+            raise ConflictError(Text("This task is already claimed by %(user)s.", user=row.claimed_by))
+        first = row.claimed_at is None
+        self._claimed(session, row, username, self.clock())
+        self._task_events(session, row, [("assign", actor)] + ([("start", username)] if first else []))
+
+    def _claimed(self, session, row, username, when):
+        # Conditional update: two people claiming at once, one wins.
+        result = session.execute(
+            update(Task).where(Task.id == row.id, Task.state == "ready", Task.claimed_by.is_(row.claimed_by))
+            .values(claimed_by=username, claimed_at=when or row.claimed_at)
+            .execution_options(synchronize_session=False)
+        )
+        if result.rowcount != 1:
+            raise ConflictError("Someone else changed this task first; reload and try again.")
+        row.claimed_by, row.claimed_at = username, when or row.claimed_at
+
+    def _task_events(self, session, row, transitions):
+        """Log ``[(transition, resource)]`` of the task, in order, as one batch."""
+        instance = session.get(Instance, row.instance_id)
+        batch = EventBatch(instance, self.spec_cache.definition(session, row.definition_id), self.clock())
+        for transition, resource in transitions:
+            batch.task(transition, row, resource)
+        batch.flush(session)

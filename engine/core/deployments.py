@@ -1,0 +1,186 @@
+"""Deployed process definitions: versions, content hashes and the parsed-spec cache."""
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from threading import Lock
+
+from lxml import etree
+from sqlalchemy import func, select
+
+from engine.errors import NotFoundError, Text, ValidationError
+from engine.core import audit
+from engine.core.models import Definition
+from engine.core.spiff import parse_process
+
+FORM_PROPERTY = "formJsonSchemaFilename"
+
+
+class SpecCache:
+    """Parsed specs per deployed definition id: parsing costs milliseconds, lookups nothing.
+
+    Deployed definitions never change, so their rows are cached here too (as snapshots
+    that belong to no session).
+    """
+
+    def __init__(self):
+        self._specs = {}
+        self._definitions = {}
+        self._lock = Lock()
+
+    def definition(self, session, definition_id):
+        snapshot = self._definitions.get(definition_id)
+        if snapshot is None:
+            row = get_definition(session, definition_id)
+            snapshot = DefinitionSnapshot(row.id, row.key, row.version, row.bpmn_file, row.bpmn_xml, dict(row.forms))
+            with self._lock:
+                self._definitions[definition_id] = snapshot
+        return snapshot
+
+    def get(self, definition):
+        entry = self._specs.get(definition.id)
+        if entry is None:
+            _, spec, subprocess_specs = parse_process(definition.bpmn_xml, definition.bpmn_file, definition.key)
+            entry = (spec, subprocess_specs)
+            with self._lock:
+                self._specs[definition.id] = entry
+        return entry
+
+    def put(self, definition_id, spec, subprocess_specs):
+        with self._lock:
+            self._specs[definition_id] = (spec, subprocess_specs)
+
+
+@dataclass(frozen=True)
+class DefinitionSnapshot:
+    id: int
+    key: str
+    version: int
+    bpmn_file: str
+    bpmn_xml: str
+    forms: dict
+
+
+def content_hash(bpmn_xml, forms):
+    digest = hashlib.sha256(bpmn_xml.encode("utf-8"))
+    for name in sorted(forms):
+        digest.update(name.encode("utf-8"))
+        digest.update(json.dumps(forms[name], sort_keys=True, ensure_ascii=False).encode("utf-8"))
+    return digest.hexdigest()
+
+
+def referenced_forms(bpmn_xml):
+    """Form file names referenced by the diagram's user tasks."""
+    tree = etree.fromstring(bpmn_xml.encode("utf-8"))
+    return sorted({
+        prop.get("value") for prop in tree.iter("{*}property")
+        if prop.get("name") == FORM_PROPERTY and prop.get("value")
+    })
+
+
+def read_sources(paths):
+    """Diagrams and forms as text from files and folders: ``(bpmn_files, forms)``.
+
+    A folder contributes every ``*.bpmn`` and ``*.json`` file below it. A diagram given on
+    its own, with no form files, brings the ``*.json`` files of the ``forms/`` folder
+    beside it. ``sanshe validate`` and ``sanshe deploy`` read with this same rule.
+    """
+    bpmn_files, forms, neighbours = {}, {}, []
+    for raw in paths:
+        path = Path(raw)
+        if not path.exists():
+            raise NotFoundError(Text("No such file or folder: %(path)s", path=str(path)))
+        if path.is_file() and path.suffix not in (".bpmn", ".json"):
+            raise NotFoundError(Text("%(path)s: not a .bpmn diagram, a .json form or a folder", path=str(path)))
+        files = sorted(path.rglob("*")) if path.is_dir() else [path]
+        for file in files:
+            if not file.is_file():
+                continue
+            if file.suffix == ".bpmn":
+                bpmn_files[file.name] = file.read_text(encoding="utf-8")
+            elif file.suffix == ".json":
+                forms[file.name] = file.read_text(encoding="utf-8")
+        if path.is_file() and path.suffix == ".bpmn":
+            neighbours.extend(sorted((path.parent / "forms").glob("*.json")))
+    if not forms:
+        forms = {file.name: file.read_text(encoding="utf-8") for file in neighbours}
+    return bpmn_files, forms
+
+
+def read_bundle(paths):
+    """Read diagrams and forms (as :func:`read_sources`), the forms parsed:
+    ``(bpmn_files, forms)``."""
+    bpmn_files, sources = read_sources(paths)
+    forms = {}
+    for name, source in sources.items():
+        try:
+            forms[name] = json.loads(source)
+        except json.JSONDecodeError as exc:
+            raise ValidationError(Text("%(file)s:%(line)s: not valid JSON (%(reason)s)", file=name, line=exc.lineno,
+                                       reason=exc.msg)) from exc
+    return bpmn_files, forms
+
+
+def deploy(session, spec_cache, bpmn_files, forms, deployed_by, validator=None):
+    """Deploy each diagram with the forms it references as a new version of its process.
+
+    Identical content (same diagram and forms) is a no-op. ``validator`` is a callable
+    ``(bpmn_files, forms) -> None`` raising ValidationError; without one the diagram is
+    still parsed and checked against the BPMN XSD. Returns ``[(definition, created)]``.
+    Nothing is written when any diagram is refused.
+    """
+    if not bpmn_files:
+        raise ValidationError("No BPMN diagram to deploy.")
+    if validator is not None:
+        validator(bpmn_files, forms)
+    parsed = []
+    for filename, xml in sorted(bpmn_files.items()):
+        try:
+            key, spec, subprocess_specs = parse_process(xml, filename)
+        except etree.XMLSyntaxError as exc:
+            raise ValidationError(f"{filename}:{exc.lineno}: not well-formed XML: {exc.msg}") from exc
+        except Exception as exc:  # SpiffWorkflow's ValidationException and parse errors
+            line = getattr(exc, "line_number", None) or getattr(exc, "sourceline", "")
+            raise ValidationError(f"{filename}:{line}: {exc}") from exc
+        names = referenced_forms(xml)
+        missing = [name for name in names if name not in forms]
+        if missing:
+            raise ValidationError(f"{filename}: missing form files: {', '.join(missing)}")
+        parsed.append((filename, xml, key, spec, subprocess_specs, {n: forms[n] for n in names}))
+
+    results = []
+    for filename, xml, key, spec, subprocess_specs, own_forms in parsed:
+        digest = content_hash(xml, own_forms)
+        latest = latest_definition(session, key, required=False)
+        if latest is not None and latest.content_hash == digest:
+            results.append((latest, False))
+            continue
+        definition = Definition(
+            key=key, version=(latest.version + 1) if latest else 1, name=spec.description or key,
+            content_hash=digest, bpmn_file=filename, bpmn_xml=xml, forms=own_forms, deployed_by=deployed_by,
+        )
+        session.add(definition)
+        session.flush()
+        spec_cache.put(definition.id, spec, subprocess_specs)
+        audit.record(session, deployed_by, "deploy", f"{key} v{definition.version}",
+                     {"file": filename, "hash": digest})
+        results.append((definition, True))
+    return results
+
+
+def latest_definition(session, key, required=True):
+    definition = session.scalar(select(Definition).where(Definition.key == key).order_by(Definition.version.desc()).limit(1))
+    if definition is None and required:
+        raise NotFoundError(Text("No process %(key)r is deployed.", key=key))
+    return definition
+
+
+def get_definition(session, definition_id):
+    definition = session.get(Definition, definition_id)
+    if definition is None:
+        raise NotFoundError(Text("No definition %(id)s.", id=definition_id))
+    return definition
+
+
+def definition_count(session):
+    return session.scalar(select(func.count(Definition.id)))

@@ -1,0 +1,87 @@
+"""Form data checked against the JSON Schema a user task references."""
+from jsonschema import Draft202012Validator, FormatChecker
+
+from engine.errors import Text
+
+_FORMATS = FormatChecker()
+_VALIDATORS = {}  # id(schema) -> (schema, validator); the schema is kept, so its id stays its own
+
+
+def _validator(schema):
+    entry = _VALIDATORS.get(id(schema))
+    if entry is None or entry[0] is not schema:
+        if len(_VALIDATORS) >= 512:
+            _VALIDATORS.clear()
+        entry = _VALIDATORS[id(schema)] = (schema, Draft202012Validator(schema, format_checker=_FORMATS))
+    return entry[1]
+
+
+def field_path(error):
+    return ".".join(str(part) for part in error.absolute_path)
+
+
+def validate_form(schema, data):
+    """Return ``{field_path: [messages]}`` for ``data``; empty when it is valid.
+
+    Fields the form does not define are refused too, so a form with wrong fields changes
+    nothing. Messages are :class:`~engine.errors.Text` written for the person filling in the
+    form, not the schema's author.
+    """
+    if not isinstance(data, dict):
+        return {"": [Text("The form data must be an object.")]}
+    errors = {}
+    known = set((schema or {}).get("properties", {}))
+    if known:
+        for name in sorted(set(data) - known):
+            errors.setdefault(name, []).append(Text("This form has no such field."))
+    validator = _validator(schema or {})
+    for error in sorted(validator.iter_errors(data), key=lambda e: list(map(str, e.absolute_path))):
+        path = field_path(error)
+        if error.validator == "additionalProperties" and isinstance(error.instance, dict):
+            for name in sorted(set(error.instance) - set(error.schema.get("properties", {}))):
+                unknown = f"{path}.{name}" if path else name
+                if unknown not in errors:
+                    errors[unknown] = [Text("This form has no such field.")]
+            continue
+        if error.validator == "required":
+            missing = error.message.split("'")[1] if "'" in error.message else ""
+            path = f"{path}.{missing}" if path and missing else (missing or path)
+        errors.setdefault(path, []).append(_message(error))
+    return errors
+
+
+_TYPE_MESSAGES = {
+    "string": Text("Enter text."), "integer": Text("Enter a whole number."), "number": Text("Enter a number."),
+    "boolean": Text("Choose yes or no."), "array": Text("Choose or add entries."),
+    "object": Text("Fill in the group of fields."),
+}
+
+
+# Messages that name the schema's limit, and messages that need nothing from it.
+_LIMIT_MESSAGES = {
+    "minLength": lambda n: Text("Enter at least %(limit)s characters.", limit=n),
+    "maxLength": lambda n: Text("Enter at most %(limit)s characters.", limit=n),
+    "minimum": lambda n: Text("Enter a number of at least %(limit)s.", limit=n),
+    "exclusiveMinimum": lambda n: Text("Enter a number above %(limit)s.", limit=n),
+    "maximum": lambda n: Text("Enter a number of at most %(limit)s.", limit=n),
+    "exclusiveMaximum": lambda n: Text("Enter a number below %(limit)s.", limit=n),
+    "minItems": lambda n: Text("Choose or add at least %(limit)s.", limit=n),
+    "maxItems": lambda n: Text("Choose or add at most %(limit)s.", limit=n),
+}
+_CHOICE = Text("Choose one of the offered values.")
+_FORMAT = Text("This is not in the expected format.")
+_FIXED_MESSAGES = {"enum": _CHOICE, "const": _CHOICE, "format": _FORMAT, "pattern": _FORMAT,
+                   "uniqueItems": Text("Each entry may appear only once.")}
+
+
+def _message(error):
+    """What the person filling in the form should read for a JSON Schema error."""
+    kind, limit = error.validator, error.validator_value
+    if kind == "required" or (kind in ("minLength", "minItems") and limit == 1):
+        return Text("This field is required.")
+    if kind == "type":
+        wanted = limit if isinstance(limit, str) else (limit[0] if limit else "")
+        return _TYPE_MESSAGES.get(wanted, Text("This value is of the wrong kind."))
+    if kind in _LIMIT_MESSAGES:
+        return _LIMIT_MESSAGES[kind](limit)
+    return _FIXED_MESSAGES.get(kind) or Text(error.message)

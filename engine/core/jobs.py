@@ -1,0 +1,311 @@
+"""The job queue: service tasks handed to workers (the external-task pattern).
+
+A job is ``ready`` until a worker fetches and locks it (``locked``, with a worker id, a lock
+token and an expiry). The worker then completes it (the instance moves on in the same
+transaction), reports a failure (retried with exponential backoff; when no retries are left
+the job becomes an ``incident`` that no worker fetches until someone retries it), or reports
+a BPMN error (routed to the error boundary event of the diagram).
+
+A lock that expired (the worker died) makes the job fetchable again under a new token; any
+late call with the old worker id or token is refused with ``ConflictError`` and changes
+nothing. Every call that acts on a locked job first locks its row, so while a worker runs a
+handler and completes in one transaction (``execute``), no one else can take the job.
+
+Lock expiry and backoff follow the queue's ``clock`` (wall time); event timestamps follow
+the runtime's clock, which a demo may run on simulated time.
+"""
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from types import SimpleNamespace
+
+from sqlalchemy import and_, func, or_, select, update
+
+from engine.core import audit
+from engine.errors import ConflictError, NotFoundError, Text, ValidationError
+from engine.core.eventlog import EventBatch
+from engine.core.models import Definition, Instance, Job, utcnow
+
+JOBS = Job.__table__
+
+
+class LockLostError(ConflictError):
+    """This job is no longer locked by you (your lock expired and someone else took it, or it
+    was completed or cancelled)."""
+_RETURNED = (JOBS.c.id, JOBS.c.instance_id, JOBS.c.task_id, JOBS.c.bpmn_id, JOBS.c.name, JOBS.c.topic,
+             JOBS.c.step, JOBS.c.variables, JOBS.c.attempts, JOBS.c.retries, JOBS.c.priority)
+
+
+@dataclass(frozen=True)
+class LockedJob:
+    """What a worker receives for one fetched job."""
+    id: int
+    instance_id: int
+    task_id: str
+    bpmn_id: str
+    name: str
+    topic: str
+    step: int | None
+    variables: dict
+    attempts: int
+    retries: int
+    priority: int
+    worker_id: str
+    lock_token: str
+    lock_expires_at: datetime
+
+    def as_dict(self):
+        return {"id": self.id, "instance_id": self.instance_id, "task_id": self.task_id,
+                "activity_id": self.bpmn_id, "activity_name": self.name, "topic": self.topic,
+                "step": self.step, "variables": self.variables, "attempts": self.attempts,
+                "retries": self.retries, "priority": self.priority, "worker_id": self.worker_id,
+                "lock_token": self.lock_token, "lock_expires_at": self.lock_expires_at.isoformat() + "Z"}
+
+
+@dataclass
+class JobContext:
+    """What a handler sees: the job's task data and a session inside the job's transaction."""
+    session: object
+    job: Job
+    worker_id: str
+    now: datetime
+    settings: object = None
+    variables: dict = field(init=False)
+
+    def __post_init__(self):
+        self.variables = dict(self.job.variables or {})
+
+    @property
+    def job_id(self):
+        return self.job.id
+
+    @property
+    def instance_id(self):
+        return self.job.instance_id
+
+    @property
+    def params(self):
+        return self.variables.get("params") or {}
+
+    @property
+    def project(self):
+        return self.variables.get("project") or {}
+
+
+def _lock_row(session, job_id):
+    """The job row, locked for this transaction and read afresh (NotFoundError if none)."""
+    job = session.scalar(select(Job).where(Job.id == job_id).with_for_update()
+                         .execution_options(populate_existing=True))
+    if job is None:
+        raise NotFoundError(Text("No job %(id)s.", id=job_id))
+    return job
+
+
+def list_jobs(session, state=None, limit=500):
+    """Jobs in ``state`` (all states for None), oldest first."""
+    query = select(Job).order_by(Job.id).limit(limit)
+    if state is not None:
+        query = query.where(Job.state == state)
+    return list(session.scalars(query))
+
+
+def _available(topics, now):
+    """Jobs a worker may take: ready and due, or locked by someone whose lock has expired."""
+    return and_(
+        JOBS.c.topic.in_(list(topics)),
+        or_(and_(JOBS.c.state == "ready", JOBS.c.run_after <= now),
+            and_(JOBS.c.state == "locked", JOBS.c.lock_expires_at < now)),
+    )
+
+
+def _claim_statement(dialect, topics, max_jobs, now, values):
+    """One statement that picks and locks up to ``max_jobs`` jobs and returns them.
+
+    PostgreSQL: ``WITH candidate AS (SELECT ... FOR UPDATE SKIP LOCKED) UPDATE ... FROM
+    candidate RETURNING ...`` - racing workers skip each other's rows instead of waiting.
+    SQLite: the same pick as a sub-select; the write transaction (BEGIN IMMEDIATE) already
+    serializes writers.
+    """
+    pick = (select(JOBS.c.id).where(_available(topics, now))
+            .order_by(JOBS.c.priority.desc(), JOBS.c.id).limit(max_jobs))
+    if dialect == "postgresql":
+        candidate = pick.with_for_update(skip_locked=True).cte("candidate")
+        where = JOBS.c.id == candidate.c.id
+    else:
+        where = JOBS.c.id.in_(pick.scalar_subquery())
+    return update(JOBS).where(where).values(**values, attempts=JOBS.c.attempts + 1).returning(*_RETURNED)
+
+
+class JobQueue:
+    """Fetch, lock, complete, fail and retry jobs; ``runtime`` moves instances on."""
+
+    def __init__(self, settings, runtime=None, clock=utcnow):
+        self.settings = settings
+        self.runtime = runtime
+        self.clock = clock
+
+    def event_time(self):
+        runtime_clock = getattr(self.runtime, "clock", None)
+        return runtime_clock() if callable(runtime_clock) else self.clock()
+
+    # -- fetching --------------------------------------------------------------------------
+    def fetch_and_lock(self, session, topics, worker_id, max_jobs=1, lock_seconds=None):
+        """Lock up to ``max_jobs`` available jobs of ``topics`` for ``worker_id``; oldest first
+        within the highest priority. Returns a list of ``LockedJob``."""
+        topics = [t for t in topics or () if t]
+        if not topics or max_jobs < 1:
+            return []
+        if not worker_id:
+            raise ValidationError("A worker id is required.", errors={"worker_id": ["required"]})
+        now = self.clock()
+        token = str(uuid.uuid4())
+        expires = now + timedelta(seconds=lock_seconds or self.settings.job_lock_seconds)
+        statement = _claim_statement(session.get_bind().dialect.name, topics, max_jobs, now, {
+            "state": "locked", "worker_id": worker_id, "lock_token": token, "lock_expires_at": expires})
+        rows = sorted(session.execute(statement).all(), key=lambda r: (-r.priority, r.id))
+        locked = [LockedJob(**row._mapping, worker_id=worker_id, lock_token=token, lock_expires_at=expires)
+                  for row in rows]
+        first = [job for job in locked if job.attempts == 1]
+        if first:
+            self._record_start(session, first, worker_id)
+        return locked
+
+    def _record_start(self, session, jobs, worker_id):
+        """The event log's ``start`` of a service task: when a worker first took it."""
+        rows = session.execute(
+            select(Instance.id, Instance.town_id, Instance.community_id, Instance.organization_id,
+                   Definition.id.label("definition_id"), Definition.key, Definition.version)
+            .join(Definition, Definition.id == Instance.definition_id)
+            .where(Instance.id.in_({job.instance_id for job in jobs})))
+        now, batches = self.event_time(), {}
+        for row in rows:
+            definition = SimpleNamespace(id=row.definition_id, key=row.key, version=row.version)
+            batches[row.id] = EventBatch(row, definition, now)
+        for job in jobs:
+            if job.instance_id not in batches:  # a job queued without a process instance
+                instance = SimpleNamespace(id=job.instance_id, town_id=None, community_id=None, organization_id=None)
+                batches[job.instance_id] = EventBatch(instance, SimpleNamespace(id=None, key="", version=None), now)
+            batches[job.instance_id].job("start", job, worker_id)
+        for batch in batches.values():
+            batch.flush(session)
+
+    # -- acting on a locked job ------------------------------------------------------------
+    def owned(self, session, job_id, worker_id, lock_token):
+        """The job row, locked for this transaction, if ``worker_id`` still holds its lock."""
+        job = _lock_row(session, job_id)
+        if job.state != "locked":
+            raise LockLostError(f"Job {job_id} is {job.state}, not locked by you.")
+        if job.worker_id != worker_id or job.lock_token != lock_token:
+            raise LockLostError(f"Job {job_id} is locked by another worker now (your lock expired).")
+        return job
+
+    def extend_lock(self, session, job_id, worker_id, lock_token, lock_seconds=None):
+        job = self.owned(session, job_id, worker_id, lock_token)
+        job.lock_expires_at = self.clock() + timedelta(seconds=lock_seconds or self.settings.job_lock_seconds)
+        return job.lock_expires_at
+
+    def complete(self, session, job_id, worker_id, lock_token, result=None):
+        """Complete the job with ``result``; the instance moves on in this transaction."""
+        job = self.owned(session, job_id, worker_id, lock_token)
+        self._complete(session, job, result or {}, worker_id)
+        return job
+
+    def _complete(self, session, job, result, worker_id):
+        if not isinstance(result, dict):
+            raise ValidationError("A job result must be an object.", errors={"result": ["must be an object"]})
+        if self.runtime is not None:
+            self.runtime.complete_job(session, job, result, worker_id)  # writes the job row too
+            return
+        job.state = "completed"
+        job.result = result
+        job.completed_at = self.clock()
+        job.lock_expires_at = None
+
+    def bpmn_error(self, session, job_id, worker_id, lock_token, code, message="", variables=None):
+        """Route the job's task to the diagram's error boundary event for ``code``."""
+        job = self.owned(session, job_id, worker_id, lock_token)
+        self._bpmn_error(session, job, code, message, variables, worker_id)
+        return job
+
+    def _bpmn_error(self, session, job, code, message, variables, worker_id):
+        if not code:
+            raise ValidationError("A BPMN error needs a code.", errors={"code": ["required"]})
+        if self.runtime is not None:
+            caught = self.runtime.job_bpmn_error(session, job, code, message, variables or {}, worker_id)
+            if caught is False:
+                # The diagram has no boundary event for this code: a person has to look.
+                job.state, job.retries = "incident", 0
+                job.error_message = f"BPMN error {code!r} is not caught by the diagram: {message}"
+                job.worker_id = job.lock_token = job.lock_expires_at = None
+            return  # caught: the runtime wrote the job row with the instance's step
+        if job.state == "locked":
+            job.state = "completed"
+        job.result = {"bpmn_error": code, "message": message, **(variables or {})}
+        job.error_message = f"{code}: {message}" if message else code
+        job.completed_at = self.clock()
+        job.lock_expires_at = None
+
+    def fail(self, session, job_id, worker_id, lock_token, message, details="", retries=None, retry_seconds=None):
+        """Report a failure. With retries left the job is ready again after a backoff of
+        ``job_backoff_seconds ** attempts`` (or ``retry_seconds``); at zero it is an incident."""
+        job = self.owned(session, job_id, worker_id, lock_token)
+        left = job.retries - 1 if retries is None else max(0, int(retries))
+        job.retries = max(0, left)
+        job.error_message = (message or "failed")[:2000]
+        job.error_details = details or None
+        job.worker_id = job.lock_token = job.lock_expires_at = None
+        if left > 0:
+            backoff = self.settings.job_backoff_seconds ** job.attempts if retry_seconds is None else retry_seconds
+            job.state = "ready"
+            job.run_after = self.clock() + timedelta(seconds=backoff)
+        else:
+            job.state = "incident"
+        return job
+
+    def release(self, session, job_ids, worker_id, lock_token):
+        """Give locked jobs back unprocessed (a worker shutting down); returns how many."""
+        if not job_ids:
+            return 0
+        result = session.execute(
+            update(JOBS).where(JOBS.c.id.in_(list(job_ids)), JOBS.c.state == "locked",
+                               JOBS.c.worker_id == worker_id, JOBS.c.lock_token == lock_token)
+            .values(state="ready", worker_id=None, lock_token=None, lock_expires_at=None))
+        return result.rowcount
+
+    def execute(self, session, job_id, worker_id, lock_token, handler):
+        """Run ``handler(JobContext)`` and complete the job, in the caller's transaction.
+
+        The handler's effects and the completion commit together or not at all: a worker
+        that dies half-way leaves the job as it was (locked, then fetchable again when the
+        lock expires). Any exception from the handler propagates and the caller rolls back:
+        a ``BusinessRuleError`` is then reported with ``bpmn_error`` (its ``code``), anything
+        else with ``fail``, each in a new transaction (``workers.worker.Worker.process``).
+        No savepoint is needed, which saves two round trips per job. Returns the result.
+        """
+        job = self.owned(session, job_id, worker_id, lock_token)
+        context = JobContext(session=session, job=job, worker_id=worker_id, now=self.event_time(),
+                             settings=self.settings)
+        result = handler(context) or {}
+        self._complete(session, job, result, worker_id)
+        return result
+
+    # -- incidents -------------------------------------------------------------------------
+    def incidents(self, session, limit=200):
+        return list_jobs(session, "incident", limit)
+
+    def retry_incident(self, session, job_id, retries=None, actor="admin"):
+        """Put an incident back in the queue with ``retries`` (default: the configured count)."""
+        job = _lock_row(session, job_id)
+        if job.state != "incident":
+            raise ConflictError(Text("Job %(id)s is %(state)s, not an incident.", id=job_id, state=job.state))
+        job.state = "ready"
+        job.retries = retries if retries and retries > 0 else self.settings.job_retries
+        job.run_after = self.clock()
+        audit.record(session, actor, "incident_retry", f"job:{job.id}",
+                     {"topic": job.topic, "error": job.error_message, "retries": job.retries}, ts=self.clock())
+        return job
+
+    def counts(self, session):
+        """How many jobs are in each state, per topic: {(topic, state): n}."""
+        rows = session.execute(select(Job.topic, Job.state, func.count()).group_by(Job.topic, Job.state))
+        return {(topic, state): n for topic, state, n in rows}

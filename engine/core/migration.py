@@ -1,0 +1,128 @@
+"""Moving running instances onto a newer version of their process, in bulk.
+
+A dry run says, per instance, whether it can move and why not; a run moves those that
+can and records each move in the audit log. An instance cannot move when
+
+- it is, or has been, at an element the new version removed (its history would point at
+  nothing);
+- a subprocess it is running no longer exists;
+- a worker job is open at a service task the new version changed (the job was made from
+  the old parameters: let it finish first);
+- SpiffWorkflow cannot place it on the new version (tried on a copy, through a save and a
+  load, exactly as the run would do it).
+"""
+from dataclasses import dataclass, field
+
+from sqlalchemy import select
+
+from engine.core import audit
+from engine.core.deployments import get_definition
+from engine.errors import ConflictError, ValidationError
+from engine.core.models import Definition, Instance, Task
+
+
+@dataclass
+class MigrationCheck:
+    """One instance's answer: ``can_move``, and ``reasons`` when it cannot."""
+    instance_id: int
+    title: str
+    from_version: int
+    to_version: int
+    waiting_at: list = field(default_factory=list)
+    reasons: list = field(default_factory=list)
+    notes: list = field(default_factory=list)
+    moved: bool = False
+
+    @property
+    def can_move(self):
+        return not self.reasons
+
+
+def candidates(session, target, from_definition_id=None):
+    """Running instances of the target's process on an older version (or on one version)."""
+    query = (select(Instance).join(Definition, Definition.id == Instance.definition_id)
+             .where(Instance.status == "running", Definition.key == target.key, Definition.version < target.version)
+             .order_by(Instance.id))
+    if from_definition_id is not None:
+        query = query.where(Instance.definition_id == from_definition_id)
+    return list(session.scalars(query))
+
+
+def check_instance(session, runtime, instance, target, try_on_copy=True):
+    """Whether ``instance`` can move onto ``target``; writes nothing.
+
+    With ``try_on_copy`` the move itself is also tried on a copy (a caller about to move it
+    for real learns the same from the real move).
+    """
+    current = session.get(Definition, instance.definition_id)
+    check = MigrationCheck(instance.id, instance.title, current.version, target.version,
+                           waiting_at=_waiting_at(session, instance.id))
+    if instance.status != "running":
+        check.reasons.append(f"the project is {instance.status}")
+        return check
+    if current.key != target.key or current.version >= target.version:
+        check.reasons.append(f"it is on version {current.version}; version {target.version} is not newer")
+        return check
+    diff = runtime.migration_diff(session, instance.id, target.id)
+    for name in diff.missing_subprocesses:
+        check.reasons.append(f"it is inside the subprocess {name}, which version {target.version} does not have")
+    for ref in diff.removed:
+        where = "has been at" if ref.state in ("COMPLETED", "CANCELLED", "ERROR") else "is waiting at"
+        check.reasons.append(f"it {where} {ref.name} ({ref.bpmn_id}), which version {target.version} removed")
+    for ref, attributes in diff.changed_open:
+        what = ", ".join(attributes) or "its definition"
+        if ref.kind == "service" and ref.state == "STARTED":
+            check.reasons.append(f"a worker job is open at {ref.name} ({ref.bpmn_id}), whose {what} changed in "
+                                 f"version {target.version}; move it after the job is done")
+        else:
+            check.notes.append(f"{ref.name} ({ref.bpmn_id}, {ref.state.lower()}): {what} changed; "
+                               f"it continues by version {target.version}")
+    if check.can_move and try_on_copy:
+        try:
+            runtime.migrate_instance(session, instance.id, target.id, actor="", dry_run=True)
+        except ConflictError as exc:
+            check.reasons.append(str(exc))
+    return check
+
+
+def dry_run(session, runtime, target_id, from_definition_id=None):
+    """A ``MigrationCheck`` for every candidate instance; changes nothing."""
+    target = get_definition(session, target_id)
+    return [check_instance(session, runtime, instance, target)
+            for instance in candidates(session, target, from_definition_id)]
+
+
+def migrate(session, runtime, target_id, actor, from_definition_id=None, instance_ids=None):
+    """Move every candidate that can move onto ``target_id``; each move is audited.
+
+    ``instance_ids`` limits the run to those instances. Instances that cannot move are
+    left as they are and reported. Returns the ``MigrationCheck`` list (``moved`` set).
+    """
+    target = get_definition(session, target_id)
+    wanted = set(instance_ids) if instance_ids is not None else None
+    checks = []
+    for instance in candidates(session, target, from_definition_id):
+        if wanted is not None and instance.id not in wanted:
+            continue
+        check = check_instance(session, runtime, instance, target, try_on_copy=False)
+        checks.append(check)
+        if not check.can_move:
+            continue
+        try:  # refused before anything is written
+            runtime.migrate_instance(session, instance.id, target.id, actor)
+        except ConflictError as exc:
+            check.reasons.append(str(exc))
+            continue
+        check.moved = True
+        audit.record(session, actor, "migrate", f"instance {instance.id}",
+                     {"process": target.key, "title": instance.title, "from_version": check.from_version,
+                      "to_version": target.version, "notes": check.notes}, ts=runtime.clock())
+    if wanted is not None and not checks:
+        raise ValidationError("None of the chosen projects runs on an older version of this process.")
+    session.flush()
+    return checks
+
+
+def _waiting_at(session, instance_id):
+    return list(session.scalars(select(Task.name).where(Task.instance_id == instance_id, Task.state == "ready")
+                                .order_by(Task.created_at)))

@@ -1,0 +1,190 @@
+"""The statements an engine step writes with, built once.
+
+Every task a person completes and every job a worker finishes is one engine step. The
+ORM's unit of work (change tracking, flush ordering, one statement per object) cost more
+there than SpiffWorkflow's own step, so the step writes its rows with these prebuilt Core
+statements instead: typed bind parameters, compiled once per dialect, executed on the
+session's connection inside the session's transaction. ORM objects the step changed are
+then told the written values (:func:`written`), so the session never writes them again;
+rows only read are read as plain :class:`Record` objects.
+"""
+from types import SimpleNamespace
+
+from sqlalchemy import DateTime, bindparam, delete, insert, select, update
+from sqlalchemy.orm import attributes
+from sqlalchemy.orm.util import identity_key
+
+from engine.errors import ConflictError
+from engine.core.models import Event, Instance, Job, Notification, StatePart, Task, Timer
+
+_I, _T, _J = Instance.__table__, Task.__table__, Job.__table__
+
+INSERT_TASKS = insert(_T)
+INSERT_JOBS = insert(_J)
+INSERT_TIMERS = insert(Timer.__table__)
+INSERT_EVENTS = insert(Event.__table__)
+INSERT_STATE_PART = insert(StatePart.__table__)
+STATE_PARTS = (select(StatePart.__table__.c.body).where(StatePart.__table__.c.instance_id == bindparam("p_id"))
+               .order_by(StatePart.__table__.c.id))
+DELETE_STATE_PARTS = delete(StatePart.__table__).where(StatePart.__table__.c.instance_id == bindparam("p_id"))
+INSERT_NOTIFICATIONS = insert(Notification.__table__).execution_options(preserve_rowcount=True)
+
+# Only a task still waiting can be completed: a second completion changes no row.
+COMPLETE_TASK = (update(_T).where(_T.c.id == bindparam("p_id"), _T.c.state == "ready")
+                 .values(state="completed", completed_at=bindparam("p_now"), completed_by=bindparam("p_user"),
+                         data=bindparam("p_data", type_=_T.c.data.type), draft=None))
+
+COMPLETE_JOB = (update(_J).where(_J.c.id == bindparam("p_id"), _J.c.state != "completed", _J.c.state != "cancelled")
+                .values(state="completed", completed_at=bindparam("p_now"),
+                        result=bindparam("p_result", type_=_J.c.result.type),
+                        error_message=bindparam("p_error"), lock_expires_at=None))
+
+# The instance row: its state and summary, guarded by the optimistic lock. The definition
+# is set only by a migration: naming an indexed column in the SET clause makes SQLite
+# rewrite its index entry even when the value is unchanged.
+SAVE_INSTANCE = (update(_I).where(_I.c.id == bindparam("p_id"), _I.c.lock_version == bindparam("p_version"))
+                 .values(state=bindparam("p_state"), lock_version=bindparam("p_next"),
+                         current_step=bindparam("p_step"), status=bindparam("p_status"),
+                         ended_at=bindparam("p_ended", type_=DateTime()), outcome=bindparam("p_outcome")))
+SAVE_MIGRATED_INSTANCE = SAVE_INSTANCE.values(definition_id=bindparam("p_definition"))
+SAVED_FIELDS = {"state": "p_state", "lock_version": "p_next", "current_step": "p_step", "status": "p_status",
+                "ended_at": "p_ended", "outcome": "p_outcome"}
+
+
+# The rows a step reads, without the columns it does not need (state, submitted data).
+LOAD_TASK = select(*[c for c in _T.c if c.name not in ("data", "draft")]).where(_T.c.id == bindparam("p_id"))
+LOAD_INSTANCE = select(*[c for c in _I.c if c.name != "state"]).where(_I.c.id == bindparam("p_id"))
+
+INSTANCE_STATE = select(_I.c.state).where(_I.c.id == bindparam("p_id"))
+
+
+class Record(SimpleNamespace):
+    """A row's values read by a step (a plain object, not tracked by the session)."""
+
+
+def load(session, statement, key):
+    """The row as a :class:`Record`, or None."""
+    row = execute(session, statement, {"p_id": key}).mappings().first()
+    return None if row is None else Record(**row)
+
+
+def execute(session, statement, params=None, write=False):
+    """Run a prebuilt statement on the session's connection (inside its transaction).
+
+    Writes (INSERT, UPDATE, DELETE) go straight to the driver's cursor: SQLAlchemy compiles
+    them once per dialect and set of columns and converts the values with the columns' own
+    types, but its per-statement execution machinery, which costs more than SQLite's own
+    work for these one-row statements, is skipped. ``write=True`` marks a textual statement
+    as a write. Returns something with ``rowcount`` (writes) or a SQLAlchemy result (reads).
+    """
+    connection = session.connection()
+    if params is None or not (write or getattr(statement, "is_dml", False)):
+        return connection.execute(statement, params)
+    rows = params if isinstance(params, list) else [params]
+    prepared = _prepared(statement, connection.dialect, rows[0])
+    if prepared is None:
+        return connection.execute(statement, params)
+    sql, convert = prepared
+    cursor = connection.connection.dbapi_connection.cursor()
+    try:
+        if len(rows) == 1:
+            cursor.execute(sql, convert(rows[0]))
+        else:
+            cursor.executemany(sql, [convert(row) for row in rows])
+        return Written(cursor.rowcount)
+    finally:
+        cursor.close()
+
+
+class Written(SimpleNamespace):
+    """What a write returns: how many rows it changed."""
+
+    def __init__(self, rowcount):
+        super().__init__(rowcount=rowcount)
+
+
+_PREPARED = {}
+
+
+def _prepared(statement, dialect, sample):
+    """``(sql, convert)`` for the statement with ``sample``'s keys, or None when it needs
+    SQLAlchemy's execution (column defaults computed in Python, RETURNING)."""
+    key = (id(statement), dialect.name, dialect.driver, tuple(sample))
+    found = _PREPARED.get(key)
+    if found is None:
+        compiled = statement.compile(dialect=dialect, column_keys=list(sample))
+        if compiled.insert_prefetch or compiled.update_prefetch or compiled.effective_returning \
+                or "POSTCOMPILE" in compiled.string:
+            found = _PREPARED[key] = (statement, None)
+        else:
+            found = _PREPARED[key] = (statement, (compiled.string, _converter(compiled)))
+    return found[1]
+
+
+def _converter(compiled):
+    processors = compiled._bind_processors
+    names = compiled.positiontup
+    template = compiled.construct_params
+
+    def convert(row):
+        values = template(row, _check=False)
+        for name, process in processors.items():
+            if name in values and values[name] is not None:
+                values[name] = process(values[name])
+        return [values[name] for name in names] if names is not None else values
+    return convert
+
+
+def committed(obj, values):
+    """Tell the ORM object that ``values`` are what its row now holds (nothing left to write)."""
+    for name, value in values.items():
+        attributes.set_committed_value(obj, name, value)
+
+
+def written(session, model, obj, values):
+    """``values`` were written to ``obj``'s row: update ``obj`` (an ORM object or a Record) and
+    any ORM copy of the row the session holds, so later reads in the transaction agree."""
+    if isinstance(obj, Record):
+        obj.__dict__.update(values)
+        tracked = session.identity_map.get(identity_key(model, obj.id))
+        if tracked is not None:
+            committed(tracked, values)
+    else:
+        committed(obj, values)
+
+
+def stored_state(session, instance):
+    """``(state, parts)`` as stored for the instance (ORM object or Record)."""
+    state = execute(session, INSTANCE_STATE, {"p_id": instance.id}).scalar_one() if isinstance(instance, Record) \
+        else instance.state
+    return state, execute(session, STATE_PARTS, {"p_id": instance.id}).scalars().all()
+
+
+def save_state_part(session, instance_id, saved):
+    """Store a save's finished tasks (``saved`` from ``StateStore.save``)."""
+    if saved.rewrite:
+        execute(session, DELETE_STATE_PARTS, {"p_id": instance_id})
+    if saved.part:
+        execute(session, INSERT_STATE_PART, [{"instance_id": instance_id, "body": saved.part}])
+
+
+def save_instance(session, instance, state, **changes):
+    """Write the instance's state and summary; ConflictError if another step got there first.
+
+    ``instance`` is the ORM object; changes it carries that the ORM has not written yet are
+    written first, by the ORM, with its own version check.
+    """
+    if not isinstance(instance, Record) and attributes.instance_state(instance).modified:
+        session.flush()
+    version = instance.lock_version
+    values = {"state": state, "lock_version": version + 1, "current_step": instance.current_step,
+              "status": instance.status, "ended_at": instance.ended_at, "outcome": instance.outcome, **changes}
+    params = {param: values[name] for name, param in SAVED_FIELDS.items()}
+    params.update(p_id=instance.id, p_version=version)
+    statement = SAVE_INSTANCE
+    if values.get("definition_id", instance.definition_id) != instance.definition_id:
+        statement, params["p_definition"] = SAVE_MIGRATED_INSTANCE, values["definition_id"]
+    if execute(session, statement, params).rowcount != 1:
+        raise ConflictError("Someone else changed this process instance first; reload and try again.")
+    written(session, Instance, instance, values)
+    return values["lock_version"]

@@ -1,0 +1,395 @@
+"""Everything wrong with a bundle of diagrams and forms, before anything is deployed.
+
+``validate_bundle`` reports every problem it can find at once, each with file, element
+id, element name and line, so an administrator fixes a diagram in one pass. The checks:
+well-formed XML; the BPMN 2.0 XSD (every error, not only the last); the project's own
+structural rules (flows that point nowhere, start events, unsupported or reserved
+elements, lanes are roles, service topics have handlers, user tasks have valid forms,
+tasks carry their step, diagram code passes ``scripting.check_expression``, timers are
+ISO 8601); and finally SpiffWorkflow parses it. SpiffWorkflow stops at its first problem
+and words some of them misleadingly, so it only runs on files our own checks passed.
+"""
+import ast
+import json
+import re
+from copy import deepcopy
+from dataclasses import dataclass
+
+from jsonschema import Draft202012Validator
+from jsonschema.exceptions import SchemaError
+from lxml import etree
+
+from engine.core import spiff
+from engine.errors import Text, ValidationError
+from engine.core.scripting import check_expression
+
+BPMN = "http://www.omg.org/spec/BPMN/20100524/MODEL"
+SPIFF = "http://spiffworkflow.org/bpmn/schema/1.0/core"
+NS = {"bpmn": BPMN, "spiffworkflow": SPIFF}
+
+# Tasks people (or workers) do; each must say which of the seven steps it belongs to.
+STEP_TASKS = ("userTask", "manualTask", "serviceTask")
+# Children of a process that are not flow nodes and need no parser class.
+NON_NODES = {
+    "sequenceFlow", "laneSet", "dataObject", "dataObjectReference", "dataStoreReference",
+    "ioSpecification", "textAnnotation", "association", "group", "extensionElements",
+    "documentation", "property", "auditing", "monitoring", "dataInputAssociation",
+    "dataOutputAssociation", "standardLoopCharacteristics", "multiInstanceLoopCharacteristics",
+    "incoming", "outgoing",
+}
+CONTAINERS = ("process", "subProcess", "transaction", "adHocSubProcess")
+# SpiffWorkflow names internal task specs like this; an element with such an id replaces
+# them and the process silently does nothing.
+RESERVED_IDS = {"Start", "End", "Root"}
+# Flow node types the engine's parser knows.
+SUPPORTED_NODES = {etree.QName(tag).localname for tag in
+                   {**spiff.SanshePythonParser.PARSER_CLASSES, **spiff.SanshePythonParser.OVERRIDE_PARSER_CLASSES}}
+ISO_LOOKING = re.compile(r"^(R\d*/)?P[0-9YMWDTHS.,]+$|^\d{4}-\d{2}-\d{2}", re.IGNORECASE)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Finding:
+    """One problem in a diagram or form; ``severity`` is ``"error"`` or ``"warning"``."""
+
+    severity: str = "error"
+    file: str
+    element_id: str | None = None
+    element_name: str | None = None
+    line: int | None = None
+    message: str
+
+    def __str__(self):
+        where = f"{self.file}:{self.line}" if self.line else self.file
+        if self.element_id:
+            where += f" [{self.element_id}]"
+        if self.element_name:
+            where += f" {self.element_name}"
+        prefix = "warning: " if self.severity == "warning" else ""
+        return f"{where}: {prefix}{self.message}"
+
+
+def validate_bundle(bpmn_files, forms, known_roles, known_topics):
+    """All findings for diagrams ``{name: xml}`` with forms ``{name: schema}``.
+
+    Forms may be given parsed (dicts) or as JSON text/bytes. ``known_roles`` are the lane
+    names allowed, ``known_topics`` the service task topics some worker handles.
+    Returns a list of ``Finding`` (empty when everything is fine), errors first by file.
+    """
+    findings, valid_forms = _check_forms(forms)
+    trees = {}
+    for name, content in bpmn_files.items():
+        tree, file_findings = _parse_xml(name, content)
+        findings += file_findings
+        if tree is not None:
+            trees[name] = tree
+    process_ids = {p.get("id") for tree in trees.values() for p in tree.getroot().iterfind("bpmn:process", NS)}
+    parsed = {}
+    for name, tree in trees.items():
+        file_findings = _check_xsd(name, tree)
+        diagram = _Diagram(name, tree, set(known_roles), set(known_topics), forms, valid_forms, process_ids)
+        file_findings += diagram.check()
+        findings += file_findings
+        if not any(f.severity == "error" for f in file_findings):
+            parsed[name] = tree
+    findings += _check_with_spiffworkflow(parsed)
+    return findings
+
+
+def validate_or_raise(bpmn_files, forms, known_roles, known_topics):
+    """Like ``validate_bundle``; raises ``ValidationError(findings=...)`` on any error.
+
+    Returns the warnings when there are no errors.
+    """
+    findings = validate_bundle(bpmn_files, forms, known_roles, known_topics)
+    errors = [f for f in findings if f.severity == "error"]
+    if errors:
+        raise ValidationError(Text("The process has %(count)s problem(s); nothing was deployed.", count=len(errors)),
+                              findings=findings)
+    return findings
+
+
+# -- files ------------------------------------------------------------------------------
+
+
+def _parse_xml(name, content):
+    data = content.encode("utf-8") if isinstance(content, str) else content
+    try:
+        return etree.fromstring(data, etree.XMLParser(resolve_entities=False, no_network=True)).getroottree(), []
+    except etree.XMLSyntaxError as exc:
+        return None, [Finding(file=name, line=exc.lineno, message=f"not well-formed XML: {exc.msg}")]
+
+
+def _check_xsd(name, tree):
+    copy = deepcopy(tree)
+    spiff.VALIDATOR.preprocess(copy)  # the same rewrite the library applies before validating
+    schema = spiff.VALIDATOR.validator
+    if schema.validate(copy):
+        return []
+    findings = []
+    prefixes = {prefix: uri for prefix, uri in copy.getroot().nsmap.items() if prefix}
+    for error in schema.error_log:
+        element = _with_id(_first(copy.xpath(error.path, namespaces=prefixes))) if error.path else None
+        findings.append(Finding(
+            file=name, line=error.line, message=f"not valid BPMN 2.0: {_short_xsd(error.message)}",
+            element_id=element.get("id") if element is not None else None,
+            element_name=element.get("name") if element is not None else None,
+        ))
+    return findings
+
+
+def _short_xsd(message):
+    return message.replace("{%s}" % BPMN, "bpmn:").replace("{%s}" % SPIFF, "spiffworkflow:")
+
+
+def _check_forms(forms):
+    findings, valid = [], {}
+    for name, form in forms.items():
+        if isinstance(form, (str, bytes)):
+            try:
+                form = json.loads(form)
+            except json.JSONDecodeError as exc:
+                findings.append(Finding(file=name, line=exc.lineno, message=f"not valid JSON: {exc.msg}"))
+                continue
+        try:
+            Draft202012Validator.check_schema(form)
+        except SchemaError as exc:
+            path = "/".join(str(p) for p in exc.path) or "(root)"
+            findings.append(Finding(file=name, message=f"not a valid JSON Schema at {path}: {exc.message}"))
+            continue
+        valid[name] = form
+    return findings, valid
+
+
+def _check_with_spiffworkflow(trees):
+    """Parse every process of the files that passed our checks, with SpiffWorkflow itself."""
+    parser = spiff.make_parser(validate=False)  # the XSD ran already, with every error
+    findings = []
+    for name, tree in trees.items():
+        try:
+            parser.add_bpmn_xml(tree, filename=name)
+        except spiff.ValidationException as exc:
+            findings.append(_from_spiff(exc, name, tree))
+    for name, tree in trees.items():
+        for process_id in spiff.executable_process_ids(tree):
+            try:
+                parser.get_spec(process_id)
+                parser.get_subprocess_specs(process_id)
+            except spiff.ValidationException as exc:
+                findings.append(_from_spiff(exc, exc.file_name or name, trees.get(exc.file_name, tree)))
+    return findings
+
+
+def _from_spiff(exc, name, tree):
+    element = _element_by_id(tree, exc.id) if getattr(exc, "id", None) else None
+    line = element.sourceline if element is not None else (exc.line_number or None)
+    message = str(exc.args[0]) if exc.args else str(exc)
+    return Finding(file=name, element_id=exc.id or None, element_name=exc.name or None,
+                   line=line, message=f"SpiffWorkflow cannot run it: {message}")
+
+
+def _element_by_id(tree, element_id):
+    return _first(tree.xpath("//bpmn:*[@id=$id]", id=element_id, namespaces=NS))
+
+
+def _with_id(element):
+    while element is not None and not element.get("id"):
+        element = element.getparent()
+    return element
+
+
+def _first(items):
+    return items[0] if items else None
+
+
+# -- one diagram ------------------------------------------------------------------------
+
+
+class _Diagram:
+    """The project's own checks of one well-formed diagram."""
+
+    def __init__(self, name, tree, roles, topics, forms, valid_forms, process_ids):
+        self.name, self.tree, self.roles, self.topics = name, tree, roles, topics
+        self.forms, self.valid_forms, self.process_ids = forms, valid_forms, process_ids
+        self.findings = []
+
+    def check(self):
+        self._check_ids()
+        for process in self.tree.getroot().iterfind("bpmn:process", NS):
+            self._check_container(process)
+            self._check_flows(process)
+        for lane in self._all("lane"):
+            self._check_lane(lane)
+        for kind in STEP_TASKS:
+            for task in self._all(kind):
+                self._check_step(task)
+        for task in self._all("userTask"):
+            self._check_form(task)
+        for task in self._all("serviceTask"):
+            self._check_service(task)
+        self._check_code()
+        self._check_timers()
+        return self.findings
+
+    def _all(self, local_name, ns="bpmn"):
+        return self.tree.getroot().iterfind(f".//{ns}:{local_name}", NS)
+
+    def _add(self, element, message, severity="error", line=None):
+        self.findings.append(Finding(
+            severity=severity, file=self.name, line=line or element.sourceline, message=message,
+            element_id=element.get("id"), element_name=element.get("name"),
+        ))
+
+    def _check_ids(self):
+        seen = {}
+        # Only BPMN elements: spiffworkflow:parameter/serviceTaskOperator ids are names, not ids.
+        for element in self.tree.getroot().iter(f"{{{BPMN}}}*"):
+            element_id = element.get("id")
+            if element_id is None:
+                continue
+            if element_id in RESERVED_IDS:
+                self._add(element, f"the id '{element_id}' is reserved by the engine; rename it")
+            if element_id in seen:
+                self._add(element, f"id '{element_id}' is used twice (first on line {seen[element_id]})")
+            seen.setdefault(element_id, element.sourceline)
+
+    def _check_container(self, container):
+        children = [c for c in container if isinstance(c.tag, str)]
+        local = [(c, etree.QName(c).localname) for c in children if etree.QName(c).namespace == BPMN]
+        if container.get("triggeredByEvent") != "true" and not any(n == "startEvent" for _, n in local):
+            what = "process" if etree.QName(container).localname == "process" else "subprocess"
+            self._add(container, f"the {what} has no start event")
+        for child, name in local:
+            if name in CONTAINERS:
+                self._check_container(child)
+            elif name not in NON_NODES and name not in SUPPORTED_NODES:
+                self._add(child, f"element type bpmn:{name} is not supported by the engine")
+
+    def _check_flows(self, process):
+        ids = {e.get("id") for e in process.iter() if isinstance(e.tag, str) and e.get("id")}
+        for flow in process.iterfind(".//bpmn:sequenceFlow", NS):
+            flow_id = flow.get("id")
+            for attribute, verb in (("sourceRef", "starts at"), ("targetRef", "points to")):
+                ref = flow.get(attribute)
+                if ref and ref not in ids:
+                    self._add(flow, f"sequence flow {flow_id} {verb} missing element {ref}")
+        # References SpiffWorkflow resolves silently (a boundary event on nothing never fires).
+        for element in process.iter(f"{{{BPMN}}}*"):
+            for attribute in ("attachedToRef", "default"):
+                ref = element.get(attribute)
+                if ref and ref not in ids:
+                    self._add(element, f"{attribute} refers to missing element {ref}")
+            called = element.get("calledElement")
+            if called and called not in self.process_ids:
+                self._add(element, f"calls process '{called}', which is not in the uploaded diagrams")
+        for node_ref in process.iterfind("bpmn:laneSet//bpmn:flowNodeRef", NS):
+            if (node_ref.text or "").strip() not in ids:
+                self._add(node_ref.getparent(), f"the lane lists missing element {node_ref.text}", line=node_ref.sourceline)
+
+    def _check_lane(self, lane):
+        name = (lane.get("name") or "").strip()
+        if not name:
+            self._add(lane, "the lane has no name; its name must be a role key")
+        elif name not in self.roles:
+            self._add(lane, f"lane '{name}' is not a known role (known: {', '.join(sorted(self.roles))})")
+
+    def _properties(self, task):
+        return {p.get("name"): p for p in task.iterfind("bpmn:extensionElements/spiffworkflow:properties/spiffworkflow:property", NS)}
+
+    def _check_step(self, task):
+        prop = self._properties(task).get("step")
+        if prop is None:
+            self._add(task, "the task has no 'step' property (1..7)")
+            return
+        value = (prop.get("value") or "").strip()
+        if not (value.isdigit() and 1 <= int(value) <= 7):
+            self._add(task, f"step '{value}' is not a number from 1 to 7", line=prop.sourceline)
+
+    def _check_form(self, task):
+        props = self._properties(task)
+        prop = props.get("formJsonSchemaFilename")
+        filename = (prop.get("value") or "").strip() if prop is not None else ""
+        if not filename:
+            self._add(task, "the user task has no 'formJsonSchemaFilename' property")
+        elif filename not in self.forms:
+            self._add(task, f"form '{filename}' does not exist", line=prop.sourceline)
+        elif filename not in self.valid_forms:
+            self._add(task, f"form '{filename}' is not a valid JSON Schema (see its own finding)", line=prop.sourceline)
+        due = props.get("dueIn")
+        if due is not None and not spiff.is_iso_duration(due.get("value") or ""):
+            self._add(task, f"dueIn '{due.get('value')}' is not an ISO 8601 duration like P7D", line=due.sourceline)
+
+    def _check_service(self, task):
+        operator = task.find("bpmn:extensionElements/spiffworkflow:serviceTaskOperator", NS)
+        if operator is None:
+            self._add(task, "the service task has no spiffworkflow:serviceTaskOperator (its topic)")
+            return
+        topic = operator.get("id")
+        if topic not in self.topics:
+            self._add(task, f"no worker handles the service topic '{topic}'", line=operator.sourceline)
+        for param in operator.iterfind("spiffworkflow:parameters/spiffworkflow:parameter", NS):
+            for problem in check_expression(param.get("value") or "", "eval"):
+                self._add(task, f"parameter '{param.get('id')}': {problem}", line=param.sourceline)
+
+    def _check_code(self):
+        code = [("bpmn:script", "exec", "script"), ("spiffworkflow:preScript", "exec", "pre-script"),
+                ("spiffworkflow:postScript", "exec", "post-script"),
+                ("bpmn:conditionExpression", "eval", "condition"),
+                ("bpmn:completionCondition", "eval", "completion condition"),
+                ("bpmn:loopCardinality", "eval", "loop cardinality"),
+                ("spiffworkflow:messagePayload", "eval", "message payload")]
+        for path, mode, what in code:
+            for node in self.tree.getroot().iterfind(f".//{path}", NS):
+                owner = _owner(node)
+                for problem in check_expression(node.text or "", mode):
+                    self._add(owner, f"{what}: {problem}", line=node.sourceline)
+
+    def _check_timers(self):
+        for kind in ("timeDuration", "timeDate", "timeCycle"):
+            for node in self.tree.getroot().iterfind(f".//bpmn:{kind}", NS):
+                message = _timer_problem(kind, (node.text or "").strip())
+                if message:
+                    self._add(_owner(node), message, line=node.sourceline)
+
+
+def _owner(node):
+    """The nearest ancestor with an id that names something a person recognises."""
+    element = node.getparent()
+    while element is not None:
+        if element.get("id") and etree.QName(element).localname not in (
+                "timerEventDefinition", "multiInstanceLoopCharacteristics"):
+            return element
+        element = element.getparent()
+    return node
+
+
+def _timer_problem(kind, text):
+    if not text:
+        return f"the timer has an empty {kind}"
+    problems = check_expression(text, "eval")
+    if ISO_LOOKING.match(text) and (problems or text.isidentifier()):
+        return (f"timer {kind} {text} must be a quoted Python string, e.g. \"{text}\" "
+                "(the engine evaluates timer expressions as Python)")
+    if problems:
+        return f"timer {kind}: {'; '.join(problems)}"
+    try:
+        value = ast.literal_eval(text)
+    except ValueError:
+        return None  # computed from task data; checked when it runs
+    if not isinstance(value, str):
+        return f"timer {kind} must give an ISO 8601 text, not {type(value).__name__}"
+    try:
+        if kind == "timeDuration":
+            valid = spiff.is_iso_duration(value)
+        elif kind == "timeDate":
+            spiff.TimerEventDefinition.get_datetime(value)
+            valid = True
+        else:
+            spiff.TimerEventDefinition.parse_iso_recurring_interval(value)
+            valid = True
+    except Exception:  # the library's ISO parsers raise bare Exception/ValueError/AttributeError
+        valid = False
+    if not valid:
+        examples = {"timeDuration": "P7D or PT12H", "timeDate": "2025-03-01T09:00:00",
+                    "timeCycle": "R3/P1D"}
+        return f"timer {kind} '{value}' is not valid ISO 8601 (e.g. {examples[kind]})"
+    return None

@@ -1,0 +1,148 @@
+"""Versions of a process side by side: what each version holds, and what changed between two.
+
+The diff reads the diagrams themselves (not the parsed specs), so it names what an
+administrator drew: elements by id with their type and name, and for a changed element
+which of its parts changed (name, a property, a parameter, a condition, a script ...).
+Diagram layout (shapes, edges) is not part of the diff.
+"""
+import json
+from dataclasses import dataclass, field
+
+from lxml import etree
+from sqlalchemy import func, select
+
+from engine.core.deployments import get_definition
+from engine.errors import Text, ValidationError
+from engine.core.models import Definition, Instance
+
+BPMN = "http://www.omg.org/spec/BPMN/20100524/MODEL"
+# Redundant with the flows' sourceRef/targetRef; listing them would mark both ends of
+# every changed flow as changed too.
+IGNORED_PARTS = {"incoming", "outgoing"}
+
+
+@dataclass(frozen=True)
+class ElementChange:
+    element_id: str
+    element_type: str
+    name: str
+    parts: tuple = ()  # ((part, old, new), ...) for changed elements
+
+
+@dataclass
+class VersionDiff:
+    old_version: int
+    new_version: int
+    added: list = field(default_factory=list)
+    removed: list = field(default_factory=list)
+    changed: list = field(default_factory=list)
+    forms_added: list = field(default_factory=list)
+    forms_removed: list = field(default_factory=list)
+    forms_changed: list = field(default_factory=list)
+
+    @property
+    def empty(self):
+        return not any((self.added, self.removed, self.changed, self.forms_added, self.forms_removed,
+                        self.forms_changed))
+
+
+def running_counts(session):
+    """``{definition id: running instances}`` (versions with none are left out)."""
+    return dict(session.execute(
+        select(Instance.definition_id, func.count()).where(Instance.status == "running")
+        .group_by(Instance.definition_id)).all())
+
+
+def versions_overview(session):
+    """Every deployed version (newest first per process) with its running instance count:
+    ``[(definition, running)]``."""
+    running = running_counts(session)
+    definitions = session.scalars(select(Definition).order_by(Definition.key, Definition.version.desc()))
+    return [(definition, running.get(definition.id, 0)) for definition in definitions]
+
+
+def previous_version(session, definition):
+    """The version deployed just before ``definition`` (None for the first)."""
+    return session.scalar(select(Definition).where(Definition.key == definition.key,
+                                                   Definition.version < definition.version)
+                          .order_by(Definition.version.desc()).limit(1))
+
+
+def diff_definitions(session, old_id, new_id):
+    """The diff between two deployed versions of the same process."""
+    old, new = get_definition(session, old_id), get_definition(session, new_id)
+    if old.key != new.key:
+        raise ValidationError(Text("Versions of different processes (%(old)s, %(new)s) cannot be compared.",
+                                   old=old.key, new=new.key))
+    result = diff_diagrams(old.bpmn_xml, new.bpmn_xml, old.forms or {}, new.forms or {})
+    result.old_version, result.new_version = old.version, new.version
+    return result
+
+
+def diff_diagrams(old_xml, new_xml, old_forms=None, new_forms=None):
+    """Elements added, removed and changed (by id), and forms added, removed and changed."""
+    old_elements, new_elements = _elements(old_xml), _elements(new_xml)
+    result = VersionDiff(0, 0)
+    for element_id, (kind, name, parts) in new_elements.items():
+        if element_id not in old_elements:
+            result.added.append(ElementChange(element_id, kind, name))
+            continue
+        old_kind, old_name, old_parts = old_elements[element_id]
+        changes = tuple((part, old_parts.get(part), parts.get(part))
+                        for part in sorted(set(parts) | set(old_parts)) if parts.get(part) != old_parts.get(part))
+        if old_kind != kind:
+            changes = (("type", old_kind, kind),) + changes
+        if changes:
+            result.changed.append(ElementChange(element_id, kind, name or old_name, changes))
+    for element_id, (kind, name, _) in old_elements.items():
+        if element_id not in new_elements:
+            result.removed.append(ElementChange(element_id, kind, name))
+    old_forms, new_forms = old_forms or {}, new_forms or {}
+    result.forms_added = sorted(set(new_forms) - set(old_forms))
+    result.forms_removed = sorted(set(old_forms) - set(new_forms))
+    result.forms_changed = sorted(name for name in set(old_forms) & set(new_forms)
+                                  if _canonical(old_forms[name]) != _canonical(new_forms[name]))
+    return result
+
+
+def _canonical(form):
+    return json.dumps(form, sort_keys=True, ensure_ascii=False)
+
+
+def _elements(xml):
+    """``{id: (type, name, {part: value})}`` for every BPMN element with an id."""
+    root = etree.fromstring(xml.encode("utf-8") if isinstance(xml, str) else xml)
+    found = {}
+    for element in root.iter(f"{{{BPMN}}}*"):
+        element_id = element.get("id")
+        if element_id and etree.QName(element).localname != "definitions":
+            found[element_id] = (etree.QName(element).localname, element.get("name") or "", _parts(element))
+    return found
+
+
+def _parts(element):
+    """The element's own content as ``{part: text}``: attributes, then every descendant that
+    is not itself a BPMN element with an id (those are compared on their own)."""
+    parts = {f"@{key}": value for key, value in element.attrib.items() if key not in ("id",)}
+
+    def walk(node, path):
+        children = [c for c in node if isinstance(c.tag, str) and etree.QName(c).localname not in IGNORED_PARTS
+                    and not (etree.QName(c).namespace == BPMN and c.get("id") is not None)]
+        labels = [etree.QName(c).localname for c in children]
+        for child, label in zip(children, labels):
+            qname = etree.QName(child)
+            text = (child.text or "").strip()
+            key = child.get("name") or child.get("id")
+            if key and qname.namespace != BPMN:
+                label = f"{label} {key}"
+            elif labels.count(label) > 1 and text and not child.attrib and not len(child):
+                label = f"{label} {text}"  # a list of references, e.g. a lane's flowNodeRef
+            here = f"{path}/{label}" if path and path != "extensionElements" else label
+            attrs = {k: v for k, v in child.attrib.items() if k not in ("name", "id") or qname.namespace == BPMN}
+            value = " ".join([f'{etree.QName(k).localname}="{v}"' for k, v in sorted(attrs.items())] + ([text] if text else []))
+            if value:
+                parts[here] = value
+            walk(child, here)
+
+    walk(element, "")
+    return parts

@@ -1,0 +1,163 @@
+"""The Yueqing pilot as demo data: towns, communities, 22 catalog items, organizations, people.
+
+Figures follow the 2014 pilot report (see DOMAIN.md): Xiangdong (象东社区, Liushi town,
+rural, 12 villages, 20,000+ residents) and Yancheng (盐城社区, Yanpen sub-district, urban).
+Every demo account's password is ``demo-<username>``.
+"""
+from sqlalchemy import func, select
+
+from engine.method import funds
+from engine.core import users
+from engine.core.access import get_user
+from engine.core.models import CatalogItem, Community, Instance, Organization, RoleGrant, Task, Town, User
+
+TOWNS = [("liushi", "柳市镇", "Liushi", "town"), ("yanpen", "盐盆街道", "Yanpen", "subdistrict")]
+COMMUNITIES = [("xiangdong", "象东社区", "Xiangdong", "liushi", "rural", 20500),
+               ("yancheng", "盐城社区", "Yancheng", "yanpen", "urban", 8600)]
+
+# (community, code, name, English name, service field, social work)
+CATALOG = [
+    ("xiangdong", "elderly_home_care", "居家养老照护服务", "Home care for the elderly", "elderly", True),
+    ("xiangdong", "elderly_day_centre", "老年日间照料", "Day care centre for the elderly", "elderly", False),
+    ("xiangdong", "left_behind_children", "留守儿童关爱", "Care for left-behind children", "youth", True),
+    ("xiangdong", "youth_summer", "青少年暑期课堂", "Summer classes for youth", "youth", False),
+    ("xiangdong", "migrant_integration", "新居民融入服务", "Integration of migrant residents", "vulnerable", False),
+    ("xiangdong", "neighbour_mediation", "邻里纠纷调解", "Neighbourhood dispute mediation", "mediation", False),
+    ("xiangdong", "village_culture", "村落文化活动", "Village culture activities", "culture", False),
+    ("xiangdong", "women_skills", "妇女技能培训", "Skills training for women", "women", False),
+    ("xiangdong", "disabled_rehab", "残疾人康复支持", "Rehabilitation support for the disabled", "vulnerable", True),
+    ("xiangdong", "environment_volunteers", "环境卫生志愿服务", "Environmental volunteer service", "other", False),
+    ("xiangdong", "elderly_meals", "老年助餐服务", "Meals for the elderly", "elderly", False),
+    ("xiangdong", "legal_aid", "法律咨询服务", "Legal advice", "mediation", False),
+    ("yancheng", "women_children_family", "妇女儿童家庭服务", "Family service for women and children", "women", True),
+    ("yancheng", "elderly_companions", "空巢老人陪伴", "Companions for empty-nest elderly", "elderly", True),
+    ("yancheng", "community_culture", "社区文化艺术节", "Community culture festival", "culture", False),
+    ("yancheng", "youth_after_school", "青少年课后托管", "After-school care for youth", "youth", False),
+    ("yancheng", "property_mediation", "物业纠纷调解", "Property dispute mediation", "mediation", False),
+    ("yancheng", "vulnerable_relief", "困难群众帮扶", "Support for people in hardship", "vulnerable", False),
+    ("yancheng", "health_promotion", "健康促进讲座", "Health promotion talks", "other", False),
+    ("yancheng", "women_entrepreneurs", "女性创业指导", "Coaching for women entrepreneurs", "women", False),
+    ("yancheng", "reading_corner", "社区阅读角", "Community reading corner", "culture", False),
+    ("yancheng", "volunteer_hub", "志愿者服务站", "Volunteer hub", "other", False),
+]
+
+# (code, name, English name, town, service fields, registered, active, max concurrent, lead username)
+ORGANIZATIONS = [
+    ("sunshine", "柳市镇阳光社会工作服务中心", "Liushi Sunshine Social Work Centre", "liushi",
+     ["elderly", "youth", "vulnerable"], True, True, 4, "sunshine_lead"),
+    ("heshilao", "乐清市和事佬调解协会", "Yueqing Peacemakers Mediation Association", "liushi",
+     ["mediation"], True, True, 3, "heshilao_lead"),
+    ("growth", "柳市镇青少年成长服务社", "Liushi Youth Growth Service", "liushi",
+     ["youth", "culture"], True, True, 2, "growth_lead"),
+    ("xinjiayuan", "乐清市心家园社会工作服务中心", "Yueqing Heart Home Social Work Centre", "yanpen",
+     ["women", "elderly", "vulnerable"], True, True, 4, "xinjiayuan_lead"),
+    ("yanpen_arts", "盐盆街道社区文化艺术团", "Yanpen Community Arts Troupe", "yanpen",
+     ["culture"], True, True, 3, "arts_lead"),
+    ("old_club", "柳市老年协会（已停办）", "Liushi Elders' Club (dissolved)", "liushi",
+     ["elderly"], True, False, 2, None),
+    ("new_group", "盐城邻里互助小组（未登记）", "Yancheng Neighbours' Group (unregistered)", "yanpen",
+     ["elderly", "culture"], False, True, 2, None),
+]
+
+REPRESENTATIVES_PER_COMMUNITY = 9
+
+
+def password_of(username):
+    return f"demo-{username}"
+
+
+def has_data(session):
+    """True when the database already holds towns or project instances."""
+    return bool(session.scalar(select(func.count()).select_from(Town))
+                or session.scalar(select(func.count()).select_from(Instance)))
+
+
+def _person(session, accounts, username, display_name, grants, organization_id=None):
+    user = users.create_user(session, username, password_of(username), display_name, organization_id)
+    for role, scope_id in grants:
+        users.grant_role(session, user, role, scope_id)
+    accounts.append((username, display_name, ", ".join(role for role, _ in grants)))
+    return user
+
+
+def load_pilot(session, budget_years=(2014, 2015, 2016), budget_yuan=600_000):
+    """Create the pilot's places, catalog, organizations, people and budgets.
+
+    Returns ``{"towns", "communities", "items", "orgs"}`` (code -> id) and ``accounts``
+    (username, display name, roles).
+    """
+    towns, communities, items, orgs, accounts = {}, {}, {}, {}, []
+    for code, name, name_en, kind in TOWNS:
+        town = Town(code=code, name=name, name_en=name_en, kind=kind)
+        session.add(town)
+        session.flush()
+        towns[code] = town.id
+        for year in budget_years:
+            funds.set_budget(session, town.id, year, budget_yuan)
+    for code, name, name_en, town, kind, population in COMMUNITIES:
+        community = Community(code=code, name=name, name_en=name_en, town_id=towns[town], kind=kind,
+                              population=population)
+        session.add(community)
+        session.flush()
+        communities[code] = community.id
+    for community, code, name, name_en, field, social_work in CATALOG:
+        item = CatalogItem(community_id=communities[community], code=code, name=name, name_en=name_en,
+                           service_field=field, social_work=social_work)
+        session.add(item)
+        session.flush()
+        items[code] = item.id
+    for code, name, name_en, town, fields, registered, active, limit, lead in ORGANIZATIONS:
+        org = Organization(code=code, name=name, name_en=name_en, town_id=towns[town], service_fields=fields,
+                           registered=registered, active=active, max_concurrent_projects=limit)
+        session.add(org)
+        session.flush()
+        orgs[code] = org.id
+        if lead:
+            _person(session, accounts, lead, f"{name} 项目负责人", [("social_organization", org.id)], org.id)
+            _person(session, accounts, f"{code}_staff", f"{name} 社工", [("social_organization", org.id)], org.id)
+
+    _person(session, accounts, "admin", "系统管理员", [("administrator", 0)])
+    for code, name, _, _ in TOWNS:
+        _person(session, accounts, f"{code}_gov", f"{name} 政府采购负责人", [("town_government", towns[code])])
+        _person(session, accounts, f"{code}_supervisor", f"{name} 社会工作督导", [("supervisor", towns[code])])
+    for code, name, _, town, _, _ in COMMUNITIES:
+        cid = communities[code]
+        _person(session, accounts, f"{code}_director", f"{name} 居委会主任", [("community_committee", cid)])
+        _person(session, accounts, f"{code}_committee", f"{name} 居委会委员", [("community_committee", cid)])
+        for n in range(1, REPRESENTATIVES_PER_COMMUNITY + 1):
+            # The ninth representative of each community volunteers with a local organization:
+            # recused whenever that organization applies.
+            affiliated = orgs["sunshine" if town == "liushi" else "xinjiayuan"] if n == 9 else None
+            _person(session, accounts, f"{code}_rep{n}", f"{name} 居民代表 {n}",
+                    [("resident_representative", cid)], affiliated)
+        for n, kind in enumerate(("public", "department", "expert"), start=1):
+            _person(session, accounts, f"{code}_panel{n}", f"{name} 评议成员 {n} ({kind})",
+                    [("evaluation_panel", cid)])
+    session.flush()
+    return {"towns": towns, "communities": communities, "items": items, "orgs": orgs, "accounts": accounts}
+
+
+def open_tasks(session, instance_id):
+    """The instance's human tasks waiting now, oldest first."""
+    return list(session.scalars(select(Task).where(Task.instance_id == instance_id, Task.state == "ready")
+                                .order_by(Task.created_at, Task.id)))
+
+
+def instance_status(session, instance_id):
+    return session.scalar(select(Instance.status).where(Instance.id == instance_id))
+
+
+def actor_for(session, task):
+    """Someone who may complete ``task``: its assignee, else the first holder of its lane's role."""
+    username = task.assignee or session.scalar(
+        select(User.username).join(RoleGrant, RoleGrant.user_id == User.id)
+        .where(RoleGrant.role == task.role, RoleGrant.scope_type == task.scope_type,
+               RoleGrant.scope_id == task.scope_id, User.active.is_(True)).order_by(User.id).limit(1))
+    return get_user(session, username) if username else None
+
+
+def members_of(session, role, community_id):
+    return list(session.scalars(
+        select(User.username).join(RoleGrant, RoleGrant.user_id == User.id)
+        .where(RoleGrant.role == role, RoleGrant.scope_type == "community", RoleGrant.scope_id == community_id)
+        .order_by(User.username)))

@@ -1,0 +1,54 @@
+"""Payment of an agreement's installments, each exactly once.
+
+A payment is unique per agreement and installment, and per job; paying an installment that
+is already paid returns the same payment instead of paying again. Nothing is paid on an
+agreement that is not signed by both sides or whose content no longer matches its seal.
+"""
+from sqlalchemy import select
+
+from engine.method import agreements
+from engine.method import funds
+from engine.errors import BusinessRuleError, Text
+from engine.method.models import Payment
+
+
+def _result(payment, agreement):
+    return {"payment_id": payment.id, "agreement": agreement.number, "installment": payment.installment,
+            "label": payment.label, "amount_fen": payment.amount_fen, "amount": funds.yuan(payment.amount_fen),
+            "paid_at": payment.paid_at.isoformat()}
+
+
+def find_installment(agreement, installment):
+    """An installment of the agreement by number (1-based) or label (``on_signing``)."""
+    for row in agreement.content["installments"]:
+        if str(row["no"]) == str(installment) or row["label"] == installment:
+            return row
+    raise BusinessRuleError(Text("Agreement %(number)s has no installment %(installment)r.", number=agreement.number,
+                                 installment=installment), code="no_installment")
+
+
+def pay(session, job_id, instance_id, installment, now):
+    """Pay one installment of the project's agreement (once)."""
+    agreement = agreements.latest(session, instance_id)
+    row = find_installment(agreement, installment)
+    paid = session.scalar(select(Payment).where(Payment.agreement_id == agreement.id, Payment.installment == row["no"]))
+    if paid is not None:
+        return _result(paid, agreement)
+    check = agreements.verify(agreement)
+    if not check["ok"]:
+        raise BusinessRuleError(Text("The agreement was changed after signing: %(problems)s",
+                                     problems="; ".join(check["problems"])), code="agreement_tampered")
+    if agreement.status != "signed":
+        raise BusinessRuleError(Text("Agreement %(number)s is not signed by both sides.", number=agreement.number),
+                                code="not_signed")
+    payment = Payment(agreement_id=agreement.id, instance_id=instance_id, installment=row["no"], label=row["label"],
+                      amount_fen=row["amount_fen"], job_id=job_id, paid_at=now)
+    session.add(payment)
+    session.flush()
+    funds.record_payment(session, job_id, instance_id, row["amount_fen"], now,
+                         note=f"{agreement.number} installment {row['no']} ({row['label']})")
+    return _result(payment, agreement)
+
+
+def paid_total(session, instance_id):
+    return sum(int(a) for a in session.scalars(select(Payment.amount_fen).where(Payment.instance_id == instance_id)))

@@ -1,0 +1,202 @@
+"""Cycle-time analytics over the event log: where projects wait, and for how long.
+
+Every function takes a :class:`~engine.mining.logview.LogView` (see :func:`log_view`) and runs
+SQL over its cases and activity-instance tables; :func:`cycle_time_report` builds the view
+once and returns every section. Durations are in seconds (working seconds when the view
+has a calendar). Distributions are ``{n, mean, median, p90, max, sum}`` (see
+:mod:`engine.mining.distribution`).
+
+Activity instances measure:
+
+* waiting: schedule -> first assign or start,
+* working: start -> complete (from the first assign, or the schedule, when a task was
+  never explicitly started),
+* total: schedule -> complete.
+"""
+from engine.mining.distribution import STATS, distribution
+from engine.mining.logview import LogFilter, log_view, ordered_concat_sql
+
+# BPMN ids the rework figures count; the diagram contract names them.
+REVISE_ACTIVITY = "revise_application"
+VOTE_TALLY_ACTIVITY = "tally_votes"
+
+WAITING = "a.c_pickup - a.c_sched"
+WORKING = "a.c_done - COALESCE(a.c_start, a.c_pickup, a.c_sched)"
+TOTAL = "a.c_done - COALESCE(a.c_sched, a.c_start, a.c_pickup)"
+
+
+def activity_stats(view):
+    """Per BPMN activity: completions, cancellations and waiting/working/total distributions."""
+    carry = {"activity_name": ("a.activity_name", "MAX"), "activity_type": ("a.activity_type", "MAX"),
+             "step": ("a.step", "MAX"), "role": ("a.role", "MAX"), "completed": ("a.t_done", "COUNT"),
+             "cancelled": ("a.t_cancel", "COUNT")}
+    rows = distribution(view, "{acts} a", {"activity_id": "a.activity_id"},
+                        {"waiting": WAITING, "working": WORKING, "total": TOTAL}, carry=carry)
+    return sorted(rows, key=lambda r: (r["step"] is None, r["step"] or 0, r["activity_id"]))
+
+
+def step_stats(view):
+    """Per step (1-7): activity-instance distributions and the per-case span of the step.
+
+    ``span`` is, per case, the time from the first schedule of a task of that step to the
+    last completion in it (revision rounds make it long).
+    """
+    rows = distribution(view, "{acts} a", {"step": "a.step"},
+                        {"waiting": WAITING, "working": WORKING, "total": TOTAL}, where="a.step IS NOT NULL")
+    spans = distribution(
+        view, """(SELECT instance_id, step, MAX(c_done) - MIN(COALESCE(c_sched, c_start, c_done)) AS span
+                  FROM {acts} WHERE step IS NOT NULL GROUP BY instance_id, step HAVING MAX(c_done) IS NOT NULL) s""",
+        {"step": "s.step"}, {"span": "s.span"})
+    by_step = {s["step"]: s["span"] for s in spans}
+    counts = {r["step"]: r for r in view.rows(
+        "SELECT step, COUNT(t_done) AS completed, COUNT(DISTINCT instance_id) AS cases FROM {acts} "
+        "WHERE step IS NOT NULL GROUP BY step")}
+    for row in rows:
+        row["span"] = by_step.get(row["step"], {stat: None for stat in STATS} | {"n": 0})
+        row["completed"] = counts[row["step"]]["completed"]
+        row["cases"] = counts[row["step"]]["cases"]
+    return rows
+
+
+def case_durations(view, buckets=10):
+    """Lead time of completed cases: its distribution, a histogram and status counts.
+
+    The histogram has ``buckets`` equal-width bins from 0 to the longest lead time
+    (``[lower, upper)`` seconds, the last one closed).
+    """
+    completed = "c.status = 'completed'"
+    stats = distribution(view, "{cases} c", {}, {"lead": "c.c_end - c.c_start"}, where=completed)
+    lead = stats[0]["lead"] if stats else {stat: None for stat in STATS} | {"n": 0}
+    status = {r["status"]: r["cases"] for r in view.rows("SELECT status, COUNT(*) AS cases FROM {cases} GROUP BY status")}
+    histogram = []
+    if lead["n"]:
+        width = max(lead["max"], 1.0) / buckets
+        counts = {r["bucket"]: r["cases"] for r in view.rows(f"""
+            SELECT CASE WHEN b >= {buckets} THEN {buckets - 1} ELSE b END AS bucket, COUNT(*) AS cases
+            FROM (SELECT CAST((c.c_end - c.c_start) / :width AS INTEGER) AS b FROM {{cases}} c WHERE {completed}) s
+            GROUP BY CASE WHEN b >= {buckets} THEN {buckets - 1} ELSE b END""", width=width)}
+        histogram = [{"lower": i * width, "upper": (i + 1) * width, "cases": counts.get(i, 0)} for i in range(buckets)]
+    return {"lead": lead, "histogram": histogram, "status": status}
+
+
+def case_lead_times(view):
+    """``{instance_id: lead seconds}`` for every completed case (small logs, tests, drill-down)."""
+    return {r["instance_id"]: r["lead"] for r in view.rows(
+        "SELECT instance_id, c_end - c_start AS lead FROM {cases} WHERE status = 'completed'")}
+
+
+def rework(view, revise_activity=REVISE_ACTIVITY, vote_activity=VOTE_TALLY_ACTIVITY):
+    """Revision rounds (completions of ``revise_activity``) and re-votes (tallies after the first) per case."""
+    per_case = f"""
+        SELECT c.instance_id,
+               SUM(CASE WHEN a.activity_id = :revise AND a.t_done IS NOT NULL THEN 1 ELSE 0 END) AS rounds,
+               SUM(CASE WHEN a.activity_id = :vote AND a.t_done IS NOT NULL THEN 1 ELSE 0 END) AS votes
+        FROM {{cases}} c LEFT JOIN {{acts}} a ON a.instance_id = c.instance_id GROUP BY c.instance_id"""
+    params = {"revise": revise_activity, "vote": vote_activity}
+    rounds = view.rows(f"SELECT rounds, COUNT(*) AS cases FROM ({per_case}) p GROUP BY rounds ORDER BY rounds", **params)
+    totals = view.rows(f"""
+        SELECT COUNT(*) AS cases, AVG(rounds * 1.0) AS mean_rounds, MAX(rounds) AS max_rounds,
+               SUM(CASE WHEN votes > 1 THEN 1 ELSE 0 END) AS cases_with_revotes,
+               SUM(CASE WHEN votes > 1 THEN votes - 1 ELSE 0 END) AS revotes
+        FROM ({per_case}) p""", **params)[0]
+    return {"rounds": [(r["rounds"], r["cases"]) for r in rounds], **totals,
+            "revise_activity": revise_activity, "vote_activity": vote_activity}
+
+
+def variants(view, limit=20):
+    """Distinct sequences of completed activities of completed cases, most frequent first."""
+    source = f"(SELECT a.instance_id, a.activity_id, a.t_done FROM {view.acts} a JOIN {view.cases} c " \
+             f"ON c.instance_id = a.instance_id WHERE c.status = 'completed' AND a.t_done IS NOT NULL) d"
+    paths = ordered_concat_sql("activity_id", "t_done, activity_id", view.dialect, source)
+    rows = view.rows(f"""
+        SELECT p.path, COUNT(*) AS cases, AVG(c.c_end - c.c_start) AS mean_lead
+        FROM ({paths}) p JOIN {{cases}} c ON c.instance_id = p.instance_id
+        GROUP BY p.path ORDER BY COUNT(*) DESC, p.path LIMIT :limit""", limit=limit)
+    total = view.rows("SELECT COUNT(*) AS n FROM {cases} WHERE status = 'completed'")[0]["n"] or 1
+    count = view.rows(f"SELECT COUNT(DISTINCT path) AS n FROM ({paths}) p")[0]["n"]
+    return {"count": count, "variants": [
+        {"activities": r["path"].split("|"), "cases": r["cases"], "share": r["cases"] / total,
+         "mean_lead": r["mean_lead"]} for r in rows]}
+
+
+def directly_follows(view):
+    """Directly-follows graph of completed activities (ordered by completion) with mean durations."""
+    return view.rows("""
+        WITH d AS (SELECT activity_id AS source, c_done,
+                          LEAD(activity_id) OVER (PARTITION BY instance_id ORDER BY t_done, activity_id) AS target,
+                          LEAD(c_done) OVER (PARTITION BY instance_id ORDER BY t_done, activity_id) AS next_done
+                   FROM {acts} WHERE t_done IS NOT NULL)
+        SELECT source, target, COUNT(*) AS count, AVG(next_done - c_done) AS mean
+        FROM d WHERE target IS NOT NULL GROUP BY source, target ORDER BY source, target""")
+
+
+def slowest_cases(view, limit=10):
+    """The cases with the longest lead time (running cases count their age so far)."""
+    return view.rows(f"""
+        SELECT c.instance_id, c.title, c.status, c.definition_key, c.definition_version,
+               c.community_id, c.organization_id, c.t_start, c.t_end,
+               COALESCE(c.c_end, {view.c_now!r}) - c.c_start AS lead,
+               (SELECT COUNT(*) FROM {{acts}} a WHERE a.instance_id = c.instance_id
+                  AND a.activity_id = :revise AND a.t_done IS NOT NULL) AS rounds
+        FROM {{cases}} c WHERE c.status <> 'cancelled'
+        ORDER BY lead DESC, c.instance_id LIMIT :limit""", limit=limit, revise=REVISE_ACTIVITY)
+
+
+def case_timeline(view, instance_id):
+    """The activity instances of one case, in order, with their durations (drill-down)."""
+    return view.rows(f"""
+        SELECT a.task_id, a.activity_id, a.activity_name, a.activity_type, a.step, a.role, a.resource,
+               a.t_sched, a.t_start, a.t_done, a.t_cancel,
+               {WAITING} AS waiting, {WORKING} AS working, {TOTAL} AS total
+        FROM {{acts}} a WHERE a.instance_id = :instance_id
+        ORDER BY COALESCE(a.t_sched, a.t_start, a.t_done, a.t_cancel), a.activity_id""", instance_id=instance_id)
+
+
+def bottlenecks(activities, limit=10):
+    """Activities ranked by the time cases spent waiting for them (then working on them)."""
+    all_waiting = sum(a["waiting"]["sum"] or 0 for a in activities) or 1.0
+    ranked = sorted(activities, key=lambda a: (-(a["waiting"]["sum"] or 0), -(a["working"]["sum"] or 0), a["activity_id"]))
+    return [{"activity_id": a["activity_id"], "activity_name": a["activity_name"], "step": a["step"],
+             "role": a["role"], "waiting_sum": a["waiting"]["sum"] or 0, "waiting_mean": a["waiting"]["mean"],
+             "working_mean": a["working"]["mean"], "share": (a["waiting"]["sum"] or 0) / all_waiting}
+            for a in ranked[:limit] if (a["waiting"]["sum"] or 0) or (a["working"]["sum"] or 0)]
+
+
+def running_ages(view):
+    """Running cases by the step they are in now: how many, their age, and time in that step."""
+    current = f"""
+        SELECT o.instance_id, o.step, o.since, ROW_NUMBER() OVER (PARTITION BY o.instance_id ORDER BY o.step DESC) AS pick
+        FROM (SELECT a.instance_id, a.step, MIN(COALESCE(a.c_sched, a.c_start)) AS since
+              FROM {view.acts} a JOIN {view.cases} c ON c.instance_id = a.instance_id
+              WHERE c.status = 'running' AND a.t_done IS NULL AND a.t_cancel IS NULL AND a.step IS NOT NULL
+              GROUP BY a.instance_id, a.step) o"""
+    source = f"({current}) s JOIN {view.cases} c ON c.instance_id = s.instance_id"
+    now = repr(view.c_now)
+    return distribution(view, source, {"step": "s.step"},
+                        {"age": f"{now} - c.c_start", "in_step": f"{now} - s.since"}, where="s.pick = 1")
+
+
+def cycle_time_report(session, filters=None, calendar=None, now=None, limit=10):
+    """Every section of the cycle-time report for the cases ``filters`` selects."""
+    filters = filters or LogFilter()
+    with log_view(session, filters, calendar, now) as view:
+        activities = activity_stats(view)
+        return {
+            "filters": filters.describe(), "working_days": calendar is not None, "now": view.now,
+            "cases": case_durations(view),
+            "activities": activities,
+            "steps": step_stats(view),
+            "bottlenecks": bottlenecks(activities, limit),
+            "rework": rework(view),
+            "variants": variants(view, limit),
+            "directly_follows": directly_follows(view),
+            "slowest": slowest_cases(view, limit),
+            "running": running_ages(view),
+        }
+
+
+__all__ = [
+    "LogFilter", "log_view", "distribution", "activity_stats", "step_stats", "case_durations",
+    "case_lead_times", "rework", "variants", "directly_follows", "slowest_cases", "case_timeline",
+    "bottlenecks", "running_ages", "cycle_time_report",
+]

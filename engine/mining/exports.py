@@ -1,0 +1,337 @@
+"""Streamed exports of the event log: XES, CSV (activity instances) and OCEL 2.0 JSON.
+
+Each exporter is a generator of text chunks that reads the log with a server-side cursor
+(``yield_per``), so memory stays flat however long the log is; :func:`write_export`
+writes one to a file object. ``progress(n)`` is called with the number of event rows read
+since the last call. Timestamps are UTC.
+"""
+import csv
+import io
+import itertools
+import json
+from datetime import datetime
+from xml.sax.saxutils import quoteattr
+
+from sqlalchemy import text
+
+from engine.queries.listings import scope_names
+from engine.mining.fold import ACT_TIMES_SQL
+from engine.errors import Text, ValidationError
+from engine.mining.logview import LogFilter, dialect_of
+from engine.mining.cycle_times import VOTE_TALLY_ACTIVITY
+
+BATCH = 5000
+_cursors = itertools.count(1)
+# Event log transitions -> the XES standard lifecycle model (a cancel before start is a withdraw).
+XES_TRANSITIONS = {"schedule": "schedule", "assign": "assign", "start": "start", "complete": "complete"}
+# OCEL object types an activity's step touches, besides its project, community and organization.
+STEP_OBJECTS = {2: "application", 3: "application", 4: "vote", 5: "agreement", 7: "evaluation"}
+# Instance events become OCEL events of the project object (its lead time shows in PM4Py).
+PROJECT_EVENTS = {"start": "Project started", "complete": "Project completed", "cancel": "Project terminated"}
+OCEL_TYPES = ("project", "application", "agreement", "vote", "evaluation", "organization", "community")
+
+
+def _iso_sql(column, dialect):
+    if dialect == "sqlite":
+        return f"strftime('%Y-%m-%dT%H:%M:%f', {column})"
+    return f"to_char({column}, 'YYYY-MM-DD\"T\"HH24:MI:SS.MS')"
+
+
+def _where(filters, alias="e"):
+    conditions, params = filters.event_conditions(alias)
+    range_conditions, range_params = filters.started_conditions("s.ts")
+    if range_conditions:
+        conditions.append(f"{alias}.instance_id IN (SELECT s.instance_id FROM events s WHERE s.activity_id = 'instance'"
+                          f" AND s.transition = 'start' AND {' AND '.join(range_conditions)})")
+        params.update(range_params)
+    return " AND ".join(conditions) or "1 = 1", params
+
+
+def count_events(session, filters=None):
+    """How many event rows an export of ``filters`` reads (for a progress bar)."""
+    where, params = _where(filters or LogFilter())
+    return session.execute(text(f"SELECT COUNT(*) FROM events e WHERE {where}"), params).scalar()
+
+
+def _stream(session, sql, params, progress=None):
+    """Rows of ``sql`` as plain tuples, read in batches from the driver's own cursor.
+
+    On PostgreSQL the cursor is a named (server-side) one, so memory stays flat. Rows skip
+    SQLAlchemy's row objects: for a million events wrapping them cost about as much as
+    reading them.
+    """
+    connection = session.connection()
+    dialect = connection.dialect
+    compiled = text(sql).compile(dialect=dialect)
+    if dialect.name == "sqlite":
+        # The driver's own datetime adapter differs from SQLAlchemy's stored text form.
+        values = {k: v.isoformat(" ", "microseconds") if isinstance(v, datetime) else v for k, v in params.items()}
+    else:
+        values = params
+    args = [values[name] for name in compiled.positiontup] if compiled.positiontup is not None else values
+    raw = connection.connection.dbapi_connection
+    cursor = raw.cursor(name=f"sanshe_export_{next(_cursors)}") if dialect.name == "postgresql" else raw.cursor()
+    try:
+        cursor.execute(compiled.string, args)
+        while batch := cursor.fetchmany(BATCH):
+            if progress:
+                progress(len(batch))
+            yield from batch
+    finally:
+        cursor.close()
+
+
+def _event_rows(session, filters, progress, complete_only=False):
+    dialect = dialect_of(session)
+    where, params = _where(filters)
+    if complete_only:
+        where += " AND (e.transition = 'complete' OR e.activity_type = 'instance')"
+    sql = f"""
+        SELECT e.instance_id, e.task_id, e.activity_id, e.activity_name, e.activity_type, e.transition,
+               {_iso_sql('e.ts', dialect)} AS ts, e.resource, e.role, e.step, e.community_id,
+               e.organization_id, e.definition_key, e.definition_version, e.id
+        FROM events e WHERE {where} ORDER BY e.instance_id, e.ts, e.id"""
+    return _stream(session, sql, params, progress)
+
+
+class _Escaped(dict):
+    """XML attribute values, escaped once per distinct string (names and users repeat)."""
+
+    def __missing__(self, value):
+        quoted = quoteattr(str(value))
+        if len(self) < 100_000:
+            self[value] = quoted
+        return quoted
+
+
+def iter_xes(session, filters=None, progress=None):
+    """The log as IEEE 1849 XES: one trace per instance, lifecycle transitions of the standard model."""
+    filters = filters or LogFilter()
+    q = _Escaped()
+    yield ('<?xml version="1.0" encoding="UTF-8" ?>\n'
+           '<log xes.version="1849-2016" xes.features="nested-attributes" xmlns="http://www.xes-standard.org/">\n'
+           '<extension name="Concept" prefix="concept" uri="http://www.xes-standard.org/concept.xesext"/>\n'
+           '<extension name="Time" prefix="time" uri="http://www.xes-standard.org/time.xesext"/>\n'
+           '<extension name="Lifecycle" prefix="lifecycle" uri="http://www.xes-standard.org/lifecycle.xesext"/>\n'
+           '<extension name="Organizational" prefix="org" uri="http://www.xes-standard.org/org.xesext"/>\n'
+           '<global scope="trace"><string key="concept:name" value="__INVALID__"/></global>\n'
+           '<global scope="event"><string key="concept:name" value="__INVALID__"/>'
+           '<date key="time:timestamp" value="1970-01-01T00:00:00.000+00:00"/>'
+           '<string key="lifecycle:transition" value="complete"/></global>\n'
+           '<classifier name="Activity" keys="concept:name"/>\n'
+           '<classifier name="Activity with transition" keys="concept:name lifecycle:transition"/>\n'
+           '<string key="concept:name" value="Sanshe event log"/>\n'
+           '<string key="lifecycle:model" value="standard"/>\n')
+    current, head, body, started = None, "", [], set()
+    for (instance_id, task_id, activity_id, name, kind, transition, ts, resource, role, step, community, _org,
+         key, version, _id) in _event_rows(session, filters, progress):
+        if instance_id != current:
+            if current is not None:
+                yield head + "".join(body) + "</trace>\n"
+            current, body, started = instance_id, [], set()
+            head = f'<trace><string key="concept:name" value="{instance_id}"/>'
+        if kind == "instance":  # case-level facts become trace attributes
+            if transition == "start":
+                head += (f'<string key="sanshe:process" value={q[key]}/><int key="sanshe:version" value="{version}"/>'
+                         f'<int key="sanshe:community" value="{community}"/><string key="sanshe:title" value={q[name]}/>')
+            continue
+        if transition == "start":
+            started.add(task_id)
+        lifecycle = XES_TRANSITIONS.get(transition) or ("ate_abort" if task_id in started else "withdraw")
+        parts = [f'<event><string key="concept:name" value={q[name or activity_id]}/>'
+                 f'<date key="time:timestamp" value="{ts}+00:00"/>'
+                 f'<string key="lifecycle:transition" value="{lifecycle}"/>'
+                 f'<string key="sanshe:activity" value={q[activity_id]}/>']
+        if task_id:
+            parts.append(f'<string key="concept:instance" value="{task_id}"/>')
+        if resource:
+            parts.append(f'<string key="org:resource" value={q[resource]}/>')
+        if role:
+            parts.append(f'<string key="org:role" value={q[role]}/>')
+        if step is not None:
+            parts.append(f'<int key="sanshe:step" value="{step}"/>')
+        if community is not None:
+            parts.append(f'<int key="sanshe:community" value="{community}"/>')
+        if version is not None:
+            parts.append(f'<int key="sanshe:version" value="{version}"/>')
+        parts.append("</event>")
+        body.append("".join(parts))
+    if current is not None:
+        yield head + "".join(body) + "</trace>\n"
+    yield "</log>\n"
+
+
+CSV_COLUMNS = ("case_id", "activity_instance", "activity_id", "activity", "activity_type", "resource", "role", "step",
+               "community_id", "organization_id", "process", "version", "scheduled", "start", "complete", "cancelled")
+
+
+def iter_csv(session, filters=None, progress=None):
+    """One row per activity instance: its schedule, start, complete and cancel timestamps.
+
+    ``start`` falls back to the first assign, then to the schedule, so every completed
+    row has a start (PM4Py reads ``start`` and ``complete`` as an interval log).
+    """
+    filters = filters or LogFilter()
+    dialect = dialect_of(session)
+    where, params = _where(filters)
+    iso = lambda expr: _iso_sql(expr, dialect)  # noqa: E731
+    sql = f"""
+        SELECT instance_id, task_id, activity_id, activity_name, activity_type, resource, role, step,
+               community_id, organization_id, definition_key, definition_version,
+               {iso('ts_sched')}, {iso('COALESCE(ts_start, ts_pickup, ts_sched, ts_done)')}, {iso('ts_done')},
+               {iso('ts_cancel')}, n
+        FROM (SELECT MIN(e.instance_id) AS instance_id, e.task_id, MIN(e.activity_id) AS activity_id,
+                     MAX(e.activity_name) AS activity_name, MAX(e.activity_type) AS activity_type,
+                     MAX(CASE WHEN e.transition = 'complete' THEN e.resource END) AS resource,
+                     MAX(e.role) AS role, MAX(e.step) AS step, MAX(e.community_id) AS community_id,
+                     MAX(e.organization_id) AS organization_id, MAX(e.definition_key) AS definition_key,
+                     MAX(e.definition_version) AS definition_version, COUNT(*) AS n, {ACT_TIMES_SQL}
+              FROM events e WHERE e.task_id IS NOT NULL AND {where} GROUP BY e.task_id) a
+        ORDER BY instance_id, COALESCE(ts_start, ts_pickup, ts_sched, ts_done, ts_cancel), task_id"""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(CSV_COLUMNS)
+    pending = 0  # event rows behind the activity instances written since the last progress call
+    for row in _stream(session, sql, params, None):
+        writer.writerow([*row[:12], *(f"{t}Z" if t else "" for t in row[12:16])])
+        pending += row[16]
+        if buffer.tell() > 1 << 16:
+            if progress:
+                progress(pending)
+            pending = 0
+            yield buffer.getvalue()
+            buffer.seek(0)
+            buffer.truncate()
+    if progress and pending:
+        progress(pending)
+    yield buffer.getvalue()
+
+
+def _ocel_objects(session, filters):
+    """Object rows: (id, type, name, [(relationship target, qualifier)])."""
+    where, params = _where(filters)
+    sql = f"""
+        SELECT e.instance_id, MAX(e.community_id) AS community_id, MAX(e.organization_id) AS organization_id,
+               MAX(CASE WHEN e.activity_type = 'instance' THEN e.activity_name END) AS title,
+               SUM(CASE WHEN e.activity_id = :vote AND e.transition = 'complete' THEN 1 ELSE 0 END) AS votes,
+               MAX(CASE WHEN e.step IN (2, 3) THEN 1 ELSE 0 END) AS application,
+               MAX(CASE WHEN e.step = 5 THEN 1 ELSE 0 END) AS agreement,
+               MAX(CASE WHEN e.step = 7 THEN 1 ELSE 0 END) AS evaluation,
+               MAX(CASE WHEN e.step = 4 THEN 1 ELSE 0 END) AS voted
+        FROM events e WHERE {where} GROUP BY e.instance_id ORDER BY e.instance_id"""
+    communities, organizations = set(), set()
+    for case, community, organization, title, votes, application, agreement, evaluation, voted in _stream(
+            session, sql, {**params, "vote": VOTE_TALLY_ACTIVITY}):
+        project = f"project:{case}"
+        links = []
+        if community is not None:
+            communities.add(community)
+            links.append((f"community:{community}", "community"))
+        if organization is not None:
+            organizations.add(organization)
+            links.append((f"organization:{organization}", "contractor"))
+        yield project, "project", title or project, links
+        for kind, present in (("application", application), ("agreement", agreement), ("evaluation", evaluation)):
+            if present:
+                yield f"{kind}:{case}", kind, f"{kind} {case}", [(project, "of project")]
+        for round_no in range(1, max(votes or 0, 1 if voted else 0) + 1):
+            yield f"vote:{case}:{round_no}", "vote", f"vote {case} round {round_no}", [(project, "of project")]
+    labels = scope_names(session)
+    for kind, ids in (("community", communities), ("organization", organizations)):
+        for row_id in sorted(ids):
+            yield f"{kind}:{row_id}", kind, labels.get((kind, row_id)) or f"{kind} {row_id}", []
+
+
+def iter_ocel(session, filters=None, progress=None):
+    """OCEL 2.0 JSON: completed activities as events, related to the objects they touch.
+
+    The start and end of each instance are events too ("Project started", "Project
+    completed" or "Project terminated"), related to the project only.
+
+    Every event relates to its project, community and organization; steps 2-3 also to
+    the application, step 4 to the vote round, step 5 to the agreement, step 7 to the
+    evaluation.
+    """
+    filters = filters or LogFilter()
+    dump = json.dumps
+    where, params = _where(filters)
+    names = [r[0] for r in session.execute(text(
+        f"SELECT DISTINCT COALESCE(NULLIF(e.activity_name, ''), e.activity_id) FROM events e "
+        f"WHERE e.transition = 'complete' AND e.activity_type <> 'instance' AND {where}"), params)]
+    event_attributes = [{"name": n, "type": t} for n, t in (("activity_id", "string"), ("resource", "string"),
+                                                             ("role", "string"), ("step", "integer"))]
+    yield dump({"objectTypes": [{"name": t, "attributes": [{"name": "name", "type": "string"}]} for t in OCEL_TYPES],
+                "eventTypes": [*({"name": n, "attributes": event_attributes} for n in sorted(names)),
+                               *({"name": n, "attributes": []} for n in PROJECT_EVENTS.values())]})[:-1]
+    yield ', "objects": ['
+    first = True
+    for object_id, kind, name, links in _ocel_objects(session, filters):
+        item = {"id": object_id, "type": kind, "attributes": [{"name": "name", "time": "1970-01-01T00:00:00Z",
+                                                               "value": name}],
+                "relationships": [{"objectId": target, "qualifier": qualifier} for target, qualifier in links]}
+        yield ("" if first else ",") + dump(item, ensure_ascii=False)
+        first = False
+    yield '], "events": ['
+    first, votes = True, {}
+    for (case, task_id, activity_id, name, kind, _transition, ts, resource, role, step, community, organization,
+         _key, _version, event_id) in _event_rows(session, filters, progress, complete_only=True):
+        if kind == "instance":
+            item = {"id": f"e{event_id}", "type": PROJECT_EVENTS[_transition], "time": f"{ts}Z", "attributes": [],
+                    "relationships": [{"objectId": f"project:{case}", "qualifier": "project"}]}
+            yield ("" if first else ",") + dump(item, ensure_ascii=False)
+            first = False
+            continue
+        if activity_id == VOTE_TALLY_ACTIVITY:
+            votes[case] = votes.get(case, 0) + 1
+        related = [{"objectId": f"project:{case}", "qualifier": "project"}]
+        if community is not None:
+            related.append({"objectId": f"community:{community}", "qualifier": "community"})
+        if organization is not None:
+            related.append({"objectId": f"organization:{organization}", "qualifier": "organization"})
+        kind_of_step = STEP_OBJECTS.get(step)
+        if kind_of_step == "vote":
+            # The tally closes its round; ballots before it belong to the round it closes.
+            round_no = votes.get(case, 0) + (0 if activity_id == VOTE_TALLY_ACTIVITY else 1)
+            related.append({"objectId": f"vote:{case}:{max(round_no, 1)}", "qualifier": activity_id})
+        elif kind_of_step:
+            related.append({"objectId": f"{kind_of_step}:{case}", "qualifier": activity_id})
+        item = {"id": f"e{event_id}", "type": name or activity_id, "time": f"{ts}Z",
+                "attributes": [{"name": "activity_id", "value": activity_id}, {"name": "resource", "value": resource or ""},
+                               {"name": "role", "value": role or ""}, {"name": "step", "value": step or 0}],
+                "relationships": related}
+        yield ("" if first else ",") + dump(item, ensure_ascii=False)
+        first = False
+    yield "]}\n"
+
+
+EXPORTS = {
+    "xes": (iter_xes, "application/xml", ".xes"),
+    "csv": (iter_csv, "text/csv", ".csv"),
+    "ocel": (iter_ocel, "application/json", ".jsonocel"),
+}
+
+
+def iter_export(session, fmt, filters=None, progress=None):
+    """Chunks of the export ``fmt`` (``xes``, ``csv`` or ``ocel``)."""
+    if fmt not in EXPORTS:
+        message = Text("Unknown format %(format)r; use one of %(formats)s.", format=fmt, formats=", ".join(EXPORTS))
+        raise ValidationError(message, errors={"format": [message]})
+    return EXPORTS[fmt][0](session, filters, progress)
+
+
+def write_export(session, fmt, out, filters=None, progress=None, chunk=1 << 16):
+    """Write the export ``fmt`` to the text file object ``out``; returns characters written."""
+    written, pending = 0, []
+    size = 0
+    for piece in iter_export(session, fmt, filters, progress):
+        pending.append(piece)
+        size += len(piece)
+        if size >= chunk:
+            out.write("".join(pending))
+            written += size
+            pending, size = [], 0
+    out.write("".join(pending))
+    return written + size
+
+
+__all__ = ["count_events", "iter_xes", "iter_csv", "iter_ocel", "iter_export", "write_export", "EXPORTS", "CSV_COLUMNS"]

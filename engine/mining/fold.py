@@ -1,0 +1,158 @@
+"""Activity instances and cases folded from the event log, kept up to date as events are written.
+
+Mining needs, per activity instance (a task), when it was scheduled, picked up, started,
+completed or cancelled; per case, when it started and ended. Folding a million events into
+those rows on every report is what made reports slow, so the fold is kept in
+:class:`~engine.mining.models.MiningAct` and :class:`~engine.mining.models.MiningCase`:
+
+* :func:`fold_events` merges freshly written event rows in (one upsert per table, in the
+  writer's transaction); merging is order-free (first schedule, last completion, ...), so
+  events may arrive in any batches;
+* :func:`rebuild` derives both tables from the whole ``events`` table in one SQL pass each
+  (bulk-loaded logs, or data written before these tables existed).
+"""
+from datetime import timezone
+
+from sqlalchemy import text
+
+from engine.core import stepwrites
+from engine.errors import SansheError
+from engine.mining.logview import dialect_of, epoch_seconds, epoch_sql
+
+ATTRIBUTES = ("definition_key", "definition_version", "town_id", "community_id", "organization_id")
+# Per act column: how two partial folds of the same task merge (as the SQL aggregate would).
+ACT_MERGE = {"instance_id": "min", "activity_id": "min", "activity_name": "max", "activity_type": "max",
+             "step": "max", "role": "max", "resource": "max", **{a: "max" for a in ATTRIBUTES},
+             "t_sched": "min", "t_pickup": "min", "t_start": "min", "t_done": "max", "t_cancel": "max"}
+CASE_MERGE = {**{a: "max" for a in ATTRIBUTES}, "title": "max", "t_start": "min", "t_end": "max", "ended": "max"}
+# Which act time a transition sets.
+ACT_TIMES = {"schedule": ("t_sched",), "assign": ("t_pickup",), "start": ("t_pickup", "t_start"),
+             "complete": ("t_done",), "cancel": ("t_cancel",)}
+
+
+# The same fold in SQL, over events ``e`` grouped by activity instance: ts_sched, ts_pickup,
+# ts_start, ts_done and ts_cancel (also used by the CSV export).
+ACT_TIMES_SQL = """MIN(CASE WHEN e.transition = 'schedule' THEN e.ts END) AS ts_sched,
+               MIN(CASE WHEN e.transition IN ('assign', 'start') THEN e.ts END) AS ts_pickup,
+               MIN(CASE WHEN e.transition = 'start' THEN e.ts END) AS ts_start,
+               MAX(CASE WHEN e.transition = 'complete' THEN e.ts END) AS ts_done,
+               MAX(CASE WHEN e.transition = 'cancel' THEN e.ts END) AS ts_cancel"""
+
+_UPSERTS = {}  # (dialect, table): statement; built once, the engine writes on every step
+
+
+def _upsert(dialect, table, key, merge):
+    if (dialect, table) not in _UPSERTS:
+        _UPSERTS[dialect, table] = text(_upsert_sql(dialect, table, key, merge))
+    return _UPSERTS[dialect, table]
+
+
+def _upsert_sql(dialect, table, key, merge):
+    """``INSERT ... ON CONFLICT (key) DO UPDATE`` merging each column NULL-aware by min/max."""
+    funcs = {"min": "min", "max": "max"} if dialect == "sqlite" else {"min": "LEAST", "max": "GREATEST"}
+    columns = [key, *merge]
+    updates = ", ".join(
+        f"{c} = COALESCE({funcs[how]}({table}.{c}, excluded.{c}), {table}.{c}, excluded.{c})"
+        for c, how in merge.items())
+    return (f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join(f':{c}' for c in columns)}) "
+            f"ON CONFLICT ({key}) DO UPDATE SET {updates}")
+
+
+def _merge(into, row, merge):
+    for column, how in merge.items():
+        new, old = row.get(column), into.get(column)
+        if new is None:
+            continue
+        if old is None or (new < old if how == "min" else new > old):
+            into[column] = new
+
+
+def _epoch(moment, dialect):
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(timezone.utc).replace(tzinfo=None)
+    return epoch_seconds(moment, dialect)  # the same value the SQL fold (rebuild) computes
+
+
+def fold_events(session, rows, event_ids=None):
+    """Merge event rows (dicts or :class:`~engine.core.models.Event` objects) into the mining tables.
+
+    ``event_ids`` (parallel to ``rows``) key the events that have no task id.
+    """
+    dialect = dialect_of(session)
+    acts, cases = {}, {}
+    for index, row in enumerate(rows):
+        get = row.get if isinstance(row, dict) else lambda name, row=row: getattr(row, name)
+        ts, transition, kind = get("ts"), get("transition"), get("activity_type")
+        t = _epoch(ts, dialect)
+        attributes = {a: get(a) for a in ATTRIBUTES}
+        if kind == "instance":
+            if get("activity_id") != "instance":
+                continue
+            fold = {**attributes, "instance_id": get("instance_id"), "title": get("activity_name"), "ended": 0,
+                    "t_start": t if transition == "start" else None,
+                    "t_end": t if transition in ("complete", "cancel") else None}
+            fold["ended"] = {"complete": 2, "cancel": 1}.get(transition, 0)
+            _merge(cases.setdefault(fold["instance_id"], {"instance_id": fold["instance_id"]}), fold, CASE_MERGE)
+            continue
+        key = get("task_id")
+        if key is None:
+            if event_ids is None:
+                raise SansheError("Events without a task id need their event ids to be folded.")
+            key = f"event-{event_ids[index]}"
+        fold = {**attributes, "instance_id": get("instance_id"), "activity_id": get("activity_id"),
+                "activity_name": get("activity_name"), "activity_type": kind, "step": get("step"), "role": get("role"),
+                "resource": get("resource") if transition == "complete" else None}
+        for column in ACT_TIMES.get(transition, ()):
+            fold[column] = t
+        _merge(acts.setdefault(key, {"task_id": key}), fold, ACT_MERGE)
+    for table, key, merge, folded in (("mining_acts", "task_id", ACT_MERGE, acts),
+                                      ("mining_cases", "instance_id", CASE_MERGE, cases)):
+        if folded:
+            params = [{c: f.get(c) for c in (key, *merge)} for f in folded.values()]
+            stepwrites.execute(session, _upsert(dialect, table, key, merge), params, write=True)
+
+
+def rebuild(session):
+    """Derive the mining tables from the whole event log (replacing what they held).
+
+    Returns ``(cases, activity instances)`` now in them.
+    """
+    dialect = dialect_of(session)
+    session.execute(text("DELETE FROM mining_acts"))
+    session.execute(text("DELETE FROM mining_cases"))
+    cases = f"""
+        SELECT e.instance_id, {', '.join(f'MAX(e.{a}) AS {a}' for a in ATTRIBUTES)}, MAX(e.activity_name) AS title,
+               MIN(CASE WHEN e.transition = 'start' THEN e.ts END) AS ts_start,
+               MAX(CASE WHEN e.transition IN ('complete', 'cancel') THEN e.ts END) AS ts_end,
+               MAX(CASE WHEN e.transition = 'complete' THEN 2 WHEN e.transition = 'cancel' THEN 1 ELSE 0 END) AS ended
+        FROM events e WHERE e.activity_id = 'instance' AND e.activity_type = 'instance'
+        GROUP BY e.instance_id"""
+    session.execute(text(f"""
+        INSERT INTO mining_cases (instance_id, {', '.join(ATTRIBUTES)}, title, t_start, t_end, ended)
+        SELECT s.instance_id, {', '.join(f's.{a}' for a in ATTRIBUTES)}, s.title,
+               {epoch_sql('s.ts_start', dialect)}, {epoch_sql('s.ts_end', dialect)}, s.ended
+        FROM ({cases}) s"""))
+    # Events without a task id (a message caught by the instance) are their own activity instance.
+    key = "COALESCE(e.task_id, 'event-' || CAST(e.id AS VARCHAR(20)))"
+    names = ("sched", "pickup", "start", "done", "cancel")
+    acts = f"""
+        SELECT {key} AS task_id, MIN(e.instance_id) AS instance_id, MIN(e.activity_id) AS activity_id,
+               MAX(e.activity_name) AS activity_name, MAX(e.activity_type) AS activity_type,
+               MAX(e.step) AS step, MAX(e.role) AS role,
+               MAX(CASE WHEN e.transition = 'complete' THEN e.resource END) AS resource,
+               {', '.join(f'MAX(e.{a}) AS {a}' for a in ATTRIBUTES)},
+               {ACT_TIMES_SQL}
+        FROM events e WHERE e.activity_type <> 'instance'
+        GROUP BY {key}"""
+    plain = ("task_id", "instance_id", "activity_id", "activity_name", "activity_type", "step", "role", "resource",
+             *ATTRIBUTES)
+    session.execute(text(f"""
+        INSERT INTO mining_acts ({', '.join(plain)}, {', '.join(f't_{n}' for n in names)})
+        SELECT {', '.join(f's.{c}' for c in plain)}, {', '.join(epoch_sql(f's.ts_{n}', dialect) for n in names)}
+        FROM ({acts}) s"""))
+    if dialect == "postgresql":
+        session.execute(text("ANALYZE mining_acts, mining_cases"))  # fresh statistics after a bulk change
+    return tuple(session.execute(text(f"SELECT COUNT(*) FROM {table}")).scalar() for table in ("mining_cases", "mining_acts"))
+
+
+__all__ = ["fold_events", "rebuild"]

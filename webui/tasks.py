@@ -88,7 +88,7 @@ def _after_action(task_id, message):
 @login_required
 def claim(task_id):
     with unit() as db:
-        runtime().claim_task(db, task_id, me(db))
+        runtime().claims.claim_task(db, task_id, me(db))
     return _after_action(task_id, _("The task is now yours."))
 
 
@@ -96,7 +96,7 @@ def claim(task_id):
 @login_required
 def unclaim(task_id):
     with unit() as db:
-        runtime().unclaim_task(db, task_id, me(db))
+        runtime().claims.unclaim_task(db, task_id, me(db))
     return _after_action(task_id, _("The task is back in the shared list."))
 
 
@@ -109,7 +109,7 @@ def handover(task_id):
         visible_task(db, user, task_id)
         if not to:
             raise ValidationError(_("Choose the person to hand the task over to."), errors={"to": [_("Required.")]})
-        runtime().hand_over(db, task_id, user, to)
+        runtime().claims.hand_over(db, task_id, user, to)
     flash(_("The task was handed over to %(name)s.", name=to))
     return redirect(url_for("inbox.index"))
 
@@ -141,7 +141,7 @@ def draft(task_id):
         task = visible_task(db, user, task_id)
         schema = runtime().task_form(db, task_id, user)
         data = _form_input(db, user, task).parse(schema)
-        runtime().save_draft(db, task_id, user, data)
+        runtime().claims.save_draft(db, task_id, user, data)
     if request.headers.get("HX-Request"):
         return render_template("tasks/_saved.html", at=utcnow())
     flash(_("Draft saved."))

@@ -152,7 +152,7 @@ class Driver:
             total, waiting_share = self.rng.uniform(low, high), self.rng.uniform(0.2, 0.7)
             self.clock.advance(total * waiting_share)
             with self.uow() as session:
-                runtime.claim_task(session, task.id, pilot.actor_for(session, task))
+                runtime.claims.claim_task(session, task.id, pilot.actor_for(session, task))
             self.clock.advance(total * (1 - waiting_share))
             with self.uow() as session:
                 actor = pilot.actor_for(session, task)

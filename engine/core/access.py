@@ -5,10 +5,10 @@ role's type (a community for the community committee, a town for the town govern
 organization for its staff ...), and, when the diagram assigns the task to a person, only
 that person sees it. Administrators hold the ``global`` scope.
 """
-from sqlalchemy import bindparam, select
+from sqlalchemy import bindparam, false, or_, select, true
 
 from engine.errors import ConflictError, ForbiddenError, NotFoundError, Text
-from engine.core.models import ROLE_SCOPE_TYPE, CatalogItem, Community, Organization, RoleGrant, Task, Town, User
+from engine.core.models import ROLE_SCOPE_TYPE, CatalogItem, Community, Organization, Instance, RoleGrant, Task, Town, User
 
 
 def scope_for(role, town_id, community_id, organization_id):
@@ -68,6 +68,34 @@ def visible_task(session, user, task_id):
         raise NotFoundError("No such task in your inbox.")
     check_task_access(session, user, task)
     return task
+
+
+def scope_ids(session, user):
+    """``{scope type: ids}`` the user holds any role in (``"global"`` for administrators)."""
+    ids = {}
+    for _, scope_type, scope_id in grants_of(session, user):
+        ids.setdefault(scope_type, set()).add(scope_id)
+    return ids
+
+
+def scope_condition(session, user):
+    """SQL condition: the instance lies in one of the user's scopes (admins see all)."""
+    ids = scope_ids(session, user)
+    if "global" in ids:
+        return true()
+    columns = {"town": Instance.town_id, "community": Instance.community_id, "organization": Instance.organization_id}
+    conditions = [column.in_(sorted(ids[scope_type])) for scope_type, column in columns.items() if scope_type in ids]
+    return or_(*conditions) if conditions else false()
+
+
+def visible_instance(session, user, instance_id):
+    """The instance if it lies in one of the user's scopes; NotFoundError otherwise."""
+    if user is None or not user.active:
+        raise NotFoundError("No such project in your scope.")
+    instance = session.scalar(select(Instance).where(Instance.id == instance_id, scope_condition(session, user)))
+    if instance is None:
+        raise NotFoundError("No such project in your scope.")
+    return instance
 
 
 def check_can_act(session, user, task):

@@ -1,24 +1,30 @@
 """The event log: one row per lifecycle transition of a task or an instance.
 
 Rows are gathered during an engine step and written with one multi-row insert, in the
-same transaction as the instance state; the same rows are folded into the mining tables
-(:func:`engine.mining.fold.fold_events`) right after.
+same transaction as the instance state; the batch's ``listeners`` (the core's
+``events_written`` hook: mining folds the rows into its tables) see the same rows right after.
 """
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
 from sqlalchemy import insert, select
+from sqlalchemy.orm import Session
 
 from engine.core import stepwrites
-from engine.mining.fold import fold_events
+from engine.core.hooks import EventsWritten
 from engine.core.models import Event
 
 
 class EventBatch:
     """Events of one engine step for one instance."""
 
-    def __init__(self, instance, definition, now):
+    def __init__(self, instance: Any, definition: Any, now: datetime, listeners: Sequence[EventsWritten] = ()) -> None:
         self.instance = instance
         self.definition = definition
         self.now = now
-        self.rows = []
+        self.listeners = listeners
+        self.rows: list[dict[str, Any]] = []
 
     def add(self, transition, activity_id, activity_name="", activity_type="userTask", task_id=None,
             resource=None, role=None, step=None, ts=None):
@@ -39,7 +45,8 @@ class EventBatch:
         """A service task's transition (``job`` is its Job row or the same values)."""
         self.add(transition, job.bpmn_id, job.name, "serviceTask", job.task_id, resource, None, job.step)
 
-    def flush(self, session):
+    def flush(self, session: Session) -> None:
+        """Write the gathered rows and hand them to the listeners."""
         if self.rows:
             ids = None
             if any(r["task_id"] is None and r["activity_type"] != "instance" for r in self.rows):
@@ -48,10 +55,11 @@ class EventBatch:
                 ids = result.scalars().all()
             else:
                 stepwrites.execute(session, stepwrites.INSERT_EVENTS, self.rows)
-            fold_events(session, self.rows, ids)
+            for listener in self.listeners:
+                listener(session, self.rows, ids)
             self.rows = []
 
 
-def instance_events(session, instance_id):
+def instance_events(session: Session, instance_id: int) -> Sequence[Event]:
     """The timeline of one instance, oldest first."""
     return session.scalars(select(Event).where(Event.instance_id == instance_id).order_by(Event.ts, Event.id)).all()

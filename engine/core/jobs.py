@@ -178,13 +178,15 @@ class JobQueue:
             .join(Definition, Definition.id == Instance.definition_id)
             .where(Instance.id.in_({job.instance_id for job in jobs})))
         now, batches = self.event_time(), {}
+        listeners = self.runtime.hooks.events_written if self.runtime is not None else ()
         for row in rows:
             definition = SimpleNamespace(id=row.definition_id, key=row.key, version=row.version)
-            batches[row.id] = EventBatch(row, definition, now)
+            batches[row.id] = EventBatch(row, definition, now, listeners)
         for job in jobs:
             if job.instance_id not in batches:  # a job queued without a process instance
                 instance = SimpleNamespace(id=job.instance_id, town_id=None, community_id=None, organization_id=None)
-                batches[job.instance_id] = EventBatch(instance, SimpleNamespace(id=None, key="", version=None), now)
+                batches[job.instance_id] = EventBatch(instance, SimpleNamespace(id=None, key="", version=None), now,
+                                                      listeners)
             batches[job.instance_id].job("start", job, worker_id)
         for batch in batches.values():
             batch.flush(session)

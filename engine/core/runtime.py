@@ -1,115 +1,164 @@
-"""Running process instances: start, complete tasks and jobs, messages, timers.
+"""The step pipeline: every change to a running process instance, read top to bottom.
 
-Every public method is one engine step inside the caller's transaction: the instance
-state, task rows, jobs, timers and events it changes are written together or not at all.
-Instances carry an optimistic lock: a completion that raced with another one on the same
-instance fails with ConflictError and changes nothing.
+Each public method of :class:`Runtime` is one engine step inside the caller's transaction,
+and every step passes the same five stages, in this order in this module:
+
+1. **load** — the instance row, its workflow (from the hot cache, else the store) and the
+   tasks open before the step (:meth:`Runtime._checkout`);
+2. **act** — the step's own change (complete a human task or a job, route a worker's BPMN
+   error, deliver a message, fire a timer, cancel, migrate), after which SpiffWorkflow runs
+   the engine tasks it unblocked (``workflow.do_engine_steps()``);
+3. **compare** — the tasks open after the step against those before: which human tasks,
+   jobs and timers appeared and which went (:func:`compare`);
+4. **write** — task, job and timer rows, the instance's state and summary, and the step's
+   events, together or not at all; the instance's optimistic lock makes a step that raced
+   with another one on the same instance fail with ConflictError (:meth:`Runtime._write`);
+5. **publish** — the ``task_ready`` hooks see each new human task, and the workflow goes
+   back to the hot cache once the transaction commits (:meth:`Runtime._publish`).
+
+Who may start, steer and stop a process, and which data people never see, is the method's
+:class:`~engine.core.policy.StepPolicy`; what happens around a step (notifications, fund
+releases, mining) listens through :class:`~engine.core.hooks.Hooks`. This module knows only
+BPMN.
 """
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import datetime
 from types import SimpleNamespace
+from typing import Any, NamedTuple
 from uuid import UUID
 
 from sqlalchemy import select, update
+from sqlalchemy.orm import Session
 
-from engine.core import access
-from engine.core import spiff
-from engine.core import stepwrites
+from engine.core import access, spiff, stepwrites
 from engine.core.claims import TaskClaims
 from engine.core.deployments import FORM_PROPERTY, latest_definition
-from engine.errors import ConflictError, ForbiddenError, NotFoundError, Text, ValidationError
 from engine.core.eventlog import EventBatch
 from engine.core.forms import validate_form
+from engine.core.hooks import Hooks
 from engine.core.hotcache import HotInstances, after_commit
-from engine.queries.listings import visible_instance
-from engine.core.models import CatalogItem, Community, Instance, Job, Organization, Task, Timer, utcnow
-
-# Variables never shown to people: single ballots, scores and who cast them (the tallies are
-# recorded as decisions and shown instead).
-SECRET_VARIABLES = ("ballots", "ballot", "vote_record", "votes", "scores")
+from engine.core.models import Instance, Job, Task, Timer, User, utcnow
+from engine.core.policy import StepPolicy
+from engine.errors import ConflictError, NotFoundError, Text, ValidationError
 
 
-class Runtime(TaskClaims):
+class OpenTasks(NamedTuple):
+    """The tasks of a workflow that wait for someone: people, workers, the clock."""
+
+    human: set[Any]
+    services: set[Any]
+    timers: set[Any]
+
+    @classmethod
+    def of(cls, workflow: Any) -> OpenTasks:
+        """The open tasks of ``workflow`` as it is now."""
+        human, services, timers = spiff.open_tasks(workflow)
+        return cls(set(human), set(services), set(timers))
+
+
+@dataclass
+class Step:
+    """One engine step under way: what the load stage found, and the events gathered."""
+
+    instance: Any  # the ORM row or a stepwrites.Record of it
+    definition: Any  # a deployments.DefinitionSnapshot
+    workflow: Any  # a SpiffWorkflow BpmnWorkflow
+    before: OpenTasks
+    batch: EventBatch
+
+
+@dataclass
+class Changes:
+    """What the compare stage found: open tasks after the step, and what appeared or went.
+
+    New tasks are sorted by their element id so that rows and events come out in the same
+    order every time; gone tasks are task ids (``gone_timers`` keeps the task, for its event).
+    """
+
+    after: OpenTasks
+    new_human: list[Any]
+    gone_human: list[str]
+    new_services: list[Any]
+    gone_services: list[str]
+    new_timers: list[Any]
+    gone_timers: dict[str, Any]
+
+
+def compare(before: OpenTasks, after: OpenTasks, done: Iterable[Any] = ()) -> Changes:
+    """Stage 3: the difference between the open tasks before and after a step.
+
+    ``done`` are tasks the step itself finished (their rows are written by the act stage,
+    so they do not count as gone).
+    """
+    done = set(done)
+
+    def by_id(tasks: set[Any]) -> list[Any]:
+        return sorted(tasks, key=lambda t: t.task_spec.bpmn_id)
+
+    return Changes(
+        after=after,
+        new_human=by_id(after.human - before.human),
+        gone_human=[str(t.id) for t in before.human - after.human - done],
+        new_services=by_id(after.services - before.services),
+        gone_services=[str(t.id) for t in before.services - after.services - done],
+        new_timers=by_id(after.timers - before.timers),
+        gone_timers={str(t.id): t for t in before.timers - after.timers},
+    )
+
+
+class TaskRecord(SimpleNamespace):
+    """A new human task's row values, as the runtime's hooks and the event log see them."""
+
+
+class Runtime:
     """The process engine, handed its collaborators.
 
     ``state_store`` turns workflows into stored state, ``spec_cache`` gives parsed specs per
-    definition, ``script_engine`` runs diagram expressions, ``clock`` returns naive UTC now,
-    each ``on_task_ready(session, task)`` hook sees every new human task (a :class:`TaskRecord`
-    of its row's values, written just before), and each
-    ``on_terminated(session, instance, now)`` hook sees a project stopped before its end
-    (e.g. to release earmarked funds).
+    definition, ``policy`` is the method's rules at the engine's decision points,
+    ``script_engine`` runs diagram expressions, ``clock`` returns naive UTC now and
+    ``hooks`` are the listeners of the core's extension points. ``claims`` are the inbox's
+    operations on tasks (claim, hand over, draft), which change who works on a task but
+    not the process.
     """
 
-    def __init__(self, state_store, spec_cache, script_engine=None, clock=utcnow, on_task_ready=(), hot_capacity=2000,
-                 job_retries=3, on_terminated=()):
+    def __init__(self, state_store: Any, spec_cache: Any, policy: StepPolicy, script_engine: Any = None,
+                 clock: Callable[[], datetime] = utcnow, hooks: Hooks | None = None, hot_capacity: int = 2000,
+                 job_retries: int = 3) -> None:
         self.state_store = state_store
         self.spec_cache = spec_cache
+        self.policy = policy
         self.script_engine = script_engine
         self.clock = clock
-        self.on_task_ready = list(on_task_ready)
-        self.on_terminated = list(on_terminated)
+        self.hooks = hooks or Hooks()
         self.hot = HotInstances(hot_capacity)
         self.job_retries = job_retries
+        self.claims = TaskClaims(spec_cache, self.hooks, clock=lambda: self.clock())
 
-    # --- starting -------------------------------------------------------------------------
+    # === the steps =========================================================================
 
-    def start_instance(self, session, key, user, project):
-        """Start the newest version of process ``key`` for a project.
-
-        ``project`` names at least ``title``, ``catalog_item_id`` and ``organization_id``;
-        the community and town follow from the catalog item. The starter must work for the
-        organization (or be an administrator).
-        """
-        project = dict(project or {})
-        errors = {}
-        if not str(project.get("title", "")).strip():
-            errors["title"] = [Text("A project needs a title.")]
-        item = session.get(CatalogItem, project.get("catalog_item_id")) if project.get("catalog_item_id") else None
-        if item is None:
-            errors["catalog_item_id"] = [Text("Choose an item from the community's catalog.")]
-        org = session.get(Organization, project.get("organization_id")) if project.get("organization_id") else None
-        if org is None:
-            errors["organization_id"] = [Text("Choose the organization that applies.")]
-        if errors:
-            raise ValidationError("The project cannot start.", errors=errors)
-        if not access.holds_or_admin(session, user, "social_organization", "organization", org.id):
-            raise ForbiddenError("Only staff of the applying organization can start its project.")
-        community = session.get(Community, item.community_id)
+    def start_instance(self, session: Session, key: str, user: User, project: dict[str, Any]) -> Instance:
+        """Start the newest version of process ``key``; the policy checks ``project`` and
+        the starter and says what the instance and its start data are."""
+        new = self.policy.new_instance(session, user, project)
         definition = latest_definition(session, key)
-        project.update({
-            "town_id": community.town_id, "community_id": community.id, "organization_id": org.id,
-            "catalog_item_id": item.id, "social_work": bool(item.social_work), "lead": user.username,
-            "organization_name": org.name, "community_name": community.name, "item_name": item.name,
-            "service_field": item.service_field,
-        })
         now = self.clock()
-        instance = Instance(
-            definition_id=definition.id, title=project["title"].strip(), town_id=community.town_id,
-            community_id=community.id, organization_id=org.id, catalog_item_id=item.id,
-            social_work=bool(item.social_work), started_by=user.username, started_at=now,
-            serializer_version=self.state_store.version,
-        )
+        instance = Instance(definition_id=definition.id, started_by=user.username, started_at=now,
+                            serializer_version=self.state_store.version, **new.columns)
         session.add(instance)
         session.flush()
         spec, subprocess_specs = self.spec_cache.get(definition)
         workflow = spiff.new_workflow(spec, subprocess_specs, self.script_engine,
-                                      {"project": project, "instance_id": instance.id})
-        batch = EventBatch(instance, definition, now)
-        batch.add("start", "instance", instance.title, "instance", resource=user.username)
+                                      {**new.variables, "instance_id": instance.id})
+        step = Step(instance, definition, workflow, OpenTasks(set(), set(), set()), self._batch(instance, definition, now))
+        step.batch.add("start", "instance", instance.title, "instance", resource=user.username)
         workflow.do_engine_steps()
-        self._sync(session, instance, definition, workflow, (set(), set(), set()), batch)
+        self._finish(session, step)
         return instance
 
-    # --- human tasks ----------------------------------------------------------------------
-
-    def get_task(self, session, task_id, user):
-        """A task row the user may see (NotFoundError otherwise)."""
-        return access.visible_task(session, user, task_id)
-
-    def task_form(self, session, task_id, user):
-        row = self.get_task(session, task_id, user)
-        definition = self.spec_cache.definition(session, row.definition_id)
-        return definition.forms.get(row.form_key) or {"type": "object", "properties": {}}
-
-    def complete_task(self, session, task_id, user, data):
+    def complete_task(self, session: Session, task_id: str, user: User, data: dict[str, Any]) -> Any:
         """Complete a human task with form data checked against its JSON Schema."""
         row = stepwrites.load(session, stepwrites.LOAD_TASK, task_id)
         if row is None:
@@ -120,163 +169,107 @@ class Runtime(TaskClaims):
         errors = validate_form(schema, data)
         if errors:
             raise ValidationError("Please correct the marked fields.", errors=errors)
-        instance, workflow, before = self._checkout(
-            session, stepwrites.load(session, stepwrites.LOAD_INSTANCE, row.instance_id), definition)
-        task = workflow.get_task_from_id(UUID(task_id))
-        if task is None or task not in before[0]:
+        step = self._checkout(session, stepwrites.load(session, stepwrites.LOAD_INSTANCE, row.instance_id), definition)
+        task = step.workflow.get_task_from_id(UUID(task_id))
+        if task is None or task not in step.before.human:
             raise ConflictError("This task is no longer waiting.")
-        now = self.clock()
-        batch = EventBatch(instance, definition, now)
+        now = step.batch.now
         if row.claimed_at is None:
-            batch.task("start", row, user.username)
+            step.batch.task("start", row, user.username)
         spiff.run_user_task(task, data)
         if stepwrites.execute(session, stepwrites.COMPLETE_TASK,
                               {"p_id": row.id, "p_now": now, "p_user": user.username, "p_data": data}).rowcount != 1:
             raise ConflictError("This task is no longer waiting.")
         stepwrites.written(session, Task, row, {"state": "completed", "completed_at": now,
                                                 "completed_by": user.username, "data": data, "draft": None})
-        batch.task("complete", row, user.username)
-        workflow.do_engine_steps()
-        self._sync(session, instance, definition, workflow, before, batch, done={task})
+        step.batch.task("complete", row, user.username)
+        step.workflow.do_engine_steps()
+        self._finish(session, step, done={task})
         return row
 
-    # --- jobs (service tasks done by workers) -----------------------------------------------
-
-    def complete_job(self, session, job, result, resource):
+    def complete_job(self, session: Session, job: Job, result: dict[str, Any] | None, resource: str) -> Job:
         """Complete a job's service task with the worker's result and move the instance on."""
-        instance, workflow, before, definition, task = self._job_checkout(session, job)
-        now = self.clock()
-        batch = EventBatch(instance, definition, now)
+        step, task = self._job_checkout(session, job)
         spiff.complete_service(task, result if result is not None else {})
-        self._finish_job(session, job, now, result)
-        batch.job("complete", job, resource)
-        workflow.do_engine_steps()
-        self._sync(session, instance, definition, workflow, before, batch, done={task})
+        self._finish_job(session, job, step.batch.now, result)
+        step.batch.job("complete", job, resource)
+        step.workflow.do_engine_steps()
+        self._finish(session, step, done={task})
         return job
 
-    def job_bpmn_error(self, session, job, code, message, variables, resource):
+    def job_bpmn_error(self, session: Session, job: Job, code: str, message: str, variables: dict[str, Any] | None,
+                       resource: str) -> bool:
         """Route a worker's business error to the diagram's error boundary event.
 
         Returns False (and changes nothing) when the diagram does not catch ``code``; the
         workflow, possibly touched by the attempt, is then not kept in memory.
         """
-        instance, workflow, before, definition, task = self._job_checkout(session, job)
+        step, task = self._job_checkout(session, job)
         if variables:
             task.data.update(variables)
-        if not spiff.throw_error(workflow, task, code, message):
+        if not spiff.throw_error(step.workflow, task, code, message):
             return False
-        now = self.clock()
-        batch = EventBatch(instance, definition, now)
-        self._finish_job(session, job, now, {"bpmn_error": code, "message": message, **(variables or {})},
+        self._finish_job(session, job, step.batch.now, {"bpmn_error": code, "message": message, **(variables or {})},
                          f"{code}: {message}" if message else code)
-        batch.job("cancel", job, resource)
-        workflow.do_engine_steps()
-        self._sync(session, instance, definition, workflow, before, batch, done={task})
+        step.batch.job("cancel", job, resource)
+        step.workflow.do_engine_steps()
+        self._finish(session, step, done={task})
         return True
 
-    def _finish_job(self, session, job, now, result, error=None):
-        params = {"p_id": job.id, "p_now": now, "p_result": result, "p_error": error if error else job.error_message}
-        if stepwrites.execute(session, stepwrites.COMPLETE_JOB, params).rowcount != 1:
-            raise ConflictError(Text("Job %(id)s is already done.", id=job.id))
-        stepwrites.committed(job, {"state": "completed", "completed_at": now, "result": result,
-                                   "error_message": params["p_error"], "lock_expires_at": None})
-
-    def _job_checkout(self, session, job):
-        if job.state in ("completed", "cancelled"):
-            raise ConflictError(Text("Job %(id)s is already %(state)s.", id=job.id, state=job.state))
-        instance = stepwrites.load(session, stepwrites.LOAD_INSTANCE, job.instance_id)
-        definition = self.spec_cache.definition(session, instance.definition_id)
-        instance, workflow, before = self._checkout(session, instance, definition)
-        task = workflow.get_task_from_id(UUID(job.task_id))
-        if task is None or task not in before[1]:
-            raise ConflictError(Text("Job %(id)s's service task is no longer waiting.", id=job.id))
-        return instance, workflow, before, definition, task
-
-    # --- messages, timers, termination ------------------------------------------------------
-
-    def send_message(self, session, instance_id, name, payload, user):
-        """Deliver a message (e.g. ``coordination_requested``) to a waiting instance.
-
-        The community committee of the instance's community (or an administrator) may send.
-        """
-        instance = visible_instance(session, user, instance_id)
-        if not access.holds_or_admin(session, user, "community_committee", "community", instance.community_id):
-            raise ForbiddenError("Only the community committee can call this meeting.")
-        definition = self.spec_cache.definition(session, instance.definition_id)
-        instance, workflow, before = self._checkout(session, instance, definition)
-        if name not in spiff.waiting_message_names(workflow):
-            self.hot.put(instance.id, instance.lock_version, workflow, before)
+    def send_message(self, session: Session, instance_id: int, name: str, payload: dict[str, Any] | None,
+                     user: User) -> Any:
+        """Deliver a message (e.g. ``coordination_requested``) to a waiting instance, if the
+        policy lets ``user`` send it."""
+        instance = access.visible_instance(session, user, instance_id)
+        self.policy.check_message(session, user, instance, name)
+        step = self._checkout(session, instance, self.spec_cache.definition(session, instance.definition_id))
+        if name not in spiff.waiting_message_names(step.workflow):
+            self._put_back(step)
             raise ConflictError("The project is not at a point where this can be called.")
-        batch = EventBatch(instance, definition, self.clock())
-        batch.add("complete", name, name, "event", resource=user.username)
-        spiff.send_message(workflow, name, payload or {})
-        workflow.do_engine_steps()
-        self._sync(session, instance, definition, workflow, before, batch)
-        return instance
+        step.batch.add("complete", name, name, "event", resource=user.username)
+        spiff.send_message(step.workflow, name, payload or {})
+        step.workflow.do_engine_steps()
+        self._finish(session, step)
+        return step.instance
 
-    def waiting_messages(self, session, instance_id):
-        instance = session.get(Instance, instance_id)
-        if instance is None or instance.status != "running":
-            return set()
-        definition = self.spec_cache.definition(session, instance.definition_id)
-        return spiff.waiting_message_names(self._peek(session, instance, definition))
-
-    def due_timers(self, session, limit=100):
-        """Ids of timers due by the engine's clock, oldest first."""
-        return session.scalars(
-            select(Timer.id).where(Timer.state == "waiting", Timer.due_at <= self.clock()).order_by(Timer.due_at).limit(limit)
-        ).all()
-
-    def fire_timer(self, session, timer_id):
-        """Fire one due timer (its own engine step)."""
+    def fire_timer(self, session: Session, timer_id: int) -> bool:
+        """Fire one due timer (its own engine step); False if it no longer waits."""
         timer = session.get(Timer, timer_id)
         if timer is None or timer.state != "waiting":
             return False
         instance = session.get(Instance, timer.instance_id)
-        definition = self.spec_cache.definition(session, instance.definition_id)
-        instance, workflow, before = self._checkout(session, instance, definition)
-        task = workflow.get_task_from_id(UUID(timer.task_id))
-        if task is None or task not in before[2]:
+        step = self._checkout(session, instance, self.spec_cache.definition(session, instance.definition_id))
+        task = step.workflow.get_task_from_id(UUID(timer.task_id))
+        if task is None or task not in step.before.timers:
             timer.state = "cancelled"
-            self.hot.put(instance.id, instance.lock_version, workflow, before)
+            self._put_back(step)
             return False
-        batch = EventBatch(instance, definition, self.clock())
         spiff.force_timer(task)
         timer.state = "fired"
-        batch.add("complete", timer.bpmn_id, spiff.task_label(task), "event", timer.task_id, "scheduler")
-        workflow.do_engine_steps()
-        self._sync(session, instance, definition, workflow, before, batch)
+        step.batch.add("complete", timer.bpmn_id, spiff.task_label(task), "event", timer.task_id, "scheduler")
+        step.workflow.do_engine_steps()
+        self._finish(session, step)
         return True
 
-    def fire_due_timers(self, session):
+    def fire_due_timers(self, session: Session) -> int:
         """Fire every due timer in this transaction; returns how many fired."""
         return sum(1 for timer_id in self.due_timers(session) if self.fire_timer(session, timer_id))
 
-    def terminate_instance(self, session, instance_id, user, reason):
-        instance = visible_instance(session, user, instance_id)
-        if not access.holds_or_admin(session, user, "town_government", "town", instance.town_id):
-            raise ForbiddenError("Only the town government or an administrator can terminate a project.")
-        definition = self.spec_cache.definition(session, instance.definition_id)
-        instance, workflow, before = self._checkout(session, instance, definition)
-        spiff.cancel_workflow(workflow)
-        batch = EventBatch(instance, definition, self.clock())
-        for hook in self.on_terminated:
-            hook(session, instance, batch.now)
-        self._sync(session, instance, definition, workflow, before, batch, ended="cancel", resource=user.username,
-                   summary={"status": "terminated", "ended_at": batch.now, "outcome": reason or "terminated"})
-        return instance
+    def terminate_instance(self, session: Session, instance_id: int, user: User, reason: str | None) -> Any:
+        """Stop a running project before its end, if the policy lets ``user``; open tasks,
+        jobs and timers are cancelled and the ``terminated`` hooks run."""
+        instance = access.visible_instance(session, user, instance_id)
+        self.policy.check_terminate(session, user, instance)
+        step = self._checkout(session, instance, self.spec_cache.definition(session, instance.definition_id))
+        spiff.cancel_workflow(step.workflow)
+        for hook in self.hooks.terminated:
+            hook(session, step.instance, step.batch.now)
+        self._finish(session, step, ended="cancel", resource=user.username,
+                     summary={"status": "terminated", "ended_at": step.batch.now, "outcome": reason or "terminated"})
+        return step.instance
 
-    # --- versions -------------------------------------------------------------------------
-
-    def migration_diff(self, session, instance_id, definition_id):
-        """What moving the instance onto ``definition_id`` touches (``spiff.MigrationDiff``);
-        computed on a copy, changes nothing."""
-        instance, old, new = self._migration_pair(session, instance_id, definition_id)
-        spec, subprocess_specs = self.spec_cache.get(new)
-        workflow = self._restore(session, instance, old)
-        return spiff.diff_for_migration(self.state_store.registry, workflow, spec, subprocess_specs)
-
-    def migrate_instance(self, session, instance_id, definition_id, actor, dry_run=False):
+    def migrate_instance(self, session: Session, instance_id: int, definition_id: int, actor: str | None,
+                         dry_run: bool = False) -> spiff.MigrationDiff:
         """Move a running instance onto another deployed version of its process.
 
         Open task rows follow the new diagram (definition, role, form, name); tasks, jobs and
@@ -288,9 +281,10 @@ class Runtime(TaskClaims):
         instance, old, new = self._migration_pair(session, instance_id, definition_id)
         spec, subprocess_specs = self.spec_cache.get(new)
         if dry_run:
-            workflow = self._restore(session, instance, old)
+            workflow, step = self._restore(session, instance, old), None
         else:
-            instance, workflow, before = self._checkout(session, instance, old)
+            step = self._checkout(session, instance, old, batch_definition=new)
+            workflow = step.workflow
         diff = spiff.diff_for_migration(self.state_store.registry, workflow, spec, subprocess_specs)
         try:
             spiff.migrate(workflow, diff, spec, subprocess_specs)
@@ -299,23 +293,119 @@ class Runtime(TaskClaims):
             self.state_store.forget(workflow)
         except Exception as exc:  # SpiffWorkflow's own errors say what it could not place
             raise ConflictError(Text("The project cannot be moved to this version: %(reason)s", reason=str(exc))) from exc
-        if dry_run:
+        if step is None:
             return diff
-        now = self.clock()
+        step.definition = new
+        now = step.batch.now
         for row in session.scalars(select(Task).where(Task.instance_id == instance.id, Task.state == "ready")):
             task = workflow.get_task_from_id(UUID(row.id))
             if task is None:
                 continue
-            fresh = self._new_task_row(instance, new, task, now)
+            fresh = self._new_task_row(step.instance, new, task, now)
             if fresh["role"] != row.role:
                 row.claimed_by, row.claimed_at = None, None
             for name in ("definition_id", "bpmn_id", "name", "role", "step", "scope_type", "scope_id", "form_key"):
                 setattr(row, name, fresh[name])
-        self._sync(session, instance, new, workflow, before, EventBatch(instance, new, now), resource=actor,
-                   summary={"definition_id": new.id})
+        self._finish(session, step, resource=actor, summary={"definition_id": new.id})
         return diff
 
-    def _migration_pair(self, session, instance_id, definition_id):
+    # === reading (no step: nothing is written) ============================================
+
+    def get_task(self, session: Session, task_id: str, user: User) -> Task:
+        """A task row the user may see (NotFoundError otherwise)."""
+        return access.visible_task(session, user, task_id)
+
+    def task_form(self, session: Session, task_id: str, user: User) -> dict[str, Any]:
+        """The JSON Schema of the task's form (an empty object schema for a task without one)."""
+        row = self.get_task(session, task_id, user)
+        definition = self.spec_cache.definition(session, row.definition_id)
+        return definition.forms.get(row.form_key) or {"type": "object", "properties": {}}
+
+    def waiting_messages(self, session: Session, instance_id: int) -> set[str]:
+        """Names of the messages the running instance waits for now."""
+        instance = session.get(Instance, instance_id)
+        if instance is None or instance.status != "running":
+            return set()
+        definition = self.spec_cache.definition(session, instance.definition_id)
+        return spiff.waiting_message_names(self._peek(session, instance, definition))
+
+    def due_timers(self, session: Session, limit: int = 100) -> list[int]:
+        """Ids of timers due by the engine's clock, oldest first."""
+        return list(session.scalars(
+            select(Timer.id).where(Timer.state == "waiting", Timer.due_at <= self.clock()).order_by(Timer.due_at).limit(limit)
+        ).all())
+
+    def migration_diff(self, session: Session, instance_id: int, definition_id: int) -> spiff.MigrationDiff:
+        """What moving the instance onto ``definition_id`` touches; computed on a copy,
+        changes nothing."""
+        instance, old, new = self._migration_pair(session, instance_id, definition_id)
+        spec, subprocess_specs = self.spec_cache.get(new)
+        workflow = self._restore(session, instance, old)
+        return spiff.diff_for_migration(self.state_store.registry, workflow, spec, subprocess_specs)
+
+    def instance_variables(self, session: Session, instance_id: int, user: User | None = None,
+                           hide_secret: bool = True) -> dict[str, Any]:
+        """The instance's data as of now (the policy's hidden variables left out unless asked for)."""
+        instance = session.get(Instance, instance_id) if user is None else access.visible_instance(session, user, instance_id)
+        if instance is None:
+            raise NotFoundError("No such project.")
+        definition = self.spec_cache.definition(session, instance.definition_id)
+        data = spiff.current_data(self._peek(session, instance, definition))
+        if hide_secret:
+            for name in self.policy.hidden_variables:
+                data.pop(name, None)
+        return data
+
+    # === stage 1: load =====================================================================
+
+    def _restore(self, session: Session, instance: Any, definition: Any) -> Any:
+        """The instance's workflow read from the database (its row and its state parts)."""
+        spec, subprocess_specs = self.spec_cache.get(definition)
+        workflow = self.state_store.loads(*stepwrites.stored_state(session, instance), spec, subprocess_specs)
+        workflow.script_engine = self.script_engine or workflow.script_engine
+        return workflow
+
+    def _load(self, session: Session, instance: Any, definition: Any) -> tuple[Any, OpenTasks]:
+        """``(workflow, open tasks)``, taken out of the hot cache (or read from the database)."""
+        workflow, open_sets = self.hot.take(instance.id, instance.lock_version)
+        if workflow is None:
+            workflow = self._restore(session, instance, definition)
+        if open_sets is None:
+            open_sets = OpenTasks.of(workflow)
+        return workflow, OpenTasks(*open_sets)
+
+    def _peek(self, session: Session, instance: Any, definition: Any) -> Any:
+        """The instance's workflow for reading; it stays in the hot cache."""
+        workflow, open_sets = self._load(session, instance, definition)
+        self.hot.put(instance.id, instance.lock_version, workflow, open_sets)
+        return workflow
+
+    def _checkout(self, session: Session, instance: Any, definition: Any, batch_definition: Any = None) -> Step:
+        """A :class:`Step` on a running instance (an ORM object or a Record; None for a
+        missing one); its events are logged under ``batch_definition`` (default: the
+        instance's own)."""
+        if instance is None:
+            raise NotFoundError("No such project.")
+        if instance.status != "running":
+            raise ConflictError(Text("This project is already %(status)s.", status=instance.status))
+        workflow, before = self._load(session, instance, definition)
+        batch_for = batch_definition or definition
+        return Step(instance, definition, workflow, before, self._batch(instance, batch_for, self.clock()))
+
+    def _job_checkout(self, session: Session, job: Job) -> tuple[Step, Any]:
+        """The step of a job's instance and the job's waiting service task."""
+        if job.state in ("completed", "cancelled"):
+            raise ConflictError(Text("Job %(id)s is already %(state)s.", id=job.id, state=job.state))
+        instance = stepwrites.load(session, stepwrites.LOAD_INSTANCE, job.instance_id)
+        definition = self.spec_cache.definition(session, instance.definition_id) if instance is not None else None
+        step = self._checkout(session, instance, definition)
+        task = step.workflow.get_task_from_id(UUID(job.task_id))
+        if task is None or task not in step.before.services:
+            raise ConflictError(Text("Job %(id)s's service task is no longer waiting.", id=job.id))
+        return step, task
+
+    def _migration_pair(self, session: Session, instance_id: int, definition_id: int) -> tuple[Instance, Any, Any]:
+        """The running instance, its current definition and the one to move to (same key)."""
         instance = session.get(Instance, instance_id)
         if instance is None:
             raise NotFoundError("No such project.")
@@ -328,132 +418,146 @@ class Runtime(TaskClaims):
                                        version=new.version, key=new.key, old=old.key))
         return instance, old, new
 
-    # --- reading ------------------------------------------------------------------------
+    def _batch(self, instance: Any, definition: Any, now: datetime) -> EventBatch:
+        """The event batch of a step, handed to the ``events_written`` hooks when flushed."""
+        return EventBatch(instance, definition, now, self.hooks.events_written)
 
-    def instance_variables(self, session, instance_id, user=None, hide_secret=True):
-        """The instance's data as of now (secret ballots left out unless asked for)."""
-        instance = session.get(Instance, instance_id) if user is None else visible_instance(session, user, instance_id)
-        if instance is None:
-            raise NotFoundError("No such project.")
-        definition = self.spec_cache.definition(session, instance.definition_id)
-        data = spiff.current_data(self._peek(session, instance, definition))
-        if hide_secret:
-            for name in SECRET_VARIABLES:
-                data.pop(name, None)
-        return data
+    # === stage 2: act — in the public methods above; helpers for jobs ======================
 
-    # --- internals ------------------------------------------------------------------------
+    def _finish_job(self, session: Session, job: Job, now: datetime, result: dict[str, Any] | None,
+                    error: str | None = None) -> None:
+        """Write the job row as completed (a second completion changes nothing and fails)."""
+        params = {"p_id": job.id, "p_now": now, "p_result": result, "p_error": error if error else job.error_message}
+        if stepwrites.execute(session, stepwrites.COMPLETE_JOB, params).rowcount != 1:
+            raise ConflictError(Text("Job %(id)s is already done.", id=job.id))
+        stepwrites.committed(job, {"state": "completed", "completed_at": now, "result": result,
+                                   "error_message": params["p_error"], "lock_expires_at": None})
 
-    def _restore(self, session, instance, definition):
-        """The instance's workflow read from the database (its row and its state parts)."""
-        spec, subprocess_specs = self.spec_cache.get(definition)
-        workflow = self.state_store.loads(*stepwrites.stored_state(session, instance), spec, subprocess_specs)
-        workflow.script_engine = self.script_engine or workflow.script_engine
-        return workflow
+    # === stages 3–5: compare, write, publish ===============================================
 
-    def _load(self, session, instance, definition):
-        """``(workflow, open tasks)``, taken out of the hot cache (or read from the database)."""
-        workflow, open_sets = self.hot.take(instance.id, instance.lock_version)
-        if workflow is None:
-            workflow = self._restore(session, instance, definition)
-        if open_sets is None:
-            open_sets = tuple(set(group) for group in spiff.open_tasks(workflow))
-        return workflow, open_sets
+    def _finish(self, session: Session, step: Step, done: Iterable[Any] = frozenset(), ended: str | None = None,
+                resource: str | None = None, summary: dict[str, Any] | None = None) -> None:
+        """Compare, write and publish what the act stage changed.
 
-    def _peek(self, session, instance, definition):
-        """The instance's workflow for reading; it stays in the hot cache."""
-        workflow, open_sets = self._load(session, instance, definition)
-        self.hot.put(instance.id, instance.lock_version, workflow, open_sets)
-        return workflow
-
-    def _checkout(self, session, instance, definition):
-        """``(instance, workflow, open tasks)`` for a step on a running instance (an ORM object
-        or a Record; None for a missing one)."""
-        if instance is None:
-            raise NotFoundError("No such project.")
-        if instance.status != "running":
-            raise ConflictError(Text("This project is already %(status)s.", status=instance.status))
-        return (instance, *self._load(session, instance, definition))
-
-    def _sync(self, session, instance, definition, workflow, before, batch, done=frozenset(), ended=None, resource=None,
-              summary=None):
-        """Write what the step changed: new and gone tasks, jobs, timers, the end, the state.
-
-        ``summary`` sets instance columns of the step's own (status, definition, ...).
+        ``ended`` names the instance's end transition when the step itself ended it (a
+        termination); ``summary`` sets instance columns of the step's own (status,
+        definition, ...).
         """
-        now = batch.now
-        human, services, timers = open_sets = tuple(set(group) for group in spiff.open_tasks(workflow))
-        old_human, old_services, old_timers = before
-        new_rows = [self._new_task_row(instance, definition, task, now)
-                    for task in sorted(human - old_human, key=lambda t: t.task_spec.bpmn_id)]
-        if new_rows:
-            stepwrites.execute(session, stepwrites.INSERT_TASKS, new_rows)
-            for values in new_rows:
-                record = TaskRecord(**values)
-                batch.task("schedule", record)
-                for hook in self.on_task_ready:
-                    hook(session, record)
-        gone_human = [str(t.id) for t in old_human - human - set(done)]
-        if gone_human:
-            session.execute(update(Task).where(Task.id.in_(gone_human), Task.state == "ready")
+        changes = compare(step.before, OpenTasks.of(step.workflow), done)
+        records = self._write(session, step, changes, ended, resource, summary)
+        self._publish(session, step, changes, records)
+
+    # --- stage 4: write ---------------------------------------------------------------------
+
+    def _write(self, session: Session, step: Step, changes: Changes, ended: str | None, resource: str | None,
+               summary: dict[str, Any] | None) -> list[TaskRecord]:
+        """Write every row the step changed; returns the new human tasks' records."""
+        records = self._write_tasks(session, step, changes, resource)
+        self._write_jobs(session, step, changes)
+        self._write_timers(session, step, changes, resource)
+        self._write_instance(session, step, changes, ended, resource, summary)
+        step.batch.flush(session)
+        return records
+
+    def _write_tasks(self, session: Session, step: Step, changes: Changes, resource: str | None) -> list[TaskRecord]:
+        """Insert rows for new human tasks; cancel the rows of tasks that went without being done."""
+        now = step.batch.now
+        rows = [self._new_task_row(step.instance, step.definition, task, now) for task in changes.new_human]
+        records = [TaskRecord(**values) for values in rows]
+        if rows:
+            stepwrites.execute(session, stepwrites.INSERT_TASKS, rows)
+            for record in records:
+                step.batch.task("schedule", record)
+        if changes.gone_human:
+            session.execute(update(Task).where(Task.id.in_(changes.gone_human), Task.state == "ready")
                             .values(state="cancelled", completed_at=now).execution_options(synchronize_session=False))
-            for row in session.scalars(select(Task).where(Task.id.in_(gone_human))
+            for row in session.scalars(select(Task).where(Task.id.in_(changes.gone_human))
                                        .execution_options(populate_existing=True)):
-                batch.task("cancel", row, resource)
-        new_jobs = [self._new_job(instance, task, now) for task in sorted(services - old_services,
-                                                                         key=lambda t: t.task_spec.bpmn_id)]
-        if new_jobs:
-            lanes = [job.pop("lane") for job in new_jobs]
-            stepwrites.execute(session, stepwrites.INSERT_JOBS, new_jobs)
-            for job, lane in zip(new_jobs, lanes):
-                batch.add("schedule", job["bpmn_id"], job["name"], "serviceTask", job["task_id"], None, lane, job["step"])
-        gone_services = [str(t.id) for t in old_services - services - set(done)]
-        if gone_services:
-            session.execute(update(Job).where(Job.task_id.in_(gone_services), Job.state.in_(("ready", "locked", "incident")))
+                step.batch.task("cancel", row, resource)
+        return records
+
+    def _write_jobs(self, session: Session, step: Step, changes: Changes) -> None:
+        """Queue a job for each new service task; cancel the jobs of service tasks that went."""
+        now = step.batch.now
+        jobs = [self._new_job(step.instance, task, now) for task in changes.new_services]
+        if jobs:
+            lanes = [job.pop("lane") for job in jobs]
+            stepwrites.execute(session, stepwrites.INSERT_JOBS, jobs)
+            for job, lane in zip(jobs, lanes):
+                step.batch.add("schedule", job["bpmn_id"], job["name"], "serviceTask", job["task_id"], None, lane,
+                               job["step"])
+        if changes.gone_services:
+            session.execute(update(Job).where(Job.task_id.in_(changes.gone_services),
+                                              Job.state.in_(("ready", "locked", "incident")))
                             .values(state="cancelled", completed_at=now).execution_options(synchronize_session=False))
-        new_timers = []
-        for task in sorted(timers - old_timers, key=lambda t: t.task_spec.bpmn_id):
+
+    def _write_timers(self, session: Session, step: Step, changes: Changes, resource: str | None) -> None:
+        """Store the due time of each new timer; cancel timers that went without firing."""
+        now = step.batch.now
+        timers = []
+        for task in changes.new_timers:
             due = spiff.timer_due(task)
             if due is not None:
-                new_timers.append({"instance_id": instance.id, "task_id": str(task.id), "bpmn_id": task.task_spec.bpmn_id,
-                                   "due_at": self._shift_to_clock(due, now), "state": "waiting"})
-                batch.add("schedule", task.task_spec.bpmn_id, spiff.task_label(task),
-                          "event", str(task.id), None, task.task_spec.lane, spiff.task_step(task))
-        if new_timers:
-            stepwrites.execute(session, stepwrites.INSERT_TIMERS, new_timers)
-        gone_timers = {str(t.id): t for t in old_timers - timers}
-        if gone_timers:
+                timers.append({"instance_id": step.instance.id, "task_id": str(task.id),
+                               "bpmn_id": task.task_spec.bpmn_id, "due_at": self._shift_to_clock(due, now),
+                               "state": "waiting"})
+                step.batch.add("schedule", task.task_spec.bpmn_id, spiff.task_label(task),
+                               "event", str(task.id), None, task.task_spec.lane, spiff.task_step(task))
+        if timers:
+            stepwrites.execute(session, stepwrites.INSERT_TIMERS, timers)
+        if changes.gone_timers:
             # A timer left waiting without firing (its task was done in time, or the instance
             # ended) is cancelled; one that fired was logged when it fired.
-            waiting = session.scalars(select(Timer.task_id).where(Timer.task_id.in_(gone_timers),
+            waiting = session.scalars(select(Timer.task_id).where(Timer.task_id.in_(changes.gone_timers),
                                                                   Timer.state == "waiting")).all()
             session.execute(update(Timer).where(Timer.task_id.in_(waiting), Timer.state == "waiting")
                             .values(state="cancelled").execution_options(synchronize_session=False))
             for task_id in sorted(waiting):
-                task = gone_timers[task_id]
-                batch.add("cancel", task.task_spec.bpmn_id, spiff.task_label(task), "event", task_id, resource,
-                          task.task_spec.lane, spiff.task_step(task))
-        steps = [spiff.task_step(t) for t in human | services]
-        changes = {"current_step": min((s for s in steps if s), default=instance.current_step), **(summary or {})}
+                task = changes.gone_timers[task_id]
+                step.batch.add("cancel", task.task_spec.bpmn_id, spiff.task_label(task), "event", task_id, resource,
+                               task.task_spec.lane, spiff.task_step(task))
+
+    def _write_instance(self, session: Session, step: Step, changes: Changes, ended: str | None,
+                        resource: str | None, summary: dict[str, Any] | None) -> None:
+        """Save the workflow's state and the instance's summary (current step, the end),
+        guarded by the optimistic lock; sets ``step.instance.lock_version``."""
+        instance, workflow = step.instance, step.workflow
+        steps = [spiff.task_step(t) for t in changes.after.human | changes.after.services]
+        columns = {"current_step": min((s for s in steps if s), default=instance.current_step), **(summary or {})}
         if ended is None and workflow.is_completed():
             ended = "complete"
             outcomes = spiff.reached_end_events(workflow)
-            changes.update(status="completed", ended_at=now, outcome=outcomes[-1] if outcomes else "")
+            columns.update(status="completed", ended_at=step.batch.now, outcome=outcomes[-1] if outcomes else "")
         if ended:
-            batch.add(ended, "instance", instance.title, "instance", resource=resource)
+            step.batch.add(ended, "instance", instance.title, "instance", resource=resource)
         saved = self.state_store.save(workflow)
-        lock_version = stepwrites.save_instance(session, instance, saved.state, **changes)
+        stepwrites.save_instance(session, instance, saved.state, **columns)
         stepwrites.save_state_part(session, instance.id, saved)
-        batch.flush(session)
-        if instance.status == "running":
-            after_commit(session, lambda: self.hot.put(instance.id, lock_version, workflow, open_sets))
 
-    def _shift_to_clock(self, due, now):
+    # --- stage 5: publish -------------------------------------------------------------------
+
+    def _publish(self, session: Session, step: Step, changes: Changes, records: list[TaskRecord]) -> None:
+        """Tell the ``task_ready`` hooks of each new human task; keep the workflow in memory
+        for the instance's next step once the transaction commits."""
+        for record in records:
+            for hook in self.hooks.task_ready:
+                hook(session, record)
+        instance, lock_version, workflow = step.instance, step.instance.lock_version, step.workflow
+        if instance.status == "running":
+            after_commit(session, lambda: self.hot.put(instance.id, lock_version, workflow, changes.after))
+
+    def _put_back(self, step: Step) -> None:
+        """A step that changed nothing returns its workflow to the hot cache at once."""
+        self.hot.put(step.instance.id, step.instance.lock_version, step.workflow, step.before)
+
+    # --- row values ---------------------------------------------------------------------------
+
+    def _shift_to_clock(self, due: datetime, now: datetime) -> datetime:
         # Timers are computed by the library on the wall clock; an engine running on another
         # clock (a simulation, a test) keeps the same distance from its own now.
         return now + (due - utcnow())
 
-    def _new_task_row(self, instance, definition, task, now):
+    def _new_task_row(self, instance: Any, definition: Any, task: Any, now: datetime) -> dict[str, Any]:
         """The column values of a new human task's row."""
         props = spiff.task_properties(task)
         role = task.task_spec.lane or "administrator"
@@ -471,7 +575,7 @@ class Runtime(TaskClaims):
             "created_at": now,
         }
 
-    def _new_job(self, instance, task, now):
+    def _new_job(self, instance: Any, task: Any, now: datetime) -> dict[str, Any]:
         """The column values of a new job's row (and ``lane``, for its event)."""
         params, sources = spiff.service_params(task)
         variables = spiff.json_data(task.data)
@@ -483,7 +587,3 @@ class Runtime(TaskClaims):
             "step": spiff.task_step(task), "variables": variables, "state": "ready", "retries": self.job_retries,
             "priority": 0, "attempts": 0, "run_after": now, "created_at": now, "lane": task.task_spec.lane,
         }
-
-
-class TaskRecord(SimpleNamespace):
-    """A new human task's row values, as the runtime's hooks and the event log see them."""

@@ -8,7 +8,7 @@ from datetime import timedelta
 from sqlalchemy import false, func, or_, select, true
 
 from engine.method import eligibility
-from engine.core.access import grants_of
+from engine.core.access import grants_of, scope_condition as _scope_condition, scope_ids as _scope_ids, visible_instance
 from engine.errors import NotFoundError
 from engine.core.eventlog import instance_events
 from engine.core.models import (
@@ -16,34 +16,6 @@ from engine.core.models import (
 )
 
 INSTANCE_STATUSES = ("running", "completed", "terminated")
-
-
-def _scope_ids(session, user):
-    """``{scope type: ids}`` the user holds any role in (``"global"`` for administrators)."""
-    ids = {}
-    for _, scope_type, scope_id in grants_of(session, user):
-        ids.setdefault(scope_type, set()).add(scope_id)
-    return ids
-
-
-def _scope_condition(session, user):
-    """SQL condition: the instance lies in one of the user's scopes (admins see all)."""
-    ids = _scope_ids(session, user)
-    if "global" in ids:
-        return true()
-    columns = {"town": Instance.town_id, "community": Instance.community_id, "organization": Instance.organization_id}
-    conditions = [column.in_(sorted(ids[scope_type])) for scope_type, column in columns.items() if scope_type in ids]
-    return or_(*conditions) if conditions else false()
-
-
-def visible_instance(session, user, instance_id):
-    """The instance if it lies in one of the user's scopes; NotFoundError otherwise."""
-    if user is None or not user.active:
-        raise NotFoundError("No such project in your scope.")
-    instance = session.scalar(select(Instance).where(Instance.id == instance_id, _scope_condition(session, user)))
-    if instance is None:
-        raise NotFoundError("No such project in your scope.")
-    return instance
 
 
 @dataclass

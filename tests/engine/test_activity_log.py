@@ -37,7 +37,7 @@ def run_through_worker_queue(services, instance_id):
             if row is None:
                 return
             user = session.scalar(select(User).where(User.username == (row.assignee or USERS_BY_ROLE[row.role])))
-            services.runtime.claim_task(session, row.id, user)
+            services.runtime.claims.claim_task(session, row.id, user)
             services.runtime.complete_task(session, row.id, user, fill(services.runtime.task_form(session, row.id, user),
                                                                        choices))
 

@@ -1,0 +1,48 @@
+"""What the core asks of a method: who may start, steer and stop its processes, and which
+of their data people never see.
+
+The runtime knows BPMN, not the Seven-Step Method. The method layer hands it a
+:class:`StepPolicy` (``engine.method.policy.SevenStepPolicy``, wired in ``engine.wiring``);
+the runtime calls it at the points named here and otherwise runs any diagram alike.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from sqlalchemy.orm import Session
+
+from engine.core.models import Instance, User
+
+
+@dataclass
+class NewInstance:
+    """What a policy decided for a project about to start.
+
+    ``columns`` are the instance row's own values (``title``, ``town_id``, ``community_id``,
+    ``organization_id``, ``catalog_item_id``, ``social_work``); ``variables`` are the
+    workflow's start data.
+    """
+
+    columns: dict[str, Any]
+    variables: dict[str, Any] = field(default_factory=dict)
+
+
+class StepPolicy(Protocol):
+    """The method's rules at the core's decision points. Each check raises an
+    :mod:`engine.errors` error (ValidationError, ForbiddenError) and changes nothing."""
+
+    #: Variables never shown to people (e.g. single ballots); left out of what is read.
+    hidden_variables: tuple[str, ...]
+
+    def new_instance(self, session: Session, user: User, project: dict[str, Any]) -> NewInstance:
+        """Check a start request and say what the instance and its start data are."""
+        ...
+
+    def check_message(self, session: Session, user: User, instance: Instance, name: str) -> None:
+        """``user`` may send message ``name`` to ``instance``."""
+        ...
+
+    def check_terminate(self, session: Session, user: User, instance: Instance) -> None:
+        """``user`` may stop ``instance`` before its end."""
+        ...

@@ -19,23 +19,13 @@ from SpiffWorkflow.spiff.specs.event_definitions import ErrorEventDefinition, Me
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
 from SpiffWorkflow.bpmn.util.diff import diff_workflow
 from SpiffWorkflow.bpmn.util.event import BpmnEvent
-from SpiffWorkflow.bpmn.util.task import BpmnTaskIterator
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.spiff.parser.process import SpiffBpmnParser, VALIDATOR
 from SpiffWorkflow.spiff.parser.task_spec import ServiceTaskParser
 from SpiffWorkflow.spiff.specs.defaults import ServiceTask
-from SpiffWorkflow.util.task import TaskIterator
 from SpiffWorkflow.util.task import TaskState
 
-# A revise-and-resubmit loop makes the task tree one level deeper per pass; the library's
-# iterators stop at depth 1000 and then silently report the workflow as finished. Unlimited
-# revision rounds are part of the method, so lift the bound (the iterators are not
-# recursive, the depth only costs a counter).
-MAX_TREE_DEPTH = 10_000_000
-for _iterator in (TaskIterator, BpmnTaskIterator):
-    _defaults = list(_iterator.__init__.__defaults__)
-    _defaults[1] = MAX_TREE_DEPTH  # (end_at_spec, max_depth, ...)
-    _iterator.__init__.__defaults__ = tuple(_defaults)
+from engine.core import spiff_compat
 
 
 class ExternalServiceTask(ServiceTask):
@@ -138,7 +128,7 @@ def open_tasks(workflow):
 
 def timer_due(task):
     """The UTC due time of a waiting timer (naive), or None for a cycle timer not yet set."""
-    value = task._get_internal_data("event_value")
+    value = task.task_spec.event_definition.details(task).value
     if isinstance(value, dict):
         value = value.get("next")
     if not value:
@@ -148,7 +138,7 @@ def timer_due(task):
 
 def force_timer(task):
     """Make a waiting timer due now, then let the workflow notice it."""
-    task._set_internal_data(event_value="2000-01-01T00:00:00+00:00")
+    spiff_compat.set_timer_value(task, "2000-01-01T00:00:00+00:00")
     task.workflow.top_workflow.refresh_timers()
 
 

@@ -87,11 +87,11 @@ def case_lead_times(view):
 
 def rework(view, revise_activity=REVISE_ACTIVITY, vote_activity=VOTE_TALLY_ACTIVITY):
     """Revision rounds (completions of ``revise_activity``) and re-votes (tallies after the first) per case."""
-    per_case = f"""
+    per_case = """
         SELECT c.instance_id,
                SUM(CASE WHEN a.activity_id = :revise AND a.t_done IS NOT NULL THEN 1 ELSE 0 END) AS rounds,
                SUM(CASE WHEN a.activity_id = :vote AND a.t_done IS NOT NULL THEN 1 ELSE 0 END) AS votes
-        FROM {{cases}} c LEFT JOIN {{acts}} a ON a.instance_id = c.instance_id GROUP BY c.instance_id"""
+        FROM {cases} c LEFT JOIN {acts} a ON a.instance_id = c.instance_id GROUP BY c.instance_id"""
     params = {"revise": revise_activity, "vote": vote_activity}
     rounds = view.rows(f"SELECT rounds, COUNT(*) AS cases FROM ({per_case}) p GROUP BY rounds ORDER BY rounds", **params)
     totals = view.rows(f"""

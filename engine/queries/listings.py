@@ -5,7 +5,7 @@ active and completed elements, and the choices for filters and for starting a pr
 from dataclasses import dataclass, field
 from datetime import timedelta
 
-from sqlalchemy import false, func, or_, select, true
+from sqlalchemy import func, or_, select
 
 from engine.method import eligibility
 from engine.core.access import grants_of, scope_condition as _scope_condition, scope_ids as _scope_ids, visible_instance

@@ -72,5 +72,5 @@ def test_the_modeler_adds_a_task_and_saves_the_next_version(live, chromium):
     assert f'id="{task_id}"' in xml and "镇政府备案" in xml and edits.NEW_FORM in forms
     town_lane = re.search(r'<bpmn:lane id="lane_town_government".*?</bpmn:lane>', xml, re.S).group(0)
     assert f"<bpmn:flowNodeRef>{task_id}</bpmn:flowNodeRef>" in town_lane
-    assert re.search(rf'<spiffworkflow:property name="step" value="2"\s*/>', xml)
+    assert re.search(r'<spiffworkflow:property name="step" value="2"\s*/>', xml)
     context.close()

@@ -2,7 +2,6 @@
 import time
 
 import pytest
-from sqlalchemy import select
 
 from engine.core.models import Instance, Job
 from webui import create_app

@@ -3,39 +3,45 @@
 Every task a person completes and every job a worker finishes is one engine step. The
 ORM's unit of work (change tracking, flush ordering, one statement per object) cost more
 there than SpiffWorkflow's own step, so the step writes its rows with these prebuilt Core
-statements instead: typed bind parameters, compiled once per dialect, executed on the
-session's connection inside the session's transaction. ORM objects the step changed are
+statements instead: typed bind parameters, compiled once per dialect (SQLAlchemy's
+compiled cache), executed on the session's connection inside the session's transaction. ORM objects the step changed are
 then told the written values (:func:`written`), so the session never writes them again;
 rows only read are read as plain :class:`Record` objects.
 """
 from types import SimpleNamespace
+from typing import Any
 
-from sqlalchemy import DateTime, bindparam, delete, insert, select, update
+from sqlalchemy import CursorResult, DateTime, Executable, bindparam, delete, insert, select, update
+from sqlalchemy.orm import Session
 from sqlalchemy.orm import attributes
 from sqlalchemy.orm.util import identity_key
 
+from engine.core.db import table_of
+from engine.core.states import JobState, TaskState
 from engine.errors import ConflictError
 from engine.core.models import Event, Instance, Job, Notification, StatePart, Task, Timer
 
-_I, _T, _J = Instance.__table__, Task.__table__, Job.__table__
+_I, _T, _J = table_of(Instance), table_of(Task), table_of(Job)
+_STATE_PARTS = table_of(StatePart)
 
 INSERT_TASKS = insert(_T)
 INSERT_JOBS = insert(_J)
-INSERT_TIMERS = insert(Timer.__table__)
-INSERT_EVENTS = insert(Event.__table__)
-INSERT_STATE_PART = insert(StatePart.__table__)
-STATE_PARTS = (select(StatePart.__table__.c.body).where(StatePart.__table__.c.instance_id == bindparam("p_id"))
-               .order_by(StatePart.__table__.c.id))
-DELETE_STATE_PARTS = delete(StatePart.__table__).where(StatePart.__table__.c.instance_id == bindparam("p_id"))
-INSERT_NOTIFICATIONS = insert(Notification.__table__).execution_options(preserve_rowcount=True)
+INSERT_TIMERS = insert(table_of(Timer))
+INSERT_EVENTS = insert(table_of(Event))
+INSERT_STATE_PART = insert(_STATE_PARTS)
+STATE_PARTS = (select(_STATE_PARTS.c.body).where(_STATE_PARTS.c.instance_id == bindparam("p_id"))
+               .order_by(_STATE_PARTS.c.id))
+DELETE_STATE_PARTS = delete(_STATE_PARTS).where(_STATE_PARTS.c.instance_id == bindparam("p_id"))
+INSERT_NOTIFICATIONS = insert(table_of(Notification)).execution_options(preserve_rowcount=True)
 
 # Only a task still waiting can be completed: a second completion changes no row.
-COMPLETE_TASK = (update(_T).where(_T.c.id == bindparam("p_id"), _T.c.state == "ready")
-                 .values(state="completed", completed_at=bindparam("p_now"), completed_by=bindparam("p_user"),
+COMPLETE_TASK = (update(_T).where(_T.c.id == bindparam("p_id"), _T.c.state == TaskState.READY)
+                 .values(state=TaskState.COMPLETED, completed_at=bindparam("p_now"), completed_by=bindparam("p_user"),
                          data=bindparam("p_data", type_=_T.c.data.type), draft=None))
 
-COMPLETE_JOB = (update(_J).where(_J.c.id == bindparam("p_id"), _J.c.state != "completed", _J.c.state != "cancelled")
-                .values(state="completed", completed_at=bindparam("p_now"),
+COMPLETE_JOB = (update(_J).where(_J.c.id == bindparam("p_id"), _J.c.state != JobState.COMPLETED,
+                                 _J.c.state != JobState.CANCELLED)
+                .values(state=JobState.COMPLETED, completed_at=bindparam("p_now"),
                         result=bindparam("p_result", type_=_J.c.result.type),
                         error_message=bindparam("p_error"), lock_expires_at=None))
 
@@ -68,71 +74,15 @@ def load(session, statement, key):
     return None if row is None else Record(**row)
 
 
-def execute(session, statement, params=None, write=False):
+def execute(session: Session, statement: Executable,
+            params: dict[str, Any] | list[dict[str, Any]] | None = None) -> CursorResult[Any]:
     """Run a prebuilt statement on the session's connection (inside its transaction).
 
-    Writes (INSERT, UPDATE, DELETE) go straight to the driver's cursor: SQLAlchemy compiles
-    them once per dialect and set of columns and converts the values with the columns' own
-    types, but its per-statement execution machinery, which costs more than SQLite's own
-    work for these one-row statements, is skipped. ``write=True`` marks a textual statement
-    as a write. Returns something with ``rowcount`` (writes) or a SQLAlchemy result (reads).
+    A list of parameter sets runs as one executemany (INSERTs as multi-row inserts). The
+    statements are built once at import, so SQLAlchemy's compiled cache compiles each once
+    per dialect. Returns the result (``rowcount`` for writes).
     """
-    connection = session.connection()
-    if params is None or not (write or getattr(statement, "is_dml", False)):
-        return connection.execute(statement, params)
-    rows = params if isinstance(params, list) else [params]
-    prepared = _prepared(statement, connection.dialect, rows[0])
-    if prepared is None:
-        return connection.execute(statement, params)
-    sql, convert = prepared
-    cursor = connection.connection.dbapi_connection.cursor()
-    try:
-        if len(rows) == 1:
-            cursor.execute(sql, convert(rows[0]))
-        else:
-            cursor.executemany(sql, [convert(row) for row in rows])
-        return Written(cursor.rowcount)
-    finally:
-        cursor.close()
-
-
-class Written(SimpleNamespace):
-    """What a write returns: how many rows it changed."""
-
-    def __init__(self, rowcount):
-        super().__init__(rowcount=rowcount)
-
-
-_PREPARED = {}
-
-
-def _prepared(statement, dialect, sample):
-    """``(sql, convert)`` for the statement with ``sample``'s keys, or None when it needs
-    SQLAlchemy's execution (column defaults computed in Python, RETURNING)."""
-    key = (id(statement), dialect.name, dialect.driver, tuple(sample))
-    found = _PREPARED.get(key)
-    if found is None:
-        compiled = statement.compile(dialect=dialect, column_keys=list(sample))
-        if compiled.insert_prefetch or compiled.update_prefetch or compiled.effective_returning \
-                or "POSTCOMPILE" in compiled.string:
-            found = _PREPARED[key] = (statement, None)
-        else:
-            found = _PREPARED[key] = (statement, (compiled.string, _converter(compiled)))
-    return found[1]
-
-
-def _converter(compiled):
-    processors = compiled._bind_processors
-    names = compiled.positiontup
-    template = compiled.construct_params
-
-    def convert(row):
-        values = template(row, _check=False)
-        for name, process in processors.items():
-            if name in values and values[name] is not None:
-                values[name] = process(values[name])
-        return [values[name] for name in names] if names is not None else values
-    return convert
+    return session.connection().execute(statement, params)
 
 
 def committed(obj, values):

@@ -7,7 +7,6 @@ since the last call. Timestamps are UTC.
 """
 import csv
 import io
-import itertools
 import json
 from datetime import datetime
 from xml.sax.saxutils import quoteattr
@@ -21,7 +20,6 @@ from engine.mining.logview import LogFilter, dialect_of
 from engine.mining.cycle_times import VOTE_TALLY_ACTIVITY
 
 BATCH = 5000
-_cursors = itertools.count(1)
 # Event log transitions -> the XES standard lifecycle model (a cancel before start is a withdraw).
 XES_TRANSITIONS = {"schedule": "schedule", "assign": "assign", "start": "start", "complete": "complete"}
 # OCEL object types an activity's step touches, besides its project, community and organization.
@@ -54,31 +52,21 @@ def count_events(session, filters=None):
 
 
 def _stream(session, sql, params, progress=None):
-    """Rows of ``sql`` as plain tuples, read in batches from the driver's own cursor.
+    """Rows of ``sql`` (tuple-like rows), read in batches of ``BATCH``.
 
-    On PostgreSQL the cursor is a named (server-side) one, so memory stays flat. Rows skip
-    SQLAlchemy's row objects: for a million events wrapping them cost about as much as
-    reading them.
+    Results are streamed (``stream_results``: a server-side cursor on PostgreSQL), so memory
+    stays flat for a million events.
     """
     connection = session.connection()
-    dialect = connection.dialect
-    compiled = text(sql).compile(dialect=dialect)
-    if dialect.name == "sqlite":
-        # The driver's own datetime adapter differs from SQLAlchemy's stored text form.
-        values = {k: v.isoformat(" ", "microseconds") if isinstance(v, datetime) else v for k, v in params.items()}
-    else:
-        values = params
-    args = [values[name] for name in compiled.positiontup] if compiled.positiontup is not None else values
-    raw = connection.connection.dbapi_connection
-    cursor = raw.cursor(name=f"sanshe_export_{next(_cursors)}") if dialect.name == "postgresql" else raw.cursor()
-    try:
-        cursor.execute(compiled.string, args)
-        while batch := cursor.fetchmany(BATCH):
-            if progress:
-                progress(len(batch))
-            yield from batch
-    finally:
-        cursor.close()
+    if connection.dialect.name == "sqlite":
+        # The stored text form of a time on SQLite is SQLAlchemy's, which a textual query
+        # does not apply to its parameters: pass the same text.
+        params = {k: v.isoformat(" ", "microseconds") if isinstance(v, datetime) else v for k, v in params.items()}
+    result = connection.execution_options(stream_results=True, yield_per=BATCH).execute(text(sql), params)
+    for batch in result.partitions():
+        if progress:
+            progress(len(batch))
+        yield from batch
 
 
 def _event_rows(session, filters, progress, complete_only=False):

@@ -82,7 +82,7 @@ def fold_events(session, rows, event_ids=None):
     acts, cases = {}, {}
     for index, row in enumerate(rows):
         get = row.get if isinstance(row, dict) else lambda name, row=row: getattr(row, name)
-        ts, transition, kind = get("ts"), get("transition"), get("activity_type")
+        ts, transition, kind = get("ts"), str(get("transition")), get("activity_type")
         t = _epoch(ts, dialect)
         attributes = {a: get(a) for a in ATTRIBUTES}
         if kind == "instance":
@@ -109,7 +109,7 @@ def fold_events(session, rows, event_ids=None):
                                       ("mining_cases", "instance_id", CASE_MERGE, cases)):
         if folded:
             params = [{c: f.get(c) for c in (key, *merge)} for f in folded.values()]
-            stepwrites.execute(session, _upsert(dialect, table, key, merge), params, write=True)
+            stepwrites.execute(session, _upsert(dialect, table, key, merge), params)
 
 
 def rebuild(session):

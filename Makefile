@@ -37,7 +37,10 @@ run: install
 	@echo "Open http://127.0.0.1:5000"
 	$(PY) -m cli serve
 
+# Lint (ruff) and type check (pyright; settings in pyproject.toml) before the tests.
 test: install browser-deps
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/pyright
 	$(VENV)/bin/pytest -q -p no:cacheprovider
 
 bench: install

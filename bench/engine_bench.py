@@ -196,7 +196,7 @@ def _percentiles(values, which):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--lifecycles", type=int, default=30)
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--postgres", metavar="URL", help="also run the engine on this PostgreSQL database "

@@ -373,7 +373,7 @@ def _flush(session, dialect, rows, instances, as_ts):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--events", type=int, default=1_000_000)
     parser.add_argument("--database-url", default=f"sqlite:///{ROOT / 'var' / 'bench_mining.db'}")
     parser.add_argument("--seed", type=int, default=7)

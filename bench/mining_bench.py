@@ -14,12 +14,13 @@ import os
 import resource
 import time
 import tracemalloc
+from typing import Any
 from pathlib import Path
 
 from sqlalchemy import func, select
 
 from engine.mining.fold import rebuild
-from engine.core.db import make_engine, make_session_factory, unit_of_work, upgrade_schema
+from engine.core.db import make_engine, make_session_factory, table_of, unit_of_work, upgrade_schema
 from engine.mining.exports import write_export
 from engine.mining.cycle_times import activity_stats, case_durations, cycle_time_report, directly_follows, log_view
 from engine.mining.models import MiningAct, MiningCase
@@ -35,7 +36,7 @@ def prepare(database_url, events):
     engine = make_engine(database_url)
     upgrade_schema(engine)
     # A log generated before the mining tables existed: its (unreleased) baseline lacks them.
-    MiningCase.metadata.create_all(engine, tables=[MiningCase.__table__, MiningAct.__table__])
+    MiningCase.metadata.create_all(engine, tables=[table_of(MiningCase), table_of(MiningAct)])
     factory = make_session_factory(engine)
     with unit_of_work(factory, readonly=True) as session:
         present = session.scalar(select(func.count()).select_from(Event))
@@ -74,9 +75,9 @@ def pm4py_report(engine):
     loaded = time.perf_counter()
     # PM4Py takes a case's first and last rows as its ends: order the log as format_dataframe would.
     df = df.sort_values(["instance_id", "ts"], kind="stable")
-    keys = {"case_id_key": "instance_id", "activity_key": "activity_id", "timestamp_key": "ts"}
+    keys: dict[str, Any] = {"case_id_key": "instance_id", "activity_key": "activity_id", "timestamp_key": "ts"}
     ended = df[(df["activity_type"] == "instance") & (df["transition"] == "complete")]["instance_id"]
-    durations = pm4py.get_all_case_durations(df[df["instance_id"].isin(set(ended))], **keys)
+    durations = pm4py.get_all_case_durations(df[df["instance_id"].isin(list(set(ended)))], **keys)
     tasks = df[df["task_id"].notna()]
     # Activity instances: one row per task with its schedule, pickup, start and completion.
     pivot = tasks.pivot_table(index=["task_id", "instance_id", "activity_id"], columns="transition", values="ts",
@@ -120,7 +121,7 @@ def run(events=1_000_000, database_url=None):
     rss_after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     _, _, peak = xes_export(factory, xes_path, trace=True)
     print(f"XES export: {elapsed:.1f} s for {total} events ({size / 1e6:.0f} MB); peak RSS grew by "
-          f"{(rss_after - rss_before) / 1024:.1f} MiB; traced Python peak {peak / 2**20:.1f} MiB "
+          f"{(rss_after - rss_before) / 1024:.1f} MiB; traced Python peak {(peak or 0) / 2**20:.1f} MiB "
           f"(goal <= 10 s, flat memory)")
     os.remove(xes_path)
 
@@ -148,7 +149,7 @@ def run(events=1_000_000, database_url=None):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--events", type=int, default=1_000_000)
     parser.add_argument("--database-url")
     args = parser.parse_args(argv)

@@ -6,7 +6,8 @@ from pathlib import Path
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 
-def _env(name, default):
+def _env(name: str, default: str) -> str:
+    """The setting ``SANSHE_<name>`` from the environment, else ``default``."""
     return os.environ.get(f"SANSHE_{name}", default)
 
 
@@ -42,11 +43,11 @@ class Settings:
     # Send the session cookie over HTTPS only; turn on behind TLS (off for plain-HTTP localhost).
     session_cookie_secure: bool = field(default_factory=lambda: _env("SESSION_COOKIE_SECURE", "0") in ("1", "true", "yes"))
 
-    def as_dict(self):
+    def as_dict(self) -> dict[str, object]:
         return {f.name: getattr(self, f.name) for f in fields(self)}
 
 
-def load_settings(**overrides):
+def load_settings(**overrides: object) -> Settings:
     """Settings from the environment, with explicit overrides (used by tests)."""
     settings = Settings()
     for key, value in overrides.items():

@@ -10,7 +10,10 @@ class Text(str):
     """An English message with values put into it (``template % values``); it keeps both,
     so the web interface can translate the template and put the same values into that."""
 
-    def __new__(cls, template, **values):
+    template: str
+    values: dict[str, object]
+
+    def __new__(cls, template: str, **values: object) -> "Text":
         text = super().__new__(cls, template % values if values else template)
         text.template, text.values = template, values
         return text

@@ -50,8 +50,9 @@ def create_app(settings=None, services=None, test_config=None):
 
     csrf.init_app(app)
     login_manager.init_app(app)
-    login_manager.login_view = "auth.login"
-    login_manager.login_message = None
+    # flask-login declares both as None, so a type checker would take them for None only.
+    login_manager.login_view = "auth.login"  # pyright: ignore[reportAttributeAccessIssue]
+    login_manager.login_message = None  # pyright: ignore[reportAttributeAccessIssue]
     login_manager.session_protection = "strong"
     login_manager.user_loader(load_user)
     i18n.init_app(app)

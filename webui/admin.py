@@ -40,7 +40,7 @@ MAX_ZIP_FILES = 200
 @bp.before_request
 def administrators_only():
     if not current_user.is_authenticated:
-        return current_app.login_manager.unauthorized()
+        return current_app.login_manager.unauthorized()  # pyright: ignore[reportAttributeAccessIssue] (set by flask-login)
     if not current_user.has_role("administrator"):
         raise ForbiddenError(_("Only administrators can open this page."))
     return None

@@ -95,7 +95,8 @@ def build_fields(schema, data=None, errors=None, prefix=""):
             f.children = build_fields(prop, data.get(name), errors, f"{path}.")
         elif widget == "table":
             items = prop.get("items", {})
-            values = data.get(name) if isinstance(data.get(name), list) else []
+            given = data.get(name)
+            values = given if isinstance(given, list) else []
             f.rows = [build_fields(items, row, errors, f"{path}.{i}.") for i, row in enumerate(values)]
             f.template = build_fields(items, {}, {}, f"{path}.{ROW_PLACEHOLDER}.")
             f.children = f.template  # column headers
@@ -185,7 +186,7 @@ class FormInput:
 
     def _file(self, prop, path):
         upload = self.files.get(path)
-        if upload is not None and upload.filename:
+        if upload is not None and upload.filename and self.store_file is not None:
             try:
                 return self.store_file(path, upload, prop)
             except ValidationError as exc:  # e.g. too large: shown at the field, other fields kept

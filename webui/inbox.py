@@ -79,7 +79,7 @@ def date_formatters():
     """(when, day): the |datetime('short') and |date('short') filters' output, with the
     locale, time zone and Babel patterns looked up once per page instead of once per row."""
     locale, zone = get_locale(), get_timezone()
-    glue = babel_dates.get_datetime_format("short", locale=locale).replace("'", "")
+    glue = str(babel_dates.get_datetime_format("short", locale=locale)).replace("'", "")
     date_pattern = babel_dates.get_date_format("short", locale=locale)
     time_pattern = babel_dates.get_time_format("short", locale=locale)
     days = {}

@@ -57,8 +57,9 @@ def _check_key():
 def _error(exc):
     status = 401 if isinstance(exc, Unauthorized) else status_of(exc)
     body = {"error": str(exc), "type": type(exc).__name__}
-    if getattr(exc, "errors", None):
-        body["errors"] = exc.errors
+    errors = getattr(exc, "errors", None)
+    if errors:
+        body["errors"] = errors
     return jsonify(body), status
 
 

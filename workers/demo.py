@@ -157,7 +157,7 @@ class Driver:
             with self.uow() as session:
                 actor = pilot.actor_for(session, task)
                 form = runtime.task_form(session, task.id, actor)
-                data = sample(form, self.clock.now, self.rng)
+                data = dict(sample(form, self.clock.now, self.rng))
                 data.update(self.decide(task.bpmn_id, plan, state, actor))
                 runtime.complete_task(session, task.id, actor, data)
             if task.bpmn_id == "report_progress" and state["coordination"] and state["reports"] == 1:

@@ -6,6 +6,7 @@ import hashlib
 import os
 import re
 from pathlib import Path
+from typing import Any
 
 from engine.errors import NotFoundError, Text, ValidationError
 from engine.core.models import Attachment
@@ -67,6 +68,7 @@ def kept_for_task(session, value, task_id):
     """The reference to the file that ``value`` (a form field's file reference sent back)
     names, written from the stored file (in ``value``'s form), if that file was uploaded for
     this task; else None: a form cannot take in another task's files, nor rename them."""
+    attachment_id: Any
     if isinstance(value, dict):
         attachment_id = value.get("attachment_id")
     elif isinstance(value, str) and value.startswith("attachment:"):

@@ -5,17 +5,18 @@ row and the event log are written.
 """
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import update
+from sqlalchemy import CursorResult, update
 from sqlalchemy.orm import Session
 
 from engine.core import access
 from engine.core.eventlog import EventBatch
 from engine.core.hooks import Hooks
 from engine.core.models import Instance, Task, User
+from engine.core.states import TaskState
 from engine.errors import ConflictError, ForbiddenError, Text, ValidationError
 
 
@@ -60,7 +61,7 @@ class TaskClaims:
     def save_draft(self, session: Session, task_id: str, user: User, data: dict[str, Any]) -> Task:
         """Keep unfinished form data with a waiting task."""
         row = access.visible_task(session, user, task_id)
-        if row.state != "ready":
+        if row.state != TaskState.READY:
             raise ConflictError(Text("This task is already %(state)s.", state=row.state))
         if not isinstance(data, dict):
             raise ValidationError("A draft must be an object.")
@@ -68,7 +69,7 @@ class TaskClaims:
         return row
 
     def _claim(self, session: Session, row: Task, username: str, actor: str, force: bool = False) -> None:
-        if row.state != "ready":
+        if row.state != TaskState.READY:
             raise ConflictError(Text("This task is already %(state)s.", state=row.state))
         if row.claimed_by not in (None, username) and not force:
             raise ConflictError(Text("This task is already claimed by %(user)s.", user=row.claimed_by))
@@ -78,16 +79,16 @@ class TaskClaims:
 
     def _claimed(self, session: Session, row: Task, username: str | None, when: datetime | None) -> None:
         # Conditional update: two people claiming at once, one wins.
-        result = session.execute(
-            update(Task).where(Task.id == row.id, Task.state == "ready", Task.claimed_by.is_(row.claimed_by))
+        result = cast(CursorResult[Any], session.execute(
+            update(Task).where(Task.id == row.id, Task.state == TaskState.READY, Task.claimed_by.is_(row.claimed_by))
             .values(claimed_by=username, claimed_at=when or row.claimed_at)
             .execution_options(synchronize_session=False)
-        )
+        ))
         if result.rowcount != 1:
             raise ConflictError("Someone else changed this task first; reload and try again.")
         row.claimed_by, row.claimed_at = username, when or row.claimed_at
 
-    def _task_events(self, session: Session, row: Task, transitions: list[tuple[str, str | None]]) -> None:
+    def _task_events(self, session: Session, row: Task, transitions: Sequence[tuple[str, str | None]]) -> None:
         """Log ``[(transition, resource)]`` of the task, in order, as one batch."""
         instance = session.get(Instance, row.instance_id)
         batch = EventBatch(instance, self.spec_cache.definition(session, row.definition_id), self.clock(),

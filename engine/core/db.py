@@ -3,7 +3,9 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from pathlib import Path
 
-from sqlalchemy import create_engine, event
+from typing import cast
+
+from sqlalchemy import Table, create_engine, event
 from sqlalchemy.orm import DeclarativeBase, sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -20,6 +22,11 @@ _readonly = ContextVar("sanshe_readonly", default=False)
 
 class Base(DeclarativeBase):
     pass
+
+
+def table_of(model: type[Base]) -> Table:
+    """The table a mapped class is declared on (``__table__``, typed as the Table it is)."""
+    return cast(Table, model.__table__)
 
 
 def _sqlite_pragmas(dbapi_connection, _record):

@@ -4,9 +4,11 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 from threading import Lock
+from typing import Literal, overload
 
 from lxml import etree
 from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
 from engine.errors import NotFoundError, Text, ValidationError
 from engine.core import audit
@@ -73,8 +75,8 @@ def referenced_forms(bpmn_xml):
     """Form file names referenced by the diagram's user tasks."""
     tree = etree.fromstring(bpmn_xml.encode("utf-8"))
     return sorted({
-        prop.get("value") for prop in tree.iter("{*}property")
-        if prop.get("name") == FORM_PROPERTY and prop.get("value")
+        value for prop in tree.iter("{*}property")
+        if prop.get("name") == FORM_PROPERTY and (value := prop.get("value"))
     })
 
 
@@ -168,7 +170,13 @@ def deploy(session, spec_cache, bpmn_files, forms, deployed_by, validator=None):
     return results
 
 
-def latest_definition(session, key, required=True):
+@overload
+def latest_definition(session: Session, key: str, required: Literal[True] = True) -> Definition: ...
+@overload
+def latest_definition(session: Session, key: str, required: bool) -> Definition | None: ...
+def latest_definition(session: Session, key: str, required: bool = True) -> Definition | None:
+    """The newest deployed version of process ``key`` (NotFoundError, or None when not
+    ``required``, if none is deployed)."""
     definition = session.scalar(select(Definition).where(Definition.key == key).order_by(Definition.version.desc()).limit(1))
     if definition is None and required:
         raise NotFoundError(Text("No process %(key)r is deployed.", key=key))

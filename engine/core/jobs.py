@@ -15,18 +15,21 @@ Lock expiry and backoff follow the queue's ``clock`` (wall time); event timestam
 the runtime's clock, which a demo may run on simulated time.
 """
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from types import SimpleNamespace
+from typing import Any
 
 from sqlalchemy import and_, func, or_, select, update
 
+from engine.core.db import table_of
 from engine.core import audit
 from engine.errors import ConflictError, NotFoundError, Text, ValidationError
 from engine.core.eventlog import EventBatch
 from engine.core.models import Definition, Instance, Job, utcnow
 
-JOBS = Job.__table__
+JOBS = table_of(Job)
 
 
 class LockLostError(ConflictError):
@@ -139,13 +142,14 @@ def _claim_statement(dialect, topics, max_jobs, now, values):
 class JobQueue:
     """Fetch, lock, complete, fail and retry jobs; ``runtime`` moves instances on."""
 
-    def __init__(self, settings, runtime=None, clock=utcnow):
+    def __init__(self, settings: Any, runtime: Any = None, clock: Callable[[], datetime] = utcnow) -> None:
         self.settings = settings
         self.runtime = runtime
         self.clock = clock
 
-    def event_time(self):
-        runtime_clock = getattr(self.runtime, "clock", None)
+    def event_time(self) -> datetime:
+        """Now on the runtime's clock (event times), else the queue's."""
+        runtime_clock: Any = getattr(self.runtime, "clock", None)
         return runtime_clock() if callable(runtime_clock) else self.clock()
 
     # -- fetching --------------------------------------------------------------------------

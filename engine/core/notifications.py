@@ -5,6 +5,7 @@ transaction that creates the task, so each task notifies its people exactly once
 """
 from sqlalchemy import DateTime, String, Text, bindparam, cast, insert, select
 
+from engine.core.db import table_of
 from engine.core import stepwrites
 from engine.core.models import Notification, RoleGrant, User
 
@@ -20,7 +21,7 @@ def _holders(*columns):
 
 _RECIPIENTS = _holders(User.username)
 # A new task's people are chosen by the insert itself: one statement per task.
-_NOTIFY_ROLE = insert(Notification.__table__).from_select(
+_NOTIFY_ROLE = insert(table_of(Notification)).from_select(
     ["username", "task_id", "message", "created_at"],
     _holders(User.username, cast(bindparam("p_task"), String(36)), cast(bindparam("p_message"), Text),
              cast(bindparam("p_now", type_=DateTime()), DateTime()))).execution_options(preserve_rowcount=True)

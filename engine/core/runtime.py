@@ -42,6 +42,7 @@ from engine.core.hooks import Hooks
 from engine.core.hotcache import HotInstances, after_commit
 from engine.core.models import Instance, Job, Task, Timer, User, utcnow
 from engine.core.policy import StepPolicy
+from engine.core.states import InstanceStatus, JobState, TaskState, TimerState
 from engine.errors import ConflictError, NotFoundError, Text, ValidationError
 
 
@@ -169,7 +170,8 @@ class Runtime:
         errors = validate_form(schema, data)
         if errors:
             raise ValidationError("Please correct the marked fields.", errors=errors)
-        step = self._checkout(session, stepwrites.load(session, stepwrites.LOAD_INSTANCE, row.instance_id), definition)
+        instance = stepwrites.load(session, stepwrites.LOAD_INSTANCE, row.instance_id)
+        step = self._checkout(session, instance, definition)
         task = step.workflow.get_task_from_id(UUID(task_id))
         if task is None or task not in step.before.human:
             raise ConflictError("This task is no longer waiting.")
@@ -180,7 +182,7 @@ class Runtime:
         if stepwrites.execute(session, stepwrites.COMPLETE_TASK,
                               {"p_id": row.id, "p_now": now, "p_user": user.username, "p_data": data}).rowcount != 1:
             raise ConflictError("This task is no longer waiting.")
-        stepwrites.written(session, Task, row, {"state": "completed", "completed_at": now,
+        stepwrites.written(session, Task, row, {"state": TaskState.COMPLETED, "completed_at": now,
                                                 "completed_by": user.username, "data": data, "draft": None})
         step.batch.task("complete", row, user.username)
         step.workflow.do_engine_steps()
@@ -235,17 +237,19 @@ class Runtime:
     def fire_timer(self, session: Session, timer_id: int) -> bool:
         """Fire one due timer (its own engine step); False if it no longer waits."""
         timer = session.get(Timer, timer_id)
-        if timer is None or timer.state != "waiting":
+        if timer is None or timer.state != TimerState.WAITING:
             return False
         instance = session.get(Instance, timer.instance_id)
+        if instance is None:
+            return False
         step = self._checkout(session, instance, self.spec_cache.definition(session, instance.definition_id))
         task = step.workflow.get_task_from_id(UUID(timer.task_id))
         if task is None or task not in step.before.timers:
-            timer.state = "cancelled"
+            timer.state = TimerState.CANCELLED
             self._put_back(step)
             return False
         spiff.force_timer(task)
-        timer.state = "fired"
+        timer.state = TimerState.FIRED
         step.batch.add("complete", timer.bpmn_id, spiff.task_label(task), "event", timer.task_id, "scheduler")
         step.workflow.do_engine_steps()
         self._finish(session, step)
@@ -265,7 +269,7 @@ class Runtime:
         for hook in self.hooks.terminated:
             hook(session, step.instance, step.batch.now)
         self._finish(session, step, ended="cancel", resource=user.username,
-                     summary={"status": "terminated", "ended_at": step.batch.now, "outcome": reason or "terminated"})
+                     summary={"status": InstanceStatus.TERMINATED, "ended_at": step.batch.now, "outcome": reason or "terminated"})
         return step.instance
 
     def migrate_instance(self, session: Session, instance_id: int, definition_id: int, actor: str | None,
@@ -297,7 +301,7 @@ class Runtime:
             return diff
         step.definition = new
         now = step.batch.now
-        for row in session.scalars(select(Task).where(Task.instance_id == instance.id, Task.state == "ready")):
+        for row in session.scalars(select(Task).where(Task.instance_id == instance.id, Task.state == TaskState.READY)):
             task = workflow.get_task_from_id(UUID(row.id))
             if task is None:
                 continue
@@ -324,7 +328,7 @@ class Runtime:
     def waiting_messages(self, session: Session, instance_id: int) -> set[str]:
         """Names of the messages the running instance waits for now."""
         instance = session.get(Instance, instance_id)
-        if instance is None or instance.status != "running":
+        if instance is None or instance.status != InstanceStatus.RUNNING:
             return set()
         definition = self.spec_cache.definition(session, instance.definition_id)
         return spiff.waiting_message_names(self._peek(session, instance, definition))
@@ -332,7 +336,7 @@ class Runtime:
     def due_timers(self, session: Session, limit: int = 100) -> list[int]:
         """Ids of timers due by the engine's clock, oldest first."""
         return list(session.scalars(
-            select(Timer.id).where(Timer.state == "waiting", Timer.due_at <= self.clock()).order_by(Timer.due_at).limit(limit)
+            select(Timer.id).where(Timer.state == TimerState.WAITING, Timer.due_at <= self.clock()).order_by(Timer.due_at).limit(limit)
         ).all())
 
     def migration_diff(self, session: Session, instance_id: int, definition_id: int) -> spiff.MigrationDiff:
@@ -386,7 +390,7 @@ class Runtime:
         instance's own)."""
         if instance is None:
             raise NotFoundError("No such project.")
-        if instance.status != "running":
+        if instance.status != InstanceStatus.RUNNING:
             raise ConflictError(Text("This project is already %(status)s.", status=instance.status))
         workflow, before = self._load(session, instance, definition)
         batch_for = batch_definition or definition
@@ -394,7 +398,7 @@ class Runtime:
 
     def _job_checkout(self, session: Session, job: Job) -> tuple[Step, Any]:
         """The step of a job's instance and the job's waiting service task."""
-        if job.state in ("completed", "cancelled"):
+        if job.state in (JobState.COMPLETED, JobState.CANCELLED):
             raise ConflictError(Text("Job %(id)s is already %(state)s.", id=job.id, state=job.state))
         instance = stepwrites.load(session, stepwrites.LOAD_INSTANCE, job.instance_id)
         definition = self.spec_cache.definition(session, instance.definition_id) if instance is not None else None
@@ -409,7 +413,7 @@ class Runtime:
         instance = session.get(Instance, instance_id)
         if instance is None:
             raise NotFoundError("No such project.")
-        if instance.status != "running":
+        if instance.status != InstanceStatus.RUNNING:
             raise ConflictError(Text("This project is already %(status)s.", status=instance.status))
         old = self.spec_cache.definition(session, instance.definition_id)
         new = self.spec_cache.definition(session, definition_id)
@@ -430,7 +434,7 @@ class Runtime:
         params = {"p_id": job.id, "p_now": now, "p_result": result, "p_error": error if error else job.error_message}
         if stepwrites.execute(session, stepwrites.COMPLETE_JOB, params).rowcount != 1:
             raise ConflictError(Text("Job %(id)s is already done.", id=job.id))
-        stepwrites.committed(job, {"state": "completed", "completed_at": now, "result": result,
+        stepwrites.committed(job, {"state": JobState.COMPLETED, "completed_at": now, "result": result,
                                    "error_message": params["p_error"], "lock_expires_at": None})
 
     # === stages 3–5: compare, write, publish ===============================================
@@ -469,8 +473,8 @@ class Runtime:
             for record in records:
                 step.batch.task("schedule", record)
         if changes.gone_human:
-            session.execute(update(Task).where(Task.id.in_(changes.gone_human), Task.state == "ready")
-                            .values(state="cancelled", completed_at=now).execution_options(synchronize_session=False))
+            session.execute(update(Task).where(Task.id.in_(changes.gone_human), Task.state == TaskState.READY)
+                            .values(state=TaskState.CANCELLED, completed_at=now).execution_options(synchronize_session=False))
             for row in session.scalars(select(Task).where(Task.id.in_(changes.gone_human))
                                        .execution_options(populate_existing=True)):
                 step.batch.task("cancel", row, resource)
@@ -488,8 +492,8 @@ class Runtime:
                                job["step"])
         if changes.gone_services:
             session.execute(update(Job).where(Job.task_id.in_(changes.gone_services),
-                                              Job.state.in_(("ready", "locked", "incident")))
-                            .values(state="cancelled", completed_at=now).execution_options(synchronize_session=False))
+                                              Job.state.in_((JobState.READY, JobState.LOCKED, JobState.INCIDENT)))
+                            .values(state=JobState.CANCELLED, completed_at=now).execution_options(synchronize_session=False))
 
     def _write_timers(self, session: Session, step: Step, changes: Changes, resource: str | None) -> None:
         """Store the due time of each new timer; cancel timers that went without firing."""
@@ -500,7 +504,7 @@ class Runtime:
             if due is not None:
                 timers.append({"instance_id": step.instance.id, "task_id": str(task.id),
                                "bpmn_id": task.task_spec.bpmn_id, "due_at": self._shift_to_clock(due, now),
-                               "state": "waiting"})
+                               "state": TimerState.WAITING})
                 step.batch.add("schedule", task.task_spec.bpmn_id, spiff.task_label(task),
                                "event", str(task.id), None, task.task_spec.lane, spiff.task_step(task))
         if timers:
@@ -509,9 +513,9 @@ class Runtime:
             # A timer left waiting without firing (its task was done in time, or the instance
             # ended) is cancelled; one that fired was logged when it fired.
             waiting = session.scalars(select(Timer.task_id).where(Timer.task_id.in_(changes.gone_timers),
-                                                                  Timer.state == "waiting")).all()
-            session.execute(update(Timer).where(Timer.task_id.in_(waiting), Timer.state == "waiting")
-                            .values(state="cancelled").execution_options(synchronize_session=False))
+                                                                  Timer.state == TimerState.WAITING)).all()
+            session.execute(update(Timer).where(Timer.task_id.in_(waiting), Timer.state == TimerState.WAITING)
+                            .values(state=TimerState.CANCELLED).execution_options(synchronize_session=False))
             for task_id in sorted(waiting):
                 task = changes.gone_timers[task_id]
                 step.batch.add("cancel", task.task_spec.bpmn_id, spiff.task_label(task), "event", task_id, resource,
@@ -527,7 +531,7 @@ class Runtime:
         if ended is None and workflow.is_completed():
             ended = "complete"
             outcomes = spiff.reached_end_events(workflow)
-            columns.update(status="completed", ended_at=step.batch.now, outcome=outcomes[-1] if outcomes else "")
+            columns.update(status=InstanceStatus.COMPLETED, ended_at=step.batch.now, outcome=outcomes[-1] if outcomes else "")
         if ended:
             step.batch.add(ended, "instance", instance.title, "instance", resource=resource)
         saved = self.state_store.save(workflow)
@@ -543,7 +547,7 @@ class Runtime:
             for hook in self.hooks.task_ready:
                 hook(session, record)
         instance, lock_version, workflow = step.instance, step.instance.lock_version, step.workflow
-        if instance.status == "running":
+        if instance.status == InstanceStatus.RUNNING:
             after_commit(session, lambda: self.hot.put(instance.id, lock_version, workflow, changes.after))
 
     def _put_back(self, step: Step) -> None:
@@ -569,7 +573,7 @@ class Runtime:
             "bpmn_id": task.task_spec.bpmn_id, "name": spiff.task_label(task),
             "role": role, "step": spiff.task_step(task), "scope_type": scope_type, "scope_id": scope_id,
             "town_id": instance.town_id, "community_id": instance.community_id,
-            "organization_id": instance.organization_id, "state": "ready",
+            "organization_id": instance.organization_id, "state": TaskState.READY,
             "assignee": str(assignee) if assignee else None, "claimed_by": None, "claimed_at": None,
             "form_key": props.get(FORM_PROPERTY), "due_at": spiff.duration_from(props.get("dueIn"), now),
             "created_at": now,
@@ -584,6 +588,6 @@ class Runtime:
         return {
             "instance_id": instance.id, "task_id": str(task.id), "bpmn_id": task.task_spec.bpmn_id,
             "name": spiff.task_label(task), "topic": task.task_spec.topic,
-            "step": spiff.task_step(task), "variables": variables, "state": "ready", "retries": self.job_retries,
+            "step": spiff.task_step(task), "variables": variables, "state": JobState.READY, "retries": self.job_retries,
             "priority": 0, "attempts": 0, "run_after": now, "created_at": now, "lane": task.task_spec.lane,
         }

@@ -21,6 +21,7 @@ import copy
 import re
 import sys
 import time
+from typing import Any, cast
 from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
 from fractions import Fraction
@@ -164,7 +165,7 @@ def _format_spec_problem(spec):
     parts = spec.values if isinstance(spec, ast.JoinedStr) else [spec]
     if not all(isinstance(p, ast.Constant) for p in parts):
         return "computed format specs in f-strings are not allowed"
-    text = "".join(str(p.value) for p in parts)
+    text = "".join(str(getattr(p, "value", "")) for p in parts)
     if any(int(digits) > MAX_FORMAT_WIDTH for digits in re.findall(r"\d+", text)):
         return f"format width or precision above {MAX_FORMAT_WIDTH} is not allowed"
     return None
@@ -191,10 +192,10 @@ def _shallow_size(seq):
     return len(seq) + sum(len(item) for item in seq if isinstance(item, (*_SIZED, dict, set)))
 
 
-def _guard_add(a, b):
+def _guard_add(a: Any, b: Any) -> Any:
     if isinstance(a, _SIZED) and isinstance(b, _SIZED) and len(a) + len(b) > MAX_ITEMS:
         _refuse("the sum")
-    return a + b
+    return cast(Any, a) + b
 
 
 def _guard_mult(a, b):
@@ -268,7 +269,7 @@ class _Guarder(ast.NodeTransformer):
 def _as_load(node):
     for child in ast.walk(node):
         if hasattr(child, "ctx"):
-            child.ctx = ast.Load()
+            setattr(child, "ctx", ast.Load())  # noqa: B010 (any node with a context)
     return node
 
 
@@ -372,7 +373,7 @@ class RestrictedScriptEngine(PythonScriptEngine):
             raise ScriptRejected("; ".join(problems))
 
 
-def make_script_engine(settings_or_timeout=1.0):
+def make_script_engine(settings_or_timeout: Any = 1.0) -> "RestrictedScriptEngine":
     """A restricted script engine; takes ``Settings`` (uses ``script_timeout``) or seconds."""
     timeout = getattr(settings_or_timeout, "script_timeout", settings_or_timeout)
     return RestrictedScriptEngine(RestrictedEnvironment(timeout=float(timeout)))

@@ -7,6 +7,7 @@ import json
 from collections import namedtuple
 from datetime import timezone
 from io import BytesIO
+from typing import Any
 
 from lxml import etree
 from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException  # noqa: F401 (for validation)
@@ -84,9 +85,10 @@ def connect_multi_instance(spec, subprocess_specs):
     for process in (spec, *subprocess_specs.values()):
         for task_spec in process.task_specs.values():
             if isinstance(task_spec, LoopTask):
-                child = process.task_specs[task_spec.task_spec]
-                if not child.completed_event.is_connected(task_spec.merge_child):
-                    child.completed_event.connect(task_spec.merge_child)
+                loop: Any = task_spec  # a LoopTask mixed into a task spec: task_spec and merge_child are its own
+                child = process.task_specs[loop.task_spec]
+                if not child.completed_event.is_connected(loop.merge_child):
+                    child.completed_event.connect(loop.merge_child)
 
 
 def executable_process_ids(tree):

@@ -5,6 +5,7 @@ directly (the runtime does).
 """
 import json
 from collections import namedtuple
+from typing import Any, cast
 from uuid import UUID
 
 from SpiffWorkflow.bpmn.serializer.default.workflow import BpmnWorkflowConverter
@@ -48,7 +49,7 @@ class _StateOnlyConverter(BpmnWorkflowConverter):
         for sub in dct["subprocesses"].values():
             sub["tasks"] = _parents_first(sub["tasks"])
         workflow.tasks = self.mapping_from_dict(_parents_first(dct["tasks"]), _uuid, workflow=workflow)
-        workflow.task_tree = workflow.tasks.get(_uuid(dct["root"]))
+        workflow.task_tree = workflow.tasks.get(_uuid(dct["root"]))  # pyright: ignore[reportAttributeAccessIssue] (set as the library's own converter does)
         self.set_default_attributes(workflow, dct)
         self.subprocesses_from_dict(dct["subprocesses"], workflow)
         workflow.bpmn_events = self.registry.restore(dct.pop("bpmn_events", []))
@@ -175,7 +176,7 @@ class StateStore:
                 fragment = cached[1]
                 reused.add(task_id)
             else:
-                dct = self.registry.convert(task)
+                dct = cast(dict[str, Any], self.registry.convert(task))
                 parent, delta_parent = task.parent, None
                 if dct["delta"]:
                     if parent.id in fresh and (not task.state & finished or parent.state & finished):

@@ -308,12 +308,13 @@ class _Diagram:
         props = self._properties(task)
         prop = props.get("formJsonSchemaFilename")
         filename = (prop.get("value") or "").strip() if prop is not None else ""
+        line = prop.sourceline if prop is not None else None
         if not filename:
             self._add(task, "the user task has no 'formJsonSchemaFilename' property")
         elif filename not in self.forms:
-            self._add(task, f"form '{filename}' does not exist", line=prop.sourceline)
+            self._add(task, f"form '{filename}' does not exist", line=line)
         elif filename not in self.valid_forms:
-            self._add(task, f"form '{filename}' is not a valid JSON Schema (see its own finding)", line=prop.sourceline)
+            self._add(task, f"form '{filename}' is not a valid JSON Schema (see its own finding)", line=line)
         due = props.get("dueIn")
         if due is not None and not spiff.is_iso_duration(due.get("value") or ""):
             self._add(task, f"dueIn '{due.get('value')}' is not an ISO 8601 duration like P7D", line=due.sourceline)

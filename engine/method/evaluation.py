@@ -6,6 +6,7 @@ sends the committee back to form it again. Acceptance: the panel members' averag
 reaches ``pass_score`` (set in the diagram). Scores are exact decimals.
 """
 from decimal import Decimal, InvalidOperation
+from typing import Any
 
 from sqlalchemy import select
 
@@ -27,7 +28,7 @@ def check_panel(session, instance_id, panel, min_size=3, service_recipients=()):
     """
     instance = session.get(Instance, instance_id)
     recipients = set(service_recipients or ())
-    entries = [{"username": entry} if isinstance(entry, str) else dict(entry) for entry in panel or []]
+    entries: list[dict[str, Any]] = [{"username": entry} if isinstance(entry, str) else dict(entry) for entry in panel or []]
     if recipients:
         for entry in entries:
             entry["service_recipient"] = entry.get("service_recipient") or entry.get("username") in recipients
@@ -89,7 +90,7 @@ def decide_acceptance(scores, pass_score, members=None):
         pairs = [(m, s) for m, s in pairs if m in set(members)]
     if not pairs:
         raise BusinessRuleError("No panel member has scored the project.", code="no_scores")
-    average = sum(s for _, s in pairs) / len(pairs)
+    average = sum((s for _, s in pairs), Decimal(0)) / len(pairs)
     threshold = _score(pass_score)
     return {"count": len(pairs), "average": str(average.quantize(Decimal("0.01"))),
             "pass_score": str(threshold), "accepted": average >= threshold}

@@ -10,10 +10,11 @@ from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
 from sqlalchemy import func, select, update
 
+from engine.core.db import table_of
 from engine.errors import BusinessRuleError, NotFoundError, Text, ValidationError
 from engine.method.models import Budget, LedgerEntry
 
-BUDGETS = Budget.__table__
+BUDGETS = table_of(Budget)
 
 
 def to_fen(yuan):

@@ -27,7 +27,7 @@ SECRET_VARIABLES = ("ballots", "ballot", "vote_record", "votes", "scores")
 class SevenStepPolicy:
     """The rules above, for :class:`engine.core.runtime.Runtime`."""
 
-    hidden_variables = SECRET_VARIABLES
+    hidden_variables: tuple[str, ...] = SECRET_VARIABLES
 
     def new_instance(self, session: Session, user: User, project: dict[str, Any]) -> NewInstance:
         """The project's columns and ``project`` start variable; ``project`` names at least

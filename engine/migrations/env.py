@@ -12,7 +12,10 @@ target_metadata = Base.metadata
 def run():
     connection = config.attributes.get("connection")
     if connection is None:
-        engine = create_engine(config.get_main_option("sqlalchemy.url"))
+        url = config.get_main_option("sqlalchemy.url")
+        if not url:
+            raise RuntimeError("alembic.ini names no sqlalchemy.url and no connection was handed in")
+        engine = create_engine(url)
         with engine.begin() as connection:
             _run(connection)
     else:

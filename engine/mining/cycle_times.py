@@ -70,7 +70,7 @@ def case_durations(view, buckets=10):
     status = {r["status"]: r["cases"] for r in view.rows("SELECT status, COUNT(*) AS cases FROM {cases} GROUP BY status")}
     histogram = []
     if lead["n"]:
-        width = max(lead["max"], 1.0) / buckets
+        width = max(float(lead["max"] or 0), 1.0) / buckets
         counts = {r["bucket"]: r["cases"] for r in view.rows(f"""
             SELECT CASE WHEN b >= {buckets} THEN {buckets - 1} ELSE b END AS bucket, COUNT(*) AS cases
             FROM (SELECT CAST((c.c_end - c.c_start) / :width AS INTEGER) AS b FROM {{cases}} c WHERE {completed}) s

@@ -20,6 +20,7 @@ from dataclasses import dataclass, fields
 from datetime import date, datetime, timedelta
 
 from sqlalchemy import text
+from sqlalchemy.orm import Session
 
 from engine.core.calendar import DAY, EPOCH
 from engine.core.models import utcnow
@@ -117,7 +118,7 @@ def epoch_of(moment):
 class LogView:
     """Names of the temporary tables of one view and what mining needs to query them."""
 
-    session: object
+    session: Session
     dialect: str
     cases: str
     acts: str

@@ -14,6 +14,7 @@ costs the same with 100 or 100,000 open tasks. Counts per step use the covering 
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import lru_cache
+from typing import Any
 
 from sqlalchemy import and_, bindparam, func, literal, literal_column, or_, select, union_all
 from sqlalchemy.orm import defer
@@ -80,7 +81,7 @@ class InboxPage:
     counts_by_step: dict[int | None, int]
     page: int
     per_page: int
-    filter: InboxFilter = field(repr=False, default=None)
+    filter: InboxFilter | None = field(repr=False, default=None)
     has_next: bool = False
     next_after: str | None = None  # the cursor for the next page's link (open view)
 
@@ -94,7 +95,7 @@ class InboxPage:
         return max(self.page, -(-self.total // self.per_page))
 
 
-def _order(sort, table=Task):
+def _order(sort: str, table: Any = Task) -> tuple[Any, ...]:
     if sort == "newest":
         return table.created_at.desc(), table.id.desc()
     if sort == "oldest":

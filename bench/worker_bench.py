@@ -1,108 +1,23 @@
-"""Worker benchmark: jobs fetched, locked and completed per second through the real queue.
+"""Worker benchmark: jobs fetched, locked and completed per second through the real queue
+(queue only: the jobs move no process instance, see ``workers/race.py``).
 
 Each case fills a fresh database (SQLite file, or a PostgreSQL schema of its own) with jobs
 of a no-op topic, starts 1 or 4 worker *processes*, releases them at once and measures until
-the queue is empty. Every job goes through ``fetch_and_lock`` (batches of 10) and then
-``JobQueue.execute`` in its own transaction; the handler writes one audit row per run, so a
-job processed twice would show up as a duplicate. The jobs belong to a minimal instance and
-complete at queue level (no runtime): this measures the queue and the worker loop, not the
-BPMN engine (``bench/engine_bench.py`` measures that).
+the queue is empty. This measures the queue and the worker loop, not the BPMN engine
+(``bench/engine_bench.py`` measures that).
 
 Run: ``sanshe bench workers`` or ``python -m bench.worker_bench``.
 """
-import multiprocessing as mp
 import os
 import tempfile
-import time
-import uuid
 from pathlib import Path
 
-from sqlalchemy import func, insert, select
-
-from engine.config import load_settings
-from engine.core.db import make_engine, make_session_factory, tune_for_workers, unit_of_work, upgrade_schema
-from engine.core.jobs import JobQueue
-from engine.core import audit
-from engine.core.models import AuditEntry, Definition, Instance, Job, utcnow
-from workers.worker import Worker, serve
-
 from bench.pg import PG_URL, pg_schema
-
-TOPIC = "bench_noop"
-
-
-def _noop(job):
-    """The benchmark's handler: one row per run (duplicates would be visible)."""
-    audit.record(job.session, job.worker_id, "bench_run", str(job.job_id))
-    return {"ok": True}
-
-
-def fill(url, jobs):
-    """Create the schema and ``jobs`` ready jobs of the no-op topic."""
-    engine = make_engine(url)
-    upgrade_schema(engine)
-    with unit_of_work(make_session_factory(engine)) as session:
-        definition = Definition(key="bench", version=1, content_hash="0" * 64, bpmn_file="bench.bpmn",
-                                bpmn_xml="<definitions/>", forms={}, deployed_by="bench")
-        session.add(definition)
-        session.flush()
-        instance = Instance(definition_id=definition.id, title="bench")
-        session.add(instance)
-        session.flush()
-        now = utcnow()
-        session.execute(insert(Job), [{"instance_id": instance.id, "task_id": str(uuid.uuid4()), "bpmn_id": "noop",
-                                       "name": "noop", "topic": TOPIC, "variables": {}, "state": "ready",
-                                       "retries": 3, "attempts": 0, "priority": 0, "run_after": now,
-                                       "created_at": now} for _ in range(jobs)])
-    engine.dispose()
-
-
-def worker_main(url, worker_id, start, results, batch=10):
-    """One worker process: the real worker loop until the queue is empty."""
-    engine = tune_for_workers(make_engine(url))
-    queue = JobQueue(load_settings(database_url=url))
-    worker = Worker(None, queue, {TOPIC: _noop}, worker_id, max_jobs=batch, lock_seconds=60)
-    start.wait()
-    counts = serve(worker, engine, until_idle=True)
-    results.put((worker_id, counts["completed"], time.perf_counter()))
-    engine.dispose()
-
-
-def check(url):
-    """(completed jobs, jobs run more than once, jobs not completed)."""
-    engine = make_engine(url)
-    with unit_of_work(make_session_factory(engine), readonly=True) as session:
-        completed = session.scalar(select(func.count()).select_from(Job).where(Job.state == "completed"))
-        left = session.scalar(select(func.count()).select_from(Job).where(Job.state != "completed"))
-        twice = session.scalar(select(func.count()).select_from(
-            select(AuditEntry.target).where(AuditEntry.action == "bench_run").group_by(AuditEntry.target)
-            .having(func.count() > 1).subquery()))
-    engine.dispose()
-    return completed, twice, left
-
-
-def run_case(url, jobs, workers):
-    """Fill, run ``workers`` processes, return {jobs, workers, seconds, rate, duplicates, left}."""
-    fill(url, jobs)
-    context = mp.get_context("spawn")
-    start, results = context.Event(), context.Queue()
-    procs = [context.Process(target=worker_main, args=(url, f"bench-{i}", start, results)) for i in range(workers)]
-    for proc in procs:
-        proc.start()
-    time.sleep(1.5)  # let every process import and connect before the clock starts
-    began = time.perf_counter()
-    start.set()
-    finished = [results.get(timeout=600) for _ in procs]
-    for proc in procs:
-        proc.join()
-    seconds = max(end for _, _, end in finished) - began
-    completed, twice, left = check(url)
-    return {"jobs": completed, "workers": workers, "seconds": round(seconds, 2), "rate": round(completed / seconds),
-            "duplicates": twice, "left": left, "per_worker": sorted(n for _, n, _ in finished)}
+from workers.race import run_case
 
 
 def run_bench(jobs=3000, postgres_url=PG_URL, echo=print):
-    echo(f"worker bench: {jobs} jobs per case, batches of 10, one transaction per job; cpus={os.cpu_count()}")
+    echo(f"worker bench, queue only (no process instance moves): {jobs} jobs per case, batches of 10, one transaction per job; cpus={os.cpu_count()}")
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         for workers in (1, 4):

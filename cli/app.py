@@ -52,4 +52,4 @@ def main(ctx):
 
 @main.group()
 def bench():
-    """Benchmarks (see bench/); run from the project folder."""
+    """Benchmarks (see bench/)."""

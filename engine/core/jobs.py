@@ -19,17 +19,34 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from types import SimpleNamespace
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy.orm import Session
 
 from engine.core.db import table_of
 from engine.core import audit
 from engine.errors import ConflictError, NotFoundError, Text, ValidationError
 from engine.core.eventlog import EventBatch
+from engine.core.hooks import Hooks
+from engine.core.states import JobState
 from engine.core.models import Definition, Instance, Job, utcnow
 
 JOBS = table_of(Job)
+
+
+class JobRunner(Protocol):
+    """What the queue needs of the runtime: its clock and hooks, and moving a job's
+    instance on when the job completes or reports a business error."""
+
+    hooks: Hooks
+
+    def clock(self) -> datetime: ...
+
+    def complete_job(self, session: Session, job: Job, result: dict[str, Any] | None, resource: str) -> Any: ...
+
+    def job_bpmn_error(self, session: Session, job: Job, code: str, message: str, variables: dict[str, Any] | None,
+                       resource: str) -> bool: ...
 
 
 class LockLostError(ConflictError):
@@ -140,17 +157,18 @@ def _claim_statement(dialect, topics, max_jobs, now, values):
 
 
 class JobQueue:
-    """Fetch, lock, complete, fail and retry jobs; ``runtime`` moves instances on."""
+    """Fetch, lock, complete, fail and retry jobs; ``runtime`` moves instances on (the
+    :class:`~engine.core.runtime.Runtime`, or for jobs of no instance
+    :class:`engine.core.testing.QueueOnlyRuntime`)."""
 
-    def __init__(self, settings: Any, runtime: Any = None, clock: Callable[[], datetime] = utcnow) -> None:
+    def __init__(self, settings: Any, runtime: JobRunner, clock: Callable[[], datetime] = utcnow) -> None:
         self.settings = settings
         self.runtime = runtime
         self.clock = clock
 
     def event_time(self) -> datetime:
-        """Now on the runtime's clock (event times), else the queue's."""
-        runtime_clock: Any = getattr(self.runtime, "clock", None)
-        return runtime_clock() if callable(runtime_clock) else self.clock()
+        """Now on the runtime's clock (event times)."""
+        return self.runtime.clock()
 
     # -- fetching --------------------------------------------------------------------------
     def fetch_and_lock(self, session, topics, worker_id, max_jobs=1, lock_seconds=None):
@@ -182,7 +200,7 @@ class JobQueue:
             .join(Definition, Definition.id == Instance.definition_id)
             .where(Instance.id.in_({job.instance_id for job in jobs})))
         now, batches = self.event_time(), {}
-        listeners = self.runtime.hooks.events_written if self.runtime is not None else ()
+        listeners = self.runtime.hooks.events_written
         for row in rows:
             definition = SimpleNamespace(id=row.definition_id, key=row.key, version=row.version)
             batches[row.id] = EventBatch(row, definition, now, listeners)
@@ -219,13 +237,7 @@ class JobQueue:
     def _complete(self, session, job, result, worker_id):
         if not isinstance(result, dict):
             raise ValidationError("A job result must be an object.", errors={"result": ["must be an object"]})
-        if self.runtime is not None:
-            self.runtime.complete_job(session, job, result, worker_id)  # writes the job row too
-            return
-        job.state = "completed"
-        job.result = result
-        job.completed_at = self.clock()
-        job.lock_expires_at = None
+        self.runtime.complete_job(session, job, result, worker_id)  # writes the job row too
 
     def bpmn_error(self, session, job_id, worker_id, lock_token, code, message="", variables=None):
         """Route the job's task to the diagram's error boundary event for ``code``."""
@@ -236,20 +248,12 @@ class JobQueue:
     def _bpmn_error(self, session, job, code, message, variables, worker_id):
         if not code:
             raise ValidationError("A BPMN error needs a code.", errors={"code": ["required"]})
-        if self.runtime is not None:
-            caught = self.runtime.job_bpmn_error(session, job, code, message, variables or {}, worker_id)
-            if caught is False:
-                # The diagram has no boundary event for this code: a person has to look.
-                job.state, job.retries = "incident", 0
-                job.error_message = f"BPMN error {code!r} is not caught by the diagram: {message}"
-                job.worker_id = job.lock_token = job.lock_expires_at = None
-            return  # caught: the runtime wrote the job row with the instance's step
-        if job.state == "locked":
-            job.state = "completed"
-        job.result = {"bpmn_error": code, "message": message, **(variables or {})}
-        job.error_message = f"{code}: {message}" if message else code
-        job.completed_at = self.clock()
-        job.lock_expires_at = None
+        if not self.runtime.job_bpmn_error(session, job, code, message, variables or {}, worker_id):
+            # The diagram has no boundary event for this code: a person has to look.
+            job.state, job.retries = JobState.INCIDENT, 0
+            job.error_message = f"BPMN error {code!r} is not caught by the diagram: {message}"
+            job.worker_id = job.lock_token = job.lock_expires_at = None
+        # caught: the runtime wrote the job row with the instance's step
 
     def fail(self, session, job_id, worker_id, lock_token, message, details="", retries=None, retry_seconds=None):
         """Report a failure. With retries left the job is ready again after a backoff of

@@ -3,7 +3,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import select, text
 
-from bench.lifecycle import default_choices, fill, service_result
+from engine.method.driver import default_choices, fill, service_result
 from engine.mining.fold import rebuild
 from engine.core.db import unit_of_work
 from engine.core.jobs import JobQueue

@@ -2,7 +2,7 @@
 import pytest
 from sqlalchemy import func, select
 
-from bench.lifecycle import default_choices, fill, service_result
+from engine.method.driver import default_choices, fill, service_result
 from engine.core import migration
 from engine.core.db import unit_of_work
 from engine.core.deployments import deploy, read_bundle

@@ -4,7 +4,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from bench.lifecycle import default_choices, fill, service_result
+from engine.method.driver import default_choices, fill, service_result
 from engine.core.db import unit_of_work
 from engine.core.models import Event, Instance, Job, Task, User
 from tests.factories import deploy_world

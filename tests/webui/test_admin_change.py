@@ -8,7 +8,7 @@ import re
 
 from sqlalchemy import select
 
-from bench.lifecycle import default_choices, fill, service_result
+from engine.method.driver import default_choices, fill, service_result
 from engine.core.db import unit_of_work
 from engine.core.jobs import JobQueue
 from engine.core.models import AuditEntry, Definition, Instance, Job, Task, User

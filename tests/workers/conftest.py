@@ -12,6 +12,7 @@ from engine.core.db import make_engine, make_session_factory, unit_of_work, upgr
 from engine.core.db import Base
 from engine import all_models  # noqa: F401
 from engine.core.jobs import JobQueue
+from engine.core.testing import QueueOnlyRuntime
 
 from tests.conftest import pg_schema
 
@@ -89,7 +90,7 @@ def clock():
 
 @pytest.fixture
 def queue(db, clock):
-    return JobQueue(db.settings, runtime=None, clock=clock)
+    return JobQueue(db.settings, QueueOnlyRuntime(clock), clock=clock)
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from sqlalchemy import func, select
 
-from bench.worker_bench import run_case
+from workers.race import run_case
 from engine.method import funds
 from engine.core.models import Instance, Job, Notification
 from engine.method.models import LedgerEntry

@@ -1,0 +1,119 @@
+"""Drive a Seven-Step project with made-up but valid data: the small world it runs in,
+form data from each task's JSON Schema, and what workers would answer.
+
+One driver for the tests, the benchmarks (``bench/``) and anyone exploring the engine:
+:func:`make_world` writes one town, community, catalog, organization and a person per role;
+:func:`fill` makes form data (``choices`` override fields by name, e.g. the consultation
+outcome per round, see :func:`default_choices`); :func:`service_result` answers a service
+task per topic, as an external worker would.
+"""
+from itertools import count
+from types import SimpleNamespace
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from engine.core.models import CatalogItem, Community, Organization, RoleGrant, Town, User
+
+
+def fill(schema: dict[str, Any], choices: dict[str, Any], path: str = "") -> Any:
+    """Valid data for ``schema``; a field named in ``choices`` takes that value (callables are called)."""
+    kind = schema.get("type")
+    if kind == "object" or "properties" in schema:
+        data = {}
+        for name, prop in schema.get("properties", {}).items():
+            if name in choices:
+                value = choices[name]
+                data[name] = value() if callable(value) else value
+            elif prop.get("x-widget") != "file":
+                data[name] = fill(prop, choices, name)
+        return data
+    if "enum" in schema:
+        return schema["enum"][0]
+    if kind == "array":
+        return [fill(schema.get("items", {"type": "string"}), choices) for _ in range(max(1, schema.get("minItems", 1)))]
+    if kind == "boolean":
+        return True
+    if kind in ("number", "integer"):
+        low, high = schema.get("minimum", 1), schema.get("maximum", 1000)
+        return max(low, 1) if kind == "integer" else float(max(low, high))
+    if schema.get("format") == "date":
+        return "2026-03-01"
+    return "已填写 " + (path or "text")
+
+
+def service_result(topic: str, variables: dict[str, Any], vote_passes: bool = True) -> dict[str, Any]:
+    """What a worker would answer for ``topic`` (the benchmarks' and tests' stand-in workers)."""
+    project = variables.get("project", {})
+    if topic == "eligibility_check":
+        return {"eligible": True, "reasons": []}
+    if topic == "vote_roster":
+        return {"voters": list(variables.get("bench_voters", ["rep0", "rep1", "rep2"])), "recused": [], "members": 3}
+    if topic == "vote_tally":
+        return {"valid": True, "passed": vote_passes, "present": 3, "members": 3, "yes": 3 if vote_passes else 0,
+                "no": 0 if vote_passes else 3, "abstain": 0}
+    if topic == "acceptance_decision":
+        return {"accepted": True, "mean_score": 90}
+    if topic == "agreement_verify":
+        return {"valid": True, "intact": True}
+    if topic == "panel_check":
+        return {"valid": True, "problems": []}
+    return {"ok": True, "topic": topic, "organization_id": project.get("organization_id")}
+
+
+def default_choices(panel: tuple[str, ...] = ("panel0", "panel1", "panel2"), rounds: int = 0,
+                    failed_votes: int = 0) -> dict[str, Any]:
+    """Choices for a whole lifecycle: ``rounds`` revision rounds, then the vote passes."""
+    consultation = count()
+    progress = count()
+    return {
+        "consultation_outcome": lambda: "revise" if next(consultation) < rounds else "mature",
+        "town_qualification_decision": "approve",
+        "town_application_decision": "approve",
+        "failed_vote_decision": "redo",
+        "purchase_buy": True,
+        "purchase_amount": 40000.0,
+        "delivery_finished": lambda: next(progress) >= 1,
+        "panel_members": list(panel),
+        "panel_member_categories": [{"username": name, "category": "expert"} for name in panel],
+        "ballot": "yes",
+        "panel_score": 88,
+    }
+
+
+def add_user(session: Session, username: str, role: str, scope_type: str, scope_id: int,
+             organization_id: int | None = None) -> User:
+    """A user holding ``role`` in one scope (display name = username)."""
+    user = User(username=username, display_name=username, organization_id=organization_id)
+    user.grants.append(RoleGrant(role=role, scope_type=scope_type, scope_id=scope_id))
+    session.add(user)
+    return user
+
+
+def make_world(session: Session, representatives: int = 5) -> SimpleNamespace:
+    """One town, one community with a catalog item, one organization, a user per role."""
+    town = Town(code="liushi", name="柳市镇", name_en="Liushi")
+    session.add(town)
+    session.flush()
+    community = Community(code="xiangdong", name="象东社区", name_en="Xiangdong", town_id=town.id, kind="rural")
+    org = Organization(code="org1", name="乐清社工服务中心", service_fields=["elderly"], town_id=town.id)
+    other_org = Organization(code="org2", name="另一家机构", service_fields=["youth"], town_id=town.id)
+    session.add_all([community, org, other_org])
+    session.flush()
+    item = CatalogItem(community_id=community.id, code="E01", name="居家养老服务", service_field="elderly")
+    sw_item = CatalogItem(community_id=community.id, code="S01", name="青少年社工", service_field="youth", social_work=True)
+    session.add_all([item, sw_item])
+    session.flush()
+    users = SimpleNamespace(
+        committee=add_user(session, "committee", "community_committee", "community", community.id),
+        town=add_user(session, "town", "town_government", "town", town.id),
+        org=add_user(session, "orgstaff", "social_organization", "organization", org.id, org.id),
+        other_org=add_user(session, "otherstaff", "social_organization", "organization", other_org.id, other_org.id),
+        supervisor=add_user(session, "supervisor", "supervisor", "town", town.id),
+        admin=add_user(session, "admin", "administrator", "global", 0),
+        reps=[add_user(session, f"rep{i}", "resident_representative", "community", community.id) for i in range(representatives)],
+        panel=[add_user(session, f"panel{i}", "evaluation_panel", "community", community.id) for i in range(3)],
+    )
+    session.flush()
+    return SimpleNamespace(town=town, community=community, org=org, other_org=other_org, item=item,
+                           sw_item=sw_item, users=users)

@@ -91,7 +91,7 @@ def read_activities(path=DIAGRAM):
     lanes = {ref.text: lane.get("name") for lane in tree.iter(f"{{{BPMN}}}lane")
              for ref in lane.iter(f"{{{BPMN}}}flowNodeRef")}
     for element in tree.iter():
-        entry = table.get(element.get("id"))
+        entry = table.get(element.get("id") or "")
         if entry is None or not isinstance(element.tag, str):
             continue
         entry[1] = element.get("name") or entry[1]
@@ -99,7 +99,7 @@ def read_activities(path=DIAGRAM):
         entry[3] = lanes.get(element.get("id")) or entry[3]
         for prop in element.iter(f"{{{SPIFF}}}property"):
             if prop.get("name") == "step":
-                entry[4] = int(prop.get("value"))
+                entry[4] = int(prop.get("value") or 0)
     missing = sorted(set(table) - {e.get("id") for e in tree.iter() if isinstance(e.tag, str)})
     if missing:
         print(f"warning: not in {path.name}: {', '.join(missing)}", file=sys.stderr)

@@ -77,7 +77,8 @@ def pm4py_report(engine):
     df = df.sort_values(["instance_id", "ts"], kind="stable")
     keys: dict[str, Any] = {"case_id_key": "instance_id", "activity_key": "activity_id", "timestamp_key": "ts"}
     ended = df[(df["activity_type"] == "instance") & (df["transition"] == "complete")]["instance_id"]
-    durations = pm4py.get_all_case_durations(df[df["instance_id"].isin(list(set(ended)))], **keys)
+    finished_cases: Any = df[df["instance_id"].isin(list(set(ended)))]
+    durations = pm4py.get_all_case_durations(finished_cases, **keys)
     tasks = df[df["task_id"].notna()]
     # Activity instances: one row per task with its schedule, pickup, start and completion.
     pivot = tasks.pivot_table(index=["task_id", "instance_id", "activity_id"], columns="transition", values="ts",

@@ -12,6 +12,7 @@ import random
 from contextlib import nullcontext
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
+from typing import Any, cast
 
 from engine.method import demo as pilot
 from engine.core.access import get_user
@@ -157,7 +158,7 @@ class Driver:
             with self.uow() as session:
                 actor = pilot.actor_for(session, task)
                 form = runtime.task_form(session, task.id, actor)
-                data = dict(sample(form, self.clock.now, self.rng))
+                data: dict[str, Any] = cast(dict[str, Any], sample(form, self.clock.now, self.rng))
                 data.update(self.decide(task.bpmn_id, plan, state, actor))
                 runtime.complete_task(session, task.id, actor, data)
             if task.bpmn_id == "report_progress" and state["coordination"] and state["reports"] == 1:

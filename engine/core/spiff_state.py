@@ -5,10 +5,14 @@ directly (the runtime does).
 """
 import json
 from collections import namedtuple
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from typing import Any, cast
 from uuid import UUID
+from weakref import WeakKeyDictionary
 
 from SpiffWorkflow.bpmn.serializer.default.workflow import BpmnWorkflowConverter
+from SpiffWorkflow.bpmn.serializer.helpers.encoder import create_encoder
 from SpiffWorkflow.bpmn.serializer.workflow import BpmnWorkflowSerializer
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.spiff.serializer.config import SPIFF_CONFIG
@@ -21,11 +25,11 @@ from engine.core.spiff import ExternalServiceTask
 class _StateOnlyConverter(BpmnWorkflowConverter):
     """Stores a workflow's state without its spec; the spec is re-attached from the cache."""
 
-    def to_dict(self, workflow, tasks_marker=None):
-        dct = self._base(workflow, tasks_marker)
+    def to_dict(self, workflow, tasks_of=None):
+        dct = self._base(workflow, tasks_of)
         dct["subprocesses"] = {}
         for task_id, subprocess in workflow.subprocesses.items():
-            sub = self._base(subprocess, tasks_marker)
+            sub = self._base(subprocess, tasks_of)
             sub["parent_task_id"] = str(subprocess.parent_task_id)
             sub["spec"] = subprocess.spec.name
             sub["typename"] = self.registry.typenames[subprocess.__class__]
@@ -33,14 +37,14 @@ class _StateOnlyConverter(BpmnWorkflowConverter):
         dct["bpmn_events"] = self.registry.convert(workflow.bpmn_events)
         return dct
 
-    def _base(self, workflow, tasks_marker):
+    def _base(self, workflow, tasks_of):
         return {
             "data": self.registry.convert(self.registry.clean(workflow.data)),
             "correlations": workflow.correlations,
             "last_task": str(workflow.last_task.id) if workflow.last_task is not None else None,
             "success": workflow.success,
             "completed": workflow.completed,
-            "tasks": tasks_marker(workflow) if tasks_marker else self.mapping_to_dict(workflow.tasks),
+            "tasks": tasks_of(workflow) if tasks_of else self.mapping_to_dict(workflow.tasks),
             "root": str(workflow.task_tree.id),
         }
 
@@ -76,6 +80,21 @@ def _parents_first(tasks):
 
 Saved = namedtuple("Saved", "state part rewrite")
 
+# A finished task as last stored: ((state, last state change), its dict or None when only
+# read back, the parent its data is stored as a difference to, or None).
+_Cached = tuple[tuple[Any, Any], "dict[str, Any] | None", "UUID | None"]
+
+
+@dataclass
+class _Stored:
+    """What a store remembers of one workflow between saves (kept beside the workflow,
+    never on it): how many parts are stored, and per (sub)workflow key (``""`` for the top,
+    else the subprocess's task id) which finished tasks the parts hold and their dicts."""
+
+    parts: int = 0
+    frozen: dict[str, set[UUID]] = field(default_factory=dict)
+    tasks: dict[str, dict[UUID, _Cached]] = field(default_factory=dict)
+
 
 class StateStore:
     """Turns a workflow into JSON (state only, the spec is re-attached on load) and back.
@@ -87,68 +106,70 @@ class StateStore:
     open tasks cost, not what its history costs. Every ``compact_every`` saves, or when a
     finished task did change after all (an administrator's reset), the parts are folded
     into one again (``rewrite``).
+
+    Everything goes through SpiffWorkflow's public serializer: the registry converts
+    workflows and tasks to dicts, the library's JSON encoder writes them.
     """
 
-    def __init__(self, compact_every=64):
+    def __init__(self, compact_every: int = 64) -> None:
         config = dict(SPIFF_CONFIG)
         config[ExternalServiceTask] = ServiceTaskConverter
         self.registry = BpmnWorkflowSerializer.configure(config)
         self.serializer = BpmnWorkflowSerializer(self.registry)
         self.version = self.serializer.VERSION
         self.converter = _StateOnlyConverter(BpmnWorkflow, self.registry)
-        self._encoder = self.serializer._encoder_cls
+        self._encoder = create_encoder(self.registry)
         self.compact_every = compact_every
+        self._stored: WeakKeyDictionary[BpmnWorkflow, _Stored] = WeakKeyDictionary()
 
-    def dumps(self, workflow):
+    def dumps(self, workflow: BpmnWorkflow) -> str:
         """The workflow's whole state as one JSON document."""
-        return self._document(workflow, lambda key, wf: self._tasks_json(wf, None, None))
+        memory = self._memory(workflow)
+        return self._encode(self._document(workflow, lambda key, wf: self._tasks(wf, memory, key, None, None)))
 
-    def save(self, workflow, rewrite=False):
+    def save(self, workflow: BpmnWorkflow, rewrite: bool = False) -> Saved:
         """``Saved(state, part, rewrite)``: the open state, the newly finished tasks (JSON or
         None), and whether the stored parts must be replaced by this one part."""
-        stored = workflow.__dict__.setdefault("_sanshe_stored", {"parts": 0, "tasks": {}})
-        rewrite = rewrite or stored["parts"] >= self.compact_every
-        frozen = {} if rewrite else stored["tasks"]
-        part = {}
+        memory = self._memory(workflow)
+        rewrite = rewrite or memory.parts >= self.compact_every
+        frozen: dict[str, set[UUID]] = {} if rewrite else memory.frozen
+        part: dict[str, dict[str, Any]] = {}
 
-        def tasks_of(key, wf):
-            return self._tasks_json(wf, frozen.setdefault(key, set()), part.setdefault(key, []))
+        def tasks_of(key: str, wf: Any) -> dict[str, Any]:
+            return self._tasks(wf, memory, key, frozen.setdefault(key, set()), part.setdefault(key, {}))
 
         try:
-            state = self._document(workflow, tasks_of)
+            state = self._encode(self._document(workflow, tasks_of))
         except _FinishedTaskChanged:
             return self.save(workflow, rewrite=True)
         keys = set(frozen) & ({""} | {str(k) for k in workflow.subprocesses})
-        stored["tasks"] = {key: frozen[key] for key in keys}  # subprocesses gone are not looked at again
-        body = {key: "{" + ",".join(fragments) + "}" for key, fragments in part.items() if fragments}
-        text = "{" + ",".join(f'"{key}":{tasks}' for key, tasks in body.items()) + "}" if body else None
-        stored["parts"] = (0 if rewrite else stored["parts"]) + (1 if text else 0)
+        memory.frozen = {key: frozen[key] for key in keys}  # subprocesses gone are not looked at again
+        body = {key: tasks for key, tasks in part.items() if tasks}
+        text = self._encode(body) if body else None
+        memory.parts = (0 if rewrite else memory.parts) + (1 if text else 0)
         return Saved(state, text, rewrite)
 
-    def _document(self, workflow, tasks_json):
-        fragments = {}
+    def _memory(self, workflow: BpmnWorkflow) -> _Stored:
+        memory = self._stored.get(workflow)
+        if memory is None:
+            memory = self._stored[workflow] = _Stored()
+        return memory
+
+    def _encode(self, dct: dict[str, Any]) -> str:
+        return json.dumps(dct, cls=self._encoder, separators=(",", ":"))
+
+    def _document(self, workflow: BpmnWorkflow, tasks_of: Callable[[str, Any], dict[str, Any]]) -> dict[str, Any]:
+        """The workflow's state as a dict, each (sub)workflow's tasks given by ``tasks_of``."""
         keys = {id(sub): str(task_id) for task_id, sub in workflow.subprocesses.items()}
+        return self.converter.to_dict(workflow, lambda wf: tasks_of(keys.get(id(wf), ""), wf))
 
-        def marker(wf):
-            key = f"@@sanshe-tasks-{len(fragments)}@@"
-            fragments[key] = wf
-            return key
+    def _tasks(self, workflow: Any, memory: _Stored, key: str, frozen: set[UUID] | None,
+               part: dict[str, Any] | None) -> dict[str, Any]:
+        """The dicts of a (sub)workflow's tasks, by task id.
 
-        self.registry._encoder_mode = True
-        try:
-            text = json.dumps(self.converter.to_dict(workflow, marker), cls=self._encoder, separators=(",", ":"))
-            for key, wf in fragments.items():
-                text = text.replace(f'"{key}"', tasks_json(keys.get(id(wf), ""), wf), 1)
-        finally:
-            self.registry._encoder_mode = False
-        return text
-
-    def _tasks_json(self, workflow, frozen, part):
-        """The JSON object of a (sub)workflow's tasks.
-
-        With ``frozen`` (ids already stored in parts) and ``part`` (a list collecting the
-        newly finished tasks), finished tasks move to ``part`` and are left out of the result.
-        A finished task's JSON is kept on the workflow object: it never changes again.
+        With ``frozen`` (ids already stored in parts) and ``part`` (collecting the newly
+        finished tasks), finished tasks move to ``part`` and are left out of the result. A
+        finished task's dict is remembered: it never changes again.
 
         The library stores a task's data as its difference to its parent's. That is only
         kept when the parent's data is stored from the same moment: the parent was written
@@ -158,9 +179,11 @@ class StateStore:
         difference taken against the parent as it is now would be read back against the
         parent as it was stored.
         """
-        cache = workflow.__dict__.setdefault("_sanshe_task_json", {})
-        parts, seen = [], 0
-        fresh, reused = set(), set()  # written in this pass / written as in an earlier pass
+        cache = memory.tasks.setdefault(key, {})
+        out: dict[str, Any] = {}
+        seen = 0
+        fresh: set[UUID] = set()  # written in this pass
+        reused: set[UUID] = set()  # written as in an earlier pass
         finished = TaskState.FINISHED_MASK
         for task_id, task in workflow.tasks.items():
             stamp = (task.state, task.last_state_change)
@@ -173,7 +196,7 @@ class StateStore:
                 continue
             if cached is not None and cached[0] == stamp and cached[1] is not None \
                     and (cached[2] is None or cached[2] in reused):
-                fragment = cached[1]
+                dct = cached[1]
                 reused.add(task_id)
             else:
                 dct = cast(dict[str, Any], self.registry.convert(task))
@@ -183,59 +206,55 @@ class StateStore:
                         delta_parent = parent.id
                     else:
                         dct["data"], dct["delta"] = self.registry.convert(task.data), {}
-                fragment = f'"{task_id}":' + json.dumps(dct, cls=self._encoder, separators=(",", ":"))
                 fresh.add(task_id)
                 if task.state & finished:
-                    cache[task_id] = (stamp, fragment, delta_parent)
-            if frozen is not None and task.state & finished:
-                part.append(fragment)
+                    cache[task_id] = (stamp, dct, delta_parent)
+            if frozen is not None and part is not None and task.state & finished:
+                part[str(task_id)] = dct
                 frozen.add(task_id)
                 seen += 1
             else:
-                parts.append(fragment)
+                out[str(task_id)] = dct
         if frozen is not None and seen != len(frozen):
             raise _FinishedTaskChanged("a stored task is gone")
-        return "{" + ",".join(parts) + "}"
+        return out
 
-    def loads(self, state, parts, spec, subprocess_specs):
+    def loads(self, state: str, parts: Sequence[str], spec: Any, subprocess_specs: dict[str, Any]) -> BpmnWorkflow:
         """The workflow from its stored state and parts (oldest part first)."""
         dct = json.loads(state)
-        stored = {"parts": 0, "tasks": {}}
-        merged = {}
+        memory = _Stored()
+        merged: dict[str, dict[str, Any]] = {}
         for body in parts:
-            stored["parts"] += 1
+            memory.parts += 1
             for key, tasks in json.loads(body).items():
                 merged.setdefault(key, {}).update(tasks)
+        stored_ids: dict[str, set[str]] = {}
         for key, tasks in merged.items():
             target = dct if key == "" else dct["subprocesses"].get(key)
             if target is not None:
-                stored["tasks"][key] = set(tasks)
+                stored_ids[key] = set(tasks)
                 tasks.update(target["tasks"])
                 target["tasks"] = tasks
         workflow = self.converter.restore(dct, spec, subprocess_specs)
         by_key = {"": workflow, **{str(k): sub for k, sub in workflow.subprocesses.items()}}
-        for key, ids in list(stored["tasks"].items()):
+        for key, ids in stored_ids.items():
             wf = by_key.get(key)
             if wf is None:
-                del stored["tasks"][key]
                 continue
-            cache = wf.__dict__.setdefault("_sanshe_task_json", {})
+            cache = memory.tasks.setdefault(key, {})
             uuids = set()
             for task_id in ids:
                 task = wf.tasks[_uuid(task_id)]
                 cache[task.id] = ((task.state, task.last_state_change), None, None)
                 uuids.add(task.id)
-            stored["tasks"][key] = uuids
-        workflow.__dict__["_sanshe_stored"] = stored
+            memory.frozen[key] = uuids
+        self._stored[workflow] = memory
         return workflow
 
-
-    def forget(self, workflow):
+    def forget(self, workflow: BpmnWorkflow) -> None:
         """Drop what is remembered of stored tasks (after a migration changed them): the next
         save stores everything anew."""
-        for wf in (workflow, *workflow.subprocesses.values()):
-            wf.__dict__.pop("_sanshe_task_json", None)
-        workflow.__dict__["_sanshe_stored"] = {"parts": self.compact_every, "tasks": {}}
+        self._stored[workflow] = _Stored(parts=self.compact_every)
 
 
 class _FinishedTaskChanged(Exception):

@@ -5,13 +5,17 @@ role's type (a community for the community committee, a town for the town govern
 organization for its staff ...), and, when the diagram assigns the task to a person, only
 that person sees it. Administrators hold the ``global`` scope.
 """
-from sqlalchemy import bindparam, false, or_, select, true
+from typing import Any
+
+from sqlalchemy import ColumnElement, bindparam, false, or_, select, true
+from sqlalchemy.orm import Session
 
 from engine.errors import ConflictError, ForbiddenError, NotFoundError, Text
 from engine.core.models import ROLE_SCOPE_TYPE, CatalogItem, Community, Organization, Instance, RoleGrant, Task, Town, User
 
 
-def scope_for(role, town_id, community_id, organization_id):
+def scope_for(role: str, town_id: int | None, community_id: int | None,
+              organization_id: int | None) -> tuple[str, int]:
     """The (scope_type, scope_id) an instance's task in ``role``'s lane belongs to."""
     scope_type = ROLE_SCOPE_TYPE.get(role, "global")
     scope_id = {"town": town_id, "community": community_id, "organization": organization_id}.get(scope_type, 0)
@@ -21,7 +25,7 @@ def scope_for(role, town_id, community_id, organization_id):
 _GRANTS = select(RoleGrant.role, RoleGrant.scope_type, RoleGrant.scope_id).where(RoleGrant.user_id == bindparam("p_user"))
 
 
-def grants_of(session, user):
+def grants_of(session: Session, user: User) -> frozenset[tuple[str, str, int]]:
     """The set of (role, scope_type, scope_id) the user holds.
 
     Read once per transaction and user: a request checks access several times.
@@ -34,34 +38,36 @@ def grants_of(session, user):
     return grants
 
 
-def forget_grants(session):
+def forget_grants(session: Session) -> None:
     """Grants changed in this transaction: read them again on the next check."""
     session.info.pop("sanshe_grants", None)
 
 
-def holds(session, user, role, scope_type, scope_id):
+def holds(session: Session, user: User, role: str, scope_type: str, scope_id: int) -> bool:
+    """The user holds ``role`` in the scope."""
     return (role, scope_type, scope_id) in grants_of(session, user)
 
 
-def holds_or_admin(session, user, role, scope_type, scope_id):
+def holds_or_admin(session: Session, user: User, role: str, scope_type: str, scope_id: int) -> bool:
     """The user holds ``role`` in the scope, or is an administrator."""
     grants = grants_of(session, user)
     return (role, scope_type, scope_id) in grants or ("administrator", "global", 0) in grants
 
 
-def can_see_task(session, user, task):
+def can_see_task(session: Session, user: User, task: Any) -> bool:
+    """The task is assigned to the user, or the user holds its role in its scope."""
     if task.assignee is not None:
         return task.assignee == user.username
     return holds(session, user, task.role, task.scope_type, task.scope_id)
 
 
-def check_task_access(session, user, task):
+def check_task_access(session: Session, user: User | None, task: Any) -> None:
     """Raise NotFoundError for a task the user may not see (its existence is not revealed)."""
     if user is None or not user.active or not can_see_task(session, user, task):
         raise NotFoundError("No such task in your inbox.")
 
 
-def visible_task(session, user, task_id):
+def visible_task(session: Session, user: User | None, task_id: str) -> Task:
     """The task if ``user`` may see it (any state); NotFoundError otherwise."""
     task = session.get(Task, task_id)
     if task is None:
@@ -70,7 +76,7 @@ def visible_task(session, user, task_id):
     return task
 
 
-def scope_ids(session, user):
+def scope_ids(session: Session, user: User) -> dict[str, set[int]]:
     """``{scope type: ids}`` the user holds any role in (``"global"`` for administrators)."""
     ids = {}
     for _, scope_type, scope_id in grants_of(session, user):
@@ -78,7 +84,7 @@ def scope_ids(session, user):
     return ids
 
 
-def scope_condition(session, user):
+def scope_condition(session: Session, user: User) -> ColumnElement[bool]:
     """SQL condition: the instance lies in one of the user's scopes (admins see all)."""
     ids = scope_ids(session, user)
     if "global" in ids:
@@ -88,7 +94,7 @@ def scope_condition(session, user):
     return or_(*conditions) if conditions else false()
 
 
-def visible_instance(session, user, instance_id):
+def visible_instance(session: Session, user: User | None, instance_id: int) -> Instance:
     """The instance if it lies in one of the user's scopes; NotFoundError otherwise."""
     if user is None or not user.active:
         raise NotFoundError("No such project in your scope.")
@@ -98,7 +104,7 @@ def visible_instance(session, user, instance_id):
     return instance
 
 
-def check_can_act(session, user, task):
+def check_can_act(session: Session, user: User, task: Any) -> None:
     """The user may complete the task: it is visible and not claimed by someone else."""
     check_task_access(session, user, task)
     if task.state != "ready":
@@ -107,7 +113,8 @@ def check_can_act(session, user, task):
         raise ForbiddenError(Text("This task is claimed by %(user)s.", user=task.claimed_by))
 
 
-def get_user(session, username):
+def get_user(session: Session, username: str) -> User:
+    """The user named ``username`` (NotFoundError if there is none)."""
     user = session.scalar(select(User).where(User.username == username))
     if user is None:
         raise NotFoundError(Text("No user named %(name)r.", name=username))
@@ -117,7 +124,7 @@ def get_user(session, username):
 SCOPE_MODELS = {"town": Town, "community": Community, "organization": Organization}
 
 
-def find_scope(session, scope_type, value):
+def find_scope(session: Session, scope_type: str, value: str | int) -> int:
     """The id of the town, community or organization named by its code (or its id)."""
     model = SCOPE_MODELS[scope_type]
     found = session.scalar(select(model.id).where(model.code == value))
@@ -128,7 +135,7 @@ def find_scope(session, scope_type, value):
     return found
 
 
-def find_catalog_item(session, community_code, item_code):
+def find_catalog_item(session: Session, community_code: str, item_code: str) -> CatalogItem:
     """A community's catalog item by the community's and the item's codes."""
     community_id = find_scope(session, "community", community_code)
     item = session.scalar(select(CatalogItem).where(CatalogItem.community_id == community_id,

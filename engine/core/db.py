@@ -1,12 +1,12 @@
 """Database connection, sessions and the one unit of work per entry point."""
+from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from pathlib import Path
-
 from typing import cast
 
-from sqlalchemy import Table, create_engine, event
-from sqlalchemy.orm import DeclarativeBase, sessionmaker
+from sqlalchemy import Engine, Table, create_engine, event
+from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
 
 from engine.errors import ConflictError
@@ -41,7 +41,7 @@ def _sqlite_pragmas(dbapi_connection, _record):
     cursor.close()
 
 
-def make_engine(url):
+def make_engine(url: str) -> Engine:
     """A SQLAlchemy engine for ``url`` with the settings Sanshe relies on."""
     if url.startswith("sqlite"):
         if url.startswith("sqlite:///") and url != "sqlite:///:memory:":
@@ -63,7 +63,7 @@ def make_engine(url):
     return create_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True)
 
 
-def tune_for_workers(engine):
+def tune_for_workers(engine: Engine) -> Engine:
     """Job transactions on PostgreSQL commit without waiting for the WAL flush.
 
     Safe for exactly-once: a job's effects and its completion are one transaction, so a
@@ -79,7 +79,7 @@ def tune_for_workers(engine):
     return engine
 
 
-def checkpoint(engine):
+def checkpoint(engine: Engine) -> None:
     """Copy SQLite's write-ahead log back into the database file, without waiting for or
     blocking readers and writers (a passive checkpoint). Returns how many of the log's
     pages the database file now holds; 0 on other databases.
@@ -96,12 +96,13 @@ def checkpoint(engine):
     return max(copied, 0)  # -1 when the database is not in WAL mode
 
 
-def make_session_factory(engine):
+def make_session_factory(engine: Engine) -> sessionmaker[Session]:
+    """Sessions on ``engine`` whose objects stay readable after commit."""
     return sessionmaker(engine, expire_on_commit=False)
 
 
 @contextmanager
-def unit_of_work(session_factory, readonly=False):
+def unit_of_work(session_factory: sessionmaker[Session], readonly: bool = False) -> Iterator[Session]:
     """One transaction: commit on success, roll back on any error.
 
     ``readonly=True`` lets SQLite readers run beside a writer (no write lock is taken).
@@ -120,7 +121,7 @@ def unit_of_work(session_factory, readonly=False):
         session.close()
 
 
-def upgrade_schema(engine):
+def upgrade_schema(engine: Engine) -> None:
     """Create or upgrade the database schema with the Alembic migrations."""
     from alembic import command
     from alembic.config import Config

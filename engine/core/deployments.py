@@ -1,10 +1,11 @@
 """Deployed process definitions: versions, content hashes and the parsed-spec cache."""
 import hashlib
 import json
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from threading import Lock
-from typing import Literal, overload
+from typing import Any, Literal, overload
 
 from lxml import etree
 from sqlalchemy import func, select
@@ -25,12 +26,13 @@ class SpecCache:
     that belong to no session).
     """
 
-    def __init__(self):
-        self._specs = {}
-        self._definitions = {}
+    def __init__(self) -> None:
+        self._specs: dict[int, tuple[Any, dict[str, Any]]] = {}
+        self._definitions: dict[int, DefinitionSnapshot] = {}
         self._lock = Lock()
 
-    def definition(self, session, definition_id):
+    def definition(self, session: Session, definition_id: int) -> "DefinitionSnapshot":
+        """The deployed definition as a snapshot that belongs to no session."""
         snapshot = self._definitions.get(definition_id)
         if snapshot is None:
             row = get_definition(session, definition_id)
@@ -39,7 +41,8 @@ class SpecCache:
                 self._definitions[definition_id] = snapshot
         return snapshot
 
-    def get(self, definition):
+    def get(self, definition: Any) -> tuple[Any, dict[str, Any]]:
+        """``(spec, subprocess_specs)`` of a deployed definition, parsed once."""
         entry = self._specs.get(definition.id)
         if entry is None:
             _, spec, subprocess_specs = parse_process(definition.bpmn_xml, definition.bpmn_file, definition.key)
@@ -48,13 +51,16 @@ class SpecCache:
                 self._specs[definition.id] = entry
         return entry
 
-    def put(self, definition_id, spec, subprocess_specs):
+    def put(self, definition_id: int, spec: Any, subprocess_specs: dict[str, Any]) -> None:
+        """Keep specs parsed elsewhere (at deployment) for ``definition_id``."""
         with self._lock:
             self._specs[definition_id] = (spec, subprocess_specs)
 
 
 @dataclass(frozen=True)
 class DefinitionSnapshot:
+    """A deployed definition's row values, shared by every session."""
+
     id: int
     key: str
     version: int
@@ -63,7 +69,8 @@ class DefinitionSnapshot:
     forms: dict
 
 
-def content_hash(bpmn_xml, forms):
+def content_hash(bpmn_xml: str, forms: dict[str, Any]) -> str:
+    """A hash of the diagram and its forms: the same content deploys once."""
     digest = hashlib.sha256(bpmn_xml.encode("utf-8"))
     for name in sorted(forms):
         digest.update(name.encode("utf-8"))
@@ -71,7 +78,7 @@ def content_hash(bpmn_xml, forms):
     return digest.hexdigest()
 
 
-def referenced_forms(bpmn_xml):
+def referenced_forms(bpmn_xml: str) -> list[str]:
     """Form file names referenced by the diagram's user tasks."""
     tree = etree.fromstring(bpmn_xml.encode("utf-8"))
     return sorted({
@@ -80,7 +87,7 @@ def referenced_forms(bpmn_xml):
     })
 
 
-def read_sources(paths):
+def read_sources(paths: Iterable[str | Path]) -> tuple[dict[str, str], dict[str, str]]:
     """Diagrams and forms as text from files and folders: ``(bpmn_files, forms)``.
 
     A folder contributes every ``*.bpmn`` and ``*.json`` file below it. A diagram given on
@@ -109,7 +116,7 @@ def read_sources(paths):
     return bpmn_files, forms
 
 
-def read_bundle(paths):
+def read_bundle(paths: Iterable[str | Path]) -> tuple[dict[str, str], dict[str, Any]]:
     """Read diagrams and forms (as :func:`read_sources`), the forms parsed:
     ``(bpmn_files, forms)``."""
     bpmn_files, sources = read_sources(paths)
@@ -123,7 +130,8 @@ def read_bundle(paths):
     return bpmn_files, forms
 
 
-def deploy(session, spec_cache, bpmn_files, forms, deployed_by, validator=None):
+def deploy(session: Session, spec_cache: SpecCache, bpmn_files: dict[str, str], forms: dict[str, Any],
+           deployed_by: str, validator: Callable[[dict[str, str], dict[str, Any]], None] | None = None) -> list[Any]:
     """Deploy each diagram with the forms it references as a new version of its process.
 
     Identical content (same diagram and forms) is a no-op. ``validator`` is a callable
@@ -183,12 +191,14 @@ def latest_definition(session: Session, key: str, required: bool = True) -> Defi
     return definition
 
 
-def get_definition(session, definition_id):
+def get_definition(session: Session, definition_id: int) -> Definition:
+    """The definition row (NotFoundError if there is none)."""
     definition = session.get(Definition, definition_id)
     if definition is None:
         raise NotFoundError(Text("No definition %(id)s.", id=definition_id))
     return definition
 
 
-def definition_count(session):
-    return session.scalar(select(func.count(Definition.id)))
+def definition_count(session: Session) -> int:
+    """How many definitions (all versions) are deployed."""
+    return session.scalar(select(func.count(Definition.id))) or 0

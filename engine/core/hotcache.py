@@ -5,8 +5,10 @@ memory. The cache is checked against the row's optimistic lock version, so a cop
 another process changed since is never used.
 """
 from collections import OrderedDict
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from threading import Lock
+from typing import Any
 
 from sqlalchemy import event as sa_event
 from sqlalchemy.orm import Session
@@ -19,12 +21,12 @@ class HotInstances:
     transaction commits, so a rolled-back change never leaks into the cache.
     """
 
-    def __init__(self, capacity=2000):
+    def __init__(self, capacity: int = 2000) -> None:
         self.capacity = capacity
         self._items = OrderedDict()
         self._lock = Lock()
 
-    def take(self, instance_id, lock_version):
+    def take(self, instance_id: int, lock_version: int) -> tuple[Any, Any]:
         """``(workflow, open_tasks)`` if the cached copy is current, else ``(None, None)``."""
         with self._lock:
             entry = self._items.pop(instance_id, None)
@@ -32,26 +34,29 @@ class HotInstances:
             return entry[1], entry[2]
         return None, None
 
-    def put(self, instance_id, lock_version, workflow, open_tasks=None):
+    def put(self, instance_id: int, lock_version: int, workflow: Any, open_tasks: Any = None) -> None:
+        """Keep ``workflow`` (and its open tasks) as of ``lock_version``; the least recently
+        used beyond the capacity are dropped."""
         with self._lock:
             self._items[instance_id] = (lock_version, workflow, open_tasks)
             self._items.move_to_end(instance_id)
             while len(self._items) > self.capacity:
                 self._items.popitem(last=False)
 
-    def drop(self, instance_id):
+    def drop(self, instance_id: int) -> None:
+        """Forget the instance's workflow."""
         with self._lock:
             self._items.pop(instance_id, None)
 
 
-def _after_commit(session):
+def _after_commit(session: Session) -> None:
     if session.in_nested_transaction():
         return  # a savepoint released: the unit of work has not committed yet
     for callback in session.info.pop("sanshe_after_commit", []):
         callback()
 
 
-def _after_rollback(session):
+def _after_rollback(session: Session) -> None:
     session.info.pop("sanshe_after_commit", None)
 
 
@@ -61,13 +66,13 @@ sa_event.listen(Session, "after_soft_rollback",
                 lambda session, previous: None if previous.nested else _after_rollback(session))
 
 
-def after_commit(session, callback):
+def after_commit(session: Session, callback: Callable[[], object]) -> None:
     """Run ``callback`` once the session's transaction has committed (never on rollback)."""
     session.info.setdefault("sanshe_after_commit", []).append(callback)
 
 
 @contextmanager
-def savepoint(session):
+def savepoint(session: Session) -> Iterator[Session]:
     """Part of a unit of work that can fail alone: on an error, what was written inside is
     rolled back (and its after-commit callbacks dropped) while the rest of the unit stays."""
     kept = len(session.info.setdefault("sanshe_after_commit", []))

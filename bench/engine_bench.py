@@ -92,6 +92,7 @@ def engine_lifecycle(services, world, users_by_role, rounds, step_times=None):
                 return steps
             if found.kind == "job":
                 job = session.get(Job, int(found.id))
+                assert job is not None  # just found
                 runtime.complete_job(session, job, service_result(job.topic, job.variables), "bench")
             else:
                 form = runtime.spec_cache.definition(session, found.definition_id).forms[found.form_key]

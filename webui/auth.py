@@ -38,7 +38,8 @@ def login():
         with unit() as db:
             result = authenticate(db, username, request.form.get("password", ""),
                                   max_failures=cfg.login_max_failures, lock_minutes=cfg.login_lock_minutes)
-            signed_in = SignedIn(result.user, grants_of(db, result.user)) if result.ok else None
+            signed_in = SignedIn(result.user, grants_of(db, result.user)) \
+                if result.ok and result.user is not None else None
         if signed_in is not None:
             session.clear()
             login_user(signed_in)

@@ -34,7 +34,7 @@ def grants_of(session: Session, user: User) -> frozenset[tuple[str, str, int]]:
     grants = cache.get(user.id)
     if grants is None:
         rows = session.connection().execute(_GRANTS, {"p_user": user.id}).all()
-        grants = cache[user.id] = frozenset(tuple(row) for row in rows)
+        grants = cache[user.id] = frozenset((row[0], row[1], row[2]) for row in rows)
     return grants
 
 
@@ -43,12 +43,12 @@ def forget_grants(session: Session) -> None:
     session.info.pop("sanshe_grants", None)
 
 
-def holds(session: Session, user: User, role: str, scope_type: str, scope_id: int) -> bool:
+def holds(session: Session, user: User, role: str, scope_type: str, scope_id: int | None) -> bool:
     """The user holds ``role`` in the scope."""
     return (role, scope_type, scope_id) in grants_of(session, user)
 
 
-def holds_or_admin(session: Session, user: User, role: str, scope_type: str, scope_id: int) -> bool:
+def holds_or_admin(session: Session, user: User, role: str, scope_type: str, scope_id: int | None) -> bool:
     """The user holds ``role`` in the scope, or is an administrator."""
     grants = grants_of(session, user)
     return (role, scope_type, scope_id) in grants or ("administrator", "global", 0) in grants

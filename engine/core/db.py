@@ -79,7 +79,7 @@ def tune_for_workers(engine: Engine) -> Engine:
     return engine
 
 
-def checkpoint(engine: Engine) -> None:
+def checkpoint(engine: Engine) -> int:
     """Copy SQLite's write-ahead log back into the database file, without waiting for or
     blocking readers and writers (a passive checkpoint). Returns how many of the log's
     pages the database file now holds; 0 on other databases.

@@ -131,7 +131,7 @@ def read_bundle(paths: Iterable[str | Path]) -> tuple[dict[str, str], dict[str, 
 
 
 def deploy(session: Session, spec_cache: SpecCache, bpmn_files: dict[str, str], forms: dict[str, Any],
-           deployed_by: str, validator: Callable[[dict[str, str], dict[str, Any]], None] | None = None) -> list[Any]:
+           deployed_by: str, validator: Callable[[dict[str, str], dict[str, Any]], object] | None = None) -> list[Any]:
     """Deploy each diagram with the forms it references as a new version of its process.
 
     Identical content (same diagram and forms) is a no-op. ``validator`` is a callable

@@ -9,6 +9,7 @@ from engine.core import access
 from engine.core import deployments
 from engine.core import users as user_store
 from engine.core.db import checkpoint, unit_of_work, upgrade_schema
+from engine.method import catalog
 from engine.errors import ValidationError
 from engine.core.jobs import list_jobs
 
@@ -123,6 +124,7 @@ def start(ctx, key, username, title, item_code, community_code):
     with unit_of_work(ctx.services.session_factory) as session:
         user = access.get_user(session, username)
         item = access.find_catalog_item(session, community_code, item_code)
+        catalog.check_open(item, catalog.this_year(ctx.services.settings.calendar_utc_offset_hours))
         instance = ctx.services.runtime.start_instance(
             session, key, user, {"title": title, "catalog_item_id": item.id, "organization_id": user.organization_id})
         click.echo(f"started instance {instance.id}")

@@ -4,6 +4,7 @@ Domain tables for the rules of the method (ledger, agreements, ballots, ...) liv
 ``engine/method/models.py``; ``engine/all_models.py`` imports every table module.
 """
 from datetime import datetime, timezone
+from enum import StrEnum
 
 from sqlalchemy import (
     JSON, BigInteger, Boolean, DateTime, ForeignKey, Index, Integer, LargeBinary,
@@ -65,30 +66,60 @@ class Community(Base):
     town: Mapped[Town] = relationship()
 
 
+class RegistrationStatus(StrEnum):
+    """Where a social organization stands with the civil affairs registration authority."""
+    ACTIVE = "active"              # registered, in good standing (正常)
+    UNREGISTERED = "unregistered"  # not (yet) registered (未登记)
+    SUSPENDED = "suspended"        # activities suspended or listed as abnormal (停止活动)
+    DEREGISTERED = "deregistered"  # registration cancelled at its own request (已注销)
+    REVOKED = "revoked"            # registration revoked as a penalty (已撤销登记)
+
+
 class Organization(Base):
+    """A social organization on the register kept by the town and the administrator."""
     __tablename__ = "organizations"
     id: Mapped[int] = mapped_column(primary_key=True)
     code: Mapped[str] = mapped_column(String(64), unique=True)
     name: Mapped[str] = mapped_column(String(200))
     name_en: Mapped[str] = mapped_column(String(200), default="")
-    registered: Mapped[bool] = mapped_column(Boolean, default=True)
-    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    # 统一社会信用代码 (GB 32100-2015), checked by engine.method.credit_codes; unique when set.
+    credit_code: Mapped[str | None] = mapped_column(String(18))
+    status: Mapped[str] = mapped_column(String(20), default=RegistrationStatus.ACTIVE)
     service_fields: Mapped[list] = mapped_column(JSON, default=list)
     max_concurrent_projects: Mapped[int] = mapped_column(Integer, default=3)
     town_id: Mapped[int | None] = mapped_column(ForeignKey("towns.id"))
+    __table_args__ = (Index("uq_organizations_credit_code", "credit_code", unique=True),)
+
+    @property
+    def active(self) -> bool:
+        """Registered and in good standing: the only status that may take on projects."""
+        return self.status == RegistrationStatus.ACTIVE
 
 
 class CatalogItem(Base):
-    """A public-service function the community can hand over (step 1's catalog)."""
+    """A public-service function the community can hand over (step 1's catalog), in one
+    year's catalog (委托转移服务事项目录清单).
+
+    Every edit raises ``revision``; the town's approval records the revision it approved,
+    so an item changed after approval shows as changed until approved again. A retired item
+    stays (projects refer to it) but no new project starts on it.
+    """
     __tablename__ = "catalog_items"
     id: Mapped[int] = mapped_column(primary_key=True)
     community_id: Mapped[int] = mapped_column(ForeignKey("communities.id"), index=True)
+    year: Mapped[int] = mapped_column(Integer)
     code: Mapped[str] = mapped_column(String(64))
     name: Mapped[str] = mapped_column(String(200))
     name_en: Mapped[str] = mapped_column(String(200), default="")
     service_field: Mapped[str] = mapped_column(String(64))
     social_work: Mapped[bool] = mapped_column(Boolean, default=False)
     description: Mapped[str] = mapped_column(Text, default="")
+    revision: Mapped[int] = mapped_column(Integer, default=1)
+    approved_revision: Mapped[int | None] = mapped_column(Integer)
+    updated_by: Mapped[str] = mapped_column(String(80), default="")
+    updated_at: Mapped[datetime | None] = mapped_column(DateTime)
+    retired_at: Mapped[datetime | None] = mapped_column(DateTime)
+    retired_by: Mapped[str | None] = mapped_column(String(80))
     __table_args__ = (UniqueConstraint("community_id", "code"),)
 
 
@@ -328,7 +359,7 @@ class Attachment(Base):
 
 
 __all__ = [
-    "Base", "ROLES", "LANE_ROLES", "ROLE_SCOPE_TYPE", "utcnow", "Town", "Community", "Organization",
+    "Base", "ROLES", "LANE_ROLES", "ROLE_SCOPE_TYPE", "utcnow", "Town", "Community", "RegistrationStatus", "Organization",
     "CatalogItem", "User", "RoleGrant", "Definition", "Instance", "StatePart", "Task", "Job", "Timer",
     "Event", "AuditEntry", "Notification", "Attachment",
 ]

@@ -6,7 +6,8 @@ Every demo account's password is ``demo-<username>``.
 """
 from sqlalchemy import func, select
 
-from engine.method import funds
+from engine.method import catalog, funds
+from engine.method.models import OrganizationBranch
 from engine.core import users
 from engine.core.access import get_user
 from engine.core.models import CatalogItem, Community, Instance, Organization, RoleGrant, Task, Town, User
@@ -41,22 +42,30 @@ CATALOG = [
     ("yancheng", "volunteer_hub", "志愿者服务站", "Volunteer hub", "other", False),
 ]
 
-# (code, name, English name, town, service fields, registered, active, max concurrent, lead username)
+# (code, name, English name, town, service fields, unified social credit code, registration
+# status, max concurrent, lead username). The credit codes are made up but valid (check
+# character per GB 32100-2015): civil affairs (5), social group (1) or private non-enterprise
+# unit (2), Yueqing (330382).
 ORGANIZATIONS = [
     ("sunshine", "柳市镇阳光社会工作服务中心", "Liushi Sunshine Social Work Centre", "liushi",
-     ["elderly", "youth", "vulnerable"], True, True, 4, "sunshine_lead"),
+     ["elderly", "youth", "vulnerable"], "52330382MJ5100011N", "active", 4, "sunshine_lead"),
     ("heshilao", "乐清市和事佬调解协会", "Yueqing Peacemakers Mediation Association", "liushi",
-     ["mediation"], True, True, 3, "heshilao_lead"),
+     ["mediation"], "51330382MJ5100029K", "active", 3, "heshilao_lead"),
     ("growth", "柳市镇青少年成长服务社", "Liushi Youth Growth Service", "liushi",
-     ["youth", "culture"], True, True, 2, "growth_lead"),
+     ["youth", "culture"], "52330382MJ5100037B", "active", 2, "growth_lead"),
     ("xinjiayuan", "乐清市心家园社会工作服务中心", "Yueqing Heart Home Social Work Centre", "yanpen",
-     ["women", "elderly", "vulnerable"], True, True, 4, "xinjiayuan_lead"),
+     ["women", "elderly", "vulnerable"], "52330382MJ51000456", "active", 4, "xinjiayuan_lead"),
     ("yanpen_arts", "盐盆街道社区文化艺术团", "Yanpen Community Arts Troupe", "yanpen",
-     ["culture"], True, True, 3, "arts_lead"),
+     ["culture"], "51330382MJ51000534", "active", 3, "arts_lead"),
     ("old_club", "柳市老年协会（已停办）", "Liushi Elders' Club (dissolved)", "liushi",
-     ["elderly"], True, False, 2, None),
+     ["elderly"], "51330382MJ5100061Y", "deregistered", 2, None),
     ("new_group", "盐城邻里互助小组（未登记）", "Yancheng Neighbours' Group (unregistered)", "yanpen",
-     ["elderly", "culture"], False, True, 2, None),
+     ["elderly", "culture"], None, "unregistered", 2, None),
+]
+# Branches of the organizations: (organization, branch name, address).
+BRANCHES = [
+    ("sunshine", "阳光社工象东服务站", "柳市镇象东社区居民活动中心二楼"),
+    ("xinjiayuan", "心家园盐城社区服务点", "盐盆街道盐城社区服务中心一楼"),
 ]
 
 REPRESENTATIVES_PER_COMMUNITY = 9
@@ -80,8 +89,11 @@ def _person(session, accounts, username, display_name, grants, organization_id=N
     return user
 
 
-def load_pilot(session, budget_years=(2014, 2015, 2016), budget_yuan=600_000):
+def load_pilot(session, budget_years=(2014, 2015, 2016), budget_yuan=600_000, catalog_year=None):
     """Create the pilot's places, catalog, organizations, people and budgets.
+
+    The 22 catalog items make up each community's catalog of ``catalog_year`` (default:
+    this year), approved by the town government.
 
     Returns ``{"towns", "communities", "items", "orgs"}`` (code -> id) and ``accounts``
     (username, display name, roles).
@@ -100,15 +112,17 @@ def load_pilot(session, budget_years=(2014, 2015, 2016), budget_yuan=600_000):
         session.add(community)
         session.flush()
         communities[code] = community.id
+    catalog_year = catalog_year or catalog.this_year()
     for community, code, name, name_en, field, social_work in CATALOG:
-        item = CatalogItem(community_id=communities[community], code=code, name=name, name_en=name_en,
-                           service_field=field, social_work=social_work)
+        item = CatalogItem(community_id=communities[community], year=catalog_year, code=code, name=name,
+                           name_en=name_en, service_field=field, social_work=social_work, revision=1,
+                           updated_by="admin")
         session.add(item)
         session.flush()
         items[code] = item.id
-    for code, name, name_en, town, fields, registered, active, limit, lead in ORGANIZATIONS:
+    for code, name, name_en, town, fields, credit_code, status, limit, lead in ORGANIZATIONS:
         org = Organization(code=code, name=name, name_en=name_en, town_id=towns[town], service_fields=fields,
-                           registered=registered, active=active, max_concurrent_projects=limit)
+                           credit_code=credit_code, status=status, max_concurrent_projects=limit)
         session.add(org)
         session.flush()
         orgs[code] = org.id
@@ -133,6 +147,14 @@ def load_pilot(session, budget_years=(2014, 2015, 2016), budget_yuan=600_000):
         for n, kind in enumerate(("public", "department", "expert"), start=1):
             _person(session, accounts, f"{code}_panel{n}", f"{name} 评议成员 {n} ({kind})",
                     [("evaluation_panel", cid)])
+    session.flush()
+    for org_code, branch_name, address in BRANCHES:
+        session.add(OrganizationBranch(organization_id=orgs[org_code], name=branch_name, address=address))
+    for code, *_ in TOWNS:
+        official = get_user(session, f"{code}_gov")
+        for community_code, *_rest, town, _kind, _population in COMMUNITIES:
+            if town == code:
+                catalog.approve(session, official, communities[community_code], catalog_year)
     session.flush()
     return {"towns": towns, "communities": communities, "items": items, "orgs": orgs, "accounts": accounts}
 

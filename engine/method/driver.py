@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from engine.core.models import CatalogItem, Community, Organization, RoleGrant, Town, User
+from engine.method.catalog import this_year
 
 
 def fill(schema: dict[str, Any], choices: dict[str, Any], path: str = "") -> Any:
@@ -100,8 +101,12 @@ def make_world(session: Session, representatives: int = 5) -> SimpleNamespace:
     other_org = Organization(code="org2", name="另一家机构", service_fields=["youth"], town_id=town.id)
     session.add_all([community, org, other_org])
     session.flush()
-    item = CatalogItem(community_id=community.id, code="E01", name="居家养老服务", service_field="elderly")
-    sw_item = CatalogItem(community_id=community.id, code="S01", name="青少年社工", service_field="youth", social_work=True)
+    # This year's catalog, approved by the town.
+    year = this_year()
+    item = CatalogItem(community_id=community.id, year=year, code="E01", name="居家养老服务", service_field="elderly",
+                       approved_revision=1)
+    sw_item = CatalogItem(community_id=community.id, year=year, code="S01", name="青少年社工", service_field="youth",
+                          social_work=True, approved_revision=1)
     session.add_all([item, sw_item])
     session.flush()
     users = SimpleNamespace(

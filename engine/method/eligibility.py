@@ -1,13 +1,14 @@
 """Step 1: which social organizations may take on a catalog item.
 
-An organization qualifies only if it is registered and active, its service fields cover
+The screening reads the register of organizations (engine.method.register): an
+organization qualifies only if its registration status is active, its service fields cover
 the item's service field, and it runs fewer projects than its limit of concurrent projects.
 The screening lists, for every organization looked at, the reasons it does not qualify.
 """
 from sqlalchemy import func, select
 
 from engine.errors import NotFoundError, Text
-from engine.core.models import CatalogItem, Community, Instance, Organization
+from engine.core.models import CatalogItem, Community, Instance, Organization, RegistrationStatus
 
 
 def running_projects(session, organization_ids, exclude_instance_id=None):
@@ -29,9 +30,9 @@ def covers(org, item):
 def reasons_against(org, item, running):
     """Why ``org`` may not take ``item`` (an empty list when it may)."""
     reasons = []
-    if not org.registered:
+    if org.status == RegistrationStatus.UNREGISTERED:
         reasons.append("not registered")
-    if not org.active:
+    elif org.status != RegistrationStatus.ACTIVE:
         reasons.append("not active")
     if not covers(org, item):
         reasons.append(f"service fields {sorted(org.service_fields or [])} do not cover {item.service_field!r}")

@@ -103,4 +103,28 @@ class Decision(Base):
     __table_args__ = (Index("ix_decisions_instance", "instance_id", "kind"),)
 
 
-__all__ = ["Budget", "LedgerEntry", "Agreement", "AgreementSignature", "Payment", "Decision"]
+class CatalogApproval(Base):
+    """The town's approval of one community's catalog for one year: who approved, when, and
+    the items (with the revision of each) that the approval covered."""
+    __tablename__ = "catalog_approvals"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    community_id: Mapped[int] = mapped_column(ForeignKey("communities.id"))
+    year: Mapped[int] = mapped_column(Integer)
+    approved_by: Mapped[str] = mapped_column(String(80))
+    approved_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    items: Mapped[list] = mapped_column(JSON, default=list)  # [{"id", "code", "name", "revision"}]
+    __table_args__ = (Index("ix_catalog_approvals_community_year", "community_id", "year"),)
+
+
+class OrganizationBranch(Base):
+    """A branch (分支机构) or service point of a social organization."""
+    __tablename__ = "organization_branches"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    organization_id: Mapped[int] = mapped_column(ForeignKey("organizations.id"), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    address: Mapped[str] = mapped_column(String(300), default="")
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    __table_args__ = (UniqueConstraint("organization_id", "name"),)
+
+
+__all__ = ["CatalogApproval", "OrganizationBranch", "Budget", "LedgerEntry", "Agreement", "AgreementSignature", "Payment", "Decision"]

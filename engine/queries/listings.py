@@ -7,12 +7,12 @@ from datetime import timedelta
 
 from sqlalchemy import func, or_, select
 
-from engine.method import eligibility
+from engine.method import catalog, eligibility
 from engine.core.access import grants_of, scope_condition as _scope_condition, scope_ids as _scope_ids, visible_instance
 from engine.errors import NotFoundError
 from engine.core.eventlog import instance_events
 from engine.core.models import (
-    CatalogItem, Community, Definition, Event, Instance, Job, Organization, Task, Town, User,
+    CatalogItem, Community, Definition, Event, Instance, Job, Organization, RegistrationStatus, Task, Town, User,
 )
 
 INSTANCE_STATUSES = ("running", "completed", "terminated")
@@ -169,18 +169,22 @@ def organizations_for(session, user):
     return list(session.scalars(query))
 
 
-def startable_items(session, user):
+def startable_items(session, user, year=None):
     """(organization, catalog item, community) a social-organization user may start a project on.
 
-    The catalog items of the communities in the organization's town whose service field the
-    organization covers, by the same rule as step 1's eligibility screening (none when it
-    lists no fields); the screening decides the rest (registration, project limit).
+    The items open in ``year`` (default: this year; see :func:`catalog.open_condition`) of
+    the communities in the organization's town whose service field the organization covers,
+    by the same rule as step 1's eligibility screening (none when it lists no fields); the
+    screening decides the rest (project limit). Only organizations in good standing start.
     """
+    year = year or catalog.this_year()
     org_ids = sorted({sid for role, st, sid in grants_of(session, user) if role == "social_organization"})
     result = []
-    for org in session.scalars(select(Organization).where(Organization.id.in_(org_ids), Organization.active.is_(True))):
+    for org in session.scalars(select(Organization).where(Organization.id.in_(org_ids),
+                                                          Organization.status == RegistrationStatus.ACTIVE)
+                               .order_by(Organization.name)):
         query = (select(CatalogItem, Community).join(Community, Community.id == CatalogItem.community_id)
-                 .order_by(Community.name, CatalogItem.code))
+                 .where(catalog.open_condition(year)).order_by(Community.name, CatalogItem.code))
         if org.town_id is not None:
             query = query.where(Community.town_id == org.town_id)
         for item, community in session.execute(query):
@@ -189,9 +193,9 @@ def startable_items(session, user):
     return result
 
 
-def project_for(session, user, organization_id, catalog_item_id, title):
+def project_for(session, user, organization_id, catalog_item_id, title, year=None):
     """The ``project`` start variable for a catalog item picked on the start page."""
-    choice = next(((o, i, c) for o, i, c in startable_items(session, user)
+    choice = next(((o, i, c) for o, i, c in startable_items(session, user, year)
                    if o.id == organization_id and i.id == catalog_item_id), None)
     if choice is None:
         raise NotFoundError("This service item is not open to your organization.")

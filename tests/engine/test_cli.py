@@ -70,6 +70,7 @@ def seed_world(tmp_path):
     from engine.config import load_settings
     from engine.core.db import unit_of_work
     from engine.core.models import CatalogItem, Community, Organization, Town
+    from engine.method.catalog import this_year
     from engine.wiring import build_services
 
     services = build_services(load_settings(database_url=f"sqlite:///{tmp_path / 'cli.db'}"))
@@ -80,7 +81,8 @@ def seed_world(tmp_path):
         community = Community(code="xiangdong", name="象东社区", town_id=town.id)
         session.add_all([community, Organization(code="org1", name="机构一", service_fields=["elderly"])])
         session.flush()
-        session.add(CatalogItem(community_id=community.id, code="E01", name="居家养老服务", service_field="elderly"))
+        session.add(CatalogItem(community_id=community.id, year=this_year(), code="E01", name="居家养老服务",
+                                service_field="elderly", approved_revision=1))
     services.db.dispose()
 
 

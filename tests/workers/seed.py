@@ -31,16 +31,16 @@ class Seed:
             "sunshine": Organization(code="sunshine", name="阳光社工服务中心", service_fields=["elderly", "youth"],
                                      max_concurrent_projects=2, town_id=town.id),
             "harmony": Organization(code="harmony", name="和谐调解协会", service_fields=["mediation"], town_id=town.id),
-            "dormant": Organization(code="dormant", name="停办协会", service_fields=["elderly"], active=False,
+            "dormant": Organization(code="dormant", name="停办协会", service_fields=["elderly"], status="deregistered",
                                     town_id=town.id),
             "unregistered": Organization(code="unregistered", name="未登记团队", service_fields=["elderly"],
-                                         registered=False, town_id=town.id),
+                                         status="unregistered", town_id=town.id),
         }
         session.add_all(orgs.values())
         items = {
-            "elderly_care": CatalogItem(community_id=community.id, code="elderly_care", name="居家养老服务",
+            "elderly_care": CatalogItem(community_id=community.id, year=2014, code="elderly_care", name="居家养老服务",
                                         service_field="elderly", social_work=True),
-            "mediation": CatalogItem(community_id=community.id, code="mediation", name="邻里纠纷调解",
+            "mediation": CatalogItem(community_id=community.id, year=2014, code="mediation", name="邻里纠纷调解",
                                      service_field="mediation"),
         }
         session.add_all(items.values())

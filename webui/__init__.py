@@ -58,13 +58,15 @@ def create_app(settings=None, services=None, test_config=None):
     i18n.init_app(app)
     errors.init_app(app)
 
-    from . import admin, auth, inbox, instances, jobs_api, mining, tasks
+    from . import admin, auth, catalog, inbox, instances, jobs_api, mining, organizations, tasks
     app.register_blueprint(auth.bp)
     app.register_blueprint(inbox.bp)
     app.register_blueprint(tasks.bp)
     app.register_blueprint(instances.bp)
     app.register_blueprint(admin.bp)
     app.register_blueprint(mining.bp)
+    app.register_blueprint(catalog.bp)
+    app.register_blueprint(organizations.bp)
     # The HTTP job API for remote workers: JSON with an API key, exempt from CSRF.
     jobs_api.register(app)
 

@@ -51,6 +51,23 @@ TRANSITION_LABELS = {
 }
 
 
+FIELD_LABELS = {
+    "elderly": lazy_gettext("Elderly"), "youth": lazy_gettext("Children and youth"),
+    "women": lazy_gettext("Women and families"), "vulnerable": lazy_gettext("People in hardship and with disabilities"),
+    "mediation": lazy_gettext("Dispute mediation"), "culture": lazy_gettext("Community culture"),
+    "other": lazy_gettext("Other community services"),
+}
+ITEM_STATE_LABELS = {
+    "approved": lazy_gettext("Approved"), "changed": lazy_gettext("Changed since approval"),
+    "pending": lazy_gettext("Awaiting approval"), "retired": lazy_gettext("Retired"),
+}
+REGISTRATION_LABELS = {
+    "active": lazy_gettext("Registered, in good standing"), "unregistered": lazy_gettext("Not registered"),
+    "suspended": lazy_gettext("Activities suspended"), "deregistered": lazy_gettext("Deregistered"),
+    "revoked": lazy_gettext("Registration revoked"),
+}
+
+
 def translated(message):
     """An engine message in the user's language.
 
@@ -143,4 +160,5 @@ def init_app(app):
     def _globals():
         return {"LANGUAGES": LANGUAGES, "current_locale": "en" if is_english() else "zh_CN", "is_english": is_english(),
                 "ROLE_LABELS": ROLE_LABELS, "STEP_LABELS": STEP_LABELS, "STATUS_LABELS": STATUS_LABELS,
-                "TRANSITION_LABELS": TRANSITION_LABELS}
+                "TRANSITION_LABELS": TRANSITION_LABELS, "FIELD_LABELS": FIELD_LABELS,
+                "ITEM_STATE_LABELS": ITEM_STATE_LABELS, "REGISTRATION_LABELS": REGISTRATION_LABELS}

@@ -9,6 +9,7 @@ from engine.errors import ForbiddenError, ValidationError
 from engine.queries.inbox import parse_int
 from engine.core.models import utcnow
 
+from .catalog import this_year
 from .context import me, services, unit
 
 bp = Blueprint("instances", __name__)
@@ -34,7 +35,7 @@ def index():
         if partial:
             return render_template("instances/_table.html", result=result, filters=filters, args=args)
         choices = {"communities": listings.communities_for(db, user), "versions": listings.definition_versions(db)}
-        can_start = bool(listings.startable_items(db, user))
+        can_start = bool(listings.startable_items(db, user, this_year()))
     return render_template("instances/index.html", result=result, filters=filters, args=args, choices=choices,
                            can_start=can_start, statuses=listings.INSTANCE_STATUSES)
 
@@ -55,15 +56,16 @@ def new():
         if not errors:
             with unit() as db:
                 user = me(db)
-                project = listings.project_for(db, user, org_id, item_id, title)
+                project = listings.project_for(db, user, org_id, item_id, title, this_year())
                 instance = services().runtime.start_instance(db, PROCESS_KEY, user, project)
                 instance_id = instance.id
             flash(_("The project has started."))
             return redirect(url_for("instances.show", instance_id=instance_id))
     with unit(readonly=True) as db:
-        items = listings.startable_items(db, me(db))
+        items = listings.startable_items(db, me(db), this_year())
     status = 422 if errors else 200
-    return render_template("instances/new.html", items=items, errors=errors, form=request.form), status
+    return render_template("instances/new.html", items=items, errors=errors, form=request.form,
+                           year=this_year()), status
 
 
 @bp.get("/instances/<int:instance_id>")

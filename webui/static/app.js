@@ -18,6 +18,12 @@
     if (remove) remove.closest("tr").remove();
   });
 
+  // A form with data-confirm asks before it is sent (retiring or removing a catalog item).
+  document.addEventListener("submit", function (event) {
+    var question = event.target.getAttribute && event.target.getAttribute("data-confirm");
+    if (question && !window.confirm(question)) event.preventDefault();
+  });
+
   document.addEventListener("DOMContentLoaded", function () {
     if (!window.htmx) return;
     // Show refusals (403, 404, 409, 422) in the page's message area instead of dropping them.

@@ -16,7 +16,7 @@ TOWNS = [("liushi", "柳市镇", "Liushi", "town"), ("yanpen", "盐盆街道", "
 COMMUNITIES = [("xiangdong", "象东社区", "Xiangdong", "liushi", "rural", 20500),
                ("yancheng", "盐城社区", "Yancheng", "yanpen", "urban", 8600)]
 
-# (community, code, name, English name, service field, social work)
+# (community, key, name, English name, service field, social work)
 CATALOG = [
     ("xiangdong", "elderly_home_care", "居家养老照护服务", "Home care for the elderly", "elderly", True),
     ("xiangdong", "elderly_day_centre", "老年日间照料", "Day care centre for the elderly", "elderly", False),
@@ -113,13 +113,17 @@ def load_pilot(session, budget_years=(2014, 2015, 2016), budget_yuan=600_000, ca
         session.flush()
         communities[code] = community.id
     catalog_year = catalog_year or catalog.this_year()
-    for community, code, name, name_en, field, social_work in CATALOG:
-        item = CatalogItem(community_id=communities[community], year=catalog_year, code=code, name=name,
+    numbers = {}
+    for community, key, name, name_en, field, social_work in CATALOG:
+        # Items are numbered in their catalog (2026-01, 2026-02 ...); the key names them in code.
+        numbers[community] = numbers.get(community, 0) + 1
+        item = CatalogItem(community_id=communities[community], year=catalog_year,
+                           code=f"{catalog_year}-{numbers[community]:02d}", name=name,
                            name_en=name_en, service_field=field, social_work=social_work, revision=1,
                            updated_by="admin")
         session.add(item)
         session.flush()
-        items[code] = item.id
+        items[key] = item.id
     for code, name, name_en, town, fields, credit_code, status, limit, lead in ORGANIZATIONS:
         org = Organization(code=code, name=name, name_en=name_en, town_id=towns[town], service_fields=fields,
                            credit_code=credit_code, status=status, max_concurrent_projects=limit)

@@ -3,6 +3,7 @@ administrators: registration, credit code, status, service fields, branches, sta
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import login_required
+from werkzeug.datastructures import MultiDict
 
 from engine.core.models import RegistrationStatus
 from engine.errors import ValidationError
@@ -33,7 +34,8 @@ def render_form(db, org=None, form=None, errors=None, status: int = 200):
                         "town_id": org.town_id, "service_fields": list(org.service_fields or [])}
     form = form or {"status": RegistrationStatus.ACTIVE, "max_concurrent_projects": 3,
                     "town_id": context["towns"][0].id if len(context["towns"]) == 1 else ""}
-    chosen = form.getlist("service_fields") if hasattr(form, "getlist") else form.get("service_fields", [])
+    # A posted form lists each checked field once; a stored entry holds them as a list.
+    chosen = form.getlist("service_fields") if isinstance(form, MultiDict) else form.get("service_fields", [])
     return render_template("organizations/form.html", form=form, chosen=chosen, **context), status
 
 

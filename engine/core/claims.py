@@ -78,9 +78,11 @@ class TaskClaims:
         self._task_events(session, row, [("assign", actor)] + ([("start", username)] if first else []))
 
     def _claimed(self, session: Session, row: Task, username: str | None, when: datetime | None) -> None:
-        # Conditional update: two people claiming at once, one wins.
+        # Conditional update: two people claiming at once, one wins. ``IS NULL`` for an
+        # unclaimed task, ``=`` otherwise: PostgreSQL accepts ``IS`` only before NULL.
+        holder = Task.claimed_by.is_(None) if row.claimed_by is None else Task.claimed_by == row.claimed_by
         result = cast(CursorResult[Any], session.execute(
-            update(Task).where(Task.id == row.id, Task.state == TaskState.READY, Task.claimed_by.is_(row.claimed_by))
+            update(Task).where(Task.id == row.id, Task.state == TaskState.READY, holder)
             .values(claimed_by=username, claimed_at=when or row.claimed_at)
             .execution_options(synchronize_session=False)
         ))

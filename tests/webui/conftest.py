@@ -46,8 +46,9 @@ def build_web(services):
 
 
 @pytest.fixture
-def web(sqlite_services):
-    return build_web(sqlite_services)
+def web(services):
+    """The app on SQLite and on PostgreSQL: every web action runs on both databases."""
+    return build_web(services)
 
 
 class Client:

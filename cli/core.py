@@ -12,6 +12,7 @@ from engine.core.db import checkpoint, unit_of_work, upgrade_schema
 from engine.method import catalog
 from engine.errors import ValidationError
 from engine.core.jobs import list_jobs
+from engine.core.scheduler import run_pass
 
 from .app import bench, clear_errors, main, pass_ctx
 
@@ -192,13 +193,13 @@ def scheduler(ctx, once):
     signal.signal(signal.SIGTERM, lambda *_: stopping.append(True))
     runtime, factory = ctx.services.runtime, ctx.services.session_factory
     while not stopping:
-        with unit_of_work(factory, readonly=True) as session:
-            due = runtime.due_timers(session)
-        for timer_id in due:
-            with unit_of_work(factory) as session:
-                if runtime.fire_timer(session, timer_id):
-                    log.info("fired timer %s", timer_id)
-        checkpoint(ctx.services.db)
+        try:
+            done = run_pass(runtime, factory)  # a timer that fails becomes an incident; the rest fire
+            for timer_id in done.fired:
+                log.info("fired timer %s", timer_id)
+            checkpoint(ctx.services.db)
+        except Exception:  # the database away for a moment: log it, try again next pass
+            log.exception("scheduler pass failed; trying again in %ss", ctx.settings.scheduler_interval)
         if once:
             break
         time.sleep(ctx.settings.scheduler_interval)

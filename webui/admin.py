@@ -16,12 +16,14 @@ from flask_login import current_user
 
 from engine.core import audit
 from engine.core import migration
+from engine.core import scheduler
 from engine.core import users as user_store
 from engine.core import versions
 from engine.core.deployments import deploy, get_definition
 from engine.errors import ForbiddenError, NotFoundError, ValidationError
 from engine.queries.inbox import parse_int
 from engine.core.jobs import JobQueue
+from engine.queries import listings
 from engine.queries.listings import scope_names
 from engine.core.models import LANE_ROLES, ROLE_SCOPE_TYPE, ROLES
 from engine.core.validation import Finding, validate_or_raise
@@ -379,7 +381,16 @@ def job_queue():
 @bp.get("/incidents")
 def incidents():
     with unit(readonly=True) as db:
-        return render_template("admin/incidents.html", jobs=job_queue().incidents(db))
+        timers = [i for i in listings.instance_incidents(db) if i.kind == "timer"]
+        return render_template("admin/incidents.html", jobs=job_queue().incidents(db), timers=timers)
+
+
+@bp.post("/incidents/timers/<int:timer_id>/retry")
+def retry_timer(timer_id):
+    with unit() as db:
+        scheduler.retry_timer(db, timer_id, services().runtime.clock(), actor=current_user.username)
+    flash(_("Timer %(id)s will fire at the scheduler's next pass.", id=timer_id))
+    return redirect(url_for("admin.incidents"), code=303)
 
 
 @bp.post("/incidents/<int:job_id>/retry")

@@ -23,12 +23,52 @@ def _children(host, port, web_workers, with_workers):
     return commands
 
 
-def _stop(processes):
-    for _, process in processes:
-        if process.poll() is None:
-            process.send_signal(signal.SIGTERM)
+# A child that dies is started again after a pause that doubles with each quick death (a
+# child that cannot start at all does not spin), and is forgiven once it has run a while.
+RESTART_FIRST_SECONDS = 1.0
+RESTART_MAX_SECONDS = 60.0
+RESTART_STABLE_SECONDS = 60.0
+
+
+class Child:
+    """One supervised process of `sanshe serve`: its command, the running process, and when
+    it may be started again after dying."""
+
+    def __init__(self, name: str, command: list[str], env: dict):
+        self.name, self.command, self.env = name, command, env
+        self.process: subprocess.Popen | None = None
+        self.started_at = 0.0
+        self.backoff = RESTART_FIRST_SECONDS
+        self.restart_at: float | None = None
+
+    def start(self) -> None:
+        self.process = subprocess.Popen(self.command, env=self.env)
+        self.started_at, self.restart_at = time.monotonic(), None
+        click.echo(f"{self.name} started (pid {self.process.pid})", err=True)
+
+    def watch(self, now: float) -> None:
+        """Notice a death (and schedule the restart), or restart when the pause is over."""
+        if self.restart_at is not None:
+            if now >= self.restart_at:
+                self.start()
+            return
+        code = self.process.poll()
+        if code is None:
+            return
+        if now - self.started_at >= RESTART_STABLE_SECONDS:
+            self.backoff = RESTART_FIRST_SECONDS
+        click.echo(f"{self.name} stopped (exit {code}); starting it again in {self.backoff:g} s; "
+                   "the others keep running", err=True)
+        self.restart_at = now + self.backoff
+        self.backoff = min(self.backoff * 2, RESTART_MAX_SECONDS)
+
+
+def _stop(children):
+    running = [c.process for c in children if c.process is not None and c.process.poll() is None]
+    for process in running:
+        process.send_signal(signal.SIGTERM)
     deadline = time.monotonic() + STOP_GRACE_SECONDS
-    for _, process in processes:
+    for process in running:
         try:
             process.wait(max(0.1, deadline - time.monotonic()))
         except subprocess.TimeoutExpired:
@@ -44,9 +84,10 @@ def _stop(processes):
 @pass_ctx
 def serve(ctx, host, port, web_workers, no_workers):
     """Serve the web UI at http://HOST:PORT with gunicorn, together with the job workers and
-    the scheduler; Ctrl-C (or SIGTERM) stops them all."""
+    the scheduler; a part that dies is started again (after a pause that grows while it keeps
+    dying) and the others keep running. Ctrl-C (or SIGTERM) stops them all."""
     env = dict(os.environ, SANSHE_DATABASE_URL=ctx.settings.database_url)
-    processes = []
+    children = [Child(name, command, env) for name, command in _children(host, port, web_workers, not no_workers)]
     stopping = []
 
     def on_signal(signum, _frame):
@@ -54,20 +95,17 @@ def serve(ctx, host, port, web_workers, no_workers):
 
     previous = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
     try:
-        for name, command in _children(host, port, web_workers, not no_workers):
-            processes.append((name, subprocess.Popen(command, env=env)))
-        click.echo(f"Sanshe at http://{host}:{port}  ({', '.join(n for n, _ in processes)}; Ctrl-C stops all)")
+        for child in children:
+            child.start()
+        click.echo(f"Sanshe at http://{host}:{port}  ({', '.join(c.name for c in children)}; Ctrl-C stops all)")
         while not stopping:
-            ended = [(n, p.returncode) for n, p in processes if p.poll() is not None]
-            if ended:
-                name, code = ended[0]
-                click.echo(f"{name} stopped (exit {code}); stopping the rest", err=True)
-                _stop(processes)
-                sys.exit(code or 1)
+            now = time.monotonic()
+            for child in children:
+                child.watch(now)
             time.sleep(0.2)
         click.echo("stopping web, workers and scheduler ...")
     finally:
-        _stop(processes)
+        _stop(children)
         for signum, handler in previous.items():
             signal.signal(signum, handler)
 

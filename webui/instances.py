@@ -82,8 +82,10 @@ def show(instance_id):
                             access.holds_or_admin(db, user, "community_committee", "community", instance.community_id))
         can_terminate = instance.status == "running" and \
             access.holds_or_admin(db, user, "town_government", "town", instance.town_id)
+        incidents = listings.instance_incidents(db, instance.id)
+        is_admin = access.holds(db, user, "administrator", "global", 0)
         return render_template("instances/show.html", instance=instance, definition=definition,
-                               timeline=timeline, tasks=tasks, names=names,
+                               timeline=timeline, tasks=tasks, names=names, incidents=incidents, is_admin=is_admin,
                                scope_names=listings.scope_names(db), can_call_meeting=can_call_meeting,
                                can_terminate=can_terminate)
 

@@ -14,7 +14,8 @@ from sqlalchemy.orm import Session
 from engine.errors import NotFoundError, Text, ValidationError
 from engine.core import audit
 from engine.core.models import Definition
-from engine.core.spiff import parse_process
+from engine.core.spiff import ProcessChoiceError, parse_process
+from engine.core.validation import process_choice_finding
 
 FORM_PROPERTY = "formJsonSchemaFilename"
 
@@ -149,6 +150,10 @@ def deploy(session: Session, spec_cache: SpecCache, bpmn_files: dict[str, str], 
             key, spec, subprocess_specs = parse_process(xml, filename)
         except etree.XMLSyntaxError as exc:
             raise ValidationError(f"{filename}:{exc.lineno}: not well-formed XML: {exc.msg}") from exc
+        except ProcessChoiceError as exc:
+            tree = etree.fromstring(xml.encode("utf-8") if isinstance(xml, str) else xml).getroottree()
+            finding = process_choice_finding(filename, tree, exc)
+            raise ValidationError(f"{filename}: {exc}", findings=[finding]) from exc
         except Exception as exc:  # SpiffWorkflow's ValidationException and parse errors
             line = getattr(exc, "line_number", None) or getattr(exc, "sourceline", "")
             raise ValidationError(f"{filename}:{line}: {exc}") from exc

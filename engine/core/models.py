@@ -286,7 +286,9 @@ class Timer(Base):
     task_id: Mapped[str] = mapped_column(String(36), unique=True)
     bpmn_id: Mapped[str] = mapped_column(String(100))
     due_at: Mapped[datetime] = mapped_column(DateTime)
-    state: Mapped[str] = mapped_column(String(20), default="waiting")  # waiting | fired | cancelled
+    state: Mapped[str] = mapped_column(String(20), default="waiting")  # waiting | fired | cancelled | incident
+    # Why firing it failed (state ``incident``), until someone retries it.
+    error_message: Mapped[str | None] = mapped_column(Text, nullable=True)
     __table_args__ = (Index("ix_timers_due", "state", "due_at"),)
 
 

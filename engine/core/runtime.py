@@ -252,6 +252,12 @@ class Runtime:
         timer.state = TimerState.FIRED
         step.batch.add("complete", timer.bpmn_id, spiff.task_label(task), "event", timer.task_id, "scheduler")
         step.workflow.do_engine_steps()
+        due = spiff.timer_due(task) if spiff.is_waiting_timer(task) else None
+        if due is not None:
+            # A cycle with runs left waits again, in the same row, for its next run.
+            timer.state, timer.due_at = "waiting", self._shift_to_clock(due, step.batch.now)
+            step.batch.add("schedule", timer.bpmn_id, spiff.task_label(task), "event", timer.task_id, None,
+                           task.task_spec.lane, spiff.task_step(task))
         self._finish(session, step)
         return True
 

@@ -5,7 +5,7 @@ Nothing outside ``engine/`` imports SpiffWorkflow; this module is the seam (with
 """
 import json
 from collections import namedtuple
-from datetime import timezone
+from datetime import datetime, timedelta, timezone
 from io import BytesIO
 from typing import Any
 
@@ -59,15 +59,18 @@ def make_parser(validate=True):
 def parse_process(bpmn_xml, filename="diagram.bpmn", process_id=None, validate=True):
     """Parse one BPMN document; returns ``(process_id, spec, subprocess_specs)``.
 
-    ``process_id`` defaults to the first executable process in the file.
-    Raises lxml's ``XMLSyntaxError`` or SpiffWorkflow's ``ValidationException``.
+    ``process_id`` defaults to the file's one process to run (:func:`main_process_id`).
+    Timer texts are read as :func:`standard_timer_texts` says.
+    Raises lxml's ``XMLSyntaxError``, SpiffWorkflow's ``ValidationException`` or
+    :class:`ProcessChoiceError`.
     """
     parser = make_parser(validate)
     data = bpmn_xml.encode("utf-8") if isinstance(bpmn_xml, str) else bpmn_xml
     tree = etree.parse(BytesIO(data))
-    parser.add_bpmn_xml(tree, filename=filename)
     if process_id is None:
-        process_id = executable_process_ids(tree)[0]
+        process_id = main_process_id(tree)
+    standard_timer_texts(tree)
+    parser.add_bpmn_xml(tree, filename=filename)
     spec, subprocess_specs = parser.get_spec(process_id), parser.get_subprocess_specs(process_id)
     connect_multi_instance(spec, subprocess_specs)
     return process_id, spec, subprocess_specs
@@ -91,10 +94,104 @@ def connect_multi_instance(spec, subprocess_specs):
                     child.completed_event.connect(loop.merge_child)
 
 
+BPMN_NS = {"bpmn": "http://www.omg.org/spec/BPMN/20100524/MODEL"}
+
+
+class ProcessChoiceError(ValueError):
+    """A file does not hold exactly one process to run; ``pools`` names the candidates."""
+
+    def __init__(self, message, pools=()):
+        super().__init__(message)
+        self.pools = list(pools)
+
+
 def executable_process_ids(tree):
-    ns = {"bpmn": "http://www.omg.org/spec/BPMN/20100524/MODEL"}
-    ids = [p.get("id") for p in tree.getroot().findall("bpmn:process", ns) if p.get("isExecutable", "true") == "true"]
-    return ids or [p.get("id") for p in tree.getroot().findall("bpmn:process", ns)]
+    """Ids of the processes a file runs on its own: executable ones (all of them when none
+    is marked executable) that no call activity of the file calls."""
+    root = tree.getroot() if hasattr(tree, "getroot") else tree
+    processes = root.findall("bpmn:process", BPMN_NS)
+    called = {node.get("calledElement") for node in root.iterfind(".//bpmn:callActivity", BPMN_NS)}
+    executable = [p for p in processes if p.get("isExecutable", "true") == "true"] or processes
+    return [p.get("id") for p in executable if p.get("id") not in called]
+
+
+def pool_names(tree):
+    """``{process id: what people call it}``: the pool (participant) name, else the process name."""
+    root = tree.getroot() if hasattr(tree, "getroot") else tree
+    names = {p.get("id"): p.get("name") or p.get("id") for p in root.findall("bpmn:process", BPMN_NS)}
+    for participant in root.iterfind(".//bpmn:participant", BPMN_NS):
+        if participant.get("processRef") in names and participant.get("name"):
+            names[participant.get("processRef")] = participant.get("name")
+    return names
+
+
+def main_process_id(tree):
+    """The id of the one process the file runs.
+
+    Sanshe runs one process (pool) per file. A collaboration of several executable pools,
+    or a file without any process, is refused (``ProcessChoiceError``) rather than
+    silently running only one of them.
+    """
+    ids = executable_process_ids(tree)
+    if len(ids) == 1:
+        return ids[0]
+    if not ids:
+        raise ProcessChoiceError("the file has no process to run (no bpmn:process element)")
+    names = pool_names(tree)
+    listed = ", ".join(f"{pid} ({names[pid]})" if names[pid] != pid else pid for pid in ids)
+    raise ProcessChoiceError(
+        f"the file has {len(ids)} executable pools: {listed}; Sanshe runs one pool per file: mark the "
+        "pools of other parties isExecutable=\"false\" (they stay in the drawing) or put each process "
+        "in its own file", ids)
+
+
+# --- timers ------------------------------------------------------------------------------
+
+TIMER_KINDS = ("timeDuration", "timeDate", "timeCycle")
+
+
+def iso_timer_value(kind, text):
+    """Whether ``text`` is an ISO 8601 value the library runs for a timer of ``kind``
+    (``P7D``, ``2027-01-01T09:00:00+08:00``, ``R3/PT1H``, ``R/2027-01-01T09:00:00/P1D``)."""
+    text = text.strip()
+    try:
+        if kind == "timeDuration":
+            return text.upper().startswith("P") and bool(TimerEventDefinition.parse_iso_duration(text))
+        if kind == "timeDate":
+            TimerEventDefinition.get_datetime(text)
+            return True
+        if kind == "timeCycle":
+            if not text.upper().startswith("R") or "/" not in text:
+                return False
+            TimerEventDefinition.parse_iso_recurring_interval(text)
+            return True
+    except Exception:  # the library's ISO parsers raise bare Exception, ValueError, AttributeError
+        return False
+    return False
+
+
+def timer_expression(kind, text):
+    """The Python expression the library evaluates for a timer text from a diagram.
+
+    - ISO 8601 text as the standard writes it (``P7D``) is that text;
+    - a leading ``=`` marks an expression (``=deadline`` or ``="P" + str(days) + "D"``);
+    - anything else is a Python expression over the task data (``"P7D"`` quoted, ``deadline``).
+    """
+    text = (text or "").strip()
+    if text.startswith("="):
+        return text[1:].strip()
+    if iso_timer_value(kind, text):
+        return repr(text)
+    return text
+
+
+def standard_timer_texts(tree):
+    """Rewrite the timer texts of a parsed diagram to the expressions the library evaluates
+    (:func:`timer_expression`); the element lines stay as they were."""
+    root = tree.getroot() if hasattr(tree, "getroot") else tree
+    for kind in TIMER_KINDS:
+        for node in root.iterfind(f".//bpmn:{kind}", BPMN_NS):
+            node.text = timer_expression(kind, node.text)
 
 
 # --- task inspection used by the runtime ------------------------------------------------
@@ -129,19 +226,38 @@ def open_tasks(workflow):
 
 
 def timer_due(task):
-    """The UTC due time of a waiting timer (naive), or None for a cycle timer not yet set."""
+    """The UTC due time of a waiting timer (naive), or None when it will not fire again."""
     value = task.task_spec.event_definition.details(task).value
-    if isinstance(value, dict):
-        value = value.get("next")
+    if isinstance(value, dict):  # a cycle with no runs left (one with runs left gives its next time)
+        return None
     if not value:
         return None
     return TimerEventDefinition.get_datetime(value).astimezone(timezone.utc).replace(tzinfo=None)
 
 
 def force_timer(task):
-    """Make a waiting timer due now, then let the workflow notice it."""
-    spiff_compat.set_timer_value(task, "2000-01-01T00:00:00+00:00")
+    """Make a waiting timer due now, then let the workflow notice it.
+
+    A cycle keeps its count and interval (only its next time moves, so the next run is one
+    interval after this one); a duration or date timer gets a due time in the past.
+    """
+    value = spiff_compat.timer_value(task)
+    if isinstance(value, dict):  # a cycle: {"cycles": left (-1 unbounded), "next": iso, "duration": s}
+        now = datetime.now(timezone.utc) - timedelta(milliseconds=1)
+        spiff_compat.set_timer_value(task, {**value, "next": now.isoformat()})
+    else:
+        spiff_compat.set_timer_value(task, "2000-01-01T00:00:00+00:00")
     task.workflow.top_workflow.refresh_timers()
+    if is_waiting_timer(task) and timer_due(task) is None:
+        # A cycle that has just run its last time finishes at the next refresh; do it now
+        # rather than leave the event waiting for nothing.
+        task.workflow.top_workflow.refresh_timers()
+
+
+def is_waiting_timer(task):
+    """Whether ``task`` is a timer event still waiting (a cycle with runs left, say)."""
+    return task.state == TaskState.WAITING and isinstance(getattr(task.task_spec, "event_definition", None),
+                                                          TimerEventDefinition)
 
 
 def is_iso_duration(text):

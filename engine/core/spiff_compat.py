@@ -52,13 +52,20 @@ def tree_depth_limit() -> int:
     return inspect.signature(TaskIterator.__init__).parameters["max_depth"].default
 
 
-def set_timer_value(task: Any, value: str) -> None:
+def set_timer_value(task: Any, value: str | dict) -> None:
     """Set a waiting timer's due moment (ISO 8601) as its event definition reads it.
 
     A timer event keeps its evaluated due time in the task's internal data under
-    ``event_value``; the library has no public setter for it.
+    ``event_value``; the library has no public setter for it. A cycle keeps a dict there:
+    ``{"cycles": runs left (-1 unbounded), "next": ISO 8601, "duration": seconds}``.
     """
     task._set_internal_data(event_value=value)
+
+
+def timer_value(task: Any) -> str | dict | None:
+    """A waiting timer's stored ``event_value`` (see :func:`set_timer_value`); the public
+    ``details()`` gives a cycle's next time only, not its count and interval."""
+    return task._get_internal_data("event_value")
 
 
 lift_tree_depth()

@@ -44,7 +44,7 @@ RESERVED_IDS = {"Start", "End", "Root"}
 # Flow node types the engine's parser knows.
 SUPPORTED_NODES = {etree.QName(tag).localname for tag in
                    {**spiff.SanshePythonParser.PARSER_CLASSES, **spiff.SanshePythonParser.OVERRIDE_PARSER_CLASSES}}
-ISO_LOOKING = re.compile(r"^(R\d*/)?P[0-9YMWDTHS.,]+$|^\d{4}-\d{2}-\d{2}", re.IGNORECASE)
+ISO_LOOKING = re.compile(r"^(R\d*/)?P[0-9YMWDTHS.,]+$|^\d{4}-\d{2}-\d{2}|^R\d*/", re.IGNORECASE)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -165,18 +165,32 @@ def _check_with_spiffworkflow(trees):
     parser = spiff.make_parser(validate=False)  # the XSD ran already, with every error
     findings = []
     for name, tree in trees.items():
+        tree = deepcopy(tree)
+        spiff.standard_timer_texts(tree)  # as the engine reads them
         try:
             parser.add_bpmn_xml(tree, filename=name)
         except spiff.ValidationException as exc:
             findings.append(_from_spiff(exc, name, tree))
     for name, tree in trees.items():
-        for process_id in spiff.executable_process_ids(tree):
+        try:
+            process_ids = [spiff.main_process_id(tree)]
+        except spiff.ProcessChoiceError as exc:
+            findings.append(process_choice_finding(name, tree, exc))
+            process_ids = spiff.executable_process_ids(tree)
+        for process_id in process_ids:
             try:
                 parser.get_spec(process_id)
                 parser.get_subprocess_specs(process_id)
             except spiff.ValidationException as exc:
                 findings.append(_from_spiff(exc, exc.file_name or name, trees.get(exc.file_name, tree)))
     return findings
+
+
+def process_choice_finding(name, tree, exc):
+    """The finding for a file without exactly one process to run (``spiff.ProcessChoiceError``)."""
+    element = _first(tree.xpath("//bpmn:collaboration", namespaces=NS)) if exc.pools else None
+    return Finding(file=name, element_id=element.get("id") if element is not None else None,
+                   line=element.sourceline if element is not None else None, message=str(exc))
 
 
 def _from_spiff(exc, name, tree):
@@ -345,11 +359,19 @@ class _Diagram:
                     self._add(owner, f"{what}: {problem}", line=node.sourceline)
 
     def _check_timers(self):
-        for kind in ("timeDuration", "timeDate", "timeCycle"):
+        for kind in spiff.TIMER_KINDS:
             for node in self.tree.getroot().iterfind(f".//bpmn:{kind}", NS):
                 message = _timer_problem(kind, (node.text or "").strip())
                 if message:
                     self._add(_owner(node), message, line=node.sourceline)
+        # SpiffWorkflow 3.2 starts an event subprocess beside the running process and never
+        # cancels it: say so where the diagram asks for an interruption.
+        for sub in self.tree.getroot().iterfind(".//bpmn:subProcess[@triggeredByEvent='true']", NS):
+            for start in sub.iterfind("bpmn:startEvent", NS):
+                if start.get("isInterrupting", "true") == "true":
+                    self._add(start, "this event subprocess does not interrupt the process: the engine runs "
+                              "it beside the work going on (set isInterrupting=\"false\" to say so, or use an "
+                              "interrupting boundary event)", severity="warning")
 
 
 def _owner(node):
@@ -364,33 +386,27 @@ def _owner(node):
 
 
 def _timer_problem(kind, text):
-    if not text:
+    """What is wrong with a timer's text (None when nothing is). ISO 8601 text is taken as
+    the standard writes it (``P7D``); ``=...`` and anything else is a Python expression
+    (:func:`spiff.timer_expression`)."""
+    if not text or text == "=":
         return f"the timer has an empty {kind}"
-    problems = check_expression(text, "eval")
-    if ISO_LOOKING.match(text) and (problems or text.isidentifier()):
-        return (f"timer {kind} {text} must be a quoted Python string, e.g. \"{text}\" "
-                "(the engine evaluates timer expressions as Python)")
+    if not text.startswith("=") and spiff.iso_timer_value(kind, text):
+        return None
+    expression = spiff.timer_expression(kind, text)
+    problems = check_expression(expression, "eval")
+    examples = {"timeDuration": "P7D or PT12H", "timeDate": "2027-03-01T09:00:00+08:00",
+                "timeCycle": "R3/PT1H or R/2027-03-01T09:00:00+08:00/P1D"}
+    if ISO_LOOKING.match(text) or (problems and text[:1] in "PpRr0123456789"):
+        return f"timer {kind} '{text}' is not valid ISO 8601 (e.g. {examples[kind]})"
     if problems:
         return f"timer {kind}: {'; '.join(problems)}"
     try:
-        value = ast.literal_eval(text)
+        value = ast.literal_eval(expression)
     except ValueError:
         return None  # computed from task data; checked when it runs
     if not isinstance(value, str):
         return f"timer {kind} must give an ISO 8601 text, not {type(value).__name__}"
-    try:
-        if kind == "timeDuration":
-            valid = spiff.is_iso_duration(value)
-        elif kind == "timeDate":
-            spiff.TimerEventDefinition.get_datetime(value)
-            valid = True
-        else:
-            spiff.TimerEventDefinition.parse_iso_recurring_interval(value)
-            valid = True
-    except Exception:  # the library's ISO parsers raise bare Exception/ValueError/AttributeError
-        valid = False
-    if not valid:
-        examples = {"timeDuration": "P7D or PT12H", "timeDate": "2025-03-01T09:00:00",
-                    "timeCycle": "R3/P1D"}
+    if not spiff.iso_timer_value(kind, value):
         return f"timer {kind} '{value}' is not valid ISO 8601 (e.g. {examples[kind]})"
     return None

@@ -12,7 +12,8 @@ from engine.core.access import grants_of, scope_condition as _scope_condition, s
 from engine.errors import NotFoundError
 from engine.core.eventlog import instance_events
 from engine.core.models import (
-    CatalogItem, Community, Definition, Event, Instance, Job, Organization, RegistrationStatus, Task, Town, User,
+    CatalogItem, Community, Definition, Event, Instance, Job, Organization, RegistrationStatus, Task, Timer, Town,
+    User,
 )
 
 INSTANCE_STATUSES = ("running", "completed", "terminated")
@@ -116,6 +117,31 @@ def active_elements(session, instance_id):
     jobs = session.scalars(select(Job.bpmn_id).where(Job.instance_id == instance_id,
                                                      Job.state.in_(("ready", "locked", "incident"))))
     return sorted(set(tasks) | set(jobs))
+
+
+@dataclass(frozen=True)
+class Incident:
+    """Something the engine could not do on an instance and is waiting for a person:
+    a job whose worker failed after every retry, or a timer whose firing failed."""
+    kind: str  # "job" | "timer"
+    id: int
+    instance_id: int
+    bpmn_id: str
+    name: str
+    error: str
+
+
+def instance_incidents(session, instance_id=None):
+    """Open incidents (of one instance, or all), jobs first, oldest first."""
+    jobs = select(Job).where(Job.state == "incident").order_by(Job.id)
+    timers = select(Timer).where(Timer.state == "incident").order_by(Timer.id)
+    if instance_id is not None:
+        jobs, timers = jobs.where(Job.instance_id == instance_id), timers.where(Timer.instance_id == instance_id)
+    found = [Incident("job", j.id, j.instance_id, j.bpmn_id, j.name, j.error_message or "") for j in session.scalars(jobs)]
+    for t in session.scalars(timers):
+        name = session.scalar(select(Event.activity_name).where(Event.task_id == t.task_id).limit(1))
+        found.append(Incident("timer", t.id, t.instance_id, t.bpmn_id, name or t.bpmn_id, t.error_message or ""))
+    return found
 
 
 def instance_tasks(session, instance_id):

@@ -101,3 +101,21 @@ def test_the_scheduler_writes_the_log_back_into_the_database_file(sanshe, tmp_pa
     assert deployments_in_file_copy() == 0
     sanshe("scheduler", "--once")
     assert deployments_in_file_copy() == 1
+
+
+@pytest.mark.parametrize("xml, message", [
+    ('<?xml version="1.0" encoding="UTF-8"?><bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL"'
+     ' id="D" targetNamespace="x"/>', "the file has no process to run"),
+    ('<?xml version="1.0" encoding="UTF-8"?><bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL"'
+     ' id="D" targetNamespace="x"><bpmn:process id="a" isExecutable="true"><bpmn:startEvent id="s1"/></bpmn:process>'
+     '<bpmn:process id="b" isExecutable="true"><bpmn:startEvent id="s2"/></bpmn:process></bpmn:definitions>',
+     "the file has 2 executable pools: a, b"),
+])
+def test_validate_and_deploy_give_the_same_finding_for_a_file_without_one_process(sanshe, tmp_path, xml, message):
+    path = tmp_path / "odd.bpmn"
+    path.write_text(xml)
+    checked = sanshe("validate", path, ok=False)
+    deployed = sanshe("deploy", path, ok=False)
+    assert checked.exit_code == deployed.exit_code == 1
+    assert message in checked.output and message in deployed.output
+    assert "Traceback" not in deployed.output and "list index" not in deployed.output

@@ -28,6 +28,41 @@ def test_the_minimal_diagram_is_valid():
     assert validate("valid.bpmn") == []
 
 
+def test_a_timer_written_as_the_standard_writes_it_is_valid():
+    # <bpmn:timeDuration>P7D</bpmn:timeDuration>, unquoted, as every modeler writes it.
+    assert validate("bare_timer.bpmn") == []
+
+
+def pools_diagram(executable_second):
+    """valid.bpmn with a second pool, a committee's process talking to it by messages."""
+    xml = (DATA / "valid.bpmn").read_text()
+    second = (f'<bpmn:process id="residents" name="Residents" isExecutable="{executable_second}">'
+              '<bpmn:startEvent id="Start_residents" /></bpmn:process>')
+    xml = xml.replace("</bpmn:collaboration>", '<bpmn:participant id="Participant_residents" name="居民议事会" '
+                      'processRef="residents" /><bpmn:messageFlow id="Message_1" sourceRef="Task_propose" '
+                      'targetRef="Participant_residents" /></bpmn:collaboration>')
+    return xml.replace("</bpmn:definitions>", second + "</bpmn:definitions>")
+
+
+def test_two_executable_pools_are_refused_naming_both():
+    findings = validate_bundle({"pools.bpmn": pools_diagram("true")}, FORMS, ROLE_KEYS, {"count_votes"})
+    (finding,) = findings
+    assert finding.element_id == "Collaboration_valid"
+    assert "2 executable pools" in finding.message
+    assert "small_project (Small project)" in finding.message and "residents (居民议事会)" in finding.message
+
+
+def test_a_pool_of_another_party_not_executable_is_fine():
+    assert validate_bundle({"pools.bpmn": pools_diagram("false")}, FORMS, ROLE_KEYS, {"count_votes"}) == []
+
+
+def test_a_file_without_a_process_is_refused():
+    xml = ('<?xml version="1.0" encoding="UTF-8"?><bpmn:definitions '
+           'xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL" id="D" targetNamespace="x"/>')
+    (finding,) = validate_bundle({"empty.bpmn": xml}, {}, ROLE_KEYS, set())
+    assert finding.message == "the file has no process to run (no bpmn:process element)"
+
+
 @pytest.mark.parametrize("filename, element_id, marker, message", [
     ("unsupported.bpmn", "Gateway_passed", "<bpmn:complexGateway", "bpmn:complexGateway is not supported"),
     ("dangling.bpmn", "Flow_2", 'id="Flow_2"', "sequence flow Flow_2 points to missing element Task_counting"),
@@ -36,7 +71,6 @@ def test_the_minimal_diagram_is_valid():
     ("unknown_lane.bpmn", "Lane_town", "street_office", "lane 'street_office' is not a known role"),
     ("unknown_topic.bpmn", "Task_count", "send_fax", "no worker handles the service topic 'send_fax'"),
     ("missing_form.bpmn", "Task_propose", "proposal.schema.json", "form 'proposal.schema.json' does not exist"),
-    ("bare_timer.bpmn", "Timer_propose", "<bpmn:timeDuration", 'must be a quoted Python string, e.g. "P7D"'),
     ("bad_timer.bpmn", "Timer_propose", "<bpmn:timeDuration", "'P7 days' is not valid ISO 8601"),
     ("boundary_on_nothing.bpmn", "Timer_propose", "attachedToRef=", "attachedToRef refers to missing element Task_proposal"),
 ])

@@ -154,3 +154,27 @@ def test_an_incident_is_shown_and_retried(web, as_user):
         assert job.state == "ready" and job.retries > 0
         assert session.scalars(select(AuditEntry.actor).where(AuditEntry.action == "incident_retry")).one() == "admin"
     assert f'data-job="{job_id}"' not in admin.get("/admin/incidents").get_data(as_text=True)
+
+
+def test_a_timer_incident_is_shown_on_the_project_and_in_the_list_and_retried(web, as_user):
+    from engine.core.models import Timer
+    instance_id = start_project(web)
+    with unit_of_work(web.services.session_factory) as session:
+        timer = Timer(instance_id=instance_id, task_id="00000000-0000-0000-0000-00000000beef", bpmn_id="deadline",
+                      due_at=utcnow(), state="incident", error_message="KeyError: 'deadline'")
+        session.add(timer)
+        session.flush()
+        timer_id = timer.id
+    project = as_user("orgstaff").get(f"/instances/{instance_id}").get_data(as_text=True)
+    assert 'data-testid="incidents"' in project and "KeyError: &#39;deadline&#39;" in project
+    assert "因错误停止" in project
+    admin = as_user("admin")
+    page = admin.get("/admin/incidents").get_data(as_text=True)
+    assert f'data-timer="{timer_id}"' in page
+    assert admin.post(f"/admin/incidents/timers/{timer_id}/retry").status_code == 303
+    with unit_of_work(web.services.session_factory, readonly=True) as session:
+        assert (session.get(Timer, timer_id).state, session.get(Timer, timer_id).error_message) == ("waiting", None)
+    assert f'data-timer="{timer_id}"' not in admin.get("/admin/incidents").get_data(as_text=True)
+    assert 'data-testid="incidents"' not in admin.get(f"/instances/{instance_id}").get_data(as_text=True)
+    # Retrying it again is refused with a clear message, not an error page.
+    assert admin.post(f"/admin/incidents/timers/{timer_id}/retry").status_code == 409

@@ -1,0 +1,72 @@
+"""The scheduler's pass: fire every due timer, each in its own transaction.
+
+A timer whose firing fails (a diagram expression that raises, a value the library cannot
+read, anything SpiffWorkflow throws on that one instance) becomes an incident on its
+instance: the timer keeps its error, stops being due, and waits until someone retries it.
+Every other timer still fires; the scheduler itself never stops for one instance.
+"""
+import logging
+from dataclasses import dataclass, field
+
+from sqlalchemy import select
+
+from engine.core import audit
+from engine.core.db import unit_of_work
+from engine.core.models import Timer
+from engine.errors import ConflictError, Text
+
+log = logging.getLogger("sanshe.scheduler")
+
+
+@dataclass
+class SchedulerPass:
+    """What one pass did: timer ids fired, and ``{timer id: error}`` of those that failed."""
+    fired: list = field(default_factory=list)
+    incidents: dict = field(default_factory=dict)
+
+
+def run_pass(runtime, session_factory):
+    """Fire the timers due now by the runtime's clock; returns a :class:`SchedulerPass`."""
+    result = SchedulerPass()
+    with unit_of_work(session_factory, readonly=True) as session:
+        due = runtime.due_timers(session)
+    for timer_id in due:
+        try:
+            with unit_of_work(session_factory) as session:
+                if runtime.fire_timer(session, timer_id):
+                    result.fired.append(timer_id)
+        except ConflictError:
+            continue  # a person's step on the same instance won the race; due again next pass
+        except Exception as exc:  # anything raised while this one instance moved on
+            message = f"{type(exc).__name__}: {exc}"[:2000]
+            log.error("timer %s failed: %s -> incident", timer_id, message)
+            with unit_of_work(session_factory) as session:
+                timer_incident(session, timer_id, message)
+            result.incidents[timer_id] = message
+    return result
+
+
+def timer_incident(session, timer_id, message):
+    """Record that firing the timer failed: it is no longer due until retried."""
+    timer = session.get(Timer, timer_id)
+    if timer is not None and timer.state == "waiting":
+        timer.state, timer.error_message = "incident", message
+
+
+def timer_incidents(session, instance_id=None, limit=200):
+    """Timers whose firing failed (all instances, or one), oldest first."""
+    query = select(Timer).where(Timer.state == "incident").order_by(Timer.id).limit(limit)
+    if instance_id is not None:
+        query = query.where(Timer.instance_id == instance_id)
+    return list(session.scalars(query))
+
+
+def retry_timer(session, timer_id, now, actor="admin"):
+    """Make a timer incident due again now (the scheduler fires it at its next pass)."""
+    timer = session.scalar(select(Timer).where(Timer.id == timer_id).with_for_update())
+    if timer is None or timer.state != "incident":
+        raise ConflictError(Text("Timer %(id)s is not an incident.", id=timer_id))
+    audit.record(session, actor, "incident_retry", f"timer:{timer.id}",
+                 {"instance": timer.instance_id, "element": timer.bpmn_id, "error": timer.error_message}, ts=now)
+    timer.state, timer.due_at, timer.error_message = "waiting", now, None
+    return timer

@@ -205,6 +205,29 @@ def scheduler(ctx, once):
         time.sleep(ctx.settings.scheduler_interval)
 
 
+@bench.command("loop")
+@click.option("--rounds", default=1000, show_default=True, help="consultation rounds before the project goes on")
+@click.option("--postgres", metavar="URL", default=None, help="Also run it on this PostgreSQL database.")
+def bench_loop(rounds, postgres):
+    """Cost of a step at rounds 1, 100, 300 and 1,000 of the revise loop; stored bytes;
+    whether the project then ran to payment."""
+    from bench.loop_bench import run
+
+    if not run(rounds, postgres_url=postgres, echo=click.echo):
+        raise SystemExit(1)
+
+
+@bench.command("ballots")
+@click.option("--voters", default=50, show_default=True)
+@click.option("--postgres", metavar="URL", default=None, help="Also run it on this PostgreSQL database.")
+def bench_ballots(voters, postgres):
+    """Every representative's ballot submitted at the same moment on one project: errors
+    and p99 latency."""
+    from bench.ballots_bench import run
+
+    run(voters, postgres_url=postgres, echo=click.echo)
+
+
 @bench.command("engine")
 @click.option("--lifecycles", default=30, show_default=True)
 @click.option("--postgres", metavar="URL", default=None, help="Also run the engine on this PostgreSQL database.")

@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import cast
 
 from sqlalchemy import Engine, Table, create_engine, event
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -116,6 +117,12 @@ def unit_of_work(session_factory: sessionmaker[Session], readonly: bool = False)
             yield session
     except StaleDataError as exc:
         raise ConflictError("Someone else changed this process instance first; reload and try again.") from exc
+    except OperationalError as exc:
+        # PostgreSQL broke a lock cycle (a worker's job and a person's step on one instance)
+        # by failing this transaction: nothing was written, trying again works.
+        if getattr(getattr(exc, "orig", None), "sqlstate", None) in ("40P01", "40001"):
+            raise ConflictError("Someone else changed this process instance first; reload and try again.") from exc
+        raise
     finally:
         _readonly.reset(token)
         session.close()

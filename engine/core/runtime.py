@@ -170,7 +170,7 @@ class Runtime:
         errors = validate_form(schema, data)
         if errors:
             raise ValidationError("Please correct the marked fields.", errors=errors)
-        instance = stepwrites.load(session, stepwrites.LOAD_INSTANCE, row.instance_id)
+        instance = stepwrites.load(session, stepwrites.LOAD_INSTANCE_FOR_STEP, row.instance_id)
         step = self._checkout(session, instance, definition)
         task = step.workflow.get_task_from_id(UUID(task_id))
         if task is None or task not in step.before.human:
@@ -396,6 +396,10 @@ class Runtime:
         instance's own)."""
         if instance is None:
             raise NotFoundError("No such project.")
+        if not isinstance(instance, stepwrites.Record) and session.get_bind().dialect.name == "postgresql":
+            # Hold the row until commit, reading what the step before wrote (a Record was
+            # loaded with FOR UPDATE already): steps on one instance take turns.
+            session.refresh(instance, with_for_update=True)
         if instance.status != InstanceStatus.RUNNING:
             raise ConflictError(Text("This project is already %(status)s.", status=instance.status))
         workflow, before = self._load(session, instance, definition)
@@ -406,7 +410,7 @@ class Runtime:
         """The step of a job's instance and the job's waiting service task."""
         if job.state in (JobState.COMPLETED, JobState.CANCELLED):
             raise ConflictError(Text("Job %(id)s is already %(state)s.", id=job.id, state=job.state))
-        instance = stepwrites.load(session, stepwrites.LOAD_INSTANCE, job.instance_id)
+        instance = stepwrites.load(session, stepwrites.LOAD_INSTANCE_FOR_STEP, job.instance_id)
         definition = self.spec_cache.definition(session, instance.definition_id) if instance is not None else None
         step = self._checkout(session, instance, definition)
         task = step.workflow.get_task_from_id(UUID(job.task_id))
@@ -540,6 +544,9 @@ class Runtime:
             columns.update(status=InstanceStatus.COMPLETED, ended_at=step.batch.now, outcome=outcomes[-1] if outcomes else "")
         if ended:
             step.batch.add(ended, "instance", instance.title, "instance", resource=resource)
+        relinked = spiff.prune_finished_runs(workflow)  # loops cost the same at every round
+        if relinked:
+            self.state_store.relinked(workflow, relinked)
         saved = self.state_store.save(workflow)
         stepwrites.save_instance(session, instance, saved.state, **columns)
         stepwrites.save_state_part(session, instance.id, saved)

@@ -251,6 +251,16 @@ class StateStore:
         self._stored[workflow] = memory
         return workflow
 
+    def relinked(self, workflow: BpmnWorkflow, tasks: Sequence[Any]) -> None:
+        """``tasks`` have a new parent (finished runs were cut out of the tree): what is
+        remembered of them is out of date, and the next save stores the state anew."""
+        memory = self._stored.get(workflow)
+        if memory is None:
+            return
+        keys = {id(sub): str(task_id) for task_id, sub in workflow.subprocesses.items()}
+        for task in tasks:
+            memory.tasks.get(keys.get(id(task.workflow), ""), {}).pop(task.id, None)
+
     def forget(self, workflow: BpmnWorkflow) -> None:
         """Drop what is remembered of stored tasks (after a migration changed them): the next
         save stores everything anew."""

@@ -60,6 +60,10 @@ SAVED_FIELDS = {"state": "p_state", "lock_version": "p_next", "current_step": "p
 # The rows a step reads, without the columns it does not need (state, submitted data).
 LOAD_TASK = select(*[c for c in _T.c if c.name not in ("data", "draft")]).where(_T.c.id == bindparam("p_id"))
 LOAD_INSTANCE = select(*[c for c in _I.c if c.name != "state"]).where(_I.c.id == bindparam("p_id"))
+# A step on an instance holds its row until it commits: steps on one instance run one after
+# the other, each on what the one before wrote, instead of failing on the optimistic lock
+# (PostgreSQL; SQLite's write transactions are serial already and ignore FOR UPDATE).
+LOAD_INSTANCE_FOR_STEP = LOAD_INSTANCE.with_for_update()
 
 INSTANCE_STATE = select(_I.c.state).where(_I.c.id == bindparam("p_id"))
 

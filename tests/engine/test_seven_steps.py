@@ -113,13 +113,36 @@ def test_a_failed_vote_redone_then_passed(env):
     assert "Accepted" in instance(services, instance_id).outcome
 
 
-def test_200_revision_rounds(sqlite_services):
-    services = sqlite_services
+def stored_bytes(services, instance_id):
+    """What the database holds of the instance's engine state (its row and state parts)."""
+    from engine.core.models import StatePart
+    with unit_of_work(services.session_factory, readonly=True) as session:
+        state = session.get(Instance, instance_id).state
+        parts = session.scalars(select(StatePart.body).where(StatePart.instance_id == instance_id)).all()
+        return len(state.encode()) + sum(len(p.encode()) for p in parts)
+
+
+@pytest.mark.slow
+def test_1000_revision_rounds_then_the_project_runs_to_payment(services):
+    """The revise loop is unlimited: 1,000 rounds, then the project runs to its end and is
+    paid; the stored state does not grow with the rounds."""
     world = deploy_world(services, PROCESSES)
     instance_id = start(services, world, world.item)
-    drive(services, instance_id, default_choices(rounds=200))
-    assert count_completions(services, instance_id, "revise_application") == 200
+    sizes = {}
+
+    revised = []
+
+    def measure(row):
+        if row.bpmn_id == "revise_application":
+            revised.append(row.id)
+            if len(revised) in (20, 500, 1000):
+                sizes[len(revised)] = stored_bytes(services, instance_id)
+    drive(services, instance_id, default_choices(rounds=1000), on_task=measure)
+    assert count_completions(services, instance_id, "revise_application") == 1000
+    assert count_completions(services, instance_id, "pay_final_installment") == 1
     assert "Accepted" in instance(services, instance_id).outcome
+    # The tree is cut back in batches, so the size swings a little; it does not grow.
+    assert sizes[1000] < 1.5 * sizes[20] and sizes[500] < 1.5 * sizes[20], sizes
 
 
 def test_terminating_a_project_releases_its_earmarked_funds(env):

@@ -1,0 +1,73 @@
+"""What Sanshe relies on inside SpiffWorkflow beyond its public API. These fail when the
+pinned library changes in a way that would break the engine (cutting finished loop runs
+out of the task tree, moving a timer to now)."""
+from importlib.metadata import version
+from pathlib import Path
+
+from SpiffWorkflow.task import Task
+from SpiffWorkflow.util.task import TaskState
+
+from bench.lifecycle import default_choices, fill, service_result
+from engine.core import spiff
+from engine.core.deployments import read_bundle
+from tests.engine.timer_diagrams import diagram
+
+PROCESSES = Path(__file__).resolve().parents[2] / "processes"
+
+
+def test_the_pinned_version():
+    pinned = [line for line in (PROCESSES.parent / "pyproject.toml").read_text().splitlines()
+              if "SpiffWorkflow" in line]
+    assert pinned and version("SpiffWorkflow") in pinned[0]
+
+
+def test_a_task_links_parent_and_children_by_id_in_the_workflows_task_map():
+    _, spec, subprocesses = spiff.parse_process(diagram("intermediate", "timeDuration", "P1D"))
+    workflow = spiff.new_workflow(spec, subprocesses, None, {})
+    task = next(t for t in workflow.tasks.values() if t.parent is not None)
+    assert task._parent == task.parent.id and task.id in task.parent._children
+    assert workflow.tasks[task.id] is task
+    assert Task.is_descendant_of(task, workflow.task_tree)
+
+
+def test_a_cycle_keeps_count_next_and_interval_in_its_event_value():
+    _, spec, subprocesses = spiff.parse_process(diagram("intermediate", "timeCycle", "R2/PT1H"))
+    workflow = spiff.new_workflow(spec, subprocesses, None, {})
+    workflow.do_engine_steps()
+    (timer,) = spiff.open_tasks(workflow)[2]
+    assert set(timer._get_internal_data("event_value")) == {"cycles", "next", "duration"}
+    spiff.force_timer(timer)
+    assert timer._get_internal_data("event_value")["cycles"] == 1
+
+
+def run_rounds(rounds, prune):
+    bpmn, forms = read_bundle([PROCESSES])
+    _, spec, subprocesses = spiff.parse_process(bpmn["seven_step_project.bpmn"])
+    workflow = spiff.new_workflow(spec, subprocesses, None, {"project": {"title": "t", "organization_id": 1, "social_work": False, "lead": "orgstaff"}})
+    workflow.do_engine_steps()
+    choices = default_choices(rounds=rounds)
+    sizes = []
+    while not workflow.is_completed():
+        human, services, _ = spiff.open_tasks(workflow)
+        if services:
+            spiff.complete_service(services[0], service_result(services[0].task_spec.topic, services[0].data))
+        else:
+            task = human[0]
+            spiff.run_user_task(task, fill(forms[spiff.task_properties(task)["formJsonSchemaFilename"]], choices))
+            if task.task_spec.bpmn_id == "revise_application":
+                sizes.append(len(workflow.tasks))
+        workflow.do_engine_steps()
+        if prune:
+            spiff.prune_finished_runs(workflow)
+    return workflow, sizes
+
+
+def test_cutting_finished_runs_keeps_the_tree_small_and_the_process_right():
+    pruned, sizes = run_rounds(300, prune=True)
+    assert max(sizes) < 200 and max(sizes[-50:]) <= max(sizes[:50]) + 10
+    assert pruned.is_completed() and "验收通过 (Accepted)" in spiff.reached_end_events(pruned)
+    # Every task left still reaches the root through its ancestors.
+    assert all(t is pruned.task_tree or t.is_descendant_of(pruned.task_tree) for t in pruned.tasks.values())
+    whole, _ = run_rounds(30, prune=False)
+    cut, _ = run_rounds(30, prune=True)
+    assert spiff.current_data(cut) == spiff.current_data(whole)

@@ -374,57 +374,9 @@ PRUNE_BATCH = 48
 
 def prune_finished_runs(workflow, keep=PRUNE_KEEP, batch=PRUNE_BATCH):
     """Cut long runs of finished single-child ancestors out of the workflow's task trees
-    (the top workflow and each subprocess). Returns the tasks given a new parent.
-
-    Only a task that is finished, has exactly one child, owns no subprocess, is not the
-    last task run and is not part of a multi-instance or boundary-event structure is cut;
-    its child is attached to its parent, so every remaining task keeps its ancestors in
-    order (``is_descendant_of`` answers as before for the tasks that remain).
-    """
-    relinked = []
-    for wf in (workflow, *workflow.subprocesses.values()):
-        relinked += _prune_one(workflow, wf, keep, batch)
-    return relinked
-
-
-def _cuttable(top, wf, task):
-    spec = task.task_spec
-    parent = task.parent
-    return (task.has_state(TaskState.FINISHED_MASK) and len(task._children) == 1 and parent is not None
-            and task.id not in top.subprocesses and task is not wf.last_task
-            and not isinstance(spec, LoopTask) and not isinstance(parent.task_spec, LoopTask)
-            and "Boundary" not in type(spec).__name__ and "Boundary" not in type(parent.task_spec).__name__)
-
-
-def _prune_one(top, wf, keep, batch):
-    seen, relinked = set(), []
-    live = [t for t in wf.tasks.values() if not t.has_state(TaskState.FINISHED_MASK)]
-    for task in live:
-        run, node = [], task.parent
-        while node is not None and node.id not in seen and node.id in wf.tasks:
-            seen.add(node.id)
-            if _cuttable(top, wf, node):
-                run.append(node)
-            else:
-                relinked += _cut(wf, run, keep, batch)
-                run = []
-            node = node.parent
-        relinked += _cut(wf, run, keep, batch)
-    return relinked
-
-
-def _cut(wf, run, keep, batch):
-    """``run``: consecutive cuttable ancestors, nearest first. Cut all but the nearest ``keep``;
-    returns the task given a new parent (in a list, empty when nothing was cut)."""
-    if len(run) < keep + batch:
-        return []
-    kept, cut = run[keep - 1], run[keep:]
-    above = cut[-1].parent
-    above._children = [kept.id if child == cut[-1].id else child for child in above._children]
-    kept._parent = above.id
-    for task in cut:
-        del wf.tasks[task.id]
-    return [kept]
+    (the top workflow and each subprocess); returns the tasks given a new parent
+    (:func:`spiff_compat.prune_finished_runs`)."""
+    return spiff_compat.prune_finished_runs(workflow, keep, batch)
 
 
 # --- moving a running workflow to another version of its diagram -------------------------

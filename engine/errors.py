@@ -57,6 +57,10 @@ class ValidationError(SansheError):
         self.findings = findings or []
 
 
+class ProcessError(SansheError):
+    """The process cannot go on from here: the diagram raised an error. Nothing was changed."""
+
+
 class BusinessRuleError(SansheError):
     """A rule of the Seven-Step Method refuses this.
 

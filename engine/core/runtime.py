@@ -43,7 +43,7 @@ from engine.core.hotcache import HotInstances, after_commit
 from engine.core.models import Instance, Job, Task, Timer, User, utcnow
 from engine.core.policy import StepPolicy
 from engine.core.states import InstanceStatus, JobState, TaskState, TimerState
-from engine.errors import ConflictError, NotFoundError, Text, ValidationError
+from engine.errors import ConflictError, NotFoundError, ProcessError, Text, ValidationError
 
 
 class OpenTasks(NamedTuple):
@@ -185,7 +185,7 @@ class Runtime:
         stepwrites.written(session, Task, row, {"state": TaskState.COMPLETED, "completed_at": now,
                                                 "completed_by": user.username, "data": data, "draft": None})
         step.batch.task("complete", row, user.username)
-        step.workflow.do_engine_steps()
+        self._advance(step.workflow)
         self._finish(session, step, done={task})
         return row
 
@@ -230,7 +230,7 @@ class Runtime:
             raise ConflictError("The project is not at a point where this can be called.")
         step.batch.add("complete", name, name, "event", resource=user.username)
         spiff.send_message(step.workflow, name, payload or {})
-        step.workflow.do_engine_steps()
+        self._advance(step.workflow)
         self._finish(session, step)
         return step.instance
 
@@ -436,7 +436,16 @@ class Runtime:
         """The event batch of a step, handed to the ``events_written`` hooks when flushed."""
         return EventBatch(instance, definition, now, self.hooks.events_written)
 
-    # === stage 2: act — in the public methods above; helpers for jobs ======================
+    # === stage 2: act — in the public methods above; helpers ================================
+
+    def _advance(self, workflow: Any) -> None:
+        """Run the engine steps a person's action set off. When the diagram fails on the
+        way (a script or condition raises), the person is told why and the transaction,
+        rolled back by the caller, changes nothing."""
+        try:
+            workflow.do_engine_steps()
+        except spiff.WorkflowError as exc:
+            raise ProcessError(Text("The process cannot go on from here: %(reason)s", reason=str(exc))) from exc
 
     def _finish_job(self, session: Session, job: Job, now: datetime, result: dict[str, Any] | None,
                     error: str | None = None) -> None:

@@ -12,6 +12,7 @@ from typing import Any
 from lxml import etree
 from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException  # noqa: F401 (for validation)
 from SpiffWorkflow.bpmn.parser.util import full_tag
+from SpiffWorkflow.exceptions import SpiffWorkflowException as WorkflowError  # noqa: F401 (for the runtime)
 from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine, TaskDataEnvironment  # noqa: F401 (for scripting)
 from SpiffWorkflow.bpmn.specs.mixins.events.end_event import EndEvent
 from SpiffWorkflow.bpmn.specs.mixins.multiinstance_task import LoopTask

@@ -135,14 +135,15 @@ def test_1000_revision_rounds_then_the_project_runs_to_payment(services):
     def measure(row):
         if row.bpmn_id == "revise_application":
             revised.append(row.id)
-            if len(revised) in (20, 500, 1000):
+            if len(revised) <= 48 or len(revised) > 1000 - 48:
                 sizes[len(revised)] = stored_bytes(services, instance_id)
     drive(services, instance_id, default_choices(rounds=1000), on_task=measure)
     assert count_completions(services, instance_id, "revise_application") == 1000
     assert count_completions(services, instance_id, "pay_final_installment") == 1
     assert "Accepted" in instance(services, instance_id).outcome
-    # The tree is cut back in batches, so the size swings a little; it does not grow.
-    assert sizes[1000] < 1.5 * sizes[20] and sizes[500] < 1.5 * sizes[20], sizes
+    # The tree is cut back in batches, so the size swings (a saw tooth); it does not grow.
+    early, late = [sizes[r] for r in range(1, 49)], [sizes[r] for r in range(953, 1001)]
+    assert max(late) <= 1.05 * max(early) and min(late) <= 1.05 * min(early[24:]), sizes
 
 
 def test_terminating_a_project_releases_its_earmarked_funds(env):

@@ -16,14 +16,14 @@ from pathlib import Path
 
 from sqlalchemy import select
 
-from bench.lifecycle import default_choices, fill, service_result
+from engine.method.driver import default_choices, fill, service_result
 from bench.pg import pg_schema
 from engine.config import PROJECT_ROOT, load_settings
 from engine.core.db import unit_of_work, upgrade_schema
 from engine.core.deployments import deploy, read_bundle
 from engine.core.models import Job, Task, User
 from engine.wiring import build_services
-from tests.factories import make_world
+from engine.method.driver import make_world
 
 KEY = "seven_step_project"
 USERS_BY_ROLE = {"social_organization": "orgstaff", "community_committee": "committee",

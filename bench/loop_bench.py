@@ -17,7 +17,7 @@ from pathlib import Path
 from sqlalchemy import func, select
 
 from bench.engine_bench import KEY, NEXT_WORK, _engine_side
-from bench.lifecycle import default_choices, fill, service_result
+from engine.method.driver import default_choices, fill, service_result
 from bench.pg import pg_schema
 from engine.config import PROJECT_ROOT
 from engine.core.db import unit_of_work

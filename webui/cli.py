@@ -52,7 +52,7 @@ class Child:
             if now >= self.restart_at:
                 self.start()
             return
-        code = self.process.poll()
+        code = self.process.poll() if self.process is not None else 0
         if code is None:
             return
         if now - self.started_at >= RESTART_STABLE_SECONDS:

@@ -5,9 +5,8 @@ checked in test_spiff_compat.py)."""
 from pathlib import Path
 
 from SpiffWorkflow.task import Task
-from SpiffWorkflow.util.task import TaskState
 
-from bench.lifecycle import default_choices, fill, service_result
+from engine.method.driver import default_choices, fill, service_result
 from engine.core import spiff
 from engine.core.deployments import read_bundle
 from tests.engine.timer_diagrams import diagram

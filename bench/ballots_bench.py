@@ -40,6 +40,7 @@ def setup(url, voters):
         deploy(session, services.runtime.spec_cache, bpmn, forms, "bench")
         world = make_world(session, representatives=voters)
         org = session.get(User, world.users.org.id)
+        assert org is not None
         instance_id = services.runtime.start_instance(session, KEY, org, {
             "title": "居家养老服务", "organization_id": world.org.id, "catalog_item_id": world.item.id}).id
     names = [f"rep{i}" for i in range(voters)]
@@ -58,6 +59,7 @@ def setup(url, voters):
                 return services, instance_id, ballots
             row = rows[0]
             user = session.scalar(select(User).where(User.username == (row.assignee or USERS_BY_ROLE[row.role])))
+            assert user is not None
             services.runtime.complete_task(session, row.id, user, fill(services.runtime.task_form(session, row.id, user),
                                                                        choices))
 

@@ -51,6 +51,7 @@ def drive(services, world, rounds):
                 return per_round, sizes, instance_id
             if found.kind == "job":
                 job = session.get(Job, int(found.id))
+                assert job is not None
                 runtime.complete_job(session, job, service_result(job.topic, job.variables), "bench")
                 activity = job.bpmn_id
             else:
@@ -67,7 +68,8 @@ def drive(services, world, rounds):
 
 
 def stored_bytes(session, instance_id):
-    state = session.get(Instance, instance_id).state
+    instance = session.get(Instance, instance_id)
+    state = instance.state if instance is not None else ""
     parts = session.scalars(select(StatePart.body).where(StatePart.instance_id == instance_id)).all()
     return len(state.encode()) + sum(len(p.encode()) for p in parts)
 
@@ -79,7 +81,8 @@ def report(name, services, world, rounds, echo):
             Event.instance_id == instance_id, Event.activity_id == "pay_final_installment",
             Event.transition == "complete")) == 1
         size = stored_bytes(session, instance_id)
-        outcome = session.get(Instance, instance_id).outcome
+        instance = session.get(Instance, instance_id)
+        outcome = instance.outcome if instance is not None else None
     cells, cpu_cells = [], []
     for mark in (m for m in MARKS if m <= rounds):
         steps = [t for r in range(max(1, mark - WINDOW), min(rounds, mark + WINDOW) + 1) for t in per_round.get(r, [])]

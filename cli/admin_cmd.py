@@ -6,7 +6,7 @@ import click
 from engine.core.deployments import read_sources
 from engine.core.models import LANE_ROLES
 from engine.core.validation import validate_bundle
-from workers.registry import TOPICS
+from workers.registry import PARAMETER_CHECKS, TOPICS
 
 from .app import clear_errors, main
 
@@ -22,7 +22,7 @@ def validate(paths):
     Prints every finding, one per line, and exits with 1 when any of them is an error.
     """
     bpmn_files, forms = read_sources(paths)
-    findings = validate_bundle(bpmn_files, forms, LANE_ROLES, set(TOPICS))
+    findings = validate_bundle(bpmn_files, forms, LANE_ROLES, set(TOPICS), PARAMETER_CHECKS)
     for finding in findings:
         click.echo(str(finding))
     if any(finding.severity == "error" for finding in findings):

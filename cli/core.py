@@ -5,7 +5,7 @@ import signal
 import time
 
 import click
-from engine.core import access
+from engine.core import access, affiliations
 from engine.core import deployments
 from engine.core import users as user_store
 from engine.core.db import checkpoint, unit_of_work, upgrade_schema
@@ -32,9 +32,10 @@ def diagram_validator():
     """The full validation (roles, topics, forms, scripts) deployments must pass."""
     from engine.core.models import LANE_ROLES
     from engine.core.validation import validate_or_raise
-    from workers.registry import TOPICS
+    from workers.registry import PARAMETER_CHECKS, TOPICS
 
-    return lambda bpmn_files, forms: validate_or_raise(bpmn_files, forms, LANE_ROLES, set(TOPICS))
+    return lambda bpmn_files, forms: validate_or_raise(bpmn_files, forms, LANE_ROLES, set(TOPICS),
+                                                       PARAMETER_CHECKS)
 
 
 @main.command()
@@ -126,8 +127,9 @@ def start(ctx, key, username, title, item_code, community_code):
         user = access.get_user(session, username)
         item = access.find_catalog_item(session, community_code, item_code)
         catalog.check_open(item, catalog.this_year(ctx.services.settings.calendar_utc_offset_hours))
+        organization_id = affiliations.organization_of(session, user, ctx.services.runtime.clock().date())
         instance = ctx.services.runtime.start_instance(
-            session, key, user, {"title": title, "catalog_item_id": item.id, "organization_id": user.organization_id})
+            session, key, user, {"title": title, "catalog_item_id": item.id, "organization_id": organization_id})
         click.echo(f"started instance {instance.id}")
 
 

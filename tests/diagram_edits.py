@@ -114,3 +114,11 @@ def remove_catalog_confirmation(xml):
         node = _one(process if not path.startswith("//") else root, path)
         node.getparent().remove(node)
     return _text(root)
+
+
+def remove_param(xml, task_id, param):
+    """Drop a service task parameter, as in a diagram written before the parameter existed."""
+    root = _tree(xml)
+    element = _one(root, f"//bpmn:serviceTask[@id='{task_id}']//spiffworkflow:parameter[@id='{param}']")
+    element.getparent().remove(element)
+    return _text(root)

@@ -1,6 +1,6 @@
 """The administrators' area: process versions (view, download, edit in the modeler, upload,
-form editor with live preview, diff, bulk migration), the audit log, people and their
-roles, and incidents.
+form editor with live preview, diff, bulk migration), the audit log, and incidents; people,
+their roles and affiliations are in ``admin_people``.
 
 Every diagram or form change is validated in full before anything is deployed: on any
 error the findings (file, element id, name, line) are shown and nothing is written.
@@ -17,19 +17,17 @@ from flask_login import current_user
 from engine.core import audit
 from engine.core import migration
 from engine.core import scheduler
-from engine.core import users as user_store
 from engine.core import versions
 from engine.core.deployments import deploy, get_definition
 from engine.errors import ForbiddenError, NotFoundError, ValidationError
 from engine.queries.inbox import parse_int
 from engine.core.jobs import JobQueue
 from engine.queries import listings
-from engine.queries.listings import scope_names
-from engine.core.models import LANE_ROLES, ROLE_SCOPE_TYPE, ROLES
+from engine.core.models import LANE_ROLES
 from engine.core.validation import Finding, validate_or_raise
 
 from . import forms as form_fields
-from .context import me, services, settings, unit
+from .context import services, settings, unit
 from .i18n import translated
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
@@ -49,10 +47,11 @@ def administrators_only():
 
 
 def known_roles_and_topics():
-    """What diagrams may use: the lanes (roles) and the topics some worker handles."""
-    from workers.registry import TOPICS  # the web app is an entry layer: it may know the workers
+    """What diagrams may use: the lanes (roles), the topics some worker handles, and the
+    values each topic's parameters allow."""
+    from workers.registry import PARAMETER_CHECKS, TOPICS  # the web app is an entry layer: it may know the workers
 
-    return LANE_ROLES, set(TOPICS)
+    return LANE_ROLES, set(TOPICS), PARAMETER_CHECKS
 
 
 def deploy_checked(db, bpmn_files, forms):
@@ -61,8 +60,8 @@ def deploy_checked(db, bpmn_files, forms):
     ``forms`` may hold JSON text (a syntax error becomes a finding with its line).
     Returns ``[(definition, created)]``; raises ValidationError with ``findings``.
     """
-    roles, topics = known_roles_and_topics()
-    validate_or_raise(bpmn_files, forms, roles, topics)
+    roles, topics, parameter_checks = known_roles_and_topics()
+    validate_or_raise(bpmn_files, forms, roles, topics, parameter_checks)
     parsed = {name: json.loads(form) if isinstance(form, (str, bytes)) else form for name, form in forms.items()}
     return deploy(db, services().runtime.spec_cache, bpmn_files, parsed, current_user.username)
 
@@ -296,82 +295,6 @@ def audit_log():
                                actions=audit.actions(db), per_page=50)
 
 
-# --- people ----------------------------------------------------------------------------------
-
-@bp.get("/users")
-def users():
-    with unit(readonly=True) as db:
-        return render_template("admin/users.html", users=user_store.list_users(db), names=scope_names(db))
-
-
-@bp.post("/users")
-def create_user():
-    form = request.form
-    with unit() as db:
-        user = user_store.create_user(db, form.get("username", ""), form.get("password", ""),
-                                      display_name=form.get("display_name", ""),
-                                      organization_id=parse_int(form.get("organization_id")))
-        audit.record(db, current_user.username, "user_create", f"user {user.username}")
-        user_id = user.id
-    flash(_("Account created."))
-    return redirect(url_for("admin.user", user_id=user_id), code=303)
-
-
-@bp.get("/users/<int:user_id>")
-def user(user_id):
-    with unit(readonly=True) as db:
-        found = user_store.find_user(db, user_id)
-        names = scope_names(db)
-        scopes = {kind: sorted(((i, n) for (t, i), n in names.items() if t == kind), key=lambda p: p[1])
-                  for kind in ("town", "community", "organization")}
-        return render_template("admin/user.html", user=found, grants=sorted(found.grants, key=lambda g: g.role),
-                               names=names, roles=ROLES, scope_types=ROLE_SCOPE_TYPE, scopes=scopes)
-
-
-@bp.post("/users/<int:user_id>/grant")
-def grant(user_id):
-    """Grant a role in one scope; ``scope`` is ``type:id`` and must be of the role's scope type."""
-    role = request.form.get("role", "")
-    scope_type, _sep, scope_id = request.form.get("scope", "").partition(":")
-    needed = ROLE_SCOPE_TYPE.get(role)
-    if needed not in (None, "global") and scope_type != needed:
-        raise ValidationError(_("The role %(role)s is held in a %(kind)s: choose one.", role=role, kind=needed),
-                              errors={"scope": [needed]})
-    with unit() as db:
-        found = user_store.find_user(db, user_id)
-        granted = user_store.grant_role(db, found, role, parse_int(scope_id) or 0)
-        audit.record(db, current_user.username, "role_grant", f"user {found.username}",
-                     {"role": role, "scope_type": granted.scope_type, "scope_id": granted.scope_id})
-    flash(_("Role granted."))
-    return redirect(url_for("admin.user", user_id=user_id), code=303)
-
-
-@bp.post("/users/<int:user_id>/revoke")
-def revoke(user_id):
-    role, scope_id = request.form.get("role", ""), parse_int(request.form.get("scope_id")) or 0
-    with unit() as db:
-        found = user_store.find_user(db, user_id)
-        if found.id == me(db).id and role == "administrator":
-            raise ValidationError(_("You cannot take away your own administrator role."))
-        if user_store.revoke_role(db, found, role, scope_id):
-            audit.record(db, current_user.username, "role_revoke", f"user {found.username}",
-                         {"role": role, "scope_id": scope_id})
-    flash(_("Role taken away."))
-    return redirect(url_for("admin.user", user_id=user_id), code=303)
-
-
-@bp.post("/users/<int:user_id>/deactivate")
-def deactivate(user_id):
-    with unit() as db:
-        found = user_store.find_user(db, user_id)
-        if found.id == me(db).id:
-            raise ValidationError(_("You cannot deactivate your own account."))
-        user_store.deactivate(db, found)
-        audit.record(db, current_user.username, "user_deactivate", f"user {found.username}")
-    flash(_("Account deactivated: the person can no longer sign in."))
-    return redirect(url_for("admin.user", user_id=user_id), code=303)
-
-
 # --- incidents -------------------------------------------------------------------------------
 
 def job_queue():
@@ -399,3 +322,7 @@ def retry(job_id):
         job_queue().retry_incident(db, job_id, actor=current_user.username)
     flash(_("Job %(id)s is queued again.", id=job_id))
     return redirect(url_for("admin.incidents"), code=303)
+
+
+# The people pages live in their own module, on this blueprint.
+from . import admin_people  # noqa: E402,F401

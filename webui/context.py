@@ -16,7 +16,6 @@ class SignedIn(UserMixin):
         self.id = user.id
         self.username = user.username
         self.display_name = user.display_name or user.username
-        self.organization_id = user.organization_id
         self.grants = grants  # {(role, scope_type, scope_id)}
 
     @property

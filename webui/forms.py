@@ -87,8 +87,11 @@ def build_fields(schema, data=None, errors=None, prefix=""):
             continue
         path = f"{prefix}{name}"
         widget = widget_of(prop)
+        messages = list(errors.get(path, []))
+        if widget in ("multiselect", "lines"):  # a refused entry of a list shows at the list
+            messages += [m for key, found in errors.items() if key.startswith(path + ".") for m in found]
         f = Field(path, prop, widget, localized(prop) or name, localized(prop, "description"),
-                  name in required, data.get(name), [translated(m) for m in errors.get(path, [])])
+                  name in required, data.get(name), [translated(m) for m in messages])
         if widget in ("select", "multiselect"):
             f.options = enum_options(prop if widget == "select" else prop.get("items", {}))
         elif widget == "object":
@@ -157,8 +160,10 @@ class FormInput:
             rows = [self.parse(prop.get("items", {}), f"{path}.{i}.") for i in indices]
             return [row for row in rows if row] or None
         if widget == "multiselect":
+            # A value not offered is kept, so the schema refuses it with a message rather
+            # than the form dropping it without a word.
             allowed = {str(v): v for v in prop.get("items", {}).get("enum", [])}
-            return [allowed[v] for v in self.form.getlist(path) if v in allowed] or None
+            return [allowed.get(v, v) for v in self.form.getlist(path) if v] or None
         if widget == "lines":
             return [line.strip() for line in raw.splitlines() if line.strip()] or None
         if widget == "file":

@@ -155,6 +155,9 @@ def init_app(app):
         date=lambda v, fmt="medium": format_date(v, fmt) if v else "",
         money=money, number=number, duration=duration, localized=localized, task_title=task_title,
     )
+    from . import presenters  # it formats with this module's helpers
+    app.jinja_env.globals.update(person=presenters.person, reason_words=presenters.reason,
+                                 role_label=presenters.role_label)
 
     @app.context_processor
     def _globals():

@@ -117,8 +117,11 @@ def index():
         totals = {flt.view: min(sum(page.counts_by_step.values()), engine_inbox.COUNT_CAP),
                   other: engine_inbox.count_tasks(db, user, other)}
         choices = None if partial else filter_choices(db, user)
+        names = listings.display_names(db, {name for item in page.items
+                                            for name in (item.task.claimed_by, item.task.assignee)})
     when, day = date_formatters()
     return render_template("inbox/_list.html" if partial else "inbox/index.html", page=page, flt=flt, totals=totals,
                            choices=choices, filter_args=filter_args, cap=engine_inbox.COUNT_CAP,
                            script_root=request.script_root, when=when, day=day, username=current_user.username,
+                           names=names,
                            role_labels={role: str(label) for role, label in ROLE_LABELS.items()})

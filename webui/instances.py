@@ -10,7 +10,9 @@ from engine.queries.inbox import parse_int
 from engine.core.models import utcnow
 
 from .catalog import this_year
+from . import presenters
 from .context import me, services, unit
+from .tasks import sees_screening
 
 bp = Blueprint("instances", __name__)
 PROCESS_KEY = "seven_step_project"
@@ -77,7 +79,10 @@ def show(instance_id):
         definition = listings.definition_of(db, instance)
         timeline = listings.timeline(db, instance, utcnow())
         tasks = listings.instance_tasks(db, instance.id)
-        names = listings.display_names(db, {e.event.resource for e in timeline.entries})
+        variables = services().runtime.instance_variables(db, instance.id)
+        names = listings.display_names(db, {e.event.resource for e in timeline.entries} | {
+            t.completed_by for t in tasks} | {instance.started_by} | presenters.usernames_in(variables))
+        results = presenters.rule_results(variables, names, applicant_view=not sees_screening(db, user, instance))
         can_call_meeting = (COORDINATION in services().runtime.waiting_messages(db, instance.id) and
                             access.holds_or_admin(db, user, "community_committee", "community", instance.community_id))
         can_terminate = instance.status == "running" and \
@@ -86,6 +91,7 @@ def show(instance_id):
         is_admin = access.holds(db, user, "administrator", "global", 0)
         return render_template("instances/show.html", instance=instance, definition=definition,
                                timeline=timeline, tasks=tasks, names=names, incidents=incidents, is_admin=is_admin,
+                               results=results,
                                scope_names=listings.scope_names(db), can_call_meeting=can_call_meeting,
                                can_terminate=can_terminate)
 

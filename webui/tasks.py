@@ -6,7 +6,7 @@ from flask import Blueprint, Response, flash, redirect, render_template, request
 from flask_babel import gettext as _
 from flask_login import login_required
 
-from engine.core import attachments
+from engine.core import access, attachments
 from engine.queries import listings
 from engine.core import users
 from engine.errors import NotFoundError, ValidationError
@@ -14,7 +14,7 @@ from engine.core.hotcache import savepoint
 from engine.queries.inbox import overdue, visible_task
 from engine.core.models import utcnow
 
-from . import forms
+from . import forms, presenters
 from .i18n import task_title
 from .context import me, services, settings, unit
 
@@ -33,11 +33,9 @@ def task_page_context(db, user, task, data=None, errors=None):
     if data is None:
         data = (task.draft or {}) if task.state == "ready" else (task.data or {})
     fields = forms.build_fields(schema, data, errors or {})
-    earlier, private_fields = [], set()
+    earlier = []
     for other in listings.instance_tasks(db, instance.id):
         other_schema = (definition.forms or {}).get(other.form_key or "", {})
-        if other.assignee is not None:
-            private_fields |= set(other_schema.get("properties", {}))
         if other.id == task.id or other.state != "completed":
             continue
         secret = other.assignee is not None and other.assignee != user.username
@@ -45,9 +43,9 @@ def task_page_context(db, user, task, data=None, errors=None):
                         "fields": [] if secret else forms.build_fields(other_schema, other.data or {})})
     variables = runtime().instance_variables(db, instance.id)
     project = variables.get("project") or {}
-    shown = {f for e in earlier for f in e["schema"].get("properties", {})}
-    extra = {k: v for k, v in sorted(variables.items())
-             if k not in private_fields | shown | {"project", "params"} and not k.startswith("_")}
+    names = listings.display_names(db, presenters.usernames_in(variables) | {
+        task.claimed_by, task.assignee, *(e["task"].completed_by for e in earlier)})
+    results = presenters.rule_results(variables, names, applicant_view=not sees_screening(db, user, instance))
     handover_to = []
     if task.state == "ready" and task.assignee is None:
         handover_to = [u for u in users.members(db, task.role, task.scope_type, task.scope_id)
@@ -56,10 +54,18 @@ def task_page_context(db, user, task, data=None, errors=None):
     return {
         "task": task, "instance": instance, "schema": schema, "fields": fields,
         "top_errors": forms.unplaced_errors(fields, errors or {}), "editable": editable,
-        "earlier": earlier, "project": project, "extra": extra, "handover_to": handover_to,
+        "earlier": earlier, "project": project, "results": results, "handover_to": handover_to,
         "overdue": overdue(task), "active": timeline.active, "completed": timeline.completed,
-        "current": [task.bpmn_id], "names": listings.display_names(db, [task.claimed_by, task.assignee]),
+        "current": [task.bpmn_id], "names": names,
     }
+
+
+def sees_screening(db, user, instance):
+    """Who may read why each organization was (not) found eligible: the community committee,
+    the town (government, supervisor) and administrators. The applicant sees its own result only."""
+    return (access.holds_or_admin(db, user, "community_committee", "community", instance.community_id)
+            or access.holds(db, user, "town_government", "town", instance.town_id)
+            or access.holds(db, user, "supervisor", "town", instance.town_id))
 
 
 @bp.get("/tasks/<task_id>")

@@ -2,7 +2,7 @@
 
 Five projects for 203,000 yuan (two social-work projects for 110,000) with revision rounds,
 a town send-back, a failed vote that is redone, coordination meetings and an evaluation
-panel refused once for including the evaluated organization. People complete their tasks
+panel refused once for having too few members. People complete their tasks
 through the runtime (forms validated as in the web UI) and every service task is done by
 the real handlers through the job queue. The engine runs on a simulated clock that moves
 by realistic, varied durations, so the event log spans months and holds cycle times worth
@@ -159,7 +159,7 @@ class Driver:
                 actor = pilot.actor_for(session, task)
                 form = runtime.task_form(session, task.id, actor)
                 data: dict[str, Any] = cast(dict[str, Any], sample(form, self.clock.now, self.rng))
-                data.update(self.decide(task.bpmn_id, plan, state, actor))
+                data.update(self.decide(task.bpmn_id, plan, state, actor, form))
                 runtime.complete_task(session, task.id, actor, data)
             if task.bpmn_id == "report_progress" and state["coordination"] and state["reports"] == 1:
                 state["coordination"] = False
@@ -170,7 +170,7 @@ class Driver:
                                          {"issue": "服务时间安排与居民意见分歧"}, chair)
         raise SansheError(f"Demo project {instance_id} did not finish.")
 
-    def decide(self, bpmn_id, plan, state, actor):
+    def decide(self, bpmn_id, plan, state, actor, form=None):
         """The choices that steer the project (everything else is plausible filler)."""
         rng = self.rng
         if bpmn_id == "approve_qualification":
@@ -208,10 +208,15 @@ class Driver:
         if bpmn_id == "self_evaluation":
             return {"self_evaluation_goals_met": rng.choice(["fully", "mostly"])}
         if bpmn_id == "form_panel":
-            members = [f"{plan.community}_panel{n}" for n in (1, 2, 3)] + [f"{plan.community}_rep{rng.randint(1, 8)}"]
+            # The committee picks from the people the form offers (those who must stand aside
+            # are not offered): the panel members, then one representative.
+            offered = (form or {}).get("properties", {}).get("panel_members", {}).get("items", {}).get("enum", [])
+            panel = [m for m in offered if "_panel" in m]
+            reps = [m for m in offered if "_rep" in m]
+            members = panel[:3] + ([rng.choice(reps)] if reps else []) if len(panel) >= 3 else (panel + reps)[:4]
             if state["bad_panel"]:
                 state["bad_panel"] = False
-                members.append(f"{plan.org}_staff")  # the evaluated organization must recuse itself
+                members = members[:2]  # too few: the panel check sends the committee back
             return {"panel_members": members, "panel_method": "听取汇报、实地查看、问卷回访",
                     "panel_member_categories": [{"username": m, "category": "expert" if "panel3" in m else
                                                  "resident_representative"} for m in members]}

@@ -11,4 +11,4 @@ from engine.method import evaluation
 def handle(job):
     panel = job.params.get("panel", job.variables.get("panel", []))
     return evaluation.check_panel(job.session, job.instance_id, panel, job.params.get("min_size", 3),
-                                  job.params.get("service_recipients"))
+                                  job.params.get("service_recipients"), now=job.now)

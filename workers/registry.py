@@ -18,3 +18,9 @@ TOPICS = {
     "payment": payment.handle,
     "notify": notify.handle,
 }
+
+# Checks of a topic's parameters as a diagram writes them ({name: expression text} ->
+# problems), run by ``sanshe validate``, ``sanshe deploy`` and the upload page.
+PARAMETER_CHECKS = {
+    "vote_tally": vote_tally.check_parameters,
+}

@@ -7,4 +7,4 @@ from engine.method import voting
 
 def handle(job):
     lead = job.params.get("lead") or job.project.get("lead")
-    return voting.roster(job.session, job.instance_id, lead=lead)
+    return voting.roster(job.session, job.instance_id, lead=lead, now=job.now)

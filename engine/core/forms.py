@@ -1,4 +1,17 @@
-"""Form data checked against the JSON Schema a user task references."""
+"""Form data checked against the JSON Schema a user task references.
+
+A field may offer values known only when the form is shown (the people who may sit on a
+panel): ``"x-choices": NAME`` on the field (or on an array field, for its items). The
+runtime is handed ``{NAME: offer}``; ``offer(session, task, now)`` returns
+``[{"value", "label", "group"?, "reasons"?}]``. Values with no ``reasons`` become the
+field's ``enum`` (so anything else is refused), the others are listed under
+``x-unavailable`` with their reasons, for the page to say why they cannot be chosen.
+"""
+from collections.abc import Callable, Mapping
+from copy import deepcopy
+from datetime import datetime
+from typing import Any
+
 from jsonschema import Draft202012Validator, FormatChecker
 
 from engine.errors import Text
@@ -14,6 +27,31 @@ def _validator(schema):
             _VALIDATORS.clear()
         entry = _VALIDATORS[id(schema)] = (schema, Draft202012Validator(schema, format_checker=_FORMATS))
     return entry[1]
+
+
+Offer = Callable[[Any, Any, datetime], list[dict[str, Any]]]
+
+
+def with_choices(schema: dict[str, Any], offers: Mapping[str, Offer], session: Any, task: Any,
+                 now: datetime) -> dict[str, Any]:
+    """``schema`` with each ``x-choices`` field's values filled in (a copy; the deployed
+    schema is never changed). A schema without such fields is returned as it is."""
+    names = [name for name, prop in (schema or {}).get("properties", {}).items()
+             if isinstance(prop, dict) and prop.get("x-choices") in offers]
+    if not names:
+        return schema
+    schema = deepcopy(schema)
+    for name in names:
+        prop = schema["properties"][name]
+        options = offers[prop["x-choices"]](session, task, now)
+        target = prop.setdefault("items", {}) if prop.get("type") == "array" else prop
+        offered = [o for o in options if not o.get("reasons")]
+        target["enum"] = [o["value"] for o in offered]
+        target["x-enum-titles"] = [o["label"] for o in offered]
+        target["x-enum-groups"] = [o.get("group", "") for o in offered]
+        target["x-choices"] = prop["x-choices"]
+        prop["x-unavailable"] = [o for o in options if o.get("reasons")]
+    return schema
 
 
 def field_path(error):
@@ -84,4 +122,6 @@ def _message(error):
         return _TYPE_MESSAGES.get(wanted, Text("This value is of the wrong kind."))
     if kind in _LIMIT_MESSAGES:
         return _LIMIT_MESSAGES[kind](limit)
+    if kind == "enum" and isinstance(error.schema, dict) and error.schema.get("x-choices"):
+        return Text("“%(value)s” is not one of the people you can choose.", value=error.instance)
     return _FIXED_MESSAGES.get(kind) or Text(error.message)

@@ -3,11 +3,11 @@
 Domain tables for the rules of the method (ledger, agreements, ballots, ...) live in
 ``engine/method/models.py``; ``engine/all_models.py`` imports every table module.
 """
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 from enum import StrEnum
 
 from sqlalchemy import (
-    JSON, BigInteger, Boolean, DateTime, ForeignKey, Index, Integer, LargeBinary,
+    JSON, BigInteger, Boolean, Date, DateTime, ForeignKey, Index, Integer, LargeBinary,
     String, Text, UniqueConstraint, text,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -131,12 +131,34 @@ class User(Base):
     password_hash: Mapped[str] = mapped_column(String(255), default="")
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     locale: Mapped[str] = mapped_column(String(10), default="zh_CN")
-    # The organization a person works for or is affiliated with (recusal uses it).
-    organization_id: Mapped[int | None] = mapped_column(ForeignKey("organizations.id"))
     failed_logins: Mapped[int] = mapped_column(Integer, default=0)
     locked_until: Mapped[datetime | None] = mapped_column(DateTime)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     grants: Mapped[list["RoleGrant"]] = relationship(back_populates="user", cascade="all, delete-orphan")
+    affiliations: Mapped[list["Affiliation"]] = relationship(
+        back_populates="user", cascade="all, delete-orphan", order_by="Affiliation.starts_on")
+
+
+class AffiliationKind(StrEnum):
+    """How a person belongs to an organization."""
+
+    EMPLOYMENT = "employment"  # 任职: staff, paid or not
+    MEMBERSHIP = "membership"  # 会员/志愿者: a member or volunteer
+
+
+class Affiliation(Base):
+    """A person's tie to a social organization from ``starts_on`` to ``ends_on`` (open when
+    None). The one record of who belongs to which organization: recusal reads it."""
+    __tablename__ = "affiliations"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    organization_id: Mapped[int] = mapped_column(ForeignKey("organizations.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(20))  # an AffiliationKind
+    title: Mapped[str] = mapped_column(String(100), default="")  # 职务, e.g. 项目主管
+    starts_on: Mapped[date] = mapped_column(Date)
+    ends_on: Mapped[date | None] = mapped_column(Date)
+    user: Mapped["User"] = relationship(back_populates="affiliations")
+    organization: Mapped[Organization] = relationship()
 
 
 class RoleGrant(Base):

@@ -8,10 +8,12 @@ the runtime calls it at the points named here and otherwise runs any diagram ali
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from collections.abc import Mapping
 from typing import Any, Protocol
 
 from sqlalchemy.orm import Session
 
+from engine.core.forms import Offer
 from engine.core.models import Instance, User
 
 
@@ -34,6 +36,10 @@ class StepPolicy(Protocol):
 
     #: Variables never shown to people (e.g. single ballots); left out of what is read.
     hidden_variables: tuple[str, ...]
+
+    #: What a form field marked ``"x-choices": NAME`` offers: ``{NAME: offer}``, see
+    #: :func:`engine.core.forms.with_choices` (e.g. the people who may sit on a panel).
+    form_choices: Mapping[str, Offer]
 
     def new_instance(self, session: Session, user: User, project: dict[str, Any]) -> NewInstance:
         """Check a start request and say what the instance and its start data are."""

@@ -37,7 +37,7 @@ from engine.core import access, spiff, stepwrites
 from engine.core.claims import TaskClaims
 from engine.core.deployments import FORM_PROPERTY, latest_definition
 from engine.core.eventlog import EventBatch
-from engine.core.forms import validate_form
+from engine.core.forms import validate_form, with_choices
 from engine.core.hooks import Hooks
 from engine.core.hotcache import HotInstances, after_commit
 from engine.core.models import Instance, Job, Task, Timer, User, utcnow
@@ -166,7 +166,8 @@ class Runtime:
             raise NotFoundError("No such task in your inbox.")
         access.check_can_act(session, user, row)
         definition = self.spec_cache.definition(session, row.definition_id)
-        schema = definition.forms.get(row.form_key) or {"type": "object"}
+        schema = with_choices(definition.forms.get(row.form_key) or {"type": "object"}, self.policy.form_choices,
+                              session, row, self.clock())
         errors = validate_form(schema, data)
         if errors:
             raise ValidationError("Please correct the marked fields.", errors=errors)
@@ -326,10 +327,12 @@ class Runtime:
         return access.visible_task(session, user, task_id)
 
     def task_form(self, session: Session, task_id: str, user: User) -> dict[str, Any]:
-        """The JSON Schema of the task's form (an empty object schema for a task without one)."""
+        """The JSON Schema of the task's form (an empty object schema for a task without one),
+        with the values its choice fields offer now."""
         row = self.get_task(session, task_id, user)
         definition = self.spec_cache.definition(session, row.definition_id)
-        return definition.forms.get(row.form_key) or {"type": "object", "properties": {}}
+        schema = definition.forms.get(row.form_key) or {"type": "object", "properties": {}}
+        return with_choices(schema, self.policy.form_choices, session, row, self.clock())
 
     def waiting_messages(self, session: Session, instance_id: int) -> set[str]:
         """Names of the messages the running instance waits for now."""

@@ -10,9 +10,9 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import select
 
-from engine.core import access
+from engine.core import access, affiliations
 from engine.errors import ConflictError, NotFoundError, Text, ValidationError
-from engine.core.models import ROLE_SCOPE_TYPE, ROLES, RoleGrant, User, utcnow
+from engine.core.models import ROLE_SCOPE_TYPE, ROLES, AffiliationKind, RoleGrant, User, utcnow
 
 _hasher = PasswordHasher()
 MIN_PASSWORD_LENGTH = 8
@@ -45,7 +45,11 @@ def hash_password(password):
 
 
 def create_user(session, username, password, display_name="", organization_id=None, locale="zh_CN"):
-    """A new active account; the username must be unused."""
+    """A new active account; the username must be unused.
+
+    With ``organization_id`` the person is recorded as employed there from today (see
+    :mod:`engine.core.affiliations` for memberships, titles and dates).
+    """
     username = (username or "").strip()
     if not username:
         raise ValidationError(Text("A username is required."), errors={"username": [Text("Required.")]})
@@ -53,10 +57,12 @@ def create_user(session, username, password, display_name="", organization_id=No
         raise ConflictError(Text("The username %(name)r is taken.", name=username))
     user = User(
         username=username, display_name=display_name or username, password_hash=hash_password(password),
-        organization_id=organization_id, locale=locale, failed_logins=0, active=True,
+        locale=locale, failed_logins=0, active=True,
     )
     session.add(user)
     session.flush()
+    if organization_id:
+        affiliations.add(session, user, organization_id, AffiliationKind.EMPLOYMENT, utcnow().date())
     return user
 
 
@@ -136,6 +142,19 @@ def revoke_role(session, user, role, scope_id=0):
     session.flush()
     access.forget_grants(session)
     return True
+
+
+def set_display_name(session, user, display_name):
+    """The name people see everywhere instead of the username (at most 200 characters)."""
+    name = (display_name or "").strip()
+    if not name:
+        message = Text("Enter the name people know this person by.")
+        raise ValidationError(message, errors={"display_name": [message]})
+    if len(name) > 200:
+        message = Text("At most %(count)s characters.", count=200)
+        raise ValidationError(message, errors={"display_name": [message]})
+    user.display_name = name
+    session.flush()
 
 
 def deactivate(session, user):

@@ -68,11 +68,13 @@ class Finding:
         return f"{where}: {prefix}{self.message}"
 
 
-def validate_bundle(bpmn_files, forms, known_roles, known_topics):
+def validate_bundle(bpmn_files, forms, known_roles, known_topics, parameter_checks=None):
     """All findings for diagrams ``{name: xml}`` with forms ``{name: schema}``.
 
     Forms may be given parsed (dicts) or as JSON text/bytes. ``known_roles`` are the lane
     names allowed, ``known_topics`` the service task topics some worker handles.
+    ``parameter_checks`` maps a topic to a function that takes a service task's parameters
+    (``{name: expression text}``) and returns its problems (the values a rule allows).
     Returns a list of ``Finding`` (empty when everything is fine), errors first by file.
     """
     findings, valid_forms = _check_forms(forms)
@@ -86,7 +88,8 @@ def validate_bundle(bpmn_files, forms, known_roles, known_topics):
     parsed = {}
     for name, tree in trees.items():
         file_findings = _check_xsd(name, tree)
-        diagram = _Diagram(name, tree, set(known_roles), set(known_topics), forms, valid_forms, process_ids)
+        diagram = _Diagram(name, tree, set(known_roles), set(known_topics), forms, valid_forms, process_ids,
+                           dict(parameter_checks or {}))
         file_findings += diagram.check()
         findings += file_findings
         if not any(f.severity == "error" for f in file_findings):
@@ -95,12 +98,12 @@ def validate_bundle(bpmn_files, forms, known_roles, known_topics):
     return findings
 
 
-def validate_or_raise(bpmn_files, forms, known_roles, known_topics):
+def validate_or_raise(bpmn_files, forms, known_roles, known_topics, parameter_checks=None):
     """Like ``validate_bundle``; raises ``ValidationError(findings=...)`` on any error.
 
     Returns the warnings when there are no errors.
     """
-    findings = validate_bundle(bpmn_files, forms, known_roles, known_topics)
+    findings = validate_bundle(bpmn_files, forms, known_roles, known_topics, parameter_checks)
     errors = [f for f in findings if f.severity == "error"]
     if errors:
         raise ValidationError(Text("The process has %(count)s problem(s); nothing was deployed.", count=len(errors)),
@@ -221,9 +224,10 @@ def _first(items):
 class _Diagram:
     """The project's own checks of one well-formed diagram."""
 
-    def __init__(self, name, tree, roles, topics, forms, valid_forms, process_ids):
+    def __init__(self, name, tree, roles, topics, forms, valid_forms, process_ids, parameter_checks):
         self.name, self.tree, self.roles, self.topics = name, tree, roles, topics
         self.forms, self.valid_forms, self.process_ids = forms, valid_forms, process_ids
+        self.parameter_checks = parameter_checks
         self.findings = []
 
     def check(self):
@@ -341,9 +345,14 @@ class _Diagram:
         topic = operator.get("id")
         if topic not in self.topics:
             self._add(task, f"no worker handles the service topic '{topic}'", line=operator.sourceline)
-        for param in operator.iterfind("spiffworkflow:parameters/spiffworkflow:parameter", NS):
+        params = list(operator.iterfind("spiffworkflow:parameters/spiffworkflow:parameter", NS))
+        for param in params:
             for problem in check_expression(param.get("value") or "", "eval"):
                 self._add(task, f"parameter '{param.get('id')}': {problem}", line=param.sourceline)
+        check = self.parameter_checks.get(topic)
+        if check is not None:
+            for problem in check({p.get("id"): p.get("value") or "" for p in params}):
+                self._add(task, problem, line=operator.sourceline)
 
     def _check_code(self):
         code = [("bpmn:script", "exec", "script"), ("spiffworkflow:preScript", "exec", "pre-script"),

@@ -4,11 +4,13 @@ Figures follow the 2014 pilot report (see DOMAIN.md): Xiangdong (象东社区, L
 rural, 12 villages, 20,000+ residents) and Yancheng (盐城社区, Yanpen sub-district, urban).
 Every demo account's password is ``demo-<username>``.
 """
+from typing import Any
+
 from sqlalchemy import func, select
 
 from engine.method import catalog, funds
 from engine.method.models import OrganizationBranch
-from engine.core import users
+from engine.core import affiliations, users
 from engine.core.access import get_user
 from engine.core.models import CatalogItem, Community, Instance, Organization, RoleGrant, Task, Town, User
 
@@ -70,6 +72,44 @@ BRANCHES = [
 
 REPRESENTATIVES_PER_COMMUNITY = 9
 
+# Display names of the demo's people (the username stays the sign-in name).
+NAMES = {
+    "admin": "系统管理员",
+    "liushi_gov": "周建国", "liushi_supervisor": "林慧敏", "yanpen_gov": "郑立新", "yanpen_supervisor": "黄晓燕",
+    "xiangdong_director": "陈志强", "xiangdong_committee": "王丽华",
+    "yancheng_director": "张海波", "yancheng_committee": "李秀英",
+    "sunshine_lead": "吴晓东", "sunshine_staff": "徐静", "heshilao_lead": "赵德明", "heshilao_staff": "钱美玲",
+    "growth_lead": "孙宇航", "growth_staff": "胡佳琪", "xinjiayuan_lead": "朱文静", "xinjiayuan_staff": "高俊杰",
+    "arts_lead": "何雅婷", "yanpen_arts_staff": "罗晓峰",
+}
+REPRESENTATIVE_NAMES = {
+    "xiangdong": ["陈美华", "王建平", "李金花", "张国庆", "刘桂芳", "杨永福", "黄素珍", "周小军", "吴春燕"],
+    "yancheng": ["郑明辉", "谢秀兰", "许文斌", "蔡玉梅", "潘志刚", "叶淑芬", "余海涛", "沈丽娟", "卢建华"],
+}
+PANEL_NAMES = {
+    "xiangdong": ["邱红梅", "柳市镇民政办 戴国平", "温州大学 傅晓琳 教授"],
+    "yancheng": ["蒋丽萍", "盐盆街道社会事务科 韩志勇", "乐清市社工协会 曹文华"],
+}
+# Ties to organizations, as the people pages record them: (username, organization, kind,
+# title, since). Staff are employed; the ninth representative of each community volunteers
+# with a local organization and the third panel member advises one, so each stands aside
+# (recusal) when that organization applies.
+AFFILIATIONS = [
+    ("sunshine_lead", "sunshine", "employment", "项目主管", "2012-05-01"),
+    ("sunshine_staff", "sunshine", "employment", "社工", "2013-03-01"),
+    ("heshilao_lead", "heshilao", "employment", "会长", "2010-09-01"),
+    ("heshilao_staff", "heshilao", "employment", "调解员", "2012-01-01"),
+    ("growth_lead", "growth", "employment", "负责人", "2013-06-01"),
+    ("growth_staff", "growth", "employment", "社工", "2013-09-01"),
+    ("xinjiayuan_lead", "xinjiayuan", "employment", "主任", "2011-04-01"),
+    ("xinjiayuan_staff", "xinjiayuan", "employment", "社工", "2013-02-01"),
+    ("arts_lead", "yanpen_arts", "employment", "团长", "2009-10-01"),
+    ("yanpen_arts_staff", "yanpen_arts", "employment", "干事", "2012-07-01"),
+    ("xiangdong_rep9", "sunshine", "membership", "志愿者", "2013-01-01"),
+    ("yancheng_rep9", "xinjiayuan", "membership", "志愿者", "2013-01-01"),
+    ("xiangdong_panel3", "growth", "membership", "顾问", "2012-01-01"),
+]
+
 
 def password_of(username):
     return f"demo-{username}"
@@ -81,8 +121,11 @@ def has_data(session):
                 or session.scalar(select(func.count()).select_from(Instance)))
 
 
-def _person(session, accounts, username, display_name, grants, organization_id=None):
-    user = users.create_user(session, username, password_of(username), display_name, organization_id)
+def _person(session: Any, accounts: list[tuple[str, str, str]], username: str, display_name: str,
+            grants: list[tuple[str, int]]) -> User:
+    """An account with its roles; its display name is the demo's Chinese name when it has one."""
+    display_name = NAMES.get(username) or display_name
+    user = users.create_user(session, username, password_of(username), display_name)
     for role, scope_id in grants:
         users.grant_role(session, user, role, scope_id)
     accounts.append((username, display_name, ", ".join(role for role, _ in grants)))
@@ -131,8 +174,8 @@ def load_pilot(session, budget_years=(2014, 2015, 2016), budget_yuan=600_000, ca
         session.flush()
         orgs[code] = org.id
         if lead:
-            _person(session, accounts, lead, f"{name} 项目负责人", [("social_organization", org.id)], org.id)
-            _person(session, accounts, f"{code}_staff", f"{name} 社工", [("social_organization", org.id)], org.id)
+            _person(session, accounts, lead, f"{name} 项目负责人", [("social_organization", org.id)])
+            _person(session, accounts, f"{code}_staff", f"{name} 社工", [("social_organization", org.id)])
 
     _person(session, accounts, "admin", "系统管理员", [("administrator", 0)])
     for code, name, _, _ in TOWNS:
@@ -143,14 +186,12 @@ def load_pilot(session, budget_years=(2014, 2015, 2016), budget_yuan=600_000, ca
         _person(session, accounts, f"{code}_director", f"{name} 居委会主任", [("community_committee", cid)])
         _person(session, accounts, f"{code}_committee", f"{name} 居委会委员", [("community_committee", cid)])
         for n in range(1, REPRESENTATIVES_PER_COMMUNITY + 1):
-            # The ninth representative of each community volunteers with a local organization:
-            # recused whenever that organization applies.
-            affiliated = orgs["sunshine" if town == "liushi" else "xinjiayuan"] if n == 9 else None
-            _person(session, accounts, f"{code}_rep{n}", f"{name} 居民代表 {n}",
-                    [("resident_representative", cid)], affiliated)
-        for n, kind in enumerate(("public", "department", "expert"), start=1):
-            _person(session, accounts, f"{code}_panel{n}", f"{name} 评议成员 {n} ({kind})",
-                    [("evaluation_panel", cid)])
+            _person(session, accounts, f"{code}_rep{n}", REPRESENTATIVE_NAMES[code][n - 1],
+                    [("resident_representative", cid)])
+        for n, label in enumerate(PANEL_NAMES[code], start=1):
+            _person(session, accounts, f"{code}_panel{n}", label, [("evaluation_panel", cid)])
+    for username, org_code, kind, title, since in AFFILIATIONS:
+        affiliations.add(session, get_user(session, username), orgs[org_code], kind, since, title=title)
     session.flush()
     for org_code, branch_name, address in BRANCHES:
         session.add(OrganizationBranch(organization_id=orgs[org_code], name=branch_name, address=address))

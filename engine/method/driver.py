@@ -7,13 +7,14 @@ One driver for the tests, the benchmarks (``bench/``) and anyone exploring the e
 outcome per round, see :func:`default_choices`); :func:`service_result` answers a service
 task per topic, as an external worker would.
 """
+from datetime import date
 from itertools import count
 from types import SimpleNamespace
 from typing import Any
 
 from sqlalchemy.orm import Session
 
-from engine.core.models import CatalogItem, Community, Organization, RoleGrant, Town, User
+from engine.core.models import Affiliation, CatalogItem, Community, Organization, RoleGrant, Town, User
 from engine.method.catalog import this_year
 
 
@@ -84,9 +85,13 @@ def default_choices(panel: tuple[str, ...] = ("panel0", "panel1", "panel2"), rou
 
 def add_user(session: Session, username: str, role: str, scope_type: str, scope_id: int,
              organization_id: int | None = None) -> User:
-    """A user holding ``role`` in one scope (display name = username)."""
-    user = User(username=username, display_name=username, organization_id=organization_id)
+    """A user holding ``role`` in one scope (display name = username); with
+    ``organization_id``, employed there since 2020."""
+    user = User(username=username, display_name=username)
     user.grants.append(RoleGrant(role=role, scope_type=scope_type, scope_id=scope_id))
+    if organization_id is not None:
+        user.affiliations.append(Affiliation(organization_id=organization_id, kind="employment",
+                                             starts_on=date(2020, 1, 1)))
     session.add(user)
     return user
 

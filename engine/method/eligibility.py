@@ -41,6 +41,21 @@ def reasons_against(org, item, running):
     return reasons
 
 
+def reason_codes(org, item, running):
+    """The reasons of :func:`reasons_against` as facts a page can put in words:
+    ``[{"code": "not_registered" | "not_active" | "fields" | "limit", ...}]``."""
+    codes = []
+    if org.status == RegistrationStatus.UNREGISTERED:
+        codes.append({"code": "not_registered"})
+    elif org.status != RegistrationStatus.ACTIVE:
+        codes.append({"code": "not_active"})
+    if not covers(org, item):
+        codes.append({"code": "fields", "fields": sorted(org.service_fields or []), "field": item.service_field})
+    if running >= org.max_concurrent_projects:
+        codes.append({"code": "limit", "running": running, "limit": org.max_concurrent_projects})
+    return codes
+
+
 def screen(session, catalog_item_id, organization_ids=None, exclude_instance_id=None):
     """Screen organizations for a catalog item.
 
@@ -61,7 +76,8 @@ def screen(session, catalog_item_id, organization_ids=None, exclude_instance_id=
     rows = []
     for org in orgs:
         reasons = reasons_against(org, item, running.get(org.id, 0))
-        rows.append({"id": org.id, "name": org.name, "eligible": not reasons, "reasons": reasons})
+        rows.append({"id": org.id, "name": org.name, "eligible": not reasons, "reasons": reasons,
+                     "reason_codes": reason_codes(org, item, running.get(org.id, 0))})
     return {"item_id": item.id, "service_field": item.service_field,
             "eligible_ids": [r["id"] for r in rows if r["eligible"]], "organizations": rows}
 
@@ -76,4 +92,5 @@ def screen_applicant(session, catalog_item_id, applicant_id, organization_ids=No
         if not found:
             raise NotFoundError(Text("No organization %(id)s.", id=applicant_id))
         row = found[0]
-    return {**screening, "eligible": bool(row and row["eligible"]), "reasons": row["reasons"] if row else []}
+    return {**screening, "eligible": bool(row and row["eligible"]), "reasons": row["reasons"] if row else [],
+            "reason_codes": row["reason_codes"] if row else [], "applicant_id": applicant_id}

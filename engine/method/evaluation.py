@@ -1,61 +1,114 @@
 """Step 7: the evaluation panel and the acceptance decision.
 
-Panel rule: no member of the evaluated organization (it recuses itself), no service
+Panel rule: only people of the system (active accounts), no one tied to the evaluated
+organization (it recuses itself: employment, membership, acting for it), no service
 recipients, and at least ``min_size`` members - otherwise the BPMN error ``invalid_panel``
 sends the committee back to form it again. Acceptance: the panel members' average score
 reaches ``pass_score`` (set in the diagram). Scores are exact decimals.
 """
+from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
-from engine.errors import BusinessRuleError, Text, ValidationError
-from engine.core.models import Instance, User
+from engine.errors import BusinessRuleError, NotFoundError, Text, ValidationError
+from engine.core.models import Instance, User, utcnow
+from engine.core.users import members
+from engine.method import recusal
 from engine.method.models import Decision
 
 
-def _member_name(entry):
+def _member_name(entry: Any) -> str | None:
     if isinstance(entry, str):
-        return entry
+        return entry.strip() or None
     return entry.get("username") or entry.get("name") or entry.get("member")
 
 
-def check_panel(session, instance_id, panel, min_size=3, service_recipients=()):
+def _instance(session: Session, instance_id: int) -> Instance:
+    instance = session.get(Instance, instance_id)
+    if instance is None:
+        raise NotFoundError(Text("No project %(id)s.", id=instance_id))
+    return instance
+
+
+def candidates(session: Session, instance: Instance, on: date) -> list[dict[str, Any]]:
+    """People the committee may pick for the panel, each with the reasons they may not.
+
+    The community's evaluation panel members and resident representatives (active
+    accounts), by display name; an entry with ``reasons`` must stand aside (recusal).
+    """
+    people: dict[str, tuple[User, str]] = {}
+    for role in ("evaluation_panel", "resident_representative"):
+        for person in members(session, role, "community", instance.community_id):
+            people.setdefault(person.username, (person, role))
+    ordered = [people[name] for name in people]  # panel members first, then representatives
+    stand_aside = recusal.interests(session, [p for p, _ in ordered], instance.organization_id, on)
+    return [{"username": p.username, "name": p.display_name or p.username, "role": role,
+             "reasons": stand_aside.get(p.username, [])} for p, role in ordered]
+
+
+def panel_choices(session: Session, task: Any, now: datetime) -> list[dict[str, Any]]:
+    """What the panel form's ``x-choices: panel_candidates`` field offers for ``task``:
+    each candidate's username, display name, role (``group``) and recusal reasons."""
+    instance = _instance(session, task.instance_id)
+    return [{"value": c["username"], "label": c["name"], "group": c["role"], "reasons": c["reasons"]}
+            for c in candidates(session, instance, now.date())]
+
+
+def check_panel(session: Session, instance_id: int, panel: Any, min_size: int = 3,
+                service_recipients: Any = (), now: datetime | None = None) -> dict[str, Any]:
     """The panel's members, or ``BusinessRuleError(code="invalid_panel")`` listing every problem.
 
-    Members named in ``service_recipients`` count as having received the service.
+    Every member must be an active person of the system, not tied to the evaluated
+    organization (``recusal.interests``: employment, membership, acting for it) and not a
+    service recipient (named in ``service_recipients`` or flagged on the entry).
     """
-    instance = session.get(Instance, instance_id)
+    instance = _instance(session, instance_id)
     recipients = set(service_recipients or ())
     entries: list[dict[str, Any]] = [{"username": entry} if isinstance(entry, str) else dict(entry) for entry in panel or []]
     if recipients:
         for entry in entries:
             entry["service_recipient"] = entry.get("service_recipient") or entry.get("username") in recipients
     names = [_member_name(e) for e in entries]
-    affiliation = dict(session.execute(select(User.username, User.organization_id)
-                                       .where(User.username.in_([n for n in names if n]))).all())
-    problems, members = [], []
+    people = {p.username: p for p in session.scalars(select(User).where(User.username.in_([n for n in names if n])))}
+    stand_aside = recusal.interests(session, [p for p in people.values() if p.active], instance.organization_id,
+                                    (now or utcnow()).date())
+    problems, codes, members_ = [], [], []
     for entry, name in zip(entries, names):
+        person = people.get(name) if name else None
         if not name:
             problems.append("a panel entry has no name")
-            continue
-        org = entry.get("organization_id") or affiliation.get(name)
-        if org is not None and int(org) == instance.organization_id:
+            codes.append({"code": "no_name"})
+        elif person is None:
+            problems.append(f"{name} is not a person in the system")
+            codes.append({"code": "not_a_person", "username": name})
+        elif not person.active:
+            problems.append(f"{name} no longer has an active account")
+            codes.append({"code": "inactive", "username": name, "name": person.display_name})
+        elif name in stand_aside or (entry.get("organization_id") is not None
+                                     and int(entry["organization_id"]) == instance.organization_id):
             problems.append(f"{name} belongs to the evaluated organization")
+            codes.append({"code": "affiliated", "username": name, "name": person.display_name,
+                          "reasons": stand_aside.get(name, [])})
         elif entry.get("service_recipient"):
             problems.append(f"{name} received the service")
-        elif name in members:
+            codes.append({"code": "service_recipient", "username": name, "name": person.display_name})
+        elif name in members_:
             problems.append(f"{name} is listed twice")
+            codes.append({"code": "twice", "username": name, "name": person.display_name})
         else:
-            members.append(name)
-    if len(members) < int(min_size):
-        problems.append(f"the panel needs at least {int(min_size)} eligible members, it has {len(members)}")
+            members_.append(name)
+    if len(members_) < int(min_size):
+        problems.append(f"the panel needs at least {int(min_size)} eligible members, it has {len(members_)}")
+        codes.append({"code": "too_few", "min_size": int(min_size), "size": len(members_)})
     if problems:
         raise BusinessRuleError(Text("The evaluation panel is not valid: %(problems)s", problems="; ".join(problems)),
                                 code="invalid_panel",
-                                variables={"panel_problems": problems})
-    return {"members": members, "size": len(members)}
+                                variables={"panel_problems": problems, "panel_problem_codes": codes})
+    return {"members": members_, "size": len(members_),
+            "names": {name: people[name].display_name or name for name in members_}}
 
 
 def _score(value):

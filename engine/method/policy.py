@@ -6,17 +6,22 @@
   (the messages a running project waits for).
 * Only the town government stops a project before its end.
 * Single ballots and scores, and who cast them, are never shown; the tallies are.
+* The evaluation panel is picked from the community's people; those who must stand aside
+  (recusal) are not offered.
 Administrators may do all of these.
 """
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from sqlalchemy.orm import Session
 
 from engine.core import access
 from engine.core.models import CatalogItem, Community, Instance, Organization, User
+from engine.core.forms import Offer
 from engine.core.policy import NewInstance
+from engine.method import evaluation
 from engine.errors import ForbiddenError, Text, ValidationError
 
 # Variables never shown to people: single ballots, scores and who cast them (the tallies are
@@ -28,6 +33,7 @@ class SevenStepPolicy:
     """The rules above, for :class:`engine.core.runtime.Runtime`."""
 
     hidden_variables: tuple[str, ...] = SECRET_VARIABLES
+    form_choices: Mapping[str, Offer] = {"panel_candidates": evaluation.panel_choices}
 
     def new_instance(self, session: Session, user: User, project: dict[str, Any]) -> NewInstance:
         """The project's columns and ``project`` start variable; ``project`` names at least

@@ -2,17 +2,19 @@
 
 Roster: the representatives of the instance's community, minus the recused - the project
 lead and anyone affiliated with the applying organization; the recused neither vote nor
-count. Tally (Organic Law of Villagers' Committees, art. 26): the meeting is valid only with
-MORE than ``quorum_ratio`` of its members present, and the application passes with MORE
-than ``pass_ratio`` of those present. Both comparisons are strict and exact (fractions,
-no floating point: 6 of 9 present is not more than 2/3).
+count. Tally: by the rule in ``vote_rule`` (the law: at least two-thirds of the members
+present, more than half of those present voting yes; 6 of 9 present is a valid meeting).
 """
-from fractions import Fraction
+from datetime import datetime
+from typing import Any
 
 from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
-from engine.errors import Text, ValidationError
-from engine.core.models import Instance
+from engine.errors import NotFoundError, Text
+from engine.method import recusal
+from engine.method.vote_rule import VoteRule
+from engine.core.models import Instance, utcnow
 from engine.core.notifications import announce_to_community
 from engine.method.models import Decision
 from engine.core.users import members
@@ -20,36 +22,31 @@ from engine.core.users import members
 CHOICES = ("yes", "no", "abstain", "absent")
 
 
-def ratio(value, name="ratio"):
-    """An exact fraction from ``"2/3"``, ``0.5``, ``Fraction(2, 3)`` or ``0.6666666666666666``."""
-    try:
-        if isinstance(value, Fraction):
-            result = value
-        elif isinstance(value, str):
-            result = Fraction(value.strip())
-        elif isinstance(value, float):
-            result = Fraction(value).limit_denominator(1000)
-        else:
-            result = Fraction(value)
-    except (TypeError, ValueError, ZeroDivisionError) as exc:
-        raise ValidationError(Text("%(name)s must be a fraction like 2/3.", name=name), errors={name: [str(exc)]}) from exc
-    if not 0 <= result < 1:
-        raise ValidationError(Text("%(name)s must be at least 0 and below 1.", name=name), errors={name: [str(value)]})
-    return result
-
-
-def roster(session, instance_id, lead=None):
-    """Who votes on the instance's application, and who is recused and why."""
+def _instance(session: Session, instance_id: int) -> Instance:
     instance = session.get(Instance, instance_id)
+    if instance is None:
+        raise NotFoundError(Text("No project %(id)s.", id=instance_id))
+    return instance
+
+
+def roster(session: Session, instance_id: int, lead: str | None = None,
+           now: datetime | None = None) -> dict[str, Any]:
+    """Who votes on the instance's application, and who is recused and why.
+
+    ``voters`` are usernames (one ballot each), ``names`` their display names, ``recused``
+    entries of ``recusal.recused_entry``; ``members`` counts the voters only.
+    """
+    instance = _instance(session, instance_id)
+    reps = members(session, "resident_representative", "community", instance.community_id)
+    stand_aside = recusal.interests(session, reps, instance.organization_id, (now or utcnow()).date(), lead)
     voters, recused = [], []
-    for rep in members(session, "resident_representative", "community", instance.community_id):
-        if lead and rep.username == lead:
-            recused.append({"username": rep.username, "reason": "project lead"})
-        elif rep.organization_id is not None and rep.organization_id == instance.organization_id:
-            recused.append({"username": rep.username, "reason": "affiliated with the applicant"})
+    for rep in reps:
+        if rep.username in stand_aside:
+            recused.append(recusal.recused_entry(rep, stand_aside[rep.username]))
         else:
             voters.append(rep.username)
-    return {"voters": voters, "recused": recused, "members": len(voters)}
+    names = {rep.username: rep.display_name or rep.username for rep in reps}
+    return {"voters": voters, "recused": recused, "members": len(voters), "names": names}
 
 
 def _ballot_fields(ballot):
@@ -67,10 +64,13 @@ def normalize_ballots(ballots):
     return [_ballot_fields(b) for b in (ballots or []) if isinstance(b, dict)]
 
 
-def tally(voters, ballots, quorum_ratio="2/3", pass_ratio="1/2"):
-    """Count ballots of the roster's ``voters``. Ballots of anyone else (the recused, outsiders)
-    and second ballots of one voter are ignored and listed."""
-    quorum, majority = ratio(quorum_ratio, "quorum_ratio"), ratio(pass_ratio, "pass_ratio")
+def tally(voters: list[str], ballots: Any, rule: VoteRule | None = None) -> dict[str, Any]:
+    """Count ballots of the roster's ``voters`` under ``rule`` (the law when not given).
+
+    Ballots of anyone else (the recused, outsiders) and second ballots of one voter are
+    ignored and listed.
+    """
+    rule = rule or VoteRule()
     members = set(voters)
     counted, ignored = {}, []
     for voter, choice in normalize_ballots(ballots):
@@ -82,38 +82,46 @@ def tally(voters, ballots, quorum_ratio="2/3", pass_ratio="1/2"):
     no = sum(1 for c in counted.values() if c == "no")
     abstain = sum(1 for c in counted.values() if c == "abstain")
     present = yes + no + abstain
-    valid = len(members) > 0 and Fraction(present, len(members)) > quorum
-    passed = valid and present > 0 and Fraction(yes, present) > majority
+    valid = rule.quorum_met(present, len(members))
+    passed = valid and rule.passed(yes, present)
     return {"members": len(members), "present": present, "yes": yes, "no": no, "abstain": abstain,
-            "valid": valid, "passed": passed, "quorum_ratio": str(quorum), "pass_ratio": str(majority),
+            "valid": valid, "passed": passed, **rule.as_dict(),
+            "rule": {**rule.as_dict(), "text": rule.words()},
+            "announcement": rule.announcement(len(members), present, yes, no, abstain),
             "ignored": ignored}
 
 
-def outcome_text(result):
+def outcome_text(result: dict[str, Any]) -> str:
+    """The decision's outcome key: ``passed``, ``rejected`` or ``invalid (no quorum)``."""
     if not result["valid"]:
         return "invalid (no quorum)"
     return "passed" if result["passed"] else "rejected"
 
 
-def record_tally(session, job_id, instance_id, voters, recused, ballots, quorum_ratio, pass_ratio, now):
+def record_tally(session: Session, job_id: int, instance_id: int, voters: list[str], recused: list[Any],
+                 ballots: Any, rule: VoteRule, now: datetime | None) -> dict[str, Any]:
     """Tally, record the decision and announce it to the community at once.
 
+    The result carries the rule applied (``rule``: ratios, comparisons and the rule in words)
+    and the announcement in Chinese and English (``announcement``: ``{"zh", "en"}``), e.g.
+    "第1轮表决：应到9人，实到6人，到会人数不少于三分之二，会议有效；……表决通过".
     A second run of the same job returns the recorded result and announces nothing again.
     """
     done = session.scalar(select(Decision).where(Decision.job_id == job_id))
     if done is not None:
         return done.details
-    result = tally(voters, ballots, quorum_ratio, pass_ratio)
-    instance = session.get(Instance, instance_id)
+    result = tally(voters, ballots, rule)
+    instance = _instance(session, instance_id)
     rounds = session.scalar(select(func.count()).select_from(Decision)
-                            .where(Decision.instance_id == instance_id, Decision.kind == "vote"))
+                            .where(Decision.instance_id == instance_id, Decision.kind == "vote")) or 0
     result.update(round=rounds + 1, recused=[r["username"] if isinstance(r, dict) else r for r in recused],
-                  outcome=outcome_text(result))
-    result["announcement"] = (
-        f"Vote on '{instance.title}' (round {result['round']}): {result['outcome']} - "
-        f"{result['present']} of {result['members']} present, {result['yes']} yes, {result['no']} no, "
-        f"{result['abstain']} abstain.")
+                  recused_reasons=[r for r in recused if isinstance(r, dict)], outcome=outcome_text(result))
+    said = result["announcement"]
+    result["announcement"] = {
+        "zh": f"“{instance.title}”第{result['round']}轮表决：{said['zh']}。",
+        "en": f"Vote on '{instance.title}' (round {result['round']}): {said['en']}.",
+    }
     session.add(Decision(instance_id=instance_id, job_id=job_id, kind="vote", outcome=result["outcome"],
                          details=result, created_at=now))
-    announce_to_community(session, instance.community_id, result["announcement"], job_id=job_id, now=now)
+    announce_to_community(session, instance.community_id, result["announcement"]["zh"], job_id=job_id, now=now)
     return result

@@ -68,6 +68,9 @@ def fill(page, schema, data, prefix=""):
             for index, row in enumerate(value):
                 page.click(f'[data-rows="{path}"] [data-add-row]')
                 fill(page, prop["items"], row, f"{path}.{index}.")
+        elif prop.get("x-choices"):  # people picked from the list the page offers
+            for choice in value:
+                page.check(f'{selector}[value="{choice}"]')
         elif widget == "lines":
             page.fill(selector, "\n".join(value))
         elif widget == "file":

@@ -166,3 +166,23 @@ def test_the_seven_step_process_validates_cleanly():
     assert validate_bundle({SEVEN_STEP.name: xml}, forms, ROLE_KEYS, topics) == []
     # and without its topics' handlers it is refused
     assert validate_bundle({SEVEN_STEP.name: xml}, forms, ROLE_KEYS, set())
+
+
+def test_the_vote_rule_parameters_accept_only_the_allowed_words():
+    from tests import diagram_edits as edits
+    from workers.registry import PARAMETER_CHECKS, TOPICS
+
+    forms = {p.name: p.read_text() for p in (edits.PROCESSES / "forms").glob("*.json")}
+
+    def check(xml):
+        return [f for f in validate_bundle({"seven_step_project.bpmn": xml}, forms, ROLE_KEYS, set(TOPICS),
+                                           PARAMETER_CHECKS) if f.severity == "error"]
+
+    assert check(edits.original()) == []
+    assert check(edits.set_param(edits.original(), "tally_votes", "quorum_comparison", '"more_than"')) == []
+    assert check(edits.set_param(edits.original(), "tally_votes", "pass_comparison", '"at_least"')) == []
+    [finding] = check(edits.set_param(edits.original(), "tally_votes", "pass_comparison", '"mostly"'))
+    assert finding.element_id == "tally_votes" and "pass_comparison" in finding.message
+    assert '"at_least" or "more_than"' in finding.message
+    [finding] = check(edits.set_param(edits.original(), "tally_votes", "quorum_ratio", "3/2"))
+    assert "quorum_ratio" in finding.message

@@ -44,6 +44,8 @@ CASES = [
      "tally_votes", 'id="vote_count"', "vote_count"),
     ("missing_form", lambda: replaced('value="plan_survey.schema.json"', 'value="plan_survey_v2.schema.json"'),
      "plan_survey", 'value="plan_survey_v2.schema.json"', "plan_survey_v2.schema.json"),
+    ("vote_rule_not_allowed", lambda: replaced("""value='"at_least"'""", """value='"two_thirds_or_so"'"""),
+     "tally_votes", 'id="vote_tally"', "quorum_comparison"),
 ]
 
 

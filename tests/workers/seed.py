@@ -1,10 +1,10 @@
 """Small seed rows for worker tests: one town, one community, organizations, people, an instance."""
 import uuid
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 
 from engine.core.models import (
-    CatalogItem, Community, Definition, Instance, Job, Organization, RoleGrant, Town, User,
+    Affiliation, CatalogItem, Community, Definition, Instance, Job, Organization, RoleGrant, Town, User,
 )
 
 
@@ -59,16 +59,20 @@ class Seed:
         seed.add_user(session, "lead", "social_organization", "organization", orgs["sunshine"].id,
                       organization_id=orgs["sunshine"].id)
         # rep9 works for the applicant: recused from its vote.
-        session.get(User, seed.users["rep9"]).organization_id = orgs["sunshine"].id
+        session.add(Affiliation(user_id=seed.users["rep9"], organization_id=orgs["sunshine"].id,
+                                kind="employment", starts_on=date(2020, 1, 1)))
         seed.add_user(session, "chair", "community_committee", "community", community.id)
         session.flush()
         return seed
 
     def add_user(self, session, username, role, scope_type, scope_id, organization_id=None):
-        user = User(username=username, display_name=username, organization_id=organization_id)
+        user = User(username=username, display_name=username)
         user.grants.append(RoleGrant(role=role, scope_type=scope_type, scope_id=scope_id))
         session.add(user)
         session.flush()
+        if organization_id is not None:
+            session.add(Affiliation(user_id=user.id, organization_id=organization_id, kind="employment",
+                                    starts_on=date(2020, 1, 1)))
         self.users[username] = user.id
         return user
 

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from sqlalchemy import or_, select
 
 from engine.core import access, audit
-from engine.core.models import Organization, RegistrationStatus, RoleGrant, Town, User
+from engine.core.models import Affiliation, Organization, RegistrationStatus, RoleGrant, Town, User
 from engine.errors import ConflictError, ForbiddenError, NotFoundError, Text, ValidationError
 from engine.method import credit_codes
 from engine.method.catalog import ServiceField
@@ -165,7 +165,9 @@ def staff(session, organization_id: int) -> list[StaffMember]:
     acting = select(RoleGrant.user_id).where(RoleGrant.role == "social_organization",
                                              RoleGrant.scope_type == "organization",
                                              RoleGrant.scope_id == organization_id)
-    people = session.scalars(select(User).where(or_(User.organization_id == organization_id, User.id.in_(acting)))
+    employed = select(Affiliation.user_id).where(Affiliation.organization_id == organization_id,
+                                                 Affiliation.ends_on.is_(None))
+    people = session.scalars(select(User).where(or_(User.id.in_(employed), User.id.in_(acting)))
                              .order_by(User.display_name, User.username))
     return [StaffMember(p.username, p.display_name or p.username, p.active) for p in people]
 

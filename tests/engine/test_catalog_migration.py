@@ -39,6 +39,7 @@ def test_existing_items_and_organizations_keep_their_meaning(db_url):
                 (1, "active"), (2, "deregistered"), (3, "unregistered")]
             assert conn.execute(text("SELECT year, revision, approved_revision, retired_at FROM catalog_items")).one() == (
                 this_year(), 1, None, None)  # this year's catalog, awaiting the town's approval
-            assert conn.execute(text("SELECT organization_id FROM users")).scalar() == 1
+            # The account's organization became an employment affiliation (migration 0005).
+            assert conn.execute(text("SELECT organization_id FROM affiliations")).scalar() == 1
     finally:
         engine.dispose()

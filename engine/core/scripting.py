@@ -52,6 +52,9 @@ FORBIDDEN_ATTRIBUTES = frozenset({
     "cr_code", "cr_await", "ag_frame", "ag_code", "ag_await", "f_back", "f_globals",
     "f_locals", "f_builtins", "f_code", "f_trace", "tb_frame", "tb_next", "func_globals",
     "func_code", "co_code", "ljust", "rjust", "center", "zfill", "expandtabs",
+    # `Fraction` is an abstract base class: `Fraction.register(str)` would make every
+    # string count as a number for the whole process (JSON Schema's number check).
+    "register",
 })
 
 FORBIDDEN_NODES = {
@@ -130,10 +133,18 @@ def _node_problem(node):
     if isinstance(node, ast.Name):
         return _name_problem(node.id)
     if isinstance(node, ast.Attribute):
-        if node.attr.startswith("_"):
-            return f"access to private attribute '{node.attr}' is not allowed"
-        if node.attr in FORBIDDEN_ATTRIBUTES:
-            return f"attribute '{node.attr}' is not allowed"
+        if not isinstance(node.ctx, ast.Load):
+            # Classes and modules reachable from a script are shared by the whole process:
+            # `Fraction.limit_denominator = ...` would change every later vote count.
+            return f"assigning or deleting attribute '{node.attr}' is not allowed"
+        return _attribute_problem(node.attr)
+    if isinstance(node, ast.MatchClass):
+        # `case str(format=f)` reads attributes just as `x.format` does.
+        return next(filter(None, (_attribute_problem(a) for a in node.kwd_attrs)), None)
+    if isinstance(node, (ast.MatchAs, ast.MatchStar)) and node.name:
+        return _name_problem(node.name)
+    if isinstance(node, ast.MatchMapping) and node.rest:
+        return _name_problem(node.rest)
     if isinstance(node, (ast.FunctionDef, ast.Lambda)):
         names = [a.arg for a in _all_args(node.args)]
         if isinstance(node, ast.FunctionDef):
@@ -148,8 +159,17 @@ def _node_problem(node):
     return None
 
 
+def _attribute_problem(attr: str) -> str | None:
+    if attr.startswith("_"):
+        return f"access to private attribute '{attr}' is not allowed"
+    if attr in FORBIDDEN_ATTRIBUTES:
+        return f"attribute '{attr}' is not allowed"
+    return None
+
+
 def _name_problem(name):
-    if name.startswith("__"):
+    # `_sanshe_*` are the size guards: a script defining one would switch its guard off.
+    if name.startswith(("__", "_sanshe")):
         return f"name '{name}' is not allowed"
     if name in FORBIDDEN_NAMES:
         return f"'{name}' is not available in diagram scripts"

@@ -6,8 +6,11 @@ a diagram run anything on the server. Here every piece of diagram code is
 
 1. checked by ``check_expression`` (the same checker runs at deploy time): no imports,
    no dunder names or private attributes, no introspection attributes (``gi_frame``,
-   ``f_globals``, ``format`` ...), no names of dangerous builtins, no class definitions,
-   no ``finally`` or bare ``except`` (they could outlive the time limit);
+   ``f_globals``, ``format`` ...), also not through ``match`` class patterns, no
+   assignment to any attribute (the classes a script reaches are shared by the whole
+   process), no ``register`` (``Fraction`` is an abstract base class), no names of
+   dangerous builtins, no class definitions, no ``finally`` or bare ``except`` (they
+   could outlive the time limit);
 2. rewritten so that ``+``, ``*``, ``**``, ``<<`` and ``%`` refuse results that would be
    huge (a diagram must not exhaust the server's memory with ``10**10**10``);
 3. run with a small whitelist of builtins and a deadline that ``sys.settrace`` checks on

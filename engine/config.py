@@ -1,14 +1,37 @@
 """Every setting in one place, read from ``SANSHE_*`` environment variables."""
 import os
+import secrets
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+# Secrets that were once defaults or examples: whoever knows them can forge a session.
+KNOWN_SECRETS = frozenset({"dev-only-change-me", "dev-worker-key", "change-me", "secret", "changeme"})
+# Shortest secret `sanshe serve` accepts outside development.
+MIN_SECRET_LENGTH = 32
+# The files in `secrets_dir` that hold generated secrets, by setting.
+SECRET_FILES = {"secret_key": "secret_key", "worker_api_key": "worker_api_key"}
 
 
 def _env(name: str, default: str) -> str:
     """The setting ``SANSHE_<name>`` from the environment, else ``default``."""
     return os.environ.get(f"SANSHE_{name}", default)
+
+
+def _secrets_dir() -> Path:
+    return Path(_env("SECRETS_DIR", str(PROJECT_ROOT / "var")))
+
+
+def _secret(name: str) -> str:
+    """``SANSHE_<NAME>``, else the file the development set-up generated, else empty."""
+    value = os.environ.get(f"SANSHE_{name.upper()}")
+    if value is not None:
+        return value
+    path = _secrets_dir() / SECRET_FILES[name]
+    try:
+        return path.read_text(encoding="utf-8").strip()
+    except OSError:
+        return ""
 
 
 @dataclass
@@ -19,8 +42,13 @@ class Settings:
     processes_dir: str = field(default_factory=lambda: _env("PROCESSES_DIR", str(PROJECT_ROOT / "processes")))
     # Folder for uploaded attachments (stored in the database when empty).
     attachments_dir: str = field(default_factory=lambda: _env("ATTACHMENTS_DIR", ""))
-    # Secret for session cookies and CSRF tokens; set it in production.
-    secret_key: str = field(default_factory=lambda: _env("SECRET_KEY", "dev-only-change-me"))
+    # `development` (make run: secrets generated on first use) or `production` (the default:
+    # `sanshe serve` refuses to start without strong secrets of its own).
+    environment: str = field(default_factory=lambda: _env("ENV", "production"))
+    # Folder where development keeps its generated secrets (files of mode 0600).
+    secrets_dir: str = field(default_factory=lambda: str(_secrets_dir()))
+    # Secret for session cookies and CSRF tokens (SANSHE_SECRET_KEY, else secrets_dir/secret_key).
+    secret_key: str = field(default_factory=lambda: _secret("secret_key"))
     # Seconds between scheduler passes (timers, expired job locks).
     scheduler_interval: float = field(default_factory=lambda: float(_env("SCHEDULER_INTERVAL", "1.0")))
     # Default lock duration in seconds for jobs fetched by workers.
@@ -31,11 +59,17 @@ class Settings:
     job_backoff_seconds: float = field(default_factory=lambda: float(_env("JOB_BACKOFF_SECONDS", "2")))
     # Seconds a diagram script or condition may run before it is stopped.
     script_timeout: float = field(default_factory=lambda: float(_env("SCRIPT_TIMEOUT", "1.0")))
-    # API key for workers written elsewhere that use the HTTP job API.
-    worker_api_key: str = field(default_factory=lambda: _env("WORKER_API_KEY", "dev-worker-key"))
-    # Failed sign-ins before an account is locked for `login_lock_minutes`.
-    login_max_failures: int = field(default_factory=lambda: int(_env("LOGIN_MAX_FAILURES", "5")))
-    login_lock_minutes: int = field(default_factory=lambda: int(_env("LOGIN_LOCK_MINUTES", "15")))
+    # API key for workers written elsewhere that use the HTTP job API
+    # (SANSHE_WORKER_API_KEY, else secrets_dir/worker_api_key); empty closes the API.
+    worker_api_key: str = field(default_factory=lambda: _secret("worker_api_key"))
+    # Failed sign-ins per account name that cost nothing; each further one doubles the wait
+    # before the next try (1 s, 2 s, 4 s ...) up to `login_account_max_delay` seconds.
+    # Nobody is locked out: a stranger can delay a person's sign-in by at most that much.
+    login_account_free_failures: int = field(default_factory=lambda: int(_env("LOGIN_ACCOUNT_FREE_FAILURES", "5")))
+    login_account_max_delay: float = field(default_factory=lambda: float(_env("LOGIN_ACCOUNT_MAX_DELAY", "60")))
+    # The same per client address (many people may share one office address).
+    login_address_free_failures: int = field(default_factory=lambda: int(_env("LOGIN_ADDRESS_FREE_FAILURES", "20")))
+    login_address_max_delay: float = field(default_factory=lambda: float(_env("LOGIN_ADDRESS_MAX_DELAY", "900")))
     # Holidays the working-day calendar of process mining skips (ISO dates, comma-separated).
     calendar_holidays: str = field(default_factory=lambda: _env("CALENDAR_HOLIDAYS", ""))
     # Local time of the working-day calendar: hours east of UTC (China Standard Time is 8).
@@ -53,3 +87,38 @@ def load_settings(**overrides: object) -> Settings:
     for key, value in overrides.items():
         setattr(settings, key, value)
     return settings
+
+
+def secret_problems(settings: Settings) -> list[str]:
+    """Why the secrets in ``settings`` are unfit for serving; ``[]`` when they are fine."""
+    problems = []
+    for name in SECRET_FILES:
+        value = getattr(settings, name)
+        variable = f"SANSHE_{name.upper()}"
+        if not value:
+            problems.append(f"{variable} is not set")
+        elif value in KNOWN_SECRETS:
+            problems.append(f"{variable} is a publicly known default")
+        elif len(value) < MIN_SECRET_LENGTH:
+            problems.append(f"{variable} is shorter than {MIN_SECRET_LENGTH} characters")
+    return problems
+
+
+def create_missing_secrets(settings: Settings) -> Path:
+    """Generate each missing or known-default secret into ``secrets_dir`` (mode 0600) and put
+    it into ``settings``; returns the folder. For development only: production brings its own."""
+    folder = Path(settings.secrets_dir)
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, filename in SECRET_FILES.items():
+        value = getattr(settings, name)
+        if value and value not in KNOWN_SECRETS:
+            continue
+        path = folder / filename
+        value = secrets.token_urlsafe(48)
+        # Created with 0600 from the start: no moment where another user could read it.
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
+            handle.write(value + "\n")
+        os.chmod(path, 0o600)
+        setattr(settings, name, value)
+    return folder

@@ -3,11 +3,13 @@
 Server-rendered Jinja2 pages with htmx for partial updates. Views call engine functions in
 one unit of work per request and never touch SpiffWorkflow or SQL themselves.
 """
+import secrets
+
 from flask import Flask, redirect, url_for
 from flask_login import LoginManager
 from flask_wtf.csrf import CSRFProtect
 
-from engine.config import load_settings
+from engine.config import KNOWN_SECRETS, load_settings
 
 from . import errors, i18n
 from .context import load_user
@@ -27,9 +29,13 @@ def create_app(settings=None, services=None, test_config=None):
         from engine.wiring import build_services
         services = build_services(settings)
 
+    if settings.secret_key in KNOWN_SECRETS:
+        raise RuntimeError("SANSHE_SECRET_KEY is a publicly known default; anyone could forge a session with it")
     app = Flask(__name__)
     app.config.from_mapping(
-        SECRET_KEY=settings.secret_key,
+        # Without a configured key (tests, a quick local start) a random one for this process:
+        # never a known one. `sanshe serve` makes sure production has its own.
+        SECRET_KEY=settings.secret_key or secrets.token_urlsafe(48),
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
         SESSION_COOKIE_SECURE=settings.session_cookie_secure,

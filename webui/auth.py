@@ -1,16 +1,19 @@
-"""Sign-in, sign-out and the language switch."""
+"""Sign-in, sign-out, the password change and the language switch."""
+import math
 from urllib.parse import urlsplit
 
 from flask import Blueprint, flash, redirect, render_template, request, session, url_for
-from flask_babel import format_datetime
 from flask_babel import gettext as _
 from flask_login import current_user, login_required, login_user, logout_user
 
+from engine.core import throttle
 from engine.core.access import grants_of
-from engine.core.users import authenticate
+from engine.core.models import utcnow
+from engine.core.users import authenticate, change_password, end_sessions
+from engine.errors import ValidationError
 
-from .context import SignedIn, settings, unit
-from .i18n import LANGUAGES
+from .context import SignedIn, me, settings, unit
+from .i18n import LANGUAGES, translated
 
 bp = Blueprint("auth", __name__)
 
@@ -22,7 +25,19 @@ def _safe_next(target):
     parts = urlsplit(target)
     if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
         return None
+    # Control characters (CR/LF, NUL ...) would split or break the Location header.
+    if any(ord(c) < 32 or ord(c) == 127 for c in target) or "\\" in target:
+        return None
     return target
+
+
+def _limits(username):
+    cfg = settings()
+    return {
+        throttle.account_key(username): throttle.Limit(cfg.login_account_free_failures, cfg.login_account_max_delay),
+        throttle.address_key(request.remote_addr): throttle.Limit(cfg.login_address_free_failures,
+                                                                  cfg.login_address_max_delay),
+    }
 
 
 @bp.route("/login", methods=("GET", "POST"))
@@ -33,22 +48,28 @@ def login():
     username = ""
     if request.method == "POST":
         username = request.form.get("username", "").strip()
-        cfg = settings()
-        # The failed-attempt counter must be committed even when the sign-in is refused.
+        limits = _limits(username)
+        # The try is counted in its own short transaction before the slow password check:
+        # concurrent tries each see the others' counts, and no database lock is held while
+        # argon2 runs. A successful sign-in gives the try back in the second one.
         with unit() as db:
-            result = authenticate(db, username, request.form.get("password", ""),
-                                  max_failures=cfg.login_max_failures, lock_minutes=cfg.login_lock_minutes)
-            signed_in = SignedIn(result.user, grants_of(db, result.user)) \
-                if result.ok and result.user is not None else None
+            wait = throttle.reserve(db, limits, utcnow())
+        if wait:
+            error = _("Too many failed sign-ins. Please wait %(seconds)s seconds and try again.",
+                      seconds=math.ceil(wait))
+            return render_template("auth/login.html", error=error, username=username), 429
+        with unit() as db:
+            result = authenticate(db, username, request.form.get("password", ""))
+            signed_in = None
+            if result.ok and result.user is not None:
+                signed_in = SignedIn(result.user, grants_of(db, result.user))
+                account, *others = limits
+                throttle.forgive(db, account, others)
         if signed_in is not None:
             session.clear()
             login_user(signed_in)
             return redirect(_safe_next(request.args.get("next")) or url_for("inbox.index"))
-        if result.locked_until is not None:
-            error = _("Too many failed sign-ins. The account is locked until %(time)s.",
-                      time=format_datetime(result.locked_until, "short"))
-        else:
-            error = _("Wrong username or password.")
+        error = _("Wrong username or password.")
     status = 401 if error else 200
     return render_template("auth/login.html", error=error, username=username), status
 
@@ -57,12 +78,40 @@ def login():
 @login_required
 def logout():
     lang = session.get("lang")
+    with unit() as db:
+        # Copies of this cookie (another browser, a stolen one) stop working too.
+        end_sessions(db, me(db))
     logout_user()
     session.clear()
     if lang:
         session["lang"] = lang
     flash(_("You have signed out."))
     return redirect(url_for("auth.login"))
+
+
+@bp.route("/password", methods=("GET", "POST"))
+@login_required
+def password():
+    """The signed-in person changes their own password; their other sessions end."""
+    errors = {}
+    if request.method == "POST":
+        form = request.form
+        if form.get("new_password", "") != form.get("repeat_password", ""):
+            errors["repeat_password"] = [_("The two new passwords differ.")]
+        else:
+            try:
+                with unit() as db:
+                    user = me(db)
+                    change_password(db, user, form.get("current_password", ""), form.get("new_password", ""))
+                    signed_in = SignedIn(user, grants_of(db, user))
+            except ValidationError as exc:
+                errors = {k: [translated(m) for m in v] for k, v in exc.errors.items()}
+            else:
+                login_user(signed_in)
+                flash(_("Your password has been changed. You have been signed out everywhere else."))
+                return redirect(url_for("inbox.index"))
+    status = 422 if errors else 200
+    return render_template("auth/password.html", errors=errors), status
 
 
 @bp.post("/lang")

@@ -9,6 +9,7 @@ import time
 import click
 
 from cli.app import bench, main, pass_ctx
+from engine.config import create_missing_secrets, secret_problems
 
 STOP_GRACE_SECONDS = 15
 
@@ -85,8 +86,22 @@ def _stop(children):
 def serve(ctx, host, port, web_workers, no_workers):
     """Serve the web UI at http://HOST:PORT with gunicorn, together with the job workers and
     the scheduler; a part that dies is started again (after a pause that grows while it keeps
-    dying) and the others keep running. Ctrl-C (or SIGTERM) stops them all."""
-    env = dict(os.environ, SANSHE_DATABASE_URL=ctx.settings.database_url)
+    dying) and the others keep running. Ctrl-C (or SIGTERM) stops them all.
+
+    With SANSHE_ENV=development missing secrets are generated into the secrets folder;
+    otherwise it refuses to start without strong secrets of its own."""
+    settings = ctx.settings
+    if settings.environment == "development":
+        folder = create_missing_secrets(settings)
+        click.echo(f"development secrets (secret key, worker key) are kept in {folder} (mode 0600)")
+    else:
+        problems = secret_problems(settings)
+        if problems:
+            raise click.ClickException(
+                "refusing to start: " + "; ".join(problems) + ". Set them in the environment (e.g. "
+                "python -c 'import secrets; print(secrets.token_urlsafe(48))'), or SANSHE_ENV=development.")
+    env = dict(os.environ, SANSHE_DATABASE_URL=settings.database_url, SANSHE_ENV=settings.environment,
+               SANSHE_SECRET_KEY=settings.secret_key, SANSHE_WORKER_API_KEY=settings.worker_api_key)
     children = [Child(name, command, env) for name, command in _children(host, port, web_workers, not no_workers)]
     stopping = []
 

@@ -14,9 +14,14 @@ class SignedIn(UserMixin):
 
     def __init__(self, user, grants):
         self.id = user.id
+        self.session_version = user.session_version
         self.username = user.username
         self.display_name = user.display_name or user.username
         self.grants = grants  # {(role, scope_type, scope_id)}
+
+    def get_id(self):
+        # The version makes every cookie issued before a sign-out or password change invalid.
+        return f"{self.id}.{self.session_version}"
 
     @property
     def roles(self):
@@ -44,15 +49,21 @@ def unit(readonly=False):
         yield session
 
 
-def load_user(user_id):
+def load_user(cookie_id):
+    """The person a session cookie names, if the cookie is still of their current session version."""
     from engine.core.access import grants_of
 
+    user_id, _, version = str(cookie_id).partition(".")
+    if not (user_id.isdigit() and version.isdigit()) or len(user_id) > 18:
+        return None
     with unit(readonly=True) as session:
         try:
             user = find_user(session, int(user_id))
         except NotFoundError:
             return None
-        return SignedIn(user, grants_of(session, user)) if user.active else None
+        if not user.active or str(user.session_version) != version:
+            return None
+        return SignedIn(user, grants_of(session, user))
 
 
 def me(session):

@@ -49,7 +49,7 @@ def _queue():
 def _check_key():
     expected = services().settings.worker_api_key
     given = request.headers.get("X-Api-Key", "")
-    if not expected or not hmac.compare_digest(given.encode(), expected.encode()):
+    if not expected or not given or not hmac.compare_digest(given.encode(), expected.encode()):
         raise Unauthorized()
 
 

@@ -131,8 +131,9 @@ class User(Base):
     password_hash: Mapped[str] = mapped_column(String(255), default="")
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     locale: Mapped[str] = mapped_column(String(10), default="zh_CN")
-    failed_logins: Mapped[int] = mapped_column(Integer, default=0)
-    locked_until: Mapped[datetime | None] = mapped_column(DateTime)
+    # Part of every session cookie; raised at sign-out and password change, which ends every
+    # session the person has open anywhere.
+    session_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     grants: Mapped[list["RoleGrant"]] = relationship(back_populates="user", cascade="all, delete-orphan")
     affiliations: Mapped[list["Affiliation"]] = relationship(
@@ -159,6 +160,16 @@ class Affiliation(Base):
     ends_on: Mapped[date | None] = mapped_column(Date)
     user: Mapped["User"] = relationship(back_populates="affiliations")
     organization: Mapped[Organization] = relationship()
+
+
+class SignInThrottle(Base):
+    """Failed sign-ins counted per typed account name or per address (``key``), whether the
+    account exists or not; ``blocked_until`` is the growing delay before the next try."""
+    __tablename__ = "sign_in_throttles"
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    last_failure_at: Mapped[datetime] = mapped_column(DateTime)
+    blocked_until: Mapped[datetime | None] = mapped_column(DateTime)
 
 
 class RoleGrant(Base):

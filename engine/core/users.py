@@ -1,46 +1,66 @@
-"""People and their roles: accounts, argon2 passwords, sign-in with lock-out, role grants.
+"""People and their roles: accounts, argon2 passwords and their policy, sign-in, role grants.
 
 Every function takes a SQLAlchemy session and never commits; the caller's unit of work does.
 """
 from dataclasses import dataclass
-from datetime import datetime, timedelta
 from functools import cache
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import select
+from sqlalchemy import select, update
+from zxcvbn import zxcvbn
 
 from engine.core import access, affiliations
 from engine.errors import ConflictError, NotFoundError, Text, ValidationError
 from engine.core.models import ROLE_SCOPE_TYPE, ROLES, AffiliationKind, RoleGrant, User, utcnow
 
 _hasher = PasswordHasher()
-MIN_PASSWORD_LENGTH = 8
+MIN_PASSWORD_LENGTH = 10
+# Longer passwords are refused: hashing and strength estimation must stay cheap.
+MAX_PASSWORD_LENGTH = 200
+# zxcvbn's score (0-4) a password needs: 2 means well over a million guesses, out of reach
+# of an online attacker slowed down by the sign-in throttle; common passwords score 0.
+MIN_PASSWORD_SCORE = 2
 
 
 @cache
-def _dummy_hash():
+def _dummy_hash(hasher: PasswordHasher) -> str:
     """Verified when the username is unknown, so that a wrong name costs as long as a wrong
     password. Made on first use: an argon2 hash would cost every process a fifth of a
     second at start."""
-    return _hasher.hash("sanshe-no-such-user")
+    # Per hasher: a dummy made with other parameters would cost a different time.
+    return hasher.hash("sanshe-no-such-user")
 
 
 @dataclass
 class SignIn:
-    """The outcome of a sign-in attempt: ``user`` on success, else why not."""
+    """The outcome of a sign-in attempt: ``user`` on success, else ``None``."""
     user: User | None
-    locked_until: datetime | None = None
 
     @property
     def ok(self):
         return self.user is not None
 
 
-def hash_password(password):
-    if len(password or "") < MIN_PASSWORD_LENGTH:
-        raise ValidationError(Text("The password is too short."),
-                              errors={"password": [Text("At least %(count)s characters.", count=MIN_PASSWORD_LENGTH)]})
+def password_problem(password: str, username: str = "") -> Text | None:
+    """Why ``password`` may not be used (length, whitespace only, common or guessable), or None."""
+    password = password or ""
+    if not password.strip():
+        return Text("The password may not be empty or only spaces.")
+    if len(password) < MIN_PASSWORD_LENGTH:
+        return Text("At least %(count)s characters.", count=MIN_PASSWORD_LENGTH)
+    if len(password) > MAX_PASSWORD_LENGTH:
+        return Text("At most %(count)s characters.", count=MAX_PASSWORD_LENGTH)
+    if zxcvbn(password, user_inputs=[username] if username else [])["score"] < MIN_PASSWORD_SCORE:
+        return Text("This password is too common or too easy to guess; choose a longer or less predictable one.")
+    return None
+
+
+def hash_password(password, username=""):
+    """The argon2 hash of a password that meets the policy (else ValidationError)."""
+    problem = password_problem(password, username)
+    if problem is not None:
+        raise ValidationError(Text("The password is not accepted."), errors={"password": [problem]})
     return _hasher.hash(password)
 
 
@@ -56,8 +76,8 @@ def create_user(session, username, password, display_name="", organization_id=No
     if session.scalar(select(User.id).where(User.username == username)) is not None:
         raise ConflictError(Text("The username %(name)r is taken.", name=username))
     user = User(
-        username=username, display_name=display_name or username, password_hash=hash_password(password),
-        locale=locale, failed_logins=0, active=True,
+        username=username, display_name=display_name or username, password_hash=hash_password(password, username),
+        locale=locale, active=True,
     )
     session.add(user)
     session.flush()
@@ -67,36 +87,38 @@ def create_user(session, username, password, display_name="", organization_id=No
 
 
 def set_password(session, user, password):
-    """Replace the password and lift any lock-out."""
-    user.password_hash = hash_password(password)
-    user.failed_logins = 0
-    user.locked_until = None
-    session.flush()
+    """Replace the password; every session the person has open ends."""
+    user.password_hash = hash_password(password, user.username)
+    end_sessions(session, user)
 
 
-def authenticate(session, username, password, max_failures=5, lock_minutes=15, now=None):
-    """Check a sign-in; counts failures and locks the account after ``max_failures`` of them.
+def change_password(session, user, current, new):
+    """The person replaces their own password, proving they know the current one."""
+    if not _verify(user.password_hash, current):
+        message = Text("The current password is wrong.")
+        raise ValidationError(message, errors={"current_password": [message]})
+    set_password(session, user, new)
 
-    Returns a :class:`SignIn`. Failures are recorded in the session, so the caller must
-    commit even when the sign-in is refused (do not raise inside the unit of work).
-    A locked account is refused even with the right password until the lock expires.
+
+def end_sessions(session, user):
+    """Every session cookie issued to ``user`` so far stops working."""
+    session.execute(update(User).where(User.id == user.id)
+                    .values(session_version=User.session_version + 1))
+    session.refresh(user, ["session_version"])
+
+
+def authenticate(session, username, password):
+    """The active user with this name and password, as a :class:`SignIn`.
+
+    An unknown name costs as long as a wrong password. Throttling of repeated failures is
+    the caller's job (engine.core.throttle), before the password is checked.
     """
-    now = now or utcnow()
     user = session.scalar(select(User).where(User.username == (username or "").strip()))
     if user is None or not user.active:
-        _verify(_dummy_hash(), password)
+        _verify(_dummy_hash(_hasher), password)
         return SignIn(None)
-    if user.locked_until is not None and user.locked_until > now:
-        return SignIn(None, locked_until=user.locked_until)
     if not _verify(user.password_hash, password):
-        user.failed_logins = (user.failed_logins or 0) + 1
-        if user.failed_logins >= max_failures:
-            user.locked_until = now + timedelta(minutes=lock_minutes)
-            user.failed_logins = 0
-            return SignIn(None, locked_until=user.locked_until)
         return SignIn(None)
-    user.failed_logins = 0
-    user.locked_until = None
     if _hasher.check_needs_rehash(user.password_hash):
         user.password_hash = _hasher.hash(password)
     return SignIn(user)
@@ -160,7 +182,7 @@ def set_display_name(session, user, display_name):
 def deactivate(session, user):
     """The person can no longer sign in nor see tasks; their history stays."""
     user.active = False
-    session.flush()
+    end_sessions(session, user)
 
 
 def find_user(session, user_id):

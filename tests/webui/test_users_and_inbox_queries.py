@@ -1,4 +1,4 @@
-"""engine/core/users.py and engine/queries/inbox.py behind the pages: accounts, lock-out, grants, and the
+"""engine/core/users.py and engine/queries/inbox.py behind the pages: accounts, passwords, grants, and the
 inbox across several grants, assignees, caps and pages (SQLite and PostgreSQL)."""
 import uuid
 from datetime import timedelta
@@ -16,7 +16,7 @@ from tests.factories import make_world
 from .conftest import build_web, start_project
 
 
-def test_accounts_passwords_lock_out_and_grants(sqlite_services):
+def test_accounts_passwords_and_grants(sqlite_services):
     with unit_of_work(sqlite_services.session_factory) as session:
         world = make_world(session)
         user = users.create_user(session, "li", "long-enough-1", "李主任")
@@ -27,13 +27,7 @@ def test_accounts_passwords_lock_out_and_grants(sqlite_services):
         assert user.password_hash.startswith("$argon2") and "long-enough-1" not in user.password_hash
         assert users.authenticate(session, "li", "long-enough-1").ok
         assert not users.authenticate(session, "nobody", "long-enough-1").ok
-        now = utcnow()
-        for _ in range(2):
-            assert not users.authenticate(session, "li", "wrong", max_failures=3, lock_minutes=10, now=now).ok
-        locked = users.authenticate(session, "li", "wrong", max_failures=3, lock_minutes=10, now=now)
-        assert locked.locked_until == now + timedelta(minutes=10)
-        assert not users.authenticate(session, "li", "long-enough-1", now=now + timedelta(minutes=9)).ok
-        assert users.authenticate(session, "li", "long-enough-1", now=now + timedelta(minutes=11)).ok
+        assert not users.authenticate(session, "li", "wrong-password").ok
         users.grant_role(session, user, "community_committee", world.community.id)
         users.grant_role(session, user, "community_committee", world.community.id)  # idempotent
         assert [u.username for u in users.members(session, "community_committee", "community", world.community.id)] \
@@ -42,7 +36,7 @@ def test_accounts_passwords_lock_out_and_grants(sqlite_services):
             users.grant_role(session, user, "town_government")  # needs a town
         assert users.revoke_role(session, user, "community_committee", world.community.id)
         users.deactivate(session, user)
-        assert not users.authenticate(session, "li", "long-enough-1", now=now + timedelta(hours=1)).ok
+        assert not users.authenticate(session, "li", "long-enough-1").ok
 
 
 def _inbox_checks(web):

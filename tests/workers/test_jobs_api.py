@@ -7,11 +7,12 @@ from engine.core.models import Instance, Job
 from webui import create_app
 from webui.jobs_api import register
 
-KEY = {"X-Api-Key": "dev-worker-key"}
+KEY = {"X-Api-Key": "test-worker-key-for-the-job-api-tests"}
 
 
 @pytest.fixture
 def client(world):
+    world.services.settings.worker_api_key = KEY["X-Api-Key"]
     app = create_app(services=world.services, test_config={"TESTING": True})
     if "jobs_api" not in app.blueprints:
         register(app)

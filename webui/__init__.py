@@ -11,7 +11,7 @@ from flask_wtf.csrf import CSRFProtect
 
 from engine.config import KNOWN_SECRETS, load_settings
 
-from . import errors, i18n
+from . import errors, headers, i18n
 from .context import load_user
 
 login_manager = LoginManager()
@@ -63,6 +63,7 @@ def create_app(settings=None, services=None, test_config=None):
     login_manager.user_loader(load_user)
     i18n.init_app(app)
     errors.init_app(app)
+    headers.init_app(app)
 
     from . import admin, auth, catalog, inbox, instances, jobs_api, mining, organizations, tasks
     app.register_blueprint(auth.bp)

@@ -8,6 +8,7 @@ since the last call. Timestamps are UTC.
 import csv
 import io
 import json
+import re
 from datetime import datetime
 from xml.sax.saxutils import quoteattr
 
@@ -82,11 +83,32 @@ def _event_rows(session, filters, progress, complete_only=False):
     return _stream(session, sql, params, progress)
 
 
+# Characters XML 1.0 cannot hold at all, not even escaped (C0 controls other than tab,
+# newline and carriage return; lone surrogates; U+FFFE, U+FFFF). People paste them into
+# titles from other programs; one would make the whole XES file unreadable.
+_NOT_IN_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+# A spreadsheet runs a cell that starts with one of these as a formula (CSV injection).
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def clean_text(value: str) -> str:
+    """``value`` without the characters no XML file may contain."""
+    return _NOT_IN_XML.sub("", value)
+
+
+def csv_cell(value: object) -> object:
+    """A text cell a spreadsheet shows as text: formula starts get a leading apostrophe."""
+    if not isinstance(value, str):
+        return value
+    value = clean_text(value)
+    return "'" + value if value.startswith(_FORMULA_START) else value
+
+
 class _Escaped(dict):
-    """XML attribute values, escaped once per distinct string (names and users repeat)."""
+    """XML attribute values, cleaned and escaped once per distinct string (names and users repeat)."""
 
     def __missing__(self, value):
-        quoted = quoteattr(str(value))
+        quoted = quoteattr(clean_text(str(value)))
         if len(self) < 100_000:
             self[value] = quoted
         return quoted
@@ -177,11 +199,12 @@ def iter_csv(session, filters=None, progress=None):
               FROM events e WHERE e.task_id IS NOT NULL AND {where} GROUP BY e.task_id) a
         ORDER BY instance_id, COALESCE(ts_start, ts_pickup, ts_sched, ts_done, ts_cancel), task_id"""
     buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
+    # CRLF as RFC 4180 says: with "\n" alone, a field holding "\r" would not be quoted.
+    writer = csv.writer(buffer, lineterminator="\r\n")
     writer.writerow(CSV_COLUMNS)
     pending = 0  # event rows behind the activity instances written since the last progress call
     for row in _stream(session, sql, params, None):
-        writer.writerow([*row[:12], *(f"{t}Z" if t else "" for t in row[12:16])])
+        writer.writerow([*map(csv_cell, row[:12]), *(f"{t}Z" if t else "" for t in row[12:16])])
         pending += row[16]
         if buffer.tell() > 1 << 16:
             if progress:
@@ -249,13 +272,14 @@ def iter_ocel(session, filters=None, progress=None):
     event_attributes = [{"name": n, "type": t} for n, t in (("activity_id", "string"), ("resource", "string"),
                                                              ("role", "string"), ("step", "integer"))]
     yield dump({"objectTypes": [{"name": t, "attributes": [{"name": "name", "type": "string"}]} for t in OCEL_TYPES],
-                "eventTypes": [*({"name": n, "attributes": event_attributes} for n in sorted(names)),
+                "eventTypes": [*({"name": n, "attributes": event_attributes}
+                                 for n in sorted({clean_text(n) for n in names})),
                                *({"name": n, "attributes": []} for n in PROJECT_EVENTS.values())]})[:-1]
     yield ', "objects": ['
     first = True
     for object_id, kind, name, links in _ocel_objects(session, filters):
         item = {"id": object_id, "type": kind, "attributes": [{"name": "name", "time": "1970-01-01T00:00:00Z",
-                                                               "value": name}],
+                                                               "value": clean_text(name)}],
                 "relationships": [{"objectId": target, "qualifier": qualifier} for target, qualifier in links]}
         yield ("" if first else ",") + dump(item, ensure_ascii=False)
         first = False
@@ -283,8 +307,9 @@ def iter_ocel(session, filters=None, progress=None):
             related.append({"objectId": f"vote:{case}:{max(round_no, 1)}", "qualifier": activity_id})
         elif kind_of_step:
             related.append({"objectId": f"{kind_of_step}:{case}", "qualifier": activity_id})
-        item = {"id": f"e{event_id}", "type": name or activity_id, "time": f"{ts}Z",
-                "attributes": [{"name": "activity_id", "value": activity_id}, {"name": "resource", "value": resource or ""},
+        item = {"id": f"e{event_id}", "type": clean_text(name or activity_id), "time": f"{ts}Z",
+                "attributes": [{"name": "activity_id", "value": activity_id},
+                               {"name": "resource", "value": clean_text(resource or "")},
                                {"name": "role", "value": role or ""}, {"name": "step", "value": step or 0}],
                 "relationships": related}
         yield ("" if first else ",") + dump(item, ensure_ascii=False)

@@ -27,3 +27,7 @@ def as_user(web):
         assert response.status_code == 302, response.get_data(as_text=True)
         return c
     return make
+
+
+# The real server in a thread and Debian's Chromium, for the attacks only a browser shows.
+from tests.browser.conftest import chromium, live  # noqa: E402,F401

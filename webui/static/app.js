@@ -24,6 +24,11 @@
     if (question && !window.confirm(question)) event.preventDefault();
   });
 
+  // Filters that apply as soon as a choice is made (no inline handlers: the CSP forbids them).
+  document.addEventListener("change", function (event) {
+    if (event.target.matches("select[data-autosubmit]")) event.target.form.submit();
+  });
+
   document.addEventListener("DOMContentLoaded", function () {
     if (!window.htmx) return;
     // Show refusals (403, 404, 409, 422) in the page's message area instead of dropping them.

@@ -11,7 +11,7 @@ from flask_wtf.csrf import CSRFProtect
 
 from engine.config import KNOWN_SECRETS, load_settings
 
-from . import errors, headers, i18n
+from . import errors, headers, i18n, inputs
 from .context import load_user
 
 login_manager = LoginManager()
@@ -64,6 +64,7 @@ def create_app(settings=None, services=None, test_config=None):
     i18n.init_app(app)
     errors.init_app(app)
     headers.init_app(app)
+    inputs.init_app(app)
 
     from . import admin, auth, catalog, inbox, instances, jobs_api, mining, organizations, tasks
     app.register_blueprint(auth.bp)

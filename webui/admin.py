@@ -7,6 +7,7 @@ error the findings (file, element id, name, line) are shown and nothing is writt
 """
 import json
 import zipfile
+import zlib
 from io import BytesIO
 from pathlib import PurePath
 
@@ -20,7 +21,7 @@ from engine.core import scheduler
 from engine.core import versions
 from engine.core.deployments import deploy, get_definition
 from engine.errors import ForbiddenError, NotFoundError, ValidationError
-from engine.queries.inbox import parse_int
+from engine.queries.inbox import parse_int, parse_page
 from engine.core.jobs import JobQueue
 from engine.queries import listings
 from engine.core.models import LANE_ROLES
@@ -197,12 +198,14 @@ def read_upload(files):
 def _zip_members(filename, content):
     try:
         archive = zipfile.ZipFile(BytesIO(content))
-    except zipfile.BadZipFile as exc:
-        raise ValidationError(_("%(f)s is not a zip file.", f=filename)) from exc
-    members = [m for m in archive.infolist() if not m.is_dir()]
-    if len(members) > MAX_ZIP_FILES or sum(m.file_size for m in members) > MAX_ZIP_BYTES:
-        raise ValidationError(_("%(f)s is too large to unpack.", f=filename))
-    return [(m.filename, archive.read(m)) for m in members]
+        members = [m for m in archive.infolist() if not m.is_dir()]
+        if len(members) > MAX_ZIP_FILES or sum(m.file_size for m in members) > MAX_ZIP_BYTES:
+            raise ValidationError(_("%(f)s is too large to unpack.", f=filename))
+        return [(m.filename, archive.read(m)) for m in members]
+    # A damaged archive fails only when a member is read (bad CRC, truncated data, an
+    # unknown compression method, encryption).
+    except (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError, RuntimeError, ValueError) as exc:
+        raise ValidationError(_("%(f)s is not a readable zip file (damaged or encrypted).", f=filename)) from exc
 
 
 # --- forms ---------------------------------------------------------------------------------
@@ -287,7 +290,7 @@ def migrate():
 
 @bp.get("/audit")
 def audit_log():
-    page = max(parse_int(request.args.get("page")) or 1, 1)
+    page = parse_page(request.args.get("page"))
     action = request.args.get("action") or None
     with unit(readonly=True) as db:
         rows, total = audit.entries(db, page=page, action=action)

@@ -32,7 +32,7 @@ def filter_from_args(args):
             community_id=engine_inbox.parse_int(args.get("community")),
             organization_id=engine_inbox.parse_int(args.get("organization")),
             sort=args.get("sort") or "newest",
-            page=engine_inbox.parse_int(args.get("page")) or 1,
+            page=engine_inbox.parse_page(args.get("page")),
             per_page=engine_inbox.parse_int(args.get("per_page")) or 25,
             after=args.get("after") or None,
         )

@@ -6,7 +6,7 @@ from flask_login import current_user, login_required
 from engine.core import access
 from engine.queries import listings
 from engine.errors import ForbiddenError, ValidationError
-from engine.queries.inbox import parse_int
+from engine.queries.inbox import parse_int, parse_page
 from engine.core.models import utcnow
 
 from .catalog import this_year
@@ -29,7 +29,7 @@ def index():
     filters = {"status": status, "community_id": parse_int(args.get("community")),
                "step": parse_int(args.get("step")), "version": parse_int(args.get("version")),
                "process": args.get("process") or None}
-    page = parse_int(args.get("page")) or 1
+    page = parse_page(args.get("page"))
     partial = bool(request.headers.get("HX-Request"))  # the table alone: no filter choices needed
     with unit(readonly=True) as db:
         user = me(db)
@@ -52,8 +52,10 @@ def new():
         choice = request.form.get("item", "")
         title = request.form.get("title", "").strip()
         try:
-            org_id, item_id = (int(part) for part in choice.split(":"))
-        except ValueError:
+            org_id, item_id = (parse_int(part) for part in choice.split(":"))
+        except (ValueError, ValidationError):
+            org_id = item_id = None
+        if org_id is None or item_id is None:
             errors["item"] = [_("Choose a service item.")]
         if not errors:
             with unit() as db:

@@ -5,12 +5,12 @@ from contextvars import ContextVar
 from pathlib import Path
 from typing import cast
 
-from sqlalchemy import Engine, Table, create_engine, event
+from sqlalchemy import Engine, String, Table, create_engine, event, inspect
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
 
-from engine.errors import ConflictError
+from engine.errors import ConflictError, Text, ValidationError
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
 # SQLite copies its write-ahead log back into the database file (a checkpoint, with an
@@ -47,7 +47,9 @@ def make_engine(url: str) -> Engine:
     if url.startswith("sqlite"):
         if url.startswith("sqlite:///") and url != "sqlite:///:memory:":
             Path(url[len("sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, connect_args={"timeout": 30})
+        # hide_parameters: a failed statement's message (which gets logged) must not carry
+        # the values, e.g. a new user's password hash.
+        engine = create_engine(url, connect_args={"timeout": 30}, hide_parameters=True)
         event.listen(engine, "connect", _sqlite_pragmas)
 
         # pysqlite's own transaction handling defers BEGIN; take the write lock at the start
@@ -61,7 +63,7 @@ def make_engine(url: str) -> Engine:
             conn.exec_driver_sql("BEGIN" if _readonly.get() else "BEGIN IMMEDIATE")
 
         return engine
-    return create_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True)
+    return create_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True, hide_parameters=True)
 
 
 def tune_for_workers(engine: Engine) -> Engine:
@@ -98,8 +100,35 @@ def checkpoint(engine: Engine) -> int:
 
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:
-    """Sessions on ``engine`` whose objects stay readable after commit."""
-    return sessionmaker(engine, expire_on_commit=False)
+    """Sessions on ``engine`` whose objects stay readable after commit; over-long text is refused."""
+    factory = sessionmaker(engine, expire_on_commit=False)
+    event.listen(factory, "before_flush", _refuse_overlong_text)
+    return factory
+
+
+# What people type into the common fields; other columns get the general message.
+TOO_LONG = {
+    "title": Text("The title is too long: at most %(count)s characters."),
+    "display_name": Text("The display name is too long: at most %(count)s characters."),
+    "username": Text("The username is too long: at most %(count)s characters."),
+    "name": Text("The name is too long: at most %(count)s characters."),
+}
+
+
+def _refuse_overlong_text(session: Session, _context: object, _instances: object) -> None:
+    """Refuse text longer than its column, on every database alike: PostgreSQL would fail
+    the statement (a 500), SQLite would silently store it."""
+    for obj in (*session.new, *session.dirty):
+        state = inspect(obj)
+        for column in state.mapper.columns:
+            length = getattr(column.type, "length", None)
+            if not isinstance(column.type, String) or not length:
+                continue
+            value = state.dict.get(column.key)  # only values in memory: never load one here
+            if isinstance(value, str) and len(value) > length:
+                template = TOO_LONG.get(column.key, Text("A text is too long: at most %(count)s characters."))
+                message = Text(template.template, count=length)
+                raise ValidationError(message, errors={column.key: [message]})
 
 
 @contextmanager

@@ -113,9 +113,15 @@ def _check(source, mode):
         return (f"expected Python source text, got {type(source).__name__}",)
     try:
         tree = ast.parse(source, SCRIPT_FILENAME, mode)
+        # Guarding and compiling recurse once per nesting level too: try both here, so that
+        # what passes the check also compiles (3,000 chained `+` exhaust the recursion limit).
+        compile(ast.fix_missing_locations(_Guarder().visit(ast.parse(source, SCRIPT_FILENAME, mode))),
+                SCRIPT_FILENAME, mode)
     except SyntaxError as exc:
         where = f"line {exc.lineno}: " if exc.lineno else ""
         return (f"syntax error, {where}{exc.msg}",)
+    except (RecursionError, MemoryError):
+        return ("the code is nested too deeply or is too long; split it into smaller steps",)
     problems = []
     for node in ast.walk(tree):
         message = _node_problem(node)

@@ -52,8 +52,8 @@ class InboxFilter:
             errors["sort"] = [f"One of {', '.join(SORTS)}."]
         if self.step is not None and not 1 <= self.step <= 7:
             errors["step"] = ["A step from 1 to 7."]
-        if self.page < 1:
-            errors["page"] = ["From 1."]
+        if not 1 <= self.page <= MAX_PAGE:
+            errors["page"] = [f"From 1 to {MAX_PAGE}."]
         if not 1 <= self.per_page <= MAX_PER_PAGE:
             errors["per_page"] = [f"From 1 to {MAX_PER_PAGE}."]
         if self.after is not None and not errors:
@@ -379,16 +379,38 @@ def overdue(task, now=None):
     return task.state == "ready" and task.due_at is not None and task.due_at < (now or utcnow())
 
 
+# Largest id or number a query may carry: most id columns are 32-bit INTEGER on PostgreSQL,
+# which refuses a larger value with an error instead of finding nothing.
+MAX_ID = 2**31 - 1
+# Highest page number a list accepts (its offset must stay inside the database's integers).
+MAX_PAGE = 1_000_000
+
+
 def parse_int(value):
     """An int from a query-string value, None for empty; ValidationError for junk."""
     if value in (None, ""):
         return None
     try:
-        return int(value)
+        number = int(value)
     except (TypeError, ValueError) as exc:
-        message = Text("Not a number: %(value)r", value=value)
+        message = Text("Not a number: %(value)r", value=str(value)[:40])
         raise ValidationError(message, errors={"": [message]}) from exc
+    if abs(number) > MAX_ID:
+        message = Text("The number %(value)s is out of range.", value=str(value)[:40])
+        raise ValidationError(message, errors={"": [message]})
+    return number
+
+
+def parse_page(value):
+    """A page number from a query-string value: 1 when empty; ValidationError when junk or out of range."""
+    page = parse_int(value)
+    if page is None:
+        return 1
+    if not 1 <= page <= MAX_PAGE:
+        message = Text("Page %(value)s does not exist.", value=str(value)[:40])
+        raise ValidationError(message, errors={"page": [message]})
+    return page
 
 
 __all__ = ["InboxFilter", "InboxItem", "InboxPage", "inbox_page", "step_counts", "count_tasks", "visible_task", "overdue",
-           "parse_int"]
+           "parse_int", "parse_page"]

@@ -127,7 +127,7 @@ def _refuse_overlong_text(session: Session, _context: object, _instances: object
             value = state.dict.get(column.key)  # only values in memory: never load one here
             if isinstance(value, str) and len(value) > length:
                 template = TOO_LONG.get(column.key, Text("A text is too long: at most %(count)s characters."))
-                message = Text(template.template, count=length)
+                message = Text(str(template), count=length)
                 raise ValidationError(message, errors={column.key: [message]})
 
 

@@ -4,13 +4,11 @@ refused request changes nothing (SQLite and PostgreSQL).
 The forms are found the way a browser finds them: by reading the pages each role sees.
 """
 import hashlib
-import re
 from dataclasses import dataclass
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from lxml import html
-from sqlalchemy import select
 
 from engine.core.db import Base, unit_of_work
 from tests.webui.conftest import Client, ready_task, start_project

@@ -6,6 +6,7 @@ import time
 
 import click
 from engine.core import access, affiliations
+from engine.core.attachments import prune_abandoned
 from engine.core import deployments
 from engine.core import users as user_store
 from engine.core.db import checkpoint, unit_of_work, upgrade_schema
@@ -17,6 +18,8 @@ from engine.core.scheduler import run_pass
 from .app import bench, clear_errors, main, pass_ctx
 
 log = logging.getLogger("sanshe.scheduler")
+# How often the scheduler removes the files of cancelled tasks' drafts.
+PRUNE_INTERVAL_SECONDS = 300
 
 
 @main.command()
@@ -194,11 +197,18 @@ def scheduler(ctx, once):
     stopping = []
     signal.signal(signal.SIGTERM, lambda *_: stopping.append(True))
     runtime, factory = ctx.services.runtime, ctx.services.session_factory
+    next_prune = 0.0
     while not stopping:
         try:
             done = run_pass(runtime, factory)  # a timer that fails becomes an incident; the rest fire
             for timer_id in done.fired:
                 log.info("fired timer %s", timer_id)
+            if time.monotonic() >= next_prune:
+                with unit_of_work(factory) as session:
+                    removed = prune_abandoned(session)
+                if removed:
+                    log.info("removed %s file(s) of cancelled tasks", removed)
+                next_prune = time.monotonic() + PRUNE_INTERVAL_SECONDS
             checkpoint(ctx.services.db)
         except Exception:  # the database away for a moment: log it, try again next pass
             log.exception("scheduler pass failed; trying again in %ss", ctx.settings.scheduler_interval)

@@ -15,7 +15,7 @@ from engine.queries.inbox import overdue, visible_task
 from engine.core.models import utcnow
 
 from . import forms, presenters
-from .i18n import task_title
+from .i18n import task_title, translated
 from .context import me, services, settings, unit
 
 bp = Blueprint("tasks", __name__)
@@ -126,6 +126,17 @@ def _form_input(db, user, task):
                            lambda value: attachments.kept_for_task(db, value, task.id))
 
 
+def _is_file(schema, path):
+    """Whether the form field at ``path`` (``a.0.b``) is a file field of ``schema``."""
+    prop = schema
+    for part in path.split("."):
+        if part.isdigit():
+            prop = prop.get("items", {})
+            continue
+        prop = prop.get("properties", {}).get(part, {})
+    return forms.widget_of(prop) == "file"
+
+
 def _file_store(db, user, task):
     folder = settings().attachments_dir
 
@@ -146,8 +157,18 @@ def draft(task_id):
         user = me(db)
         task = visible_task(db, user, task_id)
         schema = runtime().task_form(db, task_id, user)
-        data = _form_input(db, user, task).parse(schema)
+        form_input = _form_input(db, user, task)
+        data = form_input.parse(schema)
+        refused = {path: messages for path, messages in form_input.errors.items() if _is_file(schema, path)}
+        if refused:
+            # A file that was not kept must not be reported as saved: refuse the draft, so
+            # the page says which file and why (the unit of work rolls everything back).
+            raise ValidationError(_("The draft was not saved: %(reason)s",
+                                    reason=" ".join(translated(m) for ms in refused.values() for m in ms)),
+                                  errors=refused)
         runtime().claims.save_draft(db, task_id, user, data)
+        # Files replaced or removed in this draft are not kept.
+        attachments.prune(db, task.id, attachments.referenced_ids(data))
     if request.headers.get("HX-Request"):
         return render_template("tasks/_saved.html", at=utcnow())
     flash(_("Draft saved."))
@@ -168,6 +189,7 @@ def complete(task_id):
                 raise ValidationError(_("Some fields need attention."), errors=form_input.errors)
             with savepoint(db):
                 runtime().complete_task(db, task_id, user, data)
+                attachments.prune(db, task.id, attachments.referenced_ids(data))
         except ValidationError as exc:
             # Nothing of the step was written. Files uploaded with the refused form are kept,
             # so the form shown again still has them and they need not be chosen again.

@@ -12,11 +12,16 @@ from cli.app import bench, main, pass_ctx
 from engine.config import create_missing_secrets, secret_problems
 
 STOP_GRACE_SECONDS = 15
+# Threads per web process: MAX_WAITING_POLLS of them may hold waiting job polls.
+WEB_THREADS = 48
 
 
 def _children(host, port, web_workers, with_workers):
     python = sys.executable
+    # Threads, not only processes: a worker's long poll waits in one thread while the
+    # process's other threads serve people (webui/jobs_api.py bounds the waiting polls).
     commands = [("web", [python, "-m", "gunicorn", "--bind", f"{host}:{port}", "--workers", str(web_workers),
+                         "--worker-class", "gthread", "--threads", str(WEB_THREADS),
                          "--access-logfile", "-", "--graceful-timeout", "10", "webui:create_app()"])]
     if with_workers:
         commands.append(("worker", [python, "-m", "cli", "worker"]))

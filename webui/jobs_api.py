@@ -13,6 +13,8 @@ of work; fetch-and-lock long-polls (one short transaction per poll) until a job 
 the timeout passes. Errors are JSON ``{"error", "type"}`` with the engine's status codes.
 """
 import hmac
+import math
+import threading
 import time
 
 from flask import Blueprint, jsonify, request
@@ -26,7 +28,14 @@ from .errors import status_of
 bp = Blueprint("jobs_api", __name__, url_prefix="/api/jobs")
 
 MAX_POLL_SECONDS = 30.0
+# While a long poll waits it checks with a read (no write lock) this often, backing off to
+# the longer interval: fifty waiting workers then cost the database little.
 POLL_INTERVAL = 0.2
+MAX_POLL_INTERVAL = 1.0
+# Long polls allowed to wait at once in one web process; the process's other threads stay
+# free for people (sign-in, inbox). Beyond it a poll answers at once, like a 0 s timeout.
+MAX_WAITING_POLLS = 40
+_waiting = threading.BoundedSemaphore(MAX_WAITING_POLLS)
 
 
 class Unauthorized(SansheError):
@@ -80,6 +89,8 @@ def _seconds(value, name, default=None, maximum=None):
         seconds = float(value)
     except (TypeError, ValueError) as exc:
         raise ValidationError(f"{name} must be a number.", errors={name: ["must be a number"]}) from exc
+    if not math.isfinite(seconds):  # NaN would make a long poll wait forever
+        raise ValidationError(f"{name} must be a finite number.", errors={name: ["must be finite"]})
     if seconds < 0:
         raise ValidationError(f"{name} must not be negative.", errors={name: ["must not be negative"]})
     return min(seconds, maximum) if maximum else seconds
@@ -96,12 +107,26 @@ def fetch_and_lock():
     wait = _seconds(data.get("asyncResponseTimeout"), "asyncResponseTimeout", 0) / 1000.0
     deadline = time.monotonic() + min(wait, MAX_POLL_SECONDS)
     queue = _queue()
-    while True:
+
+    def fetch():
         with unit() as session:
-            jobs = queue.fetch_and_lock(session, topics, str(data["workerId"]), max_jobs, lock)
-        if jobs or time.monotonic() >= deadline:
-            return jsonify([job.as_dict() for job in jobs])
-        time.sleep(POLL_INTERVAL)
+            return queue.fetch_and_lock(session, topics, str(data["workerId"]), max_jobs, lock)
+
+    jobs = fetch()
+    if jobs or wait <= 0 or not _waiting.acquire(blocking=False):
+        return jsonify([job.as_dict() for job in jobs])
+    try:
+        interval = POLL_INTERVAL
+        while not jobs and time.monotonic() < deadline:
+            time.sleep(min(interval, max(deadline - time.monotonic(), 0)))
+            interval = min(interval * 2, MAX_POLL_INTERVAL)
+            with unit(readonly=True) as session:
+                available = queue.has_available(session, topics)
+            if available:
+                jobs = fetch()
+    finally:
+        _waiting.release()
+    return jsonify([job.as_dict() for job in jobs])
 
 
 @bp.post("/<int:job_id>/complete")

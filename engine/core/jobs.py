@@ -21,7 +21,7 @@ from datetime import datetime, timedelta
 from types import SimpleNamespace
 from typing import Any, Protocol
 
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import and_, exists, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from engine.core.db import table_of
@@ -171,6 +171,14 @@ class JobQueue:
         return self.runtime.clock()
 
     # -- fetching --------------------------------------------------------------------------
+    def has_available(self, session: Session, topics: list[str]) -> bool:
+        """Whether a job of ``topics`` could be fetched now: a read, no lock taken (long
+        polls ask this while they wait, so that waiting workers never hold the write lock)."""
+        topics = [t for t in topics or () if t]
+        if not topics:
+            return False
+        return bool(session.scalar(select(exists().where(_available(topics, self.clock())))))
+
     def fetch_and_lock(self, session, topics, worker_id, max_jobs=1, lock_seconds=None):
         """Lock up to ``max_jobs`` available jobs of ``topics`` for ``worker_id``; oldest first
         within the highest priority. Returns a list of ``LockedJob``."""

@@ -135,7 +135,10 @@ def complete(job_id):
     result = data.get("result", data.get("variables", {}))
     with unit() as session:
         job = _queue().complete(session, job_id, data["workerId"], data["lockToken"], result)
-        return jsonify({"id": job.id, "state": job.state})
+        answer = {"id": job.id, "state": job.state}
+    if job.state == "incident":  # refused: the result contradicts or lacks the recorded facts
+        return jsonify({**answer, "error": job.error_message, "type": "ResultRefused"}), 422
+    return jsonify(answer)
 
 
 @bp.post("/<int:job_id>/failure")

@@ -45,6 +45,8 @@ class JobRunner(Protocol):
 
     def complete_job(self, session: Session, job: Job, result: dict[str, Any] | None, resource: str) -> Any: ...
 
+    def job_result_problem(self, session: Session, job: Job, result: dict[str, Any]) -> str | None: ...
+
     def job_bpmn_error(self, session: Session, job: Job, code: str, message: str, variables: dict[str, Any] | None,
                        resource: str) -> bool: ...
 
@@ -245,6 +247,14 @@ class JobQueue:
     def _complete(self, session, job, result, worker_id):
         if not isinstance(result, dict):
             raise ValidationError("A job result must be an object.", errors={"result": ["must be an object"]})
+        problem = self.runtime.job_result_problem(session, job, result)
+        if problem is not None:
+            # A result no recorded fact backs must not move the project on: an incident
+            # for an administrator, the instance stays where it is.
+            job.state, job.retries = JobState.INCIDENT, 0
+            job.error_message = f"result refused: {problem}"
+            job.worker_id = job.lock_token = job.lock_expires_at = None
+            return
         self.runtime.complete_job(session, job, result, worker_id)  # writes the job row too
 
     def bpmn_error(self, session, job_id, worker_id, lock_token, code, message="", variables=None):

@@ -52,3 +52,7 @@ class StepPolicy(Protocol):
     def check_terminate(self, session: Session, user: User, instance: Instance) -> None:
         """``user`` may stop ``instance`` before its end."""
         ...
+
+    def job_result_problem(self, session: Session, job: Any, result: dict[str, Any]) -> str | None:
+        """Why a worker's ``result`` for ``job`` contradicts the recorded facts, or None."""
+        ...

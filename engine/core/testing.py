@@ -32,6 +32,10 @@ class QueueOnlyRuntime:
         job.lock_expires_at = None
         return job
 
+    def job_result_problem(self, session: Session, job: Job, result: dict[str, Any]) -> str | None:
+        """Nothing to check results against: the rules' facts live with the real runtime."""
+        return None
+
     def job_bpmn_error(self, session: Session, job: Job, code: str, message: str, variables: dict[str, Any] | None,
                        resource: str) -> bool:
         """Record the business error on the job as caught (there is no diagram to route it)."""

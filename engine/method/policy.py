@@ -22,6 +22,7 @@ from engine.core.models import CatalogItem, Community, Instance, Organization, U
 from engine.core.forms import Offer
 from engine.core.policy import NewInstance
 from engine.method import evaluation
+from engine.method.results import result_problem
 from engine.errors import ForbiddenError, Text, ValidationError
 
 # Variables never shown to people: single ballots, scores and who cast them (the tallies are
@@ -34,6 +35,10 @@ class SevenStepPolicy:
 
     hidden_variables: tuple[str, ...] = SECRET_VARIABLES
     form_choices: Mapping[str, Offer] = {"panel_candidates": evaluation.panel_choices}
+
+    def job_result_problem(self, session: Session, job: Any, result: dict[str, Any]) -> str | None:
+        """A rule topic's result must agree with the fact its rule recorded (engine.method.results)."""
+        return result_problem(session, job, result)
 
     def new_instance(self, session: Session, user: User, project: dict[str, Any]) -> NewInstance:
         """The project's columns and ``project`` start variable; ``project`` names at least

@@ -58,6 +58,8 @@ FORBIDDEN_ATTRIBUTES = frozenset({
     # `Fraction` is an abstract base class: `Fraction.register(str)` would make every
     # string count as a number for the whole process (JSON Schema's number check).
     "register",
+    # `(0).to_bytes(3 * 10**8)` allocates hundreds of MB inside one C call.
+    "to_bytes",
 })
 
 FORBIDDEN_NODES = {

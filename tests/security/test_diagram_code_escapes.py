@@ -111,3 +111,9 @@ def test_the_size_guards_cannot_be_replaced_by_a_script(script):
 def test_ordinary_match_and_item_assignment_still_run(env, script):
     assert check_expression(script, "exec") == []
     env.execute(script, {"ballot": {"choice": "yes"}, "amount": 3})
+
+
+def test_one_builtin_call_cannot_allocate_hundreds_of_megabytes_with_to_bytes(env):
+    assert any("attribute 'to_bytes' is not allowed" in p for p in check_expression("(0).to_bytes(3 * 10**8)"))
+    with pytest.raises(ScriptRejected):
+        env.evaluate("(0).to_bytes(3 * 10**8)", {})

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from jsonschema import Draft202012Validator
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -31,8 +32,35 @@ RECORDED_FACTS: dict[str, tuple[Any, str]] = {
 DECISION_KEYS = ("passed", "outcome", "accepted", "yes", "no", "abstain", "present", "members", "quorum_met")
 
 
+
+def _shape(required: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    return {"type": "object", "required": sorted(required), "properties": required}
+
+
+_BOOLEAN = {"type": "boolean"}
+_COUNT = {"type": "integer", "minimum": 0}
+# The JSON Schema of each topic's result: at least what the diagram's conditions read.
+RESULT_SCHEMAS: dict[str, dict[str, Any]] = {
+    "eligibility_check": _shape({"eligible": _BOOLEAN}),
+    "vote_roster": _shape({"voters": {"type": "array"}}),
+    "vote_tally": _shape({"passed": _BOOLEAN, "outcome": {"type": "string"}}),
+    "funds_earmark": _shape({"amount_fen": _COUNT}),
+    "funds_release": _shape({"amount_fen": _COUNT}),
+    "acceptance_decision": _shape({"accepted": _BOOLEAN}),
+    "payment": _shape({"amount_fen": _COUNT}),
+    "notify": _shape({"sent": _COUNT}),
+}
+
+
 def result_problem(session: Session, job: Job, result: dict[str, Any]) -> str | None:
-    """Why ``result`` for ``job`` contradicts or lacks the recorded facts; None when it holds."""
+    """Why ``result`` for ``job`` does not match its topic's schema, or contradicts or lacks
+    the recorded facts; None when it holds."""
+    schema = RESULT_SCHEMAS.get(job.topic)
+    if schema is not None:
+        error = next(iter(Draft202012Validator(schema).iter_errors(result)), None)
+        if error is not None:
+            where = "/".join(map(str, error.absolute_path)) or "result"
+            return f"the result does not match the {job.topic} schema at {where}: {error.message}"
     fact = RECORDED_FACTS.get(job.topic)
     if fact is None:
         return None

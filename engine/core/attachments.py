@@ -8,7 +8,7 @@ are removed by :func:`prune` and :func:`prune_abandoned`.
 import hashlib
 import os
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -154,7 +154,7 @@ def prune_abandoned(session: Session) -> int:
     return _remove(session, rows)
 
 
-def _remove(session: Session, rows: list[Attachment]) -> int:
+def _remove(session: Session, rows: Sequence[Attachment]) -> int:
     paths = {row.path for row in rows if row.path}
     ids = [row.id for row in rows]
     if ids:

@@ -173,7 +173,8 @@ def complete(ctx, task_id, username, data):
 
 
 @main.command()
-@click.option("--state", default="ready", show_default=True, help="ready, locked, incident, completed or all")
+@click.option("--state", default="ready", show_default=True,
+              help="ready, locked, waiting, incident, completed or all")
 @pass_ctx
 @clear_errors
 def jobs(ctx, state):

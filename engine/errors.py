@@ -70,3 +70,16 @@ class BusinessRuleError(SansheError):
     def __init__(self, message=None, code="rule_violation", **details):
         super().__init__(message, **details)
         self.code = code
+
+
+class WaitingError(SansheError):
+    """This step waits for something outside the process; it goes on by itself once that is there.
+
+    Raised by service-task handlers. ``waiting_for`` names what the job waits for (e.g.
+    ``budget:3:2026``); the job is parked (not failed, no retry used) until whatever
+    provides it puts the job back in the queue.
+    """
+
+    def __init__(self, message=None, waiting_for="", **details):
+        super().__init__(message, **details)
+        self.waiting_for = waiting_for

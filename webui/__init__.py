@@ -66,11 +66,12 @@ def create_app(settings=None, services=None, test_config=None):
     headers.init_app(app)
     inputs.init_app(app)
 
-    from . import admin, auth, catalog, inbox, instances, jobs_api, mining, organizations, tasks
+    from . import admin, auth, budgets, catalog, inbox, instances, jobs_api, mining, organizations, tasks
     app.register_blueprint(auth.bp)
     app.register_blueprint(inbox.bp)
     app.register_blueprint(tasks.bp)
     app.register_blueprint(instances.bp)
+    app.register_blueprint(budgets.bp)
     app.register_blueprint(admin.bp)
     app.register_blueprint(mining.bp)
     app.register_blueprint(catalog.bp)

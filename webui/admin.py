@@ -21,7 +21,12 @@ from engine.core import scheduler
 from engine.core import versions
 from engine.core.deployments import deploy, get_definition
 from engine.errors import ForbiddenError, NotFoundError, ValidationError
+<<<<<<< HEAD
 from engine.queries.inbox import parse_int, parse_page
+=======
+from engine.queries import budgets as budget_queries
+from engine.queries.inbox import parse_int
+>>>>>>> 95eea70 (Budgets kept in the product: set and raise per town and year (CLI and web), change history, earmarks wait for the budget instead of failing, purchase amount capped by the voted application, installments decided by the town)
 from engine.core.jobs import JobQueue
 from engine.queries import listings
 from engine.core.models import LANE_ROLES
@@ -308,7 +313,8 @@ def job_queue():
 def incidents():
     with unit(readonly=True) as db:
         timers = [i for i in listings.instance_incidents(db) if i.kind == "timer"]
-        return render_template("admin/incidents.html", jobs=job_queue().incidents(db), timers=timers)
+        return render_template("admin/incidents.html", jobs=job_queue().incidents(db), timers=timers,
+                               notices=budget_queries.budget_notices(db))
 
 
 @bp.post("/incidents/timers/<int:timer_id>/retry")

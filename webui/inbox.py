@@ -9,6 +9,7 @@ from flask_babel import get_locale, get_timezone
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
+from engine.queries import budgets as budget_queries
 from engine.queries import inbox as engine_inbox
 from engine.queries import listings
 from engine.errors import ValidationError
@@ -119,9 +120,12 @@ def index():
         choices = None if partial else filter_choices(db, user)
         names = listings.display_names(db, {name for item in page.items
                                             for name in (item.task.claimed_by, item.task.assignee)})
+        # Only those who keep budgets act on an earmark waiting for one.
+        notices = budget_queries.notices_for(db, user) if not partial and current_user.has_role(
+            "town_government", "administrator") else []
     when, day = date_formatters()
     return render_template("inbox/_list.html" if partial else "inbox/index.html", page=page, flt=flt, totals=totals,
-                           choices=choices, filter_args=filter_args, cap=engine_inbox.COUNT_CAP,
+                           choices=choices, notices=notices, filter_args=filter_args, cap=engine_inbox.COUNT_CAP,
                            script_root=request.script_root, when=when, day=day, username=current_user.username,
                            names=names,
                            role_labels={role: str(label) for role, label in ROLE_LABELS.items()})

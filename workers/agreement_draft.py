@@ -1,7 +1,8 @@
 """Topic ``agreement_draft`` (step 5): generate and seal the purchase agreement.
 
 Params: ``amount`` (yuan; default the project's ``budget_total``), ``installments``
-(``[[label, percent], ...]``, default 30% on signing, 70% on acceptance), ``term_days``,
+(``[[label, percent], ...]``, default 30% on signing, 70% on acceptance) or
+``installment_amounts`` (``[[label, yuan], ...]``, adding up to the amount), ``term_days``,
 ``criteria`` (acceptance criteria), ``application`` (the application's fields).
 """
 from engine.method import agreements
@@ -14,6 +15,8 @@ def handle(job):
              "term_days": params.get("term_days", 180), "start": job.now}
     if params.get("installments"):
         terms["installments"] = [tuple(pair) for pair in params["installments"]]
+    if params.get("installment_amounts"):
+        terms["installment_amounts"] = [tuple(pair) for pair in params["installment_amounts"]]
     if params.get("criteria"):
         terms["criteria"] = params["criteria"]
     amount = funds.to_fen(params.get("amount", job.project.get("budget_total")))

@@ -15,11 +15,13 @@ from datetime import datetime, timedelta
 from typing import Any, cast
 
 from engine.method import demo as pilot
+from engine.method import funds
 from engine.core.access import get_user
 from engine.core.db import unit_of_work, upgrade_schema
 from engine.core.deployments import deploy, read_bundle
 from engine.errors import SansheError
 from engine.core.jobs import JobQueue
+from engine.core.models import utcnow
 from engine.wiring import build_services
 
 from .registry import TOPICS
@@ -134,6 +136,12 @@ class Driver:
         state = {"revisions": plan.revisions, "failed_vote": plan.failed_vote, "send_back": plan.send_back,
                  "bad_panel": plan.bad_panel, "reports": 0, "coordination": plan.coordination, "vote_round": 1}
         with self.uow() as session:
+            # Many projects run the simulated clock past the years the pilot has budgets for.
+            for year in (self.clock.now.year, self.clock.now.year + 1):
+                for town_id in self.ids["towns"].values():
+                    if funds.find_budget(session, town_id, year) is None:
+                        funds.set_budget(session, town_id, year, self.ids["budget_yuan"], actor="admin",
+                                         note="demo data")
             instance = runtime.start_instance(session, PROCESS_KEY, get_user(session, lead), {
                 "title": plan.title, "catalog_item_id": self.ids["items"][plan.item],
                 "organization_id": self.ids["orgs"][plan.org], "budget_total": plan.amount})
@@ -194,7 +202,9 @@ class Driver:
         if bpmn_id == "approve_application":
             return {"town_application_decision": "approve"}
         if bpmn_id == "purchase_decision":
-            return {"purchase_buy": True, "purchase_amount": plan.amount, "purchase_funding_source": "镇级财政购买服务专项资金",
+            first = plan.amount * 3 // 10
+            return {"purchase_buy": True, "purchase_amount": plan.amount, "purchase_first_installment": first,
+                    "purchase_final_installment": plan.amount - first, "purchase_funding_source": "镇级财政购买服务专项资金",
                     "purchase_acceptance_criteria": ["按计划完成服务", "评议平均分不低于60分", "提交自评报告"]}
         if bpmn_id in ("sign_purchaser", "sign_contractor"):
             side = "purchaser" if bpmn_id == "sign_purchaser" else "contractor"
@@ -240,7 +250,10 @@ def run_demo(settings, projects=5, if_empty=False, seed=2014, echo=print, progre
                 raise SansheError("The database already holds data; run the demo on an empty database.")
             bpmn, forms = read_bundle([settings.processes_dir])
             deploy(session, services.runtime.spec_cache, bpmn, forms, "admin")
-            ids = pilot.load_pilot(session, budget_yuan=max(600_000, projects * 70_000))
+            budget_yuan = max(600_000, projects * 70_000)
+            ids = pilot.load_pilot(session, budget_years=pilot.budget_years(utcnow().date(), START.year),
+                                   budget_yuan=budget_yuan)
+            ids["budget_yuan"] = budget_yuan
         queue = JobQueue(settings, services.runtime, clock=clock)
         worker = Worker(services.session_factory, queue, TOPICS, "demo-worker", max_jobs=10)
         driver = Driver(services, worker, clock, ids, rng)

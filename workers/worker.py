@@ -2,7 +2,8 @@
 
 A job's handler and its completion commit together (``JobQueue.execute``), so a worker
 killed half-way leaves no effect behind and the job is fetched again when its lock expires.
-A handler that raises a ``BusinessRuleError`` becomes a BPMN error; any other exception
+A handler that raises a ``BusinessRuleError`` becomes a BPMN error, one that raises a
+``WaitingError`` parks the job until what it waits for is there; any other exception
 is reported as a failure (retries with backoff, then an incident). On stop (SIGTERM) the
 worker finishes the job in hand and gives the rest of its batch back.
 """
@@ -17,7 +18,7 @@ import traceback
 from sqlalchemy.exc import DBAPIError
 
 from engine.core.db import make_session_factory, tune_for_workers, unit_of_work
-from engine.errors import BusinessRuleError
+from engine.errors import BusinessRuleError, WaitingError
 from engine.core.jobs import JobQueue, LockLostError
 
 log = logging.getLogger("sanshe.worker")
@@ -40,7 +41,7 @@ class Worker:
         self.lock_seconds = lock_seconds
         self.poll_seconds = poll_seconds
         self.stop = stop or threading.Event()
-        self.counts = {"completed": 0, "bpmn_error": 0, "failed": 0, "lost": 0, "released": 0}
+        self.counts = {"completed": 0, "bpmn_error": 0, "waiting": 0, "failed": 0, "lost": 0, "released": 0}
 
     def fetch(self):
         with unit_of_work(self.session_factory) as session:
@@ -75,7 +76,7 @@ class Worker:
         log.info("worker %s released %d jobs on stop", self.worker_id, released)
 
     def process(self, job):
-        """Handle one locked job: ``completed``, ``bpmn_error``, ``failed`` or ``lost``."""
+        """Handle one locked job: ``completed``, ``bpmn_error``, ``waiting``, ``failed`` or ``lost``."""
         started = time.perf_counter()
         handler = self.handlers[job.topic]
         try:
@@ -87,6 +88,18 @@ class Worker:
             self.counts["lost"] += 1
             log.warning("job %s %s lost: %s", job.id, job.topic, exc)
             return "lost"
+        except WaitingError as exc:
+            # Rolled back too; the job waits (no retry used) until what it needs is there.
+            try:
+                with unit_of_work(self.session_factory) as session:
+                    self.queue.park(session, job.id, self.worker_id, job.lock_token, exc.waiting_for, exc.message)
+            except LockLostError as lost:
+                self.counts["lost"] += 1
+                log.warning("job %s %s lost before it could wait: %s", job.id, job.topic, lost)
+                return "lost"
+            self.counts["waiting"] += 1
+            log.info("job %s %s waits for %s (instance %s)", job.id, job.topic, exc.waiting_for, job.instance_id)
+            return "waiting"
         except BusinessRuleError as exc:
             # The handler's effects are rolled back; the diagram's error path takes over.
             try:

@@ -4,7 +4,10 @@ A job is ``ready`` until a worker fetches and locks it (``locked``, with a worke
 token and an expiry). The worker then completes it (the instance moves on in the same
 transaction), reports a failure (retried with exponential backoff; when no retries are left
 the job becomes an ``incident`` that no worker fetches until someone retries it), or reports
-a BPMN error (routed to the error boundary event of the diagram).
+a BPMN error (routed to the error boundary event of the diagram), or parks it as
+``waiting`` for something outside the process (a budget): a waiting job uses no retry and is
+no incident; whatever provides what it waits for puts it back in the queue
+(``resume_waiting``), in the same transaction.
 
 A lock that expired (the worker died) makes the job fetchable again under a new token; any
 late call with the old worker id or token is refused with ``ConflictError`` and changes
@@ -290,6 +293,35 @@ class JobQueue:
             job.state = "incident"
         return job
 
+    def park(self, session, job_id, worker_id, lock_token, waiting_for, message):
+        """Set the locked job aside as ``waiting`` for ``waiting_for`` (no retry is used).
+
+        The attempt does not count: the job runs again as if for the first time once
+        ``resume_waiting`` is called with the same key.
+        """
+        if not waiting_for:
+            raise ValidationError("A waiting job needs what it waits for.", errors={"waiting_for": ["required"]})
+        job = self.owned(session, job_id, worker_id, lock_token)
+        job.state, job.waiting_for = "waiting", waiting_for[:100]
+        job.error_message = (message or waiting_for)[:2000]
+        job.error_details = None
+        job.attempts = max(0, job.attempts - 1)
+        job.worker_id = job.lock_token = job.lock_expires_at = None
+        return job
+
+    def reroute_waiting(self, session, job_id, code, message, actor):
+        """Give up waiting: route the waiting job's task to the diagram's error path ``code``.
+
+        Raises ConflictError when the job is not waiting or the diagram has no such path.
+        """
+        job = _lock_row(session, job_id)
+        if job.state != "waiting":
+            raise ConflictError(Text("Job %(id)s is %(state)s, not waiting.", id=job_id, state=job.state))
+        job.waiting_for = None
+        if self.runtime is None or not self.runtime.job_bpmn_error(session, job, code, message, {}, actor):
+            raise ConflictError("The diagram has no other way on from this step.")
+        return job
+
     def release(self, session, job_ids, worker_id, lock_token):
         """Give locked jobs back unprocessed (a worker shutting down); returns how many."""
         if not job_ids:
@@ -317,6 +349,11 @@ class JobQueue:
         self._complete(session, job, result, worker_id)
         return result
 
+    def waiting(self, session, prefix=""):
+        """Jobs waiting for something whose key starts with ``prefix``, oldest first."""
+        return list(session.scalars(select(Job).where(Job.state == "waiting", Job.waiting_for.startswith(prefix, autoescape=True))
+                                    .order_by(Job.id)))
+
     # -- incidents -------------------------------------------------------------------------
     def incidents(self, session, limit=200):
         return list_jobs(session, "incident", limit)
@@ -337,3 +374,14 @@ class JobQueue:
         """How many jobs are in each state, per topic: {(topic, state): n}."""
         rows = session.execute(select(Job.topic, Job.state, func.count()).group_by(Job.topic, Job.state))
         return {(topic, state): n for topic, state, n in rows}
+
+
+def resume_waiting(session, waiting_for, now):
+    """Put the jobs waiting for ``waiting_for`` back in the queue, due now; returns how many.
+
+    Called by whatever provides what they wait for, in its own transaction, so the jobs run
+    exactly when the change they need is committed.
+    """
+    return session.execute(
+        update(JOBS).where(JOBS.c.state == "waiting", JOBS.c.waiting_for == waiting_for)
+        .values(state="ready", waiting_for=None, run_after=now, error_message=None)).rowcount

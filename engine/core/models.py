@@ -290,7 +290,8 @@ class Job(Base):
     topic: Mapped[str] = mapped_column(String(100))
     step: Mapped[int | None] = mapped_column(Integer)
     variables: Mapped[dict] = mapped_column(JSON, default=dict)
-    state: Mapped[str] = mapped_column(String(20), default="ready")  # ready | locked | completed | incident | cancelled
+    # ready | locked | waiting | completed | incident | cancelled
+    state: Mapped[str] = mapped_column(String(20), default="ready")
     priority: Mapped[int] = mapped_column(Integer, default=0)
     retries: Mapped[int] = mapped_column(Integer, default=3)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
@@ -300,6 +301,9 @@ class Job(Base):
     run_after: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     error_message: Mapped[str | None] = mapped_column(Text)
     error_details: Mapped[str | None] = mapped_column(Text)
+    # What a ``waiting`` job waits for (e.g. ``budget:3:2026``): the change that provides it
+    # puts the job back in the queue.
+    waiting_for: Mapped[str | None] = mapped_column(String(100), index=True)
     result: Mapped[dict | None] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     completed_at: Mapped[datetime | None] = mapped_column(DateTime)

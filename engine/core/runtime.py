@@ -168,7 +168,7 @@ class Runtime:
         definition = self.spec_cache.definition(session, row.definition_id)
         schema = with_choices(definition.forms.get(row.form_key) or {"type": "object"}, self.policy.form_choices,
                               session, row, self.clock())
-        errors = validate_form(schema, data)
+        errors = validate_form(schema, data) or self.policy.check_form(session, row.instance_id, row.form_key, data)
         if errors:
             raise ValidationError("Please correct the marked fields.", errors=errors)
         instance = stepwrites.load(session, stepwrites.LOAD_INSTANCE_FOR_STEP, row.instance_id)
@@ -518,7 +518,8 @@ class Runtime:
                                job["step"])
         if changes.gone_services:
             session.execute(update(Job).where(Job.task_id.in_(changes.gone_services),
-                                              Job.state.in_((JobState.READY, JobState.LOCKED, JobState.INCIDENT)))
+                                              Job.state.in_((JobState.READY, JobState.LOCKED, JobState.WAITING,
+                                                             JobState.INCIDENT)))
                             .values(state=JobState.CANCELLED, completed_at=now).execution_options(synchronize_session=False))
 
     def _write_timers(self, session: Session, step: Step, changes: Changes, resource: str | None) -> None:

@@ -20,10 +20,12 @@ class TaskState(StrEnum):
 
 class JobState(StrEnum):
     """A service task's job: ready → locked by a worker → completed; a failure with no
-    retries left makes it an incident; the process moving past it cancels it."""
+    retries left makes it an incident; a job that needs something outside the process
+    waits for it (and is ready again when it comes); the process moving past it cancels it."""
 
     READY = "ready"
     LOCKED = "locked"
+    WAITING = "waiting"  # for something outside the process (a budget); no retry is used
     COMPLETED = "completed"
     CANCELLED = "cancelled"
     INCIDENT = "incident"

@@ -14,7 +14,7 @@ from decimal import Decimal
 from sqlalchemy import select
 
 from engine.errors import BusinessRuleError, ConflictError, NotFoundError, Text, ValidationError
-from engine.method.funds import yuan
+from engine.method.funds import to_fen, yuan
 from engine.core.models import CatalogItem, Community, Instance, Organization, Task, Town
 from engine.method.models import Agreement, AgreementSignature
 
@@ -44,9 +44,28 @@ def split_installments(amount_fen, shares):
     return rows
 
 
+def installments_of_amounts(amount_fen: int, amounts: list) -> list[dict]:
+    """[(label, yuan), ...] as the town decided them -> installments; they must add up to
+    ``amount_fen`` exactly (ValidationError otherwise)."""
+    rows = []
+    for number, (label, value) in enumerate(amounts, start=1):
+        fen = to_fen(value)
+        rows.append({"no": number, "label": label, "percent": str((Decimal(fen) * 100 / amount_fen).quantize(
+            Decimal("0.01"))), "amount_fen": fen, "amount": yuan(fen)})
+    if not rows or sum(row["amount_fen"] for row in rows) != amount_fen:
+        raise ValidationError(Text("The installments add up to %(sum)s yuan, not the amount of %(amount)s yuan.",
+                                   sum=yuan(sum(row["amount_fen"] for row in rows)), amount=yuan(amount_fen)),
+                              errors={"installments": [yuan(row["amount_fen"]) for row in rows]})
+    return rows
+
+
 def build_content(session, instance, project, amount_fen, application=None, installments=DEFAULT_INSTALLMENTS,
-                  criteria=None, term_days=180, start=None):
-    """The agreement's content from the project and its application (plain JSON)."""
+                  criteria=None, term_days=180, start=None, installment_amounts=None):
+    """The agreement's content from the project and its application (plain JSON).
+
+    ``installment_amounts`` (label, yuan) as the town decided them take the place of the
+    percentage ``installments``.
+    """
     application = application or {}
     community = session.get(Community, instance.community_id)
     town = session.get(Town, community.town_id)
@@ -63,7 +82,8 @@ def build_content(session, instance, project, amount_fen, application=None, inst
                     "goals": application.get("goals", ""), "phases": application.get("phases", ""),
                     "content": application.get("content", application.get("summary", instance.title))},
         "amount_fen": amount_fen, "amount": yuan(amount_fen), "currency": "CNY",
-        "installments": split_installments(amount_fen, list(installments)),
+        "installments": (installments_of_amounts(amount_fen, list(installment_amounts)) if installment_amounts
+                         else split_installments(amount_fen, list(installments))),
         "acceptance_criteria": list(criteria or [
             "services delivered as in the approved plan",
             "evaluation panel's average score reaches the pass score",

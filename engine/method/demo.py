@@ -4,6 +4,7 @@ Figures follow the 2014 pilot report (see DOMAIN.md): Xiangdong (象东社区, L
 rural, 12 villages, 20,000+ residents) and Yancheng (盐城社区, Yanpen sub-district, urban).
 Every demo account's password is ``demo-<username>``.
 """
+from datetime import date
 from typing import Any
 
 from sqlalchemy import func, select
@@ -132,6 +133,12 @@ def _person(session: Any, accounts: list[tuple[str, str, str]], username: str, d
     return user
 
 
+def budget_years(today: date, first: int = 2014) -> range:
+    """The years the demo gives budgets: the pilot's history up to today's year and the next,
+    so a project started today is funded (and one that runs into the new year too)."""
+    return range(first, max(first, today.year) + 2)
+
+
 def load_pilot(session, budget_years=(2014, 2015, 2016), budget_yuan=600_000, catalog_year=None):
     """Create the pilot's places, catalog, organizations, people and budgets.
 
@@ -148,7 +155,7 @@ def load_pilot(session, budget_years=(2014, 2015, 2016), budget_yuan=600_000, ca
         session.flush()
         towns[code] = town.id
         for year in budget_years:
-            funds.set_budget(session, town.id, year, budget_yuan)
+            funds.set_budget(session, town.id, year, budget_yuan, actor="admin", note="demo data")
     for code, name, name_en, town, kind, population in COMMUNITIES:
         community = Community(code=code, name=name, name_en=name_en, town_id=towns[town], kind=kind,
                               population=population)

@@ -75,6 +75,8 @@ def default_choices(panel: tuple[str, ...] = ("panel0", "panel1", "panel2"), rou
         "failed_vote_decision": "redo",
         "purchase_buy": True,
         "purchase_amount": 40000.0,
+        "purchase_first_installment": 12000.0,
+        "purchase_final_installment": 28000.0,
         "delivery_finished": lambda: next(progress) >= 1,
         "panel_members": list(panel),
         "panel_member_categories": [{"username": name, "category": "expert"} for name in panel],

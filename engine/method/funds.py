@@ -1,18 +1,30 @@
 """Step 5: each town's yearly purchase budget and its ledger.
 
+A budget is set and raised by the town government (or an administrator), never below what
+is committed; every change is recorded. An earmark that finds no budget or too little
+waits for it (the job is parked, the town is told) and goes on by itself once the budget
+is set or raised.
+
 An earmark is one conditional UPDATE (``... WHERE total - committed >= amount``): two
 workers racing for the last money cannot both win, on PostgreSQL (the row is locked by the
 first UPDATE and the second re-checks the condition after it commits) or on SQLite (writers
 are serialized). Every ledger entry carries the job id that wrote it (UNIQUE), so a job run
 twice earmarks, releases or pays once.
 """
+from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
 from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
 
 from engine.core.db import table_of
-from engine.errors import BusinessRuleError, NotFoundError, Text, ValidationError
-from engine.method.models import Budget, LedgerEntry
+from engine.core import access, audit
+from engine.core.jobs import JobQueue, resume_waiting
+from engine.core.models import Job, Town, User, utcnow
+from engine.errors import (
+    BusinessRuleError, ConflictError, ForbiddenError, NotFoundError, Text, ValidationError, WaitingError,
+)
+from engine.method.models import Budget, BudgetChange, LedgerEntry
 
 BUDGETS = table_of(Budget)
 
@@ -33,28 +45,95 @@ def yuan(fen):
     return f"{Decimal(fen) / 100:.2f}"
 
 
-def set_budget(session, town_id, year, total_yuan):
-    """Create or change a town's budget for a year (never below what is committed)."""
-    total = int(Decimal(str(total_yuan)) * 100)
-    budget = session.scalar(select(Budget).where(Budget.town_id == town_id, Budget.year == year))
+MIN_YEAR, MAX_YEAR = 2000, 2100
+MAX_TOTAL_FEN = 10**14  # a trillion yuan: far above any town's budget, far below BIGINT
+
+
+def budget_key(town_id: int, year: int) -> str:
+    """What an earmark waiting for the town's budget of ``year`` waits for."""
+    return f"budget:{town_id}:{year}"
+
+
+def parse_key(waiting_for: str) -> tuple[int, int] | None:
+    """``(town id, year)`` of a :func:`budget_key`, None for any other key."""
+    kind, _, rest = (waiting_for or "").partition(":")
+    town, _, year = rest.partition(":")
+    return (int(town), int(year)) if kind == "budget" and town.isdigit() and year.isdigit() else None
+
+
+def check_year(year: object) -> int:
+    """A fiscal year as an int (ValidationError for anything else)."""
+    try:
+        value = int(str(year).strip())
+    except ValueError:
+        value = None
+    if value is None or not MIN_YEAR <= value <= MAX_YEAR:
+        raise ValidationError(Text("Enter a year between %(low)s and %(high)s.", low=MIN_YEAR, high=MAX_YEAR),
+                              errors={"year": [Text("Enter a year between %(low)s and %(high)s.", low=MIN_YEAR,
+                                                    high=MAX_YEAR)]})
+    return value
+
+
+def set_budget(session: Session, town_id: int, year: object, total_yuan: object, actor: str = "system",
+               now: datetime | None = None, note: str = "") -> Budget:
+    """Create or change a town's budget for a year, never below what is committed.
+
+    The change is recorded (who, when, old and new total, why), and earmarks that waited
+    for this budget go back to the queue in the same transaction. Bad input raises
+    ValidationError and changes nothing.
+    """
+    year = check_year(year)
+    try:
+        total = to_fen(total_yuan)
+    except ValidationError as exc:
+        raise ValidationError(exc.message, errors={"total": [exc.message]}) from exc
+    if total > MAX_TOTAL_FEN:
+        message = Text("A budget is at most %(amount)s yuan.", amount=yuan(MAX_TOTAL_FEN))
+        raise ValidationError(message, errors={"total": [message]})
+    if session.get(Town, town_id) is None:
+        raise NotFoundError(Text("No town %(town)s.", town=town_id))
+    now = now or utcnow()
+    budget = session.scalar(select(Budget).where(Budget.town_id == town_id, Budget.year == year)
+                            .with_for_update().execution_options(populate_existing=True))
+    old = None
     if budget is None:
         budget = Budget(town_id=town_id, year=year, total_fen=total, committed_fen=0, paid_fen=0)
         session.add(budget)
     elif total < budget.committed_fen:
-        raise BusinessRuleError(Text("%(amount)s yuan are already committed.", amount=yuan(budget.committed_fen)),
-                                code="budget_too_small")
+        message = Text("The budget cannot be less than the %(amount)s yuan already committed to projects.",
+                       amount=yuan(budget.committed_fen))
+        raise ValidationError(message, errors={"total": [message]})
     else:
+        old = budget.total_fen
         budget.total_fen = total
+    session.flush()
+    if old != total:
+        session.add(BudgetChange(budget_id=budget.id, old_total_fen=old, new_total_fen=total, changed_by=actor,
+                                 changed_at=now, note=(note or "")[:300]))
+        audit.record(session, actor, "budget_set", budget_key(town_id, year),
+                     {"old": yuan(old) if old is not None else None, "new": yuan(total), "note": note}, ts=now)
+        resume_waiting(session, budget_key(town_id, year), now)
     session.flush()
     return budget
 
 
-def get_budget(session, town_id, year):
-    budget = session.scalar(select(Budget).where(Budget.town_id == town_id, Budget.year == year)
-                            .execution_options(populate_existing=True))
+def get_budget(session: Session, town_id: int, year: int) -> Budget:
+    budget = find_budget(session, town_id, year)
     if budget is None:
         raise NotFoundError(Text("Town %(town)s has no budget for %(year)s.", town=town_id, year=year))
     return budget
+
+
+def find_budget(session: Session, town_id: int, year: int) -> Budget | None:
+    """The town's budget for the year read afresh, or None."""
+    return session.scalar(select(Budget).where(Budget.town_id == town_id, Budget.year == year)
+                          .execution_options(populate_existing=True))
+
+
+def budget_changes(session: Session, budget_id: int) -> list[BudgetChange]:
+    """The budget's changes, newest first."""
+    return list(session.scalars(select(BudgetChange).where(BudgetChange.budget_id == budget_id)
+                                .order_by(BudgetChange.changed_at.desc(), BudgetChange.id.desc())))
 
 
 def _entry_result(entry, budget):
@@ -70,21 +149,27 @@ def _done(session, job_id):
 
 
 def earmark(session, job_id, instance_id, town_id, year, amount_fen, now, note=""):
-    """Reserve ``amount_fen`` of the town's budget for the project, or raise the BPMN error
-    ``insufficient_funds`` when less is left."""
+    """Reserve ``amount_fen`` of the town's budget for the project.
+
+    When the town has no budget for the year, or less is left, raises ``WaitingError``: the
+    job waits for the budget (see :func:`set_budget`) and the town is told what to do.
+    """
     done = _done(session, job_id)
     if done:
         return _entry_result(*done)
-    budget = get_budget(session, town_id, year)
+    budget = find_budget(session, town_id, year)
+    if budget is None:
+        raise WaitingError(Text("Town %(town)s has no budget for %(year)s.", town=town_id, year=year),
+                           waiting_for=budget_key(town_id, year))
     taken = session.execute(
         update(BUDGETS).where(BUDGETS.c.id == budget.id, BUDGETS.c.total_fen - BUDGETS.c.committed_fen >= amount_fen)
         .values(committed_fen=BUDGETS.c.committed_fen + amount_fen)).rowcount
     budget = get_budget(session, town_id, year)
     if not taken:
-        raise BusinessRuleError(
-            f"Only {yuan(budget.total_fen - budget.committed_fen)} yuan are left of the {year} budget; "
-            f"{yuan(amount_fen)} yuan are needed.", code="insufficient_funds",
-            variables={"funds_left": yuan(budget.total_fen - budget.committed_fen), "funds_needed": yuan(amount_fen)})
+        raise WaitingError(
+            Text("Only %(left)s yuan are left of the %(year)s budget; %(needed)s yuan are needed.",
+                 left=yuan(budget.total_fen - budget.committed_fen), year=year, needed=yuan(amount_fen)),
+            waiting_for=budget_key(town_id, year))
     entry = LedgerEntry(budget_id=budget.id, instance_id=instance_id, job_id=job_id, kind="earmark",
                         amount_fen=amount_fen, note=note, created_at=now)
     session.add(entry)
@@ -148,3 +233,21 @@ def balance(session, town_id, year):
             "remaining_fen": budget.total_fen - budget.committed_fen,
             "ledger_committed_fen": sums.get("earmark", 0) - sums.get("release", 0),
             "ledger_paid_fen": sums.get("payment", 0)}
+
+
+def decide_otherwise(session: Session, queue: JobQueue, user: User, job_id: int) -> Job:
+    """The town gives up waiting for the budget: the earmark's task takes the diagram's
+    ``insufficient_funds`` path (the purchase decision is taken again).
+
+    Only the town government of the project's town or an administrator may; the job must be
+    waiting for a budget.
+    """
+    job = session.get(Job, job_id)
+    key = parse_key(job.waiting_for) if job is not None and job.state == "waiting" else None
+    if key is None:
+        raise ConflictError("This project no longer waits for a budget.")
+    if not access.holds_or_admin(session, user, "town_government", "town", key[0]):
+        raise ForbiddenError("Only the town government decides on the purchase.")
+    return queue.reroute_waiting(session, job_id, "insufficient_funds",
+                                 Text("The town decides again instead of waiting for the %(year)s budget.",
+                                      year=key[1]), user.username)

@@ -30,6 +30,19 @@ class Budget(Base):
     __table_args__ = (UniqueConstraint("town_id", "year"),)
 
 
+class BudgetChange(Base):
+    """One setting or raising of a budget: who, when, the total before (None for a new
+    budget) and after, and why."""
+    __tablename__ = "budget_changes"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    budget_id: Mapped[int] = mapped_column(ForeignKey("budgets.id"), index=True)
+    old_total_fen: Mapped[int | None] = mapped_column(BigInteger)
+    new_total_fen: Mapped[int] = mapped_column(BigInteger)
+    changed_by: Mapped[str] = mapped_column(String(80))
+    changed_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    note: Mapped[str] = mapped_column(String(300), default="")
+
+
 class LedgerEntry(Base):
     """One movement on a budget: earmark (+committed), release (-committed) or payment."""
     __tablename__ = "ledger_entries"
@@ -127,4 +140,4 @@ class OrganizationBranch(Base):
     __table_args__ = (UniqueConstraint("organization_id", "name"),)
 
 
-__all__ = ["CatalogApproval", "OrganizationBranch", "Budget", "LedgerEntry", "Agreement", "AgreementSignature", "Payment", "Decision"]
+__all__ = ["CatalogApproval", "OrganizationBranch", "Budget", "BudgetChange", "LedgerEntry", "Agreement", "AgreementSignature", "Payment", "Decision"]

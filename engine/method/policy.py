@@ -8,6 +8,8 @@
 * Single ballots and scores, and who cast them, are never shown; the tallies are.
 * The evaluation panel is picked from the community's people; those who must stand aside
   (recusal) are not offered.
+* The purchase decision's amount follows the vote and its installments add up to it
+  (``engine.method.purchase``).
 Administrators may do all of these.
 """
 from __future__ import annotations
@@ -24,6 +26,7 @@ from engine.core.policy import NewInstance
 from engine.method import evaluation
 from engine.method.results import result_problem
 from engine.errors import ForbiddenError, Text, ValidationError
+from engine.method.purchase import FORM_RULES
 
 # Variables never shown to people: single ballots, scores and who cast them (the tallies are
 # recorded as decisions and shown instead).
@@ -78,3 +81,9 @@ class SevenStepPolicy:
         """Only the town government (or an administrator) stops a project."""
         if not access.holds_or_admin(session, user, "town_government", "town", instance.town_id):
             raise ForbiddenError("Only the town government or an administrator can terminate a project.")
+
+    def check_form(self, session: Session, instance_id: int, form_key: str | None,
+                   data: dict[str, Any]) -> dict[str, list[str]]:
+        """The method's rules for a submitted form (see ``engine.method.purchase``)."""
+        rule = FORM_RULES.get(form_key or "")
+        return rule(session, instance_id, data) if rule is not None else {}

@@ -7,7 +7,8 @@ from sqlalchemy import select, text
 from engine.method import agreements
 from engine.method import funds
 from engine.method import payments
-from engine.errors import BusinessRuleError
+from engine.errors import WaitingError
+from engine.core.models import Job
 from engine.method.models import Agreement, LedgerEntry, Payment
 
 from .helpers import JobFailed, project_of, run_job
@@ -25,11 +26,14 @@ def test_earmark_never_exceeds_what_is_left(db, queue, seed, budget):
     assert outcome == "completed" and result["remaining"] == "40000.00"
     with db.uow() as session:
         other = seed.new_instance(session)
-    outcome, code, job_id = run_job(db, queue, seed, "funds_earmark", params={"amount": "40000.01"}, instance_id=other)
-    assert (outcome, code) == ("bpmn_error", "insufficient_funds")
+    outcome, result, job_id = run_job(db, queue, seed, "funds_earmark", params={"amount": "40000.01"},
+                                      instance_id=other)
+    assert (outcome, result) == ("waiting", None)  # waits for the budget instead of overdrawing it
     with db.uow(readonly=True) as session:
         assert funds.balance(session, seed.town_id, 2024)["remaining_fen"] == 4000000
         assert session.scalar(select(LedgerEntry).where(LedgerEntry.job_id == job_id)) is None
+        job = session.get(Job, job_id)
+        assert (job.state, job.waiting_for, job.retries) == ("waiting", f"budget:{seed.town_id}:2024", 3)
 
 
 def test_release_gives_back_what_is_held_once(db, queue, seed, budget):
@@ -61,15 +65,15 @@ def test_parallel_earmarks_never_overdraw(pg):
             with db.uow() as session:
                 funds.earmark(session, 1000 + index, instance_id, seed.town_id, 2024, 3000000, None)
             outcomes.append("ok")
-        except BusinessRuleError as exc:
-            outcomes.append(exc.code)
+        except WaitingError:
+            outcomes.append("waiting")
 
     threads = [threading.Thread(target=grab, args=pair) for pair in enumerate(instances)]
     for t in threads:
         t.start()
     for t in threads:
         t.join()
-    assert sorted(outcomes) == ["insufficient_funds"] * 9 + ["ok"] * 3
+    assert sorted(outcomes) == ["ok"] * 3 + ["waiting"] * 9
     with db.uow(readonly=True) as session:
         figures = funds.balance(session, seed.town_id, 2024)
     assert figures["committed_fen"] == figures["ledger_committed_fen"] == 9000000

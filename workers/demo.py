@@ -141,7 +141,7 @@ class Driver:
                 for town_id in self.ids["towns"].values():
                     if funds.find_budget(session, town_id, year) is None:
                         funds.set_budget(session, town_id, year, self.ids["budget_yuan"], actor="admin",
-                                         note="demo data")
+                                         note="演示数据")
             instance = runtime.start_instance(session, PROCESS_KEY, get_user(session, lead), {
                 "title": plan.title, "catalog_item_id": self.ids["items"][plan.item],
                 "organization_id": self.ids["orgs"][plan.org], "budget_total": plan.amount})

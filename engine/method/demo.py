@@ -155,7 +155,7 @@ def load_pilot(session, budget_years=(2014, 2015, 2016), budget_yuan=600_000, ca
         session.flush()
         towns[code] = town.id
         for year in budget_years:
-            funds.set_budget(session, town.id, year, budget_yuan, actor="admin", note="demo data")
+            funds.set_budget(session, town.id, year, budget_yuan, actor="admin", note="演示数据")
     for code, name, name_en, town, kind, population in COMMUNITIES:
         community = Community(code=code, name=name, name_en=name_en, town_id=towns[town], kind=kind,
                               population=population)

@@ -22,7 +22,13 @@ from engine.core import access, audit
 from engine.core.jobs import JobQueue, resume_waiting
 from engine.core.models import Job, Town, User, utcnow
 from engine.errors import (
-    BusinessRuleError, ConflictError, ForbiddenError, NotFoundError, Text, ValidationError, WaitingError,
+    BusinessRuleError,
+    ConflictError,
+    ForbiddenError,
+    NotFoundError,
+    Text,
+    ValidationError,
+    WaitingError,
 )
 from engine.method.models import Budget, BudgetChange, LedgerEntry
 

@@ -216,7 +216,7 @@ def execution_workbook(report: Execution, headers: dict[str, str], labels: dict[
     ``projects``); ``labels`` names installments (``on_signing`` ...).
     """
     book = Workbook()
-    summary = book.active
+    summary = book.worksheets[0]
     summary.title = headers["summary"]
     bold = Font(bold=True)
     for row in ((headers["town"], report.town_name), (headers["year"], report.year),

@@ -115,7 +115,7 @@ def timeline(session, instance, now=None):
 def active_elements(session, instance_id):
     tasks = session.scalars(select(Task.bpmn_id).where(Task.instance_id == instance_id, Task.state == "ready"))
     jobs = session.scalars(select(Job.bpmn_id).where(Job.instance_id == instance_id,
-                                                     Job.state.in_(("ready", "locked", "incident"))))
+                                                     Job.state.in_(("ready", "locked", "waiting", "incident"))))
     return sorted(set(tasks) | set(jobs))
 
 

@@ -148,6 +148,7 @@ def test_an_incident_is_shown_and_retried(web, as_user):
     admin = as_user("admin")
     page = admin.get("/admin/incidents").get_data(as_text=True)
     assert f'data-job="{job_id}"' in page and "registry offline" in page
+    assert "“资格审查”：自动处理已失败 3 次" in page  # in Chinese, the technical message under details
     assert admin.post(f"/admin/incidents/{job_id}/retry").status_code == 303
     with unit_of_work(web.services.session_factory, readonly=True) as session:
         job = session.get(Job, job_id)

@@ -12,7 +12,6 @@ from engine.core.db import unit_of_work
 from engine.core.models import Job, Task
 from engine.method import agreements, funds, payments
 from engine.method.models import Budget, BudgetChange
-
 from tests.drive import decide_purchase, drive_to, voted_choices, work
 
 from .conftest import Client, build_web, start_project

@@ -7,8 +7,8 @@ from sqlalchemy import func, select
 from cli import main
 from engine.config import load_settings
 from engine.core.db import make_engine, make_session_factory, unit_of_work
-from engine.core.models import Event, Instance, Job, Notification
-from engine.method.models import Agreement, Decision, LedgerEntry, Payment
+from engine.core.models import Event, Instance, Job, Notification, utcnow
+from engine.method.models import Agreement, Budget, Decision, LedgerEntry, Payment
 from workers.demo import run_demo
 
 
@@ -27,6 +27,8 @@ def test_demo_drives_the_pilot_and_records_real_cycle_times(tmp_path):
             signed = session.scalar(select(func.count()).select_from(Agreement).where(Agreement.status == "signed"))
             first, last = session.execute(select(func.min(Event.ts), func.max(Event.ts))).one()
             notices = session.scalar(select(func.count()).select_from(Notification))
+            this_year = utcnow().year
+            budget_years = session.scalars(select(Budget.year).where(Budget.year >= this_year)).all()
             revisions = session.scalar(select(func.count()).select_from(Event).where(
                 Event.activity_id == "revise_application", Event.transition == "complete"))
             coordination = session.scalar(select(func.count()).select_from(Event).where(
@@ -40,6 +42,8 @@ def test_demo_drives_the_pilot_and_records_real_cycle_times(tmp_path):
     finally:
         engine.dispose()
     assert [i.status for i in instances] == ["completed"] * 5
+    # A project started today (and one running into next year) finds its town's budget.
+    assert sorted(budget_years) == [this_year, this_year, this_year + 1, this_year + 1]
     assert earmarked == paid == 203_000_00 and signed == 5
     assert sum(1 for i in instances if i.social_work) == 2
     assert sorted(votes) == ["passed"] * 5 + ["rejected"]  # one failed vote, redone

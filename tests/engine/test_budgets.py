@@ -172,3 +172,19 @@ def test_cli_sets_and_lists_budgets(env):
     assert lines[-1].split() == ["total", "81000.50", "30000.00", "0.00", "51000.50"]
     one_year = runner.invoke(main, ["budgets", "list", "--year", "2027"], obj=ctx).output.strip().splitlines()
     assert len(one_year) == 3 and one_year[-1].split()[1] == "1000.50"
+
+
+def test_a_terminated_project_no_longer_waits_for_the_budget(env):
+    services, world = env
+    instance_id = start(services, world)
+    task_id = drive_to(services, instance_id, "purchase_decision", voted_choices(30000))
+    decide(services, world, task_id, purchase_amount=20000, purchase_first_installment=5000,
+           purchase_final_installment=15000)
+    assert work(services)["waiting"] == 1
+    with uow(services) as session:
+        services.runtime.terminate_instance(session, instance_id, session.get(User, world.users.town.id), "机构撤回")
+    with uow(services) as session:
+        assert budget_queries.budget_notices(session) == []
+        assert session.scalar(select(Job.state).where(Job.topic == "funds_earmark")) == "cancelled"
+        funds.set_budget(session, world.town.id, services.runtime.clock().year, 50_000)
+    assert work(services)["completed"] == 0

@@ -60,7 +60,7 @@ def budget_key(town_id: int, year: int) -> str:
     return f"budget:{town_id}:{year}"
 
 
-def parse_key(waiting_for: str) -> tuple[int, int] | None:
+def parse_key(waiting_for: str | None) -> tuple[int, int] | None:
     """``(town id, year)`` of a :func:`budget_key`, None for any other key."""
     kind, _, rest = (waiting_for or "").partition(":")
     town, _, year = rest.partition(":")

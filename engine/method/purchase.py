@@ -45,11 +45,11 @@ def voted_total_fen(session: Session, instance_id: int) -> int | None:
     return None
 
 
-def check_decision(session: Session, instance_id: int, data: Mapping) -> dict[str, list[Text]]:
+def check_decision(session: Session, instance_id: int, data: Mapping) -> dict[str, list[str]]:
     """Field errors of a purchase decision (empty when it may be taken)."""
     if not data.get("purchase_buy"):
         return {}
-    errors: dict[str, list[Text]] = {}
+    errors: dict[str, list[str]] = {}
     amount = _fen(data.get(AMOUNT))
     if amount is None:
         return errors  # the form's schema already says what is missing
@@ -60,8 +60,9 @@ def check_decision(session: Session, instance_id: int, data: Mapping) -> dict[st
         errors.setdefault(AMOUNT, []).append(Text(
             "The amount may not exceed the %(voted)s yuan of the application the representatives voted on.",
             voted=yuan(voted)))
-    parts = [_fen(data.get(name)) for name in INSTALLMENTS]
-    if None not in parts:
+    found = [_fen(data.get(name)) for name in INSTALLMENTS]
+    parts = [part for part in found if part is not None]
+    if len(parts) == len(INSTALLMENTS):
         if any(part <= 0 for part in parts):
             for name, part in zip(INSTALLMENTS, parts):
                 if part <= 0:

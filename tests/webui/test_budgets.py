@@ -151,3 +151,27 @@ def test_an_earmark_waiting_for_the_budget_is_shown_in_chinese_and_the_town_can_
         assert session.scalars(select(Task.bpmn_id).where(Task.instance_id == instance_id, Task.state == "ready")
                                ).all() == ["purchase_decision"]
     assert town.post(f"/budgets/waiting/{job.id}/decide-otherwise").status_code == 409
+
+
+def test_the_purchase_form_refuses_an_amount_above_the_vote_and_uneven_installments_in_chinese(web):
+    instance_id = start_project(web, "象东社区助浴项目")
+    task_id = drive_to(web.services, instance_id, "purchase_decision", voted_choices(30000))
+    town = login(web, "town")
+    town.get(f"/tasks/{task_id}")
+    form = {"purchase_buy": "1", "purchase_funding_source": "福彩公益金", "purchase_acceptance_criteria": "入户助浴 200 人次"}
+    too_much = town.post(f"/tasks/{task_id}/complete", {**form, "purchase_amount": "300000",
+                                                        "purchase_first_installment": "90000",
+                                                        "purchase_final_installment": "210000"})
+    assert too_much.status_code == 422
+    assert "购买金额不得超过居民代表会议表决通过的申请书预算 30000.00 元" in too_much.get_data(as_text=True)
+    uneven = town.post(f"/tasks/{task_id}/complete", {**form, "purchase_amount": "30000",
+                                                      "purchase_first_installment": "9000",
+                                                      "purchase_final_installment": "20000"})
+    assert uneven.status_code == 422
+    assert "各期款项合计 29000.00 元，与购买金额 30000.00 元不符" in uneven.get_data(as_text=True)
+    with unit_of_work(web.services.session_factory, readonly=True) as session:
+        assert session.get(Task, task_id).state == "ready"
+    done = town.post(f"/tasks/{task_id}/complete", {**form, "purchase_amount": "30000",
+                                                    "purchase_first_installment": "9000",
+                                                    "purchase_final_installment": "21000"})
+    assert done.status_code == 302

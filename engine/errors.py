@@ -77,9 +77,13 @@ class WaitingError(SansheError):
 
     Raised by service-task handlers. ``waiting_for`` names what the job waits for (e.g.
     ``budget:3:2026``); the job is parked (not failed, no retry used) until whatever
-    provides it puts the job back in the queue.
+    provides it puts the job back in the queue. ``arrived(session)``, when given, is asked
+    in the transaction that parks the job whether what it waits for came meanwhile (then
+    the job is queued again at once instead); it locks what the provider locks, so the
+    two cannot miss each other.
     """
 
-    def __init__(self, message=None, waiting_for="", **details):
+    def __init__(self, message=None, waiting_for="", arrived=None, **details):
         super().__init__(message, **details)
         self.waiting_for = waiting_for
+        self.arrived = arrived

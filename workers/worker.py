@@ -76,7 +76,8 @@ class Worker:
         log.info("worker %s released %d jobs on stop", self.worker_id, released)
 
     def process(self, job):
-        """Handle one locked job: ``completed``, ``bpmn_error``, ``waiting``, ``failed`` or ``lost``."""
+        """Handle one locked job: ``completed``, ``bpmn_error``, ``waiting``, ``released`` (what it
+        would wait for came meanwhile), ``failed`` or ``lost``."""
         started = time.perf_counter()
         handler = self.handlers[job.topic]
         try:
@@ -92,6 +93,11 @@ class Worker:
             # Rolled back too; the job waits (no retry used) until what it needs is there.
             try:
                 with unit_of_work(self.session_factory) as session:
+                    if exc.arrived is not None and exc.arrived(session):
+                        # It came while the handler ran: run the job again instead of parking it.
+                        self.queue.release(session, [job.id], self.worker_id, job.lock_token)
+                        self.counts["released"] += 1
+                        return "released"
                     self.queue.park(session, job.id, self.worker_id, job.lock_token, exc.waiting_for, exc.message)
             except LockLostError as lost:
                 self.counts["lost"] += 1

@@ -11,6 +11,7 @@ first UPDATE and the second re-checks the condition after it commits) or on SQLi
 are serialized). Every ledger entry carries the job id that wrote it (UNIQUE), so a job run
 twice earmarks, releases or pays once.
 """
+from collections.abc import Callable
 from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
@@ -99,6 +100,7 @@ def set_budget(session: Session, town_id: int, year: object, total_yuan: object,
     if session.get(Town, town_id) is None:
         raise NotFoundError(Text("No town %(town)s.", town=town_id))
     now = now or utcnow()
+    _lock_town(session, town_id)
     budget = session.scalar(select(Budget).where(Budget.town_id == town_id, Budget.year == year)
                             .with_for_update().execution_options(populate_existing=True))
     old = None
@@ -121,6 +123,22 @@ def set_budget(session: Session, town_id: int, year: object, total_yuan: object,
         resume_waiting(session, budget_key(town_id, year), now)
     session.flush()
     return budget
+
+
+def _lock_town(session: Session, town_id: int) -> None:
+    """Lock the town's row: setting a budget and parking an earmark that waits for it take
+    this lock first, so the one that comes second sees what the first did."""
+    session.execute(select(Town.id).where(Town.id == town_id).with_for_update())
+
+
+def budget_arrived(town_id: int, year: int, amount_fen: int) -> Callable[[Session], bool]:
+    """Whether the town's budget for the year now has ``amount_fen`` left (asked when an
+    earmark that found too little is about to wait)."""
+    def arrived(session: Session) -> bool:
+        _lock_town(session, town_id)
+        budget = find_budget(session, town_id, year)
+        return budget is not None and budget.total_fen - budget.committed_fen >= amount_fen
+    return arrived
 
 
 def get_budget(session: Session, town_id: int, year: int) -> Budget:
@@ -166,7 +184,7 @@ def earmark(session, job_id, instance_id, town_id, year, amount_fen, now, note="
     budget = find_budget(session, town_id, year)
     if budget is None:
         raise WaitingError(Text("Town %(town)s has no budget for %(year)s.", town=town_id, year=year),
-                           waiting_for=budget_key(town_id, year))
+                           waiting_for=budget_key(town_id, year), arrived=budget_arrived(town_id, year, amount_fen))
     taken = session.execute(
         update(BUDGETS).where(BUDGETS.c.id == budget.id, BUDGETS.c.total_fen - BUDGETS.c.committed_fen >= amount_fen)
         .values(committed_fen=BUDGETS.c.committed_fen + amount_fen)).rowcount
@@ -175,7 +193,7 @@ def earmark(session, job_id, instance_id, town_id, year, amount_fen, now, note="
         raise WaitingError(
             Text("Only %(left)s yuan are left of the %(year)s budget; %(needed)s yuan are needed.",
                  left=yuan(budget.total_fen - budget.committed_fen), year=year, needed=yuan(amount_fen)),
-            waiting_for=budget_key(town_id, year))
+            waiting_for=budget_key(town_id, year), arrived=budget_arrived(town_id, year, amount_fen))
     entry = LedgerEntry(budget_id=budget.id, instance_id=instance_id, job_id=job_id, kind="earmark",
                         amount_fen=amount_fen, note=note, created_at=now)
     session.add(entry)

@@ -148,3 +148,41 @@ def test_installment_shares_must_add_up(db, queue, seed, budget):
     with pytest.raises(JobFailed, match="100%"):
         run_job(db, queue, seed, "agreement_draft", params={"amount": 1000, "installments": [["a", 30], ["b", 60]]})
     assert project_of(seed)["budget_total"] == 60000
+
+
+def test_a_budget_set_while_the_earmark_runs_is_not_missed(db, queue, seed):
+    """The town sets the budget after the earmark found none but before the job is parked:
+    the job runs again at once instead of waiting for a change that already happened."""
+    from workers.registry import TOPICS
+    from workers.worker import Worker
+
+    from engine.errors import WaitingError
+
+    def earmark_while_the_town_sets_its_budget(job):
+        try:
+            return TOPICS["funds_earmark"](job)
+        except WaitingError as exc:
+            check = exc.arrived
+
+            def town_first(session):
+                # The town's change commits after the handler gave up, before the job is parked.
+                with db.uow() as other:
+                    funds.set_budget(other, seed.town_id, 2024, 100000, actor="town")
+                return check(session)
+            exc.arrived = town_first
+            raise
+
+    with db.uow() as session:
+        [job_id] = seed.add_jobs(session, "funds_earmark", 1, variables={
+            "project": {"town_id": seed.town_id, "title": "居家养老"}, "params": {"amount": 60000, "year": 2024}})
+    with db.uow() as session:
+        [job] = queue.fetch_and_lock(session, ["funds_earmark"], "w1", 1)
+    racing = Worker(db.session_factory, queue, {"funds_earmark": earmark_while_the_town_sets_its_budget}, "w1")
+    assert racing.process(job) == "released"
+    with db.uow(readonly=True) as session:
+        assert session.get(Job, job_id).state == "ready"
+    with db.uow() as session:
+        [again] = queue.fetch_and_lock(session, ["funds_earmark"], "w1", 1)
+    assert Worker(db.session_factory, queue, TOPICS, "w1").process(again) == "completed"
+    with db.uow(readonly=True) as session:
+        assert funds.balance(session, seed.town_id, 2024)["committed_fen"] == 6_000_000

@@ -169,7 +169,8 @@ class Driver:
                 data: dict[str, Any] = cast(dict[str, Any], sample(form, self.clock.now, self.rng))
                 data.update(self.decide(task.bpmn_id, plan, state, actor, form))
                 runtime.complete_task(session, task.id, actor, data)
-            if task.bpmn_id == "report_progress" and state["coordination"] and state["reports"] == 1:
+            # A meeting is called during delivery, so only when delivery goes on after this report.
+            if task.bpmn_id == "report_progress" and state["coordination"] and state["reports"] == 1 < plan.reports:
                 state["coordination"] = False
                 self.clock.advance(self.rng.uniform(1, 4))
                 with self.uow() as session:

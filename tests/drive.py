@@ -1,7 +1,7 @@
 """Drive a real seven-step project as its people would, with the real workers in between."""
 from sqlalchemy import select
 
-from bench.lifecycle import default_choices, fill
+from engine.method.driver import default_choices, fill
 from engine.core.db import unit_of_work
 from engine.core.models import Task, User
 from workers.registry import TOPICS

@@ -11,6 +11,7 @@ mining. ``--projects N`` repeats the plans with variations.
 import random
 from contextlib import nullcontext
 from dataclasses import dataclass, replace
+from typing import Any
 from datetime import datetime, timedelta
 from typing import Any, cast
 
@@ -99,7 +100,7 @@ def plans_for(count, rng):
     return plans
 
 
-def sample(schema, today, rng):
+def sample(schema: dict[str, Any], today: datetime, rng: random.Random) -> Any:
     """Plausible data for a JSON Schema: required fields filled, enums take their first value."""
     kind = schema.get("type")
     if "const" in schema:

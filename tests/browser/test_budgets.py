@@ -15,7 +15,7 @@ from openpyxl import load_workbook
 from sqlalchemy import select
 from werkzeug.serving import make_server
 
-from bench.lifecycle import default_choices, fill
+from engine.method.driver import default_choices, fill
 from engine.config import load_settings
 from engine.core import users as user_store
 from engine.core.db import unit_of_work

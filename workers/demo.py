@@ -11,7 +11,6 @@ mining. ``--projects N`` repeats the plans with variations.
 import random
 from contextlib import nullcontext
 from dataclasses import dataclass, replace
-from typing import Any
 from datetime import datetime, timedelta
 from typing import Any, cast
 

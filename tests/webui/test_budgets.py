@@ -109,7 +109,7 @@ def test_execution_page_and_excel_list_each_project_and_installment_in_chinese(w
     assert response.status_code == 200 and response.mimetype.endswith("spreadsheetml.sheet")
     book = load_workbook(BytesIO(response.data))
     summary, projects = book.worksheets
-    assert summary.title == "预算执行" and [c.value for c in summary["A"]][:2] == ["乡镇（街道）", "预算年度"]
+    assert summary.title == "预算执行" and [c.value for c in summary["A"]][:2] == ["镇（街道）", "预算年度"]
     assert [row[1].value for row in summary.iter_rows()] == ["柳市镇", 2026, 200000, 30000, 9000, 170000]
     header = [c.value for c in projects[1]]
     assert header[:3] == ["项目", "社会组织", "决定金额（元）"] and "拨付日期" in header

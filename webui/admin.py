@@ -21,12 +21,8 @@ from engine.core import scheduler
 from engine.core import versions
 from engine.core.deployments import deploy, get_definition
 from engine.errors import ForbiddenError, NotFoundError, ValidationError
-<<<<<<< HEAD
-from engine.queries.inbox import parse_int, parse_page
-=======
 from engine.queries import budgets as budget_queries
-from engine.queries.inbox import parse_int
->>>>>>> 95eea70 (Budgets kept in the product: set and raise per town and year (CLI and web), change history, earmarks wait for the budget instead of failing, purchase amount capped by the voted application, installments decided by the town)
+from engine.queries.inbox import parse_int, parse_page
 from engine.core.jobs import JobQueue
 from engine.queries import listings
 from engine.core.models import LANE_ROLES

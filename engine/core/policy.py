@@ -53,12 +53,11 @@ class StepPolicy(Protocol):
         """``user`` may stop ``instance`` before its end."""
         ...
 
-<<<<<<< HEAD
     def job_result_problem(self, session: Session, job: Any, result: dict[str, Any]) -> str | None:
         """Why a worker's ``result`` for ``job`` contradicts the recorded facts, or None."""
-=======
+        ...
+
     def check_form(self, session: Session, instance_id: int, form_key: str | None,
                    data: dict[str, Any]) -> dict[str, list[str]]:
         """Field errors of form data that passed its schema (empty: it may be submitted)."""
->>>>>>> 95eea70 (Budgets kept in the product: set and raise per town and year (CLI and web), change history, earmarks wait for the budget instead of failing, purchase amount capped by the voted application, installments decided by the town)
         ...

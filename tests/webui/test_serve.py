@@ -56,7 +56,8 @@ def test_each_child_killed_is_started_again_and_the_others_keep_serving(sqlite_u
     port = free_port()
     url = f"http://127.0.0.1:{port}/login"
     log_path = tmp_path / "serve.log"
-    env = dict(os.environ, SANSHE_DATABASE_URL=sqlite_url, PYTHONPATH=str(ROOT), SANSHE_SCHEDULER_INTERVAL="0.2")
+    env = dict(os.environ, SANSHE_DATABASE_URL=sqlite_url, PYTHONPATH=str(ROOT), SANSHE_SCHEDULER_INTERVAL="0.2",
+               SANSHE_ENV="development", SANSHE_SECRETS_DIR=str(tmp_path))
     with open(log_path, "w") as log:
         serve = subprocess.Popen([sys.executable, "-m", "cli", "serve", "--port", str(port), "--web-workers", "1"],
                                  cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)

@@ -97,7 +97,7 @@ def test_committee_adds_town_approves_organization_starts_today(demo_site, chrom
         official.screenshot(path=ARTIFACTS / f"catalog_02_town_before_approval_{width}.png", full_page=True)
     official.click('[data-testid="approve"]')
     assert "目录已审批通过" in official.content()
-    assert re.search(r"柳市镇 政府采购负责人 于 .+ 审批", official.inner_text('[data-testid="approval"]'))
+    assert re.search(r"周建国 于 .+ 审批", official.inner_text('[data-testid="approval"]'))
     assert official.locator("li", has_text="独居老人探访").locator('[data-testid="state"]').inner_text() == "已审批"
     official.screenshot(path=ARTIFACTS / "catalog_03_town_approved_phone.png", full_page=True)
 

@@ -73,6 +73,9 @@ def default_choices(panel: tuple[str, ...] = ("panel0", "panel1", "panel2"), rou
         "town_qualification_decision": "approve",
         "town_application_decision": "approve",
         "failed_vote_decision": "redo",
+        # The application asks for what the town then decides to buy (the decision may not
+        # exceed the total the representatives voted on); the installments add up to it.
+        "application_budget_total": 40000.0,
         "purchase_buy": True,
         "purchase_amount": 40000.0,
         "purchase_first_installment": 12000.0,

@@ -19,7 +19,7 @@ from typing import Any
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext
 
-from .i18n import ROLE_LABELS, is_english, money
+from .i18n import INSTALLMENT_LABELS, ROLE_LABELS, is_english, money
 
 AUTOMATIC = lazy_gettext("Automatic check")
 
@@ -67,6 +67,11 @@ def usernames_in(variables: Mapping[str, Any]) -> set[str]:
     if project.get("lead"):
         found.add(project["lead"])
     return {name for name in found if name}
+
+
+def installment_label(label: object) -> str:
+    """An installment's name in words (首期（签约后）), not its key (``on_signing``)."""
+    return str(INSTALLMENT_LABELS.get(str(label), label))
 
 
 def field_label(code: str) -> str:
@@ -213,7 +218,7 @@ def agreement(result: Mapping[str, Any]) -> Result:
     installments = result.get("installments") or []
     if installments:
         block.headers = [_("Installment"), _("Amount")]
-        block.rows = [[str(i.get("label") or i.get("no")), money(i.get("amount"))] for i in installments]
+        block.rows = [[installment_label(i.get("label") or i.get("no")), money(i.get("amount"))] for i in installments]
     return block
 
 
@@ -271,7 +276,7 @@ def acceptance(result: Mapping[str, Any]) -> Result:
 
 def payment(result: Mapping[str, Any]) -> Result:
     return Result(_("Payment"), _("Installment %(label)s of %(amount)s paid on %(date)s.",
-                                  label=result.get("label") or result.get("installment", ""),
+                                  label=installment_label(result.get("label") or result.get("installment", "")),
                                   amount=money(result.get("amount")), date=(result.get("paid_at") or "")[:10]),
                   key="payment")
 

@@ -155,6 +155,9 @@ def test_a_project_started_today_runs_to_payment_and_one_waits_for_the_budget_un
         assert session.get(Instance, first).status == "completed"
         assert funds.balance(session, town_id, year)["paid_fen"] == 6_000_000
 
+    town.goto(f"{live.url}/instances/{first}")
+    text = town.locator("main").inner_text()
+    assert "首期（签约后）" in text and "on_signing" not in text and "on_acceptance" not in text
     town.goto(f"{live.url}/budgets/{town_id}/{year}")
     text = town.locator("main").inner_text()
     for words in ("预算执行", "象东社区银龄关爱项目", "柳市镇阳光社会工作服务中心", "首期（签约后）", "尾款（验收后）",

@@ -70,10 +70,11 @@ def insert_town_task(xml, task_id=NEW_TASK, form=NEW_FORM, name="镇政府确认
     etree.SubElement(task, f"{{{BPMN}}}incoming").text = "flow_gw_qualification_to_plan_survey"
     etree.SubElement(task, f"{{{BPMN}}}outgoing").text = new_flow_id
     flow.addprevious(task)
-    process.append(_el("bpmn:sequenceFlow", id=new_flow_id, sourceRef=task_id, targetRef="plan_survey"))
+    # beside the other flows: the schema wants flow elements before artifacts (the step groups)
+    flow.addnext(_el("bpmn:sequenceFlow", id=new_flow_id, sourceRef=task_id, targetRef="plan_survey"))
     survey_in = _one(process, "bpmn:userTask[@id='plan_survey']/bpmn:incoming")
     survey_in.text = new_flow_id
-    lane = _one(process, "bpmn:laneSet/bpmn:lane[@name='town_government']")
+    lane = _one(process, "bpmn:laneSet/bpmn:lane[@id='lane_town_government']")
     etree.SubElement(lane, f"{{{BPMN}}}flowNodeRef").text = task_id
     plane = _one(root, "//bpmndi:BPMNPlane")
     anchor = _one(plane, "bpmndi:BPMNShape[@bpmnElement='approve_qualification']/dc:Bounds")
@@ -121,4 +122,21 @@ def remove_param(xml, task_id, param):
     root = _tree(xml)
     element = _one(root, f"//bpmn:serviceTask[@id='{task_id}']//spiffworkflow:parameter[@id='{param}']")
     element.getparent().remove(element)
+    return _text(root)
+
+
+def as_drawn_before_readable_lanes(xml):
+    """The diagram as it was before its lanes were named in Chinese: each lane named by its
+    role key with no ``role`` property, and no step groups or documentation."""
+    root = _tree(xml)
+    for lane in root.iterfind(".//bpmn:lane", NS):
+        prop = _one(lane, "bpmn:extensionElements/spiffworkflow:properties/spiffworkflow:property[@name='role']")
+        lane.set("name", prop.get("value"))
+        lane.remove(lane.find("bpmn:extensionElements", NS))
+    for path in (".//bpmn:group", "bpmn:category", ".//bpmn:documentation"):
+        for element in root.iterfind(path, NS):
+            element.getparent().remove(element)
+    for shape in root.iterfind(".//bpmndi:BPMNShape", NS):
+        if shape.get("bpmnElement", "").startswith("group_"):
+            shape.getparent().remove(shape)
     return _text(root)

@@ -71,6 +71,7 @@ def parse_process(bpmn_xml, filename="diagram.bpmn", process_id=None, validate=T
     if process_id is None:
         process_id = main_process_id(tree)
     standard_timer_texts(tree)
+    lanes_by_role(tree)
     parser.add_bpmn_xml(tree, filename=filename)
     spec, subprocess_specs = parser.get_spec(process_id), parser.get_subprocess_specs(process_id)
     connect_multi_instance(spec, subprocess_specs)
@@ -144,6 +145,35 @@ def main_process_id(tree):
         f"the file has {len(ids)} executable pools: {listed}; Sanshe runs one pool per file: mark the "
         "pools of other parties isExecutable=\"false\" (they stay in the drawing) or put each process "
         "in its own file", ids)
+
+
+# --- lanes ------------------------------------------------------------------------------
+
+SPIFF_NS = {**BPMN_NS, "spiffworkflow": "http://spiffworkflow.org/bpmn/schema/1.0/core"}
+ROLE_PROPERTY = "role"
+
+
+def lane_role(lane: Any) -> str:
+    """The role key of a ``bpmn:lane`` element: its ``role`` extension property
+    (``<spiffworkflow:property name="role" value="community_committee"/>``), else its name,
+    as in diagrams drawn before lanes were named in Chinese. Empty when it has neither."""
+    for prop in lane.iterfind("bpmn:extensionElements/spiffworkflow:properties/spiffworkflow:property", SPIFF_NS):
+        if prop.get("name") == ROLE_PROPERTY:
+            return (prop.get("value") or "").strip()
+    return (lane.get("name") or "").strip()
+
+
+def lanes_by_role(tree: Any) -> None:
+    """Name every lane of a parsed diagram by its role key (:func:`lane_role`).
+
+    SpiffWorkflow gives a task its lane's *name*; the engine routes tasks by role key, so
+    the copy handed to the parser carries the key while the stored diagram keeps the name
+    people read (社区居委会)."""
+    root = tree.getroot() if hasattr(tree, "getroot") else tree
+    for lane in root.iterfind(".//bpmn:lane", BPMN_NS):
+        role = lane_role(lane)
+        if role:
+            lane.set("name", role)
 
 
 # --- timers ------------------------------------------------------------------------------

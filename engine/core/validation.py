@@ -170,6 +170,7 @@ def _check_with_spiffworkflow(trees):
     for name, tree in trees.items():
         tree = deepcopy(tree)
         spiff.standard_timer_texts(tree)  # as the engine reads them
+        spiff.lanes_by_role(tree)
         try:
             parser.add_bpmn_xml(tree, filename=name)
         except spiff.ValidationException as exc:
@@ -304,11 +305,18 @@ class _Diagram:
                 self._add(node_ref.getparent(), f"the lane lists missing element {node_ref.text}", line=node_ref.sourceline)
 
     def _check_lane(self, lane):
-        name = (lane.get("name") or "").strip()
-        if not name:
-            self._add(lane, "the lane has no name; its name must be a role key")
-        elif name not in self.roles:
-            self._add(lane, f"lane '{name}' is not a known role (known: {', '.join(sorted(self.roles))})")
+        has_property = spiff.ROLE_PROPERTY in self._properties(lane)
+        role = spiff.lane_role(lane)
+        known = ", ".join(sorted(self.roles))
+        if has_property and not role:
+            self._add(lane, "the lane's 'role' property is empty; its value must be a role key")
+        elif has_property and role not in self.roles:
+            self._add(lane, f"the lane's role '{role}' is not a known role (known: {known})")
+        elif not role:
+            self._add(lane, "the lane has no name and no 'role' property; one of them must be a role key")
+        elif role not in self.roles:
+            self._add(lane, f"lane '{role}' is not a known role; give it a 'role' property with a role key "
+                            f"(known: {known})")
 
     def _properties(self, task):
         return {p.get("name"): p for p in task.iterfind("bpmn:extensionElements/spiffworkflow:properties/spiffworkflow:property", NS)}

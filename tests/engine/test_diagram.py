@@ -462,9 +462,19 @@ def test_form_fields_are_titled_and_unique_across_the_process():
                for names in shared.values())
 
 
-def test_every_lane_is_a_role_and_every_human_task_has_one(parsed):
+LANE_NAMES = {"community_committee": "社区居委会", "town_government": "镇政府/街道办", "social_organization": "社会组织",
+              "resident_representative": "居民代表", "evaluation_panel": "评议小组", "supervisor": "社工督导"}
+STEP_NUMBERS = "一二三四五六七"
+
+
+def test_every_lane_is_named_in_chinese_and_carries_its_role_and_every_human_task_has_one(parsed):
     tree = etree.parse(str(DIAGRAM))
-    assert {lane.get("name") for lane in tree.iter(f"{{{NS['bpmn']}}}lane")} == ROLES
+    roles = {}
+    for lane in tree.iter(f"{{{NS['bpmn']}}}lane"):
+        [prop] = lane.findall("bpmn:extensionElements/spiff:properties/spiff:property", NS)
+        assert prop.get("name") == "role"
+        roles[prop.get("value")] = lane.get("name")
+    assert roles == LANE_NAMES
     for spec in _all_specs(parsed):
         if type(spec).__name__ in ("UserTask", "ExternalServiceTask", "ScriptTask"):
             assert spec.lane in ROLES, spec.bpmn_id
@@ -477,7 +487,8 @@ def test_diagram_interchange_covers_every_element():
     process = tree.find("bpmn:process", NS)
     nodes = [n for tag in FLOW_NODES for n in process.iterfind(f".//bpmn:{tag}", NS)]
     assert len(nodes) > 60
-    for node in nodes + list(tree.iterfind(".//bpmn:lane", NS)) + list(tree.iterfind(".//bpmn:participant", NS)):
+    for node in (nodes + list(tree.iterfind(".//bpmn:lane", NS)) + list(tree.iterfind(".//bpmn:participant", NS))
+                 + list(tree.iterfind(".//bpmn:group", NS))):
         assert node.get("id") in shapes, node.get("id")
         assert shapes[node.get("id")].find("dc:Bounds", NS) is not None
     for flow in process.iterfind(".//bpmn:sequenceFlow", NS):
@@ -493,3 +504,51 @@ def test_service_topics_and_parameters_are_in_the_diagram(parsed):
     assert {t for t, _, _ in topics.values()} == {
         "eligibility_check", "vote_roster", "vote_tally", "funds_earmark", "agreement_draft", "agreement_sign",
         "agreement_verify", "payment", "panel_check", "acceptance_decision"}
+
+
+def _bounds(shape):
+    b = shape.find("dc:Bounds", NS)
+    x, y = float(b.get("x")), float(b.get("y"))
+    return x, y, x + float(b.get("width")), y + float(b.get("height"))
+
+
+def test_each_step_is_a_group_drawn_around_its_tasks():
+    tree = etree.parse(str(DIAGRAM))
+    shapes = {s.get("bpmnElement"): _bounds(s) for s in tree.iterfind(".//bpmndi:BPMNShape", NS)}
+    values = {v.get("id"): v.get("value") for v in tree.iterfind("bpmn:category/bpmn:categoryValue", NS)}
+    process = tree.find("bpmn:process", NS)
+    groups = {}
+    for group in process.iterfind("bpmn:group", NS):
+        title = values[group.get("categoryValueRef")]
+        assert title.startswith("第") and title[2:4] == "步 " and len(title) > 4, title
+        groups[STEP_NUMBERS.index(title[1]) + 1] = shapes[group.get("id")]
+    assert sorted(groups) == [1, 2, 3, 4, 5, 6, 7]
+    assert [groups[n][0] for n in range(1, 8)] == sorted(groups[n][0] for n in range(1, 8))
+    tasks = 0
+    for node in process:  # top-level nodes; a subprocess's inner tasks are drawn inside it
+        if not isinstance(node.tag, str):
+            continue
+        step = node.find("bpmn:extensionElements/spiff:properties/spiff:property[@name='step']", NS)
+        if step is None:
+            continue
+        tasks += 1
+        x0, y0, x1, y1 = shapes[node.get("id")]
+        gx0, gy0, gx1, gy1 = groups[int(step.get("value"))]
+        assert gx0 <= x0 and x1 <= gx1 and gy0 <= y0 and y1 <= gy1, (node.get("id"), step.get("value"))
+        for other, bounds in groups.items():  # and in no other step's group
+            if other != int(step.get("value")):
+                assert bounds[2] <= x0 or x1 <= bounds[0], (node.get("id"), other)
+    assert tasks > 30
+
+
+def test_every_task_and_gateway_states_its_rule_in_one_chinese_sentence():
+    tree = etree.parse(str(DIAGRAM))
+    kinds = ("userTask", "serviceTask", "scriptTask", "exclusiveGateway", "parallelGateway", "subProcess")
+    nodes = [n for kind in kinds for n in tree.iterfind(f".//bpmn:{kind}", NS)]
+    assert len(nodes) > 60
+    for node in nodes:
+        docs = node.findall("bpmn:documentation", NS)
+        assert len(docs) == 1 and node[0] is docs[0], node.get("id")  # the schema wants it first
+        text = docs[0].text.strip()
+        assert text.endswith("。") and text.count("。") == 1 and "\n" not in text, node.get("id")
+        assert sum("\u4e00" <= ch <= "\u9fff" for ch in text) > len(text) / 2, node.get("id")

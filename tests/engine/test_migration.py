@@ -160,3 +160,42 @@ def test_a_vote_in_progress_survives_a_restart(env, db_url):
         with unit_of_work(fresh.session_factory, readonly=True) as session:
             assert session.scalars(select(Job.state).where(Job.instance_id == instance_id,
                                                            Job.topic == "vote_tally")).one() == "ready"
+
+
+def test_instances_of_the_diagram_with_role_key_lanes_move_to_the_chinese_lanes(services):
+    """The diagram whose lanes are named in Chinese (the role key in a property), with step
+    groups and documentation, is a new version; running instances move onto it and their
+    tasks keep going to the same people."""
+    bpmn, forms = read_bundle([edits.PROCESSES])
+    with unit_of_work(services.session_factory) as session:
+        [(v1, _)] = deploy(session, services.runtime.spec_cache,
+                           {FILE: edits.as_drawn_before_readable_lanes(bpmn[FILE])}, forms, "admin")
+        v1 = v1.id
+        world = make_world(session, representatives=3)
+    screening = start(services, world)
+    advance(services, screening, "approve_qualification")
+    voting = start(services, world)
+    advance(services, voting, "cast_ballot")
+    with unit_of_work(services.session_factory) as session:
+        [(v2, created)] = deploy(session, services.runtime.spec_cache, bpmn, forms, "admin")
+        v2 = v2.id
+    assert created and v2 != v1
+
+    with unit_of_work(services.session_factory) as session:
+        checks = {c.instance_id: c for c in migration.migrate(session, services.runtime, v2, "admin")}
+    assert checks[screening].moved and checks[voting].moved
+    [approval] = ready_rows(services, screening)
+    assert (approval.bpmn_id, approval.role, approval.definition_id) == ("approve_qualification", "town_government", v2)
+    ballots = ready_rows(services, voting)
+    assert {(row.bpmn_id, row.role) for row in ballots} == {("cast_ballot", "resident_representative")}
+
+    with unit_of_work(services.session_factory) as session:
+        complete(services, session, session.get(Task, approval.id))
+    [survey] = ready_rows(services, screening)
+    assert (survey.bpmn_id, survey.role) == ("plan_survey", "social_organization")
+    for row in ballots:
+        with unit_of_work(services.session_factory) as session:
+            complete(services, session, session.get(Task, row.id), ballot="yes")
+    advance(services, voting, "approve_application")
+    [approve] = ready_rows(services, voting)
+    assert approve.role == "town_government" and approve.definition_id == v2

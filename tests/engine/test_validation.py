@@ -186,3 +186,35 @@ def test_the_vote_rule_parameters_accept_only_the_allowed_words():
     assert '"at_least" or "more_than"' in finding.message
     [finding] = check(edits.set_param(edits.original(), "tally_votes", "quorum_ratio", "3/2"))
     assert "quorum_ratio" in finding.message
+
+
+def role_lane(xml, lane_id, name, role):
+    """``xml`` with lane ``lane_id`` named ``name`` for people and, when ``role`` is not None,
+    carrying the role key as its ``role`` property (the format of the seven-step diagram)."""
+    start = xml.index(f'<bpmn:lane id="{lane_id}"')
+    end = xml.index(">", start) + 1
+    tag = f'<bpmn:lane id="{lane_id}" name="{name}">'
+    if role is not None:
+        tag += ('<bpmn:extensionElements><spiffworkflow:properties>'
+                f'<spiffworkflow:property name="role" value="{role}"/>'
+                '</spiffworkflow:properties></bpmn:extensionElements>')
+    return xml[:start] + tag + xml[end:]
+
+
+def test_a_lane_named_in_chinese_with_its_role_property_is_valid_and_routes_by_the_role():
+    from engine.core.spiff import parse_process
+    xml = role_lane((DATA / "valid.bpmn").read_text(), "Lane_town", "镇政府/街道办", "town_government")
+    assert validate_bundle({"d.bpmn": xml}, FORMS, ROLE_KEYS, {"count_votes"}) == []
+    _, spec, _ = parse_process(xml)
+    assert {s.lane for s in spec.task_specs.values() if s.bpmn_id == "Task_sign"} == {"town_government"}
+
+
+@pytest.mark.parametrize("name, role, message", [
+    ("镇政府/街道办", None, "lane '镇政府/街道办' is not a known role; give it a 'role' property"),
+    ("镇政府/街道办", "street_office", "the lane's role 'street_office' is not a known role"),
+    ("town_government", "", "the lane's 'role' property is empty"),
+])
+def test_a_lane_without_a_known_role_key_is_refused(name, role, message):
+    xml = role_lane((DATA / "valid.bpmn").read_text(), "Lane_town", name, role)
+    (finding,) = validate_bundle({"d.bpmn": xml}, FORMS, ROLE_KEYS, {"count_votes"})
+    assert finding.severity == "error" and finding.element_id == "Lane_town" and message in finding.message

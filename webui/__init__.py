@@ -84,4 +84,9 @@ def create_app(settings=None, services=None, test_config=None):
     def index():
         return redirect(url_for("inbox.index"))
 
+    @app.get("/favicon.ico")
+    def favicon():
+        # Browsers ask for it on every page whatever the page links to.
+        return app.send_static_file("favicon.ico")
+
     return app

@@ -70,7 +70,8 @@ def index():
                                      unread_only=unread_only)
         names = listings.display_names(db, {str(n.params.get("by")) for n in page.items
                                             if n.params and n.params.get("by")})
-        items = [{"notice": n, "text": words(n, names), "when": n.created_at} for n in page.items]
+        items = [{"notice": n, "text": words(n, names), "project": page.titles.get(n.instance_id or 0, "")}
+                 for n in page.items]
         unread = notifications.unread_count(db, user.username)
     return render_template("notifications/index.html", items=items, page=page, unread=unread,
                            unread_only=unread_only)

@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 
 from engine.core import stepwrites
 from engine.core.db import table_of
-from engine.core.models import Notification, ProjectFollow, RoleGrant, Task, User, utcnow
+from engine.core.models import Instance, Notification, ProjectFollow, RoleGrant, Task, User, utcnow
 from engine.core.states import TaskState
 from engine.errors import NotFoundError
 
@@ -177,6 +177,7 @@ class NotificationPage:
     total: int
     page: int
     per_page: int
+    titles: dict[int, str]  # the projects' titles by instance id
 
     @property
     def pages(self) -> int:
@@ -196,9 +197,13 @@ def page_of(session: Session, username: str, page: int = 1, per_page: int = 20,
     if unread_only:
         condition.append(Notification.read_at.is_(None))
     total = session.scalar(select(func.count()).select_from(Notification).where(*condition)) or 0
-    items = list(session.scalars(select(Notification).where(*condition).order_by(Notification.id.desc())
+    items = list(session.scalars(select(Notification).where(*condition)
+                                 .order_by(Notification.created_at.desc(), Notification.id.desc())
                                  .offset((page - 1) * per_page).limit(per_page)))
-    return NotificationPage(items, total, page, per_page)
+    ids = {n.instance_id for n in items if n.instance_id}
+    titles = {row.id: row.title for row in session.execute(select(Instance.id, Instance.title)
+                                                           .where(Instance.id.in_(ids)))} if ids else {}
+    return NotificationPage(items, total, page, per_page, titles)
 
 
 def mark_read(session: Session, username: str, notification_id: int, now: datetime | None = None) -> Notification:

@@ -18,6 +18,7 @@ from engine.queries.inbox import parse_page
 
 from .context import me, unit
 from .i18n import STEP_LABELS, is_english, money, task_title, translated
+from .presenters import installment_label
 
 bp = Blueprint("notifications", __name__)
 PER_PAGE = 20
@@ -46,7 +47,8 @@ def words(notice: Notification, names: Mapping[str, str]) -> str:
         said = params.get("announcement") or {}
         return said.get("en" if is_english() else "zh") or notice.message
     if notice.kind == Kind.PAYMENT_MADE:
-        return _("“%(title)s”: installment %(n)s was paid, %(amount)s.", title=title, n=params.get("installment"),
+        return _("“%(title)s”: the %(label)s was paid, %(amount)s.", title=title,
+                 label=installment_label(params.get("label") or params.get("installment")),
                  amount=money(int(params.get("amount_fen") or 0) / 100))
     return translated(notice.message)
 

@@ -205,6 +205,17 @@ def earmark(result: Mapping[str, Any]) -> Result:
                   key="earmark")
 
 
+INSTALLMENT_LABELS = {
+    "on_signing": lazy_gettext("first installment, on signing"),
+    "on_acceptance": lazy_gettext("final installment, on acceptance"),
+}
+
+
+def installment_label(label: Any) -> str:
+    """An agreement's installment label (``on_signing``) in words."""
+    return str(INSTALLMENT_LABELS.get(str(label), label or ""))
+
+
 def agreement(result: Mapping[str, Any]) -> Result:
     block = Result(_("Purchase agreement drafted"),
                    _("Agreement %(number)s for %(amount)s, sealed with its fingerprint %(seal)s.",
@@ -213,7 +224,7 @@ def agreement(result: Mapping[str, Any]) -> Result:
     installments = result.get("installments") or []
     if installments:
         block.headers = [_("Installment"), _("Amount")]
-        block.rows = [[str(i.get("label") or i.get("no")), money(i.get("amount"))] for i in installments]
+        block.rows = [[installment_label(i.get("label") or i.get("no")), money(i.get("amount"))] for i in installments]
     return block
 
 
@@ -271,7 +282,7 @@ def acceptance(result: Mapping[str, Any]) -> Result:
 
 def payment(result: Mapping[str, Any]) -> Result:
     return Result(_("Payment"), _("Installment %(label)s of %(amount)s paid on %(date)s.",
-                                  label=result.get("label") or result.get("installment", ""),
+                                  label=installment_label(result.get("label") or result.get("installment", "")),
                                   amount=money(result.get("amount")), date=(result.get("paid_at") or "")[:10]),
                   key="payment")
 

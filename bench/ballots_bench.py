@@ -9,26 +9,18 @@ latency of a ballot (p50, p99), on SQLite and, with ``--postgres``, on PostgreSQ
 """
 import os
 import tempfile
-import threading
-import time
 from contextlib import ExitStack
 from pathlib import Path
 
 from sqlalchemy import select
 
-from engine.method.driver import default_choices, fill, service_result
 from bench.pg import pg_schema
 from engine.config import PROJECT_ROOT, load_settings
 from engine.core.db import unit_of_work, upgrade_schema
 from engine.core.deployments import deploy, read_bundle
-from engine.core.models import Job, Task, User
+from engine.core.models import Task
 from engine.wiring import build_services
-from engine.method.driver import make_world
-
-KEY = "seven_step_project"
-USERS_BY_ROLE = {"social_organization": "orgstaff", "community_committee": "committee",
-                 "town_government": "town", "supervisor": "supervisor"}
-
+from engine.method.driver import cast_all, drive_to_ballots, make_world, start_project
 
 def setup(url, voters):
     """A database with the process deployed and a project waiting for ``voters`` ballots:
@@ -39,56 +31,8 @@ def setup(url, voters):
     with unit_of_work(services.session_factory) as session:
         deploy(session, services.runtime.spec_cache, bpmn, forms, "bench")
         world = make_world(session, representatives=voters)
-        org = session.get(User, world.users.org.id)
-        assert org is not None
-        instance_id = services.runtime.start_instance(session, KEY, org, {
-            "title": "居家养老服务", "organization_id": world.org.id, "catalog_item_id": world.item.id}).id
-    names = [f"rep{i}" for i in range(voters)]
-    choices = default_choices()
-    while True:
-        with unit_of_work(services.session_factory) as session:
-            job = session.scalars(select(Job).where(Job.instance_id == instance_id, Job.state == "ready")).first()
-            if job is not None:
-                result = service_result(job.topic, {**job.variables, "bench_voters": names})
-                services.runtime.complete_job(session, job, result, "bench")
-                continue
-            rows = session.scalars(select(Task).where(Task.instance_id == instance_id, Task.state == "ready")
-                                   .order_by(Task.created_at, Task.id)).all()
-            ballots = [(r.id, r.assignee) for r in rows if r.bpmn_id == "cast_ballot"]
-            if ballots:
-                return services, instance_id, ballots
-            row = rows[0]
-            user = session.scalar(select(User).where(User.username == (row.assignee or USERS_BY_ROLE[row.role])))
-            assert user is not None
-            services.runtime.complete_task(session, row.id, user, fill(services.runtime.task_form(session, row.id, user),
-                                                                       choices))
-
-
-def cast_all(services, ballots):
-    """Submit every ballot at once; returns ``(errors, [seconds])``."""
-    barrier = threading.Barrier(len(ballots))
-    errors, latencies, lock = [], [], threading.Lock()
-    with unit_of_work(services.session_factory, readonly=True) as session:
-        users = {u.username: u for u in session.scalars(select(User))}
-
-    def vote(task_id, username):
-        barrier.wait()
-        started = time.perf_counter()
-        try:
-            with unit_of_work(services.session_factory) as session:
-                services.runtime.complete_task(session, task_id, users[username], {"ballot": "yes"})
-        except Exception as exc:  # counted and shown: any refusal is what this measures
-            with lock:
-                errors.append(f"{type(exc).__name__}: {exc}")
-        with lock:
-            latencies.append(time.perf_counter() - started)
-
-    threads = [threading.Thread(target=vote, args=ballot) for ballot in ballots]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    return errors, latencies
+    instance_id = start_project(services, world)
+    return services, instance_id, drive_to_ballots(services, instance_id, voters)
 
 
 def percentile(values, q):

@@ -1,6 +1,7 @@
 """The root command group and the context every command shares."""
 import functools
 import sys
+import unicodedata
 
 import click
 
@@ -21,6 +22,12 @@ class Context:
             from engine.wiring import build_services
             self._services = build_services(self.settings)
         return self._services
+
+
+def pad(text: str, width: int) -> str:
+    """``text`` padded to ``width`` terminal columns (a Chinese character takes two)."""
+    used = sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
+    return text + " " * max(0, width - used)
 
 
 pass_ctx = click.make_pass_decorator(Context, ensure=True)

@@ -1,6 +1,4 @@
 """Budget commands: set or raise a town's budget for a year, list the budgets."""
-import unicodedata
-
 import click
 
 from engine.core import access
@@ -8,13 +6,7 @@ from engine.core.db import unit_of_work
 from engine.method import funds
 from engine.queries import budgets as budget_queries
 
-from .app import clear_errors, main, pass_ctx
-
-
-def pad(text: str, width: int) -> str:
-    """``text`` padded to ``width`` terminal columns (a Chinese character takes two)."""
-    used = sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
-    return text + " " * max(0, width - used)
+from .app import clear_errors, main, pad, pass_ctx
 
 
 @main.group()

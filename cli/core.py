@@ -15,7 +15,7 @@ from engine.errors import ValidationError
 from engine.core.jobs import list_jobs
 from engine.core.scheduler import run_pass
 
-from .app import bench, clear_errors, main, pass_ctx
+from .app import pad, bench, clear_errors, main, pass_ctx
 
 log = logging.getLogger("sanshe.scheduler")
 # How often the scheduler removes the files of cancelled tasks' drafts.
@@ -109,11 +109,14 @@ def users_grant(ctx, username, role, scope):
 @pass_ctx
 @clear_errors
 def users_list(ctx):
-    """List users with their roles and scopes."""
+    """List users: username, display name, active or not, roles with their scopes; the last line counts them."""
     with unit_of_work(ctx.services.session_factory, readonly=True) as session:
-        for user in user_store.list_users(session):
-            roles = ", ".join(f"{g.role}@{g.scope_type}:{g.scope_id}" for g in user.grants)
-            click.echo(f"{user.username:20} {'active' if user.active else 'inactive':8} {roles}")
+        listed = user_store.list_users(session)
+        for user in listed:
+            roles = ", ".join(f"{g.role}@{access.scope_code(session, g.scope_type, g.scope_id)}" for g in user.grants)
+            click.echo(f"{user.username:20} {pad(user.display_name or '', 14)} "
+                       f"{'active' if user.active else 'inactive':8} {roles}")
+    click.echo(f"{len(listed)} users")
 
 
 @main.command()

@@ -6,7 +6,6 @@ either sets or raises the budget (the project goes on by itself) or decides othe
 """
 from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
-from flask_babel import lazy_gettext
 from flask_login import login_required
 
 from engine.core.jobs import JobQueue
@@ -15,13 +14,9 @@ from engine.method import funds
 from engine.queries import budgets as budget_queries
 
 from .context import me, services, settings, unit
-from .i18n import money, translated
+from .i18n import INSTALLMENT_LABELS, money, translated
 
 bp = Blueprint("budgets", __name__)
-
-INSTALLMENT_LABELS = {"on_signing": lazy_gettext("First installment (on signing)"),
-                      "on_acceptance": lazy_gettext("Final installment (on acceptance)")}
-
 
 def this_year() -> int:
     return services().runtime.clock().year

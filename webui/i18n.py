@@ -40,6 +40,9 @@ STEP_LABELS = {
     6: lazy_gettext("Delivery"),
     7: lazy_gettext("Evaluation & acceptance"),
 }
+INSTALLMENT_LABELS = {"on_signing": lazy_gettext("First installment (on signing)"),
+                      "on_acceptance": lazy_gettext("Final installment (on acceptance)")}
+
 STATUS_LABELS = {
     "running": lazy_gettext("Running"), "completed": lazy_gettext("Completed"),
     "terminated": lazy_gettext("Terminated"), "ready": lazy_gettext("Open"), "cancelled": lazy_gettext("Cancelled"),

@@ -19,7 +19,7 @@ from typing import Any
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext
 
-from .i18n import ROLE_LABELS, is_english, money
+from .i18n import INSTALLMENT_LABELS, ROLE_LABELS, is_english, money
 
 AUTOMATIC = lazy_gettext("Automatic check")
 
@@ -67,6 +67,11 @@ def usernames_in(variables: Mapping[str, Any]) -> set[str]:
     if project.get("lead"):
         found.add(project["lead"])
     return {name for name in found if name}
+
+
+def installment_label(label: object) -> str:
+    """An installment's name in words (首期（签约后）), not its key (``on_signing``)."""
+    return str(INSTALLMENT_LABELS.get(str(label), label))
 
 
 def field_label(code: str) -> str:
@@ -203,17 +208,6 @@ def earmark(result: Mapping[str, Any]) -> Result:
                   _("%(amount)s earmarked in the %(year)s budget; %(left)s remain.",
                     amount=money(result.get("amount")), year=result.get("budget_year"), left=money(result.get("remaining"))),
                   key="earmark")
-
-
-INSTALLMENT_LABELS = {
-    "on_signing": lazy_gettext("first installment, on signing"),
-    "on_acceptance": lazy_gettext("final installment, on acceptance"),
-}
-
-
-def installment_label(label: Any) -> str:
-    """An agreement's installment label (``on_signing``) in words."""
-    return str(INSTALLMENT_LABELS.get(str(label), label or ""))
 
 
 def agreement(result: Mapping[str, Any]) -> Result:

@@ -135,6 +135,15 @@ def find_scope(session: Session, scope_type: str, value: str | int) -> int:
     return found
 
 
+def scope_code(session: Session, scope_type: str, scope_id: int | None) -> str:
+    """The code of the town, community or organization ``scope_id`` ("global" has none)."""
+    model = SCOPE_MODELS.get(scope_type)
+    if model is None or scope_id is None:
+        return scope_type
+    code = session.scalar(select(model.code).where(model.id == scope_id))
+    return f"{scope_type}:{code if code is not None else scope_id}"
+
+
 def find_catalog_item(session: Session, community_code: str, item_code: str) -> CatalogItem:
     """A community's catalog item by the community's and the item's codes."""
     community_id = find_scope(session, "community", community_code)

@@ -32,25 +32,48 @@ def _validator(schema):
 Offer = Callable[[Any, Any, datetime], list[dict[str, Any]]]
 
 
+def _choice_fields(schema: dict[str, Any], offers: Mapping[str, Offer]) -> list[tuple[str, ...]]:
+    """Paths (property names) of the ``x-choices`` fields of ``schema``, including the
+    columns of a table (an array of objects), e.g. ``("panel_member_categories", "username")``."""
+    found: list[tuple[str, ...]] = []
+    for name, prop in (schema or {}).get("properties", {}).items():
+        if not isinstance(prop, dict):
+            continue
+        if prop.get("x-choices") in offers:
+            found.append((name,))
+        items = prop.get("items")
+        if prop.get("type") == "array" and isinstance(items, dict) and "properties" in items:
+            found.extend((name, *inner) for inner in _choice_fields(items, offers))
+    return found
+
+
 def with_choices(schema: dict[str, Any], offers: Mapping[str, Offer], session: Any, task: Any,
                  now: datetime) -> dict[str, Any]:
     """``schema`` with each ``x-choices`` field's values filled in (a copy; the deployed
-    schema is never changed). A schema without such fields is returned as it is."""
-    names = [name for name, prop in (schema or {}).get("properties", {}).items()
-             if isinstance(prop, dict) and prop.get("x-choices") in offers]
-    if not names:
+    schema is never changed), in a table's rows too. A schema without such fields is
+    returned as it is."""
+    paths = _choice_fields(schema, offers)
+    if not paths:
         return schema
     schema = deepcopy(schema)
-    for name in names:
-        prop = schema["properties"][name]
-        options = offers[prop["x-choices"]](session, task, now)
+    computed: dict[str, list[dict[str, Any]]] = {}
+    for path in paths:
+        container = schema
+        for name in path[:-1]:
+            container = container["properties"][name]["items"]
+        prop = container["properties"][path[-1]]
+        kind = prop["x-choices"]
+        if kind not in computed:
+            computed[kind] = offers[kind](session, task, now)
+        options = computed[kind]
         target = prop.setdefault("items", {}) if prop.get("type") == "array" else prop
         offered = [o for o in options if not o.get("reasons")]
         target["enum"] = [o["value"] for o in offered]
         target["x-enum-titles"] = [o["label"] for o in offered]
         target["x-enum-groups"] = [o.get("group", "") for o in offered]
-        target["x-choices"] = prop["x-choices"]
-        prop["x-unavailable"] = [o for o in options if o.get("reasons")]
+        target["x-choices"] = kind
+        if len(path) == 1:  # the people who must stand aside are listed once, by the main field
+            prop["x-unavailable"] = [o for o in options if o.get("reasons")]
     return schema
 
 

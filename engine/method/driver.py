@@ -7,15 +7,23 @@ One driver for the tests, the benchmarks (``bench/``) and anyone exploring the e
 outcome per round, see :func:`default_choices`); :func:`service_result` answers a service
 task per topic, as an external worker would.
 """
+import threading
+import time
 from datetime import date
 from itertools import count
 from types import SimpleNamespace
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from engine.core.models import Affiliation, CatalogItem, Community, Organization, RoleGrant, Town, User
+from engine.core.db import unit_of_work
+from engine.core.models import Affiliation, CatalogItem, Community, Job, Organization, RoleGrant, Task, Town, User
 from engine.method.catalog import this_year
+
+#: Who of :func:`make_world`'s people does a task of each role (tasks with an assignee go to them).
+USERS_BY_ROLE = {"social_organization": "orgstaff", "community_committee": "committee",
+                 "town_government": "town", "supervisor": "supervisor"}
 
 
 def fill(schema: dict[str, Any], choices: dict[str, Any], path: str = "") -> Any:
@@ -73,6 +81,9 @@ def default_choices(panel: tuple[str, ...] = ("panel0", "panel1", "panel2"), rou
         "town_qualification_decision": "approve",
         "town_application_decision": "approve",
         "failed_vote_decision": "redo",
+        # The application asks for what the town then decides to buy (the decision may not
+        # exceed the total the representatives voted on); the installments add up to it.
+        "application_budget_total": 40000.0,
         "purchase_buy": True,
         "purchase_amount": 40000.0,
         "purchase_first_installment": 12000.0,
@@ -129,3 +140,67 @@ def make_world(session: Session, representatives: int = 5) -> SimpleNamespace:
     session.flush()
     return SimpleNamespace(town=town, community=community, org=org, other_org=other_org, item=item,
                            sw_item=sw_item, users=users)
+
+
+def start_project(services: Any, world: SimpleNamespace, key: str = "seven_step_project",
+                  title: str = "居家养老服务") -> int:
+    """Start a project of ``world``'s organization on its catalog item; returns its id."""
+    with unit_of_work(services.session_factory) as session:
+        org = session.get(User, world.users.org.id)
+        assert org is not None
+        return services.runtime.start_instance(session, key, org, {
+            "title": title, "organization_id": world.org.id, "catalog_item_id": world.item.id}).id
+
+
+def drive_to_ballots(services: Any, instance_id: int, voters: int) -> list[tuple[str, str]]:
+    """Complete the project's tasks (and answer its jobs as a worker would) until the
+    ballots of ``voters`` representatives wait: ``[(task id, username)]``."""
+    names = [f"rep{i}" for i in range(voters)]
+    choices = default_choices()
+    while True:
+        with unit_of_work(services.session_factory) as session:
+            job = session.scalars(select(Job).where(Job.instance_id == instance_id, Job.state == "ready")).first()
+            if job is not None:
+                result = service_result(job.topic, {**job.variables, "bench_voters": names})
+                services.runtime.complete_job(session, job, result, "driver")
+                continue
+            rows = session.scalars(select(Task).where(Task.instance_id == instance_id, Task.state == "ready")
+                                   .order_by(Task.created_at, Task.id)).all()
+            ballots = [(r.id, r.assignee) for r in rows if r.bpmn_id == "cast_ballot"]
+            if ballots:
+                return ballots
+            row = rows[0]
+            user = session.scalar(select(User).where(User.username == (row.assignee or USERS_BY_ROLE[row.role])))
+            assert user is not None
+            form = services.runtime.task_form(session, row.id, user)
+            services.runtime.complete_task(session, row.id, user, fill(form, choices))
+
+
+def cast_all(services: Any, ballots: list[tuple[str, str]], ballot: str = "yes") -> tuple[list[str], list[float]]:
+    """Submit every ballot at the same moment (one thread and one transaction each, released
+    together, as at a representatives' meeting); returns ``(errors, [seconds per ballot])``."""
+    barrier = threading.Barrier(len(ballots))
+    errors: list[str] = []
+    latencies: list[float] = []
+    lock = threading.Lock()
+    with unit_of_work(services.session_factory, readonly=True) as session:
+        users = {u.username: u for u in session.scalars(select(User))}
+
+    def vote(task_id: str, username: str) -> None:
+        barrier.wait()
+        started = time.perf_counter()
+        try:
+            with unit_of_work(services.session_factory) as session:
+                services.runtime.complete_task(session, task_id, users[username], {"ballot": ballot})
+        except Exception as exc:  # counted and shown: any refusal is what the callers measure
+            with lock:
+                errors.append(f"{type(exc).__name__}: {exc}")
+        with lock:
+            latencies.append(time.perf_counter() - started)
+
+    threads = [threading.Thread(target=vote, args=pair) for pair in ballots]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return errors, latencies

@@ -69,9 +69,11 @@ def fill(page, schema, data, prefix=""):
             for index, row in enumerate(value):
                 page.click(f'[data-rows="{path}"] [data-add-row]')
                 fill(page, prop["items"], row, f"{path}.{index}.")
-        elif prop.get("x-choices"):  # people picked from the list the page offers
+        elif prop.get("x-choices") and prop.get("type") == "array":  # people ticked in the list the page offers
             for choice in value:
                 page.check(f'{selector}[value="{choice}"]')
+        elif prop.get("x-choices"):  # one person picked from a list (e.g. in a table's row)
+            page.select_option(selector, str(value))
         elif widget == "lines":
             page.fill(selector, "\n".join(value))
         elif widget == "file":

@@ -16,7 +16,7 @@ from engine.config import Settings
 from engine.core.db import make_engine, make_session_factory
 from engine.core.deployments import SpecCache
 from engine.core.hooks import Hooks
-from engine.core.notifications import notify_task_ready
+from engine.core.notifications import notify_handed_over, notify_step_moved, notify_task_ready
 from engine.core.runtime import Runtime
 from engine.core.scripting import make_script_engine
 from engine.core.spiff_state import StateStore
@@ -34,9 +34,11 @@ class Services:
 
 
 def build_hooks() -> Hooks:
-    """The listeners of the core's extension points: new tasks notify their people, a
-    terminated project releases its funds, written events are folded for mining."""
-    return Hooks(task_ready=[notify_task_ready], terminated=[release_funds], events_written=[fold_events])
+    """The listeners of the core's extension points: new tasks, hand-overs and a followed
+    project's next step notify their people, a terminated project releases its funds,
+    written events are folded for mining."""
+    return Hooks(task_ready=[notify_task_ready], terminated=[release_funds], events_written=[fold_events],
+                 task_handed_over=[notify_handed_over], step_moved=[notify_step_moved])
 
 
 def build_services(settings: Settings, clock: Callable[[], datetime] | None = None) -> Services:

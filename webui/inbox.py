@@ -66,7 +66,7 @@ def filter_choices(db, user):
     hit = cache.get(key)
     if hit and hit[0] > now:
         return hit[1]
-    choices = {"processes": listings.process_keys(db),
+    choices = {"processes": listings.process_names(db),
                "communities": [Choice(c.id, c.name, c.name_en) for c in listings.communities_for(db, user)],
                "organizations": [Choice(o.id, o.name, o.name_en) for o in listings.organizations_for(db, user)]}
     if len(cache) > 1000:

@@ -3,7 +3,7 @@ from flask import Blueprint, Response, flash, redirect, render_template, request
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
-from engine.core import access
+from engine.core import access, notifications
 from engine.queries import budgets as budget_queries
 from engine.queries import listings
 from engine.errors import ForbiddenError, ValidationError
@@ -98,7 +98,8 @@ def show(instance_id):
                                timeline=timeline, tasks=tasks, names=names, incidents=incidents, is_admin=is_admin,
                                results=results,
                                scope_names=listings.scope_names(db), can_call_meeting=can_call_meeting,
-                               can_terminate=can_terminate, notices=notices, keeps_budget=keeps_budget)
+                               can_terminate=can_terminate, notices=notices, keeps_budget=keeps_budget,
+                               following=notifications.follows(db, user.username, instance.id))
 
 
 @bp.post("/instances/<int:instance_id>/coordination")

@@ -7,7 +7,7 @@ from flask_babel import gettext as _
 from flask_login import login_required
 
 from engine.core import access, attachments
-from engine.queries import listings
+from engine.queries import listings, next_steps
 from engine.core import users
 from engine.errors import NotFoundError, ValidationError
 from engine.core.hotcache import savepoint
@@ -116,7 +116,8 @@ def handover(task_id):
         if not to:
             raise ValidationError(_("Choose the person to hand the task over to."), errors={"to": [_("Required.")]})
         runtime().claims.hand_over(db, task_id, user, to)
-    flash(_("The task was handed over to %(name)s.", name=to))
+        name = presenters.person(to, listings.display_names(db, {to}))
+    flash(_("The task was handed over to %(name)s.", name=name))
     return redirect(url_for("inbox.index"))
 
 
@@ -195,8 +196,40 @@ def complete(task_id):
             # so the form shown again still has them and they need not be chosen again.
             context = task_page_context(db, user, task, data=data, errors=exc.errors or {"": [exc.message]})
             return render_template("tasks/show.html", **context), 422
+        next_words = whats_next_words(db, task.instance_id)
     flash(_("Done: “%(name)s” is complete.", name=task_title(task.name)))
+    flash(next_words)
     return redirect(url_for("inbox.index"))
+
+
+def whats_next_words(db, instance_id):
+    """Where the project went, in a sentence: who has it now, or which automatic check runs."""
+    nxt = next_steps.whats_next(db, instance_id)
+    if nxt.status != "running":
+        return _("The project has ended: %(outcome)s.", outcome=task_title(nxt.outcome or "")) \
+            if nxt.status == "completed" else _("The project was terminated.")
+    names = listings.display_names(db, {t.person for t in nxt.tasks if t.person})
+    scopes = listings.scope_names(db) if nxt.tasks else {}
+    groups = {}
+    for t in nxt.tasks:
+        groups.setdefault((t.name, t.role, t.scope_type, t.scope_id), []).append(t.person)
+    parts = []
+    for (name, role, scope_type, scope_id), people in groups.items():
+        who = [p for p in people if p]
+        if len(who) == 1:
+            parts.append(_("%(who)s has “%(task)s”", who=presenters.person(who[0], names), task=task_title(name)))
+        elif who:
+            parts.append(_("%(n)s people (%(role)s) each have “%(task)s”", n=len(who),
+                           role=presenters.role_label(role), task=task_title(name)))
+        else:
+            parts.append(_("%(role)s of %(scope)s has “%(task)s”", role=presenters.role_label(role),
+                           scope=scopes.get((scope_type, scope_id), ""), task=task_title(name)))
+    if nxt.automatic:
+        parts.append(_("%(system)s runs: %(checks)s", system=presenters.AUTOMATIC,
+                       checks=_(", ").join(task_title(n) for n in nxt.automatic)))
+    if not parts:
+        return _("Next: the project waits for an event (a timer or a message).")
+    return _("Next: %(what)s.", what=_("; ").join(parts))
 
 
 @bp.get("/attachments/<int:attachment_id>")

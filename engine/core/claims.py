@@ -47,6 +47,8 @@ class TaskClaims:
         if row.claimed_by not in (None, user.username) and not access.holds(session, user, "administrator", "global", 0):
             raise ForbiddenError(Text("This task is claimed by %(user)s.", user=row.claimed_by))
         self._claim(session, row, target.username, user.username, force=True)
+        for told in self.hooks.task_handed_over:
+            told(session, row, user.username, target.username, self.clock())
         return row
 
     def unclaim_task(self, session: Session, task_id: str, user: User) -> Task:

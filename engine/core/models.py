@@ -369,15 +369,35 @@ class AuditEntry(Base):
 
 
 class Notification(Base):
-    """An in-app notice to a user (e.g. a task now waits for you)."""
+    """An in-app notice to a user (e.g. a task now waits for you).
+
+    ``kind`` and ``params`` say what happened; the page words it in the reader's language
+    when it is shown. ``message`` is the English sentence of the same (a diagram's own text
+    for kind ``message``).
+    """
     __tablename__ = "notifications"
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     username: Mapped[str] = mapped_column(String(80), index=True)
     job_id: Mapped[int | None] = mapped_column(BigInteger, unique=True)  # exactly-once per job
     task_id: Mapped[str | None] = mapped_column(String(36))
+    instance_id: Mapped[int | None] = mapped_column(BigInteger)
+    kind: Mapped[str] = mapped_column(String(40), default="message", server_default="message")
+    params: Mapped[dict | None] = mapped_column(JSON)
+    # Exactly-once for notices that are not a job's effect (a deadline reminder per task and person).
+    key: Mapped[str | None] = mapped_column(String(200), unique=True)
     message: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     read_at: Mapped[datetime | None] = mapped_column(DateTime)
+    __table_args__ = (Index("ix_notifications_unread", "username", "read_at", "id"),
+                      Index("ix_notifications_task_kind", "task_id", "kind"))
+
+
+class ProjectFollow(Base):
+    """A person who asked to be told when a project moves to another step."""
+    __tablename__ = "project_follows"
+    username: Mapped[str] = mapped_column(String(80), primary_key=True)
+    instance_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("instances.id"), primary_key=True, index=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
 
 
 class Attachment(Base):
@@ -400,5 +420,5 @@ class Attachment(Base):
 __all__ = [
     "Base", "ROLES", "LANE_ROLES", "ROLE_SCOPE_TYPE", "utcnow", "Town", "Community", "RegistrationStatus", "Organization",
     "CatalogItem", "User", "RoleGrant", "Definition", "Instance", "StatePart", "Task", "Job", "Timer",
-    "Event", "AuditEntry", "Notification", "Attachment",
+    "Event", "AuditEntry", "Notification", "ProjectFollow", "Attachment",
 ]

@@ -474,8 +474,9 @@ class Runtime:
         definition, ...).
         """
         changes = compare(step.before, OpenTasks.of(step.workflow), done)
+        old_step = step.instance.current_step
         records = self._write(session, step, changes, ended, resource, summary)
-        self._publish(session, step, changes, records)
+        self._publish(session, step, changes, records, old_step)
 
     # --- stage 4: write ---------------------------------------------------------------------
 
@@ -570,12 +571,18 @@ class Runtime:
 
     # --- stage 5: publish -------------------------------------------------------------------
 
-    def _publish(self, session: Session, step: Step, changes: Changes, records: list[TaskRecord]) -> None:
-        """Tell the ``task_ready`` hooks of each new human task; keep the workflow in memory
-        for the instance's next step once the transaction commits."""
+    def _publish(self, session: Session, step: Step, changes: Changes, records: list[TaskRecord],
+                 old_step: int | None) -> None:
+        """Tell the ``task_ready`` hooks of each new human task and the ``step_moved`` hooks
+        when the project reached another step; keep the workflow in memory for the
+        instance's next step once the transaction commits."""
         for record in records:
             for hook in self.hooks.task_ready:
                 hook(session, record)
+        new_step = step.instance.current_step
+        if new_step and new_step != old_step:
+            for moved in self.hooks.step_moved:
+                moved(session, step.instance, old_step, new_step, step.batch.now)
         instance, lock_version, workflow = step.instance, step.instance.lock_version, step.workflow
         if instance.status == InstanceStatus.RUNNING:
             after_commit(session, lambda: self.hot.put(instance.id, lock_version, workflow, changes.after))

@@ -1,4 +1,5 @@
-"""The scheduler's pass: fire every due timer, each in its own transaction.
+"""The scheduler's pass: fire every due timer, each in its own transaction, then remind
+people of deadlines near or passed.
 
 A timer whose firing fails (a diagram expression that raises, a value the library cannot
 read, anything SpiffWorkflow throws on that one instance) becomes an incident on its
@@ -10,7 +11,7 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import select
 
-from engine.core import audit
+from engine.core import audit, notifications
 from engine.core.db import unit_of_work
 from engine.core.models import Timer
 from engine.errors import ConflictError, Text
@@ -20,9 +21,11 @@ log = logging.getLogger("sanshe.scheduler")
 
 @dataclass
 class SchedulerPass:
-    """What one pass did: timer ids fired, and ``{timer id: error}`` of those that failed."""
+    """What one pass did: timer ids fired, ``{timer id: error}`` of those that failed, and
+    how many people were reminded of a deadline."""
     fired: list = field(default_factory=list)
     incidents: dict = field(default_factory=dict)
+    reminded: int = 0
 
 
 def run_pass(runtime, session_factory):
@@ -43,6 +46,8 @@ def run_pass(runtime, session_factory):
             with unit_of_work(session_factory) as session:
                 timer_incident(session, timer_id, message)
             result.incidents[timer_id] = message
+    with unit_of_work(session_factory) as session:
+        result.reminded = notifications.remind_deadlines(session, runtime.clock())
     return result
 
 

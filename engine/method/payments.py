@@ -6,6 +6,9 @@ agreement that is not signed by both sides or whose content no longer matches it
 """
 from sqlalchemy import select
 
+from engine.core import notifications
+from engine.core.access import scope_for
+from engine.core.models import Instance
 from engine.method import agreements
 from engine.method import funds
 from engine.errors import BusinessRuleError, Text
@@ -47,7 +50,27 @@ def pay(session, job_id, instance_id, installment, now):
     session.flush()
     funds.record_payment(session, job_id, instance_id, row["amount_fen"], now,
                          note=f"{agreement.number} installment {row['no']} ({row['label']})")
+    _announce(session, instance_id, payment, now)
     return _result(payment, agreement)
+
+
+# Who hears that an installment was paid: the organization paid, the community and the town.
+PAYMENT_ROLES = ("social_organization", "community_committee", "town_government")
+
+
+def _announce(session, instance_id, payment, now):
+    instance = session.get(Instance, instance_id)
+    if instance is None:
+        return
+    people = []
+    for role in PAYMENT_ROLES:
+        scope_type, scope_id = scope_for(role, instance.town_id, instance.community_id, instance.organization_id)
+        people += notifications.recipients(session, role, scope_type, scope_id)
+    notifications.notify(
+        session, people, f"Paid for '{instance.title}': installment {payment.installment}, {funds.yuan(payment.amount_fen)} yuan",
+        instance_id=instance_id, now=now, kind=notifications.NotificationKind.PAYMENT_MADE,
+        params={"title": instance.title, "installment": payment.installment, "label": payment.label,
+                "amount_fen": payment.amount_fen})
 
 
 def paid_total(session, instance_id):

@@ -15,7 +15,7 @@ from engine.errors import NotFoundError, Text
 from engine.method import recusal
 from engine.method.vote_rule import VoteRule
 from engine.core.models import Instance, utcnow
-from engine.core.notifications import announce_to_community
+from engine.core.notifications import NotificationKind, announce_to_community
 from engine.method.models import Decision
 from engine.core.users import members
 
@@ -123,5 +123,8 @@ def record_tally(session: Session, job_id: int, instance_id: int, voters: list[s
     }
     session.add(Decision(instance_id=instance_id, job_id=job_id, kind="vote", outcome=result["outcome"],
                          details=result, created_at=now))
-    announce_to_community(session, instance.community_id, result["announcement"]["zh"], job_id=job_id, now=now)
+    announce_to_community(session, instance.community_id, result["announcement"]["en"], job_id=job_id, now=now,
+                          instance_id=instance_id, kind=NotificationKind.VOTE_RESULT,
+                          params={"title": instance.title, "round": result["round"], "outcome": result["outcome"],
+                                  "announcement": result["announcement"]})
     return result

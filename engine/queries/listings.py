@@ -169,6 +169,12 @@ def process_keys(session):
     return list(session.scalars(select(Definition.key).distinct().order_by(Definition.key)))
 
 
+def process_names(session):
+    """``{key: name}`` of every deployed process, the newest version's name."""
+    rows = session.execute(select(Definition.key, Definition.name).order_by(Definition.key, Definition.version))
+    return {key: name or key for key, name in rows}
+
+
 def definition_versions(session):
     return list(session.scalars(select(Definition.version).distinct().order_by(Definition.version)))
 
@@ -251,5 +257,5 @@ def display_names(session, usernames):
 
 
 __all__ = ["INSTANCE_STATUSES", "visible_instance", "list_instances", "timeline", "instance_tasks",
-           "definition_of", "process_keys", "definition_versions", "communities_for", "organizations_for",
+           "definition_of", "process_keys", "process_names", "definition_versions", "communities_for", "organizations_for",
            "startable_items", "project_for", "scope_names", "display_names"]

@@ -1,10 +1,15 @@
-// The instance's diagram (bpmn-js NavigatedViewer) with done, waiting and current elements marked.
+// The instance's diagram (bpmn-js NavigatedViewer) with done, waiting and current elements
+// marked, opened on the current step at a readable size; zoom, pan and fit from the toolbar.
 (function () {
   "use strict";
 
+  var READABLE = 0.9;  // the zoom at which task names can be read
+
   function mark(box) {
-    var viewer = new BpmnJS({container: box, height: box.getAttribute("data-height") || 420});
+    // The box's own CSS height, so the diagram never covers what follows it (the legend).
+    var viewer = new BpmnJS({container: box, height: box.getAttribute("data-height") || "100%"});
     var read = function (name) { return JSON.parse(box.getAttribute("data-" + name) || "[]"); };
+    var tools = box.previousElementSibling;
     fetch(box.getAttribute("data-bpmn-url"), {credentials: "same-origin"})
       .then(function (r) { if (!r.ok) throw new Error(r.status); return r.text(); })
       .then(function (xml) { return viewer.importXML(xml); })
@@ -17,12 +22,27 @@
         add(read("completed"), "sanshe-done");
         add(read("active"), "sanshe-active");
         add(read("current"), "sanshe-current");
-        canvas.zoom("fit-viewport");
-        // A wide diagram fitted into a side column is unreadable: centre on the task instead.
-        var focus = read("current").map(function (id) { return registry.get(id); }).filter(Boolean)[0];
-        if (focus && box.clientWidth < 700) {
-          canvas.zoom(0.7);
-          canvas.scrollToElement(focus, {top: 80, bottom: 80, left: 120, right: 120});
+        var focusIds = read("current").length ? read("current") : read("active");
+        var focus = focusIds.map(function (id) { return registry.get(id); }).filter(Boolean);
+
+        function fit() { canvas.zoom("fit-viewport"); }
+        function toFocus() {
+          if (!focus.length) { fit(); return; }
+          canvas.zoom(READABLE);
+          canvas.scrollToElement(focus[0], {top: 100, bottom: 100, left: 160, right: 160});
+        }
+        toFocus();
+        if (tools && tools.classList.contains("diagram-tools")) {
+          tools.hidden = false;
+          tools.addEventListener("click", function (event) {
+            var button = event.target.closest("button[data-zoom]");
+            if (!button) return;
+            var how = button.getAttribute("data-zoom");
+            if (how === "in") canvas.zoom(canvas.zoom() * 1.25);
+            else if (how === "out") canvas.zoom(canvas.zoom() / 1.25);
+            else if (how === "fit") fit();
+            else toFocus();
+          });
         }
         var loading = box.querySelector(".diagram-loading");
         if (loading) loading.remove();

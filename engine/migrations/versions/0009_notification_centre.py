@@ -1,0 +1,47 @@
+"""notification kinds and parameters, followed projects
+
+Revision ID: 0009
+Revises: 0007
+"""
+from alembic import op
+import sqlalchemy as sa
+
+
+revision = '0009'
+down_revision = '0007'
+branch_labels = None
+depends_on = None
+
+
+def upgrade():
+    with op.batch_alter_table('notifications', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('instance_id', sa.BigInteger(), nullable=True))
+        batch_op.add_column(sa.Column('kind', sa.String(length=40), server_default='message', nullable=False))
+        batch_op.add_column(sa.Column('params', sa.JSON(), nullable=True))
+        batch_op.add_column(sa.Column('key', sa.String(length=200), nullable=True))
+        batch_op.create_unique_constraint('uq_notifications_key', ['key'])
+        batch_op.create_index('ix_notifications_unread', ['username', 'read_at', 'id'], unique=False)
+        batch_op.create_index('ix_notifications_task_kind', ['task_id', 'kind'], unique=False)
+    op.create_table('project_follows',
+    sa.Column('username', sa.String(length=80), nullable=False),
+    sa.Column('instance_id', sa.BigInteger(), nullable=False),
+    sa.Column('created_at', sa.DateTime(), nullable=False),
+    sa.ForeignKeyConstraint(['instance_id'], ['instances.id'], ),
+    sa.PrimaryKeyConstraint('username', 'instance_id')
+    )
+    with op.batch_alter_table('project_follows', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_project_follows_instance_id'), ['instance_id'], unique=False)
+
+
+def downgrade():
+    with op.batch_alter_table('project_follows', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_project_follows_instance_id'))
+    op.drop_table('project_follows')
+    with op.batch_alter_table('notifications', schema=None) as batch_op:
+        batch_op.drop_index('ix_notifications_task_kind')
+        batch_op.drop_index('ix_notifications_unread')
+        batch_op.drop_constraint('uq_notifications_key', type_='unique')
+        batch_op.drop_column('key')
+        batch_op.drop_column('params')
+        batch_op.drop_column('kind')
+        batch_op.drop_column('instance_id')

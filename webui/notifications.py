@@ -1,0 +1,150 @@
+"""The notification centre: the bell on every page, the list, mark as read, follow a project.
+
+Notifications are stored as a kind with parameters; :func:`words` puts each in the reader's
+language when the page is drawn, so switching the language switches old ones too.
+"""
+from collections.abc import Mapping
+from typing import Any
+
+from flask import Blueprint, Flask, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user, login_required
+
+from engine.core import notifications
+from engine.core.models import Notification
+from engine.core.notifications import NotificationKind as Kind
+from engine.queries import listings
+from engine.queries.inbox import parse_page
+
+from .context import me, unit
+from .i18n import STEP_LABELS, is_english, money, task_title, translated
+from .presenters import installment_label
+
+bp = Blueprint("notifications", __name__)
+PER_PAGE = 20
+
+
+def words(notice: Notification, names: Mapping[str, str]) -> str:
+    """The notification as a sentence in the reader's language."""
+    params: dict[str, Any] = notice.params or {}
+    task = task_title(params.get("task", ""))
+    title = params.get("title", "")
+    if notice.kind == Kind.TASK_READY:
+        return _("A task for your role: “%(task)s”.", task=task)
+    if notice.kind == Kind.TASK_ASSIGNED:
+        return _("A task for you: “%(task)s”.", task=task)
+    if notice.kind == Kind.TASK_HANDED:
+        by = params.get("by", "")
+        return _("%(name)s handed you the task “%(task)s”.", name=names.get(by, by), task=task)
+    if notice.kind == Kind.DEADLINE_NEAR:
+        return _("“%(task)s” is due soon.", task=task)
+    if notice.kind == Kind.OVERDUE:
+        return _("“%(task)s” is overdue.", task=task)
+    if notice.kind == Kind.STEP_MOVED:
+        step = params.get("to")
+        return _("“%(title)s” moved to step %(n)s: %(label)s.", title=title, n=step, label=STEP_LABELS.get(step, ""))
+    if notice.kind == Kind.VOTE_RESULT:
+        said = params.get("announcement") or {}
+        return said.get("en" if is_english() else "zh") or notice.message
+    if notice.kind == Kind.PAYMENT_MADE:
+        return _("“%(title)s”: the %(label)s was paid, %(amount)s.", title=title,
+                 label=installment_label(params.get("label") or params.get("installment")),
+                 amount=money(int(params.get("amount_fen") or 0) / 100))
+    return translated(notice.message)
+
+
+def target(notice: Notification) -> str:
+    """Where the notification leads: its task, else its project, else the list."""
+    if notice.task_id:
+        return url_for("tasks.show", task_id=notice.task_id)
+    if notice.instance_id:
+        return url_for("instances.show", instance_id=notice.instance_id)
+    return url_for("notifications.index")
+
+
+@bp.get("/notifications")
+@login_required
+def index():
+    unread_only = request.args.get("show") == "unread"
+    with unit(readonly=True) as db:
+        user = me(db)
+        page = notifications.page_of(db, user.username, parse_page(request.args.get("page")), PER_PAGE,
+                                     unread_only=unread_only)
+        names = listings.display_names(db, {str(n.params.get("by")) for n in page.items
+                                            if n.params and n.params.get("by")})
+        items = [{"notice": n, "text": words(n, names), "project": page.titles.get(n.instance_id or 0, "")}
+                 for n in page.items]
+        unread = notifications.unread_count(db, user.username)
+    return render_template("notifications/index.html", items=items, page=page, unread=unread,
+                           unread_only=unread_only)
+
+
+@bp.post("/notifications/<int:notification_id>/open")
+@login_required
+def open_one(notification_id: int):
+    """Mark the notification read and go to its task or project."""
+    with unit() as db:
+        notice = notifications.mark_read(db, me(db).username, notification_id)
+        to = target(notice)
+    return redirect(to)
+
+
+@bp.post("/notifications/<int:notification_id>/read")
+@login_required
+def read_one(notification_id: int):
+    with unit() as db:
+        notifications.mark_read(db, me(db).username, notification_id)
+    return redirect(_back())
+
+
+@bp.post("/notifications/read-all")
+@login_required
+def read_all():
+    with unit() as db:
+        count = notifications.mark_all_read(db, me(db).username)
+    flash(_("%(n)s notifications marked as read.", n=count))
+    return redirect(url_for("notifications.index"))
+
+
+@bp.post("/instances/<int:instance_id>/follow")
+@login_required
+def follow(instance_id: int):
+    """Follow or stop following a project the person can see."""
+    stop = request.form.get("stop") == "1"
+    with unit() as db:
+        user = me(db)
+        listings.visible_instance(db, user, instance_id)
+        if stop:
+            notifications.unfollow(db, user.username, instance_id)
+        else:
+            notifications.follow(db, user.username, instance_id)
+    flash(_("You no longer follow this project.") if stop else
+          _("You follow this project: you will be told when it moves to another step."))
+    return redirect(url_for("instances.show", instance_id=instance_id))
+
+
+def _back() -> str:
+    page = request.form.get("page", "")
+    show = request.form.get("show", "")
+    args: dict[str, Any] = {}
+    if page.isdigit() and page != "1":
+        args["page"] = int(page)
+    if show == "unread":
+        args["show"] = "unread"
+    return url_for("notifications.index", **args)
+
+
+def unread_for_bell() -> int | None:
+    """The signed-in person's unread count for the bell (None when signed out)."""
+    if not current_user.is_authenticated:
+        return None
+    with unit(readonly=True) as db:
+        return notifications.unread_count(db, current_user.username)
+
+
+def init_app(app: Flask) -> None:
+    app.register_blueprint(bp)
+
+    @app.context_processor
+    def _bell() -> dict[str, Any]:
+        return {"unread_notifications": unread_for_bell}

@@ -368,3 +368,27 @@ def run_with_deadline(call: Callable[[], Any], scope: dict, timeout: float) -> A
         raise ScriptTimeout(f"script or condition ran longer than {timeout:g} s and was stopped") from None
     finally:
         sys.settrace(previous)
+
+
+# Code made only of these nodes calls no function and runs no loop: it compares, picks and
+# assembles values it is given (`project["social_work"] == True`, `"P7D"`, `2/3`,
+# `revision_rounds = revision_rounds + 1`, `{"voter": voter, "ballot": ballot}`), in time and
+# memory bounded by the size of that data (`+` stays size-guarded).
+_PLAIN_NODES = (
+    ast.Expression, ast.Module, ast.Expr, ast.Assign, ast.Name, ast.Load, ast.Store, ast.Constant,
+    ast.Compare, ast.Eq, ast.NotEq, ast.Lt, ast.LtE, ast.Gt, ast.GtE, ast.Is, ast.IsNot, ast.In, ast.NotIn,
+    ast.BoolOp, ast.And, ast.Or, ast.UnaryOp, ast.Not, ast.USub, ast.UAdd,
+    ast.BinOp, ast.Add, ast.Sub, ast.Div, ast.FloorDiv,
+    ast.Subscript, ast.Dict, ast.List, ast.Tuple, ast.Set, ast.IfExp,
+)
+
+
+@lru_cache(maxsize=2048)
+def is_plain(source: str, mode: str) -> bool:
+    """Whether ``source`` (already accepted by :func:`check_expression`) only compares,
+    picks and assembles values: no call, no loop, no comprehension, no attribute."""
+    try:
+        tree = ast.parse(source, SCRIPT_FILENAME, mode)
+    except (SyntaxError, RecursionError, MemoryError, ValueError):
+        return False
+    return all(isinstance(node, _PLAIN_NODES) for node in ast.walk(tree))

@@ -18,7 +18,7 @@ from typing import Any
 
 from engine.core.restricted import (  # noqa: F401 (the names tests and validation use)
     FORBIDDEN_ATTRIBUTES, FORBIDDEN_NAMES, MAX_BITS, MAX_FORMAT_WIDTH, MAX_ITEMS, SAFE_BUILTINS, SCRIPT_FILENAME,
-    ScriptLimitError, ScriptRejected, ScriptTimeout, check_expression, compile_restricted, run_with_deadline,
+    ScriptLimitError, ScriptRejected, ScriptTimeout, check_expression, compile_restricted, is_plain, run_with_deadline,
 )
 from engine.core.sandbox import SandboxPool
 from engine.core.spiff import PythonScriptEngine, TaskDataEnvironment
@@ -58,7 +58,14 @@ class RestrictedEnvironment(TaskDataEnvironment):
 
 
 class SandboxedEnvironment(RestrictedEnvironment):
-    """The same checks, then the code runs in a sandbox process of ``pool``."""
+    """The same checks, then the code runs in a sandbox process of ``pool``.
+
+    Plain code (``restricted.is_plain``: no call, no loop; most conditions, timer texts and
+    service parameters of the seven-step diagram) runs here with the checks and the
+    deadline: it cannot reach what the sandbox keeps away, and a round trip to a sandbox
+    process costs more than the step it serves on a busy machine (measured in the engine
+    benchmark: see the README's note on the sandbox).
+    """
 
     def __init__(self, pool: SandboxPool, timeout: float = 1.0) -> None:
         super().__init__(timeout=timeout)
@@ -66,10 +73,14 @@ class SandboxedEnvironment(RestrictedEnvironment):
 
     def evaluate(self, expression, context, external_context=None):
         compile_restricted(expression, "eval")  # refused here, before any process is asked
+        if is_plain(expression, "eval"):
+            return super().evaluate(expression, context, external_context)
         return self.pool.run("eval", expression, {**(external_context or {}), **context}, self.timeout)
 
     def execute(self, script, context, external_context=None):
         compile_restricted(script, "exec")
+        if is_plain(script, "exec"):
+            return super().execute(script, context, external_context)
         external = external_context or {}
         self.check_for_overwrite(context, external)
         changed = self.pool.run("exec", script, {**context, **external}, self.timeout, drop=tuple(external))

@@ -152,3 +152,14 @@ def test_a_runaway_script_is_an_incident_while_another_communitys_project_goes_o
             assert told.variables["params"]["message"] == "Funds earmarked: 5"
     finally:
         world.close()
+
+
+def test_plain_conditions_run_without_a_round_trip_and_stay_size_guarded(pool):
+    # Conditions that only compare and pick values (most of a diagram's) run in the engine's
+    # process: no call, no loop, so nothing there can reach what the sandbox keeps away.
+    closed = SandboxPool(size=1, memory_mb=64)
+    closed.close()
+    env = SandboxedEnvironment(closed, timeout=LIMIT)
+    assert env.evaluate('project["social_work"] == True and n + 1 > 2', {"project": {"social_work": True}, "n": 2})
+    with pytest.raises(ScriptLimitError):
+        env.execute("twice = big + big", {"big": "a" * 600_000})

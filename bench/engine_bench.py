@@ -122,8 +122,8 @@ def scheduler_checkpoints(db, interval):
         thread.join()
 
 
-def _engine_side(url, bpmn, forms):
-    services = build_services(load_settings(database_url=url))
+def _engine_side(url, bpmn, forms, **settings):
+    services = build_services(load_settings(database_url=url, **settings))
     upgrade_schema(services.db)
     with unit_of_work(services.session_factory) as session:
         (definition, _), = deploy(session, services.runtime.spec_cache, bpmn, forms, "bench")
@@ -149,6 +149,11 @@ def run(lifecycles=30, rounds=2, postgres_url=None):
         cold, cold_world, _ = _engine_side(f"sqlite:///{Path(tmp) / 'cold.db'}", bpmn, forms)
         cold.runtime.hot = HotInstances(0)
         stack.callback(cold.db.dispose)
+        # The same engine with diagram code run in its own process (checks and deadline only,
+        # SANSHE_SCRIPT_SANDBOX=0): what the sandbox processes cost, side by side.
+        inproc, inproc_world, _ = _engine_side(f"sqlite:///{Path(tmp) / 'inproc.db'}", bpmn, forms,
+                                               script_sandbox=False)
+        stack.callback(inproc.db.dispose)
         pg = None
         if postgres_url:
             pg = _engine_side(stack.enter_context(pg_schema(postgres_url, f"bench_engine_{os.getpid()}")), bpmn, forms)
@@ -160,13 +165,14 @@ def run(lifecycles=30, rounds=2, postgres_url=None):
         raw_steps = raw_lifecycle(spec, subprocess_specs, definition_forms, project, rounds)  # warm-up
         engine_lifecycle(services, world, users_by_role, rounds)
         engine_lifecycle(cold, cold_world, users_by_role, rounds)
+        engine_lifecycle(inproc, inproc_world, users_by_role, rounds)
         if pg:
             engine_lifecycle(pg[0], pg[1], users_by_role, rounds)
 
         # Interleaved, one lifecycle of each in turn: the machine's speed drifts, and the
         # ratio should not depend on which side ran while it was slow.
-        raw_time = sandboxed_time = engine_time = pg_time = cold_time = 0.0
-        step_times, cold_step_times = [], []
+        raw_time = sandboxed_time = engine_time = pg_time = cold_time = inproc_time = 0.0
+        step_times, cold_step_times, inproc_step_times = [], [], []
         for _ in range(lifecycles):
             t0 = time.perf_counter()
             raw_lifecycle(spec, subprocess_specs, definition_forms, project, rounds)
@@ -177,7 +183,10 @@ def run(lifecycles=30, rounds=2, postgres_url=None):
             t3 = time.perf_counter()
             raw_time, sandboxed_time, engine_time = raw_time + t1 - t0, sandboxed_time + t2 - t1, engine_time + t3 - t2
             engine_lifecycle(cold, cold_world, users_by_role, rounds, cold_step_times)
-            cold_time += time.perf_counter() - t3
+            t4 = time.perf_counter()
+            cold_time += t4 - t3
+            engine_lifecycle(inproc, inproc_world, users_by_role, rounds, inproc_step_times)
+            inproc_time += time.perf_counter() - t4
             if pg:
                 t0 = time.perf_counter()
                 engine_lifecycle(pg[0], pg[1], users_by_role, rounds)
@@ -188,8 +197,12 @@ def run(lifecycles=30, rounds=2, postgres_url=None):
     print(f"diagram: {KEY}, {rounds} revision rounds, {raw_steps} tasks+jobs per lifecycle "
           f"(engine: {engine_steps}), {lifecycles} lifecycles each")
     print(f"raw SpiffWorkflow, in memory, stock script engine: {raw_rate:8.1f} lifecycles/s")
-    print(f"raw SpiffWorkflow, in memory, restricted scripts:  {sandboxed_rate:8.1f} lifecycles/s")
+    print(f"raw SpiffWorkflow, in memory, restricted scripts:  {sandboxed_rate:8.1f} lifecycles/s "
+          f"({'in sandbox processes' if services.settings.script_sandbox else 'in-process'})")
     print(f"Sanshe engine, SQLite file, one commit per step:   {engine_rate:8.1f} lifecycles/s")
+    inproc_rate = lifecycles / inproc_time
+    print(f"Sanshe engine, SQLite file, scripts in-process:    {inproc_rate:8.1f} lifecycles/s "
+          f"(sandbox processes cost {(inproc_rate / engine_rate - 1) * 100:+.1f}% time per lifecycle)")
     if pg:
         pg_rate = lifecycles / pg_time
         print(f"Sanshe engine, PostgreSQL, one commit per step:    {pg_rate:8.1f} lifecycles/s "
@@ -199,8 +212,12 @@ def run(lifecycles=30, rounds=2, postgres_url=None):
           f"({cold_rate / raw_rate:.2f}x raw)")
     p50, p99 = _percentiles(step_times, (50, 99))
     print(f"Sanshe engine, SQLite, one step (query, step, commit): p50 {p50 * 1000:.1f} ms, p99 {p99 * 1000:.1f} ms")
+    hot50 = p50
+    p50, p99 = _percentiles(inproc_step_times, (50, 99))
+    print(f"Sanshe engine, SQLite, one step, scripts in-process:  p50 {p50 * 1000:.1f} ms, p99 {p99 * 1000:.1f} ms")
     p50, p99 = _percentiles(cold_step_times, (50, 99))
-    print(f"Sanshe engine, SQLite, one step loading its instance: p50 {p50 * 1000:.1f} ms, p99 {p99 * 1000:.1f} ms")
+    print(f"Sanshe engine, SQLite, one step loading its instance: p50 {p50 * 1000:.1f} ms, p99 {p99 * 1000:.1f} ms "
+          f"({p50 / hot50:.2f}x a cache hit)")
     print(f"ratio persisted / raw: {engine_rate / raw_rate:.2f}x  (vs raw with restricted scripts: "
           f"{engine_rate / sandboxed_rate:.2f}x)")
     return engine_rate / raw_rate

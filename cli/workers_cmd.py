@@ -97,3 +97,81 @@ def bench_workers(ctx, jobs, postgres_url):
     from bench.worker_bench import run_bench
 
     run_bench(jobs=jobs, postgres_url=postgres_url, echo=click.echo)
+
+
+@main.group()
+def workers():
+    """Workers outside Sanshe and their credentials for the job API."""
+
+
+@workers.group()
+def credentials():
+    """One key per worker, limited to its topics (the secret is shown once)."""
+
+
+@credentials.command("create")
+@click.argument("name")
+@click.option("--topics", "-t", multiple=True, required=True, help="Topics it may serve (repeat or comma-separate).")
+@click.option("--actor", default="admin", show_default=True, help="Who creates it (for the audit log).")
+@pass_ctx
+@clear_errors
+def create_credential(ctx, name, topics, actor):
+    """Create a credential NAME; prints its key once (send it as X-Api-Key)."""
+    from engine.core import worker_credentials
+    from workers.registry import TOPICS
+
+    wanted = [t.strip() for group in topics for t in group.split(",")]
+    with unit_of_work(ctx.services.session_factory) as session:
+        row, key = worker_credentials.create(session, name, wanted, TOPICS, actor)
+        click.echo(f"worker credential {row.name} for {', '.join(row.topics)}")
+    click.echo(key)
+    click.echo("(shown once: store it now; only its hash is kept)", err=True)
+
+
+@credentials.command("list")
+@pass_ctx
+@clear_errors
+def list_credentials(ctx):
+    """Every credential: name, topics, created, rotated, revoked."""
+    from engine.core import worker_credentials
+
+    with unit_of_work(ctx.services.session_factory, readonly=True) as session:
+        rows = worker_credentials.list_credentials(session)
+        if not rows:
+            click.echo("no worker credentials")
+            return
+        for row in rows:
+            state = f"revoked {row.revoked_at:%Y-%m-%d %H:%M}" if row.revoked_at else "active"
+            rotated = f", rotated {row.rotated_at:%Y-%m-%d %H:%M}" if row.rotated_at else ""
+            click.echo(f"{row.id:>4}  {row.name:<24} {state:<24} {', '.join(row.topics)}"
+                       f"  (created {row.created_at:%Y-%m-%d %H:%M} by {row.created_by}{rotated})")
+
+
+@credentials.command("rotate")
+@click.argument("name")
+@click.option("--actor", default="admin", show_default=True, help="Who rotates it (for the audit log).")
+@pass_ctx
+@clear_errors
+def rotate_credential(ctx, name, actor):
+    """A new key for NAME (printed once); the old key stops working at once."""
+    from engine.core import worker_credentials
+
+    with unit_of_work(ctx.services.session_factory) as session:
+        key = worker_credentials.rotate(session, worker_credentials.find(session, name), actor)
+    click.echo(key)
+    click.echo("(shown once: store it now; the old key no longer works)", err=True)
+
+
+@credentials.command("revoke")
+@click.argument("name")
+@click.option("--actor", default="admin", show_default=True, help="Who revokes it (for the audit log).")
+@pass_ctx
+@clear_errors
+def revoke_credential(ctx, name, actor):
+    """NAME's key stops working at once."""
+    from engine.core import worker_credentials
+
+    with unit_of_work(ctx.services.session_factory) as session:
+        row = worker_credentials.find(session, name)
+        worker_credentials.revoke(session, row, actor)
+        click.echo(f"worker credential {row.name} revoked")

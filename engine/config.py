@@ -59,6 +59,14 @@ class Settings:
     job_backoff_seconds: float = field(default_factory=lambda: float(_env("JOB_BACKOFF_SECONDS", "2")))
     # Seconds a diagram script or condition may run before it is stopped.
     script_timeout: float = field(default_factory=lambda: float(_env("SCRIPT_TIMEOUT", "1.0")))
+    # Run diagram scripts and conditions in sandbox processes (no secrets, no database,
+    # memory and CPU limits, killed past the time limit); 0 runs them in the engine's own
+    # process with the checks and the deadline only.
+    script_sandbox: bool = field(default_factory=lambda: _env("SCRIPT_SANDBOX", "1") in ("1", "true", "yes"))
+    # Sandbox processes kept idle per engine process (more start while all are busy).
+    script_processes: int = field(default_factory=lambda: int(_env("SCRIPT_PROCESSES", "2")))
+    # Address space a sandbox process may use, in MB (RLIMIT_AS).
+    script_memory_mb: int = field(default_factory=lambda: int(_env("SCRIPT_MEMORY_MB", "256")))
     # API key for workers written elsewhere that use the HTTP job API
     # (SANSHE_WORKER_API_KEY, else secrets_dir/worker_api_key); empty closes the API.
     worker_api_key: str = field(default_factory=lambda: _secret("worker_api_key"))

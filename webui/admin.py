@@ -330,4 +330,4 @@ def retry(job_id):
 
 
 # The people pages live in their own module, on this blueprint.
-from . import admin_people  # noqa: E402,F401
+from . import admin_people, admin_workers  # noqa: E402,F401

@@ -47,6 +47,15 @@ STATUS_LABELS = {
     "running": lazy_gettext("Running"), "completed": lazy_gettext("Completed"),
     "terminated": lazy_gettext("Terminated"), "ready": lazy_gettext("Open"), "cancelled": lazy_gettext("Cancelled"),
 }
+# Service-task topics, as the worker-keys page names them.
+TOPIC_LABELS = {
+    "eligibility_check": lazy_gettext("Eligibility screening"), "vote_roster": lazy_gettext("Vote roster"),
+    "vote_tally": lazy_gettext("Vote tally"), "funds_earmark": lazy_gettext("Earmarking funds"),
+    "funds_release": lazy_gettext("Releasing funds"), "agreement_draft": lazy_gettext("Drafting the agreement"),
+    "agreement_sign": lazy_gettext("Recording signatures"), "agreement_verify": lazy_gettext("Verifying the agreement"),
+    "panel_check": lazy_gettext("Evaluation panel check"), "acceptance_decision": lazy_gettext("Acceptance decision"),
+    "payment": lazy_gettext("Payment"), "notify": lazy_gettext("Notifications"),
+}
 TRANSITION_LABELS = {
     "schedule": lazy_gettext("ready"), "assign": lazy_gettext("claimed"), "start": lazy_gettext("started"),
     "complete": lazy_gettext("completed"), "cancel": lazy_gettext("cancelled"), "reassign": lazy_gettext("handed over"),
@@ -166,5 +175,5 @@ def init_app(app):
     def _globals():
         return {"LANGUAGES": LANGUAGES, "current_locale": "en" if is_english() else "zh_CN", "is_english": is_english(),
                 "ROLE_LABELS": ROLE_LABELS, "STEP_LABELS": STEP_LABELS, "STATUS_LABELS": STATUS_LABELS,
-                "TRANSITION_LABELS": TRANSITION_LABELS, "FIELD_LABELS": FIELD_LABELS,
+                "TRANSITION_LABELS": TRANSITION_LABELS, "TOPIC_LABELS": TOPIC_LABELS, "FIELD_LABELS": FIELD_LABELS,
                 "ITEM_STATE_LABELS": ITEM_STATE_LABELS, "REGISTRATION_LABELS": REGISTRATION_LABELS}

@@ -8,18 +8,20 @@
 
 fetch-and-lock answers a list of jobs: ``{id, topic, instance_id, task_id, activity_id, step,
 variables (task data, with ``params``), attempts, retries, worker_id, lock_token, lock_expires_at}``.
-Every call needs the header ``X-Api-Key`` (settings.worker_api_key). Each call is one unit
+Every call needs the header ``X-Api-Key``: a worker credential's key (made by an administrator,
+limited to its topics: a job of another topic answers 403, a revoked key 401) or the
+built-in settings.worker_api_key (every topic). Each call is one unit
 of work; fetch-and-lock long-polls (one short transaction per poll) until a job is there or
 the timeout passes. Errors are JSON ``{"error", "type"}`` with the engine's status codes.
 """
-import hmac
 import math
 import threading
 import time
 
-from flask import Blueprint, jsonify, request
+from flask import Blueprint, g, jsonify, request
 
 from engine.errors import SansheError, ValidationError
+from engine.core import worker_credentials
 from engine.core.jobs import JobQueue
 
 from .context import services, unit
@@ -56,10 +58,18 @@ def _queue():
 
 @bp.before_request
 def _check_key():
-    expected = services().settings.worker_api_key
     given = request.headers.get("X-Api-Key", "")
-    if not expected or not given or not hmac.compare_digest(given.encode(), expected.encode()):
+    credential = None
+    if given:
+        with unit(readonly=True) as session:
+            credential = worker_credentials.authenticate(session, given, services().settings.worker_api_key)
+    if credential is None:
         raise Unauthorized()
+    g.worker_credential = credential
+
+
+def _check_job(session, job_id):
+    worker_credentials.check_job(session, g.worker_credential, job_id)
 
 
 @bp.errorhandler(SansheError)
@@ -105,6 +115,7 @@ def fetch_and_lock():
     max_jobs = int(_seconds(data.get("maxJobs"), "maxJobs", 1, 100))
     lock = _seconds(data.get("lockDuration"), "lockDuration", None, 24 * 3600)
     wait = _seconds(data.get("asyncResponseTimeout"), "asyncResponseTimeout", 0) / 1000.0
+    worker_credentials.check_topics(g.worker_credential, topics)
     deadline = time.monotonic() + min(wait, MAX_POLL_SECONDS)
     queue = _queue()
 
@@ -134,6 +145,7 @@ def complete(job_id):
     data = _body("workerId", "lockToken")
     result = data.get("result", data.get("variables", {}))
     with unit() as session:
+        _check_job(session, job_id)
         job = _queue().complete(session, job_id, data["workerId"], data["lockToken"], result)
         answer = {"id": job.id, "state": job.state}
     if job.state == "incident":  # refused: the result contradicts or lacks the recorded facts
@@ -146,6 +158,7 @@ def failure(job_id):
     data = _body("workerId", "lockToken", "errorMessage")
     retries = data.get("retries")
     with unit() as session:
+        _check_job(session, job_id)
         job = _queue().fail(session, job_id, data["workerId"], data["lockToken"], str(data["errorMessage"]),
                             str(data.get("errorDetails") or ""), None if retries is None else int(retries),
                             _seconds(data.get("retryTimeout"), "retryTimeout"))
@@ -157,6 +170,7 @@ def failure(job_id):
 def bpmn_error(job_id):
     data = _body("workerId", "lockToken", "errorCode")
     with unit() as session:
+        _check_job(session, job_id)
         job = _queue().bpmn_error(session, job_id, data["workerId"], data["lockToken"], str(data["errorCode"]),
                                   str(data.get("errorMessage") or ""), data.get("variables") or {})
         return jsonify({"id": job.id, "state": job.state})
@@ -166,6 +180,7 @@ def bpmn_error(job_id):
 def extend_lock(job_id):
     data = _body("workerId", "lockToken", "newDuration")
     with unit() as session:
+        _check_job(session, job_id)
         expires = _queue().extend_lock(session, job_id, data["workerId"], data["lockToken"],
                                        _seconds(data["newDuration"], "newDuration", maximum=24 * 3600))
         return jsonify({"id": job_id, "lockExpiresAt": expires.isoformat() + "Z"})

@@ -133,8 +133,11 @@ class Worker:
         self.counts["failed"] += 1
         try:
             with unit_of_work(self.session_factory) as session:
-                row = self.queue.fail(session, job.id, self.worker_id, job.lock_token,
-                                      f"{type(exc).__name__}: {exc}", details)
+                # SpiffWorkflow wraps a diagram's error ("Error evaluating expression ..."):
+                # the wrapped one says why (e.g. the script was stopped at its time limit).
+                cause = exc.__cause__ or exc.__context__
+                reason = f"{type(exc).__name__}: {exc}" + (f" ({type(cause).__name__}: {cause})" if cause else "")
+                row = self.queue.fail(session, job.id, self.worker_id, job.lock_token, reason, details)
                 state, retries, run_after = row.state, row.retries, row.run_after
         except LockLostError as lost:
             log.warning("job %s %s failed (%s) and is no longer ours: %s", job.id, job.topic, exc, lost)

@@ -315,6 +315,22 @@ class Job(Base):
     )
 
 
+class WorkerCredential(Base):
+    """A key a worker outside Sanshe sends to the job API: it may fetch and act on jobs of
+    ``topics`` only. The secret is stored as an argon2 hash and shown once; ``key_id`` (the
+    public part of the key) finds the row. Revoked credentials stay listed."""
+    __tablename__ = "worker_credentials"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(80), unique=True)
+    key_id: Mapped[str] = mapped_column(String(32), unique=True)
+    secret_hash: Mapped[str] = mapped_column(String(255))
+    topics: Mapped[list] = mapped_column(JSON, default=list)
+    created_by: Mapped[str] = mapped_column(String(80))
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    rotated_at: Mapped[datetime | None] = mapped_column(DateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+
 class Timer(Base):
     """A timer event waiting in an instance; the scheduler fires it when due."""
     __tablename__ = "timers"
@@ -420,5 +436,5 @@ class Attachment(Base):
 __all__ = [
     "Base", "ROLES", "LANE_ROLES", "ROLE_SCOPE_TYPE", "utcnow", "Town", "Community", "RegistrationStatus", "Organization",
     "CatalogItem", "User", "RoleGrant", "Definition", "Instance", "StatePart", "Task", "Job", "Timer",
-    "Event", "AuditEntry", "Notification", "ProjectFollow", "Attachment",
+    "Event", "AuditEntry", "Notification", "ProjectFollow", "Attachment", "WorkerCredential",
 ]

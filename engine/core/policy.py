@@ -8,6 +8,7 @@ the runtime calls it at the points named here and otherwise runs any diagram ali
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 from collections.abc import Mapping
 from typing import Any, Protocol
 
@@ -53,8 +54,10 @@ class StepPolicy(Protocol):
         """``user`` may stop ``instance`` before its end."""
         ...
 
-    def job_result_problem(self, session: Session, job: Any, result: dict[str, Any]) -> str | None:
-        """Why a worker's ``result`` for ``job`` contradicts the recorded facts, or None."""
+    def job_result_problem(self, session: Session, job: Any, result: dict[str, Any],
+                           now: datetime | None = None) -> str | None:
+        """Why a worker's ``result`` for ``job`` contradicts the recorded facts, or None
+        (``now``: the runtime's clock)."""
         ...
 
     def check_form(self, session: Session, instance_id: int, form_key: str | None,

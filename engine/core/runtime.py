@@ -192,7 +192,7 @@ class Runtime:
 
     def job_result_problem(self, session: Session, job: Job, result: dict[str, Any]) -> str | None:
         """Why a worker's result contradicts or lacks the facts the method recorded (its policy)."""
-        return self.policy.job_result_problem(session, job, result)
+        return self.policy.job_result_problem(session, job, result, now=self.clock())
 
     def complete_job(self, session: Session, job: Job, result: dict[str, Any] | None, resource: str) -> Job:
         """Complete a job's service task with the worker's result and move the instance on."""

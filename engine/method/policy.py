@@ -15,6 +15,7 @@ Administrators may do all of these.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -39,9 +40,11 @@ class SevenStepPolicy:
     hidden_variables: tuple[str, ...] = SECRET_VARIABLES
     form_choices: Mapping[str, Offer] = {"panel_candidates": evaluation.panel_choices}
 
-    def job_result_problem(self, session: Session, job: Any, result: dict[str, Any]) -> str | None:
-        """A rule topic's result must agree with the fact its rule recorded (engine.method.results)."""
-        return result_problem(session, job, result)
+    def job_result_problem(self, session: Session, job: Any, result: dict[str, Any],
+                           now: datetime | None = None) -> str | None:
+        """A rule topic's result must agree with the fact its rule recorded or with the rule
+        run again on what it reads (engine.method.results)."""
+        return result_problem(session, job, result, now)
 
     def new_instance(self, session: Session, user: User, project: dict[str, Any]) -> NewInstance:
         """The project's columns and ``project`` start variable; ``project`` names at least

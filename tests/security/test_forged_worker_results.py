@@ -65,3 +65,95 @@ def test_a_vote_tally_result_without_its_decision_fields_is_refused(db, seed):
         [job_id] = seed.add_jobs(session, "vote_tally", 1, variables={"params": {}})
         problem = result_problem(session, session.get(Job, job_id), {"passed": "yes"})
         assert "schema" in problem
+
+
+# --- rules that record no fact of their own: the engine runs them again on what they read ---
+
+def _honest(world, topic, params=None, **variables):
+    """Run Sanshe's own handler for ``topic`` on the world's project (queue only)."""
+    from engine.core.jobs import JobQueue
+    from engine.core.testing import QueueOnlyRuntime
+    from tests.workers.helpers import project_of
+
+    queue = JobQueue(world.db.settings, QueueOnlyRuntime())
+    variables.setdefault("project", project_of(world.seed))
+    return run_job(world.db, queue, world.seed, topic, params=params, instance_id=world.seed.instance_id,
+                   **variables)[1]
+
+
+def _forge(client, world, topic, result, params=None, **variables):
+    """A job of ``topic`` on the world's project, completed over the job API with ``result``:
+    the answer, the job row and whether the project row changed."""
+    from tests.workers.helpers import project_of
+
+    variables.setdefault("project", project_of(world.seed))
+    with world.db.uow() as session:
+        [job_id] = world.seed.add_jobs(session, topic, 1, variables={**variables, "params": params or {}})
+        before = _project_row(session, world.seed.instance_id)
+    [job] = [j for j in fetch(client, topics=[topic]) if j["id"] == job_id]
+    answer = client.post(f"/api/jobs/{job_id}/complete", headers=KEY,
+                         json={"workerId": "ext-1", "lockToken": job["lock_token"], "result": result})
+    with world.db.uow(readonly=True) as session:
+        row = session.get(Job, job_id)
+        moved = _project_row(session, world.seed.instance_id) != before
+        assert session.scalar(select(func.count()).select_from(Job).where(Job.topic == "notify")) == 0
+        return answer, (row.state, row.error_message), moved
+
+
+def _project_row(session, instance_id):
+    instance = session.get(Instance, instance_id)
+    return (instance.status, instance.current_step, instance.lock_version, instance.outcome)
+
+
+def _refused(outcome, words):
+    answer, (state, message), moved = outcome
+    assert answer.status_code == 422 and words in answer.json["error"], answer.json
+    assert state == "incident" and "result refused" in message and words in message
+    assert not moved
+
+
+def test_a_forged_eligibility_cannot_admit_a_suspended_organization(client, world):
+    from engine.core.models import Organization
+    honest = _honest(world, "eligibility_check")
+    assert honest["eligible"] is True
+    with world.db.uow() as session:
+        session.get(Organization, world.seed.org_ids["sunshine"]).status = "suspended"
+    _refused(_forge(client, world, "eligibility_check", {**honest, "eligible": True}), "eligible=False (not active)")
+    with world.db.uow(readonly=True) as session:  # the honest answer now holds
+        job = session.scalars(select(Job).where(Job.topic == "eligibility_check").order_by(Job.id.desc())).first()
+        assert result_problem(session, job, {**honest, "eligible": False, "eligible_ids": []}) is None
+
+
+def test_a_forged_panel_check_cannot_seat_someone_who_works_for_the_organization(client, world):
+    good = ["rep1", "rep2", "rep3"]
+    assert _honest(world, "panel_check", params={"panel": good})["members"] == good
+    # rep9 is employed by the evaluated organization: a result passing the panel is refused.
+    _refused(_forge(client, world, "panel_check", {"members": good + ["rep9"], "size": 4},
+                    params={"panel": good + ["rep9"]}), "rep9 belongs to the evaluated organization")
+    # A result naming other people than those chosen is refused too.
+    _refused(_forge(client, world, "panel_check", {"members": ["rep1", "rep2", "rep4"], "size": 3},
+                    params={"panel": good}), "the people chosen are ['rep1', 'rep2', 'rep3']")
+
+
+def _drafted(world, amount="55555.55"):
+    _honest(world, "funds_earmark", params={"amount": amount})
+    return _honest(world, "agreement_draft", params={"amount": amount})
+
+
+def test_a_forged_signing_cannot_report_signatures_nobody_gave(client, world):
+    draft = _drafted(world)
+    forged = {"agreement_id": draft["agreement_id"], "seal": draft["seal"], "status": "signed",
+              "signatures": [{"party": "purchaser", "username": "town_head"}, {"party": "contractor", "username": "lead"}]}
+    _refused(_forge(client, world, "agreement_sign", forged), "no signature of the contractor, purchaser was recorded")
+    _refused(_forge(client, world, "agreement_sign", {**forged, "seal": "0" * 64}), "but the project's agreement is")
+
+
+def test_a_forged_verification_cannot_pass_a_changed_agreement(client, world):
+    from engine.method.models import Agreement
+    draft = _drafted(world)
+    _honest(world, "agreement_sign", params={"purchaser": "town_head", "contractor": "lead", "seal": draft["seal"]})
+    with world.db.uow() as session:
+        agreement = session.get(Agreement, draft["agreement_id"])
+        agreement.content = dict(agreement.content, amount="99999.00")  # changed after signing
+    _refused(_forge(client, world, "agreement_verify", {"ok": True, "seal": draft["seal"], "problems": []}),
+             "the stored agreement says ok=False (content changed after it was sealed")

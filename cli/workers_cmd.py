@@ -1,8 +1,7 @@
 """Commands for workers: run them, look at incidents and retry them, load the demo, bench."""
-import logging
-
 import click
 
+from engine import logs
 from engine.core.db import unit_of_work
 from engine.core.jobs import JobQueue
 
@@ -26,7 +25,7 @@ def worker(ctx, topics, concurrency, max_jobs, lock_seconds, until_idle):
     unknown = sorted(set(wanted) - set(TOPICS))
     if unknown:
         raise click.BadParameter(f"no handler for {', '.join(unknown)} (known: {', '.join(sorted(TOPICS))})")
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    logs.configure(ctx.settings.log_format, "worker")
     counts = run_workers(ctx.services, {t: TOPICS[t] for t in wanted}, concurrency=concurrency, max_jobs=max_jobs,
                          lock_seconds=lock_seconds, until_idle=until_idle)
     click.echo("worker stopped: " + ", ".join(f"{k} {v}" for k, v in counts.items()), err=True)

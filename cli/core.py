@@ -204,6 +204,7 @@ def scheduler(ctx, once):
     signal.signal(signal.SIGTERM, lambda *_: stopping.append(True))
     runtime, factory = ctx.services.runtime, ctx.services.session_factory
     next_prune = next_beat = 0.0
+    log.info("scheduler started: a pass every %ss", ctx.settings.scheduler_interval)
     while not stopping:
         try:
             if time.monotonic() >= next_beat:  # readiness asks whether a scheduler beat lately

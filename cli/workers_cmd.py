@@ -1,4 +1,6 @@
 """Commands for workers: run them, look at incidents and retry them, load the demo, bench."""
+import logging
+
 import click
 
 from engine import logs
@@ -28,7 +30,7 @@ def worker(ctx, topics, concurrency, max_jobs, lock_seconds, until_idle):
     logs.configure(ctx.settings.log_format, "worker")
     counts = run_workers(ctx.services, {t: TOPICS[t] for t in wanted}, concurrency=concurrency, max_jobs=max_jobs,
                          lock_seconds=lock_seconds, until_idle=until_idle)
-    click.echo("worker stopped: " + ", ".join(f"{k} {v}" for k, v in counts.items()), err=True)
+    logging.getLogger("sanshe.worker").info("worker stopped: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
 
 
 @main.group(invoke_without_command=True)

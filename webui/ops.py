@@ -90,19 +90,23 @@ class Presence:
     def __init__(self):
         self.lock = threading.Lock()
         self.seen: dict[int, float] = {}
-        self.last_beat = 0.0
+        self.reported: set[int] = set()
+        self.last_beat = -HEARTBEAT_SECONDS
 
     def saw(self, user_id: int) -> None:
         self.seen[user_id] = time.monotonic()
 
     def due(self) -> list[int] | None:
-        """The user ids to report when a heartbeat is due (one thread at a time), else None."""
+        """The user ids to report when a heartbeat is due (every HEARTBEAT_SECONDS, or at
+        once when someone new came), one thread at a time; else None."""
         now = time.monotonic()
-        if now - self.last_beat < HEARTBEAT_SECONDS or not self.lock.acquire(blocking=False):
+        someone_new = not self.reported.issuperset(self.seen)
+        if (now - self.last_beat < HEARTBEAT_SECONDS and not someone_new) or not self.lock.acquire(blocking=False):
             return None
         try:
             self.last_beat = now
-            self.seen = {u: t for u, t in self.seen.items() if now - t <= SIGNED_IN_WINDOW_SECONDS}
+            self.seen = {u: t for u, t in list(self.seen.items()) if now - t <= SIGNED_IN_WINDOW_SECONDS}
+            self.reported = set(self.seen)
             return sorted(self.seen)
         finally:
             self.lock.release()

@@ -59,9 +59,9 @@ def snapshot(session: Session, now: datetime) -> Snapshot:
         select(Job.state, Job.topic, func.count()).where(Job.state.in_(OPEN_JOB_STATES))
         .group_by(Job.state, Job.topic))}
     oldest = session.scalar(select(func.min(Job.run_after)).where(Job.state == "ready", Job.run_after <= now))
-    timers = dict(session.execute(select(Timer.state, func.count()).where(
+    timers: dict[str, int] = dict(session.execute(select(Timer.state, func.count()).where(
         Timer.state.in_(("waiting", "incident")), (Timer.state == "incident") | (Timer.due_at <= now))
-        .group_by(Timer.state)).tuples())
+        .group_by(Timer.state)).all())
     processes: dict[str, int] = {}
     users: set[int] = set()
     for row in live(session, now):

@@ -78,14 +78,16 @@ def retry_incident(ctx, job_id, retries, actor):
 @click.option("--projects", "-n", default=5, show_default=True, help="Projects to drive through the seven steps.")
 @click.option("--if-empty", is_flag=True, help="Do nothing when the database already holds data.")
 @click.option("--seed", default=2014, show_default=True, help="Random seed for durations and choices.")
+@click.option("--accounts", type=click.Choice(["all", "admin"]), default="all", show_default=True,
+              help="List every demo account with its password, or only the administrator's sign-in.")
 @pass_ctx
 @clear_errors
-def demo(ctx, projects, if_empty, seed):
+def demo(ctx, projects, if_empty, seed, accounts):
     """Load the Yueqing pilot and drive projects through all seven steps with the real workers."""
     from workers.demo import run_demo
 
     run_demo(ctx.settings, projects=projects, if_empty=if_empty, seed=seed, echo=click.echo,
-             progressbar=click.progressbar)
+             progressbar=click.progressbar, accounts=accounts)
 
 
 @bench.command("workers")

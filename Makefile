@@ -29,14 +29,14 @@ browser-deps:
 	@command -v chromium >/dev/null 2>&1 || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null)
 
 # Development: secrets are generated on first use into var/ (mode 0600); production sets its own.
+# `make run PORT=8080` serves on another port.
+PORT ?= 5000
 run: install
 	$(PY) -m cli init
 	$(PY) -m cli deploy processes
-	$(PY) -m cli demo --if-empty
-	@echo "Demo logins (password = demo-<username>): admin, liushi_gov, liushi_supervisor, xiangdong_director,"
-	@echo "  sunshine_lead, xiangdong_rep1 ... xiangdong_rep9, xiangdong_panel1 ... 3  (all: python -m cli users list)"
-	@echo "Open http://127.0.0.1:5000"
-	SANSHE_ENV=development $(PY) -m cli serve
+	$(PY) -m cli demo --if-empty --accounts admin
+	@echo "Open http://127.0.0.1:$(PORT)"
+	SANSHE_ENV=development $(PY) -m cli serve --port $(PORT)
 
 # Lint (ruff) and type check (pyright; settings in pyproject.toml) before the tests.
 test: install browser-deps

@@ -9,7 +9,10 @@ from engine.core import access, affiliations
 from engine.core.attachments import prune_abandoned
 from engine.core import deployments
 from engine.core import users as user_store
-from engine.core.db import checkpoint, unit_of_work, upgrade_schema
+from engine import logs
+from engine.core.db import checkpoint, transient, unit_of_work, upgrade_schema
+from engine.core.heartbeats import ProcessKind, beat, forget_gone
+from engine.core.models import utcnow
 from engine.method import catalog
 from engine.errors import ValidationError
 from engine.core.jobs import list_jobs
@@ -20,6 +23,8 @@ from .app import pad, bench, clear_errors, main, pass_ctx
 log = logging.getLogger("sanshe.scheduler")
 # How often the scheduler removes the files of cancelled tasks' drafts.
 PRUNE_INTERVAL_SECONDS = 300
+# How often the scheduler renews its heartbeat (/readyz wants one within a minute).
+HEARTBEAT_SECONDS = 5.0
 
 
 @main.command()
@@ -197,25 +202,35 @@ def jobs(ctx, state):
 def scheduler(ctx, once):
     """Fire due timers, one transaction per timer, until stopped; on SQLite, also copy the
     write-ahead log into the database file each pass, so that no step's commit has to."""
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s scheduler %(message)s")
+    logs.configure(ctx.settings.log_format, "scheduler")
     stopping = []
     signal.signal(signal.SIGTERM, lambda *_: stopping.append(True))
     runtime, factory = ctx.services.runtime, ctx.services.session_factory
-    next_prune = 0.0
+    next_prune = next_beat = 0.0
+    log.info("scheduler started: a pass every %ss", ctx.settings.scheduler_interval)
     while not stopping:
         try:
+            if time.monotonic() >= next_beat:  # readiness asks whether a scheduler beat lately
+                with unit_of_work(factory) as session:
+                    beat(session, ProcessKind.SCHEDULER, utcnow())
+                next_beat = time.monotonic() + HEARTBEAT_SECONDS
             done = run_pass(runtime, factory)  # a timer that fails becomes an incident; the rest fire
             for timer_id in done.fired:
                 log.info("fired timer %s", timer_id)
             if time.monotonic() >= next_prune:
                 with unit_of_work(factory) as session:
                     removed = prune_abandoned(session)
+                    forget_gone(session, utcnow())
                 if removed:
                     log.info("removed %s file(s) of cancelled tasks", removed)
                 next_prune = time.monotonic() + PRUNE_INTERVAL_SECONDS
             checkpoint(ctx.services.db)
-        except Exception:  # the database away for a moment: log it, try again next pass
-            log.exception("scheduler pass failed; trying again in %ss", ctx.settings.scheduler_interval)
+        except Exception as exc:  # the database away for a moment: log it, try again next pass
+            if transient(exc):
+                log.warning("the database is busy or away (%s); trying again in %ss",
+                            str(getattr(exc, "orig", exc)).splitlines()[0], ctx.settings.scheduler_interval)
+            else:
+                log.exception("scheduler pass failed; trying again in %ss", ctx.settings.scheduler_interval)
         if once:
             break
         time.sleep(ctx.settings.scheduler_interval)

@@ -3,6 +3,7 @@ import logging
 
 import click
 
+from engine import logs
 from engine.core.db import unit_of_work
 from engine.core.jobs import JobQueue
 
@@ -26,10 +27,10 @@ def worker(ctx, topics, concurrency, max_jobs, lock_seconds, until_idle):
     unknown = sorted(set(wanted) - set(TOPICS))
     if unknown:
         raise click.BadParameter(f"no handler for {', '.join(unknown)} (known: {', '.join(sorted(TOPICS))})")
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    logs.configure(ctx.settings.log_format, "worker")
     counts = run_workers(ctx.services, {t: TOPICS[t] for t in wanted}, concurrency=concurrency, max_jobs=max_jobs,
                          lock_seconds=lock_seconds, until_idle=until_idle)
-    click.echo("worker stopped: " + ", ".join(f"{k} {v}" for k, v in counts.items()), err=True)
+    logging.getLogger("sanshe.worker").info("worker stopped: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
 
 
 @main.group(invoke_without_command=True)
@@ -77,14 +78,16 @@ def retry_incident(ctx, job_id, retries, actor):
 @click.option("--projects", "-n", default=5, show_default=True, help="Projects to drive through the seven steps.")
 @click.option("--if-empty", is_flag=True, help="Do nothing when the database already holds data.")
 @click.option("--seed", default=2014, show_default=True, help="Random seed for durations and choices.")
+@click.option("--accounts", type=click.Choice(["all", "admin"]), default="all", show_default=True,
+              help="List every demo account with its password, or only the administrator's sign-in.")
 @pass_ctx
 @clear_errors
-def demo(ctx, projects, if_empty, seed):
+def demo(ctx, projects, if_empty, seed, accounts):
     """Load the Yueqing pilot and drive projects through all seven steps with the real workers."""
     from workers.demo import run_demo
 
     run_demo(ctx.settings, projects=projects, if_empty=if_empty, seed=seed, echo=click.echo,
-             progressbar=click.progressbar)
+             progressbar=click.progressbar, accounts=accounts)
 
 
 @bench.command("workers")

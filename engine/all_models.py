@@ -2,3 +2,4 @@
 from engine.core import models  # noqa: F401
 from engine.method import models as method_models  # noqa: F401
 from engine.mining import models as mining_models  # noqa: F401
+from engine.core import heartbeats  # noqa: F401,E402

@@ -85,6 +85,19 @@ class Settings:
     # Send the session cookie over HTTPS only; turn on behind TLS (off for plain-HTTP localhost).
     session_cookie_secure: bool = field(default_factory=lambda: _env("SESSION_COOKIE_SECURE", "0") in ("1", "true", "yes"))
 
+    # SQLite only: seconds a writer waits for the write lock held elsewhere (a backup, an
+    # administrator's shell) before the request answers "busy, try again" (503) and a
+    # worker or the scheduler pauses and tries again.
+    sqlite_busy_seconds: float = field(default_factory=lambda: float(_env("SQLITE_BUSY_SECONDS", "75")))
+    # Bearer token that /metrics requires (`Authorization: Bearer <token>`); empty closes
+    # /metrics (404). /healthz and /readyz are open: they tell nothing but up or not.
+    metrics_token: str = field(default_factory=lambda: _env("METRICS_TOKEN", ""))
+    # `text` (one readable line per record) or `json` (one JSON object per line, with the
+    # request id of the web request it belongs to) for the logs of every process.
+    log_format: str = field(default_factory=lambda: _env("LOG_FORMAT", "text"))
+    # /readyz reports not ready when no scheduler (on any host) has beat for this many seconds.
+    ready_scheduler_seconds: float = field(default_factory=lambda: float(_env("READY_SCHEDULER_SECONDS", "60")))
+
     def as_dict(self) -> dict[str, object]:
         return {f.name: getattr(self, f.name) for f in fields(self)}
 

@@ -43,7 +43,7 @@ def build_hooks() -> Hooks:
 
 def build_services(settings: Settings, clock: Callable[[], datetime] | None = None) -> Services:
     """The database, the session factory and a runtime with the restricted script engine."""
-    db = make_engine(settings.database_url)
+    db = make_engine(settings.database_url, settings.sqlite_busy_seconds)
     extra: dict[str, Any] = {"clock": clock} if clock is not None else {}
     runtime = Runtime(StateStore(), SpecCache(), SevenStepPolicy(), make_script_engine(settings), hooks=build_hooks(),
                       job_retries=settings.job_retries, **extra)

@@ -5,13 +5,13 @@ one unit of work per request and never touch SpiffWorkflow or SQL themselves.
 """
 import secrets
 
-from flask import Flask, redirect, url_for
+from flask import redirect, url_for
 from flask_login import LoginManager
 from flask_wtf.csrf import CSRFProtect
 
 from engine.config import KNOWN_SECRETS, load_settings
 
-from . import errors, headers, i18n, inputs
+from . import errors, headers, i18n, inputs, ops
 from .context import load_user
 
 login_manager = LoginManager()
@@ -31,7 +31,7 @@ def create_app(settings=None, services=None, test_config=None):
 
     if settings.secret_key in KNOWN_SECRETS:
         raise RuntimeError("SANSHE_SECRET_KEY is a publicly known default; anyone could forge a session with it")
-    app = Flask(__name__)
+    app = ops.SansheFlask(__name__)
     app.config.from_mapping(
         # Without a configured key (tests, a quick local start) a random one for this process:
         # never a known one. `sanshe serve` makes sure production has its own.
@@ -53,6 +53,7 @@ def create_app(settings=None, services=None, test_config=None):
     if test_config:
         app.config.update(test_config)
     app.extensions["sanshe"] = services
+    ops.init_app(app)  # first: the request id is set before any other hook logs
 
     csrf.init_app(app)
     login_manager.init_app(app)

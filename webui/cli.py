@@ -1,16 +1,21 @@
 """`sanshe serve` (the web UI with gunicorn, plus workers and the scheduler) and
 `sanshe bench inbox`."""
+import logging
 import os
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 
 import click
 
 from cli.app import bench, main, pass_ctx
+from engine import logs
 from engine.config import create_missing_secrets, secret_problems
 
+log = logging.getLogger("sanshe.serve")
 STOP_GRACE_SECONDS = 15
 # Threads per web process: MAX_WAITING_POLLS of them may hold waiting job polls.
 WEB_THREADS = 48
@@ -20,9 +25,10 @@ def _children(host, port, web_workers, with_workers):
     python = sys.executable
     # Threads, not only processes: a worker's long poll waits in one thread while the
     # process's other threads serve people (webui/jobs_api.py bounds the waiting polls).
-    commands = [("web", [python, "-m", "gunicorn", "--bind", f"{host}:{port}", "--workers", str(web_workers),
-                         "--worker-class", "gthread", "--threads", str(WEB_THREADS),
-                         "--access-logfile", "-", "--graceful-timeout", "10", "webui:create_app()"])]
+    # The app writes one access line per request itself (with its request id and route).
+    commands = [("web", [python, "-m", "gunicorn", "-c", "python:webui.gunicorn_conf", "--bind", f"{host}:{port}",
+                         "--workers", str(web_workers), "--worker-class", "gthread", "--threads", str(WEB_THREADS),
+                         "--graceful-timeout", "10", "webui.wsgi:application()"])]
     if with_workers:
         commands.append(("worker", [python, "-m", "cli", "worker"]))
         commands.append(("scheduler", [python, "-m", "cli", "scheduler"]))
@@ -34,6 +40,17 @@ def _children(host, port, web_workers, with_workers):
 RESTART_FIRST_SECONDS = 1.0
 RESTART_MAX_SECONDS = 60.0
 RESTART_STABLE_SECONDS = 60.0
+
+
+_json_lines: list[bool] = []
+
+
+def say(text: str, level: int = logging.INFO) -> None:
+    """A line of the supervisor: plain on stderr, or a JSON log line (SANSHE_LOG_FORMAT=json)."""
+    if _json_lines:
+        log.log(level, text)
+    else:
+        click.echo(text, err=True)
 
 
 class Child:
@@ -50,7 +67,7 @@ class Child:
     def start(self) -> None:
         self.process = subprocess.Popen(self.command, env=self.env)
         self.started_at, self.restart_at = time.monotonic(), None
-        click.echo(f"{self.name} started (pid {self.process.pid})", err=True)
+        say(f"{self.name} started (pid {self.process.pid})")
 
     def watch(self, now: float) -> None:
         """Notice a death (and schedule the restart), or restart when the pause is over."""
@@ -63,8 +80,8 @@ class Child:
             return
         if now - self.started_at >= RESTART_STABLE_SECONDS:
             self.backoff = RESTART_FIRST_SECONDS
-        click.echo(f"{self.name} stopped (exit {code}); starting it again in {self.backoff:g} s; "
-                   "the others keep running", err=True)
+        say(f"{self.name} stopped (exit {code}); starting it again in {self.backoff:g} s; the others keep running",
+            logging.WARNING)
         self.restart_at = now + self.backoff
         self.backoff = min(self.backoff * 2, RESTART_MAX_SECONDS)
 
@@ -96,9 +113,12 @@ def serve(ctx, host, port, web_workers, no_workers):
     With SANSHE_ENV=development missing secrets are generated into the secrets folder;
     otherwise it refuses to start without strong secrets of its own."""
     settings = ctx.settings
+    if settings.log_format == "json":
+        logs.configure("json", "serve")
+        _json_lines.append(True)
     if settings.environment == "development":
         folder = create_missing_secrets(settings)
-        click.echo(f"development secrets (secret key, worker key) are kept in {folder} (mode 0600)")
+        say(f"development secrets (secret key, worker key) are kept in {folder} (mode 0600)")
     else:
         problems = secret_problems(settings)
         if problems:
@@ -107,7 +127,11 @@ def serve(ctx, host, port, web_workers, no_workers):
                 "python -c 'import secrets; print(secrets.token_urlsafe(48))'), or SANSHE_ENV=development.")
     env = dict(os.environ, SANSHE_DATABASE_URL=settings.database_url, SANSHE_ENV=settings.environment,
                SANSHE_SECRET_KEY=settings.secret_key, SANSHE_WORKER_API_KEY=settings.worker_api_key)
-    children = [Child(name, command, env) for name, command in _children(host, port, web_workers, not no_workers)]
+    # The web processes' metrics meet in one folder, so /metrics sums all of them.
+    metrics_dir = tempfile.mkdtemp(prefix="sanshe-metrics-")
+    web_env = dict(env, PROMETHEUS_MULTIPROC_DIR=metrics_dir)
+    children = [Child(name, command, web_env if name == "web" else env)
+                for name, command in _children(host, port, web_workers, not no_workers)]
     stopping = []
 
     def on_signal(signum, _frame):
@@ -117,15 +141,16 @@ def serve(ctx, host, port, web_workers, no_workers):
     try:
         for child in children:
             child.start()
-        click.echo(f"Sanshe at http://{host}:{port}  ({', '.join(c.name for c in children)}; Ctrl-C stops all)")
+        say(f"Sanshe at http://{host}:{port}  ({', '.join(c.name for c in children)}; Ctrl-C stops all)")
         while not stopping:
             now = time.monotonic()
             for child in children:
                 child.watch(now)
             time.sleep(0.2)
-        click.echo("stopping web, workers and scheduler ...")
+        say("stopping web, workers and scheduler ...")
     finally:
         _stop(children)
+        shutil.rmtree(metrics_dir, ignore_errors=True)
         for signum, handler in previous.items():
             signal.signal(signum, handler)
 

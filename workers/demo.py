@@ -236,8 +236,11 @@ class Driver:
         return {}
 
 
-def run_demo(settings, projects=5, if_empty=False, seed=2014, echo=print, progressbar=None):
-    """Load the pilot (unless it is there) and drive ``projects`` projects; returns their ids."""
+def run_demo(settings, projects=5, if_empty=False, seed=2014, echo=print, progressbar=None, accounts="all"):
+    """Load the pilot (unless it is there) and drive ``projects`` projects; returns their ids.
+
+    ``accounts``: ``all`` lists every demo account with its password at the end, ``admin``
+    only the administrator's sign-in and where to find the others."""
     clock = SimClock(START)
     services = build_services(settings, clock=clock)
     upgrade_schema(services.db)
@@ -247,6 +250,8 @@ def run_demo(settings, projects=5, if_empty=False, seed=2014, echo=print, progre
             if pilot.has_data(session):
                 if if_empty:
                     echo("demo: the database already holds data; nothing to do")
+                    if accounts == "admin":
+                        _admin_only(echo)
                     return []
                 raise SansheError("The database already holds data; run the demo on an empty database.")
             bpmn, forms = read_bundle([settings.processes_dir])
@@ -266,19 +271,27 @@ def run_demo(settings, projects=5, if_empty=False, seed=2014, echo=print, progre
                 # Projects start a few days apart and overlap in time.
                 clock.now = START + timedelta(days=index * rng.uniform(3, 9) + (index // len(PLANS)) * 30)
                 done.append(driver.run(plan))
-        _summary(echo, plans, done, ids, worker)
+        _summary(echo, plans, done, ids, worker, accounts)
         return done
     finally:
         services.db.dispose()
 
 
-def _summary(echo, plans, done, ids, worker):
+def _admin_only(echo):
+    echo(f"Sign in as admin / {pilot.password_of('admin')}. The other demo accounts: README.md (Demo logins), "
+         "or `python -m cli users list`.")
+
+
+def _summary(echo, plans, done, ids, worker, accounts="all"):
     total = sum(p.amount for p in plans)
     social = sum(p.amount for p in plans if p.item in ("elderly_home_care", "women_children_family",
                                                        "left_behind_children", "elderly_companions", "disabled_rehab"))
     echo(f"demo: {len(done)} projects driven through the seven steps for {total:,} yuan "
          f"({social:,} yuan in social-work projects); jobs done by workers: {worker.counts['completed']} completed, "
          f"{worker.counts['bpmn_error']} BPMN errors")
+    if accounts == "admin":
+        _admin_only(echo)
+        return
     echo("demo accounts (password = demo-<username>):")
     for username, display_name, roles in ids["accounts"]:
         echo(f"  {username:<24} {pilot.password_of(username):<30} {roles:<24} {display_name}")

@@ -17,11 +17,18 @@ import traceback
 
 from sqlalchemy.exc import DBAPIError
 
-from engine.core.db import make_session_factory, tune_for_workers, unit_of_work
+from engine.core.db import make_session_factory, transient, tune_for_workers, unit_of_work
+from engine.core.heartbeats import ProcessKind, beat
+from engine.core.models import utcnow
 from engine.errors import BusinessRuleError, WaitingError
 from engine.core.jobs import JobQueue, LockLostError
 
 log = logging.getLogger("sanshe.worker")
+# Pauses of a worker that finds the database busy: doubling from the first to the last.
+BUSY_BACKOFF_FIRST_SECONDS = 1.0
+BUSY_BACKOFF_MAX_SECONDS = 30.0
+# How often a worker renews its process heartbeat.
+HEARTBEAT_SECONDS = 30.0
 
 
 def default_worker_id(suffix=""):
@@ -41,6 +48,7 @@ class Worker:
         self.lock_seconds = lock_seconds
         self.poll_seconds = poll_seconds
         self.stop = stop or threading.Event()
+        self.last_beat = -HEARTBEAT_SECONDS
         self.counts = {"completed": 0, "bpmn_error": 0, "waiting": 0, "failed": 0, "lost": 0, "released": 0}
 
     def fetch(self):
@@ -59,13 +67,41 @@ class Worker:
         return len(batch)
 
     def run(self, until_idle=False):
-        """Loop until ``stop`` is set (or, with ``until_idle``, until no job is left)."""
+        """Loop until ``stop`` is set (or, with ``until_idle``, until no job is left).
+
+        The database away for a moment (SQLite's write lock held elsewhere past the busy
+        timeout) makes the worker wait and try again, a pause doubling up to
+        ``BUSY_BACKOFF_MAX_SECONDS``; it never exits for it. A job in hand keeps its lock
+        and is fetched again once the lock expires, so nothing runs twice.
+        """
+        backoff = BUSY_BACKOFF_FIRST_SECONDS
         while not self.stop.is_set():
-            if self.run_once() == 0:
+            try:
+                self.beat()
+                fetched = self.run_once()
+            except DBAPIError as exc:
+                if exc.connection_invalidated or not transient(exc):
+                    raise  # a lost connection is replaced by serve(); anything else is a bug
+                log.warning("worker %s: the database is busy (%s); trying again in %g s", self.worker_id,
+                            str(exc.orig).splitlines()[0], backoff)
+                self.stop.wait(backoff)
+                backoff = min(backoff * 2, BUSY_BACKOFF_MAX_SECONDS)
+                continue
+            backoff = BUSY_BACKOFF_FIRST_SECONDS
+            if fetched == 0:
                 if until_idle:
                     return self.counts
                 self.stop.wait(self.poll_seconds)
         return self.counts
+
+    def beat(self):
+        """Say in the process heartbeat that this worker is alive (every HEARTBEAT_SECONDS)."""
+        now = time.monotonic()
+        if now - self.last_beat < HEARTBEAT_SECONDS:
+            return
+        with unit_of_work(self.session_factory) as session:
+            beat(session, ProcessKind.WORKER, utcnow(), {"topics": sorted(self.handlers)})
+        self.last_beat = now
 
     def release(self, jobs):
         if not jobs:

@@ -1,4 +1,5 @@
 """Database connection, sessions and the one unit of work per entry point."""
+import functools
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -6,7 +7,7 @@ from pathlib import Path
 from typing import cast
 
 from sqlalchemy import Engine, String, Table, create_engine, event, inspect
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -18,6 +19,10 @@ MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
 # every pass (:func:`checkpoint`), so while it runs no step's commit pays for one; the
 # threshold only bounds the log when nothing else is running.
 WAL_AUTOCHECKPOINT_PAGES = 8000
+# How long a SQLite writer waits for the write lock another program holds (a backup, an
+# administrator's shell, a long migration: a minute and some) before its statement fails with "database is
+# locked"; workers and the scheduler then back off and try again (:func:`transient`).
+SQLITE_BUSY_SECONDS = 75.0
 _readonly = ContextVar("sanshe_readonly", default=False)
 
 
@@ -30,27 +35,32 @@ def table_of(model: type[Base]) -> Table:
     return cast(Table, model.__table__)
 
 
-def _sqlite_pragmas(dbapi_connection, _record):
-    cursor = dbapi_connection.cursor()
-    # WAL lets readers (the inbox) run while a writer commits; NORMAL sync is safe with WAL
-    # (a power cut may lose the last commits, never corrupt the file).
-    cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA synchronous=NORMAL")
-    cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute("PRAGMA busy_timeout=30000")
-    cursor.execute(f"PRAGMA wal_autocheckpoint={WAL_AUTOCHECKPOINT_PAGES}")
-    cursor.close()
+def _sqlite_pragmas(busy_seconds: float):
+    def apply(dbapi_connection, _record):
+        cursor = dbapi_connection.cursor()
+        # WAL lets readers (the inbox) run while a writer commits; NORMAL sync is safe with WAL
+        # (a power cut may lose the last commits, never corrupt the file).
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute(f"PRAGMA busy_timeout={int(busy_seconds * 1000)}")
+        cursor.execute(f"PRAGMA wal_autocheckpoint={WAL_AUTOCHECKPOINT_PAGES}")
+        cursor.close()
+    return apply
 
 
-def make_engine(url: str) -> Engine:
-    """A SQLAlchemy engine for ``url`` with the settings Sanshe relies on."""
+def make_engine(url: str, sqlite_busy_seconds: float | None = None) -> Engine:
+    """A SQLAlchemy engine for ``url`` with the settings Sanshe relies on; on SQLite a
+    writer waits up to ``sqlite_busy_seconds`` (default :data:`SQLITE_BUSY_SECONDS`) for
+    the write lock."""
+    busy = SQLITE_BUSY_SECONDS if sqlite_busy_seconds is None else sqlite_busy_seconds
     if url.startswith("sqlite"):
         if url.startswith("sqlite:///") and url != "sqlite:///:memory:":
             Path(url[len("sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)
         # hide_parameters: a failed statement's message (which gets logged) must not carry
         # the values, e.g. a new user's password hash.
-        engine = create_engine(url, connect_args={"timeout": 30}, hide_parameters=True)
-        event.listen(engine, "connect", _sqlite_pragmas)
+        engine = create_engine(url, connect_args={"timeout": busy}, hide_parameters=True)
+        event.listen(engine, "connect", _sqlite_pragmas(busy))
 
         # pysqlite's own transaction handling defers BEGIN; take the write lock at the start
         # so two writers serialize instead of failing at commit with "database is locked".
@@ -64,6 +74,19 @@ def make_engine(url: str) -> Engine:
 
         return engine
     return create_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True, hide_parameters=True)
+
+
+def transient(exc: BaseException) -> bool:
+    """Whether ``exc`` is the database being away for a moment, not a mistake: a dropped
+    connection (PostgreSQL restarted, an administrator cut it, a network blip) or SQLite's
+    write lock held elsewhere for longer than the busy timeout. Trying again later works."""
+    if isinstance(exc, DBAPIError) and exc.connection_invalidated:
+        return True
+    if isinstance(exc, OperationalError):
+        message = str(getattr(exc, "orig", exc)).lower()
+        return "database is locked" in message or "database is busy" in message or "server closed" in message \
+            or "terminating connection" in message or "connection" in message and "closed" in message
+    return False
 
 
 def tune_for_workers(engine: Engine) -> Engine:
@@ -155,6 +178,25 @@ def unit_of_work(session_factory: sessionmaker[Session], readonly: bool = False)
     finally:
         _readonly.reset(token)
         session.close()
+
+
+@functools.cache
+def _script_heads() -> set[str]:
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
+
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    return set(ScriptDirectory.from_config(config).get_heads())
+
+
+def migrations_current(session: Session) -> bool:
+    """Whether the database's schema is at the newest migration the code knows."""
+    from sqlalchemy import text
+
+    if not inspect(session.connection()).has_table("alembic_version"):
+        return False
+    return set(session.scalars(text("SELECT version_num FROM alembic_version"))) == _script_heads()
 
 
 def upgrade_schema(engine: Engine) -> None:

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import select
 
 from engine.core import audit, notifications
-from engine.core.db import unit_of_work
+from engine.core.db import transient, unit_of_work
 from engine.core.models import Timer
 from engine.errors import ConflictError, Text
 
@@ -41,6 +41,8 @@ def run_pass(runtime, session_factory):
         except ConflictError:
             continue  # a person's step on the same instance won the race; due again next pass
         except Exception as exc:  # anything raised while this one instance moved on
+            if transient(exc):
+                raise  # the database is away, not the timer at fault: the next pass tries again
             message = f"{type(exc).__name__}: {exc}"[:2000]
             log.error("timer %s failed: %s -> incident", timer_id, message)
             with unit_of_work(session_factory) as session:

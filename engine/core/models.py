@@ -350,8 +350,12 @@ class Event(Base):
     town_id: Mapped[int | None] = mapped_column(Integer)
     community_id: Mapped[int | None] = mapped_column(Integer)
     organization_id: Mapped[int | None] = mapped_column(Integer)
+    # Order within the case (1, 2, ...): the order the engine wrote the events in. Events of
+    # one step share a timestamp, so only this tells which came first.
+    seq: Mapped[int | None] = mapped_column(Integer)
     __table_args__ = (
         Index("ix_events_instance", "instance_id", "ts"),
+        Index("ix_events_instance_seq", "instance_id", "seq"),
         Index("ix_events_activity", "activity_id", "transition"),
         Index("ix_events_ts", "ts"),
     )

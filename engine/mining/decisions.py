@@ -14,8 +14,9 @@ from xml.etree import ElementTree as ET
 
 from engine.core import spiff
 from engine.core.calendar import EPOCH
+from engine.errors import Text, ValidationError
 from engine.mining.cycle_times import REVISE_ACTIVITY
-from engine.mining.logview import LogView, epoch_of
+from engine.mining.logview import LogView, epoch_of, log_view
 
 SPIFF_NS = "http://spiffworkflow.org/bpmn/schema/1.0/core"
 COMPARE_BY = ("town", "community", "organization", "year")
@@ -73,7 +74,8 @@ def compare(view: LogView, by: str, due: dict[str, float] | None = None) -> list
     per case, and the share of due tasks done on time.
     """
     if by not in COMPARE_BY:
-        raise ValueError(by)
+        message = Text("Projects can be compared by %(choices)s, not %(by)r.", choices=", ".join(COMPARE_BY), by=by)
+        raise ValidationError(message, errors={"by": [message]})
     due_sql = _due_sql(due or {})
     rows = view.rows(f"""
         SELECT c.instance_id, c.town_id, c.community_id, c.organization_id, c.t_start, c.status,
@@ -170,4 +172,13 @@ def expected_completion(view: LogView, limit: int | None = None) -> list[dict[st
     return out[:limit] if limit else out
 
 
-__all__ = ["due_periods", "on_time", "compare", "COMPARE_BY", "Estimate", "estimate_completion", "expected_completion"]
+def decision_report(session: Any, filters: Any, due: dict[str, float], by: str = "town", now: Any = None,
+                    limit: int = 50) -> dict[str, Any]:
+    """On-time rates per step, the comparison ``by`` a dimension, and expected completions, in one view."""
+    with log_view(session, filters, now=now) as view:
+        return {"by": by, "on_time": on_time(view, due), "compare": compare(view, by, due),
+                "expected": expected_completion(view, limit)}
+
+
+__all__ = ["due_periods", "on_time", "compare", "COMPARE_BY", "Estimate", "estimate_completion", "expected_completion",
+           "decision_report"]

@@ -4,6 +4,7 @@ from pathlib import Path
 import pytest
 
 from engine.core.db import unit_of_work
+from engine.errors import ValidationError
 from engine.mining.decisions import compare, due_periods, estimate_completion, expected_completion, on_time
 from engine.mining.logview import epoch_of, log_view
 from tests.engine.mining_log import HOUR, NOW, T0, mining_db  # noqa: F401 (fixture)
@@ -63,7 +64,7 @@ def test_compare_by_community_and_year(view):
     assert (by_community[2]["completed"], by_community[2]["cancelled"]) == (1, 1)
     by_year = compare(view, "year")
     assert [(r["key"], r["cases"]) for r in by_year] == [(2024, 4)]
-    with pytest.raises(ValueError):
+    with pytest.raises(ValidationError):
         compare(view, "colour")
 
 

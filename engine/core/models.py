@@ -24,10 +24,12 @@ ROLES = (
     "resident_representative",
     "evaluation_panel",
     "supervisor",
+    "city_bureau",
     "administrator",
 )
-# Roles a lane may name; administrators manage the system and do no process work.
-LANE_ROLES = tuple(role for role in ROLES if role != "administrator")
+# Roles a lane may name; administrators manage the system and the city's civil affairs
+# bureau oversees every town (reading only): neither does process work.
+LANE_ROLES = tuple(role for role in ROLES if role not in ("administrator", "city_bureau"))
 
 # Which scope a role acts in: a task in a lane is visible in the instance's scope of this type.
 ROLE_SCOPE_TYPE = {
@@ -37,6 +39,8 @@ ROLE_SCOPE_TYPE = {
     "town_government": "town",
     "supervisor": "town",
     "social_organization": "organization",
+    # The city's civil affairs bureau (市民政局): every town of the city, to read.
+    "city_bureau": "global",
     "administrator": "global",
 }
 

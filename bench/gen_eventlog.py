@@ -79,7 +79,7 @@ WORK_DAYS = {"plan_survey": 18, "write_application": 9, "revise_application": 5,
              "supervise_before": 1, "supervise_during": 0.5, "supervise_after": 1, "coordination_meeting": 0.3}
 COLUMNS = ("ts", "instance_id", "definition_id", "definition_key", "definition_version", "task_id", "activity_id",
            "activity_name", "activity_type", "transition", "resource", "role", "step", "town_id", "community_id",
-           "organization_id")
+           "organization_id", "seq")
 
 
 def read_activities(path=DIAGRAM):
@@ -348,6 +348,9 @@ def generate(session, events=1_000_000, seed=7, versions=3, start=datetime(2022,
         elif ended is not None:
             rows.append((ended, instance_id, *base, "complete", ctx["users"]["town_government"], None, None, town_id,
                          community_id, ctx["organization_id"]))
+        # Number the case's events as the engine would have written them: in time order (the
+        # sort is stable, so rows of one moment keep the order they happened in).
+        rows[before:] = [(*r, n) for n, r in enumerate(sorted(rows[before:], key=lambda r: r[0]), start=1)]
         instances.append((instance_id, definition_id, title, status, town_id, community_id, ctx["organization_id"],
                           social_work, step, ctx["users"]["social_organization"], as_ts(began),
                           as_ts(ended) if ended else None, "", "", 1))

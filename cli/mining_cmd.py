@@ -1,6 +1,9 @@
 """Process mining: `sanshe mine report`, `sanshe mine export`, `sanshe bench mining`."""
+import csv
 import functools
+import json
 import sys
+from datetime import date, datetime
 
 import click
 
@@ -94,6 +97,10 @@ def print_report(report, limit):
     _table(["cases", "share", "mean lead", "activities", "path"],
            [[v["cases"], f"{v['share']:.1%}", days(v["mean_lead"]), len(v["activities"]),
              " > ".join(v["activities"])[:100]] for v in variants["variants"]])
+    click.echo("\nDirectly-follows graph (completions in case order; mean time between them)")
+    _table(["from", "to", "times", "cases", "mean"],
+           [[e["source"], e["target"], e["count"], e["cases"], days(e["mean"])]
+            for e in sorted(report["directly_follows"], key=lambda e: (-e["count"], e["source"], e["target"]))])
     click.echo("\nSlowest cases")
     _table(["instance", "status", "lead", "rounds", "version", "community", "title"],
            [[c["instance_id"], c["status"], days(c["lead"]), c["rounds"], c["definition_version"], c["community_id"],
@@ -104,18 +111,71 @@ def print_report(report, limit):
             for r in report["running"]])
 
 
+def _plain(value):
+    if isinstance(value, (datetime, date)):
+        return value.isoformat()
+    raise TypeError(f"{type(value).__name__} in the report")
+
+
+def report_rows(report):
+    """The report as ``(section, key, measure, statistic, value)`` rows, values at full precision."""
+    yield "cases", "", "status", "", ""
+    for status, n in sorted(report["cases"]["status"].items()):
+        yield "cases", status, "cases", "n", n
+    for stat, value in report["cases"]["lead"].items():
+        yield "cases", "completed", "lead_seconds", stat, value
+    for section, key in (("steps", "step"), ("activities", "activity_id"), ("running", "step")):
+        for row in report[section]:
+            for measure, stats in row.items():
+                if isinstance(stats, dict):
+                    for stat, value in stats.items():
+                        yield section, row[key], f"{measure}_seconds", stat, value
+                elif measure not in (key, "activity_name", "activity_type", "role"):
+                    yield section, row[key], measure, "", stats
+    for edge in report["directly_follows"]:
+        key = f"{edge['source']}>{edge['target']}"
+        yield "directly_follows", key, "times", "n", edge["count"]
+        yield "directly_follows", key, "cases", "n", edge["cases"]
+        yield "directly_follows", key, "between_seconds", "mean", edge["mean"]
+    for variant in report["variants"]["variants"]:
+        key = ">".join(variant["activities"])
+        yield "variants", key, "cases", "n", variant["cases"]
+        yield "variants", key, "lead_seconds", "mean", variant["mean_lead"]
+    for case in report["slowest"]:
+        yield "slowest", case["instance_id"], "lead_seconds", "", case["lead"]
+    rework = report["rework"]
+    for rounds, n in rework["rounds"]:
+        yield "rework", rounds, "cases", "n", n
+    yield "rework", "", "revotes", "n", rework["revotes"]
+
+
+def _write_csv(report):
+    writer = csv.writer(sys.stdout, lineterminator="\n")
+    writer.writerow(("section", "key", "measure", "statistic", "value"))
+    for section, key, measure, stat, value in report_rows(report):
+        writer.writerow((section, key, measure, stat, "" if value is None else repr(value)
+                         if isinstance(value, float) else value))
+
+
 @mine.command("report")
 @filter_options
 @click.option("--working-days", is_flag=True, help="Count working days only (weekends and configured holidays skipped).")
 @click.option("--limit", default=10, show_default=True, help="Rows in the variants, bottleneck and slowest-case tables.")
+@click.option("--format", "fmt", type=click.Choice(["text", "json", "csv"]), default="text", show_default=True,
+              help="text: tables in days; json or csv: every figure in seconds at full precision.")
 @pass_ctx
 @clear_errors
-def report_cmd(ctx, working_days, limit, **filters):
-    """Cycle times per step and activity, lead times, rework, variants, bottlenecks."""
+def report_cmd(ctx, working_days, limit, fmt, **filters):
+    """Cycle times per step and activity, lead times, rework, variants, bottlenecks, the directly-follows graph."""
     calendar = WorkingCalendar.from_settings(ctx.settings) if working_days else None
     with unit_of_work(ctx.services.session_factory, readonly=True) as session:
         report = cycle_time_report(session, build_filter(session, **filters), calendar, limit=limit)
-    print_report(report, limit)
+    if fmt == "json":
+        click.echo(json.dumps(report, default=_plain, ensure_ascii=False, indent=1))
+    elif fmt == "csv":
+        _write_csv(report)
+    else:
+        print_report(report, limit)
 
 
 @mine.command("export")

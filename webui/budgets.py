@@ -27,16 +27,17 @@ def _year_arg(value: str | None) -> int:
 
 
 def _index_page(db, user, year: int, form=None, errors=None, status: int = 200):
-    towns = budget_queries.managed_towns(db, user)
+    towns = budget_queries.readable_towns(db, user)
     if not towns:
         raise ForbiddenError(_("Only the town government or an administrator keeps budgets."))
+    kept = budget_queries.managed_towns(db, user)  # the city bureau reads every town's and keeps none
     town_ids = [town.id for town in towns]
     rows = budget_queries.budget_rows(db, town_ids)
     notices = budget_queries.budget_notices(db, town_ids)
     years = sorted({row.year for row in rows} | {year, this_year(), this_year() + 1}, reverse=True)
-    return render_template("budgets/index.html", towns=towns, rows=[r for r in rows if r.year == year],
+    return render_template("budgets/index.html", towns=kept, rows=[r for r in rows if r.year == year],
                            all_rows=rows, year=year, years=years, notices=notices, form=form or {},
-                           errors=errors or {}), status
+                           errors=errors or {}, can_act=bool(kept)), status
 
 
 @bp.get("/budgets")
@@ -85,12 +86,13 @@ def _money(fen: int) -> str:
 
 
 def _execution_page(db, user, town_id: int, year: int, form=None, errors=None, status: int = 200):
-    town = budget_queries.check_manages(db, user, town_id)
+    town = budget_queries.check_reads(db, user, town_id)
+    keeps = town in budget_queries.managed_towns(db, user)
     report = budget_queries.execution(db, town.id, year) if funds.find_budget(db, town.id, year) else None
     notices = budget_queries.budget_notices(db, [town.id])
     return render_template("budgets/execution.html", town=town, year=year, report=report,
                            notices=[n for n in notices if n.year == year], form=form or {}, errors=errors or {},
-                           labels=INSTALLMENT_LABELS), status
+                           labels=INSTALLMENT_LABELS, can_act=keeps), status
 
 
 @bp.get("/budgets/<int:town_id>/<int:year>")
@@ -104,7 +106,7 @@ def execution(town_id, year):
 @login_required
 def execution_xlsx(town_id, year):
     with unit(readonly=True) as db:
-        budget_queries.check_manages(db, me(db), town_id)
+        budget_queries.check_reads(db, me(db), town_id)
         report = budget_queries.execution(db, town_id, funds.check_year(year))
     headers = {"town": _("Town"), "year": _("Fiscal year"), "total": _("Budget total (yuan)"),
                "earmarked": _("Earmarked (yuan)"), "paid": _("Paid (yuan)"), "remaining": _("Remaining (yuan)"),

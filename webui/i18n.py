@@ -29,6 +29,7 @@ ROLE_LABELS = {
     "resident_representative": lazy_gettext("Resident representative"),
     "evaluation_panel": lazy_gettext("Evaluation panel"),
     "supervisor": lazy_gettext("Social-work supervisor"),
+    "city_bureau": lazy_gettext("City civil affairs bureau"),
     "administrator": lazy_gettext("Administrator"),
 }
 STEP_LABELS = {

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session
 
 from engine.core import stepwrites
@@ -35,7 +35,7 @@ class EventBatch:
             "task_id": task_id, "activity_id": activity_id, "activity_name": activity_name,
             "activity_type": activity_type, "transition": transition, "resource": resource,
             "role": role, "step": step, "town_id": inst.town_id, "community_id": inst.community_id,
-            "organization_id": inst.organization_id,
+            "organization_id": inst.organization_id, "seq": None,
         })
 
     def task(self, transition, row, resource=None, activity_type="userTask", ts=None):
@@ -48,6 +48,11 @@ class EventBatch:
     def flush(self, session: Session) -> None:
         """Write the gathered rows and hand them to the listeners."""
         if self.rows:
+            # Steps on one instance take turns (they hold its row), so the last number
+            # written is read here without a race.
+            last = session.execute(select(func.max(Event.seq)).where(Event.instance_id == self.instance.id)).scalar()
+            for number, row in enumerate(self.rows, start=(last or 0) + 1):
+                row["seq"] = number
             ids = None
             if any(r["task_id"] is None and r["activity_type"] != "instance" for r in self.rows):
                 # A message without a task is its own activity instance, keyed by its event id.
@@ -62,4 +67,4 @@ class EventBatch:
 
 def instance_events(session: Session, instance_id: int) -> Sequence[Event]:
     """The timeline of one instance, oldest first."""
-    return session.scalars(select(Event).where(Event.instance_id == instance_id).order_by(Event.ts, Event.id)).all()
+    return session.scalars(select(Event).where(Event.instance_id == instance_id).order_by(Event.ts, Event.seq, Event.id)).all()

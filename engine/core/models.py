@@ -24,10 +24,12 @@ ROLES = (
     "resident_representative",
     "evaluation_panel",
     "supervisor",
+    "city_bureau",
     "administrator",
 )
-# Roles a lane may name; administrators manage the system and do no process work.
-LANE_ROLES = tuple(role for role in ROLES if role != "administrator")
+# Roles a lane may name; administrators manage the system and the city's civil affairs
+# bureau oversees every town (reading only): neither does process work.
+LANE_ROLES = tuple(role for role in ROLES if role not in ("administrator", "city_bureau"))
 
 # Which scope a role acts in: a task in a lane is visible in the instance's scope of this type.
 ROLE_SCOPE_TYPE = {
@@ -37,6 +39,8 @@ ROLE_SCOPE_TYPE = {
     "town_government": "town",
     "supervisor": "town",
     "social_organization": "organization",
+    # The city's civil affairs bureau (市民政局): every town of the city, to read.
+    "city_bureau": "global",
     "administrator": "global",
 }
 
@@ -366,8 +370,12 @@ class Event(Base):
     town_id: Mapped[int | None] = mapped_column(Integer)
     community_id: Mapped[int | None] = mapped_column(Integer)
     organization_id: Mapped[int | None] = mapped_column(Integer)
+    # Order within the case (1, 2, ...): the order the engine wrote the events in. Events of
+    # one step share a timestamp, so only this tells which came first.
+    seq: Mapped[int | None] = mapped_column(Integer)
     __table_args__ = (
         Index("ix_events_instance", "instance_id", "ts"),
+        Index("ix_events_instance_seq", "instance_id", "seq"),
         Index("ix_events_activity", "activity_id", "transition"),
         Index("ix_events_ts", "ts"),
     )

@@ -185,6 +185,8 @@ def load_pilot(session, budget_years=(2014, 2015, 2016), budget_yuan=600_000, ca
             _person(session, accounts, f"{code}_staff", f"{name} 社工", [("social_organization", org.id)])
 
     _person(session, accounts, "admin", "系统管理员", [("administrator", 0)])
+    # The city's civil affairs bureau, which set the pilot up: reads every town, changes nothing.
+    _person(session, accounts, "city_bureau", "乐清市民政局 社会工作科", [("city_bureau", 0)])
     for code, name, _, _ in TOWNS:
         _person(session, accounts, f"{code}_gov", f"{name} 政府采购负责人", [("town_government", towns[code])])
         _person(session, accounts, f"{code}_supervisor", f"{name} 社会工作督导", [("supervisor", towns[code])])

@@ -23,6 +23,9 @@ VOTE_TALLY_ACTIVITY = "tally_votes"
 WAITING = "a.c_pickup - a.c_sched"
 WORKING = "a.c_done - COALESCE(a.c_start, a.c_pickup, a.c_sched)"
 TOTAL = "a.c_done - COALESCE(a.c_sched, a.c_start, a.c_pickup)"
+# The order of a case's completions: by time, and within one time by the order the engine
+# wrote them (the event sequence), never by name.
+COMPLETION_ORDER = "t_done, seq_done, activity_id"
 
 
 def activity_stats(view):
@@ -105,9 +108,9 @@ def rework(view, revise_activity=REVISE_ACTIVITY, vote_activity=VOTE_TALLY_ACTIV
 
 def variants(view, limit=20):
     """Distinct sequences of completed activities of completed cases, most frequent first."""
-    source = f"(SELECT a.instance_id, a.activity_id, a.t_done FROM {view.acts} a JOIN {view.cases} c " \
+    source = f"(SELECT a.instance_id, a.activity_id, a.t_done, a.seq_done FROM {view.acts} a JOIN {view.cases} c " \
              f"ON c.instance_id = a.instance_id WHERE c.status = 'completed' AND a.t_done IS NOT NULL) d"
-    paths = ordered_concat_sql("activity_id", "t_done, activity_id", view.dialect, source)
+    paths = ordered_concat_sql("activity_id", COMPLETION_ORDER, view.dialect, source)
     rows = view.rows(f"""
         SELECT p.path, COUNT(*) AS cases, AVG(c.c_end - c.c_start) AS mean_lead
         FROM ({paths}) p JOIN {{cases}} c ON c.instance_id = p.instance_id
@@ -119,15 +122,36 @@ def variants(view, limit=20):
          "mean_lead": r["mean_lead"]} for r in rows]}
 
 
+def _follows_sql(order=COMPLETION_ORDER):
+    return f"""SELECT instance_id, activity_id AS source, c_done,
+                      LEAD(activity_id) OVER (PARTITION BY instance_id ORDER BY {order}) AS target,
+                      LEAD(c_done) OVER (PARTITION BY instance_id ORDER BY {order}) AS next_done
+               FROM {{acts}} WHERE t_done IS NOT NULL"""
+
+
 def directly_follows(view):
-    """Directly-follows graph of completed activities (ordered by completion) with mean durations."""
-    return view.rows("""
-        WITH d AS (SELECT activity_id AS source, c_done,
-                          LEAD(activity_id) OVER (PARTITION BY instance_id ORDER BY t_done, activity_id) AS target,
-                          LEAD(c_done) OVER (PARTITION BY instance_id ORDER BY t_done, activity_id) AS next_done
-                   FROM {acts} WHERE t_done IS NOT NULL)
-        SELECT source, target, COUNT(*) AS count, AVG(next_done - c_done) AS mean
+    """Directly-follows graph of completed activities (in completion order) with mean durations.
+
+    Rows ``{source, target, count, mean, cases}``: ``count`` times a completion of
+    ``source`` was the next one before ``target`` in a case, in ``cases`` distinct cases;
+    ``mean`` seconds between the two.
+    """
+    return view.rows(f"""
+        WITH d AS ({_follows_sql()})
+        SELECT source, target, COUNT(*) AS count, AVG(next_done - c_done) AS mean,
+               COUNT(DISTINCT instance_id) AS cases
         FROM d WHERE target IS NOT NULL GROUP BY source, target ORDER BY source, target""")
+
+
+def edge_cases(view, source, target, limit=200):
+    """The cases in which ``target`` directly followed ``source``: id, title, status, times and gap."""
+    return view.rows(f"""
+        WITH d AS ({_follows_sql()})
+        SELECT c.instance_id, c.title, c.status, COUNT(*) AS times, AVG(d.next_done - d.c_done) AS mean
+        FROM d JOIN {{cases}} c ON c.instance_id = d.instance_id
+        WHERE d.source = :source AND d.target = :target
+        GROUP BY c.instance_id, c.title, c.status ORDER BY c.instance_id LIMIT :limit""",
+        source=source, target=target, limit=limit)
 
 
 def slowest_cases(view, limit=10):
@@ -149,7 +173,8 @@ def case_timeline(view, instance_id):
                a.t_sched, a.t_start, a.t_done, a.t_cancel,
                {WAITING} AS waiting, {WORKING} AS working, {TOTAL} AS total
         FROM {{acts}} a WHERE a.instance_id = :instance_id
-        ORDER BY COALESCE(a.t_sched, a.t_start, a.t_done, a.t_cancel), a.activity_id""", instance_id=instance_id)
+        ORDER BY COALESCE(a.t_sched, a.t_start, a.t_done, a.t_cancel), a.seq_first, a.activity_id""",
+        instance_id=instance_id)
 
 
 def bottlenecks(activities, limit=10):
@@ -197,6 +222,6 @@ def cycle_time_report(session, filters=None, calendar=None, now=None, limit=10):
 
 __all__ = [
     "LogFilter", "log_view", "distribution", "activity_stats", "step_stats", "case_durations",
-    "case_lead_times", "rework", "variants", "directly_follows", "slowest_cases", "case_timeline",
+    "case_lead_times", "rework", "variants", "directly_follows", "edge_cases", "slowest_cases", "case_timeline",
     "bottlenecks", "running_ages", "cycle_time_report",
 ]

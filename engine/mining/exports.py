@@ -27,6 +27,8 @@ XES_TRANSITIONS = {"schedule": "schedule", "assign": "assign", "start": "start",
 STEP_OBJECTS = {2: "application", 3: "application", 4: "vote", 5: "agreement", 7: "evaluation"}
 # Instance events become OCEL events of the project object (its lead time shows in PM4Py).
 PROJECT_EVENTS = {"start": "Project started", "complete": "Project completed", "cancel": "Project terminated"}
+# How an instance event ends its case: the case status every export carries.
+CASE_STATUS = {"complete": "completed", "cancel": "cancelled"}
 OCEL_TYPES = ("project", "application", "agreement", "vote", "evaluation", "organization", "community")
 
 
@@ -71,15 +73,22 @@ def _stream(session, sql, params, progress=None):
 
 
 def _event_rows(session, filters, progress, complete_only=False):
+    """Event rows of the selected cases in the order they happened: by case, time, then sequence.
+
+    The resource of an event that names none (a schedule) is the person who took the task on,
+    when anyone did.
+    """
     dialect = dialect_of(session)
     where, params = _where(filters)
     if complete_only:
         where += " AND (e.transition = 'complete' OR e.activity_type = 'instance')"
+    handler = ("MAX(CASE WHEN e.task_id IS NOT NULL AND e.transition IN ('assign', 'start', 'complete') "
+               "THEN e.resource END) OVER (PARTITION BY e.instance_id, e.task_id)")
     sql = f"""
         SELECT e.instance_id, e.task_id, e.activity_id, e.activity_name, e.activity_type, e.transition,
-               {_iso_sql('e.ts', dialect)} AS ts, e.resource, e.role, e.step, e.community_id,
-               e.organization_id, e.definition_key, e.definition_version, e.id
-        FROM events e WHERE {where} ORDER BY e.instance_id, e.ts, e.id"""
+               {_iso_sql('e.ts', dialect)} AS ts, COALESCE(e.resource, {handler}) AS resource, e.role, e.step,
+               e.community_id, e.organization_id, e.definition_key, e.definition_version, e.id, e.seq
+        FROM events e WHERE {where} ORDER BY e.instance_id, e.ts, e.seq, e.id"""
     return _stream(session, sql, params, progress)
 
 
@@ -132,18 +141,20 @@ def iter_xes(session, filters=None, progress=None):
            '<classifier name="Activity with transition" keys="concept:name lifecycle:transition"/>\n'
            '<string key="concept:name" value="Sanshe event log"/>\n'
            '<string key="lifecycle:model" value="standard"/>\n')
-    current, head, body, started = None, "", [], set()
+    current, head, body, started, status = None, "", [], set(), "running"
     for (instance_id, task_id, activity_id, name, kind, transition, ts, resource, role, step, community, _org,
-         key, version, _id) in _event_rows(session, filters, progress):
+         key, version, _id, seq) in _event_rows(session, filters, progress):
         if instance_id != current:
             if current is not None:
-                yield head + "".join(body) + "</trace>\n"
-            current, body, started = instance_id, [], set()
+                yield head + _status(status) + "".join(body) + "</trace>\n"
+            current, body, started, status = instance_id, [], set(), "running"
             head = f'<trace><string key="concept:name" value="{instance_id}"/>'
         if kind == "instance":  # case-level facts become trace attributes
             if transition == "start":
                 head += (f'<string key="sanshe:process" value={q[key]}/><int key="sanshe:version" value="{version}"/>'
                          f'<int key="sanshe:community" value="{community}"/><string key="sanshe:title" value={q[name]}/>')
+            else:
+                status = CASE_STATUS.get(transition, status)
             continue
         if transition == "start":
             started.add(task_id)
@@ -152,6 +163,8 @@ def iter_xes(session, filters=None, progress=None):
                  f'<date key="time:timestamp" value="{ts}+00:00"/>'
                  f'<string key="lifecycle:transition" value="{lifecycle}"/>'
                  f'<string key="sanshe:activity" value={q[activity_id]}/>']
+        if seq is not None:
+            parts.append(f'<int key="sanshe:seq" value="{seq}"/>')
         if task_id:
             parts.append(f'<string key="concept:instance" value="{task_id}"/>')
         if resource:
@@ -167,19 +180,27 @@ def iter_xes(session, filters=None, progress=None):
         parts.append("</event>")
         body.append("".join(parts))
     if current is not None:
-        yield head + "".join(body) + "</trace>\n"
+        yield head + _status(status) + "".join(body) + "</trace>\n"
     yield "</log>\n"
 
 
+def _status(status):
+    return f'<string key="sanshe:status" value="{status}"/>'
+
+
+
 CSV_COLUMNS = ("case_id", "activity_instance", "activity_id", "activity", "activity_type", "resource", "role", "step",
-               "community_id", "organization_id", "process", "version", "scheduled", "start", "complete", "cancelled")
+               "community_id", "organization_id", "process", "version", "case_status", "seq", "scheduled", "start",
+               "complete", "cancelled")
 
 
 def iter_csv(session, filters=None, progress=None):
     """One row per activity instance: its schedule, start, complete and cancel timestamps.
 
     ``start`` falls back to the first assign, then to the schedule, so every completed
-    row has a start (PM4Py reads ``start`` and ``complete`` as an interval log).
+    row has a start (PM4Py reads ``start`` and ``complete`` as an interval log). Rows come in
+    the order of completion (of the last event, for unfinished ones); ``seq`` is the case's
+    event sequence number of that moment, which orders rows of the same time.
     """
     filters = filters or LogFilter()
     dialect = dialect_of(session)
@@ -188,6 +209,7 @@ def iter_csv(session, filters=None, progress=None):
     sql = f"""
         SELECT instance_id, task_id, activity_id, activity_name, activity_type, resource, role, step,
                community_id, organization_id, definition_key, definition_version,
+               COALESCE(c.status, 'running'), COALESCE(seq_done, seq_last),
                {iso('ts_sched')}, {iso('COALESCE(ts_start, ts_pickup, ts_sched, ts_done)')}, {iso('ts_done')},
                {iso('ts_cancel')}, n
         FROM (SELECT MIN(e.instance_id) AS instance_id, e.task_id, MIN(e.activity_id) AS activity_id,
@@ -195,17 +217,24 @@ def iter_csv(session, filters=None, progress=None):
                      MAX(CASE WHEN e.transition = 'complete' THEN e.resource END) AS resource,
                      MAX(e.role) AS role, MAX(e.step) AS step, MAX(e.community_id) AS community_id,
                      MAX(e.organization_id) AS organization_id, MAX(e.definition_key) AS definition_key,
-                     MAX(e.definition_version) AS definition_version, COUNT(*) AS n, {ACT_TIMES_SQL}
+                     MAX(e.definition_version) AS definition_version, COUNT(*) AS n, {ACT_TIMES_SQL},
+                     MAX(CASE WHEN e.transition = 'complete' THEN e.seq END) AS seq_done, MAX(e.seq) AS seq_last,
+                     MAX(e.ts) AS ts_last
               FROM events e WHERE e.task_id IS NOT NULL AND {where} GROUP BY e.task_id) a
-        ORDER BY instance_id, COALESCE(ts_start, ts_pickup, ts_sched, ts_done, ts_cancel), task_id"""
+        LEFT JOIN (SELECT s.instance_id AS case_id,
+                          MAX(CASE s.transition WHEN 'complete' THEN 'completed' WHEN 'cancel' THEN 'cancelled' END)
+                          AS status
+                   FROM events s WHERE s.activity_type = 'instance' AND s.activity_id = 'instance'
+                   GROUP BY s.instance_id) c ON c.case_id = a.instance_id
+        ORDER BY instance_id, COALESCE(ts_done, ts_last), COALESCE(seq_done, seq_last), task_id"""
     buffer = io.StringIO()
     # CRLF as RFC 4180 says: with "\n" alone, a field holding "\r" would not be quoted.
     writer = csv.writer(buffer, lineterminator="\r\n")
     writer.writerow(CSV_COLUMNS)
     pending = 0  # event rows behind the activity instances written since the last progress call
     for row in _stream(session, sql, params, None):
-        writer.writerow([*map(csv_cell, row[:12]), *(f"{t}Z" if t else "" for t in row[12:16])])
-        pending += row[16]
+        writer.writerow([*map(csv_cell, row[:14]), *(f"{t}Z" if t else "" for t in row[14:18])])
+        pending += row[18]
         if buffer.tell() > 1 << 16:
             if progress:
                 progress(pending)
@@ -219,37 +248,46 @@ def iter_csv(session, filters=None, progress=None):
 
 
 def _ocel_objects(session, filters):
-    """Object rows: (id, type, name, [(relationship target, qualifier)])."""
+    """Object rows: (id, type, name, [(relationship target, qualifier)]).
+
+    Every object an event of :func:`iter_ocel` relates to is declared here, by the same
+    rules: a vote round per tally, and one more when step 4 work follows the last tally
+    (a round still open).
+    """
     where, params = _where(filters)
+    step4 = "e.step = 4 AND e.transition = 'complete'"
     sql = f"""
         SELECT e.instance_id, MAX(e.community_id) AS community_id, MAX(e.organization_id) AS organization_id,
                MAX(CASE WHEN e.activity_type = 'instance' THEN e.activity_name END) AS title,
                SUM(CASE WHEN e.activity_id = :vote AND e.transition = 'complete' THEN 1 ELSE 0 END) AS votes,
-               MAX(CASE WHEN e.step IN (2, 3) THEN 1 ELSE 0 END) AS application,
-               MAX(CASE WHEN e.step = 5 THEN 1 ELSE 0 END) AS agreement,
-               MAX(CASE WHEN e.step = 7 THEN 1 ELSE 0 END) AS evaluation,
-               MAX(CASE WHEN e.step = 4 THEN 1 ELSE 0 END) AS voted
+               MAX(CASE WHEN {step4} AND e.activity_id = :vote THEN e.seq END) AS last_tally,
+               MAX(CASE WHEN {step4} AND e.activity_id <> :vote THEN e.seq END) AS last_other,
+               MAX(CASE WHEN e.step IN (2, 3) AND e.transition = 'complete' THEN 1 ELSE 0 END) AS application,
+               MAX(CASE WHEN e.step = 5 AND e.transition = 'complete' THEN 1 ELSE 0 END) AS agreement,
+               MAX(CASE WHEN e.step = 7 AND e.transition = 'complete' THEN 1 ELSE 0 END) AS evaluation
         FROM events e WHERE {where} GROUP BY e.instance_id ORDER BY e.instance_id"""
-    communities, organizations = set(), set()
-    for case, community, organization, title, votes, application, agreement, evaluation, voted in _stream(
-            session, sql, {**params, "vote": VOTE_TALLY_ACTIVITY}):
+    for (case, community, organization, title, votes, last_tally, last_other, application, agreement,
+         evaluation) in _stream(session, sql, {**params, "vote": VOTE_TALLY_ACTIVITY}):
         project = f"project:{case}"
         links = []
         if community is not None:
-            communities.add(community)
             links.append((f"community:{community}", "community"))
         if organization is not None:
-            organizations.add(organization)
             links.append((f"organization:{organization}", "contractor"))
         yield project, "project", title or project, links
         for kind, present in (("application", application), ("agreement", agreement), ("evaluation", evaluation)):
             if present:
                 yield f"{kind}:{case}", kind, f"{kind} {case}", [(project, "of project")]
-        for round_no in range(1, max(votes or 0, 1 if voted else 0) + 1):
+        rounds = (votes or 0) + (1 if last_other is not None and (last_tally is None or last_other > last_tally) else 0)
+        for round_no in range(1, rounds + 1):
             yield f"vote:{case}:{round_no}", "vote", f"vote {case} round {round_no}", [(project, "of project")]
+    # Events carry their own community and organization: declare every one they name.
     labels = scope_names(session)
-    for kind, ids in (("community", communities), ("organization", organizations)):
-        for row_id in sorted(ids):
+    for kind in ("community", "organization"):
+        ids = _stream(session, f"SELECT DISTINCT e.{kind}_id FROM events e WHERE e.{kind}_id IS NOT NULL "
+                               f"AND (e.transition = 'complete' OR e.activity_type = 'instance') AND {where} "
+                               f"ORDER BY 1", params)
+        for (row_id,) in ids:
             yield f"{kind}:{row_id}", kind, labels.get((kind, row_id)) or f"{kind} {row_id}", []
 
 
@@ -270,7 +308,8 @@ def iter_ocel(session, filters=None, progress=None):
         f"SELECT DISTINCT COALESCE(NULLIF(e.activity_name, ''), e.activity_id) FROM events e "
         f"WHERE e.transition = 'complete' AND e.activity_type <> 'instance' AND {where}"), params)]
     event_attributes = [{"name": n, "type": t} for n, t in (("activity_id", "string"), ("resource", "string"),
-                                                             ("role", "string"), ("step", "integer"))]
+                                                             ("role", "string"), ("step", "integer"),
+                                                             ("seq", "integer"))]
     yield dump({"objectTypes": [{"name": t, "attributes": [{"name": "name", "type": "string"}]} for t in OCEL_TYPES],
                 "eventTypes": [*({"name": n, "attributes": event_attributes}
                                  for n in sorted({clean_text(n) for n in names})),
@@ -286,7 +325,7 @@ def iter_ocel(session, filters=None, progress=None):
     yield '], "events": ['
     first, votes = True, {}
     for (case, task_id, activity_id, name, kind, _transition, ts, resource, role, step, community, organization,
-         _key, _version, event_id) in _event_rows(session, filters, progress, complete_only=True):
+         _key, _version, event_id, seq) in _event_rows(session, filters, progress, complete_only=True):
         if kind == "instance":
             item = {"id": f"e{event_id}", "type": PROJECT_EVENTS[_transition], "time": f"{ts}Z", "attributes": [],
                     "relationships": [{"objectId": f"project:{case}", "qualifier": "project"}]}
@@ -310,7 +349,8 @@ def iter_ocel(session, filters=None, progress=None):
         item = {"id": f"e{event_id}", "type": clean_text(name or activity_id), "time": f"{ts}Z",
                 "attributes": [{"name": "activity_id", "value": activity_id},
                                {"name": "resource", "value": clean_text(resource or "")},
-                               {"name": "role", "value": role or ""}, {"name": "step", "value": step or 0}],
+                               {"name": "role", "value": role or ""}, {"name": "step", "value": step or 0},
+                               {"name": "seq", "value": seq or 0}],
                 "relationships": related}
         yield ("" if first else ",") + dump(item, ensure_ascii=False)
         first = False

@@ -23,7 +23,8 @@ ATTRIBUTES = ("definition_key", "definition_version", "town_id", "community_id",
 # Per act column: how two partial folds of the same task merge (as the SQL aggregate would).
 ACT_MERGE = {"instance_id": "min", "activity_id": "min", "activity_name": "max", "activity_type": "max",
              "step": "max", "role": "max", "resource": "max", **{a: "max" for a in ATTRIBUTES},
-             "t_sched": "min", "t_pickup": "min", "t_start": "min", "t_done": "max", "t_cancel": "max"}
+             "t_sched": "min", "t_pickup": "min", "t_start": "min", "t_done": "max", "t_cancel": "max",
+             "seq_first": "min", "seq_done": "max"}
 CASE_MERGE = {**{a: "max" for a in ATTRIBUTES}, "title": "max", "t_start": "min", "t_end": "max", "ended": "max"}
 # Which act time a transition sets.
 ACT_TIMES = {"schedule": ("t_sched",), "assign": ("t_pickup",), "start": ("t_pickup", "t_start"),
@@ -101,7 +102,8 @@ def fold_events(session, rows, event_ids=None):
             key = f"event-{event_ids[index]}"
         fold = {**attributes, "instance_id": get("instance_id"), "activity_id": get("activity_id"),
                 "activity_name": get("activity_name"), "activity_type": kind, "step": get("step"), "role": get("role"),
-                "resource": get("resource") if transition == "complete" else None}
+                "resource": get("resource") if transition == "complete" else None,
+                "seq_first": get("seq"), "seq_done": get("seq") if transition == "complete" else None}
         for column in ACT_TIMES.get(transition, ()):
             fold[column] = t
         _merge(acts.setdefault(key, {"task_id": key}), fold, ACT_MERGE)
@@ -112,12 +114,28 @@ def fold_events(session, rows, event_ids=None):
             stepwrites.execute(session, _upsert(dialect, table, key, merge), params)
 
 
+def number_events(session):
+    """Give the events of every case that has unnumbered ones their sequence in the case.
+
+    The engine numbers events as it writes them; a log loaded around it (or written before
+    events were numbered) is numbered here in the order of time, then of writing (event id).
+    Returns how many events were numbered.
+    """
+    result = session.execute(text("""
+        UPDATE events SET seq = n.n FROM (
+            SELECT e.id, ROW_NUMBER() OVER (PARTITION BY e.instance_id ORDER BY e.ts, e.id) AS n
+            FROM events e WHERE e.instance_id IN (SELECT u.instance_id FROM events u WHERE u.seq IS NULL)) n
+        WHERE n.id = events.id"""))
+    return result.rowcount
+
+
 def rebuild(session):
     """Derive the mining tables from the whole event log (replacing what they held).
 
     Returns ``(cases, activity instances)`` now in them.
     """
     dialect = dialect_of(session)
+    number_events(session)
     session.execute(text("DELETE FROM mining_acts"))
     session.execute(text("DELETE FROM mining_cases"))
     cases = f"""
@@ -141,11 +159,12 @@ def rebuild(session):
                MAX(e.step) AS step, MAX(e.role) AS role,
                MAX(CASE WHEN e.transition = 'complete' THEN e.resource END) AS resource,
                {', '.join(f'MAX(e.{a}) AS {a}' for a in ATTRIBUTES)},
+               MIN(e.seq) AS seq_first, MAX(CASE WHEN e.transition = 'complete' THEN e.seq END) AS seq_done,
                {ACT_TIMES_SQL}
         FROM events e WHERE e.activity_type <> 'instance'
         GROUP BY {key}"""
     plain = ("task_id", "instance_id", "activity_id", "activity_name", "activity_type", "step", "role", "resource",
-             *ATTRIBUTES)
+             *ATTRIBUTES, "seq_first", "seq_done")
     session.execute(text(f"""
         INSERT INTO mining_acts ({', '.join(plain)}, {', '.join(f't_{n}' for n in names)})
         SELECT {', '.join(f's.{c}' for c in plain)}, {', '.join(epoch_sql(f's.ts_{n}', dialect) for n in names)}
@@ -155,4 +174,4 @@ def rebuild(session):
     return tuple(session.execute(text(f"SELECT COUNT(*) FROM {table}")).scalar() for table in ("mining_cases", "mining_acts"))
 
 
-__all__ = ["fold_events", "rebuild"]
+__all__ = ["fold_events", "number_events", "rebuild"]

@@ -173,7 +173,7 @@ CASE_COLUMNS = (("instance_id", _I), ("definition_key", _S), ("definition_versio
                 ("community_id", _I), ("organization_id", _I), ("title", _T), ("t_start", _F), ("t_end", _F),
                 ("c_start", _F), ("c_end", _F), ("status", "VARCHAR(20)"))
 ACT_COLUMNS = (("task_id", _S), ("instance_id", _I), ("activity_id", _S), ("activity_name", _T),
-               ("activity_type", _S), ("step", _I), ("role", _S), ("resource", _S),
+               ("activity_type", _S), ("step", _I), ("role", _S), ("resource", _S), ("seq_first", _I), ("seq_done", _I),
                *((f"{kind}_{name}", _F) for kind in "tc" for name in ("sched", "pickup", "start", "done", "cancel")))
 
 
@@ -261,7 +261,7 @@ def _create_acts(session, dialect, filters, clock, cases, table, kind):
     where = " AND ".join([f"+m.instance_id IN (SELECT instance_id FROM {cases})", *conditions])
     names = ("sched", "pickup", "start", "done", "cancel")
     select_sql = f"""
-        SELECT task_id, instance_id, activity_id, activity_name, activity_type, step, role, resource,
+        SELECT task_id, instance_id, activity_id, activity_name, activity_type, step, role, resource, seq_first, seq_done,
                {", ".join(f"t_{n}" for n in names)}, {", ".join(clock(f"t_{n}") for n in names)}
         FROM mining_acts m WHERE {where}"""
     _temp_create(session, table, ACT_COLUMNS, select_sql, params, kind)

@@ -48,5 +48,9 @@ class MiningAct(Base):
     t_start: Mapped[float | None] = mapped_column(Double)  # first start
     t_done: Mapped[float | None] = mapped_column(Double)  # last complete
     t_cancel: Mapped[float | None] = mapped_column(Double)  # last cancel
+    # The case's event sequence numbers (see Event.seq): of its first event and of its last
+    # completion. Completions in one step share a time; these keep them in causal order.
+    seq_first: Mapped[int | None] = mapped_column(Integer)
+    seq_done: Mapped[int | None] = mapped_column(Integer)
     # Covers the directly-follows graph (each case's completions in order) as well as joins on the case.
-    __table_args__ = (Index("ix_mining_acts_instance", "instance_id", "t_done", "activity_id"),)
+    __table_args__ = (Index("ix_mining_acts_instance", "instance_id", "t_done", "seq_done", "activity_id"),)

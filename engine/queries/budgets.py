@@ -30,6 +30,23 @@ def managed_towns(session: Session, user: User) -> list[Town]:
     return list(session.scalars(query))
 
 
+def readable_towns(session: Session, user: User) -> list[Town]:
+    """The towns whose budgets ``user`` may read: those they keep, and every town for the city bureau."""
+    if access.holds(session, user, "city_bureau", "global", 0):
+        return list(session.scalars(select(Town).order_by(Town.id)))
+    return managed_towns(session, user)
+
+
+def check_reads(session: Session, user: User, town_id: int) -> Town:
+    """The town, if ``user`` may read its budget (ForbiddenError otherwise)."""
+    if access.holds(session, user, "city_bureau", "global", 0):
+        town = session.get(Town, town_id)
+        if town is None:
+            raise NotFoundError(Text("No town %(town)s.", town=town_id))
+        return town
+    return check_manages(session, user, town_id)
+
+
 def check_manages(session: Session, user: User, town_id: int) -> Town:
     """The town, if ``user`` keeps its budget (ForbiddenError otherwise)."""
     town = session.get(Town, town_id)

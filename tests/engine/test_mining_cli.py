@@ -1,4 +1,8 @@
 """`sanshe mine report` and `sanshe mine export` on the known log."""
+import csv
+import io
+import json
+
 import pytest
 from click.testing import CliRunner
 
@@ -37,3 +41,27 @@ def test_rebuild_folds_the_log_into_the_mining_tables(sanshe):
     result = sanshe("mine", "rebuild")
     assert result.exit_code == 0, result.output
     assert "mining tables rebuilt: 4 cases, 11 activity instances" in result.output
+
+
+def test_report_as_json_keeps_full_precision_and_the_graph(sanshe):
+    result = sanshe("mine", "report", "--format", "json")
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.output)
+    assert report["cases"]["lead"]["mean"] == 114 * 3600  # seconds, not days to one decimal
+    edges = {(e["source"], e["target"]): e["count"] for e in report["directly_follows"]}
+    assert edges[("consultation_meeting", "tally_votes")] == 2
+
+
+def test_report_as_csv_has_one_figure_a_row(sanshe):
+    result = sanshe("mine", "report", "--format", "csv", "--version", "2")
+    assert result.exit_code == 0, result.output
+    rows = list(csv.DictReader(io.StringIO(result.output)))
+    lead = {r["statistic"]: r["value"] for r in rows if r["measure"] == "lead_seconds" and r["section"] == "cases"}
+    assert float(lead["mean"]) == 125 * 3600
+    assert any(r["section"] == "directly_follows" and r["key"] == "tally_votes>tally_votes" for r in rows)
+
+
+def test_text_report_shows_the_directly_follows_graph(sanshe):
+    result = sanshe("mine", "report")
+    assert "Directly-follows graph" in result.output
+    assert "consultation_meeting  tally_votes" in result.output

@@ -1,7 +1,7 @@
-// Mean time per task as coloured overlays on the diagram (bpmn-js overlays).
+// Mean time per task as coloured overlays on the diagram (bpmn-js overlays): green is short,
+// red is long (the legend under the diagram); the words come from the page, in its language.
 (function () {
   "use strict";
-  function days(s) { return s >= 86400 ? (s / 86400).toFixed(1) + "d" : (s / 3600).toFixed(1) + "h"; }
   function paint(box) {
     var viewer = new BpmnJS({container: box, height: box.getAttribute("data-height") || 420});
     var heat = JSON.parse(box.getAttribute("data-heat") || "{}");
@@ -14,15 +14,17 @@
         Object.keys(heat).forEach(function (id) {
           if (!registry.get(id)) return;
           var share = (heat[id].mean || 0) / max;
-          var colour = "hsl(" + Math.round(120 - 120 * share) + ", 75%, 45%)";
-          var html = "<div class=\"heat\" style=\"background:" + colour + "\" title=\"n=" + heat[id].n + "\">" +
-            days(heat[id].mean || 0) + " · " + heat[id].n + "</div>";
-          overlays.add(id, {position: {bottom: 4, left: 0}, html: html});
+          var label = document.createElement("div");
+          label.className = "heat";
+          label.style.background = "hsl(" + Math.round(120 - 120 * share) + ", 75%, 38%)";
+          label.textContent = heat[id].text + " · " + heat[id].n;
+          // Never smaller than the page's own text, however far the diagram is zoomed out.
+          overlays.add(id, {position: {bottom: 6, left: -4}, html: label, scale: {min: 1}});
         });
         viewer.get("canvas").zoom("fit-viewport");
         box.setAttribute("data-ready", "true");
       })
-      .catch(function (err) { box.setAttribute("data-ready", "error"); });
+      .catch(function () { box.setAttribute("data-ready", "error"); });
   }
   document.addEventListener("DOMContentLoaded", function () {
     if (!window.BpmnJS) return;

@@ -7,6 +7,7 @@ error the findings (file, element id, name, line) are shown and nothing is writt
 """
 import json
 import zipfile
+from dataclasses import replace
 import zlib
 from io import BytesIO
 from pathlib import PurePath
@@ -19,7 +20,7 @@ from engine.core import audit
 from engine.core import migration
 from engine.core import scheduler
 from engine.core import versions
-from engine.core.deployments import deploy, get_definition
+from engine.core.deployments import deploy, get_definition, with_deployed_forms
 from engine.errors import ForbiddenError, NotFoundError, ValidationError
 from engine.queries import budgets as budget_queries
 from engine.queries.inbox import parse_int, parse_page
@@ -69,8 +70,10 @@ def deploy_checked(db, bpmn_files, forms):
 
 
 def findings_of(exc):
-    """The findings to show for a refused bundle (a plain message becomes one finding)."""
-    return exc.findings or [Finding(file="", message=translated(exc.message))]
+    """The findings to show for a refused bundle, in the user's language (a plain message
+    becomes one finding)."""
+    return [replace(f, message=translated(f.message)) for f in exc.findings] or [
+        Finding(file="", message=translated(exc.message))]
 
 
 def wants_json():
@@ -162,6 +165,7 @@ def upload():
     try:
         bpmn_files, forms = read_upload(request.files.getlist("files"))
         with unit() as db:
+            forms = with_deployed_forms(db, bpmn_files, forms)
             results = [(d.key, d.version, d.id, created) for d, created in deploy_checked(db, bpmn_files, forms)]
     except ValidationError as exc:
         return render_template("admin/upload.html", findings=findings_of(exc)), 422

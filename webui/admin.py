@@ -20,7 +20,7 @@ from engine.core import audit
 from engine.core import migration
 from engine.core import scheduler
 from engine.core import versions
-from engine.core.deployments import deploy, get_definition, with_deployed_forms
+from engine.core.deployments import deploy, get_definition, lane_roles, with_deployed_forms
 from engine.errors import ForbiddenError, NotFoundError, ValidationError
 from engine.queries import budgets as budget_queries
 from engine.queries.inbox import parse_int, parse_page
@@ -32,6 +32,7 @@ from engine.core.validation import Finding, validate_or_raise
 from . import forms as form_fields
 from .context import services, settings, unit
 from .i18n import translated
+from .modeler import panel_config
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
@@ -130,7 +131,7 @@ def edit(definition_id):
         base = get_definition(db, definition_id)
         base_file, base_forms = base.bpmn_file, dict(base.forms or {})
     if request.method == "GET":
-        return render_template("admin/edit.html", definition=base)
+        return render_template("admin/edit.html", definition=base, panel=edit_panel(base))
     xml = request.form.get("bpmn_xml", "")
     forms = {**base_forms, **uploaded_forms(request.files.getlist("forms"))}
     try:
@@ -141,7 +142,8 @@ def edit(definition_id):
         findings = findings_of(exc)
         if wants_json():
             return jsonify(ok=False, message=translated(exc.message), findings=[vars(f) for f in findings]), 422
-        return render_template("admin/edit.html", definition=base, findings=findings, xml=xml), 422
+        return render_template("admin/edit.html", definition=base, findings=findings, xml=xml,
+                               panel=edit_panel(base)), 422
     url = url_for("admin.definition", definition_id=result["id"])
     message = (_("Saved as version %(v)s.", v=result["version"]) if result["created"]
                else _("Nothing changed: version %(v)s is identical.", v=result["version"]))
@@ -149,6 +151,16 @@ def edit(definition_id):
         return jsonify(ok=True, url=url, message=message, **result)
     flash(message)
     return redirect(url, code=303)
+
+
+def edit_panel(base):
+    """The side panel's choices for editing ``base`` (see ``webui.modeler``)."""
+    _roles, topics, _checks = known_roles_and_topics()
+    config = panel_config(dict(base.forms or {}), topics)
+    # Lanes keep their role in a property once the deployed diagram does; until then the
+    # saved diagram names each lane by its role key.
+    config["laneRoleProperty"] = bool(lane_roles(base.bpmn_xml))
+    return config
 
 
 def uploaded_forms(files):

@@ -88,6 +88,17 @@ def referenced_forms(bpmn_xml: str) -> list[str]:
     })
 
 
+def lane_roles(bpmn_xml: str) -> dict[str, str]:
+    """``{lane id: role}`` of the lanes that say their role in a ``role`` property."""
+    tree = etree.fromstring(bpmn_xml.encode("utf-8"))
+    roles = {}
+    for lane in tree.iter("{*}lane"):
+        for prop in lane.iterfind("{*}extensionElements/{*}properties/{*}property"):
+            if prop.get("name") == "role" and prop.get("value"):
+                roles[lane.get("id")] = prop.get("value")
+    return roles
+
+
 def read_sources(paths: Iterable[str | Path]) -> tuple[dict[str, str], dict[str, str]]:
     """Diagrams and forms as text from files and folders: ``(bpmn_files, forms)``.
 

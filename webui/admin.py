@@ -32,7 +32,7 @@ from engine.core.validation import Finding, validate_or_raise
 from . import forms as form_fields
 from .context import services, settings, unit
 from .i18n import translated
-from .modeler import panel_config
+from .modeler import designer_text, panel_config
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
@@ -131,9 +131,10 @@ def edit(definition_id):
         base = get_definition(db, definition_id)
         base_file, base_forms = base.bpmn_file, dict(base.forms or {})
     if request.method == "GET":
-        return render_template("admin/edit.html", definition=base, panel=edit_panel(base))
+        return render_template("admin/edit.html", definition=base, panel=edit_panel(base), designer=designer_text())
     xml = request.form.get("bpmn_xml", "")
-    forms = {**base_forms, **uploaded_forms(request.files.getlist("forms"))}
+    designed = dict(zip(request.form.getlist("new_form_name"), request.form.getlist("new_form_schema")))
+    forms = {**base_forms, **designed, **uploaded_forms(request.files.getlist("forms"))}
     try:
         with unit() as db:
             [(saved, created)] = deploy_checked(db, {base_file: xml}, forms)
@@ -143,7 +144,7 @@ def edit(definition_id):
         if wants_json():
             return jsonify(ok=False, message=translated(exc.message), findings=[vars(f) for f in findings]), 422
         return render_template("admin/edit.html", definition=base, findings=findings, xml=xml,
-                               panel=edit_panel(base)), 422
+                               panel=edit_panel(base), designer=designer_text()), 422
     url = url_for("admin.definition", definition_id=result["id"])
     message = (_("Saved as version %(v)s.", v=result["version"]) if result["created"]
                else _("Nothing changed: version %(v)s is identical.", v=result["version"]))
@@ -235,7 +236,7 @@ def form_editor(definition_id, name):
         if name not in (base.forms or {}):
             raise NotFoundError(_("No such form in this version."))
         bpmn_file, xml, forms = base.bpmn_file, base.bpmn_xml, dict(base.forms)
-        context = {"definition": base, "name": name}
+        context = {"definition": base, "name": name, "designer": designer_text()}
         if request.method == "GET":
             text = json.dumps(forms[name], ensure_ascii=False, indent=2)
             return render_template("admin/form.html", text=text, preview=preview_fields(text), **context)

@@ -137,3 +137,31 @@ def panel_config(forms: dict, topics: set[str]) -> dict:
         "installmentLabels": [{"value": value, "label": words(label)} for value, label in INSTALLMENT_LABELS],
         "text": {key: words(value) for key, value in PANEL_TEXT.items()},
     }
+
+
+# The form designer's words (webui/static/form-designer.js).
+DESIGNER_TEXT = {
+    "formTitleZh": lazy_gettext("Title of the form (Chinese)"), "formTitleEn": lazy_gettext("Title of the form (English)"),
+    "kind": lazy_gettext("Kind of field"), "labelZh": lazy_gettext("Label (Chinese)"),
+    "labelEn": lazy_gettext("Label (English)"), "required": lazy_gettext("Required"),
+    "helpZh": lazy_gettext("Help text (Chinese)"), "helpEn": lazy_gettext("Help text (English)"),
+    "key": lazy_gettext("Data name (letters, digits, _)"), "min": lazy_gettext("At least"),
+    "max": lazy_gettext("At most"), "length": lazy_gettext("characters"), "value": lazy_gettext("value"),
+    "rows": lazy_gettext("rows"), "options": lazy_gettext("Choices"), "addOption": lazy_gettext("Add a choice"),
+    "columns": lazy_gettext("Columns of each row"), "addColumn": lazy_gettext("Add a column"),
+    "addField": lazy_gettext("Add a field"), "up": lazy_gettext("Move up"), "down": lazy_gettext("Move down"),
+    "remove": lazy_gettext("Remove"), "keptAsIs": lazy_gettext("kept as it is (edit it in the JSON text)"),
+    "badName": lazy_gettext("Use letters, digits, - and _ only."),
+}
+FIELD_KINDS = {
+    "text": lazy_gettext("Text"), "textarea": lazy_gettext("Long text"), "number": lazy_gettext("Number"),
+    "integer": lazy_gettext("Whole number"), "money": lazy_gettext("Money (yuan)"), "date": lazy_gettext("Date"),
+    "choice": lazy_gettext("Choice"), "yesno": lazy_gettext("Yes / no"), "table": lazy_gettext("Table with rows"),
+    "file": lazy_gettext("File"),
+}
+
+
+def designer_text() -> dict:
+    """The form designer's words in the user's language, as plain JSON."""
+    return {**{key: str(value) for key, value in DESIGNER_TEXT.items()},
+            "kinds": {key: str(value) for key, value in FIELD_KINDS.items()}}

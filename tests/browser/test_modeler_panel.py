@@ -1,5 +1,6 @@
-"""An administrator reading Chinese changes the vote's pass rule in the modeler's side panel,
-without XML, and deploys it; a project started afterwards is counted by the new rule."""
+"""An administrator reading Chinese, without XML: inserts a town task, makes its form in the
+designer, raises the vote's pass rule in the side panel and deploys; a project started
+afterwards goes through the new task and is counted by the new rule."""
 import re
 
 import pytest
@@ -20,6 +21,25 @@ def latest(live):
     with unit_of_work(live.services.session_factory, readonly=True) as session:
         return session.scalars(select(Definition).where(Definition.key == "seven_step_project")
                                .order_by(Definition.version.desc())).first()
+
+
+# Put a user task in the town lane on the flow from the qualification approval to the survey
+# (as dropping it on that flow does).
+INSERT_TASK = """() => {
+  const modeler = window.sanshModeler;
+  const registry = modeler.get('elementRegistry');
+  const modeling = modeler.get('modeling');
+  const flow = registry.get('flow_gw_qualification_to_plan_survey');
+  const survey = registry.get('plan_survey');
+  const lane = registry.get('lane_town_government');
+  const anchor = registry.get('approve_qualification');
+  const task = modeling.createShape({type: 'bpmn:UserTask'},
+      {x: anchor.x + anchor.width / 2 + 160, y: lane.y + lane.height / 2}, lane);
+  modeling.reconnectEnd(flow, task, {x: task.x, y: task.y + task.height / 2});
+  modeling.connect(task, survey);
+  modeler.get('selection').select(task);
+  return task.id;
+}"""
 
 
 def tally_parameters(xml):
@@ -55,6 +75,40 @@ def test_the_pass_ratio_raised_in_the_panel_counts_for_a_new_project(live, chrom
     assert lane_label == "社区居委会" or "居委会" in lane_label, lane_label
 
     panel = page.locator('[data-testid="panel"]')
+    task_id = page.evaluate(INSERT_TASK)
+    panel.locator('[data-prop="name"]').fill("镇政府备案")
+    panel.locator('[data-prop="name"]').press("Tab")
+    panel.locator('[data-prop="step"]').select_option("2")
+    panel.locator('[data-prop="dueDays"]').fill("3")
+    panel.locator('[data-prop="dueDays"]').press("Tab")
+    panel.locator('[data-testid="new-form"]').click()
+    dialog = page.locator('[data-testid="form-dialog"]')
+    dialog.locator('[data-designer="name"]').fill("town_filing")
+    dialog.locator('[data-designer="title-zh"]').fill("镇政府备案")
+    dialog.locator('[data-designer="title-zh"]').press("Tab")
+    dialog.locator('[data-designer="add-field"]').click()
+    first = dialog.locator(".designer-field").nth(0)
+    first.locator('[data-designer="label-zh"]').fill("备案意见")
+    first.locator('[data-designer="label-zh"]').press("Tab")
+    first.locator('[data-designer="kind"]').select_option("textarea")
+    first.locator('[data-designer="required"]').check()
+    dialog.locator('[data-designer="add-field"]').click()
+    second = dialog.locator(".designer-field").nth(1)
+    second.locator('[data-designer="kind"]').select_option("money")
+    second.locator('[data-designer="label-zh"]').fill("预算上限")
+    second.locator('[data-designer="label-zh"]').press("Tab")
+    second.locator('[data-designer="min"]').fill("0")
+    second.locator('[data-designer="min"]').press("Tab")
+    second.locator('[data-designer="required"]').check()
+    preview = dialog.locator('[data-testid="designer-preview"]')
+    preview.locator("text=预算上限").wait_for(timeout=10_000)
+    assert "备案意见" in preview.inner_text()
+    page.screenshot(path=ARTIFACTS / "form_designer_zh_1366.png")
+    dialog.locator('[data-testid="designer-add"]').click()
+    assert panel.locator('[data-prop="formJsonSchemaFilename"]').input_value() == "town_filing.schema.json"
+
+    page.hover('.djs-element[data-element-id="tally_votes"]')
+    page.click('.djs-element[data-element-id="tally_votes"]')
     assert panel.locator('[data-prop="topic"] option:checked').inner_text() == "计票"
     assert "赞成票" in panel.inner_text()
     ratio = panel.locator('[data-param="pass_ratio"]')
@@ -77,7 +131,18 @@ def test_the_pass_ratio_raised_in_the_panel_counts_for_a_new_project(live, chrom
     assert params["quorum_ratio"] == "2/3"  # untouched
     # The lanes' roles are what they were: the engine finds the same people.
     assert re.search(r'<bpmn:lane id="lane_town_government" name="town_government"', saved.bpmn_xml)
-    assert saved.forms == before.forms
+    assert {k: v for k, v in saved.forms.items() if k != "town_filing.schema.json"} == before.forms
+    designed = saved.forms["town_filing.schema.json"]
+    assert designed["title"] == "镇政府备案"
+    [text_key, money_key] = list(designed["properties"])
+    assert designed["properties"][money_key] == {"type": "number", "title": "预算上限", "x-widget": "money", "minimum": 0}
+    assert designed["properties"][text_key]["x-widget"] == "textarea"
+    assert set(designed["required"]) == {text_key, money_key}
+    root = etree.fromstring(saved.bpmn_xml.encode("utf-8"))
+    [task] = root.xpath(f"//*[@id='{task_id}']")
+    assert task.get("name") == "镇政府备案"
+    props = {p.get("name"): p.get("value") for p in task.xpath(".//*[local-name()='property']")}
+    assert props == {"step": "2", "formJsonSchemaFilename": "town_filing.schema.json", "dueIn": "P3D"}
 
     page.set_viewport_size({"width": 390, "height": 844})
     page.goto(f"{live.url}/admin/definitions/{saved.id}/edit")
@@ -95,6 +160,7 @@ def test_the_pass_ratio_raised_in_the_panel_counts_for_a_new_project(live, chrom
             "title": "新规则下的项目", "organization_id": world.org.id, "catalog_item_id": world.item.id})
         instance_id = instance.id
         assert instance.definition_id == saved.id
+    drive_to(services, instance_id, task_id, voted_choices())  # the new town task is reached
     drive_to(services, instance_id, "cast_ballot", voted_choices())
     with unit_of_work(services.session_factory, readonly=True) as session:
         ballots = session.scalars(select(Task).where(Task.instance_id == instance_id, Task.bpmn_id == "cast_ballot",

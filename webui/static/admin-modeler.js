@@ -48,6 +48,42 @@
     return new XMLSerializer().serializeToString(doc);
   }
 
+  // A new form made in the designer (in a dialog) goes with the diagram when it is saved.
+  function newFormDialog(form, cfg) {
+    var dialog = document.getElementById("form-dialog");
+    if (!dialog || !window.SansheFormDesigner) return null;
+    var text = JSON.parse(document.getElementById("designer-text").textContent);
+    var token = form.querySelector('[name="csrf_token"]').value;
+    var show = window.SansheFormDesigner.preview(dialog.getAttribute("data-preview-url"), token,
+                                                 dialog.querySelector("[data-preview]"));
+    var nameInput = dialog.querySelector('[name="designer_name"]');
+    var designer = null, done = null;
+    dialog.querySelector("[data-add]").addEventListener("click", function () {
+      var name = nameInput.value.trim().replace(/\.schema\.json$|\.json$/, "");
+      if (!/^[A-Za-z0-9_-]+$/.test(name)) { nameInput.setCustomValidity(text.badName); nameInput.reportValidity(); return; }
+      nameInput.setCustomValidity("");
+      var filename = name + ".schema.json";
+      var schema = designer.schema();
+      schema.$id = filename;
+      [["new_form_name", filename], ["new_form_schema", JSON.stringify(schema)]].forEach(function (pair) {
+        var hidden = document.createElement("input");
+        hidden.type = "hidden"; hidden.name = pair[0]; hidden.value = pair[1];
+        form.appendChild(hidden);
+      });
+      if (!cfg.forms.some(function (f) { return f.name === filename; })) cfg.forms.push({name: filename, title: schema.title || filename});
+      dialog.close();
+      if (done) done(filename);
+    });
+    dialog.querySelector("[data-cancel]").addEventListener("click", function () { dialog.close(); });
+    return function (callback) {
+      done = callback;
+      nameInput.value = "";
+      designer = window.SansheFormDesigner(dialog.querySelector("[data-designer-box]"), {type: "object"}, text, show);
+      show(designer.schema());
+      dialog.showModal();
+    };
+  }
+
   function showFindings(target, findings, message) {
     target.textContent = "";
     var section = document.createElement("section");
@@ -114,6 +150,7 @@
     var modeler = new window.BpmnJS({container: box, height: "100%",
                                      additionalModules: [window.SansheModelerI18n.module(cfg.locale)]});
     window.sanshModeler = modeler;
+    cfg.newForm = newFormDialog(form, cfg);
     var panel = window.SanshePanel(modeler, document.getElementById("element-fields"), cfg);
     // Form files chosen for upload can be picked in the panel right away.
     var files = form.querySelector('input[name="forms"]');

@@ -272,11 +272,15 @@
       writeProperty(self.modeler, element, "formJsonSchemaFilename", v);
     });
     var fields = [field(this.t.form, formSelect)];
-    if (this.config.designerUrl) {
-      var links = el("p", {"class": "panel-links"});
-      var create = el("a", {href: this.config.designerUrl, "data-testid": "new-form", text: this.t.newForm});
-      links.appendChild(create);
-      fields.push(links);
+    if (this.config.newForm) {
+      var create = el("button", {type: "button", "class": "link", "data-testid": "new-form", text: this.t.newForm});
+      create.addEventListener("click", function () {
+        self.config.newForm(function (name) {
+          writeProperty(self.modeler, element, "formJsonSchemaFilename", name);
+          self.show(element);
+        });
+      });
+      fields.push(el("p", {"class": "panel-links"}, [create]));
     }
     var due = parseDays(readProperty(bo, "dueIn"));
     fields.push(field(this.t.dueDays, onChange(input(due ? due.days : "", {

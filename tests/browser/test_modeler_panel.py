@@ -180,3 +180,40 @@ def test_the_pass_ratio_raised_in_the_panel_counts_for_a_new_project(live, chrom
         ready = session.scalars(select(Task.bpmn_id).where(Task.instance_id == instance_id,
                                                            Task.state == "ready")).all()
     assert "decide_failed_vote" in ready, ready
+
+
+def test_an_existing_form_opens_in_the_designer_and_keeps_what_it_does_not_show(live, chromium):
+    before = latest(live)
+    name = "plan_survey.schema.json"
+    original = before.forms[name]
+    context = chromium.new_context(locale="zh-CN", viewport={"width": 1366, "height": 1000})
+    page = context.new_page()
+    errors = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    sign_in(page, live)
+    page.goto(f"{live.url}/admin/definitions/{before.id}/forms/{name}")
+    page.wait_for_selector('#form-designer[data-ready="true"]', timeout=20_000)
+    designer = page.locator('[data-testid="form-designer"]')
+    assert designer.locator(".designer-fields:not(.columns) > .designer-field").count() == len(original["properties"])
+    first = designer.locator(".designer-field").nth(0)
+    assert first.locator('[data-designer="label-zh"]').input_value() == "调查方案"
+    assert first.locator('[data-designer="kind"]').input_value() == "textarea"
+    first.locator('[data-designer="label-zh"]').fill("调查方案（含分工）")
+    first.locator('[data-designer="label-zh"]').press("Tab")
+    page.locator("#form-preview").locator("text=调查方案（含分工）").wait_for(timeout=10_000)
+    page.screenshot(path=ARTIFACTS / "form_designer_existing_zh_1366.png", full_page=True)
+    page.click('button[type="submit"]')
+    page.wait_for_url(re.compile(r".*/admin/definitions/\d+$"), timeout=20_000)
+    assert errors == []
+    saved = latest(live)
+    assert saved.version == before.version + 1
+    changed = saved.forms[name]
+    assert changed["properties"]["survey_plan"]["title"] == "调查方案（含分工）"
+    changed["properties"]["survey_plan"]["title"] = "调查方案"
+    assert changed == original  # nothing else moved: order, choices, tables, rules
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.goto(f"{live.url}/admin/definitions/{saved.id}/forms/{name}")
+    page.wait_for_selector('#form-designer[data-ready="true"]', timeout=20_000)
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    page.screenshot(path=ARTIFACTS / "form_designer_existing_zh_390.png")
+    context.close()

@@ -32,7 +32,7 @@ from engine.core.validation import Finding, validate_or_raise
 from . import forms as form_fields
 from .context import services, settings, unit
 from .i18n import translated
-from .modeler import designer_text, panel_config
+from .modeler import change_words, designer_text, panel_config
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
@@ -295,15 +295,23 @@ def migrate():
         with unit(readonly=True) as db:
             checks = migration.dry_run(db, runtime, target_id, from_id)
             return render_template("admin/migrate.html", checks=checks, target=get_definition(db, target_id),
-                                   from_id=from_id, done=False)
+                                   from_id=from_id, done=False, change_words=change_words)
     chosen = [int(i) for i in request.form.getlist("instance") if i.isdigit()]
     if not chosen:
         raise ValidationError(_("Choose at least one project to move."))
+    # One batch per request, each committed: the page shows the progress and goes on with
+    # the rest (by itself, or with the button after an interruption).
+    total = max(parse_int(request.form.get("total")) or len(chosen), len(chosen))
+    moved_before = parse_int(request.form.get("moved")) or 0
     with unit() as db:
         target = get_definition(db, target_id)
-        checks = migration.migrate(db, runtime, target_id, current_user.username, from_id, chosen)
-    flash(_("%(n)s project(s) moved.", n=sum(1 for c in checks if c.moved)))
-    return render_template("admin/migrate.html", checks=checks, target=target, from_id=from_id, done=True)
+        checks, remaining = migration.migrate_batch(db, runtime, target_id, current_user.username, chosen)
+    moved = moved_before + sum(1 for c in checks if c.moved)
+    progress = {"moved": moved, "total": total, "done": total - len(remaining), "remaining": remaining}
+    if not remaining:
+        flash(_("%(n)s project(s) moved.", n=moved))
+    return render_template("admin/migrate.html", checks=checks, target=target, from_id=from_id, done=True,
+                           progress=progress, change_words=change_words)
 
 
 @bp.get("/audit")

@@ -7,6 +7,8 @@ lane's ``role`` property, a task's ``step``, ``formJsonSchemaFilename`` and ``du
 properties, a service task's ``spiffworkflow:serviceTaskOperator`` and its parameters (as
 the expressions the engine evaluates), timers and documentation.
 """
+import re
+
 from flask_babel import lazy_gettext
 
 from engine.core.models import LANE_ROLES
@@ -165,3 +167,41 @@ def designer_text() -> dict:
     """The form designer's words in the user's language, as plain JSON."""
     return {**{key: str(value) for key, value in DESIGNER_TEXT.items()},
             "kinds": {key: str(value) for key, value in FIELD_KINDS.items()}}
+
+
+PROPERTY_LABELS = {"formJsonSchemaFilename": lazy_gettext("Form"), "dueIn": lazy_gettext("Due time"),
+                   "step": lazy_gettext("Step")}
+
+
+def parameter_label(name: str) -> str:
+    """A topic parameter's name in words (the name itself when no topic describes it)."""
+    for _label, _description, params in TOPICS.values():
+        for param in params:
+            if param["name"] == name:
+                return str(param["label"])
+    return name
+
+
+def value_words(value: str | None) -> str:
+    """A parameter's or property's value as people read it."""
+    if value is None or value == "":
+        return str(lazy_gettext("(none)"))
+    text = value.strip().strip('"')
+    for key, label in COMPARISONS:
+        if text == key:
+            return str(label)
+    match = re.fullmatch(r"P(\d+)D", text)
+    if match:
+        return str(lazy_gettext("%(n)s days", n=match.group(1)))
+    return value
+
+
+def change_words(change) -> tuple[str, str, str]:
+    """``(what, old, new)`` of a migration preview's parameter or property change."""
+    if change.kind == "parameter":
+        what = parameter_label(change.name)
+    elif change.kind == "topic":
+        what = str(lazy_gettext("What the system does"))
+    else:
+        what = str(PROPERTY_LABELS.get(change.name, change.name))
+    return what, value_words(change.old), value_words(change.new)

@@ -7,6 +7,7 @@ error the findings (file, element id, name, line) are shown and nothing is writt
 """
 import json
 import zipfile
+from datetime import datetime, timedelta
 from dataclasses import replace
 import zlib
 from io import BytesIO
@@ -32,6 +33,7 @@ from engine.core.validation import Finding, validate_or_raise
 from . import forms as form_fields
 from .context import services, settings, unit
 from .i18n import translated
+from . import auditlog
 from .modeler import change_words, designer_text, panel_config
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
@@ -316,12 +318,31 @@ def migrate():
 
 @bp.get("/audit")
 def audit_log():
+    """The audit log in words, filtered by action, person, dates and object."""
     page = parse_page(request.args.get("page"))
-    action = request.args.get("action") or None
+    filters = {"action": request.args.get("action") or None, "actor": request.args.get("actor") or None,
+               "text": (request.args.get("text") or "").strip() or None}
+    since, until = parse_day(request.args.get("since")), parse_day(request.args.get("until"))
     with unit(readonly=True) as db:
-        rows, total = audit.entries(db, page=page, action=action)
-        return render_template("admin/audit.html", rows=rows, total=total, page=page, action=action,
-                               actions=audit.actions(db), per_page=50)
+        rows, total = audit.entries(db, page=page, since=since,
+                                    until=until + timedelta(days=1) if until else None, **filters)
+        actors = audit.actors(db)
+        names = listings.display_names(db, set(actors))
+        return render_template("admin/audit.html", lines=[auditlog.describe(db, e) for e in rows], total=total,
+                               page=page, per_page=50, actions=[(a, auditlog.action_label(a)) for a in audit.actions(db)],
+                               actors=[(a, names.get(a) or a) for a in actors], names=names,
+                               since=request.args.get("since") or "", until=request.args.get("until") or "",
+                               **filters)
+
+
+def parse_day(text):
+    """A ``YYYY-MM-DD`` date from a filter (None when empty; 400 when not a date)."""
+    if not text:
+        return None
+    try:
+        return datetime.strptime(text, "%Y-%m-%d")
+    except ValueError:
+        raise ValidationError(_("Dates are written like 2027-03-01.")) from None
 
 
 # --- incidents -------------------------------------------------------------------------------

@@ -8,6 +8,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext
 
 from engine.core import versions
+from engine.core.deployments import get_definition
 
 from .i18n import ROLE_LABELS
 
@@ -55,7 +56,8 @@ def describe(session, entry) -> Line:
     if entry.action == "deploy" and deployed:
         key, version = deployed.group(1), int(deployed.group(2))
         ids = versions.version_ids(session, key)
-        line.sentence = _("%(process)s, version %(v)s", process=key, v=version)
+        name = get_definition(session, ids[version]).name if version in ids else key
+        line.sentence = _("%(process)s, version %(v)s", process=name, v=version)
         if version in ids:
             line.links.append((_("Open the version"), url_for("admin.definition", definition_id=ids[version])))
         if version - 1 in ids and version in ids:

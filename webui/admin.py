@@ -7,6 +7,8 @@ error the findings (file, element id, name, line) are shown and nothing is writt
 """
 import json
 import zipfile
+from datetime import datetime, timedelta
+from dataclasses import replace
 import zlib
 from io import BytesIO
 from pathlib import PurePath
@@ -19,7 +21,7 @@ from engine.core import audit
 from engine.core import migration
 from engine.core import scheduler
 from engine.core import versions
-from engine.core.deployments import deploy, get_definition
+from engine.core.deployments import deploy, get_definition, lane_roles, with_deployed_forms
 from engine.errors import ForbiddenError, NotFoundError, ValidationError
 from engine.queries import budgets as budget_queries
 from engine.queries.inbox import parse_int, parse_page
@@ -31,6 +33,8 @@ from engine.core.validation import Finding, validate_or_raise
 from . import forms as form_fields
 from .context import services, settings, unit
 from .i18n import translated
+from . import auditlog
+from .modeler import change_words, designer_text, panel_config
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
@@ -69,8 +73,10 @@ def deploy_checked(db, bpmn_files, forms):
 
 
 def findings_of(exc):
-    """The findings to show for a refused bundle (a plain message becomes one finding)."""
-    return exc.findings or [Finding(file="", message=translated(exc.message))]
+    """The findings to show for a refused bundle, in the user's language (a plain message
+    becomes one finding)."""
+    return [replace(f, message=translated(f.message)) for f in exc.findings] or [
+        Finding(file="", message=translated(exc.message))]
 
 
 def wants_json():
@@ -127,9 +133,10 @@ def edit(definition_id):
         base = get_definition(db, definition_id)
         base_file, base_forms = base.bpmn_file, dict(base.forms or {})
     if request.method == "GET":
-        return render_template("admin/edit.html", definition=base)
+        return render_template("admin/edit.html", definition=base, panel=edit_panel(base), designer=designer_text())
     xml = request.form.get("bpmn_xml", "")
-    forms = {**base_forms, **uploaded_forms(request.files.getlist("forms"))}
+    designed = dict(zip(request.form.getlist("new_form_name"), request.form.getlist("new_form_schema")))
+    forms = {**base_forms, **designed, **uploaded_forms(request.files.getlist("forms"))}
     try:
         with unit() as db:
             [(saved, created)] = deploy_checked(db, {base_file: xml}, forms)
@@ -138,7 +145,8 @@ def edit(definition_id):
         findings = findings_of(exc)
         if wants_json():
             return jsonify(ok=False, message=translated(exc.message), findings=[vars(f) for f in findings]), 422
-        return render_template("admin/edit.html", definition=base, findings=findings, xml=xml), 422
+        return render_template("admin/edit.html", definition=base, findings=findings, xml=xml,
+                               panel=edit_panel(base), designer=designer_text()), 422
     url = url_for("admin.definition", definition_id=result["id"])
     message = (_("Saved as version %(v)s.", v=result["version"]) if result["created"]
                else _("Nothing changed: version %(v)s is identical.", v=result["version"]))
@@ -146,6 +154,16 @@ def edit(definition_id):
         return jsonify(ok=True, url=url, message=message, **result)
     flash(message)
     return redirect(url, code=303)
+
+
+def edit_panel(base):
+    """The side panel's choices for editing ``base`` (see ``webui.modeler``)."""
+    _roles, topics, _checks = known_roles_and_topics()
+    config = panel_config(dict(base.forms or {}), topics)
+    # Lanes keep their role in a property once the deployed diagram does; until then the
+    # saved diagram names each lane by its role key.
+    config["laneRoleProperty"] = bool(lane_roles(base.bpmn_xml))
+    return config
 
 
 def uploaded_forms(files):
@@ -162,6 +180,7 @@ def upload():
     try:
         bpmn_files, forms = read_upload(request.files.getlist("files"))
         with unit() as db:
+            forms = with_deployed_forms(db, bpmn_files, forms)
             results = [(d.key, d.version, d.id, created) for d, created in deploy_checked(db, bpmn_files, forms)]
     except ValidationError as exc:
         return render_template("admin/upload.html", findings=findings_of(exc)), 422
@@ -219,7 +238,7 @@ def form_editor(definition_id, name):
         if name not in (base.forms or {}):
             raise NotFoundError(_("No such form in this version."))
         bpmn_file, xml, forms = base.bpmn_file, base.bpmn_xml, dict(base.forms)
-        context = {"definition": base, "name": name}
+        context = {"definition": base, "name": name, "designer": designer_text()}
         if request.method == "GET":
             text = json.dumps(forms[name], ensure_ascii=False, indent=2)
             return render_template("admin/form.html", text=text, preview=preview_fields(text), **context)
@@ -278,25 +297,52 @@ def migrate():
         with unit(readonly=True) as db:
             checks = migration.dry_run(db, runtime, target_id, from_id)
             return render_template("admin/migrate.html", checks=checks, target=get_definition(db, target_id),
-                                   from_id=from_id, done=False)
+                                   from_id=from_id, done=False, change_words=change_words)
     chosen = [int(i) for i in request.form.getlist("instance") if i.isdigit()]
     if not chosen:
         raise ValidationError(_("Choose at least one project to move."))
+    # One batch per request, each committed: the page shows the progress and goes on with
+    # the rest (by itself, or with the button after an interruption).
+    total = max(parse_int(request.form.get("total")) or len(chosen), len(chosen))
+    moved_before = parse_int(request.form.get("moved")) or 0
     with unit() as db:
         target = get_definition(db, target_id)
-        checks = migration.migrate(db, runtime, target_id, current_user.username, from_id, chosen)
-    flash(_("%(n)s project(s) moved.", n=sum(1 for c in checks if c.moved)))
-    return render_template("admin/migrate.html", checks=checks, target=target, from_id=from_id, done=True)
+        checks, remaining = migration.migrate_batch(db, runtime, target_id, current_user.username, chosen)
+    moved = moved_before + sum(1 for c in checks if c.moved)
+    progress = {"moved": moved, "total": total, "done": total - len(remaining), "remaining": remaining}
+    if not remaining:
+        flash(_("%(n)s project(s) moved.", n=moved))
+    return render_template("admin/migrate.html", checks=checks, target=target, from_id=from_id, done=True,
+                           progress=progress, change_words=change_words)
 
 
 @bp.get("/audit")
 def audit_log():
+    """The audit log in words, filtered by action, person, dates and object."""
     page = parse_page(request.args.get("page"))
-    action = request.args.get("action") or None
+    filters = {"action": request.args.get("action") or None, "actor": request.args.get("actor") or None,
+               "text": (request.args.get("text") or "").strip() or None}
+    since, until = parse_day(request.args.get("since")), parse_day(request.args.get("until"))
     with unit(readonly=True) as db:
-        rows, total = audit.entries(db, page=page, action=action)
-        return render_template("admin/audit.html", rows=rows, total=total, page=page, action=action,
-                               actions=audit.actions(db), per_page=50)
+        rows, total = audit.entries(db, page=page, since=since,
+                                    until=until + timedelta(days=1) if until else None, **filters)
+        actors = audit.actors(db)
+        names = listings.display_names(db, set(actors))
+        return render_template("admin/audit.html", lines=[auditlog.describe(db, e) for e in rows], total=total,
+                               page=page, per_page=50, actions=[(a, auditlog.action_label(a)) for a in audit.actions(db)],
+                               actors=[(a, names.get(a) or a) for a in actors], names=names,
+                               since=request.args.get("since") or "", until=request.args.get("until") or "",
+                               **filters)
+
+
+def parse_day(text):
+    """A ``YYYY-MM-DD`` date from a filter (None when empty; 400 when not a date)."""
+    if not text:
+        return None
+    try:
+        return datetime.strptime(text, "%Y-%m-%d")
+    except ValueError:
+        raise ValidationError(_("Dates are written like 2027-03-01.")) from None
 
 
 # --- incidents -------------------------------------------------------------------------------

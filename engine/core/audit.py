@@ -1,4 +1,6 @@
 """The audit log of administrative actions: who did what to which object, and when."""
+from datetime import datetime
+
 from sqlalchemy import func, select
 
 from engine.core.models import AuditEntry, utcnow
@@ -11,16 +13,34 @@ def record(session, actor, action, target, details=None, ts=None):
     return entry
 
 
-def entries(session, page=1, per_page=50, action=None):
-    """``(entries newest first, total)`` for one page, optionally of one action."""
-    query = select(AuditEntry)
-    count = select(func.count()).select_from(AuditEntry)
+def entries(session, page: int = 1, per_page: int = 50, action: str | None = None, actor: str | None = None,
+            since: datetime | None = None, until: datetime | None = None,
+            text: str | None = None) -> tuple[list[AuditEntry], int]:
+    """``(entries newest first, total)`` for one page, filtered by action, actor, time
+    (``since`` inclusive, ``until`` exclusive) and a text the object's name contains."""
+    conditions = []
     if action:
-        query, count = query.where(AuditEntry.action == action), count.where(AuditEntry.action == action)
+        conditions.append(AuditEntry.action == action)
+    if actor:
+        conditions.append(AuditEntry.actor == actor)
+    if since:
+        conditions.append(AuditEntry.ts >= since)
+    if until:
+        conditions.append(AuditEntry.ts < until)
+    if text:
+        conditions.append(AuditEntry.target.contains(text, autoescape=True))
+    query = select(AuditEntry).where(*conditions)
+    count = select(func.count()).select_from(AuditEntry).where(*conditions)
     rows = session.scalars(query.order_by(AuditEntry.ts.desc(), AuditEntry.id.desc())
                            .offset((max(page, 1) - 1) * per_page).limit(per_page)).all()
-    return rows, session.scalar(count)
+    return list(rows), session.scalar(count) or 0
 
 
-def actions(session):
+def actions(session) -> list[str]:
+    """The actions recorded so far."""
     return list(session.scalars(select(AuditEntry.action).distinct().order_by(AuditEntry.action)))
+
+
+def actors(session) -> list[str]:
+    """The usernames that did something recorded so far."""
+    return list(session.scalars(select(AuditEntry.actor).distinct().order_by(AuditEntry.actor)))

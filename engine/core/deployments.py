@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from engine.errors import NotFoundError, Text, ValidationError
 from engine.core import audit
 from engine.core.models import Definition
-from engine.core.spiff import ProcessChoiceError, parse_process
+from engine.core.spiff import ProcessChoiceError, main_process_id, parse_process
 from engine.core.validation import process_choice_finding
 
 FORM_PROPERTY = "formJsonSchemaFilename"
@@ -88,6 +88,17 @@ def referenced_forms(bpmn_xml: str) -> list[str]:
     })
 
 
+def lane_roles(bpmn_xml: str) -> dict[str, str]:
+    """``{lane id: role}`` of the lanes that say their role in a ``role`` property."""
+    tree = etree.fromstring(bpmn_xml.encode("utf-8"))
+    roles = {}
+    for lane in tree.iter("{*}lane"):
+        for prop in lane.iterfind("{*}extensionElements/{*}properties/{*}property"):
+            if prop.get("name") == "role" and prop.get("value"):
+                roles[lane.get("id")] = prop.get("value")
+    return roles
+
+
 def read_sources(paths: Iterable[str | Path]) -> tuple[dict[str, str], dict[str, str]]:
     """Diagrams and forms as text from files and folders: ``(bpmn_files, forms)``.
 
@@ -129,6 +140,30 @@ def read_bundle(paths: Iterable[str | Path]) -> tuple[dict[str, str], dict[str, 
             raise ValidationError(Text("%(file)s:%(line)s: not valid JSON (%(reason)s)", file=name, line=exc.lineno,
                                        reason=exc.msg)) from exc
     return bpmn_files, forms
+
+
+def with_deployed_forms(session: Session, bpmn_files: dict[str, str], forms: dict[str, Any]) -> dict[str, Any]:
+    """``forms`` completed with the forms of the deployed versions the diagrams came from.
+
+    A diagram uploaded on its own (changed in a modeler, say) keeps the forms of the latest
+    deployed version of its process: each form it references that is not among ``forms``
+    is taken from there. Uploaded forms always win. A diagram that cannot be read is left
+    to validation to report.
+    """
+    completed = dict(forms)
+    for xml in bpmn_files.values():
+        try:
+            tree = etree.fromstring(xml.encode("utf-8") if isinstance(xml, str) else xml).getroottree()
+            key = main_process_id(tree)
+        except (etree.XMLSyntaxError, ProcessChoiceError):
+            continue
+        latest = latest_definition(session, key, required=False)
+        if latest is None:
+            continue
+        for name in referenced_forms(etree.tostring(tree, encoding="unicode")):
+            if name not in completed and name in (latest.forms or {}):
+                completed[name] = latest.forms[name]
+    return completed
 
 
 def deploy(session: Session, spec_cache: SpecCache, bpmn_files: dict[str, str], forms: dict[str, Any],

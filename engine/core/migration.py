@@ -15,10 +15,14 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import select
 
-from engine.core import audit
+from engine.core import audit, paths
 from engine.core.deployments import get_definition
-from engine.errors import ConflictError, ValidationError
-from engine.core.models import Definition, Instance, Task
+from engine.errors import ConflictError, Text, ValidationError
+from engine.core.models import Definition, Instance, Job, Task
+from engine.core.states import JobState
+
+# Instances moved per transaction by a batch run.
+BATCH_SIZE = 20
 
 
 @dataclass
@@ -32,6 +36,7 @@ class MigrationCheck:
     reasons: list = field(default_factory=list)
     notes: list = field(default_factory=list)
     moved: bool = False
+    preview: paths.Preview = field(default_factory=paths.Preview)
 
     @property
     def can_move(self):
@@ -58,25 +63,35 @@ def check_instance(session, runtime, instance, target, try_on_copy=True):
     check = MigrationCheck(instance.id, instance.title, current.version, target.version,
                            waiting_at=_waiting_at(session, instance.id))
     if instance.status != "running":
-        check.reasons.append(f"the project is {instance.status}")
+        check.reasons.append(Text("the project is %(status)s", status=instance.status))
         return check
     if current.key != target.key or current.version >= target.version:
-        check.reasons.append(f"it is on version {current.version}; version {target.version} is not newer")
+        check.reasons.append(Text("it is on version %(current)s; version %(target)s is not newer",
+                                  current=current.version, target=target.version))
         return check
+    check.preview = paths.preview(current.bpmn_xml, target.bpmn_xml, current.forms or {}, target.forms or {},
+                                  _positions(session, instance.id))
     diff = runtime.migration_diff(session, instance.id, target.id)
     for name in diff.missing_subprocesses:
-        check.reasons.append(f"it is inside the subprocess {name}, which version {target.version} does not have")
+        check.reasons.append(Text("it is inside the subprocess %(name)s, which version %(target)s does not have",
+                                  name=name, target=target.version))
     for ref in diff.removed:
-        where = "has been at" if ref.state in ("COMPLETED", "CANCELLED", "ERROR") else "is waiting at"
-        check.reasons.append(f"it {where} {ref.name} ({ref.bpmn_id}), which version {target.version} removed")
+        if ref.state in ("COMPLETED", "CANCELLED", "ERROR"):
+            check.reasons.append(Text("it has been at %(name)s (%(id)s), which version %(target)s removed",
+                                      name=ref.name, id=ref.bpmn_id, target=target.version))
+        else:
+            check.reasons.append(Text("it is waiting at %(name)s (%(id)s), which version %(target)s removed",
+                                      name=ref.name, id=ref.bpmn_id, target=target.version))
     for ref, attributes in diff.changed_open:
         what = ", ".join(attributes) or "its definition"
         if ref.kind == "service" and ref.state == "STARTED":
-            check.reasons.append(f"a worker job is open at {ref.name} ({ref.bpmn_id}), whose {what} changed in "
-                                 f"version {target.version}; move it after the job is done")
+            check.reasons.append(Text("a worker job is open at %(name)s (%(id)s), whose %(what)s changed in "
+                                      "version %(target)s; move it after the job is done", name=ref.name,
+                                      id=ref.bpmn_id, what=what, target=target.version))
         else:
-            check.notes.append(f"{ref.name} ({ref.bpmn_id}, {ref.state.lower()}): {what} changed; "
-                               f"it continues by version {target.version}")
+            check.notes.append(Text("%(name)s (%(id)s, %(state)s): %(what)s changed; it continues by version "
+                                    "%(target)s", name=ref.name, id=ref.bpmn_id, state=ref.state.lower(), what=what,
+                                    target=target.version))
     if check.can_move and try_on_copy:
         try:
             runtime.migrate_instance(session, instance.id, target.id, actor="", dry_run=True)
@@ -121,6 +136,26 @@ def migrate(session, runtime, target_id, actor, from_definition_id=None, instanc
         raise ValidationError("None of the chosen projects runs on an older version of this process.")
     session.flush()
     return checks
+
+
+def migrate_batch(session, runtime, target_id, actor, instance_ids, batch_size=None):
+    """Move the first ``batch_size`` (default ``BATCH_SIZE``) of ``instance_ids`` (as :func:`migrate`); returns
+    ``(checks, remaining ids)``.
+
+    Each batch is its own unit of work: a run of many instances is a sequence of calls, each
+    committed, so it shows progress and, when stopped, goes on from the ids still remaining
+    (an instance already moved is on the target version and is no longer a candidate).
+    """
+    ids, batch_size = list(instance_ids), batch_size or BATCH_SIZE
+    return migrate(session, runtime, target_id, actor, instance_ids=ids[:batch_size]), ids[batch_size:]
+
+
+def _positions(session, instance_id):
+    """Element ids where the instance is: its open tasks and its open worker jobs."""
+    tasks = session.scalars(select(Task.bpmn_id).where(Task.instance_id == instance_id, Task.state == "ready"))
+    jobs = session.scalars(select(Job.bpmn_id).where(Job.instance_id == instance_id,
+                                                     Job.state.not_in((JobState.COMPLETED, JobState.CANCELLED))))
+    return set(tasks) | set(jobs)
 
 
 def _waiting_at(session, instance_id):

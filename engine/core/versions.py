@@ -68,6 +68,11 @@ def previous_version(session, definition):
                           .order_by(Definition.version.desc()).limit(1))
 
 
+def version_ids(session, key: str) -> dict[int, int]:
+    """``{version: definition id}`` of process ``key``."""
+    return dict(session.execute(select(Definition.version, Definition.id).where(Definition.key == key)).all())
+
+
 def diff_definitions(session, old_id, new_id):
     """The diff between two deployed versions of the same process."""
     old, new = get_definition(session, old_id), get_definition(session, new_id)

@@ -199,7 +199,8 @@ def check_parameter_texts(texts: Mapping[str, str]) -> list[str]:
         value = _literal(texts[name])
         if value not in {c.value for c in Comparison}:
             allowed = " or ".join(f'"{c.value}"' for c in Comparison)
-            problems.append(f"parameter '{name}' must be {allowed} (with the quotes), not {texts[name]}")
+            problems.append(Text("parameter '%(name)s' must be %(allowed)s (with the quotes), not %(value)s", name=name,
+                                 allowed=allowed, value=texts[name]))
     for name in RATIO_PARAMETERS:
         text = (texts.get(name) or "").strip()
         if not text:
@@ -208,7 +209,8 @@ def check_parameter_texts(texts: Mapping[str, str]) -> list[str]:
             ratio(text, name)
         except ValidationError:
             if _looks_numeric(text):
-                problems.append(f"parameter '{name}' must be a fraction above 0 and at most 1, like 2/3, not {text}")
+                problems.append(Text("parameter '%(name)s' must be a fraction above 0 and at most 1, like 2/3, not %(value)s",
+                                     name=name, value=text))
     return problems
 
 

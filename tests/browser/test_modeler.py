@@ -50,13 +50,15 @@ def test_the_modeler_adds_a_task_and_saves_the_next_version(live, chromium):
     task_id = page.evaluate(ADD_TASK)
     panel = page.locator("#element-properties")
     assert panel.locator('[data-prop="id"]').input_value() == task_id
-    for prop, value in (("name", "镇政府备案 (Town filing)"), ("step", "2"),
-                        ("formJsonSchemaFilename", edits.NEW_FORM), ("dueIn", "P3D")):
-        panel.locator(f'[data-prop="{prop}"]').fill(value)
-        panel.locator(f'[data-prop="{prop}"]').press("Tab")
+    # The new form file is chosen first, so that the panel offers it.
     page.set_input_files('input[name="forms"]', files=[{
         "name": edits.NEW_FORM, "mimeType": "application/json",
         "buffer": json.dumps(edits.NEW_FORM_SCHEMA, ensure_ascii=False).encode()}])
+    for prop, value in (("name", "镇政府备案 (Town filing)"), ("dueDays", "3")):
+        panel.locator(f'[data-prop="{prop}"]').fill(value)
+        panel.locator(f'[data-prop="{prop}"]').press("Tab")
+    panel.locator('[data-prop="step"]').select_option("2")
+    panel.locator('[data-prop="formJsonSchemaFilename"]').select_option(edits.NEW_FORM)
     page.screenshot(path=ARTIFACTS / "modeler_before_save.png")
     page.click('[data-testid="save"]')
     page.wait_for_url(re.compile(r".*/admin/definitions/\d+$"), timeout=15_000)
@@ -73,4 +75,5 @@ def test_the_modeler_adds_a_task_and_saves_the_next_version(live, chromium):
     town_lane = re.search(r'<bpmn:lane id="lane_town_government".*?</bpmn:lane>', xml, re.S).group(0)
     assert f"<bpmn:flowNodeRef>{task_id}</bpmn:flowNodeRef>" in town_lane
     assert re.search(r'<spiffworkflow:property name="step" value="2"\s*/>', xml)
+    assert re.search(r'<spiffworkflow:property name="dueIn" value="P3D"\s*/>', xml)
     context.close()

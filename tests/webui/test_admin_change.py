@@ -85,6 +85,11 @@ def test_an_administrator_adds_a_town_task_and_raises_the_vote_threshold(web, as
     dry = admin.get("/admin/migrate?target=2").get_data(as_text=True)
     for instance_id in (kept, moved):
         assert re.search(rf'<tr data-instance="{instance_id}" class="ok">', dry)
+    # Each says what it will meet: the one before the new task meets it, both the new ratio.
+    rows = {int(m.group(1)): m.group(2) for m in re.finditer(r'<tr data-instance="(\d+)".*?>(.*?)</tr>', dry, re.S)}
+    assert "前方新增任务：镇政府确认预算上限" in rows[moved] and "前方新增任务" not in rows[kept]
+    for instance_id in (kept, moved):
+        assert re.search(r"通过：赞成票占到会人数的比例 <del>1/2</del> → <ins>2/3</ins>", rows[instance_id])
     response = admin.post("/admin/migrate", {"target": "2", "instance": str(moved)})
     assert response.status_code == 200 and '<span class="badge ok">' in response.get_data(as_text=True)
     assert (definition_of(web, kept), definition_of(web, moved)) == (1, 2)
@@ -115,3 +120,28 @@ def test_an_administrator_adds_a_town_task_and_raises_the_vote_threshold(web, as
     # The migrated project continues: through the new task, on to the survey.
     done = drive(web, moved, until={"plan_survey"})
     assert done == ["approve_qualification", edits.NEW_TASK]
+
+
+def test_many_projects_move_in_batches_with_progress_and_go_on_after_a_stop(web, as_user, monkeypatch):
+    from engine.core import migration
+    monkeypatch.setattr(migration, "BATCH_SIZE", 2)
+    projects = [start_project(web, title=f"批量迁移 {n}") for n in range(5)]
+    admin = as_user("admin")
+    admin.get("/admin/definitions/1/edit")
+    xml = edits.set_param(edits.original(), "tally_votes", "pass_ratio", "2/3")
+    assert admin.post("/admin/definitions/1/edit", {"bpmn_xml": xml}, headers={"Accept": "application/json"}).json["ok"]
+    admin.get("/admin/migrate?target=2")
+    page = admin.post("/admin/migrate", {"target": "2", "instance": [str(i) for i in projects]}).get_data(as_text=True)
+    assert "选中的 5 个项目已处理 2 个，迁移了 2 个。" in page
+    assert [definition_of(web, i) for i in projects] == [2, 2, 1, 1, 1]
+    remaining = re.findall(r'<input type="hidden" name="instance" value="(\d+)">', page)
+    assert remaining == [str(i) for i in projects[2:]]
+    # The next batch is sent from that page (by itself in a browser); stopped after it, the
+    # rest goes on from the last page's button.
+    page = admin.post("/admin/migrate", {"target": "2", "instance": remaining, "total": "5", "moved": "2"})
+    page = page.get_data(as_text=True)
+    assert "选中的 5 个项目已处理 4 个，迁移了 4 个。" in page
+    last = re.findall(r'<input type="hidden" name="instance" value="(\d+)">', page)
+    page = admin.post("/admin/migrate", {"target": "2", "instance": last, "total": "5", "moved": "4"}).get_data(as_text=True)
+    assert "选中的 5 个项目已处理 5 个，迁移了 5 个。" in page and "data-continue" not in page
+    assert [definition_of(web, i) for i in projects] == [2, 2, 2, 2, 2]

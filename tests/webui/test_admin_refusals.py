@@ -1,6 +1,7 @@
 """Uploads the validation refuses: each names the file, the element and its line, and
 nothing is deployed. Every bad diagram is the real one with one mistake in it."""
 import io
+import json
 import re
 import zipfile
 
@@ -65,7 +66,9 @@ def finding_rows(page):
 
 @pytest.fixture
 def admin(as_user):
+    """An administrator reading English (the findings' words below are English)."""
     client = as_user("admin")
+    client.post("/lang", {"lang": "en"})
     client.get("/admin/upload")
     return client
 
@@ -125,3 +128,37 @@ def test_a_zip_with_the_diagram_and_its_forms_deploys(web, admin):
     refused = admin.post("/admin/upload", {"files": [(io.BytesIO(b"not a zip"), "process.zip")]},
                          content_type="multipart/form-data")
     assert refused.status_code == 422 and definition_count(web) == 2
+
+
+def test_findings_are_in_chinese_for_a_chinese_administrator(web, as_user):
+    client = as_user("admin")
+    client.get("/admin/upload")
+    xml = replaced('value="plan_survey.schema.json"', 'value="plan_survey_v2.schema.json"')
+    rows = finding_rows(upload(client, xml).get_data(as_text=True))
+    [cells] = [r[3] for r in rows if r[1] == "plan_survey"]
+    assert "表单“plan_survey_v2.schema.json”不存在" in cells
+    assert definition_count(web) == 1
+
+
+def test_a_changed_diagram_uploaded_alone_keeps_the_forms_of_its_version(web, admin):
+    xml = edits.set_param(edits.original(), "tally_votes", "pass_ratio", "2/3")
+    response = upload(admin, xml, forms=[])
+    assert response.status_code == 303, response.get_data(as_text=True)
+    with unit_of_work(web.services.session_factory, readonly=True) as session:
+        old, new = session.scalars(select(Definition).order_by(Definition.version)).all()
+        assert new.version == 2 and 'value="2/3"' in new.bpmn_xml
+        assert new.forms == old.forms and len(new.forms) == len(FORMS)
+
+
+def test_a_new_form_uploaded_with_the_diagram_replaces_the_deployed_one(web, admin):
+    form = next(f for f in FORMS if f.name == "plan_survey.schema.json")
+    schema = json.loads(form.read_text())
+    schema["title"] = "调查计划（新）"
+    changed = io.BytesIO(json.dumps(schema, ensure_ascii=False).encode("utf-8"))
+    files = [(io.BytesIO(edits.original().encode("utf-8")), FILE), (changed, form.name)]
+    response = admin.post("/admin/upload", {"files": files}, content_type="multipart/form-data")
+    assert response.status_code == 303
+    with unit_of_work(web.services.session_factory, readonly=True) as session:
+        new = session.scalars(select(Definition).order_by(Definition.version.desc())).first()
+        assert new.version == 2 and new.forms[form.name]["title"] == "调查计划（新）"
+        assert len(new.forms) == len(FORMS)

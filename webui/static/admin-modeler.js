@@ -1,90 +1,87 @@
-// The diagram editor: bpmn-js Modeler, a small panel for the properties the engine reads
-// (name, step, form, due time), and saving as a new version (validated on the server).
+// The diagram editor: bpmn-js Modeler in the user's language (modeler-i18n.js), the side
+// panel for what the engine reads (admin-panel.js), and saving as a new version (validated
+// on the server).
 (function () {
   "use strict";
 
-  var SPIFF = "http://spiffworkflow.org/bpmn/schema/1.0/core";
-  var EXTENSION_PROPS = ["step", "formJsonSchemaFilename", "dueIn"];
-  var TASK_TYPES = ["bpmn:UserTask", "bpmn:ManualTask", "bpmn:ServiceTask"];
+  var ROLE_PROPERTY = "role";
 
-  function propertiesOf(bo) {
-    // spiffworkflow:properties is kept by bpmn-moddle as a generic element: $children of
-    // spiffworkflow:property elements with name/value attributes.
-    var ext = bo.extensionElements;
-    var values = (ext && ext.values) || [];
-    for (var i = 0; i < values.length; i++) {
-      if (values[i].$type === "spiffworkflow:properties") return values[i];
-    }
-    return null;
+  function config() {
+    var node = document.getElementById("modeler-config");
+    return node ? JSON.parse(node.textContent) : {roles: [], steps: [], forms: [], topics: [], text: {}};
   }
 
-  function readProperty(bo, name) {
-    var props = propertiesOf(bo);
-    var children = (props && props.$children) || [];
-    for (var i = 0; i < children.length; i++) {
-      if (children[i].name === name) return children[i].value || "";
-    }
-    return "";
-  }
-
-  function writeProperty(modeler, element, name, value) {
-    var moddle = modeler.get("moddle");
-    var bo = element.businessObject;
-    var ext = bo.extensionElements || moddle.create("bpmn:ExtensionElements", {values: []});
-    ext.values = ext.values || [];
-    var props = propertiesOf(bo);
-    if (!props) {
-      props = moddle.createAny("spiffworkflow:properties", SPIFF, {$children: []});
-      ext.values.unshift(props);
-    }
-    props.$children = props.$children || [];
-    var existing = props.$children.filter(function (c) { return c.name === name; })[0];
-    if (!value) {
-      props.$children = props.$children.filter(function (c) { return c.name !== name; });
-    } else if (existing) {
-      existing.value = value;
-    } else {
-      props.$children.push(moddle.createAny("spiffworkflow:property", SPIFF, {name: name, value: value}));
-    }
-    modeler.get("modeling").updateProperties(element, {extensionElements: ext});
-  }
-
-  function setTaskProperties(modeler, element, values) {
-    Object.keys(values).forEach(function (key) {
-      if (key === "name") modeler.get("modeling").updateProperties(element, {name: values[key]});
-      else writeProperty(modeler, element, key, String(values[key]));
+  // Lanes named by a role key are shown by the role's name in the user's language, the key
+  // kept as the lane's "role" property (how the engine reads a lane's role).
+  function nameLanes(modeler, cfg) {
+    var labels = {};
+    cfg.roles.forEach(function (r) { labels[r.key] = r.label; });
+    modeler.get("elementRegistry").filter(function (e) { return e.type === "bpmn:Lane"; }).forEach(function (lane) {
+      var bo = lane.businessObject;
+      if (!window.SanshePanel.readProperty(bo, ROLE_PROPERTY) && labels[bo.name]) {
+        window.SanshePanel.writeProperty(modeler, lane, ROLE_PROPERTY, bo.name);
+        modeler.get("modeling").updateProperties(lane, {name: labels[bo.name]});
+      }
     });
+    modeler.get("commandStack").clear();
   }
 
-  function panel(modeler, box) {
-    var fields = box.querySelector("[data-fields]");
-    var empty = box.querySelector("[data-empty]");
-    var current = null;
-    var input = function (name) { return box.querySelector('[data-prop="' + name + '"]'); };
-
-    modeler.on("selection.changed", function (event) {
-      var element = event.newSelection.length === 1 ? event.newSelection[0] : null;
-      var isTask = element && TASK_TYPES.indexOf(element.type) >= 0;
-      current = isTask ? element : null;
-      fields.hidden = !isTask;
-      empty.hidden = !!isTask;
-      if (!isTask) return;
-      var bo = element.businessObject;
-      input("id").value = bo.id;
-      input("name").value = bo.name || "";
-      EXTENSION_PROPS.forEach(function (name) { input(name).value = readProperty(bo, name); });
-      box.querySelectorAll("[data-user-only]").forEach(function (label) {
-        label.hidden = element.type !== "bpmn:UserTask";
+  // For an engine that still reads a lane's role from its name: the saved diagram names each
+  // lane by its role key again.
+  function laneNamesAsRoles(xml) {
+    var doc = new DOMParser().parseFromString(xml, "application/xml");
+    var SPIFF = "http://spiffworkflow.org/bpmn/schema/1.0/core";
+    var BPMN = "http://www.omg.org/spec/BPMN/20100524/MODEL";
+    Array.prototype.forEach.call(doc.getElementsByTagNameNS(BPMN, "lane"), function (lane) {
+      Array.prototype.forEach.call(lane.getElementsByTagNameNS(SPIFF, "property"), function (prop) {
+        if (prop.getAttribute("name") !== ROLE_PROPERTY || prop.parentNode.parentNode.parentNode !== lane) return;
+        lane.setAttribute("name", prop.getAttribute("value"));
+        var props = prop.parentNode;
+        props.removeChild(prop);
+        if (!props.getElementsByTagNameNS(SPIFF, "property").length) {
+          var ext = props.parentNode;
+          ext.removeChild(props);
+          if (!ext.children.length) lane.removeChild(ext);
+        }
       });
     });
-    ["name"].concat(EXTENSION_PROPS).forEach(function (name) {
-      input(name).addEventListener("change", function (event) {
-        if (!current) return;
-        var values = {};
-        values[name] = event.target.value.trim();
-        setTaskProperties(modeler, current, values);
+    return new XMLSerializer().serializeToString(doc);
+  }
+
+  // A new form made in the designer (in a dialog) goes with the diagram when it is saved.
+  function newFormDialog(form, cfg) {
+    var dialog = document.getElementById("form-dialog");
+    if (!dialog || !window.SansheFormDesigner) return null;
+    var text = JSON.parse(document.getElementById("designer-text").textContent);
+    var token = form.querySelector('[name="csrf_token"]').value;
+    var show = window.SansheFormDesigner.preview(dialog.getAttribute("data-preview-url"), token,
+                                                 dialog.querySelector("[data-preview]"));
+    var nameInput = dialog.querySelector('[name="designer_name"]');
+    var designer = null, done = null;
+    dialog.querySelector("[data-add]").addEventListener("click", function () {
+      var name = nameInput.value.trim().replace(/\.schema\.json$|\.json$/, "");
+      if (!/^[A-Za-z0-9_-]+$/.test(name)) { nameInput.setCustomValidity(text.badName); nameInput.reportValidity(); return; }
+      nameInput.setCustomValidity("");
+      var filename = name + ".schema.json";
+      var schema = designer.schema();
+      schema.$id = filename;
+      [["new_form_name", filename], ["new_form_schema", JSON.stringify(schema)]].forEach(function (pair) {
+        var hidden = document.createElement("input");
+        hidden.type = "hidden"; hidden.name = pair[0]; hidden.value = pair[1];
+        form.appendChild(hidden);
       });
+      if (!cfg.forms.some(function (f) { return f.name === filename; })) cfg.forms.push({name: filename, title: schema.title || filename});
+      dialog.close();
+      if (done) done(filename);
     });
+    dialog.querySelector("[data-cancel]").addEventListener("click", function () { dialog.close(); });
+    return function (callback) {
+      done = callback;
+      nameInput.value = "";
+      designer = window.SansheFormDesigner(dialog.querySelector("[data-designer-box]"), {type: "object"}, text, show);
+      show(designer.schema());
+      dialog.showModal();
+    };
   }
 
   function showFindings(target, findings, message) {
@@ -119,10 +116,10 @@
     });
   }
 
-  function save(modeler, form, status, findingsBox) {
+  function save(modeler, cfg, form, status, findingsBox) {
     status.textContent = form.getAttribute("data-saving") || "…";
     return modeler.saveXML({format: true}).then(function (result) {
-      form.querySelector("#bpmn-xml").value = result.xml;
+      form.querySelector("#bpmn-xml").value = cfg.laneRoleProperty ? result.xml : laneNamesAsRoles(result.xml);
       var token = form.querySelector('[name="csrf_token"]').value;
       return fetch(form.action, {
         method: "POST", body: new FormData(form), credentials: "same-origin",
@@ -149,15 +146,26 @@
     var form = document.getElementById("modeler-form");
     if (!form || !window.BpmnJS) return;
     var box = document.getElementById("modeler");
-    var modeler = new window.BpmnJS({container: box, height: 620});
+    var cfg = config();
+    var modeler = new window.BpmnJS({container: box, height: "100%",
+                                     additionalModules: [window.SansheModelerI18n.module(cfg.locale)]});
     window.sanshModeler = modeler;
-    window.sanshSetTaskProperties = function (element, values) { setTaskProperties(modeler, element, values); };
-    panel(modeler, document.getElementById("element-properties"));
+    cfg.newForm = newFormDialog(form, cfg);
+    var panel = window.SanshePanel(modeler, document.getElementById("element-fields"), cfg);
+    // Form files chosen for upload can be picked in the panel right away.
+    var files = form.querySelector('input[name="forms"]');
+    if (files) files.addEventListener("change", function () {
+      Array.prototype.forEach.call(files.files, function (file) {
+        if (!cfg.forms.some(function (f) { return f.name === file.name; })) cfg.forms.push({name: file.name, title: file.name});
+      });
+      panel.show(panel.current);
+    });
     var pending = form.querySelector("#bpmn-xml").value;
     var load = pending ? Promise.resolve(pending) : fetch(form.getAttribute("data-bpmn-url"), {credentials: "same-origin"})
       .then(function (r) { if (!r.ok) throw new Error(r.status); return r.text(); });
     load.then(function (xml) { return modeler.importXML(xml); })
       .then(function () {
+        nameLanes(modeler, cfg);
         modeler.get("canvas").zoom("fit-viewport");
         var loading = box.querySelector(".diagram-loading");
         if (loading) loading.remove();
@@ -169,7 +177,7 @@
       });
     form.addEventListener("submit", function (event) {
       event.preventDefault();
-      save(modeler, form, document.getElementById("modeler-status"), document.getElementById("modeler-findings"));
+      save(modeler, cfg, form, document.getElementById("modeler-status"), document.getElementById("modeler-findings"));
     });
   });
 })();

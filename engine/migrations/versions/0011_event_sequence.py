@@ -1,14 +1,14 @@
 """events numbered within their case; mining activity instances keep those numbers
 
 Revision ID: 0011
-Revises: 0007
+Revises: 0012
 """
 from alembic import op
 import sqlalchemy as sa
 
 
 revision = '0011'
-down_revision = '0007'
+down_revision = '0012'
 branch_labels = None
 depends_on = None
 

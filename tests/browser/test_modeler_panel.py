@@ -1,0 +1,219 @@
+"""An administrator reading Chinese, without XML: inserts a town task, makes its form in the
+designer, raises the vote's pass rule in the side panel and deploys; a project started
+afterwards goes through the new task and is counted by the new rule."""
+import re
+
+import pytest
+from lxml import etree
+from sqlalchemy import select
+
+from engine.core.db import unit_of_work
+from engine.method.driver import fill
+from engine.core.models import Definition, Job, Task, User
+from tests.drive import drive_to, voted_choices, work
+
+from .conftest import ARTIFACTS, PASSWORD
+
+pytestmark = pytest.mark.browser
+
+
+def latest(live):
+    with unit_of_work(live.services.session_factory, readonly=True) as session:
+        return session.scalars(select(Definition).where(Definition.key == "seven_step_project")
+                               .order_by(Definition.version.desc())).first()
+
+
+# Put a user task in the town lane on the flow from the qualification approval to the survey
+# (as dropping it on that flow does).
+INSERT_TASK = """() => {
+  const modeler = window.sanshModeler;
+  const registry = modeler.get('elementRegistry');
+  const modeling = modeler.get('modeling');
+  const flow = registry.get('flow_gw_qualification_to_plan_survey');
+  const survey = registry.get('plan_survey');
+  const lane = registry.get('lane_town_government');
+  const anchor = registry.get('approve_qualification');
+  const task = modeling.createShape({type: 'bpmn:UserTask'},
+      {x: anchor.x + anchor.width / 2 + 160, y: lane.y + lane.height / 2}, lane);
+  modeling.reconnectEnd(flow, task, {x: task.x, y: task.y + task.height / 2});
+  modeling.connect(task, survey);
+  modeler.get('selection').select(task);
+  return task.id;
+}"""
+
+
+def tally_parameters(xml):
+    root = etree.fromstring(xml.encode("utf-8"))
+    return {p.get("id"): p.get("value") for p in root.xpath(
+        "//*[local-name()='serviceTask'][@id='tally_votes']//*[local-name()='parameter']")}
+
+
+def sign_in(page, live):
+    page.goto(f"{live.url}/login")
+    page.fill('input[name="username"]', "admin")
+    page.fill('input[name="password"]', PASSWORD)
+    page.click('button[type="submit"]')
+    page.wait_for_url(re.compile(r".*/inbox.*"))
+
+
+def test_the_pass_ratio_raised_in_the_panel_counts_for_a_new_project(live, chromium):
+    before = latest(live)
+    context = chromium.new_context(locale="zh-CN", viewport={"width": 1366, "height": 1000})
+    page = context.new_page()
+    errors = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    sign_in(page, live)
+    page.goto(f"{live.url}/admin/definitions/{before.id}/edit")
+    page.wait_for_selector('#modeler[data-ready="true"]', timeout=20_000)
+
+    # The modeler speaks Chinese and lanes are shown by their Chinese names.
+    page.hover('.djs-element[data-element-id="tally_votes"]')
+    page.click('.djs-element[data-element-id="tally_votes"]')
+    assert page.locator(".djs-context-pad [title='更改类型']").count() == 1
+    assert page.locator(".djs-palette [title='添加任务']").count() == 1
+    lane_label = page.locator('.djs-element[data-element-id="lane_community_committee"] text').first.text_content()
+    assert lane_label == "社区居委会" or "居委会" in lane_label, lane_label
+
+    panel = page.locator('[data-testid="panel"]')
+    task_id = page.evaluate(INSERT_TASK)
+    panel.locator('[data-prop="name"]').fill("镇政府备案")
+    panel.locator('[data-prop="name"]').press("Tab")
+    panel.locator('[data-prop="step"]').select_option("2")
+    panel.locator('[data-prop="dueDays"]').fill("3")
+    panel.locator('[data-prop="dueDays"]').press("Tab")
+    panel.locator('[data-testid="new-form"]').click()
+    dialog = page.locator('[data-testid="form-dialog"]')
+    dialog.locator('[data-designer="name"]').fill("town_filing")
+    dialog.locator('[data-designer="title-zh"]').fill("镇政府备案")
+    dialog.locator('[data-designer="title-zh"]').press("Tab")
+    dialog.locator('[data-designer="add-field"]').click()
+    first = dialog.locator(".designer-field").nth(0)
+    first.locator('[data-designer="label-zh"]').fill("备案意见")
+    first.locator('[data-designer="label-zh"]').press("Tab")
+    first.locator('[data-designer="kind"]').select_option("textarea")
+    first.locator('[data-designer="required"]').check()
+    dialog.locator('[data-designer="add-field"]').click()
+    second = dialog.locator(".designer-field").nth(1)
+    second.locator('[data-designer="kind"]').select_option("money")
+    second.locator('[data-designer="label-zh"]').fill("预算上限")
+    second.locator('[data-designer="label-zh"]').press("Tab")
+    second.locator('[data-designer="min"]').fill("0")
+    second.locator('[data-designer="min"]').press("Tab")
+    second.locator('[data-designer="required"]').check()
+    preview = dialog.locator('[data-testid="designer-preview"]')
+    preview.locator("text=预算上限").wait_for(timeout=10_000)
+    assert "备案意见" in preview.inner_text()
+    page.screenshot(path=ARTIFACTS / "form_designer_zh_1366.png")
+    dialog.locator('[data-testid="designer-add"]').click()
+    assert panel.locator('[data-prop="formJsonSchemaFilename"]').input_value() == "town_filing.schema.json"
+
+    page.hover('.djs-element[data-element-id="tally_votes"]')
+    page.click('.djs-element[data-element-id="tally_votes"]')
+    assert panel.locator('[data-prop="topic"] option:checked').inner_text() == "计票"
+    assert "赞成票" in panel.inner_text()
+    ratio = panel.locator('[data-param="pass_ratio"]')
+    assert ratio.locator('[data-part="numerator"]').input_value() == "1"
+    ratio.locator('[data-part="numerator"]').fill("3")
+    ratio.locator('[data-part="numerator"]').press("Tab")
+    ratio.locator('[data-part="denominator"]').fill("4")
+    ratio.locator('[data-part="denominator"]').press("Tab")
+    assert "四分之三" in ratio.inner_text()
+    panel.locator('select[data-param="pass_comparison"]').select_option("at_least")
+    page.screenshot(path=ARTIFACTS / "modeler_panel_zh_1366.png")
+
+    page.click('[data-testid="save"]')
+    page.wait_for_url(re.compile(r".*/admin/definitions/\d+$"), timeout=20_000)
+    assert errors == []
+    saved = latest(live)
+    assert saved.version == before.version + 1
+    params = tally_parameters(saved.bpmn_xml)
+    assert params["pass_ratio"] == "3/4" and params["pass_comparison"] == '"at_least"'
+    assert params["quorum_ratio"] == "2/3"  # untouched
+    # The lanes' roles are what they were: the engine finds the same people.
+    assert re.search(r'<bpmn:lane id="lane_town_government" name="town_government"', saved.bpmn_xml)
+    assert {k: v for k, v in saved.forms.items() if k != "town_filing.schema.json"} == before.forms
+    designed = saved.forms["town_filing.schema.json"]
+    assert designed["title"] == "镇政府备案"
+    [text_key, money_key] = list(designed["properties"])
+    assert designed["properties"][money_key] == {"type": "number", "title": "预算上限", "x-widget": "money", "minimum": 0}
+    assert designed["properties"][text_key]["x-widget"] == "textarea"
+    assert set(designed["required"]) == {text_key, money_key}
+    root = etree.fromstring(saved.bpmn_xml.encode("utf-8"))
+    [task] = root.xpath(f"//*[@id='{task_id}']")
+    assert task.get("name") == "镇政府备案"
+    props = {p.get("name"): p.get("value") for p in task.xpath(".//*[local-name()='property']")}
+    assert props == {"step": "2", "formJsonSchemaFilename": "town_filing.schema.json", "dueIn": "P3D"}
+
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.goto(f"{live.url}/admin/definitions/{saved.id}/edit")
+    page.wait_for_selector('#modeler[data-ready="true"]', timeout=20_000)
+    page.screenshot(path=ARTIFACTS / "modeler_panel_zh_390.png", full_page=True)
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    context.close()
+
+    # A project started now: three of the five representatives vote yes (60%), which the old
+    # rule (more than half) passes and the new one (at least three quarters) does not.
+    services, world = live.services, live.world
+    with unit_of_work(services.session_factory) as session:
+        org = session.get(User, world.users.org.id)
+        instance = services.runtime.start_instance(session, "seven_step_project", org, {
+            "title": "新规则下的项目", "organization_id": world.org.id, "catalog_item_id": world.item.id})
+        instance_id = instance.id
+        assert instance.definition_id == saved.id
+    drive_to(services, instance_id, task_id, voted_choices())  # the new town task is reached
+    drive_to(services, instance_id, "cast_ballot", voted_choices())
+    with unit_of_work(services.session_factory, readonly=True) as session:
+        ballots = session.scalars(select(Task).where(Task.instance_id == instance_id, Task.bpmn_id == "cast_ballot",
+                                                     Task.state == "ready").order_by(Task.assignee)).all()
+        ballots = [(row.id, row.assignee) for row in ballots]
+    assert len(ballots) == 5
+    for (task_id, username), vote in zip(ballots, ("yes", "yes", "yes", "no", "no")):
+        with unit_of_work(services.session_factory) as session:
+            user = session.scalar(select(User).where(User.username == username))
+            form = services.runtime.task_form(session, task_id, user)
+            services.runtime.complete_task(session, task_id, user, fill(form, {**voted_choices(), "ballot": vote}))
+    work(services)
+    with unit_of_work(services.session_factory, readonly=True) as session:
+        job = session.scalars(select(Job).where(Job.instance_id == instance_id, Job.topic == "vote_tally")).one()
+        assert job.variables["params"]["pass_ratio"] == pytest.approx(3 / 4)
+        assert job.variables["params"]["pass_comparison"] == "at_least"
+        ready = session.scalars(select(Task.bpmn_id).where(Task.instance_id == instance_id,
+                                                           Task.state == "ready")).all()
+    assert "decide_failed_vote" in ready, ready
+
+
+def test_an_existing_form_opens_in_the_designer_and_keeps_what_it_does_not_show(live, chromium):
+    before = latest(live)
+    name = "plan_survey.schema.json"
+    original = before.forms[name]
+    context = chromium.new_context(locale="zh-CN", viewport={"width": 1366, "height": 1000})
+    page = context.new_page()
+    errors = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    sign_in(page, live)
+    page.goto(f"{live.url}/admin/definitions/{before.id}/forms/{name}")
+    page.wait_for_selector('#form-designer[data-ready="true"]', timeout=20_000)
+    designer = page.locator('[data-testid="form-designer"]')
+    assert designer.locator(".designer-fields:not(.columns) > .designer-field").count() == len(original["properties"])
+    first = designer.locator(".designer-field").nth(0)
+    assert first.locator('[data-designer="label-zh"]').input_value() == "调查方案"
+    assert first.locator('[data-designer="kind"]').input_value() == "textarea"
+    first.locator('[data-designer="label-zh"]').fill("调查方案（含分工）")
+    first.locator('[data-designer="label-zh"]').press("Tab")
+    page.locator("#form-preview").locator("text=调查方案（含分工）").wait_for(timeout=10_000)
+    page.screenshot(path=ARTIFACTS / "form_designer_existing_zh_1366.png", full_page=True)
+    page.click('button[type="submit"]')
+    page.wait_for_url(re.compile(r".*/admin/definitions/\d+$"), timeout=20_000)
+    assert errors == []
+    saved = latest(live)
+    assert saved.version == before.version + 1
+    changed = saved.forms[name]
+    assert changed["properties"]["survey_plan"]["title"] == "调查方案（含分工）"
+    changed["properties"]["survey_plan"]["title"] = "调查方案"
+    assert changed == original  # nothing else moved: order, choices, tables, rules
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.goto(f"{live.url}/admin/definitions/{saved.id}/forms/{name}")
+    page.wait_for_selector('#form-designer[data-ready="true"]', timeout=20_000)
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    page.screenshot(path=ARTIFACTS / "form_designer_existing_zh_390.png")
+    context.close()

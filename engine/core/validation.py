@@ -375,20 +375,21 @@ class _Diagram:
                           line=node_ref.sourceline)
 
     def _check_lane(self, lane):
-        has_property = spiff.ROLE_PROPERTY in self._properties(lane)
         prop = self._properties(lane).get(spiff.ROLE_PROPERTY)
         line = prop.sourceline if prop is not None else None
         role = spiff.lane_role(lane)
         known = ", ".join(sorted(self.roles))
-        if has_property and not role:
-            self._add(lane, Text("the lane has no role: choose one in the lane's properties"), line=line)
-        elif has_property and role not in self.roles:
-            self._add(lane, Text("lane '%(role)s' is not a known role (known: %(known)s)", role=role, known=known),
+        if prop is not None and not role:
+            self._add(lane, Text("the lane's 'role' property is empty; choose a role in the lane's properties"),
                       line=line)
+        elif prop is not None and role not in self.roles:
+            self._add(lane, Text("the lane's role '%(role)s' is not a known role (known: %(known)s)", role=role,
+                                 known=known), line=line)
         elif not role:
             self._add(lane, Text("the lane has no role: choose one in the lane's properties"))
         elif role not in self.roles:
-            self._add(lane, Text("lane '%(role)s' is not a known role (known: %(known)s)", role=role, known=known))
+            self._add(lane, Text("lane '%(role)s' is not a known role; give it a 'role' property with a role key "
+                                 "(known: %(known)s)", role=role, known=known))
 
     def _properties(self, element):
         return {p.get("name"): p for p in

@@ -1,7 +1,7 @@
 """Amounts in Chinese capitals, as a contract or a payment voucher writes them."""
 import pytest
 
-from engine.documents.numerals import capital_amount
+from engine.method.numerals import capital_amount
 
 
 @pytest.mark.parametrize("fen, capitals", [

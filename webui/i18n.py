@@ -154,6 +154,7 @@ def init_app(app):
         datetime=lambda v, fmt="medium": format_datetime(v, fmt) if v else "",
         date=lambda v, fmt="medium": format_date(v, fmt) if v else "",
         money=money, number=number, duration=duration, localized=localized, task_title=task_title,
+        translated=translated,
     )
     from . import presenters  # it formats with this module's helpers
     app.jinja_env.globals.update(person=presenters.person, reason_words=presenters.reason,

@@ -4,6 +4,7 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
 from engine.core import access
+from engine.method import agreements
 from engine.queries import budgets as budget_queries
 from engine.queries import listings
 from engine.errors import ForbiddenError, ValidationError
@@ -94,11 +95,13 @@ def show(instance_id):
         is_admin = access.holds(db, user, "administrator", "global", 0)
         notices = budget_queries.budget_notices(db, instance_id=instance.id)
         keeps_budget = access.holds_or_admin(db, user, "town_government", "town", instance.town_id)
+        agreement = agreements.latest_or_none(db, instance.id)
         return render_template("instances/show.html", instance=instance, definition=definition,
                                timeline=timeline, tasks=tasks, names=names, incidents=incidents, is_admin=is_admin,
                                results=results,
                                scope_names=listings.scope_names(db), can_call_meeting=can_call_meeting,
-                               can_terminate=can_terminate, notices=notices, keeps_budget=keeps_budget)
+                               can_terminate=can_terminate, notices=notices, keeps_budget=keeps_budget,
+                               agreement=agreement)
 
 
 @bp.post("/instances/<int:instance_id>/coordination")

@@ -13,6 +13,8 @@ from engine.errors import NotFoundError, ValidationError
 from engine.core.hotcache import savepoint
 from engine.queries.inbox import overdue, visible_task
 from engine.core.models import utcnow
+from engine.documents import agreement_pdf
+from engine.method import agreements
 
 from . import forms, presenters
 from .i18n import task_title, translated
@@ -51,7 +53,12 @@ def task_page_context(db, user, task, data=None, errors=None):
         handover_to = [u for u in users.members(db, task.role, task.scope_type, task.scope_id)
                        if u.username != user.username]
     timeline = listings.timeline(db, instance, utcnow())
+    agreement = None
+    if task.bpmn_id in agreements.SIGNING_TASKS:  # both sides read in full what they sign
+        found = agreements.latest_or_none(db, instance.id)
+        agreement = agreement_pdf.view_of(db, found) if found is not None else None
     return {
+        "agreement": agreement,
         "task": task, "instance": instance, "schema": schema, "fields": fields,
         "top_errors": forms.unplaced_errors(fields, errors or {}), "editable": editable,
         "earlier": earlier, "project": project, "results": results, "handover_to": handover_to,

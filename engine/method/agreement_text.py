@@ -12,7 +12,8 @@ from string import Template
 
 from sqlalchemy import select
 
-from engine.errors import Text, ValidationError
+from engine.core.models import Town
+from engine.errors import NotFoundError, Text, ValidationError
 from engine.method.models import AgreementTemplate
 from engine.method.numerals import capital_amount
 
@@ -203,3 +204,17 @@ def blocks(text: str) -> list[dict]:
         else:
             result.append({"kind": "para", "text": line})
     return result
+
+
+def towns_and_templates(session) -> list[tuple[Town, AgreementTemplate | None]]:
+    """Every town with its own agreement text (None: it uses the default), by name."""
+    own = {row.town_id: row for row in session.scalars(select(AgreementTemplate))}
+    return [(town, own.get(town.id)) for town in session.scalars(select(Town).order_by(Town.name))]
+
+
+def town(session, town_id: int) -> Town:
+    """The town, or NotFoundError."""
+    found = session.get(Town, town_id)
+    if found is None:
+        raise NotFoundError(Text("Town %(id)s does not exist.", id=town_id))
+    return found

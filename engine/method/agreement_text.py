@@ -27,6 +27,11 @@ REQUIRED_PLACES = ("purchaser", "contractor", "credit_code", "amount", "amount_c
 MAX_LENGTH = 20_000
 INSTALLMENT_WORDS = {"on_signing": "协议签订后", "on_acceptance": "项目验收合格后"}
 ORDINALS = "一二三四五六七八九十"
+# The document is Chinese whatever the reader's language: the service fields in its words.
+FIELD_WORDS = {"elderly": "养老服务", "youth": "青少年与儿童服务", "women": "妇女与家庭服务",
+               "vulnerable": "困难群体与残疾人服务", "mediation": "矛盾纠纷调解", "culture": "社区文化",
+               "other": "其他社区服务"}
+PURCHASER_SUFFIX = {"town": "人民政府", "subdistrict": "办事处"}
 
 DEFAULT_TEMPLATE = """# 购买服务协议
 协议编号：${number}
@@ -172,7 +177,7 @@ def values_of(content: dict) -> dict[str, str]:
         "community": (content.get("community") or {}).get("name", ""),
         "project": content.get("project_title") or str(content.get("title", "")).removeprefix("Purchase agreement: "),
         "service_item": service.get("item", ""),
-        "service_field": service.get("service_field", ""),
+        "service_field": FIELD_WORDS.get(service.get("service_field", ""), service.get("service_field", "")),
         "goals": service.get("goals", "") or "（见项目申请书）",
         "expected_effect": service.get("expected_effect", "") or "（见项目申请书）",
         "phases": _phases(service.get("phases")),

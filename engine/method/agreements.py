@@ -78,7 +78,9 @@ def build_content(session, instance, project, amount_fen, application=None, inst
     return {
         "title": f"Purchase agreement: {instance.title}",
         "project_title": instance.title,
-        "purchaser": {"role": "purchaser", "town_id": town.id, "name": town.name},
+        # The town signs as its government (柳市镇人民政府) or office (盐盆街道办事处).
+        "purchaser": {"role": "purchaser", "town_id": town.id, "name": town.name + agreement_text.PURCHASER_SUFFIX.get(
+            town.kind, "")},
         "contractor": {"role": "contractor", "organization_id": org.id, "name": org.name,
                        "credit_code": org.credit_code or ""},
         "community": {"id": community.id, "name": community.name},

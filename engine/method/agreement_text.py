@@ -8,6 +8,7 @@ both sides sign is exactly the text they read, whatever the template says later.
 A line starting with ``# `` is the title, ``## `` a clause heading; other lines are paragraphs.
 """
 from datetime import date
+from decimal import Decimal
 from string import Template
 
 from sqlalchemy import select
@@ -145,6 +146,15 @@ def _ordinal(number: int) -> str:
     return ORDINALS[number - 1] if 0 < number <= len(ORDINALS) else str(number)
 
 
+def _percent(value) -> str:
+    """``30.00`` -> ``30``, ``33.33`` stays."""
+    try:
+        number = Decimal(str(value))
+    except ArithmeticError:
+        return str(value)
+    return f"{number.normalize():f}" if number == number.to_integral() else f"{number:f}"
+
+
 def _phases(phases) -> str:
     if isinstance(phases, str):
         return phases.strip() or "（见项目申请书）"
@@ -166,7 +176,7 @@ def values_of(content: dict) -> dict[str, str]:
     for row in content.get("installments") or []:
         condition = INSTALLMENT_WORDS.get(row.get("label", ""), row.get("label", ""))
         installments.append(f"第{_ordinal(row['no'])}期：{condition}支付人民币{money(row['amount_fen'])}元"
-                            f"（大写：{capital_amount(row['amount_fen'])}），占服务金额的{row.get('percent', '')}%。")
+                            f"（大写：{capital_amount(row['amount_fen'])}），占服务金额的{_percent(row.get('percent', ''))}%。")
     criteria = [f"{number}. {text}" for number, text in enumerate(content.get("acceptance_criteria") or [], start=1)]
     term = content.get("term") or {}
     return {

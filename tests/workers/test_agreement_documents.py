@@ -58,7 +58,7 @@ def test_the_sealed_text_names_the_parties_the_amount_and_the_terms(db, queue, w
     assert "甲方（购买方）：柳市镇" in text
     assert "乙方（承接方）：阳光社工服务中心" in text and f"统一社会信用代码：{CREDIT_CODE}" in text
     assert "人民币76,000.00元（大写：柒万陆仟元整）" in text
-    assert "第一期：协议签订后支付人民币22,800.00元（大写：贰万贰仟捌佰元整）" in text
+    assert "第一期：协议签订后支付人民币22,800.00元（大写：贰万贰仟捌佰元整），占服务金额的30%。" in text
     assert "第二期：项目验收合格后支付人民币53,200.00元（大写：伍万叁仟贰佰元整）" in text
     assert "1. 探访 500 人次" in text and "2. 满意度 90% 以上" in text
     assert "1. 招募志愿者（2024年3月1日至2024年4月30日）：培训 30 名志愿者" in text

@@ -7,6 +7,7 @@ from engine.core import access
 from engine.method import agreements
 from engine.queries import budgets as budget_queries
 from engine.queries import listings
+from engine.queries import notices as notice_board
 from engine.errors import ForbiddenError, ValidationError
 from engine.queries.inbox import parse_int, parse_page
 from engine.core.models import utcnow
@@ -96,12 +97,14 @@ def show(instance_id):
         notices = budget_queries.budget_notices(db, instance_id=instance.id)
         keeps_budget = access.holds_or_admin(db, user, "town_government", "town", instance.town_id)
         agreement = agreements.latest_or_none(db, instance.id)
+        votes = notice_board.announcements_of(db, instance)
+        community_code = notice_board.community_code(db, instance.community_id)
         return render_template("instances/show.html", instance=instance, definition=definition,
                                timeline=timeline, tasks=tasks, names=names, incidents=incidents, is_admin=is_admin,
                                results=results,
                                scope_names=listings.scope_names(db), can_call_meeting=can_call_meeting,
                                can_terminate=can_terminate, notices=notices, keeps_budget=keeps_budget,
-                               agreement=agreement)
+                               agreement=agreement, votes=votes, community_code=community_code)
 
 
 @bp.post("/instances/<int:instance_id>/coordination")

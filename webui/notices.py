@@ -33,5 +33,5 @@ def index():
 @bp.get("/notices/<code>")
 def board(code):
     with unit(readonly=True) as db:
-        found = notices.notice_board(db, code, utcnow().date())
+        found = notices.notice_board(db, code, utcnow())
         return render_template("notices/board.html", board=found, days=notices.PUBLICITY_DAYS)

@@ -7,7 +7,7 @@ carries public facts only (project, organization, amount, result, dates), never 
 the names of voters or of the recused.
 """
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import select
 
@@ -39,8 +39,8 @@ class Announcement:
     rule: str  # the rule applied, in Chinese
     sentence: str  # the announcement as read out, in Chinese
     amount_fen: int | None  # the budget the application asked for
-    publicity_start: date
-    publicity_end: date
+    publicity_start: datetime  # when the result was announced
+    publicity_end: datetime
 
     @property
     def result(self) -> str:
@@ -56,7 +56,7 @@ class PurchaseNotice:
     organization: str
     number: str
     amount_fen: int
-    signed_on: date
+    signed_at: datetime
 
 
 def _announcement(decision: Decision, instance: Instance, community: Community, town: Town,
@@ -65,7 +65,7 @@ def _announcement(decision: Decision, instance: Instance, community: Community, 
     rule = details.get("rule") or {}
     words = rule.get("text") or {}
     said = details.get("announcement") or {}
-    start = decision.created_at.date()
+    start = decision.created_at
     return Announcement(
         decision_id=decision.id, instance_id=instance.id, project=instance.title, community=community.name,
         town=town.name, organization=organization.name if organization else "", round=int(details.get("round") or 1),
@@ -124,8 +124,8 @@ class NoticeBoard:
     purchases: list[PurchaseNotice]  # signed agreements, newest first
 
 
-def notice_board(session, code: str, today: date, archive_limit: int = 50) -> NoticeBoard:
-    """What the community's notice board shows today."""
+def notice_board(session, code: str, now: datetime, archive_limit: int = 50) -> NoticeBoard:
+    """What the community's notice board shows at ``now``."""
     community = community_by_code(session, code)
     town = session.get(Town, community.town_id)
     rows = session.execute(
@@ -135,8 +135,8 @@ def notice_board(session, code: str, today: date, archive_limit: int = 50) -> No
         .where(Instance.community_id == community.id, Decision.kind == "vote")
         .order_by(Decision.created_at.desc(), Decision.id.desc())).all()
     posted = [_announcement(d, i, community, town, o) for d, i, o in rows]
-    current = [a for a in posted if a.publicity_start <= today <= a.publicity_end]
-    archive = [a for a in posted if a.publicity_end < today][:archive_limit]
+    current = [a for a in posted if a.publicity_start <= now <= a.publicity_end]
+    archive = [a for a in posted if a.publicity_end < now][:archive_limit]
     signed = session.execute(
         select(Agreement, Instance, Organization)
         .join(Instance, Instance.id == Agreement.instance_id)
@@ -145,7 +145,7 @@ def notice_board(session, code: str, today: date, archive_limit: int = 50) -> No
         .order_by(Agreement.id.desc())).all()
     purchases = [PurchaseNotice(instance_id=i.id, project=i.title, organization=o.name if o else "",
                                 number=a.number, amount_fen=int(a.content.get("amount_fen") or 0),
-                                signed_on=max(s.signed_at for s in a.signatures).date())
+                                signed_at=max(s.signed_at for s in a.signatures))
                  for a, i, o in signed if a.signatures]
     return NoticeBoard(community=community, town=town, current=current, archive=archive, purchases=purchases)
 

@@ -109,3 +109,37 @@ def test_both_sides_sign_with_the_agreement_in_view_and_it_prints_and_downloads(
             assert "核验通过" in page.locator('[data-testid="verdict"]').inner_text()
             page.screenshot(path=ARTIFACTS / "documents_verify.png", full_page=True)
         page.context.close()
+
+
+def test_residents_read_the_notice_board_signed_out_and_the_committee_prints_the_announcement(live, chromium):
+    with unit_of_work(live.services.session_factory) as session:
+        org = session.get(User, live.world.users.org.id)
+        instance_id = live.services.runtime.start_instance(session, "seven_step_project", org, {
+            "title": "象东社区公示测试项目", "organization_id": live.world.org.id,
+            "catalog_item_id": live.world.item.id}).id
+    drive_to(live.services, instance_id, "approve_application", voted_choices(50000))
+
+    for label, width in WIDTHS.items():
+        context = chromium.new_context(locale="zh-CN", viewport={"width": width, "height": 900})
+        page = context.new_page()
+        page.goto(f"{live.url}/login")
+        page.click('[data-testid="notice-boards"]')
+        page.click("text=象东社区")
+        page.wait_for_url(re.compile(r".*/notices/xiangdong$"))
+        board = page.locator('[data-testid="current-notices"]').inner_text()
+        assert "象东社区公示测试项目" in board and "乐清社工服务中心" in board and "表决通过" in board
+        assert "公示期" in board and "¥50,000.00" in board
+        assert "rep0" not in page.content() and page.locator('[data-testid="logout"]').count() == 0
+        no_wider_than_the_window(page)
+        page.screenshot(path=ARTIFACTS / f"documents_notice_board_{label}.png", full_page=True)
+        context.close()
+
+    page = sign_in(chromium, live, "committee")
+    page.goto(f"{live.url}/instances/{instance_id}")
+    page.click('[data-testid="announcement-link"]')
+    text = page.locator('[data-testid="announcement"]').inner_text()
+    assert "表决结果公告" in text and "适用规则" in text and "表决通过" in text
+    page.emulate_media(media="print")
+    assert not page.locator(".topbar").is_visible() and page.locator('[data-testid="announcement"]').is_visible()
+    page.screenshot(path=ARTIFACTS / "documents_announcement_print.png", full_page=True)
+    page.context.close()

@@ -68,8 +68,8 @@ def test_the_notice_board_is_public_and_shows_public_facts_only(web):
 def test_the_publicity_period_ends_and_the_result_moves_to_the_archive(web):
     instance_id, decision_id, when = voted(web)
     with unit_of_work(web.services.session_factory, readonly=True) as session:
-        during = notices.notice_board(session, "xiangdong", when.date() + timedelta(days=notices.PUBLICITY_DAYS))
-        after = notices.notice_board(session, "xiangdong", when.date() + timedelta(days=notices.PUBLICITY_DAYS + 1))
+        during = notices.notice_board(session, "xiangdong", when + timedelta(days=notices.PUBLICITY_DAYS))
+        after = notices.notice_board(session, "xiangdong", when + timedelta(days=notices.PUBLICITY_DAYS, seconds=1))
     assert [a.decision_id for a in during.current] == [decision_id] and during.archive == []
     assert after.current == [] and [a.decision_id for a in after.archive] == [decision_id]
     assert after.archive[0].result == "passed" and after.archive[0].amount_fen == 8_000_000

@@ -18,6 +18,7 @@ from engine.errors import BusinessRuleError, NotFoundError, Text, ValidationErro
 from engine.method import agreement_text, agreements
 from engine.method.models import Agreement, AgreementDocument
 from engine.queries.listings import display_names
+from engine.documents.pdf import render_pdf
 
 TEMPLATES = jinja2.Environment(loader=jinja2.FileSystemLoader(Path(__file__).parent / "templates"),
                                autoescape=True, undefined=jinja2.StrictUndefined)
@@ -76,12 +77,6 @@ def html_of(view: AgreementView, made_at: datetime) -> str:
 
 def chinese_datetime(moment: datetime) -> str:
     return f"{moment.year}年{moment.month}月{moment.day}日"
-
-
-def render_pdf(html: str) -> bytes:
-    """HTML to PDF bytes with WeasyPrint (CJK text needs the fonts of Debian's fonts-noto-cjk)."""
-    from weasyprint import HTML  # imported when a PDF is made: loading it takes a while
-    return HTML(string=html).write_pdf()
 
 
 def document_of(session, agreement: Agreement, now: datetime) -> AgreementDocument:

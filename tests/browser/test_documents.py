@@ -143,3 +143,34 @@ def test_residents_read_the_notice_board_signed_out_and_the_committee_prints_the
     assert not page.locator(".topbar").is_visible() and page.locator('[data-testid="announcement"]').is_visible()
     page.screenshot(path=ARTIFACTS / "documents_announcement_print.png", full_page=True)
     page.context.close()
+
+
+def test_the_committee_prints_a_project_record(live, chromium):
+    with unit_of_work(live.services.session_factory) as session:
+        org = session.get(User, live.world.users.org.id)
+        instance_id = live.services.runtime.start_instance(session, "seven_step_project", org, {
+            "title": "象东社区档案测试项目", "organization_id": live.world.org.id,
+            "catalog_item_id": live.world.item.id}).id
+    task_id = drive_to(live.services, instance_id, "purchase_decision", voted_choices(60000))
+    decide_purchase(live.services, live.world.users.town.id, task_id, purchase_amount=60000,
+                    purchase_first_installment=18000, purchase_final_installment=42000)
+    drive_to(live.services, instance_id, "report_progress", voted_choices(60000))
+
+    for label, width in WIDTHS.items():
+        page = sign_in(chromium, live, "committee", width)
+        page.goto(f"{live.url}/instances/{instance_id}")
+        page.click('[data-testid="record-link"]')
+        page.wait_for_url(re.compile(rf".*/instances/{instance_id}/record$"))
+        money = page.locator('[data-testid="record-money"]').inner_text()
+        assert "¥60,000.00" in money and "¥18,000.00" in money and "尚未拨付" in money
+        assert "购买决定" in page.locator('[data-testid="record-forms"]').inner_text()
+        no_wider_than_the_window(page)
+        page.screenshot(path=ARTIFACTS / f"documents_record_{label}.png", full_page=True)
+        if label == "wide":
+            page.emulate_media(media="print")
+            assert not page.locator(".topbar").is_visible() and not page.locator('[data-testid="print"]').is_visible()
+            assert page.locator('[data-testid="record-timeline"]').is_visible()
+            page.screenshot(path=ARTIFACTS / "documents_record_print.png", full_page=True)
+            pdf = page.pdf(format="A4")  # what the browser's print dialog would put on paper
+            assert pdf.startswith(b"%PDF")
+        page.context.close()

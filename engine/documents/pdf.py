@@ -5,4 +5,6 @@
 def render_pdf(html: str) -> bytes:
     """The PDF of a self-contained HTML page."""
     from weasyprint import HTML  # imported when a PDF is made: loading it takes a while
-    return HTML(string=html).write_pdf()
+    pdf = HTML(string=html).write_pdf()  # None only when asked to write to a target
+    assert pdf is not None
+    return pdf

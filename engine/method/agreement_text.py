@@ -179,7 +179,7 @@ def values_of(content: dict) -> dict[str, str]:
                             f"（大写：{capital_amount(row['amount_fen'])}），占服务金额的{_percent(row.get('percent', ''))}%。")
     criteria = [f"{number}. {text}" for number, text in enumerate(content.get("acceptance_criteria") or [], start=1)]
     term = content.get("term") or {}
-    return {
+    values = {
         "number": content.get("number", ""),
         "purchaser": (content.get("purchaser") or {}).get("name", ""),
         "contractor": (content.get("contractor") or {}).get("name", ""),
@@ -198,6 +198,7 @@ def values_of(content: dict) -> dict[str, str]:
         "term_start": chinese_date(term.get("start", "")),
         "term_end": chinese_date(term.get("end", "")),
     }
+    return {name: "" if value is None else str(value) for name, value in values.items()}
 
 
 def render(body: str, content: dict) -> str:

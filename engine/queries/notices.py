@@ -150,7 +150,7 @@ def notice_board(session, code: str, now: datetime, archive_limit: int = 50) -> 
     return NoticeBoard(community=community, town=town, current=current, archive=archive, purchases=purchases)
 
 
-def community_code(session, community_id: int) -> str:
+def community_code(session, community_id: int | None) -> str:
     """The code in the address of the community's notice board."""
-    community = session.get(Community, community_id)
+    community = session.get(Community, community_id) if community_id is not None else None
     return community.code if community is not None else ""

@@ -6,7 +6,7 @@ PIP := $(VENV)/bin/pip
 STAMP := $(VENV)/.installed
 export SANSHE_DATABASE_URL ?= sqlite:///$(CURDIR)/var/sanshe.db
 
-.PHONY: run test install assets browser-deps bench schema translations clean
+.PHONY: run test install assets browser-deps document-deps bench schema translations clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -28,10 +28,16 @@ webui/static/vendor/.installed: package.json
 browser-deps:
 	@command -v chromium >/dev/null 2>&1 || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null)
 
+# Fonts and libraries WeasyPrint needs for the PDFs (CJK text in Noto from Debian), installed when missing.
+DOCUMENT_PACKAGES := fonts-noto-cjk libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0
+document-deps:
+	@missing=$$(for p in $(DOCUMENT_PACKAGES); do dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "ok installed" || echo $$p; done); \
+	if [ -n "$$missing" ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; fi
+
 # Development: secrets are generated on first use into var/ (mode 0600); production sets its own.
 # `make run PORT=8080` serves on another port.
 PORT ?= 5000
-run: install
+run: install document-deps
 	$(PY) -m cli init
 	$(PY) -m cli deploy processes
 	$(PY) -m cli demo --if-empty --accounts admin
@@ -39,7 +45,7 @@ run: install
 	SANSHE_ENV=development $(PY) -m cli serve --port $(PORT)
 
 # Lint (ruff) and type check (pyright; settings in pyproject.toml) before the tests.
-test: install browser-deps
+test: install browser-deps document-deps
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/pyright
 	$(VENV)/bin/pytest -q -p no:cacheprovider

@@ -67,7 +67,8 @@ def create_app(settings=None, services=None, test_config=None):
     headers.init_app(app)
     inputs.init_app(app)
 
-    from . import admin, auth, budgets, catalog, inbox, instances, jobs_api, mining, notifications, organizations, tasks
+    from . import (admin, agreements, auth, budgets, catalog, inbox, instances, jobs_api, mining, notices,
+                   notifications, organizations, records, tasks)
     app.register_blueprint(auth.bp)
     app.register_blueprint(inbox.bp)
     app.register_blueprint(tasks.bp)
@@ -78,6 +79,9 @@ def create_app(settings=None, services=None, test_config=None):
     app.register_blueprint(catalog.bp)
     app.register_blueprint(organizations.bp)
     notifications.init_app(app)
+    app.register_blueprint(agreements.bp)
+    app.register_blueprint(notices.bp)
+    app.register_blueprint(records.bp)
     # The HTTP job API for remote workers: JSON with an API key, exempt from CSRF.
     jobs_api.register(app)
 

@@ -4,8 +4,10 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
 from engine.core import access, notifications
+from engine.method import agreements
 from engine.queries import budgets as budget_queries
 from engine.queries import listings
+from engine.queries import notices as notice_board
 from engine.errors import ForbiddenError, ValidationError
 from engine.queries.inbox import parse_int, parse_page
 from engine.core.models import utcnow
@@ -94,12 +96,16 @@ def show(instance_id):
         is_admin = access.holds(db, user, "administrator", "global", 0)
         notices = budget_queries.budget_notices(db, instance_id=instance.id)
         keeps_budget = access.holds_or_admin(db, user, "town_government", "town", instance.town_id)
+        agreement = agreements.latest_or_none(db, instance.id)
+        votes = notice_board.announcements_of(db, instance)
+        community_code = notice_board.community_code(db, instance.community_id)
         return render_template("instances/show.html", instance=instance, definition=definition,
                                timeline=timeline, tasks=tasks, names=names, incidents=incidents, is_admin=is_admin,
                                results=results,
                                scope_names=listings.scope_names(db), can_call_meeting=can_call_meeting,
                                can_terminate=can_terminate, notices=notices, keeps_budget=keeps_budget,
-                               following=notifications.follows(db, user.username, instance.id))
+                               following=notifications.follows(db, user.username, instance.id),
+                               agreement=agreement, votes=votes, community_code=community_code)
 
 
 @bp.post("/instances/<int:instance_id>/coordination")

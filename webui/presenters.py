@@ -210,6 +210,7 @@ def earmark(result: Mapping[str, Any]) -> Result:
                   key="earmark")
 
 
+
 def agreement(result: Mapping[str, Any]) -> Result:
     block = Result(_("Purchase agreement drafted"),
                    _("Agreement %(number)s for %(amount)s, sealed with its fingerprint %(seal)s.",

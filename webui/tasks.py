@@ -13,6 +13,8 @@ from engine.errors import NotFoundError, ValidationError
 from engine.core.hotcache import savepoint
 from engine.queries.inbox import overdue, visible_task
 from engine.core.models import utcnow
+from engine.documents import agreement_pdf
+from engine.method import agreements, applications
 
 from . import forms, presenters
 from .i18n import task_title, translated
@@ -30,8 +32,12 @@ def task_page_context(db, user, task, data=None, errors=None):
     editable = task.state == "ready" and task.claimed_by in (None, user.username)
     schema = runtime().task_form(db, task.id, user) if task.state == "ready" else \
         (definition.forms or {}).get(task.form_key or "", {})
+    versions = applications.versions(db, instance.id) if task.bpmn_id in APPLICATION_PAGES else []
     if data is None:
         data = (task.draft or {}) if task.state == "ready" else (task.data or {})
+        if task.bpmn_id == applications.REVISING_TASK and task.state == "ready" and not task.draft and versions:
+            # A revision opens the current version: change what needs changing, keep the rest.
+            data = applications.prefill(schema, versions[-1].data, lambda prop: forms.widget_of(prop) == "file")
     fields = forms.build_fields(schema, data, errors or {})
     earlier = []
     for other in listings.instance_tasks(db, instance.id):
@@ -51,13 +57,33 @@ def task_page_context(db, user, task, data=None, errors=None):
         handover_to = [u for u in users.members(db, task.role, task.scope_type, task.scope_id)
                        if u.username != user.username]
     timeline = listings.timeline(db, instance, utcnow())
+    agreement = None
+    if task.bpmn_id in agreements.SIGNING_TASKS:  # both sides read in full what they sign
+        found = agreements.latest_or_none(db, instance.id)
+        agreement = agreement_pdf.view_of(db, found) if found is not None else None
     return {
+        "agreement": agreement, "application": application_view(definition, versions),
         "task": task, "instance": instance, "schema": schema, "fields": fields,
         "top_errors": forms.unplaced_errors(fields, errors or {}), "editable": editable,
         "earlier": earlier, "project": project, "results": results, "handover_to": handover_to,
         "overdue": overdue(task), "active": timeline.active, "completed": timeline.completed,
         "current": [task.bpmn_id], "names": names,
     }
+
+
+APPLICATION_PAGES = applications.READING_TASKS | {applications.REVISING_TASK}
+
+
+def application_view(definition, versions):
+    """The current application, its summary and what changed since the version before."""
+    if not versions:
+        return None
+    current = versions[-1]
+    previous = versions[-2] if len(versions) > 1 else None
+    schema = (definition.forms or {}).get(current.form_key, {})
+    return {"version": current, "count": len(versions), "previous": previous,
+            "summary": applications.summary(current.data), "fields": forms.build_fields(schema, current.data),
+            "changes": applications.diff(previous.data, current.data, schema) if previous else []}
 
 
 def sees_screening(db, user, instance):

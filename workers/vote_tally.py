@@ -26,4 +26,5 @@ def handle(job: Any) -> dict[str, Any]:
         voters = roster["voters"]
     recused = params.get("recused", roster["recused"] if roster else [])
     return voting.record_tally(job.session, job.job_id, job.instance_id, voters, recused, ballots,
-                               VoteRule.from_params(params), job.now)
+                               VoteRule.from_params(params), job.now,
+                               amount=job.variables.get("application_budget_total") or job.project.get("budget_total"))

@@ -14,11 +14,14 @@ from decimal import Decimal
 from sqlalchemy import select
 
 from engine.errors import BusinessRuleError, ConflictError, NotFoundError, Text, ValidationError
+from engine.method import agreement_text
 from engine.method.funds import to_fen, yuan
 from engine.core.models import CatalogItem, Community, Instance, Organization, Task, Town
 from engine.method.models import Agreement, AgreementSignature
 
 PARTIES = ("purchaser", "contractor")
+# The user tasks whose page shows the agreement in full (BPMN ids of the deployed diagram).
+SIGNING_TASKS = frozenset({"sign_purchaser", "sign_contractor"})
 DEFAULT_INSTALLMENTS = (("on_signing", "30"), ("on_acceptance", "70"))
 
 
@@ -74,20 +77,25 @@ def build_content(session, instance, project, amount_fen, application=None, inst
     begin = (start or instance.started_at).date()
     return {
         "title": f"Purchase agreement: {instance.title}",
-        "purchaser": {"role": "purchaser", "town_id": town.id, "name": town.name},
-        "contractor": {"role": "contractor", "organization_id": org.id, "name": org.name},
+        "project_title": instance.title,
+        # The town signs as its government (柳市镇人民政府) or office (盐盆街道办事处).
+        "purchaser": {"role": "purchaser", "town_id": town.id, "name": town.name + agreement_text.PURCHASER_SUFFIX.get(
+            town.kind, "")},
+        "contractor": {"role": "contractor", "organization_id": org.id, "name": org.name,
+                       "credit_code": org.credit_code or ""},
         "community": {"id": community.id, "name": community.name},
         "service": {"item": item.name if item else project.get("item_name", ""),
                     "service_field": item.service_field if item else project.get("service_field", ""),
                     "goals": application.get("goals", ""), "phases": application.get("phases", ""),
+                    "expected_effect": application.get("expected_effect", ""),
                     "content": application.get("content", application.get("summary", instance.title))},
         "amount_fen": amount_fen, "amount": yuan(amount_fen), "currency": "CNY",
         "installments": (installments_of_amounts(amount_fen, list(installment_amounts)) if installment_amounts
                          else split_installments(amount_fen, list(installments))),
         "acceptance_criteria": list(criteria or [
-            "services delivered as in the approved plan",
-            "evaluation panel's average score reaches the pass score",
-            "self-evaluation report (and case study for social-work projects) submitted"]),
+            "按经表决通过的项目申请书完成全部服务",
+            "评议小组评分的平均分达到合格分",
+            "提交自评估报告（社会工作项目另附社会工作案例）"]),
         "rights_and_duties": {
             "purchaser": ["pay the installments on time", "support access to the community"],
             "contractor": ["deliver the approved plan", "report progress", "accept supervision and evaluation"]},
@@ -105,6 +113,8 @@ def draft(session, job_id, instance_id, project, amount_fen, now, **terms):
     content = build_content(session, instance, project, amount_fen, **terms)
     count = len(session.scalars(select(Agreement.id).where(Agreement.instance_id == instance_id)).all())
     content["number"] = f"SS-{instance_id:06d}-{count + 1}"
+    # The words are sealed with the terms: both sides sign the text they read.
+    content["text"] = agreement_text.render(agreement_text.template_for(session, content["purchaser"]["town_id"]), content)
     agreement = Agreement(instance_id=instance_id, job_id=job_id, number=content["number"], content=content,
                           canonical=canonical_json(content), seal=seal_of(content), status="draft", created_at=now)
     session.add(agreement)
@@ -126,6 +136,29 @@ def latest(session, instance_id):
     if agreement is None:
         raise NotFoundError(Text("Project %(id)s has no agreement.", id=instance_id))
     return agreement
+
+
+def text_of(session, agreement) -> str:
+    """The agreement's words: the sealed ones, or, for an agreement drafted before its words
+    were sealed with it, the town's current text filled from its content."""
+    if agreement.content.get("text"):
+        return agreement.content["text"]
+    town_id = agreement.content["purchaser"]["town_id"]
+    return agreement_text.render(agreement_text.template_for(session, town_id), agreement.content)
+
+
+def find(session, agreement_id: int) -> Agreement:
+    """The agreement, or NotFoundError."""
+    agreement = session.get(Agreement, agreement_id)
+    if agreement is None:
+        raise NotFoundError(Text("Agreement %(id)s does not exist.", id=agreement_id))
+    return agreement
+
+
+def latest_or_none(session, instance_id: int) -> Agreement | None:
+    """The project's newest agreement, if it has one."""
+    return session.scalar(select(Agreement).where(Agreement.instance_id == instance_id)
+                          .order_by(Agreement.id.desc()).limit(1))
 
 
 def verify(agreement):

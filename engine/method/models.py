@@ -7,7 +7,8 @@ exact on SQLite and PostgreSQL alike.
 """
 from datetime import datetime
 
-from sqlalchemy import JSON, BigInteger, DateTime, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import (JSON, BigInteger, DateTime, ForeignKey, Index, Integer, LargeBinary, String, Text,
+                        UniqueConstraint)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from engine.core.db import Base
@@ -141,3 +142,24 @@ class OrganizationBranch(Base):
 
 
 __all__ = ["CatalogApproval", "OrganizationBranch", "Budget", "BudgetChange", "LedgerEntry", "Agreement", "AgreementSignature", "Payment", "Decision"]
+
+
+class AgreementTemplate(Base):
+    """A town's text of the purchase agreement, with ``${name}`` places filled from the project;
+    towns without one use the default text (engine.documents.agreement_text)."""
+    __tablename__ = "agreement_templates"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    town_id: Mapped[int] = mapped_column(ForeignKey("towns.id"), unique=True)
+    body: Mapped[str] = mapped_column(Text)
+    updated_by: Mapped[str] = mapped_column(String(80))
+    updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class AgreementDocument(Base):
+    """The PDF of a signed agreement, made once and kept as made: its SHA-256 identifies it."""
+    __tablename__ = "agreement_documents"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    agreement_id: Mapped[int] = mapped_column(ForeignKey("agreements.id"), unique=True)
+    sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    pdf: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)

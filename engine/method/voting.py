@@ -11,7 +11,8 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from engine.errors import NotFoundError, Text
+from engine.errors import NotFoundError, Text, ValidationError
+from engine.method.funds import to_fen
 from engine.method import recusal
 from engine.method.vote_rule import VoteRule
 from engine.core.models import Instance, utcnow
@@ -99,13 +100,15 @@ def outcome_text(result: dict[str, Any]) -> str:
 
 
 def record_tally(session: Session, job_id: int, instance_id: int, voters: list[str], recused: list[Any],
-                 ballots: Any, rule: VoteRule, now: datetime | None) -> dict[str, Any]:
+                 ballots: Any, rule: VoteRule, now: datetime | None, amount: Any = None) -> dict[str, Any]:
     """Tally, record the decision and announce it to the community at once.
 
     The result carries the rule applied (``rule``: ratios, comparisons and the rule in words)
     and the announcement in Chinese and English (``announcement``: ``{"zh", "en"}``), e.g.
     "第1轮表决：应到9人，实到6人，到会人数不少于三分之二，会议有效；……表决通过".
     A second run of the same job returns the recorded result and announces nothing again.
+    ``amount`` (yuan), the budget the application asks for, is kept with the result for the
+    public notice.
     """
     done = session.scalar(select(Decision).where(Decision.job_id == job_id))
     if done is not None:
@@ -116,6 +119,10 @@ def record_tally(session: Session, job_id: int, instance_id: int, voters: list[s
                             .where(Decision.instance_id == instance_id, Decision.kind == "vote")) or 0
     result.update(round=rounds + 1, recused=[r["username"] if isinstance(r, dict) else r for r in recused],
                   recused_reasons=[r for r in recused if isinstance(r, dict)], outcome=outcome_text(result))
+    try:
+        result["amount_fen"] = to_fen(amount) if amount not in (None, "") else None
+    except ValidationError:  # an odd figure in the application does not stop the count
+        result["amount_fen"] = None
     said = result["announcement"]
     result["announcement"] = {
         "zh": f"“{instance.title}”第{result['round']}轮表决：{said['zh']}。",

@@ -24,6 +24,12 @@
     if (question && !window.confirm(question)) event.preventDefault();
   });
 
+  // Print buttons (documents, project records): the browser's own print dialog.
+  document.addEventListener("click", function (event) {
+    var button = event.target.closest && event.target.closest("[data-print]");
+    if (button) window.print();
+  });
+
   // Filters that apply as soon as a choice is made (no inline handlers: the CSP forbids them).
   document.addEventListener("change", function (event) {
     if (event.target.matches("select[data-autosubmit]")) event.target.form.submit();

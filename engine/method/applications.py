@@ -1,0 +1,148 @@
+"""Steps 2-4: the project application as one living document.
+
+The organization writes it once and revises it after each consultation round; a revision
+sends only what changed, the process keeps the merged result. Each completed writing or
+revising task is a version; ``versions`` rebuilds them in order, ``diff`` says what changed
+from one to the next, field by field and, in tables (phases, budget lines), row by row.
+"""
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+
+from engine.core.models import Task
+
+WRITING_TASKS = ("write_application", "revise_application")
+REVISING_TASK = "revise_application"
+# Tasks whose page shows the current application and what changed since the last version.
+READING_TASKS = frozenset({"consultation_meeting", "cast_ballot", "approve_application", "decide_failed_vote",
+                           "purchase_decision"})
+PREFIX = "application_"
+
+
+def _filled(value: Any) -> bool:
+    return value not in (None, "", [], {})
+
+
+@dataclass(frozen=True)
+class Version:
+    number: int
+    task_id: str
+    by: str | None
+    at: datetime | None
+    data: dict  # the application as it stood after this version (application_* fields)
+    sent: dict  # what the writer sent in this version (a revision sends what changed)
+    form_key: str = ""
+    response: str = ""  # the organization's answer to the meeting's suggestions
+
+
+def versions(session, instance_id: int) -> list[Version]:
+    """Every version of the project's application, the first one first."""
+    tasks = session.scalars(select(Task).where(Task.instance_id == instance_id, Task.state == "completed",
+                                               Task.bpmn_id.in_(WRITING_TASKS))
+                            .order_by(Task.completed_at, Task.id)).all()
+    current: dict = {}
+    result = []
+    for number, task in enumerate(tasks, start=1):
+        sent = {k: v for k, v in (task.data or {}).items() if k.startswith(PREFIX) and _filled(v)}
+        current = {**current, **sent}
+        result.append(Version(number, task.id, task.completed_by, task.completed_at, dict(current), sent,
+                              task.form_key or "", str((task.data or {}).get("revision_response") or "")))
+    return result
+
+
+def prefill(schema: dict, current: dict, is_file) -> dict:
+    """The revision form filled with the current version (files excepted: a file stays as it
+    is unless a new one is chosen)."""
+    props = schema.get("properties") or {}
+    return {name: value for name, value in current.items()
+            if name in props and _filled(value) and not is_file(props[name])}
+
+
+@dataclass(frozen=True)
+class RowChange:
+    kind: str  # added | removed | changed
+    key: str  # what names the row (its first text cell) or its number
+    cells: list[tuple[str, dict, Any, Any]] = field(default_factory=list)  # (column, schema, before, after)
+    row: dict = field(default_factory=dict)  # the added or removed row
+
+
+@dataclass(frozen=True)
+class FieldChange:
+    name: str
+    schema: dict
+    kind: str  # added | removed | changed
+    before: Any = None
+    after: Any = None
+    rows: list[RowChange] = field(default_factory=list)
+
+
+def _row_key(row: dict, columns: dict) -> str:
+    for column, prop in columns.items():
+        if prop.get("type") == "string" and isinstance(row.get(column), str) and row[column].strip():
+            return row[column].strip()
+    return ""
+
+
+def _rows_diff(before: list, after: list, columns: dict) -> list[RowChange]:
+    """Rows matched by their first text cell (a budget line's item, a phase's name); rows
+    without one by position."""
+    def keyed(rows):
+        result, seen = {}, {}
+        for index, row in enumerate(rows or []):
+            if not isinstance(row, dict):
+                continue
+            key = _row_key(row, columns) or f"#{index + 1}"
+            seen[key] = seen.get(key, 0) + 1
+            result[key if seen[key] == 1 else f"{key} ({seen[key]})"] = row
+        return result
+    old, new = keyed(before), keyed(after)
+    changes = []
+    for key, row in new.items():
+        if key not in old:
+            changes.append(RowChange("added", key, row=row))
+            continue
+        cells = [(column, prop, old[key].get(column), row.get(column)) for column, prop in columns.items()
+                 if old[key].get(column) != row.get(column)]
+        if cells:
+            changes.append(RowChange("changed", key, cells))
+    changes += [RowChange("removed", key, row=row) for key, row in old.items() if key not in new]
+    return changes
+
+
+def diff(before: dict, after: dict, schema: dict) -> list[FieldChange]:
+    """What changed from ``before`` to ``after``, in the order of the form's fields."""
+    changes = []
+    for name, prop in (schema.get("properties") or {}).items():
+        if not name.startswith(PREFIX):
+            continue
+        old, new = before.get(name), after.get(name)
+        if old == new or (not _filled(old) and not _filled(new)):
+            continue
+        kind = "added" if not _filled(old) else "removed" if not _filled(new) else "changed"
+        items = prop.get("items") or {}
+        if prop.get("type") == "array" and items.get("type") == "object":
+            rows = _rows_diff(old or [], new or [], items.get("properties") or {})
+            if rows:
+                changes.append(FieldChange(name, prop, kind, rows=rows))
+            continue
+        changes.append(FieldChange(name, prop, kind, old, new))
+    return changes
+
+
+@dataclass(frozen=True)
+class Summary:
+    """What the representatives vote on, in brief."""
+    title: str
+    goals: str
+    expected_effect: str
+    phases: list[dict]
+    budget_total: Any
+
+
+def summary(data: dict) -> Summary:
+    return Summary(title=str(data.get("application_title") or ""), goals=str(data.get("application_goals") or ""),
+                   expected_effect=str(data.get("application_expected_effect") or ""),
+                   phases=[p for p in data.get("application_phases") or [] if isinstance(p, dict)],
+                   budget_total=data.get("application_budget_total"))

@@ -166,7 +166,7 @@ def drive_to_ballots(services: Any, instance_id: int, voters: int) -> list[tuple
                 continue
             rows = session.scalars(select(Task).where(Task.instance_id == instance_id, Task.state == "ready")
                                    .order_by(Task.created_at, Task.id)).all()
-            ballots = [(r.id, r.assignee) for r in rows if r.bpmn_id == "cast_ballot"]
+            ballots = [(r.id, r.assignee or "") for r in rows if r.bpmn_id == "cast_ballot"]
             if ballots:
                 return ballots
             row = rows[0]

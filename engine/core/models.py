@@ -41,7 +41,7 @@ ROLE_SCOPE_TYPE = {
 }
 
 
-def utcnow():
+def utcnow() -> datetime:
     return datetime.now(timezone.utc).replace(tzinfo=None)
 
 

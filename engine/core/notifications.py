@@ -3,7 +3,13 @@
 ``notify_task_ready`` is the runtime's hook for every new human task; it runs in the same
 transaction that creates the task, so each task notifies its people exactly once.
 """
+
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
+
 from sqlalchemy import DateTime, String, Text, bindparam, cast, insert, select
+from sqlalchemy.orm import Session
 
 from engine.core.db import table_of
 from engine.core import stepwrites
@@ -27,12 +33,12 @@ _NOTIFY_ROLE = insert(table_of(Notification)).from_select(
              cast(bindparam("p_now", type_=DateTime()), DateTime()))).execution_options(preserve_rowcount=True)
 
 
-def recipients(session, role, scope_type, scope_id):
+def recipients(session: Session, role: str, scope_type: str, scope_id: int | None) -> list[str]:
     """Usernames of active people holding ``role`` in the scope."""
     return list(session.scalars(_RECIPIENTS, {"p_role": role, "p_scope_type": scope_type, "p_scope_id": scope_id}))
 
 
-def notify_task_ready(session, task):
+def notify_task_ready(session: Session, task: Any) -> int:
     """Tell whoever the new ``task`` waits for: its assignee, or everyone who may take it.
 
     One statement either way (the role's people are selected by the insert itself);
@@ -47,7 +53,8 @@ def notify_task_ready(session, task):
         "p_scope_type": task.scope_type, "p_scope_id": task.scope_id}).rowcount
 
 
-def notify(session, usernames, message, job_id=None, task_id=None, now=None):
+def notify(session: Session, usernames: Iterable[str], message: str, job_id: int | None = None,
+           task_id: str | None = None, now: datetime | None = None) -> list[str]:
     """Send ``message`` to each of ``usernames`` once.
 
     With ``job_id``, a second run of the same job sends nothing: the first notification
@@ -65,8 +72,9 @@ def notify(session, usernames, message, job_id=None, task_id=None, now=None):
     return sent
 
 
-def announce_to_community(session, community_id, message, job_id=None, now=None,
-                          roles=("resident_representative", "community_committee")):
+def announce_to_community(session: Session, community_id: int | None, message: str, job_id: int | None = None,
+                          now: datetime | None = None,
+                          roles: Iterable[str] = ("resident_representative", "community_committee")) -> list[str]:
     """The community hears a result: its representatives and its committee."""
     people = []
     for role in roles:

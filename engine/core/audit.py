@@ -32,3 +32,10 @@ def entries(session: Session, page: int = 1, per_page: int = 50,
 
 def actions(session: Session) -> list[str]:
     return list(session.scalars(select(AuditEntry.action).distinct().order_by(AuditEntry.action)))
+
+
+def repeated_targets(session: Session, action: str) -> int:
+    """How many targets have more than one entry of ``action`` (work that was done twice)."""
+    repeated = select(AuditEntry.target).where(AuditEntry.action == action).group_by(AuditEntry.target) \
+        .having(func.count() > 1)
+    return session.scalar(select(func.count()).select_from(repeated.subquery())) or 0

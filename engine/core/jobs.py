@@ -25,7 +25,7 @@ from collections.abc import Callable, Iterable
 from typing import Any, Protocol, cast
 
 from sqlalchemy.orm import Session
-from sqlalchemy import CursorResult, and_, exists, func, or_, select, update
+from sqlalchemy import CursorResult, and_, exists, func, insert, or_, select, update
 
 from engine.core.db import table_of
 from engine.core import audit
@@ -393,3 +393,22 @@ def resume_waiting(session: Session, waiting_for: str, now: datetime) -> int:
     return cast(CursorResult[Any], session.execute(
         update(JOBS).where(JOBS.c.state == "waiting", JOBS.c.waiting_for == waiting_for)
         .values(state="ready", waiting_for=None, run_after=now, error_message=None))).rowcount
+
+
+def add_ready_jobs(session: Session, instance_id: int, topic: str, count: int, now: datetime | None = None) -> None:
+    """``count`` ready jobs of ``topic`` on one instance, in one multi-row INSERT.
+
+    For queue benchmarks and tests (``workers/race.py``); the jobs of real service tasks are
+    created by the runtime when their task starts.
+    """
+    now = now or utcnow()
+    session.execute(insert(Job), [{"instance_id": instance_id, "task_id": str(uuid.uuid4()), "bpmn_id": "noop",
+                                   "name": "noop", "topic": topic, "variables": {}, "state": JobState.READY,
+                                   "retries": 3, "attempts": 0, "priority": 0, "run_after": now,
+                                   "created_at": now} for _ in range(count)])
+
+
+def state_totals(session: Session) -> dict[str, int]:
+    """How many jobs are in each state (all topics)."""
+    rows = session.execute(select(Job.state, func.count()).group_by(Job.state))
+    return {state: count for state, count in rows}

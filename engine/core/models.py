@@ -45,6 +45,14 @@ def utcnow() -> datetime:
     return datetime.now(timezone.utc).replace(tzinfo=None)
 
 
+class ScopeCopy:
+    """The instance's town, community and organization copied onto a row (tasks, events),
+    so that inboxes and reports filter by place without joining the instance."""
+    town_id: Mapped[int | None] = mapped_column(Integer)
+    community_id: Mapped[int | None] = mapped_column(Integer)
+    organization_id: Mapped[int | None] = mapped_column(Integer)
+
+
 class Town(Base):
     __tablename__ = "towns"
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -241,7 +249,7 @@ class StatePart(Base):
     body: Mapped[str] = mapped_column(Text)
 
 
-class Task(Base):
+class Task(ScopeCopy, Base):
     """A human task (user/manual task) as the inbox sees it; one row per activation."""
     __tablename__ = "tasks"
     id: Mapped[str] = mapped_column(String(36), primary_key=True)  # the SpiffWorkflow task id
@@ -253,9 +261,6 @@ class Task(Base):
     step: Mapped[int | None] = mapped_column(Integer)
     scope_type: Mapped[str] = mapped_column(String(20))
     scope_id: Mapped[int] = mapped_column(Integer, default=0)
-    town_id: Mapped[int | None] = mapped_column(Integer)
-    community_id: Mapped[int | None] = mapped_column(Integer)
-    organization_id: Mapped[int | None] = mapped_column(Integer)
     state: Mapped[str] = mapped_column(String(20), default="ready")  # ready | completed | cancelled
     assignee: Mapped[str | None] = mapped_column(String(80))  # fixed by the diagram (e.g. a voter)
     claimed_by: Mapped[str | None] = mapped_column(String(80))
@@ -329,7 +334,7 @@ class Timer(Base):
     __table_args__ = (Index("ix_timers_due", "state", "due_at"),)
 
 
-class Event(Base):
+class Event(ScopeCopy, Base):
     """One lifecycle transition of a task or an instance: the event log that mining reads."""
     __tablename__ = "events"
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
@@ -347,9 +352,6 @@ class Event(Base):
     resource: Mapped[str | None] = mapped_column(String(120))
     role: Mapped[str | None] = mapped_column(String(40))
     step: Mapped[int | None] = mapped_column(Integer)
-    town_id: Mapped[int | None] = mapped_column(Integer)
-    community_id: Mapped[int | None] = mapped_column(Integer)
-    organization_id: Mapped[int | None] = mapped_column(Integer)
     __table_args__ = (
         Index("ix_events_instance", "instance_id", "ts"),
         Index("ix_events_activity", "activity_id", "transition"),

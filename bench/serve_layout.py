@@ -28,7 +28,7 @@ from engine.core.models import Instance, Job, Task, User, utcnow
 from engine.method import funds
 from engine.method.catalog import this_year
 from engine.method.driver import default_choices, fill, make_world
-from engine.wiring import build_services
+from engine.wiring import Services, build_services
 
 KEY = "seven_step_project"
 USERS_BY_ROLE = {"social_organization": "orgstaff", "community_committee": "committee",
@@ -37,7 +37,7 @@ USERS_BY_ROLE = {"social_organization": "orgstaff", "community_committee": "comm
 
 @dataclass
 class World:
-    services: object
+    services: Services
     org_id: int
     item_id: int
     people: dict
@@ -112,7 +112,7 @@ def job_span(world):
     with unit_of_work(world.services.session_factory, readonly=True) as session:
         n, first, last = session.execute(select(func.count(), func.min(Job.completed_at), func.max(Job.completed_at))
                                          .where(Job.state == "completed")).one()
-    return n, (last - first).total_seconds() if n > 1 else 0.0
+    return n, (last - first).total_seconds() if n > 1 and first and last else 0.0
 
 
 @contextmanager
@@ -192,5 +192,5 @@ def run_jobs(url, projects, workers):
     final = counts(world)
     world.services.db.dispose()
     return {"jobs": jobs, "seconds": round(seconds, 2), "wall": round(wall, 2), "workers": workers,
-            "rate": round(jobs / seconds) if seconds else 0, "moved": moved + not_eligible,
+            "rate": round(jobs / seconds) if seconds else 0, "moved": (moved or 0) + (not_eligible or 0),
             "incidents": final["incidents"] + final["waiting"]}

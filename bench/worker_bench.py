@@ -29,7 +29,8 @@ REAL_WORKERS = (1, 2)
 QUEUE_WORKERS = (1, 4)
 
 
-def run_bench(jobs=3000, projects=200, postgres_url=PG_URL, echo=print, parts=("real", "queue")):
+def run_bench(jobs: int = 3000, projects: int = 200, postgres_url: str | None = PG_URL, echo=print,
+              parts=("real", "queue")):
     """Print and return ``[(part, backend, result)]``."""
     rows = []
     backends = [("sqlite", None)] + ([("postgresql", postgres_url)] if postgres_url else [])

@@ -3,9 +3,15 @@
 Both run the same diagram (processes/seven_step_project.bpmn) with the same form data and
 service results. The engine side goes through the public runtime API with a SQLite file,
 one transaction per task or job, as users and workers would; the raw side keeps one
-workflow object in memory and never stores it.
+workflow object in memory and never stores it. Three engine figures:
 
-    python -m bench.engine_bench [--lifecycles N] [--rounds R] [--postgres URL]
+- one process, the instance kept in memory between steps (the cache always hits);
+- every step a cache miss (each step loads its instance from the database);
+- ``sanshe serve``'s process layout (``bench/serve_layout.py``): this process completes the
+  people's tasks, a real ``sanshe worker`` process takes the jobs with the real handlers,
+  several projects at once; steps alternate between the processes as they do in production.
+
+    python -m bench.engine_bench [--lifecycles N] [--rounds R] [--postgres URL] [--serve-projects N]
 """
 import argparse
 import os
@@ -28,6 +34,7 @@ from engine.core.hotcache import HotInstances
 from engine.core.models import Job, Task, User
 from engine.wiring import build_services
 from engine.method.driver import make_world
+from bench.serve_layout import run_lifecycles
 
 KEY = "seven_step_project"
 
@@ -131,9 +138,10 @@ def _engine_side(url, bpmn, forms, **settings):
     return services, world, definition
 
 
-def run(lifecycles=30, rounds=2, postgres_url=None):
+def run(lifecycles=30, rounds=2, postgres_url=None, serve_projects=8):
     """Print and return the ratio persisted / raw; with ``postgres_url`` the engine also runs
-    on PostgreSQL (in a schema of its own, dropped afterwards) in the same interleaved run."""
+    on PostgreSQL (in a schema of its own, dropped afterwards) in the same interleaved run.
+    ``serve_projects`` projects then run at once in the serve layout (0: skip)."""
     bpmn, forms = read_bundle([PROJECT_ROOT / "processes"])
     users_by_role = {"social_organization": "orgstaff", "community_committee": "committee",
                      "town_government": "town", "supervisor": "supervisor"}
@@ -220,7 +228,26 @@ def run(lifecycles=30, rounds=2, postgres_url=None):
           f"({p50 / hot50:.2f}x a cache hit)")
     print(f"ratio persisted / raw: {engine_rate / raw_rate:.2f}x  (vs raw with restricted scripts: "
           f"{engine_rate / sandboxed_rate:.2f}x)")
+    if serve_projects:
+        serve_layout(serve_projects, rounds, postgres_url)
     return engine_rate / raw_rate
+
+
+def serve_layout(projects, rounds, postgres_url=None):
+    """Whole lifecycles in ``sanshe serve``'s process layout, on SQLite (and PostgreSQL)."""
+    cases = [("SQLite", None)] + ([("PostgreSQL", postgres_url)] if postgres_url else [])
+    for backend, admin_url in cases:
+        with ExitStack() as stack:
+            if admin_url:
+                url = stack.enter_context(pg_schema(admin_url, f"bench_serve_{os.getpid()}"))
+            else:
+                url = f"sqlite:///{Path(stack.enter_context(tempfile.TemporaryDirectory())) / 'serve.db'}"
+            r = run_lifecycles(url, projects, workers=1, rounds=rounds)
+        steps = r["tasks"] + r["jobs"]
+        print(f"Sanshe engine, {backend}, serve layout ({r['projects']} projects at once, tasks here, jobs in "
+              f"1 worker process, real handlers): {r['completed'] / r['seconds']:.2f} lifecycles/s, "
+              f"{steps / r['seconds']:.1f} steps/s ({r['tasks']} tasks + {r['jobs']} jobs in {r['seconds']:.1f} s; "
+              f"completed {r['completed']}, incidents {r['incidents']})")
 
 
 def _percentiles(values, which):
@@ -234,8 +261,10 @@ def main():
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--postgres", metavar="URL", help="also run the engine on this PostgreSQL database "
                         "(e.g. postgresql+psycopg://postgres@127.0.0.1:5432/test)")
+    parser.add_argument("--serve-projects", type=int, default=8,
+                        help="projects run at once in the serve layout (0: skip)")
     args = parser.parse_args()
-    run(args.lifecycles, args.rounds, args.postgres)
+    run(args.lifecycles, args.rounds, args.postgres, args.serve_projects)
 
 
 if __name__ == "__main__":

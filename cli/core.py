@@ -262,8 +262,11 @@ def bench_ballots(voters, postgres):
 @bench.command("engine")
 @click.option("--lifecycles", default=30, show_default=True)
 @click.option("--postgres", metavar="URL", default=None, help="Also run the engine on this PostgreSQL database.")
-def bench_engine(lifecycles, postgres):
-    """Seven-step lifecycles per second: persisted engine vs raw SpiffWorkflow in memory."""
+@click.option("--serve-projects", default=8, show_default=True,
+              help="Projects run at once in sanshe serve's process layout (0: skip).")
+def bench_engine(lifecycles, postgres, serve_projects):
+    """Seven-step lifecycles per second: persisted engine vs raw SpiffWorkflow in memory, every
+    step a cache miss, and in sanshe serve's process layout (a real worker process)."""
     from bench.engine_bench import run
 
-    run(lifecycles, postgres_url=postgres)
+    run(lifecycles, postgres_url=postgres, serve_projects=serve_projects)

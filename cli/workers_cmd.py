@@ -91,15 +91,21 @@ def demo(ctx, projects, if_empty, seed, accounts):
 
 
 @bench.command("workers")
-@click.option("--jobs", default=3000, show_default=True, help="Jobs per run.")
-@click.option("--postgres-url", default="postgresql+psycopg://postgres@127.0.0.1:5432/test", show_default=True)
+@click.option("--jobs", default=3000, show_default=True, help="Queue-only jobs per run.")
+@click.option("--projects", default=200, show_default=True, help="Real projects (one job each) per run.")
+@click.option("--part", type=click.Choice(["real", "queue"]), multiple=True,
+              help="Only this part (default: both).")
+@click.option("--postgres-url", default="postgresql+psycopg://postgres@127.0.0.1:5432/test", show_default=True,
+              help="Also on PostgreSQL ('' to skip).")
 @pass_ctx
 @clear_errors
-def bench_workers(ctx, jobs, postgres_url):
-    """Jobs fetched, locked and completed per second, 1 and 4 worker processes, SQLite and PostgreSQL."""
+def bench_workers(ctx, jobs, projects, part, postgres_url):
+    """Jobs per second that move real projects through the real handlers (1 and 2 worker
+    processes), and through the queue alone (1 and 4), on SQLite and PostgreSQL."""
     from bench.worker_bench import run_bench
 
-    run_bench(jobs=jobs, postgres_url=postgres_url, echo=click.echo)
+    run_bench(jobs=jobs, projects=projects, postgres_url=postgres_url or None, echo=click.echo,
+              parts=part or ("real", "queue"))
 
 
 @main.group()

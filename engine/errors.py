@@ -5,6 +5,8 @@ and values, so that an interface can show it in the user's language; a message w
 values is its own template.
 """
 
+from typing import Any
+
 
 class Text(str):
     """An English message with values put into it (``template % values``); it keeps both,
@@ -22,7 +24,7 @@ class Text(str):
 class SansheError(Exception):
     """The operation could not be carried out."""
 
-    def __init__(self, message=None, **details):
+    def __init__(self, message: str | None = None, **details: Any) -> None:
         super().__init__(message or self.__doc__)
         self.message = message or self.__doc__
         self.details = details
@@ -51,7 +53,8 @@ class ValidationError(SansheError):
     diagrams.
     """
 
-    def __init__(self, message=None, errors=None, findings=None):
+    def __init__(self, message: str | None = None, errors: dict[str, Any] | None = None,
+                 findings: list[Any] | None = None) -> None:
         super().__init__(message)
         self.errors = errors or {}
         self.findings = findings or []
@@ -67,7 +70,7 @@ class BusinessRuleError(SansheError):
     Raised by service-task handlers; ``code`` names the BPMN error it maps to.
     """
 
-    def __init__(self, message=None, code="rule_violation", **details):
+    def __init__(self, message: str | None = None, code: str = "rule_violation", **details: Any) -> None:
         super().__init__(message, **details)
         self.code = code
 
@@ -83,7 +86,8 @@ class WaitingError(SansheError):
     two cannot miss each other.
     """
 
-    def __init__(self, message=None, waiting_for="", arrived=None, **details):
+    def __init__(self, message: str | None = None, waiting_for: str = "", arrived: Any | None = None,
+                 **details: Any) -> None:
         super().__init__(message, **details)
         self.waiting_for = waiting_for
         self.arrived = arrived

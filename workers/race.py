@@ -11,44 +11,31 @@ Used by the reliability tests and the worker benchmark (``sanshe bench workers``
 """
 import multiprocessing as mp
 import time
-import uuid
-
-from sqlalchemy import func, insert, select
 
 from engine.config import load_settings
+from engine.core import audit, testing
 from engine.core.db import make_engine, make_session_factory, tune_for_workers, unit_of_work, upgrade_schema
-from engine.core.jobs import JobQueue
+from engine.core.jobs import JobQueue, add_ready_jobs, state_totals
 from engine.core.testing import QueueOnlyRuntime
-from engine.core import audit
-from engine.core.models import AuditEntry, Definition, Instance, Job, utcnow
 from workers.worker import Worker, serve
 
 TOPIC = "bench_noop"
+RUN_ACTION = "bench_run"
 
 
 def _noop(job):
     """The benchmark's handler: one row per run (duplicates would be visible)."""
-    audit.record(job.session, job.worker_id, "bench_run", str(job.job_id))
+    audit.record(job.session, job.worker_id, RUN_ACTION, str(job.job_id))
     return {"ok": True}
 
 
-def fill(url, jobs):
-    """Create the schema and ``jobs`` ready jobs of the no-op topic."""
+def fill(url, count):
+    """Create the schema and ``count`` ready jobs of the no-op topic."""
     engine = make_engine(url)
     upgrade_schema(engine)
     with unit_of_work(make_session_factory(engine)) as session:
-        definition = Definition(key="bench", version=1, content_hash="0" * 64, bpmn_file="bench.bpmn",
-                                bpmn_xml="<definitions/>", forms={}, deployed_by="bench")
-        session.add(definition)
-        session.flush()
-        instance = Instance(definition_id=definition.id, title="bench")
-        session.add(instance)
-        session.flush()
-        now = utcnow()
-        session.execute(insert(Job), [{"instance_id": instance.id, "task_id": str(uuid.uuid4()), "bpmn_id": "noop",
-                                       "name": "noop", "topic": TOPIC, "variables": {}, "state": "ready",
-                                       "retries": 3, "attempts": 0, "priority": 0, "run_after": now,
-                                       "created_at": now} for _ in range(jobs)])
+        instance = testing.bare_instance(session, "bench")
+        add_ready_jobs(session, instance.id, TOPIC, count)
     engine.dispose()
 
 
@@ -67,13 +54,11 @@ def check(url):
     """(completed jobs, jobs run more than once, jobs not completed)."""
     engine = make_engine(url)
     with unit_of_work(make_session_factory(engine), readonly=True) as session:
-        completed = session.scalar(select(func.count()).select_from(Job).where(Job.state == "completed"))
-        left = session.scalar(select(func.count()).select_from(Job).where(Job.state != "completed"))
-        twice = session.scalar(select(func.count()).select_from(
-            select(AuditEntry.target).where(AuditEntry.action == "bench_run").group_by(AuditEntry.target)
-            .having(func.count() > 1).subquery()))
+        totals = state_totals(session)
+        twice = audit.repeated_targets(session, RUN_ACTION)
     engine.dispose()
-    return completed, twice, left
+    completed = totals.get("completed", 0)
+    return completed, twice, sum(totals.values()) - completed
 
 
 def run_case(url, jobs, workers):

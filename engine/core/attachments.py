@@ -50,8 +50,9 @@ def check_quota(session: Session, size: int, uploaded_by: str, task_id: str | No
                             size=USER_QUOTA_BYTES // _MB))
 
 
-def store(session, content, filename, uploaded_by, content_type="application/octet-stream",
-          instance_id=None, task_id=None, field="", folder=""):
+def store(session: Session, content: bytes, filename: str, uploaded_by: str,
+          content_type: str = "application/octet-stream", instance_id: int | None = None, task_id: str | None = None,
+          field: str = "", folder: str = "") -> Attachment:
     """Save one file; in ``folder`` when given (named by its SHA-256), else in the table.
 
     Refused (ValidationError at ``field``) when it is too large or would exceed a quota.
@@ -79,7 +80,7 @@ def store(session, content, filename, uploaded_by, content_type="application/oct
     return attachment
 
 
-def load(session, attachment_id):
+def load(session: Session, attachment_id: int) -> tuple[Attachment, bytes]:
     """(attachment, bytes); NotFoundError when missing (or its file is gone)."""
     attachment = session.get(Attachment, attachment_id)
     if attachment is None:
@@ -92,7 +93,7 @@ def load(session, attachment_id):
     return attachment, attachment.content or b""
 
 
-def reference(attachment, text=False):
+def reference(attachment: Attachment, text: bool = False) -> str | dict[str, Any]:
     """What a form field stores for a file: a dict, or with ``text`` (a string field)
     ``attachment:ID:FILENAME``."""
     if text:
@@ -101,7 +102,7 @@ def reference(attachment, text=False):
             "size": attachment.size, "sha256": attachment.sha256}
 
 
-def kept_for_task(session, value, task_id):
+def kept_for_task(session: Session, value: Any, task_id: str) -> str | dict[str, Any] | None:
     """The reference to the file that ``value`` (a form field's file reference sent back)
     names, written from the stored file (in ``value``'s form), if that file was uploaded for
     this task; else None: a form cannot take in another task's files, nor rename them."""

@@ -1,12 +1,15 @@
 """The audit log of administrative actions: who did what to which object, and when."""
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
 from engine.core.models import AuditEntry, utcnow
 
 
-def record(session, actor, action, target, details=None, ts=None):
+def record(session: Session, actor: str, action: str, target: str, details: dict[str, Any] | None = None,
+           ts: datetime | None = None) -> AuditEntry:
     """Write one entry in the caller's transaction."""
     entry = AuditEntry(ts=ts or utcnow(), actor=actor, action=action, target=target, details=details or {})
     session.add(entry)
@@ -44,3 +47,10 @@ def actions(session) -> list[str]:
 def actors(session) -> list[str]:
     """The usernames that did something recorded so far."""
     return list(session.scalars(select(AuditEntry.actor).distinct().order_by(AuditEntry.actor)))
+
+
+def repeated_targets(session: Session, action: str) -> int:
+    """How many targets have more than one entry of ``action`` (work that was done twice)."""
+    repeated = select(AuditEntry.target).where(AuditEntry.action == action).group_by(AuditEntry.target) \
+        .having(func.count() > 1)
+    return session.scalar(select(func.count()).select_from(repeated.subquery())) or 0

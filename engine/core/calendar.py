@@ -7,6 +7,7 @@ same SQL computes plain and working-day durations. Days are counted in local tim
 """
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from typing import Any
 
 from engine.errors import Text, ValidationError
 
@@ -24,15 +25,15 @@ class WorkingCalendar:
     weekend: tuple = WEEKEND
 
     @classmethod
-    def from_settings(cls, settings):
+    def from_settings(cls, settings: Any) -> "WorkingCalendar":
         """The calendar configured by ``SANSHE_CALENDAR_HOLIDAYS`` and ``SANSHE_CALENDAR_UTC_OFFSET_HOURS``."""
         return cls(holidays=parse_holidays(getattr(settings, "calendar_holidays", "")),
                    utc_offset_hours=float(getattr(settings, "calendar_utc_offset_hours", 0.0)))
 
-    def is_working(self, day):
+    def is_working(self, day: date) -> bool:
         return day.weekday() not in self.weekend and day not in self.holidays
 
-    def day_table(self, first_day, last_day):
+    def day_table(self, first_day: date, last_day: date) -> list[tuple[int, int, int]]:
         """Rows ``(day_number, working_days_before, working)`` for every day in the range.
 
         ``day_number`` counts days since 1970-01-01 (local time); ``working_days_before``
@@ -47,7 +48,7 @@ class WorkingCalendar:
             day += timedelta(days=1)
         return rows
 
-    def working_seconds(self, start, end):
+    def working_seconds(self, start: datetime, end: datetime) -> float:
         """Working seconds between two naive UTC datetimes (the reference the SQL follows)."""
         if end < start:
             return -self.working_seconds(end, start)
@@ -63,7 +64,7 @@ class WorkingCalendar:
         return total
 
 
-def parse_holidays(text):
+def parse_holidays(text: str) -> frozenset[date]:
     """``"2024-10-01,2024-10-02 2024-10-03"`` -> a frozenset of dates."""
     days = set()
     for token in (text or "").replace(",", " ").split():

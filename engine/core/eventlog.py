@@ -26,8 +26,9 @@ class EventBatch:
         self.listeners = listeners
         self.rows: list[dict[str, Any]] = []
 
-    def add(self, transition, activity_id, activity_name="", activity_type="userTask", task_id=None,
-            resource=None, role=None, step=None, ts=None):
+    def add(self, transition: str, activity_id: str, activity_name: str = "", activity_type: str = "userTask",
+            task_id: str | None = None, resource: str | None = None, role: str | None = None, step: int | None = None,
+            ts: datetime | None = None) -> None:
         inst = self.instance
         self.rows.append({
             "ts": ts or self.now, "instance_id": inst.id, "definition_id": self.definition.id,
@@ -38,10 +39,11 @@ class EventBatch:
             "organization_id": inst.organization_id, "seq": None,
         })
 
-    def task(self, transition, row, resource=None, activity_type="userTask", ts=None):
+    def task(self, transition: str, row: Any, resource: str | None = None, activity_type: str = "userTask",
+             ts: datetime | None = None) -> None:
         self.add(transition, row.bpmn_id, row.name, activity_type, row.id, resource, row.role, row.step, ts)
 
-    def job(self, transition, job, resource=None):
+    def job(self, transition: str, job: Any, resource: str | None = None) -> None:
         """A service task's transition (``job`` is its Job row or the same values)."""
         self.add(transition, job.bpmn_id, job.name, "serviceTask", job.task_id, resource, None, job.step)
 

@@ -77,11 +77,11 @@ def with_choices(schema: dict[str, Any], offers: Mapping[str, Offer], session: A
     return schema
 
 
-def field_path(error):
+def field_path(error: Any) -> str:
     return ".".join(str(part) for part in error.absolute_path)
 
 
-def validate_form(schema, data):
+def validate_form(schema: dict[str, Any], data: dict[str, Any]) -> dict[str, list[Text]]:
     """Return ``{field_path: [messages]}`` for ``data``; empty when it is valid.
 
     Fields the form does not define are refused too, so a form with wrong fields changes

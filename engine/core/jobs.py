@@ -18,14 +18,14 @@ Lock expiry and backoff follow the queue's ``clock`` (wall time); event timestam
 the runtime's clock, which a demo may run on simulated time.
 """
 import uuid
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from types import SimpleNamespace
-from typing import Any, Protocol
+from collections.abc import Callable, Iterable
+from typing import Any, Protocol, cast
 
-from sqlalchemy import and_, exists, func, or_, select, update
 from sqlalchemy.orm import Session
+from sqlalchemy import CursorResult, and_, exists, func, insert, or_, select, update
 
 from engine.core.db import table_of
 from engine.core import audit
@@ -79,7 +79,7 @@ class LockedJob:
     lock_token: str
     lock_expires_at: datetime
 
-    def as_dict(self):
+    def as_dict(self) -> dict[str, Any]:
         return {"id": self.id, "instance_id": self.instance_id, "task_id": self.task_id,
                 "activity_id": self.bpmn_id, "activity_name": self.name, "topic": self.topic,
                 "step": self.step, "variables": self.variables, "attempts": self.attempts,
@@ -90,30 +90,30 @@ class LockedJob:
 @dataclass
 class JobContext:
     """What a handler sees: the job's task data and a session inside the job's transaction."""
-    session: object
+    session: Session
     job: Job
     worker_id: str
     now: datetime
-    settings: object = None
+    settings: Any = None
     variables: dict = field(init=False)
 
     def __post_init__(self):
         self.variables = dict(self.job.variables or {})
 
     @property
-    def job_id(self):
+    def job_id(self) -> int:
         return self.job.id
 
     @property
-    def instance_id(self):
+    def instance_id(self) -> int:
         return self.job.instance_id
 
     @property
-    def params(self):
+    def params(self) -> dict[str, Any]:
         return self.variables.get("params") or {}
 
     @property
-    def project(self):
+    def project(self) -> dict[str, Any]:
         return self.variables.get("project") or {}
 
 
@@ -126,7 +126,7 @@ def _lock_row(session, job_id):
     return job
 
 
-def list_jobs(session, state=None, limit=500):
+def list_jobs(session: Session, state: str | None = None, limit: int = 500) -> list[Job]:
     """Jobs in ``state`` (all states for None), oldest first."""
     query = select(Job).order_by(Job.id).limit(limit)
     if state is not None:
@@ -184,7 +184,8 @@ class JobQueue:
             return False
         return bool(session.scalar(select(exists().where(_available(topics, self.clock())))))
 
-    def fetch_and_lock(self, session, topics, worker_id, max_jobs=1, lock_seconds=None):
+    def fetch_and_lock(self, session: Session, topics: Iterable[str], worker_id: str, max_jobs: int = 1,
+                       lock_seconds: float | None = None) -> list[LockedJob]:
         """Lock up to ``max_jobs`` available jobs of ``topics`` for ``worker_id``; oldest first
         within the highest priority. Returns a list of ``LockedJob``."""
         topics = [t for t in topics or () if t]
@@ -227,7 +228,7 @@ class JobQueue:
             batch.flush(session)
 
     # -- acting on a locked job ------------------------------------------------------------
-    def owned(self, session, job_id, worker_id, lock_token):
+    def owned(self, session: Session, job_id: int, worker_id: str, lock_token: str) -> Job:
         """The job row, locked for this transaction, if ``worker_id`` still holds its lock."""
         job = _lock_row(session, job_id)
         if job.state != "locked":
@@ -236,12 +237,15 @@ class JobQueue:
             raise LockLostError(f"Job {job_id} is locked by another worker now (your lock expired).")
         return job
 
-    def extend_lock(self, session, job_id, worker_id, lock_token, lock_seconds=None):
+    def extend_lock(self, session: Session, job_id: int, worker_id: str, lock_token: str,
+                    lock_seconds: float | None = None) -> datetime:
         job = self.owned(session, job_id, worker_id, lock_token)
-        job.lock_expires_at = self.clock() + timedelta(seconds=lock_seconds or self.settings.job_lock_seconds)
-        return job.lock_expires_at
+        expires = self.clock() + timedelta(seconds=lock_seconds or self.settings.job_lock_seconds)
+        job.lock_expires_at = expires
+        return expires
 
-    def complete(self, session, job_id, worker_id, lock_token, result=None):
+    def complete(self, session: Session, job_id: int, worker_id: str, lock_token: str,
+                 result: dict[str, Any] | None = None) -> Job:
         """Complete the job with ``result``; the instance moves on in this transaction."""
         job = self.owned(session, job_id, worker_id, lock_token)
         self._complete(session, job, result or {}, worker_id)
@@ -260,7 +264,8 @@ class JobQueue:
             return
         self.runtime.complete_job(session, job, result, worker_id)  # writes the job row too
 
-    def bpmn_error(self, session, job_id, worker_id, lock_token, code, message="", variables=None):
+    def bpmn_error(self, session: Session, job_id: int, worker_id: str, lock_token: str, code: str, message: str = "",
+                   variables: dict[str, Any] | None = None) -> Job:
         """Route the job's task to the diagram's error boundary event for ``code``."""
         job = self.owned(session, job_id, worker_id, lock_token)
         self._bpmn_error(session, job, code, message, variables, worker_id)
@@ -276,7 +281,8 @@ class JobQueue:
             job.worker_id = job.lock_token = job.lock_expires_at = None
         # caught: the runtime wrote the job row with the instance's step
 
-    def fail(self, session, job_id, worker_id, lock_token, message, details="", retries=None, retry_seconds=None):
+    def fail(self, session: Session, job_id: int, worker_id: str, lock_token: str, message: str, details: str = "",
+             retries: int | None = None, retry_seconds: float | None = None) -> Job:
         """Report a failure. With retries left the job is ready again after a backoff of
         ``job_backoff_seconds ** attempts`` (or ``retry_seconds``); at zero it is an incident."""
         job = self.owned(session, job_id, worker_id, lock_token)
@@ -293,7 +299,8 @@ class JobQueue:
             job.state = "incident"
         return job
 
-    def park(self, session, job_id, worker_id, lock_token, waiting_for, message):
+    def park(self, session: Session, job_id: int, worker_id: str, lock_token: str, waiting_for: str,
+             message: str) -> Job:
         """Set the locked job aside as ``waiting`` for ``waiting_for`` (no retry is used).
 
         The attempt does not count: the job runs again as if for the first time once
@@ -309,7 +316,7 @@ class JobQueue:
         job.worker_id = job.lock_token = job.lock_expires_at = None
         return job
 
-    def reroute_waiting(self, session, job_id, code, message, actor):
+    def reroute_waiting(self, session: Session, job_id: int, code: str, message: str, actor: str) -> Job:
         """Give up waiting: route the waiting job's task to the diagram's error path ``code``.
 
         Raises ConflictError when the job is not waiting or the diagram has no such path.
@@ -322,17 +329,18 @@ class JobQueue:
             raise ConflictError("The diagram has no other way on from this step.")
         return job
 
-    def release(self, session, job_ids, worker_id, lock_token):
+    def release(self, session: Session, job_ids: Iterable[int], worker_id: str, lock_token: str) -> int:
         """Give locked jobs back unprocessed (a worker shutting down); returns how many."""
         if not job_ids:
             return 0
-        result = session.execute(
+        result = cast(CursorResult[Any], session.execute(
             update(JOBS).where(JOBS.c.id.in_(list(job_ids)), JOBS.c.state == "locked",
                                JOBS.c.worker_id == worker_id, JOBS.c.lock_token == lock_token)
-            .values(state="ready", worker_id=None, lock_token=None, lock_expires_at=None))
+            .values(state="ready", worker_id=None, lock_token=None, lock_expires_at=None)))
         return result.rowcount
 
-    def execute(self, session, job_id, worker_id, lock_token, handler):
+    def execute(self, session: Session, job_id: int, worker_id: str, lock_token: str,
+                handler: Callable[[JobContext], dict[str, Any] | None]) -> dict[str, Any]:
         """Run ``handler(JobContext)`` and complete the job, in the caller's transaction.
 
         The handler's effects and the completion commit together or not at all: a worker
@@ -349,16 +357,16 @@ class JobQueue:
         self._complete(session, job, result, worker_id)
         return result
 
-    def waiting(self, session, prefix=""):
+    def waiting(self, session: Session, prefix: str = "") -> list[Job]:
         """Jobs waiting for something whose key starts with ``prefix``, oldest first."""
         return list(session.scalars(select(Job).where(Job.state == "waiting", Job.waiting_for.startswith(prefix, autoescape=True))
                                     .order_by(Job.id)))
 
     # -- incidents -------------------------------------------------------------------------
-    def incidents(self, session, limit=200):
+    def incidents(self, session: Session, limit: int = 200) -> list[Job]:
         return list_jobs(session, "incident", limit)
 
-    def retry_incident(self, session, job_id, retries=None, actor="admin"):
+    def retry_incident(self, session: Session, job_id: int, retries: int | None = None, actor: str = "admin") -> Job:
         """Put an incident back in the queue with ``retries`` (default: the configured count)."""
         job = _lock_row(session, job_id)
         if job.state != "incident":
@@ -370,18 +378,37 @@ class JobQueue:
                      {"topic": job.topic, "error": job.error_message, "retries": job.retries}, ts=self.clock())
         return job
 
-    def counts(self, session):
+    def counts(self, session: Session) -> dict[tuple[str, str], int]:
         """How many jobs are in each state, per topic: {(topic, state): n}."""
         rows = session.execute(select(Job.topic, Job.state, func.count()).group_by(Job.topic, Job.state))
         return {(topic, state): n for topic, state, n in rows}
 
 
-def resume_waiting(session, waiting_for, now):
+def resume_waiting(session: Session, waiting_for: str, now: datetime) -> int:
     """Put the jobs waiting for ``waiting_for`` back in the queue, due now; returns how many.
 
     Called by whatever provides what they wait for, in its own transaction, so the jobs run
     exactly when the change they need is committed.
     """
-    return session.execute(
+    return cast(CursorResult[Any], session.execute(
         update(JOBS).where(JOBS.c.state == "waiting", JOBS.c.waiting_for == waiting_for)
-        .values(state="ready", waiting_for=None, run_after=now, error_message=None)).rowcount
+        .values(state="ready", waiting_for=None, run_after=now, error_message=None))).rowcount
+
+
+def add_ready_jobs(session: Session, instance_id: int, topic: str, count: int, now: datetime | None = None) -> None:
+    """``count`` ready jobs of ``topic`` on one instance, in one multi-row INSERT.
+
+    For queue benchmarks and tests (``workers/race.py``); the jobs of real service tasks are
+    created by the runtime when their task starts.
+    """
+    now = now or utcnow()
+    session.execute(insert(Job), [{"instance_id": instance_id, "task_id": str(uuid.uuid4()), "bpmn_id": "noop",
+                                   "name": "noop", "topic": topic, "variables": {}, "state": JobState.READY,
+                                   "retries": 3, "attempts": 0, "priority": 0, "run_after": now,
+                                   "created_at": now} for _ in range(count)])
+
+
+def state_totals(session: Session) -> dict[str, int]:
+    """How many jobs are in each state (all topics)."""
+    rows = session.execute(select(Job.state, func.count()).group_by(Job.state))
+    return {state: count for state, count in rows}

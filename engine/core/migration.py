@@ -12,8 +12,11 @@ can and records each move in the audit log. An instance cannot move when
   load, exactly as the run would do it).
 """
 from dataclasses import dataclass, field
+from collections.abc import Iterable
+from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from engine.core import audit, paths
 from engine.core.deployments import get_definition
@@ -39,11 +42,11 @@ class MigrationCheck:
     preview: paths.Preview = field(default_factory=paths.Preview)
 
     @property
-    def can_move(self):
+    def can_move(self) -> bool:
         return not self.reasons
 
 
-def candidates(session, target, from_definition_id=None):
+def candidates(session: Session, target: Definition, from_definition_id: int | None = None) -> list[Instance]:
     """Running instances of the target's process on an older version (or on one version)."""
     query = (select(Instance).join(Definition, Definition.id == Instance.definition_id)
              .where(Instance.status == "running", Definition.key == target.key, Definition.version < target.version)
@@ -53,13 +56,14 @@ def candidates(session, target, from_definition_id=None):
     return list(session.scalars(query))
 
 
-def check_instance(session, runtime, instance, target, try_on_copy=True):
+def check_instance(session: Session, runtime: Any, instance: Instance, target: Definition,
+                   try_on_copy: bool = True) -> MigrationCheck:
     """Whether ``instance`` can move onto ``target``; writes nothing.
 
     With ``try_on_copy`` the move itself is also tried on a copy (a caller about to move it
     for real learns the same from the real move).
     """
-    current = session.get(Definition, instance.definition_id)
+    current = session.get_one(Definition, instance.definition_id)
     check = MigrationCheck(instance.id, instance.title, current.version, target.version,
                            waiting_at=_waiting_at(session, instance.id))
     if instance.status != "running":
@@ -100,14 +104,16 @@ def check_instance(session, runtime, instance, target, try_on_copy=True):
     return check
 
 
-def dry_run(session, runtime, target_id, from_definition_id=None):
+def dry_run(session: Session, runtime: Any, target_id: int,
+            from_definition_id: int | None = None) -> list[MigrationCheck]:
     """A ``MigrationCheck`` for every candidate instance; changes nothing."""
     target = get_definition(session, target_id)
     return [check_instance(session, runtime, instance, target)
             for instance in candidates(session, target, from_definition_id)]
 
 
-def migrate(session, runtime, target_id, actor, from_definition_id=None, instance_ids=None):
+def migrate(session: Session, runtime: Any, target_id: int, actor: str, from_definition_id: int | None = None,
+            instance_ids: Iterable[int] | None = None) -> list[MigrationCheck]:
     """Move every candidate that can move onto ``target_id``; each move is audited.
 
     ``instance_ids`` limits the run to those instances. Instances that cannot move are

@@ -45,8 +45,16 @@ ROLE_SCOPE_TYPE = {
 }
 
 
-def utcnow():
+def utcnow() -> datetime:
     return datetime.now(timezone.utc).replace(tzinfo=None)
+
+
+class ScopeCopy:
+    """The instance's town, community and organization copied onto a row (tasks, events),
+    so that inboxes and reports filter by place without joining the instance."""
+    town_id: Mapped[int | None] = mapped_column(Integer)
+    community_id: Mapped[int | None] = mapped_column(Integer)
+    organization_id: Mapped[int | None] = mapped_column(Integer)
 
 
 class Town(Base):
@@ -245,7 +253,7 @@ class StatePart(Base):
     body: Mapped[str] = mapped_column(Text)
 
 
-class Task(Base):
+class Task(ScopeCopy, Base):
     """A human task (user/manual task) as the inbox sees it; one row per activation."""
     __tablename__ = "tasks"
     id: Mapped[str] = mapped_column(String(36), primary_key=True)  # the SpiffWorkflow task id
@@ -257,9 +265,6 @@ class Task(Base):
     step: Mapped[int | None] = mapped_column(Integer)
     scope_type: Mapped[str] = mapped_column(String(20))
     scope_id: Mapped[int] = mapped_column(Integer, default=0)
-    town_id: Mapped[int | None] = mapped_column(Integer)
-    community_id: Mapped[int | None] = mapped_column(Integer)
-    organization_id: Mapped[int | None] = mapped_column(Integer)
     state: Mapped[str] = mapped_column(String(20), default="ready")  # ready | completed | cancelled
     assignee: Mapped[str | None] = mapped_column(String(80))  # fixed by the diagram (e.g. a voter)
     claimed_by: Mapped[str | None] = mapped_column(String(80))
@@ -349,7 +354,7 @@ class Timer(Base):
     __table_args__ = (Index("ix_timers_due", "state", "due_at"),)
 
 
-class Event(Base):
+class Event(ScopeCopy, Base):
     """One lifecycle transition of a task or an instance: the event log that mining reads."""
     __tablename__ = "events"
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
@@ -367,9 +372,6 @@ class Event(Base):
     resource: Mapped[str | None] = mapped_column(String(120))
     role: Mapped[str | None] = mapped_column(String(40))
     step: Mapped[int | None] = mapped_column(Integer)
-    town_id: Mapped[int | None] = mapped_column(Integer)
-    community_id: Mapped[int | None] = mapped_column(Integer)
-    organization_id: Mapped[int | None] = mapped_column(Integer)
     # Order within the case (1, 2, ...): the order the engine wrote the events in. Events of
     # one step share a timestamp, so only this tells which came first.
     seq: Mapped[int | None] = mapped_column(Integer)

@@ -8,8 +8,11 @@ Every other timer still fires; the scheduler itself never stops for one instance
 """
 import logging
 from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
 
 from engine.core import audit, notifications
 from engine.core.db import transient, unit_of_work
@@ -28,7 +31,7 @@ class SchedulerPass:
     reminded: int = 0
 
 
-def run_pass(runtime, session_factory):
+def run_pass(runtime: Any, session_factory: sessionmaker[Session]) -> SchedulerPass:
     """Fire the timers due now by the runtime's clock; returns a :class:`SchedulerPass`."""
     result = SchedulerPass()
     with unit_of_work(session_factory, readonly=True) as session:
@@ -53,14 +56,14 @@ def run_pass(runtime, session_factory):
     return result
 
 
-def timer_incident(session, timer_id, message):
+def timer_incident(session: Session, timer_id: int, message: str) -> None:
     """Record that firing the timer failed: it is no longer due until retried."""
     timer = session.get(Timer, timer_id)
     if timer is not None and timer.state == "waiting":
         timer.state, timer.error_message = "incident", message
 
 
-def timer_incidents(session, instance_id=None, limit=200):
+def timer_incidents(session: Session, instance_id: int | None = None, limit: int = 200) -> list[Timer]:
     """Timers whose firing failed (all instances, or one), oldest first."""
     query = select(Timer).where(Timer.state == "incident").order_by(Timer.id).limit(limit)
     if instance_id is not None:
@@ -68,7 +71,7 @@ def timer_incidents(session, instance_id=None, limit=200):
     return list(session.scalars(query))
 
 
-def retry_timer(session, timer_id, now, actor="admin"):
+def retry_timer(session: Session, timer_id: int, now: datetime, actor: str = "admin") -> Timer:
     """Make a timer incident due again now (the scheduler fires it at its next pass)."""
     timer = session.scalar(select(Timer).where(Timer.id == timer_id).with_for_update())
     if timer is None or timer.state != "incident":

@@ -9,7 +9,7 @@ from alembic.config import Config
 from engine.core.db import MIGRATIONS_DIR
 
 
-def regenerate_initial():
+def regenerate_initial() -> None:
     versions = MIGRATIONS_DIR / "versions"
     for old in versions.glob("0001_*.py"):
         old.unlink()

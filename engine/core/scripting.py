@@ -27,19 +27,19 @@ from engine.core.spiff import PythonScriptEngine, TaskDataEnvironment
 class RestrictedEnvironment(TaskDataEnvironment):
     """Evaluates diagram code checked, size-guarded, with safe builtins and a deadline."""
 
-    def __init__(self, timeout=1.0, extra_builtins=None):
+    def __init__(self, timeout: float = 1.0, extra_builtins: dict[str, Any] | None = None) -> None:
         # The builtins live under `__builtins__` (not as globals) so task data may use
         # names like `max` without tripping the library's overwrite check.
         self.builtins = {**SAFE_BUILTINS, **(extra_builtins or {})}
         super().__init__({"__builtins__": self.builtins})
         self.timeout = timeout
 
-    def evaluate(self, expression, context, external_context=None):
+    def evaluate(self, expression: str, context: dict[str, Any], external_context: dict[str, Any] | None = None) -> Any:
         code = compile_restricted(expression, "eval")
         scope = {**(external_context or {}), **context, "__builtins__": self.builtins}
         return self._run(lambda: eval(code, scope), scope)
 
-    def execute(self, script, context, external_context=None):
+    def execute(self, script: str, context: dict[str, Any], external_context: dict[str, Any] | None = None) -> bool:
         code = compile_restricted(script, "exec")
         self.check_for_overwrite(context, external_context or {})
         context.update(external_context or {})
@@ -50,7 +50,7 @@ class RestrictedEnvironment(TaskDataEnvironment):
             self._remove_globals_and_functions_from_context(context, external_context)
         return True
 
-    def call_service(self, context, **kwargs):
+    def call_service(self, context: dict[str, Any], **kwargs: Any) -> None:
         raise NotImplementedError("service tasks are completed by workers, not by scripts")
 
     def _run(self, call, scope):
@@ -92,7 +92,7 @@ class SandboxedEnvironment(RestrictedEnvironment):
 class RestrictedScriptEngine(PythonScriptEngine):
     """SpiffWorkflow's script engine over a ``RestrictedEnvironment``."""
 
-    def validate(self, expression):
+    def validate(self, expression: str) -> None:
         problems = check_expression(expression, "eval")
         if problems:
             raise ScriptRejected("; ".join(problems))

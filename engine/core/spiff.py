@@ -8,6 +8,7 @@ from collections import namedtuple
 from datetime import datetime, timedelta, timezone
 from io import BytesIO
 from typing import Any
+from collections.abc import Iterable
 
 from lxml import etree
 from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException  # noqa: F401 (for validation)
@@ -29,6 +30,12 @@ from SpiffWorkflow.util.task import TaskState
 
 from engine.core import spiff_compat
 
+# A task of a BPMN workflow (a ``SpiffWorkflow.task.Task``). The library types its
+# ``task_spec`` as the generic ``TaskSpec``, without the BPMN attributes every spec here
+# has (``bpmn_id``, ``event_definition``, ``operation_params`` ...), so for the checker the
+# alias stays loose; it names what is passed for readers.
+BpmnTask = Any
+
 
 class ExternalServiceTask(ServiceTask):
     """A service task whose work is done by an external worker.
@@ -42,7 +49,7 @@ class ExternalServiceTask(ServiceTask):
         return None
 
     @property
-    def topic(self):
+    def topic(self) -> str:
         return self.operation_name
 
 
@@ -53,11 +60,12 @@ class SanshePythonParser(SpiffBpmnParser):
     }
 
 
-def make_parser(validate=True):
+def make_parser(validate: bool = True) -> SanshePythonParser:
     return SanshePythonParser(validator=VALIDATOR if validate else None)
 
 
-def parse_process(bpmn_xml, filename="diagram.bpmn", process_id=None, validate=True):
+def parse_process(bpmn_xml: str | bytes, filename: str = "diagram.bpmn", process_id: str | None = None,
+                  validate: bool = True) -> tuple[str, Any, dict[str, Any]]:
     """Parse one BPMN document; returns ``(process_id, spec, subprocess_specs)``.
 
     ``process_id`` defaults to the file's one process to run (:func:`main_process_id`).
@@ -78,7 +86,7 @@ def parse_process(bpmn_xml, filename="diagram.bpmn", process_id=None, validate=T
     return process_id, spec, subprocess_specs
 
 
-def connect_multi_instance(spec, subprocess_specs):
+def connect_multi_instance(spec: Any, subprocess_specs: dict[str, Any]) -> None:
     """Let every multi-instance task hear its instances finish.
 
     The library connects a multi-instance task to its child spec's ``completed_event``
@@ -102,12 +110,12 @@ BPMN_NS = {"bpmn": "http://www.omg.org/spec/BPMN/20100524/MODEL"}
 class ProcessChoiceError(ValueError):
     """A file does not hold exactly one process to run; ``pools`` names the candidates."""
 
-    def __init__(self, message, pools=()):
+    def __init__(self, message: str, pools: Iterable[str] = ()) -> None:
         super().__init__(message)
         self.pools = list(pools)
 
 
-def executable_process_ids(tree):
+def executable_process_ids(tree: Any) -> list[str]:
     """Ids of the processes a file runs on its own: executable ones (all of them when none
     is marked executable) that no call activity of the file calls."""
     root = tree.getroot() if hasattr(tree, "getroot") else tree
@@ -117,7 +125,7 @@ def executable_process_ids(tree):
     return [p.get("id") for p in executable if p.get("id") not in called]
 
 
-def pool_names(tree):
+def pool_names(tree: Any) -> dict[str, str]:
     """``{process id: what people call it}``: the pool (participant) name, else the process name."""
     root = tree.getroot() if hasattr(tree, "getroot") else tree
     names = {p.get("id"): p.get("name") or p.get("id") for p in root.findall("bpmn:process", BPMN_NS)}
@@ -127,7 +135,7 @@ def pool_names(tree):
     return names
 
 
-def main_process_id(tree):
+def main_process_id(tree: Any) -> str:
     """The id of the one process the file runs.
 
     Sanshe runs one process (pool) per file. A collaboration of several executable pools,
@@ -181,7 +189,7 @@ def lanes_by_role(tree: Any) -> None:
 TIMER_KINDS = ("timeDuration", "timeDate", "timeCycle")
 
 
-def iso_timer_value(kind, text):
+def iso_timer_value(kind: str, text: str) -> bool:
     """Whether ``text`` is an ISO 8601 value the library runs for a timer of ``kind``
     (``P7D``, ``2027-01-01T09:00:00+08:00``, ``R3/PT1H``, ``R/2027-01-01T09:00:00/P1D``)."""
     text = text.strip()
@@ -201,7 +209,7 @@ def iso_timer_value(kind, text):
     return False
 
 
-def timer_expression(kind, text):
+def timer_expression(kind: str, text: str | None) -> str:
     """The Python expression the library evaluates for a timer text from a diagram.
 
     - ISO 8601 text as the standard writes it (``P7D``) is that text;
@@ -216,7 +224,7 @@ def timer_expression(kind, text):
     return text
 
 
-def standard_timer_texts(tree):
+def standard_timer_texts(tree: Any) -> None:
     """Rewrite the timer texts of a parsed diagram to the expressions the library evaluates
     (:func:`timer_expression`); the element lines stay as they were."""
     root = tree.getroot() if hasattr(tree, "getroot") else tree
@@ -227,12 +235,12 @@ def standard_timer_texts(tree):
 
 # --- task inspection used by the runtime ------------------------------------------------
 
-def task_label(task):
+def task_label(task: BpmnTask) -> str:
     """What people call a task: its name in the diagram, else its element id."""
     return task.task_spec.bpmn_name or task.task_spec.bpmn_id
 
 
-def task_properties(task):
+def task_properties(task: BpmnTask) -> dict[str, Any]:
     """The spiffworkflow:properties of a task's spec (multi-instance children inherit)."""
     spec = task.task_spec
     props = getattr(spec, "extensions", {}).get("properties")
@@ -241,7 +249,7 @@ def task_properties(task):
     return props or {}
 
 
-def open_tasks(workflow):
+def open_tasks(workflow: BpmnWorkflow) -> tuple[list[BpmnTask], list[BpmnTask], list[BpmnTask]]:
     """``(human, services, timers)``: READY manual tasks, STARTED external service tasks and
     WAITING timer events, found in one pass over the task tree."""
     human, services, timers = [], [], []
@@ -256,7 +264,7 @@ def open_tasks(workflow):
     return human, services, timers
 
 
-def timer_due(task):
+def timer_due(task: BpmnTask) -> datetime | None:
     """The UTC due time of a waiting timer (naive), or None when it will not fire again."""
     value = task.task_spec.event_definition.details(task).value
     if isinstance(value, dict):  # a cycle with no runs left (one with runs left gives its next time)
@@ -266,7 +274,7 @@ def timer_due(task):
     return TimerEventDefinition.get_datetime(value).astimezone(timezone.utc).replace(tzinfo=None)
 
 
-def force_timer(task):
+def force_timer(task: BpmnTask) -> None:
     """Make a waiting timer due now, then let the workflow notice it.
 
     A cycle keeps its count and interval (only its next time moves, so the next run is one
@@ -285,13 +293,13 @@ def force_timer(task):
         task.workflow.top_workflow.refresh_timers()
 
 
-def is_waiting_timer(task):
+def is_waiting_timer(task: BpmnTask) -> bool:
     """Whether ``task`` is a timer event still waiting (a cycle with runs left, say)."""
     return task.state == TaskState.WAITING and isinstance(getattr(task.task_spec, "event_definition", None),
                                                           TimerEventDefinition)
 
 
-def is_iso_duration(text):
+def is_iso_duration(text: str) -> bool:
     """Whether ``text`` is an ISO 8601 duration the library can use (e.g. ``P7D``)."""
     try:
         return text.upper().startswith("P") and bool(TimerEventDefinition.parse_iso_duration(text))
@@ -299,7 +307,7 @@ def is_iso_duration(text):
         return False
 
 
-def duration_from(expression, start):
+def duration_from(expression: str | None, start: datetime) -> datetime | None:
     """``start`` plus an ISO 8601 duration such as ``P7D`` (None for an empty expression)."""
     if not expression:
         return None
@@ -307,7 +315,7 @@ def duration_from(expression, start):
     return start + TimerEventDefinition.get_timedelta_from_start(parsed, start)
 
 
-def service_params(task):
+def service_params(task: BpmnTask) -> tuple[dict[str, Any], dict[str, str]]:
     """``(evaluated, sources)`` of a service task's parameters."""
     spec = task.task_spec
     sources = {name: param["value"] for name, param in spec.operation_params.items()}
@@ -315,17 +323,17 @@ def service_params(task):
     return evaluated, sources
 
 
-def complete_service(task, result):
+def complete_service(task: BpmnTask, result: dict[str, Any]) -> None:
     task.data[task.task_spec.result_variable] = result
     task.complete()
 
 
-def run_user_task(task, data):
+def run_user_task(task: BpmnTask, data: dict[str, Any]) -> None:
     task.data.update(data)
     task.run()
 
 
-def throw_error(workflow, task, code, message):
+def throw_error(workflow: BpmnWorkflow, task: BpmnTask, code: str, message: str) -> bool:
     """Route a BPMN error raised by ``task``'s worker to the error boundary event.
 
     Returns False when nothing in the diagram catches it (the task stays STARTED).
@@ -337,33 +345,33 @@ def throw_error(workflow, task, code, message):
     return task.state != TaskState.STARTED
 
 
-def waiting_message_names(workflow):
+def waiting_message_names(workflow: BpmnWorkflow) -> set[str]:
     return {event.name for event in workflow.waiting_events() if event.event_type == "MessageEventDefinition"}
 
 
-def send_message(workflow, name, payload):
+def send_message(workflow: BpmnWorkflow, name: str, payload: dict[str, Any]) -> None:
     workflow.send_event(BpmnEvent(MessageEventDefinition(name), payload=payload))
 
 
-def reached_end_events(workflow):
+def reached_end_events(workflow: BpmnWorkflow) -> list[str]:
     """Names of the top-level end events completed (the instance's outcome)."""
     return [task_label(task)
             for task in workflow.get_tasks(state=TaskState.COMPLETED)
             if isinstance(task.task_spec, EndEvent) and task.workflow is workflow]
 
 
-def cancel_workflow(workflow):
+def cancel_workflow(workflow: BpmnWorkflow) -> None:
     workflow.cancel()
 
 
-def new_workflow(spec, subprocess_specs, script_engine, data):
+def new_workflow(spec: Any, subprocess_specs: dict[str, Any], script_engine: Any, data: dict[str, Any]) -> BpmnWorkflow:
     workflow = BpmnWorkflow(spec, subprocess_specs, script_engine=script_engine)
     for task in workflow.get_tasks(state=TaskState.READY):
         task.data.update(data)
     return workflow
 
 
-def task_step(task):
+def task_step(task: BpmnTask) -> int | None:
     """The Seven-Step Method step (1..7) a task belongs to, from its ``step`` property."""
     value = task_properties(task).get("step")
     try:
@@ -372,12 +380,12 @@ def task_step(task):
         return None
 
 
-def json_data(data):
+def json_data(data: Any) -> Any:
     """A JSON-safe deep copy of task data (dates and other objects become strings)."""
     return json.loads(json.dumps(data, default=str))
 
 
-def current_data(workflow):
+def current_data(workflow: BpmnWorkflow) -> dict[str, Any]:
     """The instance's variables now: the finished workflow's last data, or the open tasks' merged."""
     if workflow.is_completed() and workflow.last_task is not None:
         return json_data(workflow.last_task.data)
@@ -403,7 +411,7 @@ PRUNE_KEEP = 16
 PRUNE_BATCH = 48
 
 
-def prune_finished_runs(workflow, keep=PRUNE_KEEP, batch=PRUNE_BATCH):
+def prune_finished_runs(workflow: BpmnWorkflow, keep: int = PRUNE_KEEP, batch: int = PRUNE_BATCH) -> list[BpmnTask]:
     """Cut long runs of finished single-child ancestors out of the workflow's task trees
     (the top workflow and each subprocess); returns the tasks given a new parent
     (:func:`spiff_compat.prune_finished_runs`)."""
@@ -421,7 +429,7 @@ class MigrationDiff:
     subprocesses running now that the new version lacks.
     """
 
-    def __init__(self, registry, workflow, top, subprocesses):
+    def __init__(self, registry: Any, workflow: BpmnWorkflow, top: Any, subprocesses: dict[str, Any]) -> None:
         self.top, self.subprocesses = top, subprocesses
         self.removed, self.changed_open, self.missing_subprocesses = [], [], []
         pairs = [(workflow, top)] + [(workflow.subprocesses[sp_id], d) for sp_id, d in subprocesses.items()]
@@ -448,13 +456,14 @@ def _describe(task):
                    TaskState.get_name(task.state), kind)
 
 
-def diff_for_migration(registry, workflow, new_spec, new_subprocess_specs):
+def diff_for_migration(registry: Any, workflow: BpmnWorkflow, new_spec: Any,
+                       new_subprocess_specs: dict[str, Any]) -> MigrationDiff:
     """Compare a running workflow with new specs (``diff_workflow``); changes nothing."""
     top, subprocesses = diff_workflow(registry, workflow, new_spec, new_subprocess_specs)
     return MigrationDiff(registry, workflow, top, subprocesses)
 
 
-def migrate(workflow, diff, new_spec, new_subprocess_specs):
+def migrate(workflow: BpmnWorkflow, diff: MigrationDiff, new_spec: Any, new_subprocess_specs: dict[str, Any]) -> None:
     """Put ``workflow`` (and its running subprocesses) on the new specs, as
     ``SpiffWorkflow.bpmn.util.diff.migrate_workflow`` does, then let it move on.
 

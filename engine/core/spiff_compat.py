@@ -56,17 +56,18 @@ def tree_depth_limit() -> int:
 def set_timer_value(task: Any, value: str | dict) -> None:
     """Set a waiting timer's due moment (ISO 8601) as its event definition reads it.
 
-    A timer event keeps its evaluated due time in the task's internal data under
-    ``event_value``; the library has no public setter for it. A cycle keeps a dict there:
-    ``{"cycles": runs left (-1 unbounded), "next": ISO 8601, "duration": seconds}``.
+    A timer event keeps its evaluated due time in the task's ``internal_data`` (a public,
+    documented attribute of ``SpiffWorkflow.task.Task``) under the key ``event_value``; the
+    key is the library's own and undocumented, which is why this lives here. A cycle keeps a
+    dict there: ``{"cycles": runs left (-1 unbounded), "next": ISO 8601, "duration": seconds}``.
     """
-    task._set_internal_data(event_value=value)
+    task.internal_data["event_value"] = value
 
 
 def timer_value(task: Any) -> str | dict | None:
     """A waiting timer's stored ``event_value`` (see :func:`set_timer_value`); the public
     ``details()`` gives a cycle's next time only, not its count and interval."""
-    return task._get_internal_data("event_value")
+    return task.internal_data.get("event_value")
 
 
 # A task links its parent and children by id (``_parent``, ``_children``) through the

@@ -10,6 +10,7 @@ rows only read are read as plain :class:`Record` objects.
 """
 from types import SimpleNamespace
 from typing import Any
+from collections.abc import Sequence
 
 from sqlalchemy import CursorResult, DateTime, Executable, bindparam, delete, insert, select, update
 from sqlalchemy.orm import Session
@@ -72,7 +73,7 @@ class Record(SimpleNamespace):
     """A row's values read by a step (a plain object, not tracked by the session)."""
 
 
-def load(session, statement, key):
+def load(session: Session, statement: Executable, key: Any) -> Record | None:
     """The row as a :class:`Record`, or None."""
     row = execute(session, statement, {"p_id": key}).mappings().first()
     return None if row is None else Record(**row)
@@ -89,13 +90,13 @@ def execute(session: Session, statement: Executable,
     return session.connection().execute(statement, params)
 
 
-def committed(obj, values):
+def committed(obj: Any, values: dict[str, Any]) -> None:
     """Tell the ORM object that ``values`` are what its row now holds (nothing left to write)."""
     for name, value in values.items():
         attributes.set_committed_value(obj, name, value)
 
 
-def written(session, model, obj, values):
+def written(session: Session, model: type, obj: Any, values: dict[str, Any]) -> None:
     """``values`` were written to ``obj``'s row: update ``obj`` (an ORM object or a Record) and
     any ORM copy of the row the session holds, so later reads in the transaction agree."""
     if isinstance(obj, Record):
@@ -107,14 +108,14 @@ def written(session, model, obj, values):
         committed(obj, values)
 
 
-def stored_state(session, instance):
+def stored_state(session: Session, instance: Any) -> tuple[str | None, Sequence[str]]:
     """``(state, parts)`` as stored for the instance (ORM object or Record)."""
     state = execute(session, INSTANCE_STATE, {"p_id": instance.id}).scalar_one() if isinstance(instance, Record) \
         else instance.state
     return state, execute(session, STATE_PARTS, {"p_id": instance.id}).scalars().all()
 
 
-def save_state_part(session, instance_id, saved):
+def save_state_part(session: Session, instance_id: int, saved: Any) -> None:
     """Store a save's finished tasks (``saved`` from ``StateStore.save``)."""
     if saved.rewrite:
         execute(session, DELETE_STATE_PARTS, {"p_id": instance_id})
@@ -122,7 +123,7 @@ def save_state_part(session, instance_id, saved):
         execute(session, INSERT_STATE_PART, [{"instance_id": instance_id, "body": saved.part}])
 
 
-def save_instance(session, instance, state, **changes):
+def save_instance(session: Session, instance: Any, state: str, **changes: Any) -> int:
     """Write the instance's state and summary; ConflictError if another step got there first.
 
     ``instance`` is the ORM object; changes it carries that the ORM has not written yet are

@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from engine.core.hooks import Hooks
-from engine.core.models import Job, utcnow
+from engine.core.models import Definition, Instance, Job, utcnow
 from engine.core.states import JobState
 
 
@@ -46,3 +46,16 @@ class QueueOnlyRuntime:
         job.completed_at = self.clock()
         job.lock_expires_at = None
         return True
+
+
+def bare_instance(session: Session, key: str = "bench") -> Instance:
+    """A deployed definition without a diagram and one instance of it, for jobs that belong
+    to no real process (queue benchmarks and tests)."""
+    definition = Definition(key=key, version=1, content_hash="0" * 64, bpmn_file=f"{key}.bpmn",
+                            bpmn_xml="<definitions/>", forms={}, deployed_by=key)
+    session.add(definition)
+    session.flush()
+    instance = Instance(definition_id=definition.id, title=key)
+    session.add(instance)
+    session.flush()
+    return instance

@@ -9,6 +9,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import select, update
 from zxcvbn import zxcvbn
+from sqlalchemy.orm import Session
 
 from engine.core import access, affiliations
 from engine.errors import ConflictError, NotFoundError, Text, ValidationError
@@ -38,7 +39,7 @@ class SignIn:
     user: User | None
 
     @property
-    def ok(self):
+    def ok(self) -> bool:
         return self.user is not None
 
 
@@ -56,7 +57,7 @@ def password_problem(password: str, username: str = "") -> Text | None:
     return None
 
 
-def hash_password(password, username=""):
+def hash_password(password: str, username: str = "") -> str:
     """The argon2 hash of a password that meets the policy (else ValidationError)."""
     problem = password_problem(password, username)
     if problem is not None:
@@ -64,7 +65,8 @@ def hash_password(password, username=""):
     return _hasher.hash(password)
 
 
-def create_user(session, username, password, display_name="", organization_id=None, locale="zh_CN"):
+def create_user(session: Session, username: str, password: str, display_name: str = "",
+                organization_id: int | None = None, locale: str = "zh_CN") -> User:
     """A new active account; the username must be unused.
 
     With ``organization_id`` the person is recorded as employed there from today (see
@@ -86,13 +88,13 @@ def create_user(session, username, password, display_name="", organization_id=No
     return user
 
 
-def set_password(session, user, password):
+def set_password(session: Session, user: User, password: str) -> None:
     """Replace the password; every session the person has open ends."""
     user.password_hash = hash_password(password, user.username)
     end_sessions(session, user)
 
 
-def change_password(session, user, current, new):
+def change_password(session: Session, user: User, current: str, new: str) -> None:
     """The person replaces their own password, proving they know the current one."""
     if not _verify(user.password_hash, current):
         message = Text("The current password is wrong.")
@@ -100,14 +102,14 @@ def change_password(session, user, current, new):
     set_password(session, user, new)
 
 
-def end_sessions(session, user):
+def end_sessions(session: Session, user: User) -> None:
     """Every session cookie issued to ``user`` so far stops working."""
     session.execute(update(User).where(User.id == user.id)
                     .values(session_version=User.session_version + 1))
     session.refresh(user, ["session_version"])
 
 
-def authenticate(session, username, password):
+def authenticate(session: Session, username: str, password: str) -> SignIn:
     """The active user with this name and password, as a :class:`SignIn`.
 
     An unknown name costs as long as a wrong password. Throttling of repeated failures is
@@ -131,7 +133,7 @@ def _verify(password_hash, password):
         return False
 
 
-def grant_role(session, user, role, scope_id=0):
+def grant_role(session: Session, user: User, role: str, scope_id: int = 0) -> RoleGrant:
     """Give ``user`` the ``role`` in one scope (its type follows from the role). Idempotent."""
     if role not in ROLES:
         message = Text("Unknown role %(role)r.", role=role)
@@ -152,7 +154,7 @@ def grant_role(session, user, role, scope_id=0):
     return grant
 
 
-def revoke_role(session, user, role, scope_id=0):
+def revoke_role(session: Session, user: User, role: str, scope_id: int = 0) -> bool:
     """Take the role in that scope away; returns whether the user held it."""
     scope_type = ROLE_SCOPE_TYPE.get(role, "global")
     grant = session.scalar(select(RoleGrant).where(
@@ -166,7 +168,7 @@ def revoke_role(session, user, role, scope_id=0):
     return True
 
 
-def set_display_name(session, user, display_name):
+def set_display_name(session: Session, user: User, display_name: str) -> None:
     """The name people see everywhere instead of the username (at most 200 characters)."""
     name = (display_name or "").strip()
     if not name:
@@ -179,20 +181,21 @@ def set_display_name(session, user, display_name):
     session.flush()
 
 
-def deactivate(session, user):
+def deactivate(session: Session, user: User) -> None:
     """The person can no longer sign in nor see tasks; their history stays."""
     user.active = False
     end_sessions(session, user)
 
 
-def find_user(session, user_id):
+def find_user(session: Session, user_id: int) -> User:
     user = session.get(User, user_id)
     if user is None:
         raise NotFoundError(Text("No user with id %(id)s.", id=user_id))
     return user
 
 
-def list_users(session, role=None, scope_type=None, scope_id=None, active=None):
+def list_users(session: Session, role: str | None = None, scope_type: str | None = None, scope_id: int | None = None,
+               active: bool | None = None) -> list[User]:
     """Users ordered by username, optionally only those holding ``role`` (in one scope)."""
     query = select(User).order_by(User.username)
     if role is not None or scope_type is not None:
@@ -206,6 +209,6 @@ def list_users(session, role=None, scope_type=None, scope_id=None, active=None):
     return list(session.scalars(query))
 
 
-def members(session, role, scope_type, scope_id):
+def members(session: Session, role: str, scope_type: str, scope_id: int | None) -> list[User]:
     """Active users who hold ``role`` in exactly that scope (hand-over candidates)."""
     return list_users(session, role=role, scope_type=scope_type, scope_id=scope_id, active=True)

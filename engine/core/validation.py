@@ -18,6 +18,8 @@ import json
 import re
 from copy import deepcopy
 from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Iterable
+from typing import Any
 
 from jsonschema import Draft202012Validator
 from lxml import etree
@@ -26,6 +28,8 @@ from engine.core import spiff
 from engine.errors import Text, ValidationError
 from engine.core.scripting import check_expression
 
+# topic -> a check of a service task's parameters ({name: expression text}) returning its problems
+ParameterChecks = Mapping[str, Callable[[dict[str, str]], list[str]]]
 BPMN = "http://www.omg.org/spec/BPMN/20100524/MODEL"
 SPIFF = "http://spiffworkflow.org/bpmn/schema/1.0/core"
 NS = {"bpmn": BPMN, "spiffworkflow": SPIFF}
@@ -97,7 +101,8 @@ def _one_line(text):
     return Text(template, **values)
 
 
-def validate_bundle(bpmn_files, forms, known_roles, known_topics, parameter_checks=None):
+def validate_bundle(bpmn_files: Mapping[str, str | bytes], forms: Mapping[str, Any], known_roles: Iterable[str],
+                    known_topics: Iterable[str], parameter_checks: ParameterChecks | None = None) -> list[Finding]:
     """All findings for diagrams ``{name: xml}`` with forms ``{name: schema}``.
 
     Forms may be given parsed (dicts) or as JSON text/bytes. ``known_roles`` are the lane
@@ -130,7 +135,8 @@ def validate_bundle(bpmn_files, forms, known_roles, known_topics, parameter_chec
     return findings
 
 
-def validate_or_raise(bpmn_files, forms, known_roles, known_topics, parameter_checks=None):
+def validate_or_raise(bpmn_files: Mapping[str, str | bytes], forms: Mapping[str, Any], known_roles: Iterable[str],
+                      known_topics: Iterable[str], parameter_checks: ParameterChecks | None = None) -> list[Finding]:
     """Like ``validate_bundle``; raises ``ValidationError(findings=...)`` on any error.
 
     Returns the warnings when there are no errors.
@@ -225,7 +231,7 @@ def _check_with_spiffworkflow(trees):
     return findings
 
 
-def process_choice_finding(name, tree, exc):
+def process_choice_finding(name: str, tree: Any, exc: spiff.ProcessChoiceError) -> Finding:
     """The finding for a file without exactly one process to run (``spiff.ProcessChoiceError``)."""
     element = _first(tree.xpath("//bpmn:collaboration", namespaces=NS)) if exc.pools else None
     return Finding(file=name, element_id=element.get("id") if element is not None else None,

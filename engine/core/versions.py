@@ -7,9 +7,11 @@ Diagram layout (shapes, edges) is not part of the diff.
 """
 import json
 from dataclasses import dataclass, field
+from typing import Any
 
 from lxml import etree
 from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
 from engine.core.deployments import get_definition
 from engine.errors import Text, ValidationError
@@ -41,19 +43,19 @@ class VersionDiff:
     forms_changed: list = field(default_factory=list)
 
     @property
-    def empty(self):
+    def empty(self) -> bool:
         return not any((self.added, self.removed, self.changed, self.forms_added, self.forms_removed,
                         self.forms_changed))
 
 
-def running_counts(session):
+def running_counts(session: Session) -> dict[int, int]:
     """``{definition id: running instances}`` (versions with none are left out)."""
     return dict(session.execute(
         select(Instance.definition_id, func.count()).where(Instance.status == "running")
         .group_by(Instance.definition_id)).all())
 
 
-def versions_overview(session):
+def versions_overview(session: Session) -> list[tuple[Definition, int]]:
     """Every deployed version (newest first per process) with its running instance count:
     ``[(definition, running)]``."""
     running = running_counts(session)
@@ -61,7 +63,7 @@ def versions_overview(session):
     return [(definition, running.get(definition.id, 0)) for definition in definitions]
 
 
-def previous_version(session, definition):
+def previous_version(session: Session, definition: Definition) -> Definition | None:
     """The version deployed just before ``definition`` (None for the first)."""
     return session.scalar(select(Definition).where(Definition.key == definition.key,
                                                    Definition.version < definition.version)
@@ -73,7 +75,7 @@ def version_ids(session, key: str) -> dict[int, int]:
     return dict(session.execute(select(Definition.version, Definition.id).where(Definition.key == key)).all())
 
 
-def diff_definitions(session, old_id, new_id):
+def diff_definitions(session: Session, old_id: int, new_id: int) -> VersionDiff:
     """The diff between two deployed versions of the same process."""
     old, new = get_definition(session, old_id), get_definition(session, new_id)
     if old.key != new.key:
@@ -84,7 +86,8 @@ def diff_definitions(session, old_id, new_id):
     return result
 
 
-def diff_diagrams(old_xml, new_xml, old_forms=None, new_forms=None):
+def diff_diagrams(old_xml: str, new_xml: str, old_forms: dict[str, Any] | None = None,
+                  new_forms: dict[str, Any] | None = None) -> VersionDiff:
     """Elements added, removed and changed (by id), and forms added, removed and changed."""
     old_elements, new_elements = _elements(old_xml), _elements(new_xml)
     result = VersionDiff(0, 0)

@@ -8,10 +8,13 @@ to the content after signing - or a new seal written over changed content - is d
 """
 import hashlib
 import json
-from datetime import timedelta
+from datetime import timedelta, datetime
 from decimal import Decimal
+from typing import Any
+from collections.abc import Sequence
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from engine.errors import BusinessRuleError, ConflictError, NotFoundError, Text, ValidationError
 from engine.method import agreement_text
@@ -25,15 +28,15 @@ SIGNING_TASKS = frozenset({"sign_purchaser", "sign_contractor"})
 DEFAULT_INSTALLMENTS = (("on_signing", "30"), ("on_acceptance", "70"))
 
 
-def canonical_json(content):
+def canonical_json(content: dict[str, Any]) -> str:
     return json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
-def seal_of(content):
+def seal_of(content: dict[str, Any]) -> str:
     return hashlib.sha256(canonical_json(content).encode("utf-8")).hexdigest()
 
 
-def split_installments(amount_fen, shares):
+def split_installments(amount_fen: int, shares: Sequence[tuple[str, str]]) -> list[dict[str, Any]]:
     """[(label, percent), ...] -> installments whose amounts add up exactly to ``amount_fen``."""
     percents = [Decimal(str(p)) for _, p in shares]
     if sum(percents) != 100 or any(p <= 0 for p in percents):
@@ -62,17 +65,20 @@ def installments_of_amounts(amount_fen: int, amounts: list) -> list[dict]:
     return rows
 
 
-def build_content(session, instance, project, amount_fen, application=None, installments=DEFAULT_INSTALLMENTS,
-                  criteria=None, term_days=180, start=None, installment_amounts=None):
+def build_content(session: Session, instance: Instance, project: dict[str, Any], amount_fen: int,
+                  application: dict[str, Any] | None = None,
+                  installments: Sequence[tuple[str, str]] = DEFAULT_INSTALLMENTS, criteria: list[str] | None = None,
+                  term_days: int = 180, start: datetime | None = None,
+                  installment_amounts: Sequence[tuple[str, Any]] | None = None) -> dict[str, Any]:
     """The agreement's content from the project and its application (plain JSON).
 
     ``installment_amounts`` (label, yuan) as the town decided them take the place of the
     percentage ``installments``.
     """
     application = application or {}
-    community = session.get(Community, instance.community_id)
-    town = session.get(Town, community.town_id)
-    org = session.get(Organization, instance.organization_id)
+    community = session.get_one(Community, instance.community_id)
+    town = session.get_one(Town, community.town_id)
+    org = session.get_one(Organization, instance.organization_id)
     item = session.get(CatalogItem, instance.catalog_item_id) if instance.catalog_item_id else None
     begin = (start or instance.started_at).date()
     return {
@@ -104,12 +110,13 @@ def build_content(session, instance, project, amount_fen, application=None, inst
     }
 
 
-def draft(session, job_id, instance_id, project, amount_fen, now, **terms):
+def draft(session: Session, job_id: int, instance_id: int, project: dict[str, Any], amount_fen: int, now: datetime,
+          **terms: Any) -> dict[str, Any]:
     """Generate and seal the agreement (once per job); returns its summary."""
     existing = session.scalar(select(Agreement).where(Agreement.job_id == job_id)) if job_id else None
     if existing is not None:
         return summary(existing)
-    instance = session.get(Instance, instance_id)
+    instance = session.get_one(Instance, instance_id)
     content = build_content(session, instance, project, amount_fen, **terms)
     count = len(session.scalars(select(Agreement.id).where(Agreement.instance_id == instance_id)).all())
     content["number"] = f"SS-{instance_id:06d}-{count + 1}"
@@ -122,7 +129,7 @@ def draft(session, job_id, instance_id, project, amount_fen, now, **terms):
     return summary(agreement)
 
 
-def summary(agreement):
+def summary(agreement: Agreement) -> dict[str, Any]:
     return {"agreement_id": agreement.id, "number": agreement.number, "seal": agreement.seal,
             "status": agreement.status, "amount": agreement.content.get("amount"),
             "installments": [{k: i[k] for k in ("no", "label", "amount")} for i in agreement.content["installments"]],
@@ -130,7 +137,7 @@ def summary(agreement):
                            for s in agreement.signatures]}
 
 
-def latest(session, instance_id):
+def latest(session: Session, instance_id: int) -> Agreement:
     agreement = session.scalar(select(Agreement).where(Agreement.instance_id == instance_id)
                                .order_by(Agreement.id.desc()).limit(1))
     if agreement is None:
@@ -161,7 +168,7 @@ def latest_or_none(session, instance_id: int) -> Agreement | None:
                           .order_by(Agreement.id.desc()).limit(1))
 
 
-def verify(agreement):
+def verify(agreement: Agreement) -> dict[str, Any]:
     """Check the stored content against its seal and every signature's seal."""
     problems = []
     computed = seal_of(agreement.content)
@@ -176,7 +183,8 @@ def verify(agreement):
             "agreement_id": agreement.id, "number": agreement.number}
 
 
-def sign(session, agreement, party, username, now, seal=None):
+def sign(session: Session, agreement: Agreement, party: str, username: str, now: datetime | None,
+         seal: str | None = None) -> AgreementSignature:
     """Record ``username``'s signature for ``party`` on the sealed text they saw (``seal``)."""
     if party not in PARTIES:
         raise ValidationError(Text("Unknown party %(party)r.", party=party),
@@ -200,7 +208,7 @@ def sign(session, agreement, party, username, now, seal=None):
     return signature
 
 
-def signers_from_tasks(session, agreement):
+def signers_from_tasks(session: Session, agreement: Agreement) -> dict[str, tuple[str, datetime | None]]:
     """{party: (username, completed_at)} from the signing tasks done after the agreement was
     drafted: the town government's for the purchaser, the organization's for the contractor."""
     rows = session.execute(

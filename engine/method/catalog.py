@@ -11,6 +11,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 
 from sqlalchemy import ColumnElement, and_, func, select
+from sqlalchemy.orm import Session
 
 from engine.core import access, audit
 from engine.core.models import CatalogItem, Community, Instance, User, utcnow
@@ -74,29 +75,29 @@ def check_open(item: CatalogItem, year: int) -> None:
 
 # --- who may do what ------------------------------------------------------------------------
 
-def may_edit(session, user: User, community: Community) -> bool:
+def may_edit(session: Session, user: User, community: Community) -> bool:
     """The community's committee (or an administrator) keeps its catalog."""
     return access.holds_or_admin(session, user, "community_committee", "community", community.id)
 
 
-def may_approve(session, user: User, community: Community) -> bool:
+def may_approve(session: Session, user: User, community: Community) -> bool:
     """The government of the community's town (or an administrator) approves the catalog."""
     return access.holds_or_admin(session, user, "town_government", "town", community.town_id)
 
 
-def may_view(session, user: User, community: Community) -> bool:
+def may_view(session: Session, user: User, community: Community) -> bool:
     return (may_edit(session, user, community) or may_approve(session, user, community)
             or access.holds(session, user, "supervisor", "town", community.town_id))
 
 
-def communities_for(session, user: User) -> list[Community]:
+def communities_for(session: Session, user: User) -> list[Community]:
     """The communities whose catalogs the user sees: their own committee's, their towns',
     or all for administrators."""
     communities = session.scalars(select(Community).order_by(Community.town_id, Community.id))
     return [c for c in communities if may_view(session, user, c)]
 
 
-def community_in_view(session, user: User, community_id: int) -> Community:
+def community_in_view(session: Session, user: User, community_id: int) -> Community:
     """The community if the user may see its catalog; NotFoundError otherwise."""
     community = session.get(Community, community_id)
     if community is None or not may_view(session, user, community):
@@ -133,7 +134,7 @@ class Catalog:
         return sum(row.state in (ItemState.PENDING, ItemState.CHANGED) for row in self.rows)
 
 
-def usage(session, item_ids: list[int]) -> dict[int, int]:
+def usage(session: Session, item_ids: list[int]) -> dict[int | None, int]:
     """{item id: number of projects started on it}."""
     if not item_ids:
         return {}
@@ -141,7 +142,7 @@ def usage(session, item_ids: list[int]) -> dict[int, int]:
         Instance.catalog_item_id.in_(item_ids)).group_by(Instance.catalog_item_id)).all())
 
 
-def catalog(session, user: User, community_id: int, year: int) -> Catalog:
+def catalog(session: Session, user: User, community_id: int, year: int) -> Catalog:
     """The community's catalog of ``year`` as the user may see it."""
     community = community_in_view(session, user, community_id)
     items = list(session.scalars(select(CatalogItem).where(
@@ -158,7 +159,7 @@ def catalog(session, user: User, community_id: int, year: int) -> Catalog:
     return Catalog(community, year, rows, approval, years)
 
 
-def item_in_view(session, user: User, item_id: int) -> CatalogItem:
+def item_in_view(session: Session, user: User, item_id: int) -> CatalogItem:
     item = session.get(CatalogItem, item_id)
     if item is None:
         raise NotFoundError(Text("No catalog item %(id)s.", id=item_id))
@@ -214,7 +215,8 @@ def _next_code(session, community_id: int, year: int) -> str:
     return f"{year}-{number:02d}"
 
 
-def add_item(session, user: User, community_id: int, year: int, values: dict, now: datetime | None = None) -> CatalogItem:
+def add_item(session: Session, user: User, community_id: int, year: int, values: dict,
+             now: datetime | None = None) -> CatalogItem:
     """A new item in the community's catalog of ``year``, awaiting the town's approval.
 
     ``values`` holds the editable fields and optionally ``code`` (the item's number in the
@@ -242,10 +244,10 @@ def add_item(session, user: User, community_id: int, year: int, values: dict, no
     return item
 
 
-def edit_item(session, user: User, item_id: int, values: dict, now: datetime | None = None) -> CatalogItem:
+def edit_item(session: Session, user: User, item_id: int, values: dict, now: datetime | None = None) -> CatalogItem:
     """Change an item's fields; a real change raises its revision (the town approves it again)."""
     item = item_in_view(session, user, item_id)
-    community = session.get(Community, item.community_id)
+    community = session.get_one(Community, item.community_id)
     _check_edit(session, user, community)
     if item.retired_at is not None:
         raise ConflictError(Text("%(name)s is retired; it can no longer be changed.", name=item.name))
@@ -261,10 +263,10 @@ def edit_item(session, user: User, item_id: int, values: dict, now: datetime | N
     return item
 
 
-def retire_item(session, user: User, item_id: int, now: datetime | None = None) -> CatalogItem:
+def retire_item(session: Session, user: User, item_id: int, now: datetime | None = None) -> CatalogItem:
     """No new project starts on the item; projects already on it go on."""
     item = item_in_view(session, user, item_id)
-    community = session.get(Community, item.community_id)
+    community = session.get_one(Community, item.community_id)
     _check_edit(session, user, community)
     if item.retired_at is not None:
         raise ConflictError(Text("%(name)s is already retired.", name=item.name))
@@ -273,10 +275,10 @@ def retire_item(session, user: User, item_id: int, now: datetime | None = None) 
     return item
 
 
-def remove_item(session, user: User, item_id: int) -> None:
+def remove_item(session: Session, user: User, item_id: int) -> None:
     """Delete an item entered by mistake; refused for an item any project uses."""
     item = item_in_view(session, user, item_id)
-    community = session.get(Community, item.community_id)
+    community = session.get_one(Community, item.community_id)
     _check_edit(session, user, community)
     used = usage(session, [item.id]).get(item.id, 0)
     if used:
@@ -287,7 +289,7 @@ def remove_item(session, user: User, item_id: int) -> None:
     session.flush()
 
 
-def copy_year(session, user: User, community_id: int, from_year: int, to_year: int,
+def copy_year(session: Session, user: User, community_id: int, from_year: int, to_year: int,
               now: datetime | None = None) -> list[CatalogItem]:
     """Start ``to_year``'s catalog with the items of ``from_year`` still open (not retired);
     the copies await approval. Refused when ``to_year`` already has items."""
@@ -306,7 +308,7 @@ def copy_year(session, user: User, community_id: int, from_year: int, to_year: i
             for source in sources]
 
 
-def approve(session, user: User, community_id: int, year: int, now: datetime | None = None) -> CatalogApproval:
+def approve(session: Session, user: User, community_id: int, year: int, now: datetime | None = None) -> CatalogApproval:
     """The town approves the community's catalog of ``year`` as it stands: every item not
     retired, at its current revision. Refused when nothing awaits approval."""
     community = community_in_view(session, user, community_id)

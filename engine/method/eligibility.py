@@ -5,13 +5,18 @@ organization qualifies only if its registration status is active, its service fi
 the item's service field, and it runs fewer projects than its limit of concurrent projects.
 The screening lists, for every organization looked at, the reasons it does not qualify.
 """
+from collections.abc import Iterable
+from typing import Any
+
 from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
 from engine.errors import NotFoundError, Text
 from engine.core.models import CatalogItem, Community, Instance, Organization, RegistrationStatus
 
 
-def running_projects(session, organization_ids, exclude_instance_id=None):
+def running_projects(session: Session, organization_ids: Iterable[int],
+                     exclude_instance_id: int | None = None) -> dict[int | None, int]:
     """{organization id: number of running project instances}."""
     query = (select(Instance.organization_id, func.count()).where(
         Instance.organization_id.in_(list(organization_ids)), Instance.status == "running")
@@ -21,13 +26,13 @@ def running_projects(session, organization_ids, exclude_instance_id=None):
     return dict(session.execute(query).all())
 
 
-def covers(org, item):
+def covers(org: Organization, item: CatalogItem) -> bool:
     """Whether the organization's service fields include the catalog item's field (an
     organization that lists no fields covers none)."""
     return item.service_field in (org.service_fields or [])
 
 
-def reasons_against(org, item, running):
+def reasons_against(org: Organization, item: CatalogItem, running: int) -> list[str]:
     """Why ``org`` may not take ``item`` (an empty list when it may)."""
     reasons = []
     if org.status == RegistrationStatus.UNREGISTERED:
@@ -41,7 +46,7 @@ def reasons_against(org, item, running):
     return reasons
 
 
-def reason_codes(org, item, running):
+def reason_codes(org: Organization, item: CatalogItem, running: int) -> list[dict[str, Any]]:
     """The reasons of :func:`reasons_against` as facts a page can put in words:
     ``[{"code": "not_registered" | "not_active" | "fields" | "limit", ...}]``."""
     codes = []
@@ -56,7 +61,8 @@ def reason_codes(org, item, running):
     return codes
 
 
-def screen(session, catalog_item_id, organization_ids=None, exclude_instance_id=None):
+def screen(session: Session, catalog_item_id: int, organization_ids: Iterable[int] | None = None,
+           exclude_instance_id: int | None = None) -> dict[str, Any]:
     """Screen organizations for a catalog item.
 
     ``organization_ids`` defaults to every organization of the item's town. The project
@@ -82,7 +88,9 @@ def screen(session, catalog_item_id, organization_ids=None, exclude_instance_id=
             "eligible_ids": [r["id"] for r in rows if r["eligible"]], "organizations": rows}
 
 
-def screen_applicant(session, catalog_item_id, applicant_id, organization_ids=None, exclude_instance_id=None):
+def screen_applicant(session: Session, catalog_item_id: int, applicant_id: int,
+                     organization_ids: Iterable[int] | None = None,
+                     exclude_instance_id: int | None = None) -> dict[str, Any]:
     """:func:`screen`, plus the applicant's own ``eligible`` and ``reasons`` (the applicant is
     screened even when ``organization_ids`` leaves it out)."""
     screening = screen(session, catalog_item_id, organization_ids, exclude_instance_id)

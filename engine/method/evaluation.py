@@ -9,6 +9,7 @@ reaches ``pass_score`` (set in the diagram). Scores are exact decimals.
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
+from collections.abc import Iterable
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -121,7 +122,7 @@ def _score(value):
     return score
 
 
-def normalize_scores(scores):
+def normalize_scores(scores: Any) -> list[tuple[str, Decimal]]:
     """[(member, score)] from a list of numbers, of ``{member|username|scorer, score}``, or ``{member: score}``."""
     if isinstance(scores, dict):
         scores = [{"member": k, "score": v} for k, v in scores.items()]
@@ -136,7 +137,7 @@ def normalize_scores(scores):
     return result
 
 
-def decide_acceptance(scores, pass_score, members=None):
+def decide_acceptance(scores: Any, pass_score: Any, members: Iterable[str] | None = None) -> dict[str, Any]:
     """Average of the members' scores against ``pass_score``; scores of non-members are ignored."""
     pairs = normalize_scores(scores)
     if members:
@@ -149,7 +150,8 @@ def decide_acceptance(scores, pass_score, members=None):
             "pass_score": str(threshold), "accepted": average >= threshold}
 
 
-def record_acceptance(session, job_id, instance_id, scores, pass_score, members, now):
+def record_acceptance(session: Session, job_id: int, instance_id: int, scores: Any, pass_score: Any,
+                      members: Iterable[str], now: datetime) -> dict[str, Any]:
     done = session.scalar(select(Decision).where(Decision.job_id == job_id))
     if done is not None:
         return done.details

@@ -14,8 +14,9 @@ twice earmarks, releases or pays once.
 from collections.abc import Callable
 from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from typing import Any, cast
 
-from sqlalchemy import func, select, update
+from sqlalchemy import CursorResult, func, select, update
 from sqlalchemy.orm import Session
 
 from engine.core.db import table_of
@@ -36,7 +37,7 @@ from engine.method.models import Budget, BudgetChange, LedgerEntry
 BUDGETS = table_of(Budget)
 
 
-def to_fen(yuan):
+def to_fen(yuan: Any) -> int:
     """Yuan (a number or a numeric string) to integer fen, rounding half up."""
     try:
         amount = Decimal(str(yuan)).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
@@ -47,7 +48,7 @@ def to_fen(yuan):
     return int(amount * 100)
 
 
-def yuan(fen):
+def yuan(fen: int) -> str:
     """Fen to a yuan string with two decimals (for results and documents)."""
     return f"{Decimal(fen) / 100:.2f}"
 
@@ -172,7 +173,8 @@ def _done(session, job_id):
     return (entry, session.get(Budget, entry.budget_id)) if entry else None
 
 
-def earmark(session, job_id, instance_id, town_id, year, amount_fen, now, note=""):
+def earmark(session: Session, job_id: int, instance_id: int, town_id: int, year: int, amount_fen: int, now: datetime,
+            note: str = "") -> dict[str, Any]:
     """Reserve ``amount_fen`` of the town's budget for the project.
 
     When the town has no budget for the year, or less is left, raises ``WaitingError``: the
@@ -185,9 +187,9 @@ def earmark(session, job_id, instance_id, town_id, year, amount_fen, now, note="
     if budget is None:
         raise WaitingError(Text("Town %(town)s has no budget for %(year)s.", town=town_id, year=year),
                            waiting_for=budget_key(town_id, year), arrived=budget_arrived(town_id, year, amount_fen))
-    taken = session.execute(
+    taken = cast(CursorResult[Any], session.execute(
         update(BUDGETS).where(BUDGETS.c.id == budget.id, BUDGETS.c.total_fen - BUDGETS.c.committed_fen >= amount_fen)
-        .values(committed_fen=BUDGETS.c.committed_fen + amount_fen)).rowcount
+        .values(committed_fen=BUDGETS.c.committed_fen + amount_fen))).rowcount
     budget = get_budget(session, town_id, year)
     if not taken:
         raise WaitingError(
@@ -201,7 +203,7 @@ def earmark(session, job_id, instance_id, town_id, year, amount_fen, now, note="
     return _entry_result(entry, budget)
 
 
-def held_for(session, instance_id):
+def held_for(session: Session, instance_id: int) -> dict[int, int]:
     """{budget id: fen earmarked for the instance and neither released nor paid}."""
     rows = session.execute(select(LedgerEntry.budget_id, LedgerEntry.kind, func.sum(LedgerEntry.amount_fen))
                            .where(LedgerEntry.instance_id == instance_id)
@@ -212,7 +214,8 @@ def held_for(session, instance_id):
     return {k: v for k, v in held.items() if v > 0}
 
 
-def release(session, job_id, instance_id, now, note="project rejected or terminated"):
+def release(session: Session, job_id: int | None, instance_id: int, now: datetime,
+            note: str = "project rejected or terminated") -> dict[str, Any]:
     """Give back what the project holds and has not been paid (rejection, termination)."""
     done = _done(session, job_id)
     if done:
@@ -232,7 +235,8 @@ def release(session, job_id, instance_id, now, note="project rejected or termina
     return result
 
 
-def record_payment(session, job_id, instance_id, amount_fen, now, note=""):
+def record_payment(session: Session, job_id: int, instance_id: int, amount_fen: int, now: datetime,
+                   note: str = "") -> None:
     """Book a payment against the budget the project's earmark came from."""
     held = held_for(session, instance_id)
     if not held:
@@ -247,7 +251,7 @@ def record_payment(session, job_id, instance_id, amount_fen, now, note=""):
     session.flush()
 
 
-def balance(session, town_id, year):
+def balance(session: Session, town_id: int, year: int) -> dict[str, int]:
     """The budget's figures, and the ledger's sums (which must agree with them)."""
     budget = get_budget(session, town_id, year)
     sums = {kind: int(total) for kind, total in session.execute(

@@ -4,7 +4,11 @@ A payment is unique per agreement and installment, and per job; paying an instal
 is already paid returns the same payment instead of paying again. Nothing is paid on an
 agreement that is not signed by both sides or whose content no longer matches its seal.
 """
+from datetime import datetime
+from typing import Any
+
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from engine.core import notifications
 from engine.core.access import scope_for
@@ -12,7 +16,7 @@ from engine.core.models import Instance
 from engine.method import agreements
 from engine.method import funds
 from engine.errors import BusinessRuleError, Text
-from engine.method.models import Payment
+from engine.method.models import Agreement, Payment
 
 
 def _result(payment, agreement):
@@ -21,7 +25,7 @@ def _result(payment, agreement):
             "paid_at": payment.paid_at.isoformat()}
 
 
-def find_installment(agreement, installment):
+def find_installment(agreement: Agreement, installment: int | str) -> dict[str, Any]:
     """An installment of the agreement by number (1-based) or label (``on_signing``)."""
     for row in agreement.content["installments"]:
         if str(row["no"]) == str(installment) or row["label"] == installment:
@@ -30,7 +34,7 @@ def find_installment(agreement, installment):
                                  installment=installment), code="no_installment")
 
 
-def pay(session, job_id, instance_id, installment, now):
+def pay(session: Session, job_id: int, instance_id: int, installment: int | str, now: datetime) -> dict[str, Any]:
     """Pay one installment of the project's agreement (once)."""
     agreement = agreements.latest(session, instance_id)
     row = find_installment(agreement, installment)
@@ -73,5 +77,5 @@ def _announce(session, instance_id, payment, now):
                 "amount_fen": payment.amount_fen})
 
 
-def paid_total(session, instance_id):
+def paid_total(session: Session, instance_id: int) -> int:
     return sum(int(a) for a in session.scalars(select(Payment.amount_fen).where(Payment.instance_id == instance_id)))

@@ -7,6 +7,7 @@ Step 1's eligibility screening reads this register.
 from dataclasses import dataclass
 
 from sqlalchemy import or_, select
+from sqlalchemy.orm import Session
 
 from engine.core import access, audit
 from engine.core.models import Affiliation, Organization, RegistrationStatus, RoleGrant, Town, User
@@ -18,20 +19,20 @@ from engine.method.models import OrganizationBranch
 MAX_PROJECTS_LIMIT = 50
 
 
-def towns_kept_by(session, user: User) -> list[Town]:
+def towns_kept_by(session: Session, user: User) -> list[Town]:
     """The towns whose register the user keeps: their own as town government, all for administrators."""
     towns = session.scalars(select(Town).order_by(Town.id))
     return [town for town in towns if access.holds_or_admin(session, user, "town_government", "town", town.id)]
 
 
-def may_keep(session, user: User, town_id: int | None) -> bool:
+def may_keep(session: Session, user: User, town_id: int | None) -> bool:
     """An organization of no town is kept by administrators only."""
     if town_id is None:
         return access.holds(session, user, "administrator", "global", 0)
     return access.holds_or_admin(session, user, "town_government", "town", town_id)
 
 
-def organizations_kept_by(session, user: User) -> list[Organization]:
+def organizations_kept_by(session: Session, user: User) -> list[Organization]:
     town_ids = [town.id for town in towns_kept_by(session, user)]
     query = select(Organization).order_by(Organization.town_id, Organization.name)
     if not access.holds(session, user, "administrator", "global", 0):
@@ -39,7 +40,7 @@ def organizations_kept_by(session, user: User) -> list[Organization]:
     return list(session.scalars(query))
 
 
-def organization_kept(session, user: User, organization_id: int) -> Organization:
+def organization_kept(session: Session, user: User, organization_id: int) -> Organization:
     """The organization if the user keeps its register entry; NotFoundError otherwise."""
     org = session.get(Organization, organization_id)
     if org is None or not may_keep(session, user, org.town_id):
@@ -92,7 +93,7 @@ def _checked(session, user: User, values: dict, org: Organization | None) -> dic
             "max_concurrent_projects": limit, "town_id": town_id}
 
 
-def register(session, user: User, values: dict) -> Organization:
+def register(session: Session, user: User, values: dict) -> Organization:
     """A new organization on the register of a town the user keeps."""
     fields = _checked(session, user, values, None)
     # The credit code also serves as the organization's key (CLI scopes, role grants).
@@ -105,7 +106,7 @@ def register(session, user: User, values: dict) -> Organization:
     return org
 
 
-def update(session, user: User, organization_id: int, values: dict) -> Organization:
+def update(session: Session, user: User, organization_id: int, values: dict) -> Organization:
     """Change an organization's register entry (moving it to another town needs that town too)."""
     org = organization_kept(session, user, organization_id)
     fields = _checked(session, user, values, org)
@@ -121,7 +122,7 @@ def _logged(fields: dict) -> dict:
     return {name: str(value) if isinstance(value, RegistrationStatus) else value for name, value in fields.items()}
 
 
-def add_branch(session, user: User, organization_id: int, name: str, address: str = "") -> OrganizationBranch:
+def add_branch(session: Session, user: User, organization_id: int, name: str, address: str = "") -> OrganizationBranch:
     org = organization_kept(session, user, organization_id)
     name, address = str(name or "").strip(), str(address or "").strip()
     if not name:
@@ -139,7 +140,7 @@ def add_branch(session, user: User, organization_id: int, name: str, address: st
     return branch
 
 
-def remove_branch(session, user: User, organization_id: int, branch_id: int) -> None:
+def remove_branch(session: Session, user: User, organization_id: int, branch_id: int) -> None:
     org = organization_kept(session, user, organization_id)
     branch = session.get(OrganizationBranch, branch_id)
     if branch is None or branch.organization_id != org.id:
@@ -148,7 +149,7 @@ def remove_branch(session, user: User, organization_id: int, branch_id: int) -> 
     session.delete(branch)
 
 
-def branches(session, organization_id: int) -> list[OrganizationBranch]:
+def branches(session: Session, organization_id: int) -> list[OrganizationBranch]:
     return list(session.scalars(select(OrganizationBranch).where(OrganizationBranch.organization_id == organization_id)
                                 .order_by(OrganizationBranch.name)))
 
@@ -160,7 +161,7 @@ class StaffMember:
     active: bool
 
 
-def staff(session, organization_id: int) -> list[StaffMember]:
+def staff(session: Session, organization_id: int) -> list[StaffMember]:
     """The people who work for the organization: accounts linked to it or acting for it."""
     acting = select(RoleGrant.user_id).where(RoleGrant.role == "social_organization",
                                              RoleGrant.scope_type == "organization",
@@ -172,7 +173,7 @@ def staff(session, organization_id: int) -> list[StaffMember]:
     return [StaffMember(p.username, p.display_name or p.username, p.active) for p in people]
 
 
-def check_may_register(session, user: User) -> None:
+def check_may_register(session: Session, user: User) -> None:
     if not towns_kept_by(session, user):
         raise ForbiddenError(Text("Only a town government or an administrator keeps the register of organizations."))
 

@@ -58,7 +58,7 @@ def _ballot_fields(ballot):
     return voter, str(choice).lower() if choice else None
 
 
-def normalize_ballots(ballots):
+def normalize_ballots(ballots: Any) -> list[tuple[Any, str | None]]:
     """Ballots as a list of ``{"voter", "vote"}``; accepts a list or ``{voter: ballot}``."""
     if isinstance(ballots, dict):
         ballots = [dict(v, voter=k) if isinstance(v, dict) else {"voter": k, "vote": v} for k, v in ballots.items()]

@@ -17,11 +17,11 @@ from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import and_, bindparam, func, literal, literal_column, or_, select, union_all
-from sqlalchemy.orm import defer
+from sqlalchemy.orm import defer, Session
 
 from engine.core.access import grants_of, visible_task  # noqa: F401  (part of the inbox API)
 from engine.errors import Text, ValidationError
-from engine.core.models import Community, Definition, Instance, Organization, Task, utcnow
+from engine.core.models import Community, Definition, Instance, Organization, Task, utcnow, User
 
 VIEWS = ("mine", "open")
 SORTS = ("newest", "oldest", "due", "step")
@@ -86,12 +86,12 @@ class InboxPage:
     next_after: str | None = None  # the cursor for the next page's link (open view)
 
     @property
-    def capped(self):
+    def capped(self) -> bool:
         """The total is a lower bound (some step has at least COUNT_CAP tasks)."""
         return any(count >= COUNT_CAP for count in self.counts_by_step.values())
 
     @property
-    def pages(self):
+    def pages(self) -> int:
         return max(self.page, -(-self.total // self.per_page))
 
 
@@ -231,7 +231,7 @@ def _branches(shape):
             for i in range(shape.grants)]
 
 
-def inbox_page(session, user, flt=None, now=None):
+def inbox_page(session: Session, user: User, flt: InboxFilter | None = None, now: datetime | None = None) -> InboxPage:
     """The tasks ``user`` sees under ``flt``, one page of them, with counts per step."""
     flt = flt or InboxFilter()
     now = now or utcnow()
@@ -342,7 +342,7 @@ def _step_count_statement(shape, cap):
     return union_all(*parts) if parts else None
 
 
-def step_counts(session, user, flt=None, cap=COUNT_CAP):
+def step_counts(session: Session, user: User, flt: InboxFilter | None = None, cap: int = COUNT_CAP) -> dict[int | None, int]:
     """{step: number of tasks} in the view, ignoring the step filter (the tabs show all).
 
     Each step's count stops at ``cap`` (shown as "1000+"): counting 100,000 index entries
@@ -366,7 +366,7 @@ def _count_statement(shape, cap):
     return union_all(*parts) if parts else None
 
 
-def count_tasks(session, user, view, cap=COUNT_CAP):
+def count_tasks(session: Session, user: User, view: str, cap: int = COUNT_CAP) -> int:
     """How many tasks a view holds, up to ``cap`` (for the other tab's badge)."""
     shape, params = _shape_and_params(session, user, InboxFilter(view=view), with_step=False)
     statement = _count_statement(shape, cap)
@@ -375,7 +375,7 @@ def count_tasks(session, user, view, cap=COUNT_CAP):
     return min(cap, sum(count for _, count in session.execute(statement, params)))
 
 
-def overdue(task, now=None):
+def overdue(task: Task, now: datetime | None = None) -> bool:
     return task.state == "ready" and task.due_at is not None and task.due_at < (now or utcnow())
 
 
@@ -386,7 +386,7 @@ MAX_ID = 2**31 - 1
 MAX_PAGE = 1_000_000
 
 
-def parse_int(value):
+def parse_int(value: Any) -> int | None:
     """An int from a query-string value, None for empty; ValidationError for junk."""
     if value in (None, ""):
         return None
@@ -401,7 +401,7 @@ def parse_int(value):
     return number
 
 
-def parse_page(value):
+def parse_page(value: Any) -> int:
     """A page number from a query-string value: 1 when empty; ValidationError when junk or out of range."""
     page = parse_int(value)
     if page is None:

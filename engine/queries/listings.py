@@ -3,9 +3,12 @@ instance list with filters, an instance's timeline with step durations, the diag
 active and completed elements, and the choices for filters and for starting a project.
 """
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import timedelta, datetime
+from collections.abc import Iterable
+from typing import Any
 
 from sqlalchemy import func, or_, select
+from sqlalchemy.orm import Session
 
 from engine.method import catalog, eligibility
 from engine.core.access import grants_of, scope_condition as _scope_condition, scope_ids as _scope_ids, visible_instance
@@ -36,12 +39,13 @@ class InstanceList:
     per_page: int
 
     @property
-    def pages(self):
+    def pages(self) -> int:
         return max(1, -(-self.total // self.per_page))
 
 
-def list_instances(session, user, status=None, community_id=None, step=None, version=None, process=None,
-                   page=1, per_page=25):
+def list_instances(session: Session, user: User, status: str | None = None, community_id: int | None = None,
+                   step: int | None = None, version: int | None = None, process: str | None = None,
+                   page: int = 1, per_page: int = 25) -> InstanceList:
     """Instances in the user's scopes, newest first, with the filters applied."""
     conditions = [_scope_condition(session, user)]
     if status:
@@ -55,7 +59,7 @@ def list_instances(session, user, status=None, community_id=None, step=None, ver
     if process:
         conditions.append(Definition.key == process)
     base = select(Instance.id).join(Definition, Definition.id == Instance.definition_id).where(*conditions)
-    total = session.scalar(select(func.count()).select_from(base.subquery()))
+    total = session.scalar(select(func.count()).select_from(base.subquery())) or 0
     rows = session.execute(
         select(Instance, Definition.version, Definition.key, Community.name, Organization.name)
         .join(Definition, Definition.id == Instance.definition_id)
@@ -82,7 +86,7 @@ class Timeline:
     completed: list[str] = field(default_factory=list)  # BPMN ids of completed activities
 
 
-def timeline(session, instance, now=None):
+def timeline(session: Session, instance: Instance, now: datetime | None = None) -> Timeline:
     """Who did what when, how long each activity and each step took."""
     events = instance_events(session, instance.id)
     scheduled, entries = {}, []
@@ -112,7 +116,7 @@ def timeline(session, instance, now=None):
     return Timeline(entries, dict(sorted(durations.items())), active_elements(session, instance.id), completed)
 
 
-def active_elements(session, instance_id):
+def active_elements(session: Session, instance_id: int) -> list[str]:
     tasks = session.scalars(select(Task.bpmn_id).where(Task.instance_id == instance_id, Task.state == "ready"))
     jobs = session.scalars(select(Job.bpmn_id).where(Job.instance_id == instance_id,
                                                      Job.state.in_(("ready", "locked", "waiting", "incident"))))
@@ -131,7 +135,7 @@ class Incident:
     error: str
 
 
-def instance_incidents(session, instance_id=None):
+def instance_incidents(session: Session, instance_id: int | None = None) -> list[Incident]:
     """Open incidents (of one instance, or all), jobs first, oldest first."""
     jobs = select(Job).where(Job.state == "incident").order_by(Job.id)
     timers = select(Timer).where(Timer.state == "incident").order_by(Timer.id)
@@ -144,13 +148,13 @@ def instance_incidents(session, instance_id=None):
     return found
 
 
-def instance_tasks(session, instance_id):
+def instance_tasks(session: Session, instance_id: int) -> list[Task]:
     """Every human-task activation of the instance, oldest first."""
     return list(session.scalars(select(Task).where(Task.instance_id == instance_id)
                                 .order_by(Task.created_at, Task.id)))
 
 
-def instance_of(session, task):
+def instance_of(session: Session, task: Task) -> Instance:
     """The instance a task (already checked as visible) belongs to."""
     instance = session.get(Instance, task.instance_id)
     if instance is None:
@@ -158,14 +162,14 @@ def instance_of(session, task):
     return instance
 
 
-def definition_of(session, instance):
+def definition_of(session: Session, instance: Instance) -> Definition:
     definition = session.get(Definition, instance.definition_id)
     if definition is None:
         raise NotFoundError("The instance's process definition is missing.")
     return definition
 
 
-def process_keys(session):
+def process_keys(session: Session) -> list[str]:
     return list(session.scalars(select(Definition.key).distinct().order_by(Definition.key)))
 
 
@@ -175,11 +179,11 @@ def process_names(session):
     return {key: name or key for key, name in rows}
 
 
-def definition_versions(session):
+def definition_versions(session: Session) -> list[int]:
     return list(session.scalars(select(Definition.version).distinct().order_by(Definition.version)))
 
 
-def communities_for(session, user):
+def communities_for(session: Session, user: User) -> list[Community]:
     """Communities the user works with: their own, those of their towns, or all for admins."""
     ids = _scope_ids(session, user)
     query = select(Community).order_by(Community.name)
@@ -191,7 +195,7 @@ def communities_for(session, user):
     return list(session.scalars(query))
 
 
-def organizations_for(session, user):
+def organizations_for(session: Session, user: User) -> list[Organization]:
     ids = _scope_ids(session, user)
     query = select(Organization).order_by(Organization.name)
     if "global" not in ids:
@@ -201,7 +205,8 @@ def organizations_for(session, user):
     return list(session.scalars(query))
 
 
-def startable_items(session, user, year=None):
+def startable_items(session: Session, user: User,
+                    year: int | None = None) -> list[tuple[Organization, CatalogItem, Community]]:
     """(organization, catalog item, community) a social-organization user may start a project on.
 
     The items open in ``year`` (default: this year; see :func:`catalog.open_condition`) of
@@ -225,7 +230,8 @@ def startable_items(session, user, year=None):
     return result
 
 
-def project_for(session, user, organization_id, catalog_item_id, title, year=None):
+def project_for(session: Session, user: User, organization_id: int | None, catalog_item_id: int | None, title: str,
+                year: int | None = None) -> dict[str, Any]:
     """The ``project`` start variable for a catalog item picked on the start page."""
     choice = next(((o, i, c) for o, i, c in startable_items(session, user, year)
                    if o.id == organization_id and i.id == catalog_item_id), None)
@@ -240,7 +246,7 @@ def project_for(session, user, organization_id, catalog_item_id, title, year=Non
     }
 
 
-def scope_names(session):
+def scope_names(session: Session) -> dict[tuple[str, int], str]:
     """{(scope_type, id): name} for towns, communities and organizations (for labels)."""
     names = {("global", 0): ""}
     for model, scope_type in ((Town, "town"), (Community, "community"), (Organization, "organization")):
@@ -249,7 +255,7 @@ def scope_names(session):
     return names
 
 
-def display_names(session, usernames):
+def display_names(session: Session, usernames: Iterable[str | None]) -> dict[str, str]:
     usernames = {u for u in usernames if u}
     if not usernames:
         return {}

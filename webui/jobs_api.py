@@ -59,10 +59,11 @@ def _queue():
 @bp.before_request
 def _check_key():
     given = request.headers.get("X-Api-Key", "")
-    credential = None
-    if given:
+    builtin_key = services().settings.worker_api_key
+    credential = worker_credentials.BuiltIn() if worker_credentials.is_builtin(given, builtin_key) else None
+    if given and credential is None:  # a worker credential: its row says whether it holds
         with unit(readonly=True) as session:
-            credential = worker_credentials.authenticate(session, given, services().settings.worker_api_key)
+            credential = worker_credentials.authenticate(session, given)
     if credential is None:
         raise Unauthorized()
     g.worker_credential = credential

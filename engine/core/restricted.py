@@ -373,10 +373,11 @@ def run_with_deadline(call: Callable[[], Any], scope: dict, timeout: float) -> A
 # Code made only of these nodes calls no function and runs no loop: it compares, picks and
 # assembles values it is given (`project["social_work"] == True`, `"P7D"`, `2/3`,
 # `revision_rounds = revision_rounds + 1`, `{"voter": voter, "ballot": ballot}`), in time and
-# memory bounded by the size of that data (`+` stays size-guarded).
+# memory bounded by the size of that data (`+` stays size-guarded). Not `in`: a substring
+# search in a long text is one C call that could run for seconds.
 _PLAIN_NODES = (
     ast.Expression, ast.Module, ast.Expr, ast.Assign, ast.Name, ast.Load, ast.Store, ast.Constant,
-    ast.Compare, ast.Eq, ast.NotEq, ast.Lt, ast.LtE, ast.Gt, ast.GtE, ast.Is, ast.IsNot, ast.In, ast.NotIn,
+    ast.Compare, ast.Eq, ast.NotEq, ast.Lt, ast.LtE, ast.Gt, ast.GtE, ast.Is, ast.IsNot,
     ast.BoolOp, ast.And, ast.Or, ast.UnaryOp, ast.Not, ast.USub, ast.UAdd,
     ast.BinOp, ast.Add, ast.Sub, ast.Div, ast.FloorDiv,
     ast.Subscript, ast.Dict, ast.List, ast.Tuple, ast.Set, ast.IfExp,

@@ -13,7 +13,6 @@ from weakref import WeakKeyDictionary
 
 from SpiffWorkflow.bpmn.serializer.default.workflow import BpmnWorkflowConverter
 from SpiffWorkflow.bpmn.serializer.helpers.encoder import create_encoder
-from SpiffWorkflow.bpmn.serializer.helpers.registry import DefaultRegistry
 from SpiffWorkflow.bpmn.serializer.workflow import BpmnWorkflowSerializer
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.spiff.serializer.config import SPIFF_CONFIG
@@ -97,27 +96,6 @@ class _Stored:
     tasks: dict[str, dict[UUID, _Cached]] = field(default_factory=dict)
 
 
-_PLAIN_TYPES = frozenset({str, int, float, bool, type(None)})
-
-
-class _Registry(DefaultRegistry):
-    """The library's registry, restoring plain values without a call for each.
-
-    Restoring a workflow walks every task's data through :meth:`restore`; the library
-    makes one call per value, even for strings and numbers. On a step that loads its
-    instance (a cache miss) that walk was the larger part of the load; skipping the calls
-    for plain values, with the same result, is the gain (``bench engine``: cache-miss line).
-    """
-
-    def restore(self, val: Any, **kwargs: Any) -> Any:
-        kind = type(val)
-        if kind is dict and "typename" not in val:
-            return {k: v if type(v) in _PLAIN_TYPES else self.restore(v, **kwargs) for k, v in val.items()}
-        if kind is list:
-            return [v if type(v) in _PLAIN_TYPES else self.restore(v, **kwargs) for v in val]
-        return super().restore(val, **kwargs)
-
-
 class StateStore:
     """Turns a workflow into JSON (state only, the spec is re-attached on load) and back.
 
@@ -136,7 +114,7 @@ class StateStore:
     def __init__(self, compact_every: int = 64) -> None:
         config = dict(SPIFF_CONFIG)
         config[ExternalServiceTask] = ServiceTaskConverter
-        self.registry = BpmnWorkflowSerializer.configure(config, _Registry())
+        self.registry = BpmnWorkflowSerializer.configure(config)
         self.serializer = BpmnWorkflowSerializer(self.registry)
         self.version = self.serializer.VERSION
         self.converter = _StateOnlyConverter(BpmnWorkflow, self.registry)

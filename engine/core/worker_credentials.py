@@ -126,12 +126,17 @@ def revoke(session: Session, row: WorkerCredential, actor: str, now: datetime | 
         audit.record(session, actor, "worker_credential_revoke", f"worker {row.name}")
 
 
+def is_builtin(key: str, builtin_key: str) -> bool:
+    """Whether ``key`` is the built-in key (compared in constant time; an empty one matches nothing)."""
+    return bool(key and builtin_key) and hmac.compare_digest(key.encode(), builtin_key.encode())
+
+
 def authenticate(session: Session, key: str, builtin_key: str = "") -> WorkerCredential | BuiltIn | None:
     """The credential ``key`` belongs to (the built-in one for ``builtin_key``), or None for
     an unknown, wrong or revoked key."""
     if not key:
         return None
-    if builtin_key and hmac.compare_digest(key.encode(), builtin_key.encode()):
+    if is_builtin(key, builtin_key):
         return BuiltIn()
     if not key.startswith(PREFIX) or "." not in key or len(key) > 200:
         return None

@@ -153,18 +153,3 @@ def test_a_script_changing_a_nested_value_reads_back_as_it_runs():
     assert waiting.data["d"] == {"inner": {"k": 2}}
     loaded = store.loads(state, list(parts), spec, subprocess_specs)
     assert loaded.get_task_from_id(waiting.id).data == waiting.data
-
-
-def test_restoring_task_data_gives_what_the_librarys_registry_gives():
-    from datetime import datetime, timedelta
-
-    from SpiffWorkflow.bpmn.serializer.helpers.registry import DefaultRegistry
-
-    store = StateStore()
-    data = {"title": "居家养老", "n": 3, "ok": True, "none": None, "ratio": 0.5,
-            "when": datetime(2026, 11, 30, 9, 0), "wait": timedelta(days=7), "id": UUID(int=7),
-            "rows": [{"at": datetime(2026, 1, 1), "tags": ["a", 1, None]}, [timedelta(seconds=5)]],
-            "nested": {"deeper": {"typename_like": "typename", "list": [1, 2, {"x": UUID(int=1)}]}}}
-    encoded = json.loads(json.dumps(store.registry.convert(data), cls=store._encoder))
-    library = DefaultRegistry()
-    assert store.registry.restore(encoded) == library.restore(encoded) == data

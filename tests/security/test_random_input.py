@@ -63,7 +63,8 @@ def _discover(web) -> tuple[dict, list[Form]]:
         "orgstaff": ["/inbox", "/instances", "/instances/new", f"/instances/{instance_id}", "/password"],
         "committee": ["/inbox", f"/instances/{instance_id}", "/mining/"],
         "admin": ["/admin/", "/admin/users", f"/admin/users/{web.world.users.reps[1].id}", "/admin/upload",
-                  "/admin/audit", "/admin/incidents", "/admin/definitions/1", "/admin/definitions/1/edit"],
+                  "/admin/audit", "/admin/incidents", "/admin/definitions/1", "/admin/definitions/1/edit",
+                  "/admin/workers"],
     }
     clients, forms = {}, set()
     for role, urls in pages.items():

@@ -163,3 +163,10 @@ def test_plain_conditions_run_without_a_round_trip_and_stay_size_guarded(pool):
     assert env.evaluate('project["social_work"] == True and n + 1 > 2', {"project": {"social_work": True}, "n": 2})
     with pytest.raises(ScriptLimitError):
         env.execute("twice = big + big", {"big": "a" * 600_000})
+
+
+def test_a_substring_search_goes_to_the_sandbox(env):
+    # `in` on long texts is one long C call: it is not plain code, the sandbox's limits hold.
+    from engine.core.restricted import is_plain
+    assert not is_plain("needle in haystack", "eval")
+    assert env.evaluate("'b' in text", {"text": "a" * 1000 + "b"}) is True

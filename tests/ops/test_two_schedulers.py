@@ -45,7 +45,9 @@ def test_two_schedulers_fire_each_timer_once(pg_schema_url):
                 Event.instance_id.in_(instances), Event.activity_id == "after", Event.transition == "schedule")
                 .group_by(Event.instance_id)).all()
             assert sorted(fired) == sorted((i, 1) for i in instances)
-            assert set(session.scalars(select(Timer.state).where(Timer.instance_id.in_(instances)))) == {"fired"}
+            timers = session.execute(select(Timer.instance_id, Timer.id, Timer.state, Timer.bpmn_id, Timer.task_id).where(
+                Timer.instance_id.in_(instances)).order_by(Timer.instance_id, Timer.id)).all()
+            assert {state for _i, _t, state, _b, _k in timers} == {"fired"}, timers
         assert all(s.poll() is None for s in schedulers)
     finally:
         services.db.dispose()

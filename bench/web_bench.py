@@ -5,7 +5,7 @@ process, a town with one community and organization, ``users`` people (community
 town government and organization staff in turn, each with a real Argon2 password) and
 projects waiting at step 1. ``sanshe serve`` (gunicorn as it runs in production, the job
 worker, the scheduler) is started on a free loopback port. Each simulated person signs in,
-then for ``seconds``: opens the inbox, opens a task, claims it and completes it with the
+(trying again after 2 s when told to wait), then for ``seconds``: opens the inbox, opens a task, claims it and completes it with the
 form's fields posted as the browser posts them (the values chosen from the form's schema),
 without pause (a closed loop: at most ``users`` requests in flight). Printed: per request
 type the count, p50 / p95 / p99 in ms and the errors (5xx, 409, other 4xx, no answer), and
@@ -146,10 +146,14 @@ class Person(threading.Thread):
         return status, body
 
     def run(self):
-        self.call("sign-in page", "/login")
-        status, _ = self.call("sign in", "/login", [("username", self.username), ("password", PASSWORD)])
-        if status != 302:
-            return
+        while True:
+            self.call("sign-in page", "/login")
+            status, _ = self.call("sign in", "/login", [("username", self.username), ("password", PASSWORD)])
+            if status == 302:
+                break
+            if status not in (0, 429, 503) or time.monotonic() >= self.deadline:
+                return
+            time.sleep(2)  # as a person told "too many sign-ins, wait" or "busy" would, then again
         while time.monotonic() < self.deadline:
             status, page = self.call("inbox", "/inbox?view=open")
             tasks = TASK_LINK.findall(page)

@@ -69,7 +69,7 @@ def setup(url: str, users: int, projects: int) -> list[str]:
             password_hash = user_store.hash_password(PASSWORD)  # the real cost to check at sign-in
             for user in session.scalars(select(User)):
                 user.password_hash = password_hash
-            starter = session.get(User, world.users.org.id)
+            starter = session.get_one(User, world.users.org.id)
             for i in range(projects):
                 services.runtime.start_instance(session, "seven_step_project", starter, {
                     "title": f"压力测试项目 {i:04d}", "organization_id": world.org.id, "catalog_item_id": world.item.id})

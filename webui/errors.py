@@ -4,6 +4,7 @@ import logging
 from flask import g, render_template, request
 from markupsafe import escape
 from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, InternalServerError
@@ -53,13 +54,14 @@ def init_app(app):
         return _render(exc.code or 500, exc.name, exc.description or "")
 
     @app.errorhandler(DBAPIError)
+    @app.errorhandler(PoolTimeoutError)
     def database_error(exc):
-        if not transient(exc) or exc.connection_invalidated and not g.get("sanshe_retried"):
+        if not transient(exc) or getattr(exc, "connection_invalidated", False) and not g.get("sanshe_retried"):
             raise exc  # a bug: error 500; a cut connection: the app tries the request once more
-        # The database is busy (SQLite's write lock held elsewhere past the wait) or away:
-        # nothing was saved; the person can simply try again.
+        # The database is busy (SQLite's write lock held elsewhere past the wait, every pooled
+        # connection in use) or away: nothing was saved; the person can simply try again.
         log.warning("database unavailable for %s %s: %s", request.method, request.path,
-                    str(exc.orig).splitlines()[0])
+                    str(getattr(exc, "orig", None) or exc).splitlines()[0])
         return _render_safely(503, _("Busy, please try again"),
                               _("The database is busy or briefly unavailable; nothing was saved. "
                                 "Please try again in a moment."))

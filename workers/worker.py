@@ -203,6 +203,36 @@ def serve(worker, engine, until_idle=False):
                 worker.stop.wait(worker.poll_seconds)
 
 
+def _process_exists(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # someone else's process
+    return True
+
+
+def free_jobs_of_dead_workers(session_factory, queue, host=None):
+    """Jobs locked by worker processes of this host that no longer exist (killed, crashed)
+    are fetched again at once, not after their lock runs out; returns how many.
+
+    Only this host's processes can be checked; another host's dead worker's jobs wait for
+    their locks to expire as before."""
+    host = host or socket.gethostname()
+    with unit_of_work(session_factory) as session:
+        dead = set()
+        for worker_id in queue.lock_holders(session, f"{host}:"):
+            pid = worker_id[len(host) + 1:].split(":", 1)[0]
+            if pid.isdigit() and int(pid) != os.getpid() and not _process_exists(int(pid)):
+                dead.add(worker_id)
+        freed = queue.expire_locks(session, dead)
+    if freed:
+        log.warning("%d job(s) locked by worker processes that are gone (%s) are fetched again now", freed,
+                    ", ".join(sorted(dead)))
+    return freed
+
+
 def run_workers(services, handlers, concurrency=1, max_jobs=5, lock_seconds=None, poll_seconds=0.5,
                 stop=None, install_signals=True, until_idle=False, queue=None):
     """Run ``concurrency`` worker threads until SIGTERM/SIGINT (or idle); returns summed counts."""
@@ -212,6 +242,10 @@ def run_workers(services, handlers, concurrency=1, max_jobs=5, lock_seconds=None
         for signum in (signal.SIGTERM, signal.SIGINT):
             signal.signal(signum, lambda *_: stop.set())
     queue = queue or JobQueue(services.settings, runtime=services.runtime)
+    try:
+        free_jobs_of_dead_workers(services.session_factory, queue)
+    except DBAPIError as exc:  # the database busy or away: the locks simply run out as before
+        log.warning("could not look for jobs of dead workers: %s", str(exc.orig).splitlines()[0])
     workers = [Worker(services.session_factory, queue, handlers,
                       default_worker_id(f":{i}" if concurrency > 1 else ""), max_jobs, lock_seconds,
                       poll_seconds, stop) for i in range(concurrency)]

@@ -8,6 +8,7 @@ from typing import cast
 
 from sqlalchemy import Engine, String, Table, create_engine, event, inspect
 from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -23,6 +24,8 @@ WAL_AUTOCHECKPOINT_PAGES = 8000
 # administrator's shell, a long migration: a minute and some) before its statement fails with "database is
 # locked"; workers and the scheduler then back off and try again (:func:`transient`).
 SQLITE_BUSY_SECONDS = 75.0
+SQLITE_POOL_SIZE = 8
+SQLITE_POOL_OVERFLOW = 56
 _readonly = ContextVar("sanshe_readonly", default=False)
 
 
@@ -59,7 +62,10 @@ def make_engine(url: str, sqlite_busy_seconds: float | None = None) -> Engine:
             Path(url[len("sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)
         # hide_parameters: a failed statement's message (which gets logged) must not carry
         # the values, e.g. a new user's password hash.
-        engine = create_engine(url, connect_args={"timeout": busy}, hide_parameters=True)
+        # A connection per thread of a web process (gunicorn's 48): SQLite connections are
+        # only open files, and a thread waiting for a free one would wait for nothing.
+        engine = create_engine(url, connect_args={"timeout": busy}, hide_parameters=True,
+                               pool_size=SQLITE_POOL_SIZE, max_overflow=SQLITE_POOL_OVERFLOW)
         event.listen(engine, "connect", _sqlite_pragmas(busy))
 
         # pysqlite's own transaction handling defers BEGIN; take the write lock at the start
@@ -73,7 +79,11 @@ def make_engine(url: str, sqlite_busy_seconds: float | None = None) -> Engine:
             conn.exec_driver_sql("BEGIN" if _readonly.get() else "BEGIN IMMEDIATE")
 
         return engine
-    return create_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True, hide_parameters=True)
+    # PostgreSQL: at most 30 connections per process (2 web processes, workers and the
+    # scheduler stay under the server's default of 100); a request that finds none free
+    # waits up to pool_timeout, then answers "busy, try again" (503), never an error 500.
+    return create_engine(url, pool_size=10, max_overflow=20, pool_timeout=30, pool_pre_ping=True,
+                         hide_parameters=True)
 
 
 def transient(exc: BaseException) -> bool:
@@ -81,6 +91,8 @@ def transient(exc: BaseException) -> bool:
     connection (PostgreSQL restarted, an administrator cut it, a network blip) or SQLite's
     write lock held elsewhere for longer than the busy timeout. Trying again later works."""
     if isinstance(exc, DBAPIError) and exc.connection_invalidated:
+        return True
+    if isinstance(exc, PoolTimeoutError):  # every connection of the pool busy for pool_timeout
         return True
     if isinstance(exc, OperationalError):
         message = str(getattr(exc, "orig", exc)).lower()

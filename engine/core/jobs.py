@@ -339,6 +339,27 @@ class JobQueue:
             .values(state="ready", worker_id=None, lock_token=None, lock_expires_at=None)))
         return result.rowcount
 
+    def lock_holders(self, session: Session, prefix: str) -> set[str]:
+        """The worker ids starting with ``prefix`` (e.g. ``host:``) that hold job locks now."""
+        now = self.clock()
+        return set(session.scalars(select(JOBS.c.worker_id).distinct().where(
+            JOBS.c.state == "locked", JOBS.c.lock_expires_at >= now,
+            JOBS.c.worker_id.startswith(prefix, autoescape=True))))
+
+    def expire_locks(self, session: Session, worker_ids: Iterable[str]) -> int:
+        """End the locks of workers known to be gone (their process no longer exists), so
+        their jobs are fetched again now instead of when the locks run out. Their lock tokens
+        stay: a worker that was not gone after all can no longer complete the job (its
+        completion is refused as lost), so a job still runs to its end once. Returns how many."""
+        if not worker_ids:
+            return 0
+        now = self.clock()
+        result = session.execute(
+            update(JOBS).where(JOBS.c.state == "locked", JOBS.c.worker_id.in_(list(worker_ids)),
+                               JOBS.c.lock_expires_at >= now)
+            .values(lock_expires_at=now - timedelta(microseconds=1)))
+        return cast(CursorResult[Any], result).rowcount
+
     def execute(self, session: Session, job_id: int, worker_id: str, lock_token: str,
                 handler: Callable[[JobContext], dict[str, Any] | None]) -> dict[str, Any]:
         """Run ``handler(JobContext)`` and complete the job, in the caller's transaction.

@@ -240,8 +240,13 @@ class Runtime:
         return step.instance
 
     def fire_timer(self, session: Session, timer_id: int) -> bool:
-        """Fire one due timer (its own engine step); False if it no longer waits."""
-        timer = session.get(Timer, timer_id)
+        """Fire one due timer (its own engine step); False if it no longer waits.
+
+        The timer's row is locked first: with two schedulers (on two hosts) the second waits
+        for the first's step and then sees the timer fired, instead of reading it as still
+        waiting and marking it cancelled."""
+        timer = session.scalar(select(Timer).where(Timer.id == timer_id).with_for_update()
+                               .execution_options(populate_existing=True))
         if timer is None or timer.state != TimerState.WAITING:
             return False
         instance = session.get(Instance, timer.instance_id)

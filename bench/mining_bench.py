@@ -82,9 +82,10 @@ def pm4py_from_csv(path):
     loaded = time.perf_counter()
     keys: dict[str, Any] = {"case_id_key": "case_id", "activity_key": "activity_id"}
     done = df.dropna(subset=["complete"])
-    finished = done[done["case_status"] == "completed"]
-    ends = pd.concat([finished[["case_id", "activity_id", "scheduled"]].rename(columns={"scheduled": "ts"}),
-                      finished[["case_id", "activity_id", "complete"]].rename(columns={"complete": "ts"})]).dropna()
+    finished: Any = done[done["case_status"] == "completed"]
+    frames: list[Any] = [finished[["case_id", "activity_id", column]].set_axis(["case_id", "activity_id", "ts"], axis=1)
+                         for column in ("scheduled", "complete")]
+    ends = pd.concat(frames).dropna()
     durations = pm4py.get_all_case_durations(ends.sort_values(["case_id", "ts"], kind="stable"),
                                              timestamp_key="ts", **keys)
     waited = df.dropna(subset=["scheduled", "start"])

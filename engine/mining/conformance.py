@@ -74,19 +74,20 @@ def footprint(bpmn_xml: str) -> Footprint:
 
     def collect(scope: ET.Element, parent: str | None) -> None:
         for child in scope:
-            kind = child.tag.replace(BPMN, "")
-            if kind == "sequenceFlow" or not child.get("id") or kind in ("laneSet", "extensionElements"):
+            kind, node_id = child.tag.replace(BPMN, ""), child.get("id")
+            if kind == "sequenceFlow" or node_id is None or kind in ("laneSet", "extensionElements"):
                 continue
-            nodes[child.get("id")] = {"kind": kind, "parent": parent, "out": [], "boundaries": [],
+            nodes[node_id] = {"kind": kind, "parent": parent, "out": [], "boundaries": [],
                                       "multi": child.find(f"{BPMN}multiInstanceLoopCharacteristics") is not None,
                                       "event_sub": child.get("triggeredByEvent") == "true",
                                       "interrupting": child.get("cancelActivity", "true") != "false",
                                       "attached": child.get("attachedToRef")}
             if kind == "subProcess":
-                collect(child, child.get("id"))
+                collect(child, node_id)
         for flow in scope.iter(f"{BPMN}sequenceFlow"):
-            if flow.get("sourceRef") in nodes:
-                nodes[flow.get("sourceRef")]["out"].append(flow.get("targetRef"))
+            source = flow.get("sourceRef")
+            if source is not None and source in nodes:
+                nodes[source]["out"].append(flow.get("targetRef"))
 
     collect(process, None)
     for node_id, node in nodes.items():

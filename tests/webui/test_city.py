@@ -76,8 +76,9 @@ def test_the_bureau_changes_nothing(web, city):
         assert 400 <= response.status_code < 500, (url, response.status_code)
     assert _counts(web) == before
     with unit_of_work(web.services.session_factory, readonly=True) as session:
-        assert funds.find_budget(session, web.world.town.id, 2026).total_fen == 500000 * 100
-        assert session.get(Instance, instance_id).status == "running"
+        budget, project = funds.find_budget(session, web.world.town.id, 2026), session.get(Instance, instance_id)
+        assert budget is not None and budget.total_fen == 500000 * 100
+        assert project is not None and project.status == "running"
 
 
 def test_the_bureau_has_no_inbox_work_and_is_named_in_chinese(web, city):

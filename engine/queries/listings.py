@@ -41,11 +41,13 @@ class InstanceList:
 
 
 def list_instances(session, user, status=None, community_id=None, step=None, version=None, process=None,
-                   page=1, per_page=25):
+                   page=1, per_page=25, town_id=None):
     """Instances in the user's scopes, newest first, with the filters applied."""
     conditions = [_scope_condition(session, user)]
     if status:
         conditions.append(Instance.status == status)
+    if town_id:
+        conditions.append(Instance.town_id == town_id)
     if community_id:
         conditions.append(Instance.community_id == community_id)
     if step:
@@ -173,6 +175,16 @@ def definition_versions(session):
     return list(session.scalars(select(Definition.version).distinct().order_by(Definition.version)))
 
 
+def towns_for(session, user):
+    """Towns the user sees projects of: all of them for administrators and the city bureau, else their own."""
+    ids = _scope_ids(session, user)
+    query = select(Town).order_by(Town.id)
+    if "global" not in ids:
+        query = query.where(Town.id.in_(ids.get("town", set()) | set(session.scalars(
+            select(Community.town_id).where(Community.id.in_(ids.get("community", set())))))))
+    return list(session.scalars(query))
+
+
 def communities_for(session, user):
     """Communities the user works with: their own, those of their towns, or all for admins."""
     ids = _scope_ids(session, user)
@@ -250,6 +262,6 @@ def display_names(session, usernames):
     return dict(session.execute(select(User.username, User.display_name).where(User.username.in_(usernames))).all())
 
 
-__all__ = ["INSTANCE_STATUSES", "visible_instance", "list_instances", "timeline", "instance_tasks",
+__all__ = ["INSTANCE_STATUSES", "visible_instance", "list_instances", "timeline", "instance_tasks", "towns_for",
            "definition_of", "process_keys", "definition_versions", "communities_for", "organizations_for",
            "startable_items", "project_for", "scope_names", "display_names"]

@@ -37,6 +37,11 @@ def test_the_bureau_reads_every_town(web, city, as_user):
     drive_to(web.services, instance_id, "write_application", default_choices())
     page = city.get("/instances", headers={"Accept-Language": "zh-CN"}).get_data(as_text=True)
     assert "象东居家养老" in page
+    assert 'name="town"' in page and web.world.town.name in page and "盐盆街道" in page  # every town to pick
+    in_town = city.get(f"/instances?town={web.world.town.id}").get_data(as_text=True)
+    assert "象东居家养老" in in_town
+    elsewhere = city.get("/instances?town=999").get_data(as_text=True)
+    assert "象东居家养老" not in elsewhere
     assert city.get(f"/instances/{instance_id}").status_code == 200
     mining = city.get("/mining/", headers={"Accept-Language": "zh-CN"}).get_data(as_text=True)
     assert "按镇（街道）比较" in mining or "按镇比较" in mining

@@ -29,7 +29,7 @@ def index():
     status = args.get("status") or None
     if status and status not in listings.INSTANCE_STATUSES:
         raise ValidationError(_("Unknown status."), errors={"status": [_("Unknown status.")]})
-    filters = {"status": status, "community_id": parse_int(args.get("community")),
+    filters = {"status": status, "community_id": parse_int(args.get("community")), "town_id": parse_int(args.get("town")),
                "step": parse_int(args.get("step")), "version": parse_int(args.get("version")),
                "process": args.get("process") or None}
     page = parse_page(args.get("page"))
@@ -39,7 +39,8 @@ def index():
         result = listings.list_instances(db, user, page=max(1, page), **filters)
         if partial:
             return render_template("instances/_table.html", result=result, filters=filters, args=args)
-        choices = {"communities": listings.communities_for(db, user), "versions": listings.definition_versions(db)}
+        choices = {"communities": listings.communities_for(db, user), "versions": listings.definition_versions(db),
+                   "towns": listings.towns_for(db, user)}
         can_start = bool(listings.startable_items(db, user, this_year()))
     return render_template("instances/index.html", result=result, filters=filters, args=args, choices=choices,
                            can_start=can_start, statuses=listings.INSTANCE_STATUSES)

@@ -14,6 +14,7 @@ from engine.core.models import utcnow
 from engine.errors import ForbiddenError, NotFoundError, ValidationError
 from engine.mining import cycle_times as mining
 from engine.mining import exports
+from engine.mining.conformance import conformance_report
 from engine.mining.decisions import COMPARE_BY, decision_report, due_periods
 from engine.mining.logview import LogFilter, log_view
 from engine.mining.spreadsheets import csv_bytes, workbook_bytes
@@ -62,6 +63,7 @@ def _everything(db, filters, by):
     definition = latest_definition(db, PROCESS_KEY, required=False)
     due = due_periods(definition.bpmn_xml) if definition else {}
     extra = decision_report(db, filters, due, by, now=now)
+    extra["conformance"] = conformance_report(db, filters, now=now)
     return report, extra, report_tables(report, extra, scope_names(db))
 
 

@@ -5,10 +5,15 @@ from typing import Any
 
 from flask import url_for
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext
 
 from engine.mining.spreadsheets import Column, Table
 
 from .i18n import ROLE_LABELS, STATUS_LABELS, STEP_LABELS, task_title
+
+
+DEVIATION_LABELS = {"skipped": lazy_gettext("Skipped"), "repeated": lazy_gettext("Repeated"),
+                    "unexpected": lazy_gettext("Not in the diagram at that point")}
 
 
 def _step(step: int | None) -> str:
@@ -71,4 +76,20 @@ def report_tables(report: dict[str, Any], extra: dict[str, Any], names: dict[tup
         Column(_("Latest (1 in 10 finish later)"), "date"), Column(_("Finished projects compared"), "count")])
     expected.rows = [[_project(r), _step(r["step"]), r["since"], r["expected"], r["low"], r["high"], r["basis"]]
                      for r in extra["expected"]]
-    return [steps, bottlenecks, rounds, slowest, variants, compare, expected]
+    fit = extra["conformance"]
+    versions = Table("fitness", _("Conformance per diagram version"), [
+        Column(_("Version")), Column(_("Finished projects"), "count"), Column(_("Fitness (mean)"), "share"),
+        Column(_("Ran exactly as drawn"), "share")])
+    versions.rows = [[_("Version %(n)s", n=v["version"]), v["cases"], v["fitness"], v["fitting"]]
+                     for v in fit["versions"]]
+    deviations = Table("deviations", _("Deviations from the diagram"), [
+        Column(_("Deviation")), Column(_("Task")), Column(_("Number of projects"), "count")])
+    deviations.rows = [[str(DEVIATION_LABELS.get(d["kind"], d["kind"])),
+                        activity_names.get(d["activity_id"], d["activity_id"]), d["cases"]] for d in fit["deviations"]]
+    deviating = Table("deviating", _("Projects that deviated"), [
+        Column(_("Project")), Column(_("Version")), Column(_("Fitness"), "share"), Column(_("Deviations"))])
+    deviating.rows = [[_project(c), _("Version %(n)s", n=c["version"]), c["fitness"],
+                       "；".join(f"{DEVIATION_LABELS.get(kind, kind)}：{activity_names.get(task, task)}"
+                                for kind, task, _after in c["deviations"])]
+                      for c in fit["cases"] if c["deviations"]][:100]
+    return [steps, bottlenecks, rounds, slowest, variants, compare, expected, versions, deviations, deviating]

@@ -67,7 +67,8 @@ def csv_bytes(table: Table) -> bytes:
 def workbook_bytes(tables: list[Table]) -> bytes:
     """An .xlsx workbook with one sheet per table, bold headings, dates as dates."""
     book = Workbook()
-    book.remove(book.active)
+    for sheet in list(book.worksheets):  # the empty default sheet
+        book.remove(sheet)
     for table in tables:
         sheet = book.create_sheet(_sheet_name(table.title, book.sheetnames))
         sheet.append([column.label for column in table.columns])

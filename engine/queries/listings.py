@@ -45,11 +45,13 @@ class InstanceList:
 
 def list_instances(session: Session, user: User, status: str | None = None, community_id: int | None = None,
                    step: int | None = None, version: int | None = None, process: str | None = None,
-                   page: int = 1, per_page: int = 25) -> InstanceList:
+                   page: int = 1, per_page: int = 25, town_id: int | None = None) -> InstanceList:
     """Instances in the user's scopes, newest first, with the filters applied."""
     conditions = [_scope_condition(session, user)]
     if status:
         conditions.append(Instance.status == status)
+    if town_id:
+        conditions.append(Instance.town_id == town_id)
     if community_id:
         conditions.append(Instance.community_id == community_id)
     if step:
@@ -183,6 +185,16 @@ def definition_versions(session: Session) -> list[int]:
     return list(session.scalars(select(Definition.version).distinct().order_by(Definition.version)))
 
 
+def towns_for(session: Session, user: User) -> list[Town]:
+    """Towns the user sees projects of: all of them for administrators and the city bureau, else their own."""
+    ids = _scope_ids(session, user)
+    query = select(Town).order_by(Town.id)
+    if "global" not in ids:
+        query = query.where(Town.id.in_(ids.get("town", set()) | set(session.scalars(
+            select(Community.town_id).where(Community.id.in_(ids.get("community", set())))))))
+    return list(session.scalars(query))
+
+
 def communities_for(session: Session, user: User) -> list[Community]:
     """Communities the user works with: their own, those of their towns, or all for admins."""
     ids = _scope_ids(session, user)
@@ -262,6 +274,6 @@ def display_names(session: Session, usernames: Iterable[str | None]) -> dict[str
     return dict(session.execute(select(User.username, User.display_name).where(User.username.in_(usernames))).all())
 
 
-__all__ = ["INSTANCE_STATUSES", "visible_instance", "list_instances", "timeline", "instance_tasks",
+__all__ = ["INSTANCE_STATUSES", "visible_instance", "list_instances", "timeline", "instance_tasks", "towns_for",
            "definition_of", "process_keys", "process_names", "definition_versions", "communities_for", "organizations_for",
            "startable_items", "project_for", "scope_names", "display_names"]

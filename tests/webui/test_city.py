@@ -37,6 +37,11 @@ def test_the_bureau_reads_every_town(web, city, as_user):
     drive_to(web.services, instance_id, "write_application", default_choices())
     page = city.get("/instances", headers={"Accept-Language": "zh-CN"}).get_data(as_text=True)
     assert "象东居家养老" in page
+    assert 'name="town"' in page and web.world.town.name in page and "盐盆街道" in page  # every town to pick
+    in_town = city.get(f"/instances?town={web.world.town.id}").get_data(as_text=True)
+    assert "象东居家养老" in in_town
+    elsewhere = city.get("/instances?town=999").get_data(as_text=True)
+    assert "象东居家养老" not in elsewhere
     assert city.get(f"/instances/{instance_id}").status_code == 200
     mining = city.get("/mining/", headers={"Accept-Language": "zh-CN"}).get_data(as_text=True)
     assert "按镇（街道）比较" in mining or "按镇比较" in mining
@@ -76,8 +81,9 @@ def test_the_bureau_changes_nothing(web, city):
         assert 400 <= response.status_code < 500, (url, response.status_code)
     assert _counts(web) == before
     with unit_of_work(web.services.session_factory, readonly=True) as session:
-        assert funds.find_budget(session, web.world.town.id, 2026).total_fen == 500000 * 100
-        assert session.get(Instance, instance_id).status == "running"
+        budget, project = funds.find_budget(session, web.world.town.id, 2026), session.get(Instance, instance_id)
+        assert budget is not None and budget.total_fen == 500000 * 100
+        assert project is not None and project.status == "running"
 
 
 def test_the_bureau_has_no_inbox_work_and_is_named_in_chinese(web, city):

@@ -3,7 +3,7 @@
 (function () {
   "use strict";
   function paint(box) {
-    var viewer = new BpmnJS({container: box, height: box.getAttribute("data-height") || 420});
+    var viewer = new BpmnJS({container: box, height: parseInt(box.getAttribute("data-height") || "420", 10)});
     var heat = JSON.parse(box.getAttribute("data-heat") || "{}");
     var max = Math.max.apply(null, Object.keys(heat).map(function (k) { return heat[k].mean || 0; }).concat([1]));
     fetch(box.getAttribute("data-bpmn-url"), {credentials: "same-origin"})
@@ -21,7 +21,13 @@
           // Never smaller than the page's own text, however far the diagram is zoomed out.
           overlays.add(id, {position: {bottom: 6, left: -4}, html: label, scale: {min: 1}});
         });
-        viewer.get("canvas").zoom("fit-viewport");
+        // The diagram is far wider than tall: fill the box's height (at most life size) and
+        // let people drag along it, rather than shrinking it to the width until nothing reads.
+        var canvas = viewer.get("canvas");
+        canvas.zoom("fit-viewport");
+        var inner = canvas.viewbox().inner, outer = canvas.viewbox().outer;
+        var zoom = Math.min(1, (outer.height - 20) / Math.max(inner.height, 1));
+        canvas.viewbox({x: inner.x - 10, y: inner.y - 10, width: outer.width / zoom, height: outer.height / zoom});
         box.setAttribute("data-ready", "true");
       })
       .catch(function () { box.setAttribute("data-ready", "error"); });

@@ -4,7 +4,7 @@
 (function () {
   "use strict";
   var SVG = "http://www.w3.org/2000/svg";
-  var W = 168, H = 46, GAP_X = 44, BAND = 120, PAD = 24;
+  var W = 168, H = 46, GAP_X = 44, BAND = 130, PAD = 48;
 
   function el(name, attrs, parent) {
     var node = document.createElementNS(SVG, name);
@@ -70,7 +70,7 @@
       return "M" + x1 + "," + y1 + " C" + x1 + "," + my + " " + x2 + "," + my + " " + x2 + "," + y2;
     }
     if (b.row === a.row) {  // same step: an arc over the band
-      var sx = a.x + W / 2, tx = b.x + W / 2, top = a.y - 26;
+      var sx = a.x + W / 2, tx = b.x + W / 2, top = a.y - 20 - Math.min(28, Math.abs(tx - sx) / 12);
       return "M" + sx + "," + a.y + " C" + sx + "," + top + " " + tx + "," + top + " " + tx + "," + b.y;
     }
     // back to an earlier step: around the right-hand side
@@ -97,8 +97,9 @@
     var svg = el("svg", {viewBox: "0 0 " + plan.width + " " + plan.height, width: plan.width, height: plan.height,
                          role: "img", "class": "dfg"}, null);
     var defs = el("defs", {}, svg);
-    var marker = el("marker", {id: "dfg-arrow", viewBox: "0 0 10 10", refX: 9, refY: 5, markerWidth: 6,
-                               markerHeight: 6, orient: "auto-start-reverse"}, defs);
+    // Arrowheads of one size, whatever the arrow's thickness.
+    var marker = el("marker", {id: "dfg-arrow", viewBox: "0 0 10 10", refX: 9, refY: 5, markerWidth: 9,
+                               markerHeight: 9, markerUnits: "userSpaceOnUse", orient: "auto-start-reverse"}, defs);
     el("path", {d: "M0,0 L10,5 L0,10 z", fill: "#4a6a8f"}, marker);
     var most = edges.length ? edges[0].count : 1;
     var edgeLayer = el("g", {"class": "edges"}, svg), nodeLayer = el("g", {"class": "nodes"}, svg);
@@ -134,6 +135,9 @@
       title.textContent = n.name;
     });
     canvas.appendChild(svg);
+    // Start where the process starts: the first task of the first step in view.
+    var first = nodes.map(function (n) { return pos[n.id]; }).sort(function (a, b) { return a.row - b.row || a.x - b.x; })[0];
+    canvas.scrollLeft = Math.max(0, first.x - 20);
     // Labels were measured before the SVG was in the page in some browsers: place them again.
     drawn.forEach(function (item) {
       var line = item.g.querySelector(".line"), label = item.g.querySelector(".edge-label");

@@ -156,6 +156,27 @@ def edit(definition_id):
     return redirect(url, code=303)
 
 
+@bp.post("/definitions/<int:definition_id>/trial")
+def trial(definition_id):
+    """A trial run (试运行) of the diagram being edited, in a sandbox; deploys nothing."""
+    from workers.trial import run_trial  # the web app is an entry layer: it may run the workers
+
+    with unit(readonly=True) as db:
+        base = get_definition(db, definition_id)
+        base_file, base_forms = base.bpmn_file, dict(base.forms or {})
+    xml = request.form.get("bpmn_xml", "")
+    designed = dict(zip(request.form.getlist("new_form_name"), request.form.getlist("new_form_schema")))
+    forms = {**base_forms, **designed, **uploaded_forms(request.files.getlist("forms"))}
+    roles, topics, parameter_checks = known_roles_and_topics()
+    try:
+        validate_or_raise({base_file: xml}, forms, roles, topics, parameter_checks)
+    except ValidationError as exc:
+        return render_template("admin/_trial.html", findings=findings_of(exc)), 422
+    parsed = {name: json.loads(form) if isinstance(form, (str, bytes)) else form for name, form in forms.items()}
+    report = run_trial(services().db, {base_file: xml}, parsed, settings=settings())
+    return render_template("admin/_trial.html", report=report)
+
+
 def edit_panel(base):
     """The side panel's choices for editing ``base`` (see ``webui.modeler``)."""
     _roles, topics, _checks = known_roles_and_topics()

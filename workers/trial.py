@@ -12,6 +12,7 @@ for a timer, the sandbox clock is moved to it. Nothing of the real database is w
 The report lists every task met (whose inbox it landed in: role, scope and example people),
 and which tasks, events, gateways and flows of the draft were covered and which were not.
 """
+import copy
 import tempfile
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -92,7 +93,7 @@ def run_trial(source: Engine, bpmn_files: dict[str, str], forms: dict[str, Any],
               settings: Settings | None = None) -> TrialReport:
     """Run the draft once in a fresh sandbox with a copy of ``source``'s master data."""
     with tempfile.TemporaryDirectory(prefix="sanshe-trial-") as folder:
-        sandbox_settings = settings or load_settings()
+        sandbox_settings = copy.copy(settings or load_settings())
         sandbox_settings.database_url = f"sqlite:///{Path(folder) / 'trial.db'}"
         clock = SimClock(utcnow())
         services = build_services(sandbox_settings, clock=clock)

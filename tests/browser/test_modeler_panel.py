@@ -1,6 +1,7 @@
 """An administrator reading Chinese, without XML: inserts a town task, makes its form in the
-designer, raises the vote's pass rule in the side panel and deploys; a project started
-afterwards goes through the new task and is counted by the new rule."""
+designer, raises the vote's pass rule in the side panel, runs a trial that covers the new
+task, and deploys; a project started afterwards goes through the new task and is counted by
+the new rule."""
 import re
 
 import pytest
@@ -120,6 +121,18 @@ def test_the_pass_ratio_raised_in_the_panel_counts_for_a_new_project(live, chrom
     assert "四分之三" in ratio.inner_text()
     panel.locator('select[data-param="pass_comparison"]').select_option("at_least")
     page.screenshot(path=ARTIFACTS / "modeler_panel_zh_1366.png")
+
+    # The trial run: in a sandbox, through the new task; nothing is deployed.
+    page.click('[data-testid="trial"]')
+    report = page.locator('[data-testid="trial-report"]')
+    report.wait_for(timeout=90_000)
+    assert "项目走完了全程" in report.inner_text()
+    row = report.locator(f'tr[data-task="{task_id}"]')
+    assert "镇政府备案" in row.inner_text() and "镇政府/街道办" in row.inner_text()
+    assert report.locator(f'[data-testid="trial-missed"] [data-id="{task_id}"]').count() == 0
+    assert report.locator('[data-testid="trial-missed"] [data-id="decide_failed_vote"]').count() == 1
+    page.screenshot(path=ARTIFACTS / "trial_report_zh_1366.png", full_page=True)
+    assert latest(live).version == before.version
 
     page.click('[data-testid="save"]')
     page.wait_for_url(re.compile(r".*/admin/definitions/\d+$"), timeout=20_000)

@@ -84,6 +84,24 @@
     };
   }
 
+  // A trial run of the diagram as it is now: the server runs it in a sandbox and answers
+  // with its report (or the findings that keep it from running).
+  function trial(modeler, cfg, form, button, box) {
+    var status = document.getElementById("modeler-status");
+    status.textContent = button.getAttribute("data-running");
+    button.disabled = true;
+    return modeler.saveXML({format: true}).then(function (result) {
+      form.querySelector("#bpmn-xml").value = cfg.laneRoleProperty ? result.xml : laneNamesAsRoles(result.xml);
+      var token = form.querySelector('[name="csrf_token"]').value;
+      return fetch(button.getAttribute("data-trial-url"), {method: "POST", body: new FormData(form),
+        credentials: "same-origin", headers: {"X-CSRFToken": token}});
+    }).then(function (response) { return response.text(); }).then(function (html) {
+      box.innerHTML = html;
+      status.textContent = "";
+      box.scrollIntoView({behavior: "smooth"});
+    }).catch(function (err) { status.textContent = String(err); }).then(function () { button.disabled = false; });
+  }
+
   function showFindings(target, findings, message) {
     target.textContent = "";
     var section = document.createElement("section");
@@ -175,6 +193,10 @@
         box.setAttribute("data-ready", "error");
         box.insertAdjacentText("beforeend", "diagram: " + String(err));
       });
+    var trialButton = form.querySelector("[data-trial-url]");
+    if (trialButton) trialButton.addEventListener("click", function () {
+      trial(modeler, cfg, form, trialButton, document.getElementById("trial-box"));
+    });
     form.addEventListener("submit", function (event) {
       event.preventDefault();
       save(modeler, cfg, form, document.getElementById("modeler-status"), document.getElementById("modeler-findings"));

@@ -49,7 +49,8 @@ PANEL_TEXT = {
 }
 
 
-def _param(name, kind, label, help_text="", default=None, **extra):
+def _param(name: str, kind: str, label: object, help_text: object = "", default: object = None,
+           **extra: object) -> dict:
     return {"name": name, "kind": kind, "label": label, "help": help_text, "default": default, **extra}
 
 

@@ -196,15 +196,20 @@ def _landing(session: Session, task: Task) -> TrialTask:
     return TrialTask(task.bpmn_id, task.name, task.role, scope, names)
 
 
+def _in_process(element: Any) -> bool:
+    """Whether ``element`` sits directly in a process (not in a subprocess)."""
+    parent = element.getparent()
+    return parent is not None and etree.QName(parent).localname == "process"
+
+
 def _coverage(report: TrialReport, xml: str, activities: set[str]) -> None:
     """Sort the draft's elements into covered and missed: tasks and events by the event log;
     a gateway by a covered element before and after it; a flow by both its ends."""
     root = etree.fromstring(xml.encode("utf-8"))
-    nodes = {e.get("id"): e for e in root.iter(f"{{{BPMN}}}*") if etree.QName(e).localname in NODE_TYPES}
+    nodes = {e.get("id") or "": e for e in root.iter(f"{{{BPMN}}}*") if etree.QName(e).localname in NODE_TYPES}
     flows = list(root.iter(f"{{{BPMN}}}sequenceFlow"))
     covered = {i for i in nodes if i in activities}
-    covered |= {i for i, e in nodes.items() if etree.QName(e).localname == "startEvent"
-                and e.getparent() is not None and etree.QName(e.getparent()).localname == "process"}
+    covered |= {i for i, e in nodes.items() if etree.QName(e).localname == "startEvent" and _in_process(e)}
     changed = True
     while changed:  # gateways and events the log does not name, between covered elements
         changed = False
@@ -224,7 +229,7 @@ def _coverage(report: TrialReport, xml: str, activities: set[str]) -> None:
         bucket.setdefault(kind, []).append((node_id, element.get("name") or node_id))
     for flow in flows:
         bucket = report.covered if {flow.get("sourceRef"), flow.get("targetRef")} <= covered else report.missed
-        bucket.setdefault("flow", []).append((flow.get("id"), flow.get("name") or ""))
+        bucket.setdefault("flow", []).append((flow.get("id") or "", flow.get("name") or ""))
 
 
 

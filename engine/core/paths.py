@@ -19,7 +19,7 @@ NS = {"bpmn": BPMN, "spiffworkflow": SPIFF}
 STOPS = {"userTask", "manualTask", "serviceTask", "scriptTask", "task", "callActivity", "subProcess",
          "sendTask", "receiveTask", "businessRuleTask", "intermediateCatchEvent", "boundaryEvent"}
 # Properties of a task that change what people meet.
-PROPERTIES = ("formJsonSchemaFilename", "dueIn", "step")
+PROPERTIES = ("formJsonSchemaFilename", "dueIn", "dueInWorkingDays", "step")
 
 
 @dataclass(frozen=True)

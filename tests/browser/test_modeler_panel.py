@@ -82,6 +82,7 @@ def test_the_pass_ratio_raised_in_the_panel_counts_for_a_new_project(live, chrom
     panel.locator('[data-prop="step"]').select_option("2")
     panel.locator('[data-prop="dueDays"]').fill("3")
     panel.locator('[data-prop="dueDays"]').press("Tab")
+    panel.locator('[data-prop="dueUnit"]').select_option("working")
     panel.locator('[data-testid="new-form"]').click()
     dialog = page.locator('[data-testid="form-dialog"]')
     dialog.locator('[data-designer="name"]').fill("town_filing")
@@ -155,7 +156,7 @@ def test_the_pass_ratio_raised_in_the_panel_counts_for_a_new_project(live, chrom
     [task] = root.xpath(f"//*[@id='{task_id}']")
     assert task.get("name") == "镇政府备案"
     props = {p.get("name"): p.get("value") for p in task.xpath(".//*[local-name()='property']")}
-    assert props == {"step": "2", "formJsonSchemaFilename": "town_filing.schema.json", "dueIn": "P3D"}
+    assert props == {"step": "2", "formJsonSchemaFilename": "town_filing.schema.json", "dueInWorkingDays": "3"}
 
     page.set_viewport_size({"width": 390, "height": 844})
     page.goto(f"{live.url}/admin/definitions/{saved.id}/edit")
@@ -173,7 +174,11 @@ def test_the_pass_ratio_raised_in_the_panel_counts_for_a_new_project(live, chrom
             "title": "新规则下的项目", "organization_id": world.org.id, "catalog_item_id": world.item.id})
         instance_id = instance.id
         assert instance.definition_id == saved.id
-    drive_to(services, instance_id, task_id, voted_choices())  # the new town task is reached
+    waiting = drive_to(services, instance_id, task_id, voted_choices())  # the new town task is reached
+    with unit_of_work(services.session_factory, readonly=True) as session:
+        row = session.get(Task, waiting)
+        assert row.due_at == services.runtime.calendar.after_working_days(row.created_at, 3)
+        assert (row.due_at - row.created_at).days >= 3
     drive_to(services, instance_id, "cast_ballot", voted_choices())
     with unit_of_work(services.session_factory, readonly=True) as session:
         ballots = session.scalars(select(Task).where(Task.instance_id == instance_id, Task.bpmn_id == "cast_ballot",

@@ -282,11 +282,22 @@
       });
       fields.push(el("p", {"class": "panel-links"}, [create]));
     }
+    // Due in calendar days (dueIn, P7D) or in working days (dueInWorkingDays, 5).
+    var working = readProperty(bo, "dueInWorkingDays");
     var due = parseDays(readProperty(bo, "dueIn"));
-    fields.push(field(this.t.dueDays, onChange(input(due ? due.days : "", {
-      "data-prop": "dueDays", type: "number", min: "1", step: "1", inputmode: "numeric"}), function (v) {
-      writeProperty(self.modeler, element, "dueIn", v ? "P" + parseInt(v, 10) + "D" : "");
-    })));
+    var days = input(working || (due ? due.days : ""), {"data-prop": "dueDays", type: "number", min: "1", step: "1",
+                                                        inputmode: "numeric"});
+    var unit = select([{value: "days", label: this.t.calendarDays}, {value: "working", label: this.t.workingDays}],
+                      working ? "working" : "days", {"data-prop": "dueUnit"});
+    var writeDue = function () {
+      var n = parseInt(days.value, 10);
+      var isWorking = unit.value === "working";
+      writeProperty(self.modeler, element, "dueIn", n && !isWorking ? "P" + n + "D" : "");
+      writeProperty(self.modeler, element, "dueInWorkingDays", n && isWorking ? String(n) : "");
+    };
+    days.addEventListener("change", writeDue);
+    unit.addEventListener("change", writeDue);
+    fields.push(field(this.t.dueDays, el("span", {"class": "ratio"}, [days, unit])));
     return fields;
   };
 

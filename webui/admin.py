@@ -173,8 +173,20 @@ def trial(definition_id):
     except ValidationError as exc:
         return render_template("admin/_trial.html", findings=findings_of(exc)), 422
     parsed = {name: json.loads(form) if isinstance(form, (str, bytes)) else form for name, form in forms.items()}
-    report = run_trial(services().db, {base_file: xml}, parsed, settings=settings())
+    report = run_trial(services().db, {base_file: xml}, parsed, trial_choices(request.form), settings=settings())
     return render_template("admin/_trial.html", report=report)
+
+
+def trial_choices(form):
+    """``{field: value}`` the administrator chose for a trial run (``choice.<field>`` as JSON)."""
+    choices = {}
+    for key, text in form.items():
+        if key.startswith("choice."):
+            try:
+                choices[key[len("choice."):]] = json.loads(text)
+            except json.JSONDecodeError:
+                raise ValidationError(_("Choose one of the offered values.")) from None
+    return choices
 
 
 def edit_panel(base):

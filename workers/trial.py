@@ -13,6 +13,7 @@ The report lists every task met (whose inbox it landed in: role, scope and examp
 and which tasks, events, gateways and flows of the draft were covered and which were not.
 """
 import copy
+import re
 import tempfile
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -28,6 +29,7 @@ from engine.core.access import get_user
 from engine.core.db import unit_of_work, upgrade_schema
 from engine.core.deployments import deploy
 from engine.core.jobs import JobQueue
+from engine.errors import Text
 from engine.core.models import Base, Event, RoleGrant, Task, Timer, User, utcnow
 from engine.method import demo as pilot
 from engine.method.driver import default_choices, fill
@@ -39,6 +41,7 @@ from .registry import TOPICS
 from .worker import Worker
 
 BPMN = "http://www.omg.org/spec/BPMN/20100524/MODEL"
+SPIFF = "http://spiffworkflow.org/bpmn/schema/1.0/core"
 # What a sandbox copies: who is who and what may be bought, not anything that runs.
 MASTER_TABLES = ("towns", "users", "communities", "organizations", "role_grants", "affiliations",
                  "organization_branches", "catalog_items", "catalog_approvals", "budgets", "budget_changes")
@@ -71,12 +74,34 @@ class TrialReport:
     timers: list[str] = field(default_factory=list)
     covered: dict[str, list[tuple[str, str]]] = field(default_factory=dict)  # kind -> [(id, name)]
     missed: dict[str, list[tuple[str, str]]] = field(default_factory=dict)
-    problem: str = ""
+    problem: str = ""  # a Text, shown in the user's language
+    decisions: list[dict[str, Any]] = field(default_factory=list)  # decision_fields with the value used
 
     def share(self) -> tuple[int, int]:
         """``(covered, all)`` elements."""
         covered = sum(len(v) for v in self.covered.values())
         return covered, covered + sum(len(v) for v in self.missed.values())
+
+
+def decision_fields(bpmn_xml: str, forms: dict[str, Any]) -> list[dict[str, Any]]:
+    """The form fields that steer the draft: choices (an ``enum``) and yes/no fields whose
+    name a condition or script of the diagram reads. ``[{name, title, options: [(value, title)]}]``."""
+    root = etree.fromstring(bpmn_xml.encode("utf-8"))
+    code = " ".join(node.text or "" for node in root.iter(
+        f"{{{BPMN}}}conditionExpression", f"{{{BPMN}}}script", f"{{{SPIFF}}}postScript", f"{{{SPIFF}}}preScript"))
+    used = set(re.findall(r"[A-Za-z_][A-Za-z0-9_]*", code))
+    fields: dict[str, dict[str, Any]] = {}
+    for schema in forms.values():
+        for name, prop in ((schema or {}).get("properties") or {}).items():
+            if name not in used or name in fields:
+                continue
+            if "enum" in prop:
+                titles = prop.get("x-enum-titles") or [str(v) for v in prop["enum"]]
+                fields[name] = {"name": name, "title": prop.get("title", name), "options":
+                                [(v, titles[i] if i < len(titles) else str(v)) for i, v in enumerate(prop["enum"])]}
+            elif prop.get("type") == "boolean":
+                fields[name] = {"name": name, "title": prop.get("title", name), "options": [(True, "是"), (False, "否")]}
+    return list(fields.values())
 
 
 def copy_master_data(source: Engine, target: Engine) -> None:
@@ -100,13 +125,23 @@ def run_trial(source: Engine, bpmn_files: dict[str, str], forms: dict[str, Any],
         try:
             upgrade_schema(services.db)
             copy_master_data(source, services.db)
-            steering = {**default_choices(), "application_budget_total": 40000, **(choices or {})}
-            return _drive(services, clock, bpmn_files, forms, steering)
+            steering = {**default_choices(), "application_budget_total": 40000}
+            report = _drive(services, clock, bpmn_files, forms, steering, dict(choices or {}))
+            steering.update(choices or {})
+            for xml in bpmn_files.values():
+                for decision in decision_fields(xml, forms):
+                    options = [value for value, _title in decision["options"]]
+                    chosen = steering.get(decision["name"], options[0] if options else None)
+                    report.decisions.append({**decision, "chosen": chosen if not callable(chosen) else options[0]})
+            return report
         finally:
             services.db.dispose()
 
 
-def _drive(services, clock, bpmn_files, forms, choices) -> TrialReport:
+def _drive(services, clock, bpmn_files, forms, choices, overrides) -> TrialReport:
+    """Drive the one project; ``overrides`` (the administrator's decisions) hold for the
+    first round of the task that asks them (all ballots of one vote, say), then the happy
+    path's ``choices`` take over, so that a way back in the diagram is taken once."""
     report = TrialReport()
     runtime = services.runtime
     with unit_of_work(services.session_factory) as session:
@@ -117,6 +152,7 @@ def _drive(services, clock, bpmn_files, forms, choices) -> TrialReport:
     queue = JobQueue(services.settings, runtime, clock=clock)
     worker = Worker(services.session_factory, queue, TOPICS, "trial-worker", max_jobs=10, poll_seconds=0.01)
     seen: set[str] = set()
+    used_by: dict[str, str] = {}
     for _ in range(MAX_STEPS):
         worker.run(until_idle=True)
         with unit_of_work(services.session_factory, readonly=True) as session:
@@ -128,7 +164,7 @@ def _drive(services, clock, bpmn_files, forms, choices) -> TrialReport:
             break
         if not tasks:
             if next_timer is None:
-                report.problem = "the project waits for something the trial cannot do (a message or a failed job)"
+                report.problem = Text("the project waits for something the trial cannot do (a message or a failed job)")
                 break
             clock.now = max(clock.now, next_timer) + timedelta(seconds=1)
             with unit_of_work(services.session_factory) as session:
@@ -141,10 +177,19 @@ def _drive(services, clock, bpmn_files, forms, choices) -> TrialReport:
             met = _landing(session, task)
             if actor is None:
                 report.tasks.append(met)
-                report.problem = f"nobody holds the role {task.role} where {task.name} lands"
+                report.problem = Text("nobody holds the role %(role)s where %(task)s lands", role=task.role or "",
+                                      task=task.name)
                 break
             form = runtime.task_form(session, task.id, actor)
-            runtime.complete_task(session, task.id, actor, fill(form, _steer(form, choices)))
+            asked = set(form.get("properties") or {})
+            active = {k: v for k, v in overrides.items() if k in asked}
+            runtime.complete_task(session, task.id, actor, fill(form, {**_steer(form, choices), **active}))
+            for name in active:
+                used_by[name] = task.bpmn_id
+            for name, bpmn_id in list(used_by.items()):
+                if bpmn_id != task.bpmn_id:  # its round is over
+                    overrides.pop(name, None)
+                    del used_by[name]
             met.done_by = actor.display_name or actor.username
             if task.id not in seen:
                 report.tasks.append(met)

@@ -133,6 +133,10 @@ def test_the_pass_ratio_raised_in_the_panel_counts_for_a_new_project(live, chrom
     assert report.locator(f'[data-testid="trial-missed"] [data-id="{task_id}"]').count() == 0
     assert report.locator('[data-testid="trial-missed"] [data-id="decide_failed_vote"]').count() == 1
     page.screenshot(path=ARTIFACTS / "trial_report_zh_1366.png", full_page=True)
+    # Again, with the representatives voting no: the failed-vote way is covered too.
+    report.locator('select[data-choice="ballot"]').select_option(label="反对")
+    report.locator('[data-testid="trial-again"]').click()
+    page.locator('[data-testid="trial-report"] tr[data-task="decide_failed_vote"]').wait_for(timeout=90_000)
     assert latest(live).version == before.version
 
     page.click('[data-testid="save"]')

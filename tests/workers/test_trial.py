@@ -42,3 +42,17 @@ def test_a_draft_runs_through_all_seven_steps_in_the_sandbox_and_nothing_real_ch
     done, total = report.share()
     assert 0 < done < total
     assert counts(services) == before
+
+
+def test_a_decision_chosen_by_the_administrator_covers_the_other_way(services):
+    bpmn, forms = read_bundle([edits.PROCESSES])
+    with unit_of_work(services.session_factory) as session:
+        deploy(session, services.runtime.spec_cache, bpmn, forms, "admin")
+        world = make_world(session)
+        session.add(Budget(town_id=world.town.id, year=datetime.now().year, total_fen=100_000_000))
+    report = run_trial(services.db, bpmn, forms, {"ballot": "no", "consultation_outcome": "revise"})
+    assert {d["name"]: d["chosen"] for d in report.decisions}["ballot"] == "no"
+    met = [t.bpmn_id for t in report.tasks]
+    # A revision round, a failed vote (redone), then the happy path to the end.
+    assert met.count("consultation_meeting") >= 2 and "revise_application" in met
+    assert "decide_failed_vote" in met and report.status == "completed"

@@ -93,10 +93,16 @@
     return modeler.saveXML({format: true}).then(function (result) {
       form.querySelector("#bpmn-xml").value = cfg.laneRoleProperty ? result.xml : laneNamesAsRoles(result.xml);
       var token = form.querySelector('[name="csrf_token"]').value;
-      return fetch(button.getAttribute("data-trial-url"), {method: "POST", body: new FormData(form),
+      var body = new FormData(form);
+      box.querySelectorAll("select[data-choice]").forEach(function (choice) {
+        body.append("choice." + choice.getAttribute("data-choice"), choice.value);
+      });
+      return fetch(button.getAttribute("data-trial-url"), {method: "POST", body: body,
         credentials: "same-origin", headers: {"X-CSRFToken": token}});
     }).then(function (response) { return response.text(); }).then(function (html) {
       box.innerHTML = html;
+      var again = box.querySelector("[data-trial-again]");
+      if (again) again.addEventListener("click", function () { trial(modeler, cfg, form, button, box); });
       status.textContent = "";
       box.scrollIntoView({behavior: "smooth"});
     }).catch(function (err) { status.textContent = String(err); }).then(function () { button.disabled = false; });

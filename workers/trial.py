@@ -129,7 +129,7 @@ def run_trial(source: Engine, bpmn_files: dict[str, str], forms: dict[str, Any],
             report = _drive(services, clock, bpmn_files, forms, steering, dict(choices or {}))
             steering.update(choices or {})
             for xml in bpmn_files.values():
-                for decision in decision_fields(xml, forms):
+                for decision in decision_fields(xml, forms) + timer_decisions(xml):
                     options = [value for value, _title in decision["options"]]
                     chosen = steering.get(decision["name"], options[0] if options else None)
                     report.decisions.append({**decision, "chosen": chosen if not callable(chosen) else options[0]})
@@ -162,6 +162,12 @@ def _drive(services, clock, bpmn_files, forms, choices, overrides) -> TrialRepor
                 Timer.instance_id == instance_id, Timer.state == "waiting"))
         if status != "running":
             break
+        expiring = [t for t in tasks if overrides.get(f"timer:{t.bpmn_id}") is True]
+        if expiring and next_timer is not None:
+            # The administrator lets this task's time run out: move the clock to its timer.
+            overrides.pop(f"timer:{expiring[0].bpmn_id}")  # once
+            report.tasks.append(_landing_of(services, expiring[0]))
+            tasks = []
         if not tasks:
             if next_timer is None:
                 report.problem = Text("the project waits for something the trial cannot do (a message or a failed job)")
@@ -215,6 +221,21 @@ def _steer(form: dict[str, Any], choices: dict[str, Any]) -> dict[str, Any]:
             if name == "panel_members":
                 steered["panel_member_categories"] = [{"username": n, "category": "expert"} for n in steered[name]]
     return steered
+
+
+def _landing_of(services, task: Task) -> TrialTask:
+    with unit_of_work(services.session_factory, readonly=True) as session:
+        return _landing(session, task)
+
+
+def timer_decisions(bpmn_xml: str) -> list[dict[str, Any]]:
+    """A choice per task with a timer on its boundary: done in time, or left until it expires."""
+    root = etree.fromstring(bpmn_xml.encode("utf-8"))
+    names = {e.get("id"): e.get("name") or e.get("id") for e in root.iter(f"{{{BPMN}}}*")}
+    attached = sorted({e.get("attachedToRef") for e in root.iter(f"{{{BPMN}}}boundaryEvent")
+                       if e.find(f"{{{BPMN}}}timerEventDefinition") is not None and e.get("attachedToRef")})
+    return [{"name": f"timer:{task_id}", "title": f"{names.get(task_id) or task_id}（期限）", "timer": True,
+             "options": [(False, "按时办理"), (True, "不办理，等到期限已过")]} for task_id in attached]
 
 
 def _starter(session: Session) -> tuple[User, dict[str, Any]]:

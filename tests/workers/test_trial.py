@@ -56,3 +56,16 @@ def test_a_decision_chosen_by_the_administrator_covers_the_other_way(services):
     # A revision round, a failed vote (redone), then the happy path to the end.
     assert met.count("consultation_meeting") >= 2 and "revise_application" in met
     assert "decide_failed_vote" in met and report.status == "completed"
+
+
+def test_a_deadline_left_to_expire_is_advanced_to_and_its_way_covered(services):
+    bpmn, forms = read_bundle([edits.PROCESSES])
+    with unit_of_work(services.session_factory) as session:
+        deploy(session, services.runtime.spec_cache, bpmn, forms, "admin")
+        world = make_world(session)
+        session.add(Budget(town_id=world.town.id, year=datetime.now().year, total_fen=100_000_000))
+    report = run_trial(services.db, bpmn, forms, {"timer:cast_ballot": True})
+    assert report.timers  # the clock was moved to the voting deadline
+    covered = {i for items in report.covered.values() for i, _ in items}
+    assert "ballot_deadline" in covered and "decide_failed_vote" in covered
+    assert report.status == "completed"

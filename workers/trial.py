@@ -232,7 +232,7 @@ def timer_decisions(bpmn_xml: str) -> list[dict[str, Any]]:
     """A choice per task with a timer on its boundary: done in time, or left until it expires."""
     root = etree.fromstring(bpmn_xml.encode("utf-8"))
     names = {e.get("id"): e.get("name") or e.get("id") for e in root.iter(f"{{{BPMN}}}*")}
-    attached = sorted({e.get("attachedToRef") for e in root.iter(f"{{{BPMN}}}boundaryEvent")
+    attached = sorted({e.get("attachedToRef") or "" for e in root.iter(f"{{{BPMN}}}boundaryEvent")
                        if e.find(f"{{{BPMN}}}timerEventDefinition") is not None and e.get("attachedToRef")})
     return [{"name": f"timer:{task_id}", "title": f"{names.get(task_id) or task_id}（期限）", "timer": True,
              "options": [(False, "按时办理"), (True, "不办理，等到期限已过")]} for task_id in attached]

@@ -128,6 +128,15 @@ def test_the_pass_ratio_raised_in_the_panel_counts_for_a_new_project(live, chrom
     ratio.locator('[data-part="denominator"]').press("Tab")
     assert "四分之三" in ratio.inner_text()
     panel.locator('select[data-param="pass_comparison"]').select_option("at_least")
+    panel.locator('[data-prop="documentation"]').fill("按《村民委员会组织法》计票")
+    panel.locator('[data-prop="documentation"]').press("Tab")
+
+    # The voting deadline: ten days instead of seven, in days, not as P10D.
+    page.evaluate("() => { const m = window.sanshModeler; "
+                  "m.get('selection').select(m.get('elementRegistry').get('ballot_deadline')); }")
+    assert panel.locator('[data-prop="timerDays"]').input_value() == "7"
+    panel.locator('[data-prop="timerDays"]').fill("10")
+    panel.locator('[data-prop="timerDays"]').press("Tab")
     page.screenshot(path=ARTIFACTS / "modeler_panel_zh_1366.png")
 
     # The trial run: in a sandbox, through the new task; nothing is deployed.
@@ -151,6 +160,11 @@ def test_the_pass_ratio_raised_in_the_panel_counts_for_a_new_project(live, chrom
     assert errors == []
     saved = latest(live)
     assert saved.version == before.version + 1
+    root = etree.fromstring(saved.bpmn_xml.encode("utf-8"))
+    [deadline] = root.xpath("//*[@id='ballot_deadline']//*[local-name()='timeDuration']")
+    assert deadline.text.strip() == '"P10D"'
+    [doc] = root.xpath("//*[@id='tally_votes']/*[local-name()='documentation']")
+    assert doc.text == "按《村民委员会组织法》计票"
     params = tally_parameters(saved.bpmn_xml)
     assert params["pass_ratio"] == "3/4" and params["pass_comparison"] == '"at_least"'
     assert params["quorum_ratio"] == "2/3"  # untouched

@@ -260,3 +260,31 @@ def test_an_existing_form_opens_in_the_designer_and_keeps_what_it_does_not_show(
     assert page.evaluate("document.documentElement.scrollWidth") <= 390
     page.screenshot(path=ARTIFACTS / "form_designer_existing_zh_390.png")
     context.close()
+
+
+GROUP_THEN_TASK = """() => {
+  const modeler = window.sanshModeler;
+  const registry = modeler.get('elementRegistry');
+  const modeling = modeler.get('modeling');
+  const lane = registry.get('lane_town_government');
+  const root = modeler.get('canvas').getRootElement();
+  const group = modeling.createShape({type: 'bpmn:Group'},
+      {x: lane.x + 400, y: lane.y + lane.height / 2, width: 300, height: 200}, root);
+  modeling.updateLabel(group, '第二步 需求调查与申请');
+  const task = modeling.createShape({type: 'bpmn:UserTask'}, {x: group.x + 150, y: group.y + 100}, lane);
+  modeler.get('selection').select(task);
+  return task.id;
+}"""
+
+
+def test_a_task_put_in_a_steps_group_takes_that_step(live, chromium):
+    context = chromium.new_context(locale="zh-CN", viewport={"width": 1366, "height": 1000})
+    page = context.new_page()
+    sign_in(page, live)
+    page.goto(f"{live.url}/admin/definitions/{latest(live).id}/edit")
+    page.wait_for_selector('#modeler[data-ready="true"]', timeout=20_000)
+    page.evaluate(GROUP_THEN_TASK)
+    step = page.locator('[data-testid="panel"] [data-prop="step"]')
+    assert step.input_value() == "2"
+    assert step.locator("option:checked").inner_text().startswith("第二步")
+    context.close()

@@ -13,6 +13,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from engine.config import Settings
+from engine.core.calendar import WorkingCalendar
 from engine.core.db import make_engine, make_session_factory
 from engine.core.deployments import SpecCache
 from engine.core.hooks import Hooks
@@ -46,7 +47,7 @@ def build_services(settings: Settings, clock: Callable[[], datetime] | None = No
     db = make_engine(settings.database_url, settings.sqlite_busy_seconds)
     extra: dict[str, Any] = {"clock": clock} if clock is not None else {}
     runtime = Runtime(StateStore(), SpecCache(), SevenStepPolicy(), make_script_engine(settings), hooks=build_hooks(),
-                      job_retries=settings.job_retries, **extra)
+                      job_retries=settings.job_retries, calendar=WorkingCalendar.from_settings(settings), **extra)
     return Services(settings, db, make_session_factory(db), runtime)
 
 

@@ -324,8 +324,9 @@ def audit_log():
                "text": (request.args.get("text") or "").strip() or None}
     since, until = parse_day(request.args.get("since")), parse_day(request.args.get("until"))
     with unit(readonly=True) as db:
-        rows, total = audit.entries(db, page=page, since=since,
-                                    until=until + timedelta(days=1) if until else None, **filters)
+        rows, total = audit.entries(db, page=page, action=filters["action"], actor=filters["actor"],
+                                    text=filters["text"], since=since,
+                                    until=until + timedelta(days=1) if until else None)
         actors = audit.actors(db)
         names = listings.display_names(db, set(actors))
         return render_template("admin/audit.html", lines=[auditlog.describe(db, e) for e in rows], total=total,
@@ -375,5 +376,5 @@ def retry(job_id):
     return redirect(url_for("admin.incidents"), code=303)
 
 
-# The people pages live in their own module, on this blueprint.
-from . import admin_people, admin_workers  # noqa: E402,F401
+# The people pages, worker credentials and the trial run live in their own modules, on this blueprint.
+from . import admin_people, admin_trial, admin_workers  # noqa: E402,F401

@@ -36,7 +36,8 @@ PANEL_TEXT = {
     "role": lazy_gettext("Role of this lane"), "chooseRole": lazy_gettext("Choose a role"),
     "form": lazy_gettext("Form"), "chooseForm": lazy_gettext("Choose a form"), "newForm": lazy_gettext("New form in the designer"),
     "editForm": lazy_gettext("Open the form in the designer"),
-    "dueDays": lazy_gettext("Due within (days, empty: no due date)"),
+    "dueDays": lazy_gettext("Due within (empty: no due date)"), "calendarDays": lazy_gettext("days"),
+    "workingDays": lazy_gettext("working days"),
     "topic": lazy_gettext("What the system does here"), "chooseTopic": lazy_gettext("Choose what to do"),
     "parameters": lazy_gettext("Rules"), "advanced": lazy_gettext("Data it uses (for specialists)"),
     "default": lazy_gettext("Default: %(value)s"), "of": lazy_gettext("out of"),
@@ -49,7 +50,8 @@ PANEL_TEXT = {
 }
 
 
-def _param(name, kind, label, help_text="", default=None, **extra):
+def _param(name: str, kind: str, label: object, help_text: object = "", default: object = None,
+           **extra: object) -> dict:
     return {"name": name, "kind": kind, "label": label, "help": help_text, "default": default, **extra}
 
 
@@ -170,7 +172,7 @@ def designer_text() -> dict:
 
 
 PROPERTY_LABELS = {"formJsonSchemaFilename": lazy_gettext("Form"), "dueIn": lazy_gettext("Due time"),
-                   "step": lazy_gettext("Step")}
+                   "dueInWorkingDays": lazy_gettext("Due time in working days"), "step": lazy_gettext("Step")}
 
 
 def parameter_label(name: str) -> str:

@@ -33,6 +33,17 @@ class WorkingCalendar:
     def is_working(self, day: date) -> bool:
         return day.weekday() not in self.weekend and day not in self.holidays
 
+    def after_working_days(self, start: datetime, days: int) -> datetime:
+        """``start`` moved on by ``days`` working days (local days; weekends and holidays
+        are skipped), at the same time of day."""
+        offset = timedelta(hours=self.utc_offset_hours)
+        moment, left = start + offset, days
+        while left > 0:
+            moment += timedelta(days=1)
+            if self.is_working(moment.date()):
+                left -= 1
+        return moment - offset
+
     def day_table(self, first_day: date, last_day: date) -> list[tuple[int, int, int]]:
         """Rows ``(day_number, working_days_before, working)`` for every day in the range.
 

@@ -8,6 +8,7 @@ instance waits (a boundary event belongs to its task, a subprocess to everything
 """
 import json
 from dataclasses import dataclass, field
+from typing import Any
 
 from lxml import etree
 
@@ -18,7 +19,7 @@ NS = {"bpmn": BPMN, "spiffworkflow": SPIFF}
 STOPS = {"userTask", "manualTask", "serviceTask", "scriptTask", "task", "callActivity", "subProcess",
          "sendTask", "receiveTask", "businessRuleTask", "intermediateCatchEvent", "boundaryEvent"}
 # Properties of a task that change what people meet.
-PROPERTIES = ("formJsonSchemaFilename", "dueIn", "step")
+PROPERTIES = ("formJsonSchemaFilename", "dueIn", "dueInWorkingDays", "step")
 
 
 @dataclass(frozen=True)
@@ -49,17 +50,17 @@ class Preview:
 class _Diagram:
     def __init__(self, xml: str) -> None:
         self.root = etree.fromstring(xml.encode("utf-8") if isinstance(xml, str) else xml)
-        self.by_id = {e.get("id"): e for e in self.root.iter(f"{{{BPMN}}}*") if e.get("id")}
+        self.by_id = {_attr(e, "id"): e for e in self.root.iter(f"{{{BPMN}}}*") if e.get("id")}
         self.next: dict[str, set[str]] = {}
         for flow in self.root.iter(f"{{{BPMN}}}sequenceFlow"):
-            self.next.setdefault(flow.get("sourceRef"), set()).add(flow.get("targetRef"))
+            self.next.setdefault(_attr(flow, "sourceRef"), set()).add(_attr(flow, "targetRef"))
         for event in self.root.iter(f"{{{BPMN}}}boundaryEvent"):
-            self.next.setdefault(event.get("attachedToRef"), set()).add(event.get("id"))
+            self.next.setdefault(_attr(event, "attachedToRef"), set()).add(_attr(event, "id"))
         for container in self.root.iter(f"{{{BPMN}}}subProcess", f"{{{BPMN}}}adHocSubProcess",
                                         f"{{{BPMN}}}transaction"):
-            inside = {c.get("id") for c in container if isinstance(c.tag, str) and c.get("id")}
-            after = set(self.next.get(container.get("id"), ()))
-            self.next.setdefault(container.get("id"), set()).update(inside)
+            inside = {_attr(c, "id") for c in container if isinstance(c.tag, str) and c.get("id")}
+            after = set(self.next.get(_attr(container, "id"), ()))
+            self.next.setdefault(_attr(container, "id"), set()).update(inside)
             for element_id in inside:  # what is inside ends, and the way goes on after the subprocess
                 self.next.setdefault(element_id, set()).update(after)
 
@@ -84,14 +85,14 @@ class _Diagram:
 
     def properties(self, element_id: str) -> dict[str, str]:
         element = self.by_id[element_id]
-        return {p.get("name"): p.get("value") or "" for p in element.iterfind(
+        return {_attr(p, "name"): p.get("value") or "" for p in element.iterfind(
             "bpmn:extensionElements/spiffworkflow:properties/spiffworkflow:property", NS)}
 
     def operator(self, element_id: str) -> tuple[str | None, dict[str, str]]:
         operator = self.by_id[element_id].find("bpmn:extensionElements/spiffworkflow:serviceTaskOperator", NS)
         if operator is None:
             return None, {}
-        return operator.get("id"), {p.get("id"): p.get("value") or "" for p in operator.iterfind(
+        return operator.get("id"), {_attr(p, "id"): p.get("value") or "" for p in operator.iterfind(
             "spiffworkflow:parameters/spiffworkflow:parameter", NS)}
 
 
@@ -131,6 +132,10 @@ def preview(old_xml: str, new_xml: str, old_forms: dict, new_forms: dict, waitin
             forms_seen.add(form)
             result.changes.append(Change("form", element_id, name, form))
     return result
+
+
+def _attr(element: Any, name: str) -> str:
+    return element.get(name) or ""
 
 
 def _canonical(form: object) -> str:

@@ -35,6 +35,7 @@ from sqlalchemy.orm import Session
 
 from engine.core import access, spiff, stepwrites
 from engine.core.claims import TaskClaims
+from engine.core.calendar import WorkingCalendar
 from engine.core.deployments import FORM_PROPERTY, latest_definition
 from engine.core.eventlog import EventBatch
 from engine.core.forms import validate_form, with_choices
@@ -127,7 +128,7 @@ class Runtime:
 
     def __init__(self, state_store: Any, spec_cache: Any, policy: StepPolicy, script_engine: Any = None,
                  clock: Callable[[], datetime] = utcnow, hooks: Hooks | None = None, hot_capacity: int = 2000,
-                 job_retries: int = 3) -> None:
+                 job_retries: int = 3, calendar: WorkingCalendar | None = None) -> None:
         self.state_store = state_store
         self.spec_cache = spec_cache
         self.policy = policy
@@ -136,6 +137,7 @@ class Runtime:
         self.hooks = hooks or Hooks()
         self.hot = HotInstances(hot_capacity)
         self.job_retries = job_retries
+        self.calendar = calendar or WorkingCalendar()  # for due times in working days
         self.claims = TaskClaims(spec_cache, self.hooks, clock=lambda: self.clock())
 
     # === the steps =========================================================================
@@ -617,9 +619,17 @@ class Runtime:
             "town_id": instance.town_id, "community_id": instance.community_id,
             "organization_id": instance.organization_id, "state": TaskState.READY,
             "assignee": str(assignee) if assignee else None, "claimed_by": None, "claimed_at": None,
-            "form_key": props.get(FORM_PROPERTY), "due_at": spiff.duration_from(props.get("dueIn"), now),
+            "form_key": props.get(FORM_PROPERTY), "due_at": self._due_at(props, now),
             "created_at": now,
         }
+
+    def _due_at(self, props: dict[str, Any], now: datetime) -> datetime | None:
+        """A user task's due time: ``dueInWorkingDays`` (whole working days) or ``dueIn``
+        (an ISO 8601 duration); none without either."""
+        working_days = str(props.get("dueInWorkingDays") or "").strip()
+        if working_days.isdigit():
+            return self.calendar.after_working_days(now, int(working_days))
+        return spiff.duration_from(props.get("dueIn"), now)
 
     def _new_job(self, instance: Any, task: Any, now: datetime) -> dict[str, Any]:
         """The column values of a new job's row (and ``lane``, for its event)."""

@@ -422,6 +422,10 @@ class _Diagram:
         elif filename not in self.valid_forms:
             self._add(task, Text("form '%(form)s' is not a valid JSON Schema (see its own finding)", form=filename),
                       line=line)
+        working = props.get("dueInWorkingDays")
+        if working is not None and not (working.get("value") or "").strip().isdigit():
+            self._add(task, Text("dueInWorkingDays '%(value)s' is not a whole number of working days",
+                                 value=working.get("value")), line=working.sourceline)
         due = props.get("dueIn")
         if due is not None and not spiff.is_iso_duration(due.get("value") or ""):
             self._add(task, Text("dueIn '%(value)s' is not an ISO 8601 duration like P7D", value=due.get("value")),

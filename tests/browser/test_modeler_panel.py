@@ -1,6 +1,7 @@
 """An administrator reading Chinese, without XML: inserts a town task, makes its form in the
-designer, raises the vote's pass rule in the side panel and deploys; a project started
-afterwards goes through the new task and is counted by the new rule."""
+designer, raises the vote's pass rule in the side panel, runs a trial that covers the new
+task, and deploys; a project started afterwards goes through the new task and is counted by
+the new rule."""
 import re
 
 import pytest
@@ -48,6 +49,13 @@ def tally_parameters(xml):
         "//*[local-name()='serviceTask'][@id='tally_votes']//*[local-name()='parameter']")}
 
 
+def lane_role(xml, lane_id):
+    """A lane's role: its ``role`` property, else its name."""
+    [lane] = etree.fromstring(xml.encode("utf-8")).xpath(f"//*[local-name()='lane'][@id='{lane_id}']")
+    props = lane.xpath("./*[local-name()='extensionElements']//*[local-name()='property'][@name='role']")
+    return props[0].get("value") if props else lane.get("name")
+
+
 def sign_in(page, live):
     page.goto(f"{live.url}/login")
     page.fill('input[name="username"]', "admin")
@@ -81,6 +89,7 @@ def test_the_pass_ratio_raised_in_the_panel_counts_for_a_new_project(live, chrom
     panel.locator('[data-prop="step"]').select_option("2")
     panel.locator('[data-prop="dueDays"]').fill("3")
     panel.locator('[data-prop="dueDays"]').press("Tab")
+    panel.locator('[data-prop="dueUnit"]').select_option("working")
     panel.locator('[data-testid="new-form"]').click()
     dialog = page.locator('[data-testid="form-dialog"]')
     dialog.locator('[data-designer="name"]').fill("town_filing")
@@ -119,18 +128,48 @@ def test_the_pass_ratio_raised_in_the_panel_counts_for_a_new_project(live, chrom
     ratio.locator('[data-part="denominator"]').press("Tab")
     assert "四分之三" in ratio.inner_text()
     panel.locator('select[data-param="pass_comparison"]').select_option("at_least")
+    panel.locator('[data-prop="documentation"]').fill("按《村民委员会组织法》计票")
+    panel.locator('[data-prop="documentation"]').press("Tab")
+
+    # The voting deadline: ten days instead of seven, in days, not as P10D.
+    page.evaluate("() => { const m = window.sanshModeler; "
+                  "m.get('selection').select(m.get('elementRegistry').get('ballot_deadline')); }")
+    assert panel.locator('[data-prop="timerDays"]').input_value() == "7"
+    panel.locator('[data-prop="timerDays"]').fill("10")
+    panel.locator('[data-prop="timerDays"]').press("Tab")
     page.screenshot(path=ARTIFACTS / "modeler_panel_zh_1366.png")
+
+    # The trial run: in a sandbox, through the new task; nothing is deployed.
+    page.click('[data-testid="trial"]')
+    report = page.locator('[data-testid="trial-report"]')
+    report.wait_for(timeout=90_000)
+    assert "项目走完了全程" in report.inner_text()
+    row = report.locator(f'tr[data-task="{task_id}"]')
+    assert "镇政府备案" in row.inner_text() and "镇政府/街道办" in row.inner_text()
+    assert report.locator(f'[data-testid="trial-missed"] [data-id="{task_id}"]').count() == 0
+    assert report.locator('[data-testid="trial-missed"] [data-id="decide_failed_vote"]').count() == 1
+    page.screenshot(path=ARTIFACTS / "trial_report_zh_1366.png", full_page=True)
+    # Again, with the representatives voting no: the failed-vote way is covered too.
+    report.locator('select[data-choice="ballot"]').select_option(label="反对")
+    report.locator('[data-testid="trial-again"]').click()
+    page.locator('[data-testid="trial-report"] tr[data-task="decide_failed_vote"]').wait_for(timeout=90_000)
+    assert latest(live).version == before.version
 
     page.click('[data-testid="save"]')
     page.wait_for_url(re.compile(r".*/admin/definitions/\d+$"), timeout=20_000)
     assert errors == []
     saved = latest(live)
     assert saved.version == before.version + 1
+    root = etree.fromstring(saved.bpmn_xml.encode("utf-8"))
+    [deadline] = root.xpath("//*[@id='ballot_deadline']//*[local-name()='timeDuration']")
+    assert deadline.text.strip() == '"P10D"'
+    [doc] = root.xpath("//*[@id='tally_votes']/*[local-name()='documentation']")
+    assert doc.text == "按《村民委员会组织法》计票"
     params = tally_parameters(saved.bpmn_xml)
     assert params["pass_ratio"] == "3/4" and params["pass_comparison"] == '"at_least"'
     assert params["quorum_ratio"] == "2/3"  # untouched
     # The lanes' roles are what they were: the engine finds the same people.
-    assert re.search(r'<bpmn:lane id="lane_town_government" name="town_government"', saved.bpmn_xml)
+    assert lane_role(saved.bpmn_xml, "lane_town_government") == lane_role(before.bpmn_xml, "lane_town_government")
     assert {k: v for k, v in saved.forms.items() if k != "town_filing.schema.json"} == before.forms
     designed = saved.forms["town_filing.schema.json"]
     assert designed["title"] == "镇政府备案"
@@ -142,7 +181,7 @@ def test_the_pass_ratio_raised_in_the_panel_counts_for_a_new_project(live, chrom
     [task] = root.xpath(f"//*[@id='{task_id}']")
     assert task.get("name") == "镇政府备案"
     props = {p.get("name"): p.get("value") for p in task.xpath(".//*[local-name()='property']")}
-    assert props == {"step": "2", "formJsonSchemaFilename": "town_filing.schema.json", "dueIn": "P3D"}
+    assert props == {"step": "2", "formJsonSchemaFilename": "town_filing.schema.json", "dueInWorkingDays": "3"}
 
     page.set_viewport_size({"width": 390, "height": 844})
     page.goto(f"{live.url}/admin/definitions/{saved.id}/edit")
@@ -160,7 +199,11 @@ def test_the_pass_ratio_raised_in_the_panel_counts_for_a_new_project(live, chrom
             "title": "新规则下的项目", "organization_id": world.org.id, "catalog_item_id": world.item.id})
         instance_id = instance.id
         assert instance.definition_id == saved.id
-    drive_to(services, instance_id, task_id, voted_choices())  # the new town task is reached
+    waiting = drive_to(services, instance_id, task_id, voted_choices())  # the new town task is reached
+    with unit_of_work(services.session_factory, readonly=True) as session:
+        row = session.get(Task, waiting)
+        assert row.due_at == services.runtime.calendar.after_working_days(row.created_at, 3)
+        assert (row.due_at - row.created_at).days >= 3
     drive_to(services, instance_id, "cast_ballot", voted_choices())
     with unit_of_work(services.session_factory, readonly=True) as session:
         ballots = session.scalars(select(Task).where(Task.instance_id == instance_id, Task.bpmn_id == "cast_ballot",
@@ -216,4 +259,32 @@ def test_an_existing_form_opens_in_the_designer_and_keeps_what_it_does_not_show(
     page.wait_for_selector('#form-designer[data-ready="true"]', timeout=20_000)
     assert page.evaluate("document.documentElement.scrollWidth") <= 390
     page.screenshot(path=ARTIFACTS / "form_designer_existing_zh_390.png")
+    context.close()
+
+
+GROUP_THEN_TASK = """() => {
+  const modeler = window.sanshModeler;
+  const registry = modeler.get('elementRegistry');
+  const modeling = modeler.get('modeling');
+  const lane = registry.get('lane_town_government');
+  const root = modeler.get('canvas').getRootElement();
+  const group = modeling.createShape({type: 'bpmn:Group'},
+      {x: lane.x + 400, y: lane.y + lane.height / 2, width: 300, height: 200}, root);
+  modeling.updateLabel(group, '第二步 需求调查与申请');
+  const task = modeling.createShape({type: 'bpmn:UserTask'}, {x: group.x + 150, y: group.y + 100}, lane);
+  modeler.get('selection').select(task);
+  return task.id;
+}"""
+
+
+def test_a_task_put_in_a_steps_group_takes_that_step(live, chromium):
+    context = chromium.new_context(locale="zh-CN", viewport={"width": 1366, "height": 1000})
+    page = context.new_page()
+    sign_in(page, live)
+    page.goto(f"{live.url}/admin/definitions/{latest(live).id}/edit")
+    page.wait_for_selector('#modeler[data-ready="true"]', timeout=20_000)
+    page.evaluate(GROUP_THEN_TASK)
+    step = page.locator('[data-testid="panel"] [data-prop="step"]')
+    assert step.input_value() == "2"
+    assert step.locator("option:checked").inner_text().startswith("第二步")
     context.close()

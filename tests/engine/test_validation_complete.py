@@ -128,3 +128,10 @@ def test_findings_keep_their_template_so_the_interface_can_translate_them():
     [finding] = errors(VALID.replace('name="step" value="4"', 'name="step" value="9"'))
     assert finding.message.template == "step '%(value)s' is not a number from 1 to 7"
     assert finding.message.values == {"value": "9"}
+
+
+def test_a_due_time_in_working_days_must_be_a_whole_number():
+    prop = '<spiffworkflow:property name="step" value="1" />'
+    assert errors(VALID.replace(prop, prop + '<spiffworkflow:property name="dueInWorkingDays" value="5" />')) == []
+    [finding] = errors(VALID.replace(prop, prop + '<spiffworkflow:property name="dueInWorkingDays" value="five" />'))
+    assert finding.element_id == "Task_propose" and "dueInWorkingDays 'five'" in finding.message

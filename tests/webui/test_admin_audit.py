@@ -40,3 +40,20 @@ def test_the_log_filters_by_action_person_date_and_object(web, as_user):
 def test_a_date_that_is_not_a_date_is_refused(web, as_user):
     response = as_user("admin").get("/admin/audit?since=yesterday")
     assert response.status_code == 422 and "2027-03-01" in response.get_data(as_text=True)
+
+
+def test_a_trial_of_a_broken_diagram_shows_its_findings_and_runs_nothing(web, as_user):
+    admin = as_user("admin")
+    admin.get("/admin/definitions/1/edit")
+    xml = edits.original().replace('id="vote_tally"', 'id="vote_count"')
+    response = admin.post("/admin/definitions/1/trial", {"bpmn_xml": xml})
+    page = response.get_data(as_text=True)
+    assert response.status_code == 422 and 'data-element-id="tally_votes"' in page
+    assert "vote_count" in page and "trial-report" not in page
+
+
+def test_a_trial_decision_that_is_not_a_value_is_refused(web, as_user):
+    admin = as_user("admin")
+    admin.get("/admin/definitions/1/edit")
+    response = admin.post("/admin/definitions/1/trial", {"bpmn_xml": edits.original(), "choice.ballot": "no quotes"})
+    assert response.status_code == 422

@@ -84,6 +84,30 @@
     };
   }
 
+  // A trial run of the diagram as it is now: the server runs it in a sandbox and answers
+  // with its report (or the findings that keep it from running).
+  function trial(modeler, cfg, form, button, box) {
+    var status = document.getElementById("modeler-status");
+    status.textContent = button.getAttribute("data-running");
+    button.disabled = true;
+    return modeler.saveXML({format: true}).then(function (result) {
+      form.querySelector("#bpmn-xml").value = cfg.laneRoleProperty ? result.xml : laneNamesAsRoles(result.xml);
+      var token = form.querySelector('[name="csrf_token"]').value;
+      var body = new FormData(form);
+      box.querySelectorAll("select[data-choice]").forEach(function (choice) {
+        body.append("choice." + choice.getAttribute("data-choice"), choice.value);
+      });
+      return fetch(button.getAttribute("data-trial-url"), {method: "POST", body: body,
+        credentials: "same-origin", headers: {"X-CSRFToken": token}});
+    }).then(function (response) { return response.text(); }).then(function (html) {
+      box.innerHTML = html;
+      var again = box.querySelector("[data-trial-again]");
+      if (again) again.addEventListener("click", function () { trial(modeler, cfg, form, button, box); });
+      status.textContent = "";
+      box.scrollIntoView({behavior: "smooth"});
+    }).catch(function (err) { status.textContent = String(err); }).then(function () { button.disabled = false; });
+  }
+
   function showFindings(target, findings, message) {
     target.textContent = "";
     var section = document.createElement("section");
@@ -175,6 +199,10 @@
         box.setAttribute("data-ready", "error");
         box.insertAdjacentText("beforeend", "diagram: " + String(err));
       });
+    var trialButton = form.querySelector("[data-trial-url]");
+    if (trialButton) trialButton.addEventListener("click", function () {
+      trial(modeler, cfg, form, trialButton, document.getElementById("trial-box"));
+    });
     form.addEventListener("submit", function (event) {
       event.preventDefault();
       save(modeler, cfg, form, document.getElementById("modeler-status"), document.getElementById("modeler-findings"));

@@ -282,11 +282,22 @@
       });
       fields.push(el("p", {"class": "panel-links"}, [create]));
     }
+    // Due in calendar days (dueIn, P7D) or in working days (dueInWorkingDays, 5).
+    var working = readProperty(bo, "dueInWorkingDays");
     var due = parseDays(readProperty(bo, "dueIn"));
-    fields.push(field(this.t.dueDays, onChange(input(due ? due.days : "", {
-      "data-prop": "dueDays", type: "number", min: "1", step: "1", inputmode: "numeric"}), function (v) {
-      writeProperty(self.modeler, element, "dueIn", v ? "P" + parseInt(v, 10) + "D" : "");
-    })));
+    var days = input(working || (due ? due.days : ""), {"data-prop": "dueDays", type: "number", min: "1", step: "1",
+                                                        inputmode: "numeric"});
+    var unit = select([{value: "days", label: this.t.calendarDays}, {value: "working", label: this.t.workingDays}],
+                      working ? "working" : "days", {"data-prop": "dueUnit"});
+    var writeDue = function () {
+      var n = parseInt(days.value, 10);
+      var isWorking = unit.value === "working";
+      writeProperty(self.modeler, element, "dueIn", n && !isWorking ? "P" + n + "D" : "");
+      writeProperty(self.modeler, element, "dueInWorkingDays", n && isWorking ? String(n) : "");
+    };
+    days.addEventListener("change", writeDue);
+    unit.addEventListener("change", writeDue);
+    fields.push(field(this.t.dueDays, el("span", {"class": "ratio"}, [days, unit])));
     return fields;
   };
 
@@ -463,7 +474,39 @@
     return field(this.t.documentation, onChange(area, function (v) { writeDocumentation(self.modeler, element, v); }));
   };
 
-  window.SanshePanel = function (modeler, box, config) { return new Panel(modeler, box, config); };
+  // The step a BPMN group stands for: its "step" property, else the number in its label
+  // ("第三步", "Step 3").
+  var NUMERALS = {"一": 1, "二": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7};
+
+  function groupStep(group) {
+    var bo = group.businessObject;
+    var own = readProperty(bo, "step");
+    if (own) return own;
+    var label = (bo.categoryValueRef && bo.categoryValueRef.value) || bo.name || "";
+    var m = /第([一二三四五六七1-7])步|step\s*([1-7])/i.exec(label);
+    if (!m) return "";
+    return String(NUMERALS[m[1]] || m[1] || m[2]);
+  }
+
+  // A task put down inside a step's group belongs to that step unless it says otherwise.
+  function stepsFromGroups(modeler) {
+    modeler.get("eventBus").on("commandStack.shape.create.postExecuted", function (event) {
+      var shape = event.context.shape;
+      if (STEP_TASKS.indexOf(shape.type) < 0 || readProperty(shape.businessObject, "step")) return;
+      var cx = shape.x + shape.width / 2, cy = shape.y + shape.height / 2;
+      var group = modeler.get("elementRegistry").filter(function (e) {
+        return e.type === "bpmn:Group" && cx >= e.x && cx <= e.x + e.width && cy >= e.y && cy <= e.y + e.height;
+      })[0];
+      var step = group ? groupStep(group) : "";
+      if (step) writeProperty(modeler, shape, "step", step);
+    });
+  }
+
+  window.SanshePanel = function (modeler, box, config) {
+    stepsFromGroups(modeler);
+    return new Panel(modeler, box, config);
+  };
+  window.SanshePanel.groupStep = groupStep;
   window.SanshePanel.readProperty = readProperty;
   window.SanshePanel.writeProperty = writeProperty;
 })();

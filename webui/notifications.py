@@ -22,7 +22,7 @@ from engine.queries.inbox import parse_page
 
 from .context import me, settings, unit
 from .i18n import STEP_LABELS, is_english, money, task_title, translated
-from .presenters import installment_label
+from .presenters import installment_label, role_label
 
 bp = Blueprint("notifications", __name__)
 PER_PAGE = 20
@@ -42,6 +42,9 @@ def words(notice: Notification, names: Mapping[str, str]) -> str:
         return _("%(name)s handed you the task “%(task)s”.", name=names.get(by, by), task=task)
     if notice.kind == Kind.DEADLINE_NEAR:
         return _("“%(task)s” is due soon.", task=task)
+    if notice.kind == Kind.OVERDUE and params.get("escalated"):
+        return _("Overdue, for you to follow up: “%(task)s” (%(role)s).", task=task,
+                 role=role_label(str(params.get("role", ""))))
     if notice.kind == Kind.OVERDUE:
         return _("“%(task)s” is overdue.", task=task)
     if notice.kind == Kind.STEP_MOVED:

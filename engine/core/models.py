@@ -424,6 +424,17 @@ class Delivery(Base):
     __table_args__ = (Index("ix_deliveries_due", "state", "next_at"),)
 
 
+class CalendarDay(Base):
+    """The administrator's correction of one day of the working-day calendar (a holiday or a
+    working weekend the shipped data does not know, or one it has wrong)."""
+    __tablename__ = "calendar_days"
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    working: Mapped[bool] = mapped_column(Boolean)
+    note: Mapped[str] = mapped_column(String(100), default="")
+    changed_by: Mapped[str] = mapped_column(String(80))
+    changed_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
 class ProjectFollow(Base):
     """A person who asked to be told when a project moves to another step."""
     __tablename__ = "project_follows"
@@ -452,5 +463,5 @@ class Attachment(Base):
 __all__ = [
     "Base", "ROLES", "LANE_ROLES", "ROLE_SCOPE_TYPE", "utcnow", "Town", "Community", "RegistrationStatus", "Organization",
     "CatalogItem", "User", "RoleGrant", "Definition", "Instance", "StatePart", "Task", "Job", "Timer",
-    "Event", "AuditEntry", "Notification", "NotificationPreference", "Delivery", "ProjectFollow", "Attachment",
+    "Event", "AuditEntry", "Notification", "NotificationPreference", "Delivery", "CalendarDay", "ProjectFollow", "Attachment",
 ]

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from types import SimpleNamespace
 from typing import Any, NamedTuple
 from uuid import UUID
@@ -127,8 +127,12 @@ class Runtime:
 
     def __init__(self, state_store: Any, spec_cache: Any, policy: StepPolicy, script_engine: Any = None,
                  clock: Callable[[], datetime] = utcnow, hooks: Hooks | None = None, hot_capacity: int = 2000,
-                 job_retries: int = 3) -> None:
+                 job_retries: int = 3,
+                 working_days: Callable[[Session, datetime, int], datetime] | None = None) -> None:
         self.state_store = state_store
+        # ``dueInWorkingDays`` deadlines: (session, start, days) -> the due time; calendar
+        # days (weekends count) unless a calendar is handed in.
+        self.working_days = working_days or (lambda _session, start, days: start + timedelta(days=days))
         self.spec_cache = spec_cache
         self.policy = policy
         self.script_engine = script_engine
@@ -494,6 +498,10 @@ class Runtime:
         """Insert rows for new human tasks; cancel the rows of tasks that went without being done."""
         now = step.batch.now
         rows = [self._new_task_row(step.instance, step.definition, task, now) for task in changes.new_human]
+        for row, task in zip(rows, changes.new_human):
+            working_days = str(spiff.task_properties(task).get("dueInWorkingDays") or "").strip()
+            if working_days.isdigit():  # anything else leaves the ``dueIn`` deadline
+                row["due_at"] = self.working_days(session, now, int(working_days))
         records = [TaskRecord(**values) for values in rows]
         if rows:
             stepwrites.execute(session, stepwrites.INSERT_TASKS, rows)

@@ -1,4 +1,5 @@
-"""notification kinds and parameters, followed projects, e-mail and webhook deliveries
+"""notification kinds and parameters, followed projects, e-mail and webhook deliveries,
+the administrator's corrections of the working-day calendar
 
 Revision ID: 0009
 Revises: 0007
@@ -62,7 +63,18 @@ def upgrade():
         batch_op.create_index(batch_op.f('ix_project_follows_instance_id'), ['instance_id'], unique=False)
 
 
+    op.create_table('calendar_days',
+    sa.Column('day', sa.Date(), nullable=False),
+    sa.Column('working', sa.Boolean(), nullable=False),
+    sa.Column('note', sa.String(length=100), nullable=False),
+    sa.Column('changed_by', sa.String(length=80), nullable=False),
+    sa.Column('changed_at', sa.DateTime(), nullable=False),
+    sa.PrimaryKeyConstraint('day')
+    )
+
+
 def downgrade():
+    op.drop_table('calendar_days')
     op.drop_table('deliveries')
     op.drop_table('notification_preferences')
     with op.batch_alter_table('users', schema=None) as batch_op:

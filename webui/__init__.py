@@ -66,7 +66,7 @@ def create_app(settings=None, services=None, test_config=None):
     headers.init_app(app)
     inputs.init_app(app)
 
-    from . import admin, auth, budgets, catalog, inbox, instances, jobs_api, mining, notifications, organizations, tasks
+    from . import admin, auth, budgets, calendar_admin, catalog, inbox, instances, jobs_api, mining, notifications, organizations, tasks
     app.register_blueprint(auth.bp)
     app.register_blueprint(inbox.bp)
     app.register_blueprint(tasks.bp)
@@ -77,6 +77,7 @@ def create_app(settings=None, services=None, test_config=None):
     app.register_blueprint(catalog.bp)
     app.register_blueprint(organizations.bp)
     notifications.init_app(app)
+    app.register_blueprint(calendar_admin.bp)
     # The HTTP job API for remote workers: JSON with an API key, exempt from CSRF.
     jobs_api.register(app)
 

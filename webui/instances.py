@@ -5,7 +5,7 @@ from flask_login import current_user, login_required
 
 from engine.core import access, notifications
 from engine.queries import budgets as budget_queries
-from engine.queries import listings
+from engine.queries import deadlines, listings
 from engine.errors import ForbiddenError, ValidationError
 from engine.queries.inbox import parse_int, parse_page
 from engine.core.models import utcnow
@@ -39,8 +39,9 @@ def index():
             return render_template("instances/_table.html", result=result, filters=filters, args=args)
         choices = {"communities": listings.communities_for(db, user), "versions": listings.definition_versions(db)}
         can_start = bool(listings.startable_items(db, user, this_year()))
+        on_time = deadlines.on_time_by_step(db, user, utcnow())
     return render_template("instances/index.html", result=result, filters=filters, args=args, choices=choices,
-                           can_start=can_start, statuses=listings.INSTANCE_STATUSES)
+                           can_start=can_start, statuses=listings.INSTANCE_STATUSES, on_time=on_time)
 
 
 @bp.route("/instances/new", methods=("GET", "POST"))

@@ -48,17 +48,17 @@ def deliver_pass(app: Flask, now: datetime | None = None) -> DeliveryPass:
     """Route new notifications and send every e-mail, digest and webhook call that is due."""
     settings, services = app.config["SANSHE_SETTINGS"], app.extensions["sanshe"]
     factory = services.session_factory
-    now = now or services.runtime.clock()
+    at: datetime = now or services.runtime.clock()
     result = DeliveryPass()
     routes = delivery.Routes(email=bool(settings.smtp_host), webhook=bool(settings.webhook_url))
     with unit_of_work(factory) as session:
-        digest_at = delivery.next_digest(now, settings.digest_hour, settings.calendar_utc_offset_hours)
-        result.routed = delivery.route(session, now, routes, digest_at)
+        digest_at = delivery.next_digest(at, settings.digest_hour, settings.calendar_utc_offset_hours)
+        result.routed = delivery.route(session, at, routes, digest_at)
     if routes.email:
-        _send_all(app, result, now, Channel.EMAIL, lambda items, people: _emails(settings, items, people))
-        _send_all(app, result, now, Channel.DIGEST, lambda items, people: _digests(settings, items, people))
+        _send_all(app, result, at, Channel.EMAIL, lambda items, people: _emails(settings, items, people))
+        _send_all(app, result, at, Channel.DIGEST, lambda items, people: _digests(settings, items, people))
     if routes.webhook:
-        _send_all(app, result, now, Channel.WEBHOOK, lambda items, people: _webhook_calls(settings, items, people))
+        _send_all(app, result, at, Channel.WEBHOOK, lambda items, people: _webhook_calls(settings, items, people))
     return result
 
 

@@ -48,7 +48,7 @@ def words(notice: Notification, names: Mapping[str, str]) -> str:
     if notice.kind == Kind.OVERDUE:
         return _("“%(task)s” is overdue.", task=task)
     if notice.kind == Kind.STEP_MOVED:
-        step = params.get("to")
+        step = int(params.get("to") or 0)
         return _("“%(title)s” moved to step %(n)s: %(label)s.", title=title, n=step, label=STEP_LABELS.get(step, ""))
     if notice.kind == Kind.VOTE_RESULT:
         said = params.get("announcement") or {}

@@ -41,7 +41,7 @@ def on_time_by_step(session: Session, user: User, now: datetime) -> list[StepOnT
         .group_by(Task.step))
     steps: dict[int, StepOnTime] = {}
     for step, count, in_time in done:
-        steps[step] = StepOnTime(step, count, int(in_time or 0), 0)
+        steps[int(step or 0)] = StepOnTime(int(step or 0), count, int(in_time or 0), 0)
     for step, count in late:
-        steps.setdefault(step, StepOnTime(step, 0, 0, 0)).overdue_open = count
+        steps.setdefault(int(step or 0), StepOnTime(int(step or 0), 0, 0, 0)).overdue_open = count
     return [steps[s] for s in sorted(steps)]

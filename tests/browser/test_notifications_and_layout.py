@@ -130,23 +130,3 @@ def test_inputs_in_table_rows_have_labels_on_a_phone(live, chromium):
     fits(page, "table_rows", "phone")
     page.context.close()
 
-
-def test_a_representative_votes_on_a_phone_and_hears_what_happens_next(live, chromium):
-    instance_id = start(live, "手机投票")
-    drive_to(live.services, instance_id, "cast_ballot", voted_choices())
-    with unit_of_work(live.services.session_factory, readonly=True) as session:
-        ballot = session.scalars(select(Task).where(Task.instance_id == instance_id, Task.state == "ready",
-                                                    Task.bpmn_id == "cast_ballot").order_by(Task.assignee)).first()
-    page = sign_in(chromium, live, ballot.assignee, "phone")
-    page.locator('[data-testid="bell"]').click()
-    assert "有一项交给您本人的任务" in page.content()
-    page.locator('[data-testid="notice"] .notice-open button').first.click()
-    page.wait_for_url(re.compile(r".*/tasks/.+"))
-    assert page.evaluate(UNLABELLED) == []
-    fits(page, "ballot", "phone")
-    page.select_option('[name="ballot"]', "yes")
-    with page.expect_navigation(url=re.compile(r".*/inbox.*")):
-        page.click('[data-testid="complete"]')
-    assert "接下来：" in page.content() and "各自办理“投票”" in page.content()
-    fits(page, "ballot_done", "phone")
-    page.context.close()

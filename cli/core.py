@@ -206,6 +206,10 @@ def scheduler(ctx, once):
     stopping = []
     signal.signal(signal.SIGTERM, lambda *_: stopping.append(True))
     runtime, factory = ctx.services.runtime, ctx.services.session_factory
+    # E-mails and webhook calls are worded as the pages word them, by the web app's templates.
+    from webui import create_app
+    from webui.mail import deliver_pass
+    app = create_app(ctx.settings, ctx.services)
     next_prune = next_beat = 0.0
     log.info("scheduler started: a pass every %ss", ctx.settings.scheduler_interval)
     while not stopping:
@@ -217,6 +221,9 @@ def scheduler(ctx, once):
             done = run_pass(runtime, factory)  # a timer that fails becomes an incident; the rest fire
             for timer_id in done.fired:
                 log.info("fired timer %s", timer_id)
+            delivered = deliver_pass(app)  # after the notifications' own transactions, never inside one
+            if delivered.sent or delivered.failed:
+                log.info("notifications sent %s, failed %s", delivered.sent, delivered.failed)
             if time.monotonic() >= next_prune:
                 with unit_of_work(factory) as session:
                     removed = prune_abandoned(session)

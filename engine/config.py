@@ -97,6 +97,26 @@ class Settings:
     log_format: str = field(default_factory=lambda: _env("LOG_FORMAT", "text"))
     # /readyz reports not ready when no scheduler (on any host) has beat for this many seconds.
     ready_scheduler_seconds: float = field(default_factory=lambda: float(_env("READY_SCHEDULER_SECONDS", "60")))
+    # E-mail of notifications: off while no SMTP host is set. Port, account (empty: no login),
+    # the sender address, and STARTTLS before logging in (1 to turn on).
+    smtp_host: str = field(default_factory=lambda: _env("SMTP_HOST", ""))
+    smtp_port: int = field(default_factory=lambda: int(_env("SMTP_PORT", "25")))
+    smtp_user: str = field(default_factory=lambda: _env("SMTP_USER", ""))
+    smtp_password: str = field(default_factory=lambda: _env("SMTP_PASSWORD", ""))
+    smtp_from: str = field(default_factory=lambda: _env("SMTP_FROM", "sanshe@localhost"))
+    smtp_starttls: bool = field(default_factory=lambda: _env("SMTP_STARTTLS", "0") in ("1", "true", "yes"))
+    # Local hour (calendar_utc_offset_hours) at which daily digests are sent.
+    digest_hour: int = field(default_factory=lambda: int(_env("DIGEST_HOUR", "8")))
+    # Webhook for an SMS or messaging gateway: every notification is POSTed there as JSON,
+    # signed with HMAC-SHA256 of the body under `webhook_secret` (header X-Sanshe-Signature).
+    # Off while empty.
+    webhook_url: str = field(default_factory=lambda: _env("WEBHOOK_URL", ""))
+    webhook_secret: str = field(default_factory=lambda: _env("WEBHOOK_SECRET", ""))
+    # Sends tried before a delivery is given up; the wait doubles from `delivery_backoff_seconds`.
+    delivery_attempts: int = field(default_factory=lambda: int(_env("DELIVERY_ATTEMPTS", "6")))
+    delivery_backoff_seconds: float = field(default_factory=lambda: float(_env("DELIVERY_BACKOFF_SECONDS", "30")))
+    # The address people open Sanshe at, for the links in e-mails.
+    base_url: str = field(default_factory=lambda: _env("BASE_URL", "http://127.0.0.1:5000"))
 
     def as_dict(self) -> dict[str, object]:
         return {f.name: getattr(self, f.name) for f in fields(self)}

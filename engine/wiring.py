@@ -13,9 +13,9 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from engine.config import Settings
-from engine.core.calendar import WorkingCalendar
 from engine.core.db import make_engine, make_session_factory
 from engine.core.deployments import SpecCache
+from engine.core import workdays
 from engine.core.hooks import Hooks
 from engine.core.notifications import notify_handed_over, notify_step_moved, notify_task_ready
 from engine.core.runtime import Runtime
@@ -46,8 +46,10 @@ def build_services(settings: Settings, clock: Callable[[], datetime] | None = No
     """The database, the session factory and a runtime with the restricted script engine."""
     db = make_engine(settings.database_url, settings.sqlite_busy_seconds)
     extra: dict[str, Any] = {"clock": clock} if clock is not None else {}
+    offset = settings.calendar_utc_offset_hours
     runtime = Runtime(StateStore(), SpecCache(), SevenStepPolicy(), make_script_engine(settings), hooks=build_hooks(),
-                      job_retries=settings.job_retries, calendar=WorkingCalendar.from_settings(settings), **extra)
+                      job_retries=settings.job_retries,
+                      working_days=lambda session, start, days: workdays.due(session, start, days, offset), **extra)
     return Services(settings, db, make_session_factory(db), runtime)
 
 

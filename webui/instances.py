@@ -6,7 +6,7 @@ from flask_login import current_user, login_required
 from engine.core import access, notifications
 from engine.method import agreements
 from engine.queries import budgets as budget_queries
-from engine.queries import listings
+from engine.queries import deadlines, listings
 from engine.queries import notices as notice_board
 from engine.errors import ForbiddenError, ValidationError
 from engine.queries.inbox import parse_int, parse_page
@@ -42,8 +42,9 @@ def index():
         choices = {"communities": listings.communities_for(db, user), "versions": listings.definition_versions(db),
                    "towns": listings.towns_for(db, user)}
         can_start = bool(listings.startable_items(db, user, this_year()))
+        on_time = deadlines.on_time_by_step(db, user, utcnow())
     return render_template("instances/index.html", result=result, filters=filters, args=args, choices=choices,
-                           can_start=can_start, statuses=listings.INSTANCE_STATUSES)
+                           can_start=can_start, statuses=listings.INSTANCE_STATUSES, on_time=on_time)
 
 
 @bp.route("/instances/new", methods=("GET", "POST"))

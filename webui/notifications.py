@@ -8,17 +8,21 @@ from typing import Any
 
 from flask import Blueprint, Flask, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext
 from flask_login import current_user, login_required
 
-from engine.core import notifications
+from engine.core import delivery, notifications
+from engine.core.delivery import Channel
+from engine.core.hotcache import savepoint
 from engine.core.models import Notification
 from engine.core.notifications import NotificationKind as Kind
 from engine.queries import listings
+from engine.errors import ValidationError
 from engine.queries.inbox import parse_page
 
-from .context import me, unit
+from .context import me, settings, unit
 from .i18n import STEP_LABELS, is_english, money, task_title, translated
-from .presenters import installment_label
+from .presenters import installment_label, role_label
 
 bp = Blueprint("notifications", __name__)
 PER_PAGE = 20
@@ -38,10 +42,13 @@ def words(notice: Notification, names: Mapping[str, str]) -> str:
         return _("%(name)s handed you the task “%(task)s”.", name=names.get(by, by), task=task)
     if notice.kind == Kind.DEADLINE_NEAR:
         return _("“%(task)s” is due soon.", task=task)
+    if notice.kind == Kind.OVERDUE and params.get("escalated"):
+        return _("Overdue, for you to follow up: “%(task)s” (%(role)s).", task=task,
+                 role=role_label(str(params.get("role", ""))))
     if notice.kind == Kind.OVERDUE:
         return _("“%(task)s” is overdue.", task=task)
     if notice.kind == Kind.STEP_MOVED:
-        step = params.get("to")
+        step = int(params.get("to") or 0)
         return _("“%(title)s” moved to step %(n)s: %(label)s.", title=title, n=step, label=STEP_LABELS.get(step, ""))
     if notice.kind == Kind.VOTE_RESULT:
         said = params.get("announcement") or {}
@@ -53,13 +60,13 @@ def words(notice: Notification, names: Mapping[str, str]) -> str:
     return translated(notice.message)
 
 
-def target(notice: Notification) -> str:
+def target(notice: Notification, external: bool = False) -> str:
     """Where the notification leads: its task, else its project, else the list."""
     if notice.task_id:
-        return url_for("tasks.show", task_id=notice.task_id)
+        return url_for("tasks.show", task_id=notice.task_id, _external=external)
     if notice.instance_id:
-        return url_for("instances.show", instance_id=notice.instance_id)
-    return url_for("notifications.index")
+        return url_for("instances.show", instance_id=notice.instance_id, _external=external)
+    return url_for("notifications.index", _external=external)
 
 
 @bp.get("/notifications")
@@ -104,6 +111,48 @@ def read_all():
         count = notifications.mark_all_read(db, me(db).username)
     flash(_("%(n)s notifications marked as read.", n=count))
     return redirect(url_for("notifications.index"))
+
+
+KIND_LABELS = {
+    Kind.TASK_READY: lazy_gettext("A task for my role"),
+    Kind.TASK_ASSIGNED: lazy_gettext("A task for me alone (a ballot, a score)"),
+    Kind.TASK_HANDED: lazy_gettext("A task handed to me"),
+    Kind.DEADLINE_NEAR: lazy_gettext("A deadline is near"),
+    Kind.OVERDUE: lazy_gettext("A task is overdue"),
+    Kind.STEP_MOVED: lazy_gettext("A project I follow moved on"),
+    Kind.VOTE_RESULT: lazy_gettext("A vote result"),
+    Kind.PAYMENT_MADE: lazy_gettext("A payment was made"),
+    Kind.MESSAGE: lazy_gettext("Other messages"),
+}
+CHANNEL_LABELS = {Channel.APP: lazy_gettext("In the app only"), Channel.EMAIL: lazy_gettext("E-mail at once"),
+                  Channel.DIGEST: lazy_gettext("Daily digest e-mail")}
+
+
+@bp.route("/notifications/settings", methods=("GET", "POST"))
+@login_required
+def preferences():
+    """How the person receives each kind: in the app only, by e-mail at once, or in a daily digest."""
+    errors: dict[str, list[str]] = {}
+    kinds = [str(k) for k in KIND_LABELS]
+    with unit() as db:
+        user = me(db)
+        chosen = delivery.preferences(db, user.username)
+        email = user.email or ""
+        if request.method == "POST":
+            chosen = {kind: request.form.get(f"channel-{kind}", Channel.APP) for kind in kinds}
+            email = request.form.get("email", "")
+            try:
+                with savepoint(db):
+                    delivery.set_preferences(db, user, chosen, kinds, email)
+            except ValidationError as exc:
+                errors = {key: [translated(m) for m in found] for key, found in (exc.errors or {"": [exc.message]}).items()}
+            else:
+                flash(_("Your notification settings are saved."))
+                return redirect(url_for("notifications.preferences"))
+    status = 422 if errors else 200
+    return render_template("notifications/settings.html", kinds=KIND_LABELS, channels=CHANNEL_LABELS,
+                           chosen=chosen, email=email, errors=errors,
+                           email_on=bool(settings().smtp_host)), status
 
 
 @bp.post("/instances/<int:instance_id>/follow")

@@ -18,11 +18,13 @@ WEEKEND = (5, 6)  # Saturday, Sunday (date.weekday())
 
 @dataclass(frozen=True)
 class WorkingCalendar:
-    """Weekends and ``holidays`` (dates) are not working days."""
+    """Weekends and ``holidays`` (dates) are not working days, except the ``workdays``
+    (weekend days worked instead, 调休)."""
 
     holidays: frozenset = field(default_factory=frozenset)
     utc_offset_hours: float = 0.0
     weekend: tuple = WEEKEND
+    workdays: frozenset = field(default_factory=frozenset)
 
     @classmethod
     def from_settings(cls, settings: Any) -> "WorkingCalendar":
@@ -31,18 +33,20 @@ class WorkingCalendar:
                    utc_offset_hours=float(getattr(settings, "calendar_utc_offset_hours", 0.0)))
 
     def is_working(self, day: date) -> bool:
+        if day in self.workdays:
+            return True
         return day.weekday() not in self.weekend and day not in self.holidays
 
-    def after_working_days(self, start: datetime, days: int) -> datetime:
-        """``start`` moved on by ``days`` working days (local days; weekends and holidays
-        are skipped), at the same time of day."""
+    def add_working_days(self, start: datetime, days: int) -> datetime:
+        """The same local time of day ``days`` working days after ``start`` (naive UTC)."""
         offset = timedelta(hours=self.utc_offset_hours)
-        moment, left = start + offset, days
-        while left > 0:
-            moment += timedelta(days=1)
-            if self.is_working(moment.date()):
-                left -= 1
-        return moment - offset
+        local = start + offset
+        day, counted = local.date(), 0
+        while counted < days:
+            day += timedelta(days=1)
+            if self.is_working(day):
+                counted += 1
+        return datetime.combine(day, local.time()) - offset
 
     def day_table(self, first_day: date, last_day: date) -> list[tuple[int, int, int]]:
         """Rows ``(day_number, working_days_before, working)`` for every day in the range.

@@ -143,6 +143,8 @@ class User(Base):
     password_hash: Mapped[str] = mapped_column(String(255), default="")
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     locale: Mapped[str] = mapped_column(String(10), default="zh_CN")
+    # Where notifications the person chose to receive by e-mail are sent.
+    email: Mapped[str | None] = mapped_column(String(254))
     # Part of every session cookie; raised at sign-out and password change, which ends every
     # session the person has open anywhere.
     session_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
@@ -414,8 +416,49 @@ class Notification(Base):
     message: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     read_at: Mapped[datetime | None] = mapped_column(DateTime)
+    # When the delivery pass decided its e-mail, digest and webhook deliveries (None: not yet).
+    routed_at: Mapped[datetime | None] = mapped_column(DateTime, index=True)
     __table_args__ = (Index("ix_notifications_unread", "username", "read_at", "id"),
                       Index("ix_notifications_task_kind", "task_id", "kind"))
+
+
+class NotificationPreference(Base):
+    """How a person wants one kind of notification: in the app only, by e-mail, or in a daily digest."""
+    __tablename__ = "notification_preferences"
+    username: Mapped[str] = mapped_column(String(80), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(40), primary_key=True)
+    channel: Mapped[str] = mapped_column(String(20))
+
+
+class Delivery(Base):
+    """The outbox: one notification to send by e-mail, in a digest or to the webhook.
+
+    Written by the delivery pass after the notification's own transaction committed, and sent
+    outside any request; a failed send is tried again later (``next_at``) until it gives up.
+    """
+    __tablename__ = "deliveries"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    notification_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("notifications.id"), index=True)
+    username: Mapped[str] = mapped_column(String(80))
+    channel: Mapped[str] = mapped_column(String(20))  # email | digest | webhook
+    state: Mapped[str] = mapped_column(String(20), default="pending")  # pending | sent | failed
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_at: Mapped[datetime] = mapped_column(DateTime)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    sent_at: Mapped[datetime | None] = mapped_column(DateTime)
+    __table_args__ = (Index("ix_deliveries_due", "state", "next_at"),)
+
+
+class CalendarDay(Base):
+    """The administrator's correction of one day of the working-day calendar (a holiday or a
+    working weekend the shipped data does not know, or one it has wrong)."""
+    __tablename__ = "calendar_days"
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    working: Mapped[bool] = mapped_column(Boolean)
+    note: Mapped[str] = mapped_column(String(100), default="")
+    changed_by: Mapped[str] = mapped_column(String(80))
+    changed_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
 
 
 class ProjectFollow(Base):
@@ -446,5 +489,6 @@ class Attachment(Base):
 __all__ = [
     "Base", "ROLES", "LANE_ROLES", "ROLE_SCOPE_TYPE", "utcnow", "Town", "Community", "RegistrationStatus", "Organization",
     "CatalogItem", "User", "RoleGrant", "Definition", "Instance", "StatePart", "Task", "Job", "Timer",
-    "Event", "AuditEntry", "Notification", "ProjectFollow", "Attachment", "WorkerCredential",
+    "Event", "AuditEntry", "Notification", "NotificationPreference", "Delivery", "CalendarDay", "ProjectFollow",
+    "Attachment", "WorkerCredential",
 ]

@@ -150,18 +150,30 @@ def remind_deadlines(session: Session, now: datetime, before: timedelta = REMIND
     return told
 
 
+def escalation_of(task: Any) -> tuple[str, str, int | None]:
+    """Who hears that a task is overdue besides its people: the community committee, or the
+    town when the committee's own task is late."""
+    if task.role == "community_committee" or task.community_id is None:
+        return "town_government", "town", task.town_id
+    return "community_committee", "community", task.community_id
+
+
 def _remind(session: Session, due: Sequence[Task], kind: NotificationKind, now: datetime) -> int:
     told = 0
     for task in due:
         assert task.due_at is not None
         people = [task.claimed_by or task.assignee] if (task.claimed_by or task.assignee) else \
             recipients(session, task.role, task.scope_type, task.scope_id)
-        for username in people:
-            key = f"{kind}:{task.id}:{username}"
+        told_now = [(username, f"{kind}:{task.id}:{username}", {}) for username in people]
+        if kind == NotificationKind.OVERDUE:
+            role, scope_type, scope_id = escalation_of(task)
+            told_now += [(username, f"escalated:{task.id}:{username}", {"escalated": True, "role": task.role})
+                         for username in recipients(session, role, scope_type, scope_id) if username not in people]
+        for username, key, extra in told_now:
             if session.scalar(select(Notification.id).where(Notification.key == key)) is not None:
                 continue
             session.add(Notification(username=username, task_id=task.id, instance_id=task.instance_id, kind=str(kind),
-                                     params={"task": task.name, "due": task.due_at.isoformat()}, key=key,
+                                     params={"task": task.name, "due": task.due_at.isoformat(), **extra}, key=key,
                                      message=f"{'Overdue' if kind == NotificationKind.OVERDUE else 'Due soon'}: "
                                              f"{task.name}", created_at=now))
             told += 1

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from types import SimpleNamespace
 from typing import Any, NamedTuple
 from uuid import UUID
@@ -35,7 +35,6 @@ from sqlalchemy.orm import Session
 
 from engine.core import access, spiff, stepwrites
 from engine.core.claims import TaskClaims
-from engine.core.calendar import WorkingCalendar
 from engine.core.deployments import FORM_PROPERTY, latest_definition
 from engine.core.eventlog import EventBatch
 from engine.core.forms import validate_form, with_choices
@@ -128,8 +127,12 @@ class Runtime:
 
     def __init__(self, state_store: Any, spec_cache: Any, policy: StepPolicy, script_engine: Any = None,
                  clock: Callable[[], datetime] = utcnow, hooks: Hooks | None = None, hot_capacity: int = 2000,
-                 job_retries: int = 3, calendar: WorkingCalendar | None = None) -> None:
+                 job_retries: int = 3,
+                 working_days: Callable[[Session, datetime, int], datetime] | None = None) -> None:
         self.state_store = state_store
+        # ``dueInWorkingDays`` deadlines: (session, start, days) -> the due time; calendar
+        # days (weekends count) unless a calendar is handed in.
+        self.working_days = working_days or (lambda _session, start, days: start + timedelta(days=days))
         self.spec_cache = spec_cache
         self.policy = policy
         self.script_engine = script_engine
@@ -137,7 +140,6 @@ class Runtime:
         self.hooks = hooks or Hooks()
         self.hot = HotInstances(hot_capacity)
         self.job_retries = job_retries
-        self.calendar = calendar or WorkingCalendar()  # for due times in working days
         self.claims = TaskClaims(spec_cache, self.hooks, clock=lambda: self.clock())
 
     # === the steps =========================================================================
@@ -501,6 +503,10 @@ class Runtime:
         """Insert rows for new human tasks; cancel the rows of tasks that went without being done."""
         now = step.batch.now
         rows = [self._new_task_row(step.instance, step.definition, task, now) for task in changes.new_human]
+        for row, task in zip(rows, changes.new_human):
+            working_days = str(spiff.task_properties(task).get("dueInWorkingDays") or "").strip()
+            if working_days.isdigit():  # anything else leaves the ``dueIn`` deadline
+                row["due_at"] = self.working_days(session, now, int(working_days))
         records = [TaskRecord(**values) for values in rows]
         if rows:
             stepwrites.execute(session, stepwrites.INSERT_TASKS, rows)
@@ -624,11 +630,8 @@ class Runtime:
         }
 
     def _due_at(self, props: dict[str, Any], now: datetime) -> datetime | None:
-        """A user task's due time: ``dueInWorkingDays`` (whole working days) or ``dueIn``
-        (an ISO 8601 duration); none without either."""
-        working_days = str(props.get("dueInWorkingDays") or "").strip()
-        if working_days.isdigit():
-            return self.calendar.after_working_days(now, int(working_days))
+        """A user task's due time by ``dueIn`` (an ISO 8601 duration); none without it.
+        ``dueInWorkingDays`` replaces it when the row is written (it needs the calendar)."""
         return spiff.duration_from(props.get("dueIn"), now)
 
     def _new_job(self, instance: Any, task: Any, now: datetime) -> dict[str, Any]:

@@ -202,7 +202,7 @@ def test_the_pass_ratio_raised_in_the_panel_counts_for_a_new_project(live, chrom
     waiting = drive_to(services, instance_id, task_id, voted_choices())  # the new town task is reached
     with unit_of_work(services.session_factory, readonly=True) as session:
         row = session.get(Task, waiting)
-        assert row.due_at == services.runtime.calendar.after_working_days(row.created_at, 3)
+        assert row.due_at == services.runtime.working_days(session, row.created_at, 3)
         assert (row.due_at - row.created_at).days >= 3
     drive_to(services, instance_id, "cast_ballot", voted_choices())
     with unit_of_work(services.session_factory, readonly=True) as session:

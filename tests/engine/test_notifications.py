@@ -100,10 +100,13 @@ def test_deadline_reminders_come_once_before_and_once_when_overdue(env):
         assert notifications.remind_deadlines(session, now) == 0  # not within a day yet
         assert notifications.remind_deadlines(session, now + timedelta(hours=8)) == 1
         assert notifications.remind_deadlines(session, now + timedelta(hours=9)) == 0
-        assert notifications.remind_deadlines(session, now + timedelta(hours=31)) == 1
+        assert notifications.remind_deadlines(session, now + timedelta(hours=31)) == 2  # and the town
         assert notifications.remind_deadlines(session, now + timedelta(hours=40)) == 0
     kinds = [k for k, _, t, _ in notices(services, "committee") if t == task_id]
     assert kinds == [Kind.TASK_READY, Kind.DEADLINE_NEAR, Kind.OVERDUE]
+    # The committee's own task is late: the town hears of it to follow up.
+    [(kind, params, _, _)] = [n for n in notices(services, "town") if n[2] == task_id]
+    assert (kind, params["escalated"], params["role"]) == (Kind.OVERDUE, True, "community_committee")
 
 
 def test_reading_marks_only_ones_own(env):

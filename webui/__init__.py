@@ -66,7 +66,7 @@ def create_app(settings=None, services=None, test_config=None):
     headers.init_app(app)
     inputs.init_app(app)
 
-    from . import admin, agreements, auth, budgets, catalog, inbox, instances, jobs_api, mining, notices, organizations, records, tasks
+    from . import admin, agreements, auth, budgets, catalog, documents, inbox, instances, jobs_api, mining, notices, organizations, records, tasks
     app.register_blueprint(auth.bp)
     app.register_blueprint(inbox.bp)
     app.register_blueprint(tasks.bp)
@@ -79,6 +79,7 @@ def create_app(settings=None, services=None, test_config=None):
     app.register_blueprint(agreements.bp)
     app.register_blueprint(notices.bp)
     app.register_blueprint(records.bp)
+    app.register_blueprint(documents.bp)
     # The HTTP job API for remote workers: JSON with an API key, exempt from CSRF.
     jobs_api.register(app)
 

@@ -66,6 +66,11 @@ def test_both_sides_sign_with_the_agreement_in_view_and_it_prints_and_downloads(
             no_wider_than_the_window(page)
             page.screenshot(path=ARTIFACTS / f"documents_{bpmn_id}_{label}.png", full_page=True)
             if label == "wide":
+                page.emulate_media(media="print")  # printed: the agreement and the form, no menu, no diagram
+                assert not page.locator(".topbar").is_visible() and agreement.is_visible()
+                assert not page.locator(".diagram").first.is_visible()
+                page.screenshot(path=ARTIFACTS / f"documents_{bpmn_id}_print.png", full_page=True)
+                page.emulate_media(media="screen")
                 signer = page
             else:
                 page.context.close()

@@ -12,6 +12,7 @@ from flask_login import login_required
 from engine.core import attachments as attachment_store
 from engine.core.models import utcnow
 from engine.documents import agreement_pdf
+from engine.method import applications
 from engine.documents.pdf import render_pdf
 from engine.queries import documents, listings
 from engine.queries.record import project_record
@@ -47,7 +48,11 @@ def record_context(db, user, instance_id):
         s["task"].completed_by for s in submitted} | {a.uploaded_by for a in record.attachments} |
         {instance.started_by} | presenters.usernames_in(variables))
     written = [(doc, document_title(doc)) for doc in documents.task_documents(db, instance.id)]
-    return {"r": record, "instance": instance, "written": written,
+    versions = applications.versions(db, instance.id)
+    changed = [[] if number == 0 else [c.schema for c in applications.diff(
+        versions[number - 1].data, version.data, (definition.forms or {}).get(version.form_key, {}))]
+        for number, version in enumerate(versions)]
+    return {"r": record, "instance": instance, "written": written, "versions": list(zip(versions, changed)),
             "payment_notices": documents.payment_notices(db, instance.id), "timeline": timeline, "submitted": submitted, "names": names,
             "made_at": utcnow(), "INSTALLMENT_WORDS": presenters.INSTALLMENT_WORDS}
 

@@ -14,7 +14,7 @@ from engine.errors import NotFoundError
 from engine.method.numerals import capital_amount
 from engine.queries import documents, listings
 
-from . import forms, presenters
+from . import forms
 from .context import me, unit
 
 bp = Blueprint("documents", __name__)
@@ -29,6 +29,8 @@ TITLES = {
     "case_study": lazy_gettext("Social-work case study"),
 }
 NUMBERED = {"consultation_minutes", "coordination_minutes"}
+INSTALLMENT_WORDS = {"on_signing": lazy_gettext("First installment (on signing)"),
+                     "on_acceptance": lazy_gettext("Final installment (on acceptance)")}
 
 
 def document_title(doc: documents.TaskDocument) -> str:
@@ -85,7 +87,7 @@ def evaluation_parts(db, instance):
 
 
 def payment_parts(instance, notice):
-    label = presenters.INSTALLMENT_WORDS.get(notice.label, notice.label)
+    label = INSTALLMENT_WORDS.get(notice.label, notice.label)
     title = _("Payment notice: %(installment)s", installment=label)
     return title, render_template("documents/_payment.html", n=notice, instance=instance, label=label, title=title,
                                   capitals=capital_amount(notice.amount_fen))

@@ -205,10 +205,6 @@ def earmark(result: Mapping[str, Any]) -> Result:
                   key="earmark")
 
 
-INSTALLMENT_WORDS = {"on_signing": lazy_gettext("First installment (on signing)"),
-                     "on_acceptance": lazy_gettext("Final installment (on acceptance)")}
-
-
 def agreement(result: Mapping[str, Any]) -> Result:
     block = Result(_("Purchase agreement drafted"),
                    _("Agreement %(number)s for %(amount)s, sealed with its fingerprint %(seal)s.",
@@ -217,8 +213,7 @@ def agreement(result: Mapping[str, Any]) -> Result:
     installments = result.get("installments") or []
     if installments:
         block.headers = [_("Installment"), _("Amount")]
-        block.rows = [[str(INSTALLMENT_WORDS.get(i.get("label") or "", i.get("label") or i.get("no"))),
-                       money(i.get("amount"))] for i in installments]
+        block.rows = [[str(i.get("label") or i.get("no")), money(i.get("amount"))] for i in installments]
     return block
 
 

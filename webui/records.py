@@ -19,7 +19,7 @@ from engine.queries.record import project_record
 
 from . import forms, presenters
 from .context import me, services, unit
-from .documents import document_title, evaluation_parts, payment_parts, pdf_of, task_parts
+from .documents import INSTALLMENT_WORDS, document_title, evaluation_parts, payment_parts, pdf_of, task_parts
 
 bp = Blueprint("records", __name__)
 
@@ -54,7 +54,7 @@ def record_context(db, user, instance_id):
         for number, version in enumerate(versions)]
     return {"r": record, "instance": instance, "written": written, "versions": list(zip(versions, changed)),
             "payment_notices": documents.payment_notices(db, instance.id), "timeline": timeline, "submitted": submitted, "names": names,
-            "made_at": utcnow(), "INSTALLMENT_WORDS": presenters.INSTALLMENT_WORDS}
+            "made_at": utcnow(), "INSTALLMENT_WORDS": INSTALLMENT_WORDS}
 
 
 def _filename(instance, suffix):

@@ -19,6 +19,7 @@ from engine.queries.record import project_record
 
 from . import forms, presenters
 from .context import me, services, unit
+from .notices import announcement_parts
 from .documents import INSTALLMENT_WORDS, document_title, evaluation_parts, payment_parts, pdf_of, task_parts
 
 bp = Blueprint("records", __name__)
@@ -97,6 +98,9 @@ def archive(instance_id):
             if record.agreement is not None and record.agreement.status == "signed":
                 document = agreement_pdf.document_of(db, record.agreement, utcnow())
                 archive_file.writestr(f"购买服务协议-{record.agreement.number}.pdf", document.pdf)
+            for vote in record.votes:
+                title, body = announcement_parts(record.instance, vote)
+                archive_file.writestr(f"文书/{title}.pdf", pdf_of(record.instance, title, body))
             for number, (doc, _title) in enumerate(context["written"], start=1):
                 if doc.task.assignee is None or doc.task.assignee == user.username:
                     title, body = task_parts(db, record.instance, doc)

@@ -77,6 +77,7 @@ def test_the_record_downloads_as_one_pdf_and_as_a_zip_for_the_archive(web):
         assert copies and archive.read(copies[0]) == b"%PDF-1.4 signed copy"
         written = [n for n in names if n.startswith("文书/")]
         assert any("恳谈会纪要（第 1 轮）" in n for n in written) and any("拨付通知" in n for n in written)
+        assert "文书/表决结果公告（第 1 轮）.pdf" in written
         assert all(archive.read(n).startswith(b"%PDF") for n in written)
     assert login(web, "committee_b").http.get(f"/instances/{instance_id}/record.zip").status_code in (403, 404)
 

@@ -67,8 +67,8 @@ def create_app(settings=None, services=None, test_config=None):
     headers.init_app(app)
     inputs.init_app(app)
 
-    from . import (admin, agreements, auth, budgets, calendar_admin, catalog, inbox, instances, jobs_api, mining,
-                   notices, notifications, organizations, records, tasks)
+    from . import (admin, agreements, auth, budgets, calendar_admin, catalog, documents, inbox, instances, jobs_api,
+                   mining, notices, notifications, organizations, records, tasks)
     app.register_blueprint(auth.bp)
     app.register_blueprint(inbox.bp)
     app.register_blueprint(tasks.bp)
@@ -83,6 +83,7 @@ def create_app(settings=None, services=None, test_config=None):
     app.register_blueprint(notices.bp)
     app.register_blueprint(records.bp)
     app.register_blueprint(calendar_admin.bp)
+    app.register_blueprint(documents.bp)
     # The HTTP job API for remote workers: JSON with an API key, exempt from CSRF.
     jobs_api.register(app)
 

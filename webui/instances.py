@@ -8,11 +8,13 @@ from engine.method import agreements
 from engine.queries import budgets as budget_queries
 from engine.queries import deadlines, listings
 from engine.queries import notices as notice_board
+from engine.queries import project_sheet
 from engine.errors import ForbiddenError, ValidationError
 from engine.queries.inbox import parse_int, parse_page
 from engine.core.models import utcnow
 
 from .catalog import this_year
+from .i18n import STATUS_LABELS, STEP_LABELS
 from . import presenters
 from .context import me, services, unit
 from .tasks import sees_screening
@@ -45,6 +47,29 @@ def index():
         on_time = deadlines.on_time_by_step(db, user, utcnow())
     return render_template("instances/index.html", result=result, filters=filters, args=args, choices=choices,
                            can_start=can_start, statuses=listings.INSTANCE_STATUSES, on_time=on_time)
+
+
+@bp.get("/instances.xlsx")
+@login_required
+def spreadsheet():
+    """The project list (the same filters) as an .xlsx workbook with Chinese headers."""
+    args = request.args
+    status = args.get("status") or None
+    if status and status not in listings.INSTANCE_STATUSES:
+        raise ValidationError(_("Unknown status."), errors={"status": [_("Unknown status.")]})
+    filters = {"status": status, "community_id": parse_int(args.get("community")),
+               "step": parse_int(args.get("step")), "version": parse_int(args.get("version")),
+               "process": args.get("process") or None}
+    with unit(readonly=True) as db:
+        lines = project_sheet.project_lines(db, me(db), **filters)
+    headers = {"project": _("Project"), "community": _("Community"), "organization": _("Social organization"),
+               "step": _("Current step"), "status": _("Status"), "started": _("Started"), "ended": _("Ended"),
+               "decided": _("Amount decided (yuan)"), "paid": _("Paid (yuan)"),
+               "unpaid": _("Not yet paid (yuan)")}
+    body = project_sheet.workbook(lines, headers, {n: str(label) for n, label in STEP_LABELS.items()},
+                                  {k: str(v) for k, v in STATUS_LABELS.items()}, _("Projects"))
+    return Response(body, mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+                    headers={"Content-Disposition": f'attachment; filename="projects-{utcnow():%Y%m%d}.xlsx"'})
 
 
 @bp.route("/instances/new", methods=("GET", "POST"))

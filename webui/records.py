@@ -12,13 +12,16 @@ from flask_login import login_required
 from engine.core import attachments as attachment_store
 from engine.core.models import utcnow
 from engine.documents import agreement_pdf
+from engine.method import applications
 from engine.documents.pdf import render_pdf
-from engine.queries import listings
+from engine.queries import documents, listings
 from engine.queries.record import project_record
 
 from . import forms, presenters
 from .i18n import INSTALLMENT_LABELS
 from .context import me, services, unit
+from .notices import announcement_parts
+from .documents import document_title, evaluation_parts, payment_parts, pdf_of, task_parts
 
 bp = Blueprint("records", __name__)
 
@@ -46,7 +49,13 @@ def record_context(db, user, instance_id):
     names = listings.display_names(db, {e.event.resource for e in timeline.entries} | {
         s["task"].completed_by for s in submitted} | {a.uploaded_by for a in record.attachments} |
         {instance.started_by} | presenters.usernames_in(variables))
-    return {"r": record, "instance": instance, "timeline": timeline, "submitted": submitted, "names": names,
+    written = [(doc, document_title(doc)) for doc in documents.task_documents(db, instance.id)]
+    versions = applications.versions(db, instance.id)
+    changed = [[] if number == 0 else [c.schema for c in applications.diff(
+        versions[number - 1].data, version.data, (definition.forms or {}).get(version.form_key, {}))]
+        for number, version in enumerate(versions)]
+    return {"r": record, "instance": instance, "written": written, "versions": list(zip(versions, changed)),
+            "payment_notices": documents.payment_notices(db, instance.id), "timeline": timeline, "submitted": submitted, "names": names,
             "made_at": utcnow(), "INSTALLMENT_WORDS": INSTALLMENT_LABELS}
 
 
@@ -90,6 +99,19 @@ def archive(instance_id):
             if record.agreement is not None and record.agreement.status == "signed":
                 document = agreement_pdf.document_of(db, record.agreement, utcnow())
                 archive_file.writestr(f"购买服务协议-{record.agreement.number}.pdf", document.pdf)
+            for vote in record.votes:
+                title, body = announcement_parts(record.instance, vote)
+                archive_file.writestr(f"文书/{title}.pdf", pdf_of(record.instance, title, body))
+            for number, (doc, _title) in enumerate(context["written"], start=1):
+                if doc.task.assignee is None or doc.task.assignee == user.username:
+                    title, body = task_parts(db, record.instance, doc)
+                    archive_file.writestr(f"文书/{number:02d}-{title}.pdf", pdf_of(record.instance, title, body))
+            if record.acceptance is not None:
+                title, body = evaluation_parts(db, record.instance)
+                archive_file.writestr(f"文书/{title}.pdf", pdf_of(record.instance, title, body))
+            for notice in context["payment_notices"]:
+                title, body = payment_parts(record.instance, notice)
+                archive_file.writestr(f"文书/{title}.pdf", pdf_of(record.instance, title, body))
             for stored in record.attachments:
                 _, content = attachment_store.load(db, stored.id)
                 archive_file.writestr(f"附件/{stored.id}-{stored.filename}", content)

@@ -66,6 +66,11 @@ def test_both_sides_sign_with_the_agreement_in_view_and_it_prints_and_downloads(
             no_wider_than_the_window(page)
             page.screenshot(path=ARTIFACTS / f"documents_{bpmn_id}_{label}.png", full_page=True)
             if label == "wide":
+                page.emulate_media(media="print")  # printed: the agreement and the form, no menu, no diagram
+                assert not page.locator(".topbar").is_visible() and agreement.is_visible()
+                assert not page.locator(".diagram").first.is_visible()
+                page.screenshot(path=ARTIFACTS / f"documents_{bpmn_id}_print.png", full_page=True)
+                page.emulate_media(media="screen")
                 signer = page
             else:
                 page.context.close()
@@ -173,4 +178,31 @@ def test_the_committee_prints_a_project_record(live, chromium):
             page.screenshot(path=ARTIFACTS / "documents_record_print.png", full_page=True)
             pdf = page.pdf(format="A4")  # what the browser's print dialog would put on paper
             assert pdf.startswith(b"%PDF")
+        page.context.close()
+
+
+def test_the_administrator_edits_a_towns_agreement_text(live, chromium):
+    for label, width in WIDTHS.items():
+        page = sign_in(chromium, live, "admin", width)
+        page.goto(f"{live.url}/admin/agreement-texts")
+        page.click(f'[data-testid="edit-{live.world.town.code}"]')
+        body = page.locator('[data-testid="template-body"]')
+        assert "第九条　争议解决" in body.input_value()
+        no_wider_than_the_window(page)
+        page.screenshot(path=ARTIFACTS / f"documents_agreement_text_{label}.png", full_page=True)
+        if label == "wide":
+            body.fill(body.input_value().replace("${amount_capital}", "${amount_in_words}"))
+            page.click('[data-testid="save-template"]')
+            assert "未知的占位符：amount_in_words" in page.locator(".flash.error").inner_text()
+            body = page.locator('[data-testid="template-body"]')
+            body.fill(body.input_value().replace("${amount_in_words}", "${amount_capital}").replace(
+                "# 购买服务协议", "# 柳市镇政府购买服务协议"))
+            page.click('[data-testid="save-template"]')
+            page.wait_for_url(re.compile(r".*/admin/agreement-texts$"))
+            assert "本镇文本" in page.content()
+            page.goto(f"{live.url}/admin/agreement-texts/{live.world.town.id}")  # back to the default
+            page.locator('[data-testid="template-body"]').fill("")
+            page.click('[data-testid="save-template"]')
+            page.wait_for_url(re.compile(r".*/admin/agreement-texts$"))
+            assert "默认文本" in page.content()
         page.context.close()

@@ -50,3 +50,8 @@ def test_revising_opens_the_current_version_and_the_vote_page_shows_the_changes(
     assert f"「{line['item']}」" in page and f"<del>{line['amount']}</del> → <ins>{line['amount'] + 500}</ins>" in page
     assert "新增一行：" in page and "意外保险" in page and "已按恳谈会意见增加保险" in page
     assert "application_title" not in page.split('data-testid="application-changes"')[1].split("</ul>")[0]
+    record = login(web, "committee").get(f"/instances/{instance_id}/record").get_data(as_text=True)
+    listed = record[record.index('data-testid="record-versions"'):record.index('data-testid="record-attachments"')]
+    assert "第 1 版" in listed and "初版" in listed and "第 2 版" in listed
+    assert "修改：" in listed and "预算明细" in listed and "已按恳谈会意见增加保险" in listed
+    assert "项目目标" not in listed  # unchanged fields are not listed as changed

@@ -1,7 +1,11 @@
 """The vote announcement (表决结果公告) and the community's public notice board (公示栏):
 announced when the tally is done, printable, posted for residents without signing in,
 public facts only."""
+import io
+import re
 from datetime import timedelta
+
+from pypdf import PdfReader
 
 from sqlalchemy import select
 
@@ -43,6 +47,10 @@ def test_the_announcement_is_a_chinese_document_with_the_figures_and_the_rule(we
     assert "会议须有不少于三分之二的组成人员到会方为有效" in page and "表决通过" in page
     assert "公示期" in page and "打印" in page and "¥80,000.00" in page
     assert "rep0" not in page and "代表甲" not in page  # no voter is named
+    pdf = committee.http.get(f"/instances/{instance_id}/votes/{decision_id}.pdf")
+    assert pdf.status_code == 200 and pdf.mimetype == "application/pdf"
+    text = re.sub(r"\s+", "", "".join(p.extract_text() for p in PdfReader(io.BytesIO(pdf.data)).pages))
+    assert "表决结果公告" in text and "表决通过" in text and "80,000.00" in text
     assert committee.get(f"/instances/{instance_id}/votes/999999").status_code == 404
     assert login(web, "committee_b").get(f"/instances/{instance_id}/votes/{decision_id}").status_code in (403, 404)
 

@@ -75,4 +75,30 @@ def test_the_record_downloads_as_one_pdf_and_as_a_zip_for_the_archive(web):
         assert len(agreement) == 1 and archive.read(agreement[0]).startswith(b"%PDF")
         copies = [n for n in names if n.startswith("附件/") and n.endswith("签字盖章件.pdf")]
         assert copies and archive.read(copies[0]) == b"%PDF-1.4 signed copy"
+        written = [n for n in names if n.startswith("文书/")]
+        assert any("恳谈会纪要（第 1 轮）" in n for n in written) and any("拨付通知" in n for n in written)
+        assert "文书/表决结果公告（第 1 轮）.pdf" in written
+        assert all(archive.read(n).startswith(b"%PDF") for n in written)
     assert login(web, "committee_b").http.get(f"/instances/{instance_id}/record.zip").status_code in (403, 404)
+
+
+def test_the_project_list_downloads_as_a_workbook_with_chinese_headers(web):
+    from openpyxl import load_workbook
+
+    instance_id = delivering(web)
+    town = login(web, "town")
+    assert 'data-testid="projects-xlsx"' in town.get("/instances").get_data(as_text=True)
+    response = town.http.get("/instances.xlsx?status=running")
+    assert response.status_code == 200 and response.mimetype.endswith("spreadsheetml.sheet")
+    sheet = load_workbook(io.BytesIO(response.data)).worksheets[0]
+    assert sheet.title == "项目"
+    assert [c.value for c in sheet[1]] == ["项目", "社区", "社会组织", "当前步骤", "状态", "发起时间", "结束时间",
+                                           "决定金额（元）", "已支付（元）", "未支付（元）"]
+    row = [c.value for c in sheet[2]]
+    assert row[:3] == ["象东社区银龄互助项目", "象东社区", "乐清社工服务中心"] and row[4] == "进行中"
+    assert row[7:] == [76000, 22800, 53200] and row[3] == "项目实施"
+    assert sheet.max_row == 2
+    assert town.http.get("/instances.xlsx?status=nonsense").status_code == 422
+    empty = load_workbook(io.BytesIO(login(web, "committee_b").http.get("/instances.xlsx").data)).worksheets[0]
+    assert empty.max_row == 1  # another town's projects are not in its list
+    assert instance_id

@@ -73,8 +73,11 @@ def _eligibility_problem(session: Session, job: Job, result: dict[str, Any], now
     item_id = params.get("catalog_item_id") or project.get("catalog_item_id")
     if item_id is None:
         return "the project names no catalog item, so no screening can back the result"
+    applicant_id = project.get("organization_id")
+    if applicant_id is None:
+        return "the project names no applying organization, so no screening can back the result"
     try:
-        screening = eligibility.screen_applicant(session, item_id, project.get("organization_id"),
+        screening = eligibility.screen_applicant(session, item_id, applicant_id,
                                                  params.get("organization_ids"), exclude_instance_id=job.instance_id)
     except NotFoundError as exc:
         return f"the screening cannot be repeated: {exc}"

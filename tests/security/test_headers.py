@@ -8,7 +8,9 @@ from tests.webui.conftest import Client, start_project
 from webui import create_app
 
 TEMPLATES = Path(__file__).resolve().parents[2] / "webui" / "templates"
-INLINE_SCRIPT = re.compile(r"<script(?![^>]*\bsrc=)[^>]*>", re.I)
+# Script the browser would run from the page itself; a JSON data block (`type="application/json"`,
+# filled with `tojson`, which escapes `<`) is data, never run, and the policy does not apply to it.
+INLINE_SCRIPT = re.compile(r'<script(?![^>]*\b(?:src=|type="application/json"))[^>]*>', re.I)
 INLINE_HANDLER = re.compile(r"\son[a-z]+\s*=", re.I)
 
 

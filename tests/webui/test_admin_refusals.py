@@ -39,8 +39,8 @@ CASES = [
     ("script_import", lambda: replaced("<spiffworkflow:postScript>revision_rounds = 0<",
                                        '<spiffworkflow:postScript>revision_rounds = __import__("os").getpid()<'),
      "write_application", "__import__", "__import__"),
-    ("unknown_lane", lambda: replaced('name="supervisor"', 'name="inspector"'),
-     "lane_supervisor", 'name="inspector"', "inspector"),
+    ("unknown_lane", lambda: replaced('name="role" value="supervisor"', 'name="role" value="inspector"'),
+     "lane_supervisor", 'value="inspector"', "inspector"),
     ("unknown_topic", lambda: replaced('id="vote_tally"', 'id="vote_count"'),
      "tally_votes", 'id="vote_count"', "vote_count"),
     ("missing_form", lambda: replaced('value="plan_survey.schema.json"', 'value="plan_survey_v2.schema.json"'),
@@ -101,7 +101,7 @@ def test_truncated_xml_is_refused_with_its_line(web, admin):
 
 
 def test_all_problems_are_listed_at_once(web, admin):
-    xml = edits.original().replace('name="supervisor"', 'name="inspector"').replace('id="vote_tally"', 'id="vote_count"')
+    xml = edits.original().replace('name="role" value="supervisor"', 'name="role" value="inspector"').replace('id="vote_tally"', 'id="vote_count"')
     rows = finding_rows(upload(admin, xml).get_data(as_text=True))
     assert {"lane_supervisor", "tally_votes"} <= {r[1] for r in rows}
     assert definition_count(web) == 1

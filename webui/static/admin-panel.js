@@ -494,9 +494,10 @@
       var shape = event.context.shape;
       if (STEP_TASKS.indexOf(shape.type) < 0 || readProperty(shape.businessObject, "step")) return;
       var cx = shape.x + shape.width / 2, cy = shape.y + shape.height / 2;
+      // The innermost group around it: a step's group may sit inside a larger one.
       var group = modeler.get("elementRegistry").filter(function (e) {
         return e.type === "bpmn:Group" && cx >= e.x && cx <= e.x + e.width && cy >= e.y && cy <= e.y + e.height;
-      })[0];
+      }).sort(function (a, b) { return a.width * a.height - b.width * b.height; })[0];
       var step = group ? groupStep(group) : "";
       if (step) writeProperty(modeler, shape, "step", step);
     });

@@ -167,8 +167,7 @@ def diagram():
 def export(fmt):
     """The log streamed as it is read, so memory stays flat on large logs."""
     filters = scope_filter()
-    if fmt not in exports.EXPORTS:
-        exports.iter_export(None, fmt)  # raises the validation error naming the formats
+    exports.check_format(fmt)
     _, mimetype, suffix = exports.EXPORTS[fmt]
 
     def generate():

@@ -16,7 +16,7 @@ def record(session: Session, actor: str, action: str, target: str, details: dict
     return entry
 
 
-def entries(session, page: int = 1, per_page: int = 50, action: str | None = None, actor: str | None = None,
+def entries(session: Session, page: int = 1, per_page: int = 50, action: str | None = None, actor: str | None = None,
             since: datetime | None = None, until: datetime | None = None,
             text: str | None = None) -> tuple[list[AuditEntry], int]:
     """``(entries newest first, total)`` for one page, filtered by action, actor, time
@@ -39,12 +39,12 @@ def entries(session, page: int = 1, per_page: int = 50, action: str | None = Non
     return list(rows), session.scalar(count) or 0
 
 
-def actions(session) -> list[str]:
+def actions(session: Session) -> list[str]:
     """The actions recorded so far."""
     return list(session.scalars(select(AuditEntry.action).distinct().order_by(AuditEntry.action)))
 
 
-def actors(session) -> list[str]:
+def actors(session: Session) -> list[str]:
     """The usernames that did something recorded so far."""
     return list(session.scalars(select(AuditEntry.actor).distinct().order_by(AuditEntry.actor)))
 

@@ -144,7 +144,8 @@ def migrate(session: Session, runtime: Any, target_id: int, actor: str, from_def
     return checks
 
 
-def migrate_batch(session, runtime, target_id, actor, instance_ids, batch_size=None):
+def migrate_batch(session: Session, runtime: Any, target_id: int, actor: str, instance_ids: Iterable[int],
+                  batch_size: int | None = None) -> tuple[list[MigrationCheck], list[int]]:
     """Move the first ``batch_size`` (default ``BATCH_SIZE``) of ``instance_ids`` (as :func:`migrate`); returns
     ``(checks, remaining ids)``.
 

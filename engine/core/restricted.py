@@ -32,6 +32,7 @@ from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
 from fractions import Fraction
 from functools import lru_cache
+from types import CodeType
 
 
 # Largest sequence (characters, items) or range an operator may produce in a script.
@@ -102,7 +103,7 @@ class ScriptLimitError(ArithmeticError):
 # -- checking -----------------------------------------------------------------------
 
 
-def check_expression(source, mode="eval"):
+def check_expression(source: str, mode: str = "eval") -> list[str]:
     """Problems that make ``source`` unfit to run as diagram code; ``[]`` if it may run.
 
     ``mode`` is ``"eval"`` for conditions and expressions, ``"exec"`` for scripts.
@@ -126,7 +127,7 @@ def _check(source, mode):
         return (f"syntax error, {where}{exc.msg}",)
     except (RecursionError, MemoryError):
         return ("the code is nested too deeply or is too long; split it into smaller steps",)
-    problems = []
+    problems: list[str] = []
     for node in ast.walk(tree):
         message = _node_problem(node)
         if message:
@@ -307,7 +308,7 @@ def _as_load(node):
 
 
 @lru_cache(maxsize=2048)
-def compile_restricted(source, mode):
+def compile_restricted(source: str, mode: str) -> CodeType:
     """Compile diagram code after checking it; raises ``ScriptRejected`` when it may not run."""
     problems = check_expression(source, mode)
     if problems:

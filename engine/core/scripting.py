@@ -71,13 +71,13 @@ class SandboxedEnvironment(RestrictedEnvironment):
         super().__init__(timeout=timeout)
         self.pool = pool
 
-    def evaluate(self, expression, context, external_context=None):
+    def evaluate(self, expression: str, context: dict[str, Any], external_context: dict[str, Any] | None = None) -> Any:
         compile_restricted(expression, "eval")  # refused here, before any process is asked
         if is_plain(expression, "eval"):
             return super().evaluate(expression, context, external_context)
         return self.pool.run("eval", expression, {**(external_context or {}), **context}, self.timeout)
 
-    def execute(self, script, context, external_context=None):
+    def execute(self, script: str, context: dict[str, Any], external_context: dict[str, Any] | None = None) -> bool:
         compile_restricted(script, "exec")
         if is_plain(script, "exec"):
             return super().execute(script, context, external_context)

@@ -70,7 +70,7 @@ def previous_version(session: Session, definition: Definition) -> Definition | N
                           .order_by(Definition.version.desc()).limit(1))
 
 
-def version_ids(session, key: str) -> dict[int, int]:
+def version_ids(session: Session, key: str) -> dict[int, int]:
     """``{version: definition id}`` of process ``key``."""
     return dict(session.execute(select(Definition.version, Definition.id).where(Definition.key == key)).all())
 

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import jinja2
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from engine.errors import BusinessRuleError, NotFoundError, Text, ValidationError
 from engine.method import agreement_text, agreements
@@ -55,7 +56,7 @@ class AgreementView:
         return self.status == "signed"
 
 
-def view_of(session, agreement: Agreement) -> AgreementView:
+def view_of(session: Session, agreement: Agreement) -> AgreementView:
     """The agreement's words as blocks, its parties, amount and signers by display name."""
     names = display_names(session, {s.username for s in agreement.signatures})
     values = agreement_text.values_of(agreement.content)
@@ -79,7 +80,7 @@ def chinese_datetime(moment: datetime) -> str:
     return f"{moment.year}年{moment.month}月{moment.day}日"
 
 
-def document_of(session, agreement: Agreement, now: datetime) -> AgreementDocument:
+def document_of(session: Session, agreement: Agreement, now: datetime) -> AgreementDocument:
     """The PDF of the signed agreement, made on first request and kept as made.
 
     BusinessRuleError while a side has not signed or when the content no longer matches its seal.
@@ -124,21 +125,21 @@ class Verdict:
         return f"VERIFIED: {what} of agreement {self.number}, signed by both sides"
 
 
-def check_hash(session, value: str) -> Verdict:
+def check_hash(session: Session, value: str) -> Verdict:
     """A SHA-256 (64 hex digits): a kept PDF's hash or an agreement's seal? ValidationError otherwise."""
     value = value.strip().lower()
     if not HEX64.match(value):
         raise ValidationError("A SHA-256 hash is 64 hexadecimal digits.", errors={"hash": [value[:80]]})
     document = session.scalar(select(AgreementDocument).where(AgreementDocument.sha256 == value))
     if document is not None:
-        return _verdict(session, session.get(Agreement, document.agreement_id), "pdf", value)
+        return _verdict(session, session.get_one(Agreement, document.agreement_id), "pdf", value)
     agreement = session.scalar(select(Agreement).where(Agreement.seal == value).order_by(Agreement.id).limit(1))
     if agreement is not None:
         return _verdict(session, agreement, "seal", value)
     return Verdict(ok=False, kind="unknown", sha256=value)
 
 
-def check_file(session, data: bytes) -> Verdict:
+def check_file(session: Session, data: bytes) -> Verdict:
     """Is this file the kept PDF of a signed agreement (byte for byte)?"""
     if not data:
         raise ValidationError("The file is empty.", errors={"file": ["Choose the PDF to check."]})
@@ -151,7 +152,7 @@ def _verdict(session, agreement: Agreement, kind: str, value: str) -> Verdict:
                    view=view)
 
 
-def by_number(session, number: str) -> Agreement:
+def by_number(session: Session, number: str) -> Agreement:
     """The agreement numbered ``number`` (SS-000012-1), or NotFoundError."""
     agreement = session.scalar(select(Agreement).where(Agreement.number == number.strip()))
     if agreement is None:

@@ -7,11 +7,12 @@ both sides sign is exactly the text they read, whatever the template says later.
 
 A line starting with ``# `` is the title, ``## `` a clause heading; other lines are paragraphs.
 """
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 from string import Template
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from engine.core.models import Town
 from engine.errors import NotFoundError, Text, ValidationError
@@ -97,18 +98,18 @@ def check_template(body: str) -> str:
     return body
 
 
-def template_for(session, town_id: int) -> str:
+def template_for(session: Session, town_id: int) -> str:
     """The town's agreement text, or the default one."""
     row = session.scalar(select(AgreementTemplate).where(AgreementTemplate.town_id == town_id))
     return row.body if row is not None else DEFAULT_TEMPLATE
 
 
-def stored_template(session, town_id: int) -> AgreementTemplate | None:
+def stored_template(session: Session, town_id: int) -> AgreementTemplate | None:
     """The town's own text (None while it uses the default)."""
     return session.scalar(select(AgreementTemplate).where(AgreementTemplate.town_id == town_id))
 
 
-def set_template(session, town_id: int, body: str, username: str, now) -> AgreementTemplate | None:
+def set_template(session: Session, town_id: int, body: str, username: str, now: datetime) -> AgreementTemplate | None:
     """Store the town's text after ``check_template``; the default text (or an empty one)
     removes the town's own, so the town follows the default again. Agreements already
     drafted keep their text."""
@@ -222,13 +223,13 @@ def blocks(text: str) -> list[dict]:
     return result
 
 
-def towns_and_templates(session) -> list[tuple[Town, AgreementTemplate | None]]:
+def towns_and_templates(session: Session) -> list[tuple[Town, AgreementTemplate | None]]:
     """Every town with its own agreement text (None: it uses the default), by name."""
     own = {row.town_id: row for row in session.scalars(select(AgreementTemplate))}
     return [(town, own.get(town.id)) for town in session.scalars(select(Town).order_by(Town.name))]
 
 
-def town(session, town_id: int) -> Town:
+def town(session: Session, town_id: int) -> Town:
     """The town, or NotFoundError."""
     found = session.get(Town, town_id)
     if found is None:

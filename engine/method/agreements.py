@@ -145,7 +145,7 @@ def latest(session: Session, instance_id: int) -> Agreement:
     return agreement
 
 
-def text_of(session, agreement) -> str:
+def text_of(session: Session, agreement: Agreement) -> str:
     """The agreement's words: the sealed ones, or, for an agreement drafted before its words
     were sealed with it, the town's current text filled from its content."""
     if agreement.content.get("text"):
@@ -154,7 +154,7 @@ def text_of(session, agreement) -> str:
     return agreement_text.render(agreement_text.template_for(session, town_id), agreement.content)
 
 
-def find(session, agreement_id: int) -> Agreement:
+def find(session: Session, agreement_id: int) -> Agreement:
     """The agreement, or NotFoundError."""
     agreement = session.get(Agreement, agreement_id)
     if agreement is None:
@@ -162,7 +162,7 @@ def find(session, agreement_id: int) -> Agreement:
     return agreement
 
 
-def latest_or_none(session, instance_id: int) -> Agreement | None:
+def latest_or_none(session: Session, instance_id: int) -> Agreement | None:
     """The project's newest agreement, if it has one."""
     return session.scalar(select(Agreement).where(Agreement.instance_id == instance_id)
                           .order_by(Agreement.id.desc()).limit(1))

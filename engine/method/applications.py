@@ -5,11 +5,13 @@ sends only what changed, the process keeps the merged result. Each completed wri
 revising task is a version; ``versions`` rebuilds them in order, ``diff`` says what changed
 from one to the next, field by field and, in tables (phases, budget lines), row by row.
 """
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from engine.core.models import Task
 
@@ -37,7 +39,7 @@ class Version:
     response: str = ""  # the organization's answer to the meeting's suggestions
 
 
-def versions(session, instance_id: int) -> list[Version]:
+def versions(session: Session, instance_id: int) -> list[Version]:
     """Every version of the project's application, the first one first."""
     tasks = session.scalars(select(Task).where(Task.instance_id == instance_id, Task.state == "completed",
                                                Task.bpmn_id.in_(WRITING_TASKS))
@@ -52,7 +54,7 @@ def versions(session, instance_id: int) -> list[Version]:
     return result
 
 
-def prefill(schema: dict, current: dict, is_file) -> dict:
+def prefill(schema: dict, current: dict, is_file: Callable[[Any], bool]) -> dict:
     """The revision form filled with the current version (files excepted: a file stays as it
     is unless a new one is chosen)."""
     props = schema.get("properties") or {}

@@ -4,10 +4,12 @@ Figures follow the 2014 pilot report (see DOMAIN.md): Xiangdong (象东社区, L
 rural, 12 villages, 20,000+ residents) and Yancheng (盐城社区, Yanpen sub-district, urban).
 Every demo account's password is ``demo-<username>``.
 """
+from collections.abc import Iterable
 from datetime import date
 from typing import Any
 
 from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
 from engine.method import catalog, funds
 from engine.method.models import OrganizationBranch
@@ -112,11 +114,11 @@ AFFILIATIONS = [
 ]
 
 
-def password_of(username):
+def password_of(username: str) -> str:
     return f"demo-{username}"
 
 
-def has_data(session):
+def has_data(session: Session) -> bool:
     """True when the database already holds towns or project instances."""
     return bool(session.scalar(select(func.count()).select_from(Town))
                 or session.scalar(select(func.count()).select_from(Instance)))
@@ -139,7 +141,8 @@ def budget_years(today: date, first: int = 2014) -> range:
     return range(first, max(first, today.year) + 2)
 
 
-def load_pilot(session, budget_years=(2014, 2015, 2016), budget_yuan=600_000, catalog_year=None):
+def load_pilot(session: Session, budget_years: Iterable[int] = (2014, 2015, 2016), budget_yuan: int = 600_000,
+               catalog_year: int | None = None) -> dict[str, Any]:
     """Create the pilot's places, catalog, organizations, people and budgets.
 
     The 22 catalog items make up each community's catalog of ``catalog_year`` (default:
@@ -213,17 +216,17 @@ def load_pilot(session, budget_years=(2014, 2015, 2016), budget_yuan=600_000, ca
     return {"towns": towns, "communities": communities, "items": items, "orgs": orgs, "accounts": accounts}
 
 
-def open_tasks(session, instance_id):
+def open_tasks(session: Session, instance_id: int) -> list[Task]:
     """The instance's human tasks waiting now, oldest first."""
     return list(session.scalars(select(Task).where(Task.instance_id == instance_id, Task.state == "ready")
                                 .order_by(Task.created_at, Task.id)))
 
 
-def instance_status(session, instance_id):
+def instance_status(session: Session, instance_id: int) -> str | None:
     return session.scalar(select(Instance.status).where(Instance.id == instance_id))
 
 
-def actor_for(session, task):
+def actor_for(session: Session, task: Task) -> User | None:
     """Someone who may complete ``task``: its assignee, else the first holder of its lane's role."""
     username = task.assignee or session.scalar(
         select(User.username).join(RoleGrant, RoleGrant.user_id == User.id)
@@ -232,7 +235,7 @@ def actor_for(session, task):
     return get_user(session, username) if username else None
 
 
-def members_of(session, role, community_id):
+def members_of(session: Session, role: str, community_id: int) -> list[str]:
     return list(session.scalars(
         select(User.username).join(RoleGrant, RoleGrant.user_id == User.id)
         .where(RoleGrant.role == role, RoleGrant.scope_type == "community", RoleGrant.scope_id == community_id)

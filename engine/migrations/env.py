@@ -9,7 +9,7 @@ config = context.config
 target_metadata = Base.metadata
 
 
-def run():
+def run() -> None:
     connection = config.attributes.get("connection")
     if connection is None:
         url = config.get_main_option("sqlalchemy.url")

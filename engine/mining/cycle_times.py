@@ -13,8 +13,16 @@ Activity instances measure:
   never explicitly started),
 * total: schedule -> complete.
 """
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from engine.core.calendar import WorkingCalendar
 from engine.mining.distribution import STATS, distribution
-from engine.mining.logview import LogFilter, log_view, ordered_concat_sql
+from engine.mining.logview import LogFilter, LogView, log_view, ordered_concat_sql
+
+Row = dict[str, Any]
 
 # BPMN ids the rework figures count; the diagram contract names them.
 REVISE_ACTIVITY = "revise_application"
@@ -28,7 +36,7 @@ TOTAL = "a.c_done - COALESCE(a.c_sched, a.c_start, a.c_pickup)"
 COMPLETION_ORDER = "t_done, seq_done, activity_id"
 
 
-def activity_stats(view):
+def activity_stats(view: LogView) -> list[Row]:
     """Per BPMN activity: completions, cancellations and waiting/working/total distributions."""
     carry = {"activity_name": ("a.activity_name", "MAX"), "activity_type": ("a.activity_type", "MAX"),
              "step": ("a.step", "MAX"), "role": ("a.role", "MAX"), "completed": ("a.t_done", "COUNT"),
@@ -38,7 +46,7 @@ def activity_stats(view):
     return sorted(rows, key=lambda r: (r["step"] is None, r["step"] or 0, r["activity_id"]))
 
 
-def step_stats(view):
+def step_stats(view: LogView) -> list[Row]:
     """Per step (1-7): activity-instance distributions and the per-case span of the step.
 
     ``span`` is, per case, the time from the first schedule of a task of that step to the
@@ -61,7 +69,7 @@ def step_stats(view):
     return rows
 
 
-def case_durations(view, buckets=10):
+def case_durations(view: LogView, buckets: int = 10) -> dict[str, Any]:
     """Lead time of completed cases: its distribution, a histogram and status counts.
 
     The histogram has ``buckets`` equal-width bins from 0 to the longest lead time
@@ -82,13 +90,13 @@ def case_durations(view, buckets=10):
     return {"lead": lead, "histogram": histogram, "status": status}
 
 
-def case_lead_times(view):
+def case_lead_times(view: LogView) -> dict[int, float]:
     """``{instance_id: lead seconds}`` for every completed case (small logs, tests, drill-down)."""
     return {r["instance_id"]: r["lead"] for r in view.rows(
         "SELECT instance_id, c_end - c_start AS lead FROM {cases} WHERE status = 'completed'")}
 
 
-def rework(view, revise_activity=REVISE_ACTIVITY, vote_activity=VOTE_TALLY_ACTIVITY):
+def rework(view: LogView, revise_activity: str = REVISE_ACTIVITY, vote_activity: str = VOTE_TALLY_ACTIVITY) -> dict[str, Any]:
     """Revision rounds (completions of ``revise_activity``) and re-votes (tallies after the first) per case."""
     per_case = """
         SELECT c.instance_id,
@@ -106,7 +114,7 @@ def rework(view, revise_activity=REVISE_ACTIVITY, vote_activity=VOTE_TALLY_ACTIV
             "revise_activity": revise_activity, "vote_activity": vote_activity}
 
 
-def variants(view, limit=20):
+def variants(view: LogView, limit: int = 20) -> dict[str, Any]:
     """Distinct sequences of completed activities of completed cases, most frequent first."""
     source = f"(SELECT a.instance_id, a.activity_id, a.t_done, a.seq_done FROM {view.acts} a JOIN {view.cases} c " \
              f"ON c.instance_id = a.instance_id WHERE c.status = 'completed' AND a.t_done IS NOT NULL) d"
@@ -122,14 +130,14 @@ def variants(view, limit=20):
          "mean_lead": r["mean_lead"]} for r in rows]}
 
 
-def _follows_sql(order=COMPLETION_ORDER):
+def _follows_sql(order: str = COMPLETION_ORDER) -> str:
     return f"""SELECT instance_id, activity_id AS source, c_done,
                       LEAD(activity_id) OVER (PARTITION BY instance_id ORDER BY {order}) AS target,
                       LEAD(c_done) OVER (PARTITION BY instance_id ORDER BY {order}) AS next_done
                FROM {{acts}} WHERE t_done IS NOT NULL"""
 
 
-def directly_follows(view):
+def directly_follows(view: LogView) -> list[Row]:
     """Directly-follows graph of completed activities (in completion order) with mean durations.
 
     Rows ``{source, target, count, mean, cases}``: ``count`` times a completion of
@@ -143,7 +151,7 @@ def directly_follows(view):
         FROM d WHERE target IS NOT NULL GROUP BY source, target ORDER BY source, target""")
 
 
-def edge_cases(view, source, target, limit=200):
+def edge_cases(view: LogView, source: str, target: str, limit: int = 200) -> list[Row]:
     """The cases in which ``target`` directly followed ``source``: id, title, status, times and gap."""
     return view.rows(f"""
         WITH d AS ({_follows_sql()})
@@ -154,7 +162,7 @@ def edge_cases(view, source, target, limit=200):
         source=source, target=target, limit=limit)
 
 
-def slowest_cases(view, limit=10):
+def slowest_cases(view: LogView, limit: int = 10) -> list[Row]:
     """The cases with the longest lead time (running cases count their age so far)."""
     return view.rows(f"""
         SELECT c.instance_id, c.title, c.status, c.definition_key, c.definition_version,
@@ -166,7 +174,7 @@ def slowest_cases(view, limit=10):
         ORDER BY lead DESC, c.instance_id LIMIT :limit""", limit=limit, revise=REVISE_ACTIVITY)
 
 
-def case_timeline(view, instance_id):
+def case_timeline(view: LogView, instance_id: int) -> list[Row]:
     """The activity instances of one case, in order, with their durations (drill-down)."""
     return view.rows(f"""
         SELECT a.task_id, a.activity_id, a.activity_name, a.activity_type, a.step, a.role, a.resource,
@@ -177,7 +185,7 @@ def case_timeline(view, instance_id):
         instance_id=instance_id)
 
 
-def bottlenecks(activities, limit=10):
+def bottlenecks(activities: list[Row], limit: int = 10) -> list[Row]:
     """Activities ranked by the time cases spent waiting for them (then working on them)."""
     all_waiting = sum(a["waiting"]["sum"] or 0 for a in activities) or 1.0
     ranked = sorted(activities, key=lambda a: (-(a["waiting"]["sum"] or 0), -(a["working"]["sum"] or 0), a["activity_id"]))
@@ -187,7 +195,7 @@ def bottlenecks(activities, limit=10):
             for a in ranked[:limit] if (a["waiting"]["sum"] or 0) or (a["working"]["sum"] or 0)]
 
 
-def running_ages(view):
+def running_ages(view: LogView) -> list[Row]:
     """Running cases by the step they are in now: how many, their age, and time in that step."""
     current = f"""
         SELECT o.instance_id, o.step, o.since, ROW_NUMBER() OVER (PARTITION BY o.instance_id ORDER BY o.step DESC) AS pick
@@ -201,7 +209,8 @@ def running_ages(view):
                         {"age": f"{now} - c.c_start", "in_step": f"{now} - s.since"}, where="s.pick = 1")
 
 
-def cycle_time_report(session, filters=None, calendar=None, now=None, limit=10):
+def cycle_time_report(session: Session, filters: LogFilter | None = None, calendar: WorkingCalendar | None = None,
+                      now: datetime | None = None, limit: int = 10) -> dict[str, Any]:
     """Every section of the cycle-time report for the cases ``filters`` selects."""
     filters = filters or LogFilter()
     with log_view(session, filters, calendar, now) as view:

@@ -14,8 +14,12 @@ every row through; both databases have a cheaper way to reach two ranks per grou
 """
 import itertools
 from collections import defaultdict
+from collections.abc import Mapping
+from typing import Any
 
 from sqlalchemy import text
+
+from engine.mining.logview import LogView
 
 STATS = ("n", "mean", "median", "p90", "max", "sum")
 QUANTILES = {"median": (1, 2), "p90": (9, 10)}  # name: (numerator, denominator)
@@ -24,7 +28,9 @@ BRANCHES = 200  # rank lookups per statement (SQLite allows 500 compound terms)
 _names = itertools.count(1)
 
 
-def distribution(view, source, groups, measures, where="1 = 1", params=None, carry=None):
+def distribution(view: LogView, source: str, groups: Mapping[str, str], measures: Mapping[str, str],
+                 where: str = "1 = 1", params: Mapping[str, Any] | None = None,
+                 carry: Mapping[str, tuple[str, str]] | None = None) -> list[dict[str, Any]]:
     """Per group of ``source``: the distribution of each SQL expression in ``measures``.
 
     ``groups`` maps output names to SQL expressions (may be empty: one overall row);

@@ -9,10 +9,13 @@ import csv
 import io
 import json
 import re
+from collections.abc import Callable, Iterator
 from datetime import datetime
+from typing import TextIO
 from xml.sax.saxutils import quoteattr
 
 from sqlalchemy import text
+from sqlalchemy.orm import Session
 
 from engine.queries.listings import scope_names
 from engine.mining.fold import ACT_TIMES_SQL
@@ -20,6 +23,7 @@ from engine.errors import Text, ValidationError
 from engine.mining.logview import LogFilter, dialect_of
 from engine.mining.cycle_times import VOTE_TALLY_ACTIVITY
 
+Progress = Callable[[int], object]  # called with the number of event rows read since the last call
 BATCH = 5000
 # Event log transitions -> the XES standard lifecycle model (a cancel before start is a withdraw).
 XES_TRANSITIONS = {"schedule": "schedule", "assign": "assign", "start": "start", "complete": "complete"}
@@ -48,10 +52,10 @@ def _where(filters, alias="e"):
     return " AND ".join(conditions) or "1 = 1", params
 
 
-def count_events(session, filters=None):
+def count_events(session: Session, filters: LogFilter | None = None) -> int:
     """How many event rows an export of ``filters`` reads (for a progress bar)."""
     where, params = _where(filters or LogFilter())
-    return session.execute(text(f"SELECT COUNT(*) FROM events e WHERE {where}"), params).scalar()
+    return session.execute(text(f"SELECT COUNT(*) FROM events e WHERE {where}"), params).scalar_one()
 
 
 def _stream(session, sql, params, progress=None):
@@ -123,7 +127,7 @@ class _Escaped(dict):
         return quoted
 
 
-def iter_xes(session, filters=None, progress=None):
+def iter_xes(session: Session, filters: LogFilter | None = None, progress: Progress | None = None) -> Iterator[str]:
     """The log as IEEE 1849 XES: one trace per instance, lifecycle transitions of the standard model."""
     filters = filters or LogFilter()
     q = _Escaped()
@@ -194,7 +198,7 @@ CSV_COLUMNS = ("case_id", "activity_instance", "activity_id", "activity", "activ
                "complete", "cancelled")
 
 
-def iter_csv(session, filters=None, progress=None):
+def iter_csv(session: Session, filters: LogFilter | None = None, progress: Progress | None = None) -> Iterator[str]:
     """One row per activity instance: its schedule, start, complete and cancel timestamps.
 
     ``start`` falls back to the first assign, then to the schedule, so every completed
@@ -291,7 +295,7 @@ def _ocel_objects(session, filters):
             yield f"{kind}:{row_id}", kind, labels.get((kind, row_id)) or f"{kind} {row_id}", []
 
 
-def iter_ocel(session, filters=None, progress=None):
+def iter_ocel(session: Session, filters: LogFilter | None = None, progress: Progress | None = None) -> Iterator[str]:
     """OCEL 2.0 JSON: completed activities as events, related to the objects they touch.
 
     The start and end of each instance are events too ("Project started", "Project
@@ -364,15 +368,21 @@ EXPORTS = {
 }
 
 
-def iter_export(session, fmt, filters=None, progress=None):
-    """Chunks of the export ``fmt`` (``xes``, ``csv`` or ``ocel``)."""
+def check_format(fmt: str) -> None:
+    """ValidationError naming the formats unless ``fmt`` is one of them."""
     if fmt not in EXPORTS:
         message = Text("Unknown format %(format)r; use one of %(formats)s.", format=fmt, formats=", ".join(EXPORTS))
         raise ValidationError(message, errors={"format": [message]})
+
+
+def iter_export(session: Session, fmt: str, filters: LogFilter | None = None, progress: Progress | None = None) -> Iterator[str]:
+    """Chunks of the export ``fmt`` (``xes``, ``csv`` or ``ocel``)."""
+    check_format(fmt)
     return EXPORTS[fmt][0](session, filters, progress)
 
 
-def write_export(session, fmt, out, filters=None, progress=None, chunk=1 << 16):
+def write_export(session: Session, fmt: str, out: TextIO, filters: LogFilter | None = None, progress: Progress | None = None,
+                 chunk: int = 1 << 16) -> int:
     """Write the export ``fmt`` to the text file object ``out``; returns characters written."""
     written, pending = 0, []
     size = 0
@@ -387,4 +397,4 @@ def write_export(session, fmt, out, filters=None, progress=None, chunk=1 << 16):
     return written + size
 
 
-__all__ = ["count_events", "iter_xes", "iter_csv", "iter_ocel", "iter_export", "write_export", "EXPORTS", "CSV_COLUMNS"]
+__all__ = ["count_events", "check_format", "iter_xes", "iter_csv", "iter_ocel", "iter_export", "write_export", "EXPORTS", "CSV_COLUMNS"]

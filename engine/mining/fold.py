@@ -11,11 +11,15 @@ those rows on every report is what made reports slow, so the fold is kept in
 * :func:`rebuild` derives both tables from the whole ``events`` table in one SQL pass each
   (bulk-loaded logs, or data written before these tables existed).
 """
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import timezone
+from typing import Any, cast
 
-from sqlalchemy import text
+from sqlalchemy import CursorResult, text
+from sqlalchemy.orm import Session
 
 from engine.core import stepwrites
+from engine.core.models import Event
 from engine.errors import SansheError
 from engine.mining.logview import dialect_of, epoch_seconds, epoch_sql
 
@@ -74,7 +78,8 @@ def _epoch(moment, dialect):
     return epoch_seconds(moment, dialect)  # the same value the SQL fold (rebuild) computes
 
 
-def fold_events(session, rows, event_ids=None):
+def fold_events(session: Session, rows: Iterable[Mapping[str, Any] | Event],
+                event_ids: Sequence[int] | None = None) -> None:
     """Merge event rows (dicts or :class:`~engine.core.models.Event` objects) into the mining tables.
 
     ``event_ids`` (parallel to ``rows``) key the events that have no task id.
@@ -114,7 +119,7 @@ def fold_events(session, rows, event_ids=None):
             stepwrites.execute(session, _upsert(dialect, table, key, merge), params)
 
 
-def number_events(session):
+def number_events(session: Session) -> int:
     """Give the events of every case that has unnumbered ones their sequence in the case.
 
     The engine numbers events as it writes them; a log loaded around it (or written before
@@ -126,10 +131,10 @@ def number_events(session):
             SELECT e.id, ROW_NUMBER() OVER (PARTITION BY e.instance_id ORDER BY e.ts, e.id) AS n
             FROM events e WHERE e.instance_id IN (SELECT u.instance_id FROM events u WHERE u.seq IS NULL)) n
         WHERE n.id = events.id"""))
-    return result.rowcount
+    return cast(CursorResult[Any], result).rowcount
 
 
-def rebuild(session):
+def rebuild(session: Session) -> tuple[int, int]:
     """Derive the mining tables from the whole event log (replacing what they held).
 
     Returns ``(cases, activity instances)`` now in them.
@@ -171,7 +176,9 @@ def rebuild(session):
         FROM ({acts}) s"""))
     if dialect == "postgresql":
         session.execute(text("ANALYZE mining_acts, mining_cases"))  # fresh statistics after a bulk change
-    return tuple(session.execute(text(f"SELECT COUNT(*) FROM {table}")).scalar() for table in ("mining_cases", "mining_acts"))
+    cases_n, acts_n = (session.execute(text(f"SELECT COUNT(*) FROM {table}")).scalar_one()
+                       for table in ("mining_cases", "mining_acts"))
+    return cases_n, acts_n
 
 
 __all__ = ["fold_events", "number_events", "rebuild"]

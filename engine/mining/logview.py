@@ -15,27 +15,29 @@ The SQL is portable between SQLite and PostgreSQL; the few differences (epoch se
 floor, ordered string aggregation) are the functions at the top.
 """
 import itertools
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, fields
 from datetime import date, datetime, timedelta
+from typing import Any
 
-from sqlalchemy import text
+from sqlalchemy import Connection, text
 from sqlalchemy.orm import Session
 
-from engine.core.calendar import DAY, EPOCH
+from engine.core.calendar import DAY, EPOCH, WorkingCalendar
 from engine.core.models import utcnow
 
 _names = itertools.count(1)
 REPORT_WORK_MEM = "64MB"  # PostgreSQL sort memory while a view is open
 
 
-def dialect_of(session):
+def dialect_of(session: Session | Connection) -> str:
     """The dialect name of a session (or a connection)."""
-    bind = session.get_bind() if hasattr(session, "get_bind") else session
+    bind = session if isinstance(session, Connection) else session.get_bind()
     return bind.dialect.name
 
 
-def epoch_sql(expr, dialect):
+def epoch_sql(expr: str, dialect: str) -> str:
     """Seconds since 1970 of a naive UTC timestamp column, as a float."""
     if dialect == "sqlite":
         # julianday keeps ~50 microseconds of precision at today's dates; round to the millisecond.
@@ -43,12 +45,12 @@ def epoch_sql(expr, dialect):
     return f"CAST(EXTRACT(EPOCH FROM {expr}) AS DOUBLE PRECISION)"
 
 
-def floor_sql(expr, dialect):
+def floor_sql(expr: str, dialect: str) -> str:
     """Floor of a non-negative number (SQLite's CAST truncates, PostgreSQL's rounds)."""
     return f"CAST({expr} AS INTEGER)" if dialect == "sqlite" else f"CAST(FLOOR({expr}) AS BIGINT)"
 
 
-def ordered_concat_sql(column, order_by, dialect, source):
+def ordered_concat_sql(column: str, order_by: str, dialect: str, source: str) -> str:
     """``(instance_id, path)``: ``column`` values of each instance joined with '|' in ``order_by`` order.
 
     ``source`` is a FROM clause with ``instance_id`` and the referenced columns.
@@ -78,12 +80,13 @@ class LogFilter:
     until: datetime | date | None = None
     instance_id: int | None = None
 
-    def event_conditions(self, alias="e"):
+    def event_conditions(self, alias: str = "e") -> tuple[list[str], dict[str, Any]]:
         """SQL conditions on event rows and their bind parameters (date range excluded)."""
         columns = {"process": "definition_key", "version": "definition_version",
                    "community_id": "community_id", "town_id": "town_id",
                    "organization_id": "organization_id", "instance_id": "instance_id"}
-        conditions, params = [], {}
+        conditions: list[str] = []
+        params: dict[str, Any] = {}
         for name, column in columns.items():
             value = getattr(self, name)
             if value is not None:
@@ -91,9 +94,10 @@ class LogFilter:
                 params[f"f_{name}"] = value
         return conditions, params
 
-    def started_conditions(self, column):
+    def started_conditions(self, column: str) -> tuple[list[str], dict[str, Any]]:
         """SQL conditions selecting cases whose start timestamp ``column`` is in the range."""
-        conditions, params = [], {}
+        conditions: list[str] = []
+        params: dict[str, Any] = {}
         if self.since is not None:
             conditions.append(f"{column} >= :f_since")
             params["f_since"] = _as_datetime(self.since)
@@ -102,15 +106,15 @@ class LogFilter:
             params["f_until"] = _as_datetime(self.until)
         return conditions, params
 
-    def describe(self):
+    def describe(self) -> dict[str, Any]:
         return {f.name: getattr(self, f.name) for f in fields(self) if getattr(self, f.name) is not None}
 
 
-def _as_datetime(value):
+def _as_datetime(value: datetime | date) -> datetime:
     return value if isinstance(value, datetime) else datetime.combine(value, datetime.min.time())
 
 
-def epoch_of(moment):
+def epoch_of(moment: datetime) -> float:
     return (moment - EPOCH).total_seconds()
 
 
@@ -124,16 +128,17 @@ class LogView:
     acts: str
     now: datetime
     c_now: float  # the clock reading of ``now``
-    calendar: object = None
+    calendar: WorkingCalendar | None = None
 
-    def rows(self, sql, **params):
+    def rows(self, sql: str, **params: Any) -> list[dict[str, Any]]:
         """Run ``sql`` with ``{cases}`` and ``{acts}`` substituted; rows as dicts."""
         result = self.session.execute(text(sql.format(cases=self.cases, acts=self.acts)), params)
         return [dict(row._mapping) for row in result]
 
 
 @contextmanager
-def log_view(session, filters=None, calendar=None, now=None):
+def log_view(session: Session, filters: LogFilter | None = None, calendar: WorkingCalendar | None = None,
+             now: datetime | None = None) -> Iterator[LogView]:
     """Build the cases and acts tables for ``filters``; drop them when the block ends.
 
     ``calendar`` (a WorkingCalendar) makes every duration count working time only;
@@ -159,7 +164,7 @@ def log_view(session, filters=None, calendar=None, now=None):
         created.append((kind, cases))
         _create_acts(session, dialect, filters, clock, cases, acts, kind)
         created.append((kind, acts))
-        c_now = session.execute(text(f"SELECT {clock(':now_epoch')}"), {"now_epoch": epoch_of(now)}).scalar()
+        c_now = session.execute(text(f"SELECT {clock(':now_epoch')}"), {"now_epoch": epoch_of(now)}).scalar_one()
         yield LogView(session, dialect, cases, acts, now, c_now, calendar)
     finally:
         for kind, name in reversed(created):
@@ -242,7 +247,7 @@ def _create_cases(session, dialect, filters, clock, table, kind):
     _temp_create(session, table, CASE_COLUMNS, select_sql, params, kind)
 
 
-def epoch_seconds(moment, dialect):
+def epoch_seconds(moment: datetime, dialect: str) -> float:
     """Seconds since 1970 of a naive UTC datetime, exactly as :func:`epoch_sql` computes them."""
     if dialect != "sqlite":
         return epoch_of(moment)

@@ -8,8 +8,10 @@ installment paid has its payment notice (拨付通知).
 """
 from dataclasses import dataclass
 from datetime import datetime
+from typing import cast
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from engine.core.models import Task
 from engine.errors import NotFoundError, Text
@@ -35,7 +37,7 @@ class TaskDocument:
     task: Task
 
 
-def task_documents(session, instance_id: int) -> list[TaskDocument]:
+def task_documents(session: Session, instance_id: int) -> list[TaskDocument]:
     """The minutes, records and reports of the project, in the order they were written."""
     tasks = session.scalars(select(Task).where(Task.instance_id == instance_id, Task.state == "completed",
                                                Task.bpmn_id.in_(TASK_DOCUMENTS))
@@ -49,7 +51,7 @@ def task_documents(session, instance_id: int) -> list[TaskDocument]:
     return result
 
 
-def task_document(session, instance_id: int, task_id: str) -> TaskDocument:
+def task_document(session: Session, instance_id: int, task_id: str) -> TaskDocument:
     found = next((d for d in task_documents(session, instance_id) if d.task.id == task_id), None)
     if found is None:
         raise NotFoundError(Text("Project %(id)s has no such document.", id=instance_id))
@@ -67,7 +69,7 @@ class EvaluationReport:
     decided_at: datetime
 
 
-def evaluation_report(session, instance_id: int) -> EvaluationReport:
+def evaluation_report(session: Session, instance_id: int) -> EvaluationReport:
     """The panel's written report: NotFoundError until the acceptance is decided."""
     decision = session.scalar(select(Decision).where(Decision.instance_id == instance_id,
                                                      Decision.kind == "acceptance").order_by(Decision.id.desc()))
@@ -79,7 +81,7 @@ def evaluation_report(session, instance_id: int) -> EvaluationReport:
                             .order_by(Task.completed_at, Task.id)).all()
     panels = [t for t in tasks if t.bpmn_id == PANEL_TASK]
     panel = panels[-1] if panels else None
-    scored = [t for t in tasks if t.bpmn_id == SCORE_TASK and (panel is None or t.completed_at >= panel.completed_at)]
+    scored = [t for t in tasks if t.bpmn_id == SCORE_TASK and (panel is None or cast(datetime, t.completed_at) >= cast(datetime, panel.completed_at))]
     details = decision.details or {}
     return EvaluationReport(
         panel=panel, scores=[((t.data or {}).get("panel_score"), str((t.data or {}).get("panel_comments") or ""))
@@ -102,7 +104,7 @@ class PaymentNotice:
     paid_so_far_fen: int  # including this one
 
 
-def payment_notices(session, instance_id: int) -> list[PaymentNotice]:
+def payment_notices(session: Session, instance_id: int) -> list[PaymentNotice]:
     """One notice per installment paid, the first one first."""
     payments = session.scalars(select(Payment).where(Payment.instance_id == instance_id)
                                .order_by(Payment.paid_at, Payment.installment)).all()
@@ -120,7 +122,7 @@ def payment_notices(session, instance_id: int) -> list[PaymentNotice]:
     return notices
 
 
-def payment_notice(session, instance_id: int, installment: int) -> PaymentNotice:
+def payment_notice(session: Session, instance_id: int, installment: int) -> PaymentNotice:
     found = next((n for n in payment_notices(session, instance_id) if n.installment == installment), None)
     if found is None:
         raise NotFoundError(Text("Installment %(n)s of project %(id)s has not been paid.", n=installment,

@@ -175,7 +175,7 @@ def process_keys(session: Session) -> list[str]:
     return list(session.scalars(select(Definition.key).distinct().order_by(Definition.key)))
 
 
-def process_names(session):
+def process_names(session: Session) -> dict[str, str]:
     """``{key: name}`` of every deployed process, the newest version's name."""
     rows = session.execute(select(Definition.key, Definition.name).order_by(Definition.key, Definition.version))
     return {key: name or key for key, name in rows}

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from engine.core.models import Community, Instance, Organization, Town
 from engine.errors import NotFoundError, Text
@@ -79,14 +80,14 @@ def _announcement(decision: Decision, instance: Instance, community: Community, 
         publicity_end=start + timedelta(days=PUBLICITY_DAYS))
 
 
-def _context(session, instance: Instance):
-    community = session.get(Community, instance.community_id)
-    town = session.get(Town, community.town_id)
+def _context(session: Session, instance: Instance) -> tuple[Community, Town, Organization | None]:
+    community = session.get_one(Community, instance.community_id)
+    town = session.get_one(Town, community.town_id)
     organization = session.get(Organization, instance.organization_id) if instance.organization_id else None
     return community, town, organization
 
 
-def announcements_of(session, instance: Instance) -> list[Announcement]:
+def announcements_of(session: Session, instance: Instance) -> list[Announcement]:
     """Every vote of the project, first round first."""
     decisions = session.scalars(select(Decision).where(Decision.instance_id == instance.id, Decision.kind == "vote")
                                 .order_by(Decision.id)).all()
@@ -94,7 +95,7 @@ def announcements_of(session, instance: Instance) -> list[Announcement]:
     return [_announcement(d, instance, community, town, organization) for d in decisions]
 
 
-def announcement(session, instance: Instance, decision_id: int) -> Announcement:
+def announcement(session: Session, instance: Instance, decision_id: int) -> Announcement:
     """One vote of the project, or NotFoundError."""
     found = next((a for a in announcements_of(session, instance) if a.decision_id == decision_id), None)
     if found is None:
@@ -102,14 +103,14 @@ def announcement(session, instance: Instance, decision_id: int) -> Announcement:
     return found
 
 
-def community_by_code(session, code: str) -> Community:
+def community_by_code(session: Session, code: str) -> Community:
     community = session.scalar(select(Community).where(Community.code == code))
     if community is None:
         raise NotFoundError(Text("There is no community %(code)s.", code=code))
     return community
 
 
-def communities(session) -> list[tuple[Community, Town]]:
+def communities(session: Session) -> list[tuple[Community, Town]]:
     """Every community with its town, for the list of notice boards."""
     return list(session.execute(select(Community, Town).join(Town, Town.id == Community.town_id)
                                 .order_by(Town.name, Community.name)).all())
@@ -124,10 +125,10 @@ class NoticeBoard:
     purchases: list[PurchaseNotice]  # signed agreements, newest first
 
 
-def notice_board(session, code: str, now: datetime, archive_limit: int = 50) -> NoticeBoard:
+def notice_board(session: Session, code: str, now: datetime, archive_limit: int = 50) -> NoticeBoard:
     """What the community's notice board shows at ``now``."""
     community = community_by_code(session, code)
-    town = session.get(Town, community.town_id)
+    town = session.get_one(Town, community.town_id)
     rows = session.execute(
         select(Decision, Instance, Organization)
         .join(Instance, Instance.id == Decision.instance_id)
@@ -150,7 +151,7 @@ def notice_board(session, code: str, now: datetime, archive_limit: int = 50) -> 
     return NoticeBoard(community=community, town=town, current=current, archive=archive, purchases=purchases)
 
 
-def community_code(session, community_id: int | None) -> str:
+def community_code(session: Session, community_id: int | None) -> str:
     """The code in the address of the community's notice board."""
     community = session.get(Community, community_id) if community_id is not None else None
     return community.code if community is not None else ""

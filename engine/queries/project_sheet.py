@@ -2,11 +2,14 @@
 from dataclasses import dataclass
 from datetime import datetime
 from io import BytesIO
+from typing import Any
 
 from openpyxl import Workbook
 from openpyxl.styles import Font
 from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
+from engine.core.models import User
 from engine.method.models import Agreement, Payment
 from engine.queries import listings
 
@@ -28,7 +31,7 @@ class ProjectLine:
     paid_fen: int
 
 
-def project_lines(session, user, **filters) -> list[ProjectLine]:
+def project_lines(session: Session, user: User, **filters: Any) -> list[ProjectLine]:
     """Every project the person sees (the list's filters applied), newest first, with its money."""
     listing = listings.list_instances(session, user, page=1, per_page=MAX_ROWS, **filters)
     ids = [row.instance.id for row in listing.rows]

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
 from engine.core.models import Attachment, CatalogItem, Community, Instance, Organization, Town
 from engine.method.models import Agreement, Decision, LedgerEntry, Payment
@@ -85,14 +86,14 @@ def _acceptance(session, instance_id: int) -> Acceptance | None:
                       decided_at=decision.created_at)
 
 
-def project_record(session, instance: Instance) -> ProjectRecord:
+def project_record(session: Session, instance: Instance) -> ProjectRecord:
     """Everything the record shows of ``instance`` (visibility is the caller's check)."""
-    community = session.get(Community, instance.community_id)
+    community = session.get_one(Community, instance.community_id)
     item = session.get(CatalogItem, instance.catalog_item_id) if instance.catalog_item_id else None
     agreement = session.scalar(select(Agreement).where(Agreement.instance_id == instance.id)
                                .order_by(Agreement.id.desc()).limit(1))
     return ProjectRecord(
-        instance=instance, community=community, town=session.get(Town, community.town_id),
+        instance=instance, community=community, town=session.get_one(Town, community.town_id),
         organization=session.get(Organization, instance.organization_id) if instance.organization_id else None,
         item_name=item.name if item else "", votes=notices.announcements_of(session, instance),
         acceptance=_acceptance(session, instance.id), agreement=agreement,

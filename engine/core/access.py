@@ -78,7 +78,7 @@ def visible_task(session: Session, user: User | None, task_id: str) -> Task:
 
 def scope_ids(session: Session, user: User) -> dict[str, set[int]]:
     """``{scope type: ids}`` the user holds any role in (``"global"`` for administrators)."""
-    ids = {}
+    ids: dict[str, set[int]] = {}
     for _, scope_type, scope_id in grants_of(session, user):
         ids.setdefault(scope_type, set()).add(scope_id)
     return ids

@@ -10,7 +10,7 @@ import os
 import re
 from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import delete, func, or_, select
 from sqlalchemy.orm import Session
@@ -108,7 +108,7 @@ def kept_for_task(session: Session, value: Any, task_id: str) -> str | dict[str,
     this task; else None: a form cannot take in another task's files, nor rename them."""
     attachment_id: Any
     if isinstance(value, dict):
-        attachment_id = value.get("attachment_id")
+        attachment_id = cast(dict[str, Any], value).get("attachment_id")
     elif isinstance(value, str) and value.startswith("attachment:"):
         attachment_id = value.split(":", 2)[1]
     else:
@@ -125,15 +125,17 @@ def kept_for_task(session: Session, value: Any, task_id: str) -> str | dict[str,
 def referenced_ids(data: object) -> set[int]:
     """Ids of the files that form data (nested dicts and lists) refers to."""
     found: set[int] = set()
-    stack = [data]
+    stack: list[object] = [data]
     while stack:
         value = stack.pop()
         if isinstance(value, dict):
-            if isinstance(value.get("attachment_id"), int):
-                found.add(value["attachment_id"])
-            stack.extend(value.values())
+            mapping = cast(dict[str, object], value)
+            number = mapping.get("attachment_id")
+            if isinstance(number, int):
+                found.add(number)
+            stack.extend(mapping.values())
         elif isinstance(value, list):
-            stack.extend(value)
+            stack.extend(cast(list[object], value))
         elif isinstance(value, str) and value.startswith("attachment:"):
             number = value.split(":", 2)[1]
             if number.isdigit():
@@ -167,6 +169,6 @@ def _remove(session: Session, rows: Sequence[Attachment]) -> int:
     return len(ids)
 
 
-def _clean_name(filename):
+def _clean_name(filename: str | None) -> str:
     name = os.path.basename((filename or "").replace("\\", "/")).strip() or "file"
     return re.sub(r"[\x00-\x1f\"<>|]", "_", name)[:200]

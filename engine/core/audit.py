@@ -2,7 +2,7 @@
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.orm import Session
 
 from engine.core.models import AuditEntry, utcnow
@@ -21,7 +21,7 @@ def entries(session: Session, page: int = 1, per_page: int = 50, action: str | N
             text: str | None = None) -> tuple[list[AuditEntry], int]:
     """``(entries newest first, total)`` for one page, filtered by action, actor, time
     (``since`` inclusive, ``until`` exclusive) and a text the object's name contains."""
-    conditions = []
+    conditions: list[ColumnElement[bool]] = []
     if action:
         conditions.append(AuditEntry.action == action)
     if actor:

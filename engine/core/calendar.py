@@ -21,10 +21,10 @@ class WorkingCalendar:
     """Weekends and ``holidays`` (dates) are not working days, except the ``workdays``
     (weekend days worked instead, 调休)."""
 
-    holidays: frozenset = field(default_factory=frozenset)
+    holidays: frozenset[date] = field(default_factory=frozenset[date])
     utc_offset_hours: float = 0.0
-    weekend: tuple = WEEKEND
-    workdays: frozenset = field(default_factory=frozenset)
+    weekend: tuple[int, ...] = WEEKEND
+    workdays: frozenset[date] = field(default_factory=frozenset[date])
 
     @classmethod
     def from_settings(cls, settings: Any) -> "WorkingCalendar":
@@ -54,7 +54,8 @@ class WorkingCalendar:
         ``day_number`` counts days since 1970-01-01 (local time); ``working_days_before``
         counts the working days from ``first_day`` up to (not including) that day.
         """
-        rows, before = [], 0
+        rows: list[tuple[int, int, int]] = []
+        before = 0
         day = first_day
         while day <= last_day:
             working = 1 if self.is_working(day) else 0
@@ -81,7 +82,7 @@ class WorkingCalendar:
 
 def parse_holidays(text: str) -> frozenset[date]:
     """``"2024-10-01,2024-10-02 2024-10-03"`` -> a frozenset of dates."""
-    days = set()
+    days: set[date] = set()
     for token in (text or "").replace(",", " ").split():
         try:
             days.add(date.fromisoformat(token))

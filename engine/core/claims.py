@@ -65,7 +65,7 @@ class TaskClaims:
         row = access.visible_task(session, user, task_id)
         if row.state != TaskState.READY:
             raise ConflictError(Text("This task is already %(state)s.", state=row.state))
-        if not isinstance(data, dict):
+        if not isinstance(data, dict):  # pyright: ignore[reportUnnecessaryIsInstance] (the caller's JSON)
             raise ValidationError("A draft must be an object.")
         row.draft = data
         return row

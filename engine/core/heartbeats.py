@@ -7,6 +7,7 @@ import os
 import socket
 from datetime import datetime, timedelta
 from enum import StrEnum
+from typing import Any
 
 from sqlalchemy import JSON, DateTime, Integer, String, delete, func, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
@@ -35,14 +36,14 @@ class Heartbeat(Base):
     started_at: Mapped[datetime] = mapped_column(DateTime)
     beat_at: Mapped[datetime] = mapped_column(DateTime, index=True)
     # What the process reports besides being alive, e.g. {"users": [ids seen lately]}.
-    detail: Mapped[dict] = mapped_column(JSON, default=dict)
+    detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
 
 
 def process_id(kind: ProcessKind) -> str:
     return f"{kind}:{socket.gethostname()}:{os.getpid()}"
 
 
-def beat(session: Session, kind: ProcessKind, now: datetime, detail: dict | None = None) -> None:
+def beat(session: Session, kind: ProcessKind, now: datetime, detail: dict[str, Any] | None = None) -> None:
     """Record that this process is alive now (and what it reports)."""
     key = process_id(kind)
     row = session.get(Heartbeat, key)

@@ -31,8 +31,8 @@ class Hooks:
     """Listeners per extension point, called in registration order inside the step's
     transaction (an exception rolls the whole step back)."""
 
-    task_ready: list[TaskReady] = field(default_factory=list)
-    terminated: list[Terminated] = field(default_factory=list)
-    events_written: list[EventsWritten] = field(default_factory=list)
-    task_handed_over: list[HandedOver] = field(default_factory=list)
-    step_moved: list[StepMoved] = field(default_factory=list)
+    task_ready: list[TaskReady] = field(default_factory=list[TaskReady])
+    terminated: list[Terminated] = field(default_factory=list[Terminated])
+    events_written: list[EventsWritten] = field(default_factory=list[EventsWritten])
+    task_handed_over: list[HandedOver] = field(default_factory=list[HandedOver])
+    step_moved: list[StepMoved] = field(default_factory=list[StepMoved])

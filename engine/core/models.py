@@ -5,6 +5,7 @@ Domain tables for the rules of the method (ledger, agreements, ballots, ...) liv
 """
 from datetime import date, datetime, timezone
 from enum import StrEnum
+from typing import Any
 
 from sqlalchemy import (
     JSON, BigInteger, Boolean, Date, DateTime, ForeignKey, Index, Integer, LargeBinary,
@@ -97,7 +98,7 @@ class Organization(Base):
     # 统一社会信用代码 (GB 32100-2015), checked by engine.method.credit_codes; unique when set.
     credit_code: Mapped[str | None] = mapped_column(String(18))
     status: Mapped[str] = mapped_column(String(20), default=RegistrationStatus.ACTIVE)
-    service_fields: Mapped[list] = mapped_column(JSON, default=list)
+    service_fields: Mapped[list[Any]] = mapped_column(JSON, default=list)
     max_concurrent_projects: Mapped[int] = mapped_column(Integer, default=3)
     town_id: Mapped[int | None] = mapped_column(ForeignKey("towns.id"))
     __table_args__ = (Index("uq_organizations_credit_code", "credit_code", unique=True),)
@@ -211,7 +212,7 @@ class Definition(Base):
     content_hash: Mapped[str] = mapped_column(String(64))
     bpmn_file: Mapped[str] = mapped_column(String(200))
     bpmn_xml: Mapped[str] = mapped_column(Text)
-    forms: Mapped[dict] = mapped_column(JSON, default=dict)  # file name -> JSON Schema
+    forms: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)  # file name -> JSON Schema
     deployed_by: Mapped[str] = mapped_column(String(80))
     deployed_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     __table_args__ = (UniqueConstraint("key", "version"), Index("ix_definitions_key_hash", "key", "content_hash"))
@@ -276,8 +277,8 @@ class Task(ScopeCopy, Base):
     claimed_at: Mapped[datetime | None] = mapped_column(DateTime)
     completed_at: Mapped[datetime | None] = mapped_column(DateTime)
     completed_by: Mapped[str | None] = mapped_column(String(80))
-    draft: Mapped[dict | None] = mapped_column(JSON)
-    data: Mapped[dict | None] = mapped_column(JSON)  # what was submitted
+    draft: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    data: Mapped[dict[str, Any] | None] = mapped_column(JSON)  # what was submitted
     __table_args__ = (
         Index("ix_tasks_inbox", "state", "role", "scope_type", "scope_id", "created_at"),
         # The due-date sort: dated tasks in due order, then undated ones newest first.
@@ -300,7 +301,7 @@ class Job(Base):
     name: Mapped[str] = mapped_column(String(300), default="")
     topic: Mapped[str] = mapped_column(String(100))
     step: Mapped[int | None] = mapped_column(Integer)
-    variables: Mapped[dict] = mapped_column(JSON, default=dict)
+    variables: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     # ready | locked | waiting | completed | incident | cancelled
     state: Mapped[str] = mapped_column(String(20), default="ready")
     priority: Mapped[int] = mapped_column(Integer, default=0)
@@ -315,7 +316,7 @@ class Job(Base):
     # What a ``waiting`` job waits for (e.g. ``budget:3:2026``): the change that provides it
     # puts the job back in the queue.
     waiting_for: Mapped[str | None] = mapped_column(String(100), index=True)
-    result: Mapped[dict | None] = mapped_column(JSON)
+    result: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     completed_at: Mapped[datetime | None] = mapped_column(DateTime)
     __table_args__ = (
@@ -335,7 +336,7 @@ class WorkerCredential(Base):
     name: Mapped[str] = mapped_column(String(80), unique=True)
     key_id: Mapped[str] = mapped_column(String(32), unique=True)
     secret_hash: Mapped[str] = mapped_column(String(255))
-    topics: Mapped[list] = mapped_column(JSON, default=list)
+    topics: Mapped[list[Any]] = mapped_column(JSON, default=list)
     created_by: Mapped[str] = mapped_column(String(80))
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     rotated_at: Mapped[datetime | None] = mapped_column(DateTime)
@@ -393,7 +394,7 @@ class AuditEntry(Base):
     actor: Mapped[str] = mapped_column(String(80))
     action: Mapped[str] = mapped_column(String(60))
     target: Mapped[str] = mapped_column(String(200), default="")
-    details: Mapped[dict] = mapped_column(JSON, default=dict)
+    details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
 
 
 class Notification(Base):
@@ -410,7 +411,7 @@ class Notification(Base):
     task_id: Mapped[str | None] = mapped_column(String(36))
     instance_id: Mapped[int | None] = mapped_column(BigInteger)
     kind: Mapped[str] = mapped_column(String(40), default="message", server_default="message")
-    params: Mapped[dict | None] = mapped_column(JSON)
+    params: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     # Exactly-once for notices that are not a job's effect (a deadline reminder per task and person).
     key: Mapped[str | None] = mapped_column(String(200), unique=True)
     message: Mapped[str] = mapped_column(Text)

@@ -13,9 +13,10 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import Any
+from typing import Any, Unpack
 
-from sqlalchemy import JSON, BigInteger, DateTime, String, Text, bindparam, cast, delete, func, insert, select, update
+from sqlalchemy import (JSON, BigInteger, DateTime, Select, String, Text, bindparam, cast, delete, func, insert, select,
+                        update)
 from sqlalchemy.orm import Session
 
 from engine.core import stepwrites
@@ -42,7 +43,7 @@ class NotificationKind(StrEnum):
 REMIND_BEFORE = timedelta(days=1)
 
 
-def _holders(*columns):
+def _holders(*columns: Any) -> Select[Unpack[tuple[Any, ...]]]:
     """``columns`` for each active person holding ``p_role`` in the scope ``p_scope_type``,
     ``p_scope_id``, by username."""
     return (select(*columns).join(RoleGrant, RoleGrant.user_id == User.id)
@@ -164,7 +165,8 @@ def _remind(session: Session, due: Sequence[Task], kind: NotificationKind, now: 
         assert task.due_at is not None
         people = [task.claimed_by or task.assignee] if (task.claimed_by or task.assignee) else \
             recipients(session, task.role, task.scope_type, task.scope_id)
-        told_now = [(username, f"{kind}:{task.id}:{username}", {}) for username in people]
+        told_now: list[tuple[str | None, str, dict[str, Any]]] = [
+            (username, f"{kind}:{task.id}:{username}", {}) for username in people]
         if kind == NotificationKind.OVERDUE:
             role, scope_type, scope_id = escalation_of(task)
             told_now += [(username, f"escalated:{task.id}:{username}", {"escalated": True, "role": task.role})

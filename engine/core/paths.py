@@ -40,7 +40,7 @@ class Change:
 class Preview:
     """What one instance meets ahead of it on the new version."""
 
-    changes: list[Change] = field(default_factory=list)
+    changes: list[Change] = field(default_factory=list[Change])
 
     def of(self, kind: str) -> list[Change]:
         """The changes of one ``kind``."""
@@ -48,7 +48,7 @@ class Preview:
 
 
 class _Diagram:
-    def __init__(self, xml: str) -> None:
+    def __init__(self, xml: str | bytes) -> None:
         self.root = etree.fromstring(xml.encode("utf-8") if isinstance(xml, str) else xml)
         self.by_id = {_attr(e, "id"): e for e in self.root.iter(f"{{{BPMN}}}*") if e.get("id")}
         self.next: dict[str, set[str]] = {}
@@ -66,7 +66,8 @@ class _Diagram:
 
     def ahead(self, starts: set[str]) -> set[str]:
         """The ids reachable from ``starts`` (themselves included)."""
-        seen, todo = set(), [s for s in starts if s in self.by_id]
+        seen: set[str] = set()
+        todo = [s for s in starts if s in self.by_id]
         while todo:
             node = todo.pop()
             if node in seen:
@@ -96,7 +97,7 @@ class _Diagram:
             "spiffworkflow:parameters/spiffworkflow:parameter", NS)}
 
 
-def preview(old_xml: str, new_xml: str, old_forms: dict, new_forms: dict, waiting_at: set[str]) -> Preview:
+def preview(old_xml: str, new_xml: str, old_forms: dict[str, Any], new_forms: dict[str, Any], waiting_at: set[str]) -> Preview:
     """What an instance waiting at ``waiting_at`` (element ids) meets ahead of it when it
     moves from the old version to the new one."""
     old, new = _Diagram(old_xml), _Diagram(new_xml)
@@ -108,7 +109,7 @@ def preview(old_xml: str, new_xml: str, old_forms: dict, new_forms: dict, waitin
     for element_id in sorted(ahead_old - set(new.by_id)):
         if old.stop(element_id):
             result.changes.append(Change("removed", element_id, old.name(element_id)))
-    forms_seen = set()
+    forms_seen: set[str] = set()
     for element_id in sorted(ahead_new & set(old.by_id)):
         if not new.stop(element_id):
             continue

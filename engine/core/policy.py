@@ -28,7 +28,7 @@ class NewInstance:
     """
 
     columns: dict[str, Any]
-    variables: dict[str, Any] = field(default_factory=dict)
+    variables: dict[str, Any] = field(default_factory=dict[str, Any])
 
 
 class StepPolicy(Protocol):

@@ -110,6 +110,11 @@ def compare(before: OpenTasks, after: OpenTasks, done: Iterable[Any] = ()) -> Ch
     )
 
 
+def _calendar_days(_session: Session, start: datetime, days: int) -> datetime:
+    """The default deadline of ``dueInWorkingDays``: calendar days (no working calendar)."""
+    return start + timedelta(days=days)
+
+
 class TaskRecord(SimpleNamespace):
     """A new human task's row values, as the runtime's hooks and the event log see them."""
 
@@ -132,7 +137,7 @@ class Runtime:
         self.state_store = state_store
         # ``dueInWorkingDays`` deadlines: (session, start, days) -> the due time; calendar
         # days (weekends count) unless a calendar is handed in.
-        self.working_days = working_days or (lambda _session, start, days: start + timedelta(days=days))
+        self.working_days: Callable[[Session, datetime, int], datetime] = working_days or _calendar_days
         self.spec_cache = spec_cache
         self.policy = policy
         self.script_engine = script_engine
@@ -159,7 +164,7 @@ class Runtime:
                                       {**new.variables, "instance_id": instance.id})
         step = Step(instance, definition, workflow, OpenTasks(set(), set(), set()), self._batch(instance, definition, now))
         step.batch.add("start", "instance", instance.title, "instance", resource=user.username)
-        workflow.do_engine_steps()
+        workflow.do_engine_steps()  # pyright: ignore[reportUnknownMemberType] (SpiffWorkflow is untyped)
         self._finish(session, step)
         return instance
 
@@ -344,7 +349,7 @@ class Runtime:
         with the values its choice fields offer now."""
         row = self.get_task(session, task_id, user)
         definition = self.spec_cache.definition(session, row.definition_id)
-        schema = definition.forms.get(row.form_key) or {"type": "object", "properties": {}}
+        schema: dict[str, Any] = definition.forms.get(row.form_key) or {"type": "object", "properties": {}}
         return with_choices(schema, self.policy.form_choices, session, row, self.clock())
 
     def waiting_messages(self, session: Session, instance_id: int) -> set[str]:
@@ -539,7 +544,7 @@ class Runtime:
     def _write_timers(self, session: Session, step: Step, changes: Changes, resource: str | None) -> None:
         """Store the due time of each new timer; cancel timers that went without firing."""
         now = step.batch.now
-        timers = []
+        timers: list[dict[str, Any]] = []
         for task in changes.new_timers:
             due = spiff.timer_due(task)
             if due is not None:

@@ -26,8 +26,8 @@ log = logging.getLogger("sanshe.scheduler")
 class SchedulerPass:
     """What one pass did: timer ids fired, ``{timer id: error}`` of those that failed, and
     how many people were reminded of a deadline."""
-    fired: list = field(default_factory=list)
-    incidents: dict = field(default_factory=dict)
+    fired: list[int] = field(default_factory=list[int])
+    incidents: dict[int, str] = field(default_factory=dict[int, str])
     reminded: int = 0
 
 

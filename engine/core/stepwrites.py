@@ -96,7 +96,7 @@ def committed(obj: Any, values: dict[str, Any]) -> None:
         attributes.set_committed_value(obj, name, value)
 
 
-def written(session: Session, model: type, obj: Any, values: dict[str, Any]) -> None:
+def written(session: Session, model: type[Any], obj: Any, values: dict[str, Any]) -> None:
     """``values`` were written to ``obj``'s row: update ``obj`` (an ORM object or a Record) and
     any ORM copy of the row the session holds, so later reads in the transaction agree."""
     if isinstance(obj, Record):
@@ -132,7 +132,7 @@ def save_instance(session: Session, instance: Any, state: str, **changes: Any) -
     if not isinstance(instance, Record) and attributes.instance_state(instance).modified:
         session.flush()
     version = instance.lock_version
-    values = {"state": state, "lock_version": version + 1, "current_step": instance.current_step,
+    values: dict[str, Any] = {"state": state, "lock_version": version + 1, "current_step": instance.current_step,
               "status": instance.status, "ended_at": instance.ended_at, "outcome": instance.outcome, **changes}
     params = {param: values[name] for name, param in SAVED_FIELDS.items()}
     params.update(p_id=instance.id, p_version=version)

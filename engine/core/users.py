@@ -126,7 +126,7 @@ def authenticate(session: Session, username: str, password: str) -> SignIn:
     return SignIn(user)
 
 
-def _verify(password_hash, password):
+def _verify(password_hash: str, password: str | None) -> bool:
     try:
         return _hasher.verify(password_hash, password or "")
     except (VerificationError, InvalidHashError):

@@ -98,7 +98,7 @@ def list_credentials(session: Session) -> list[WorkerCredential]:
 def find(session: Session, ident: int | str) -> WorkerCredential:
     """The credential with this id or name (NotFoundError if none)."""
     query = select(WorkerCredential)
-    if isinstance(ident, int) or (isinstance(ident, str) and ident.isdigit()):
+    if isinstance(ident, int) or ident.isdigit():
         row = session.get(WorkerCredential, int(ident))
         if row is not None:
             return row

@@ -5,13 +5,13 @@ memory. The cache is checked against the row's optimistic lock version, so a cop
 another process changed since is never used.
 """
 from collections import OrderedDict
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator
 from contextlib import contextmanager
 from threading import Lock
 from typing import Any
 
 from sqlalchemy import event as sa_event
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, SessionTransaction
 
 
 class HotInstances:
@@ -23,7 +23,7 @@ class HotInstances:
 
     def __init__(self, capacity: int = 2000) -> None:
         self.capacity = capacity
-        self._items = OrderedDict()
+        self._items: OrderedDict[int, tuple[int, Any, Any]] = OrderedDict()
         self._lock = Lock()
 
     def take(self, instance_id: int, lock_version: int) -> tuple[Any, Any]:
@@ -60,10 +60,14 @@ def _after_rollback(session: Session) -> None:
     session.info.pop("sanshe_after_commit", None)
 
 
+def _after_soft_rollback(session: Session, previous: SessionTransaction) -> None:
+    # A savepoint's rollback fires this too; :func:`savepoint` drops only its own callbacks.
+    if not previous.nested:
+        _after_rollback(session)
+
+
 sa_event.listen(Session, "after_commit", _after_commit)
-# A savepoint's rollback fires this too; :func:`savepoint` drops only its own callbacks.
-sa_event.listen(Session, "after_soft_rollback",
-                lambda session, previous: None if previous.nested else _after_rollback(session))
+sa_event.listen(Session, "after_soft_rollback", _after_soft_rollback)
 
 
 def after_commit(session: Session, callback: Callable[[], object]) -> None:
@@ -72,7 +76,7 @@ def after_commit(session: Session, callback: Callable[[], object]) -> None:
 
 
 @contextmanager
-def savepoint(session: Session) -> Iterator[Session]:
+def savepoint(session: Session) -> Generator[Session, None, None]:
     """Part of a unit of work that can fail alone: on an error, what was written inside is
     rolled back (and its after-commit callbacks dropped) while the rest of the unit stays."""
     kept = len(session.info.setdefault("sanshe_after_commit", []))

@@ -15,7 +15,7 @@ The SQL is portable between SQLite and PostgreSQL; the few differences (epoch se
 floor, ordered string aggregation) are the functions at the top.
 """
 import itertools
-from collections.abc import Iterator
+from collections.abc import Generator
 from contextlib import contextmanager
 from dataclasses import dataclass, fields
 from datetime import date, datetime, timedelta
@@ -138,7 +138,7 @@ class LogView:
 
 @contextmanager
 def log_view(session: Session, filters: LogFilter | None = None, calendar: WorkingCalendar | None = None,
-             now: datetime | None = None) -> Iterator[LogView]:
+             now: datetime | None = None) -> Generator[LogView, None, None]:
     """Build the cases and acts tables for ``filters``; drop them when the block ends.
 
     ``calendar`` (a WorkingCalendar) makes every duration count working time only;

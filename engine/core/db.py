@@ -1,12 +1,12 @@
 """Database connection, sessions and the one unit of work per entry point."""
 import functools
-from collections.abc import Iterator
+from collections.abc import Callable, Generator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from pathlib import Path
-from typing import cast
+from typing import Any, cast
 
-from sqlalchemy import Engine, String, Table, create_engine, event, inspect
+from sqlalchemy import Connection, Engine, String, Table, create_engine, event, inspect
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
@@ -38,8 +38,8 @@ def table_of(model: type[Base]) -> Table:
     return cast(Table, model.__table__)
 
 
-def _sqlite_pragmas(busy_seconds: float):
-    def apply(dbapi_connection, _record):
+def _sqlite_pragmas(busy_seconds: float) -> Callable[[Any, object], None]:
+    def apply(dbapi_connection: Any, _record: object) -> None:  # the driver's own connection
         cursor = dbapi_connection.cursor()
         # WAL lets readers (the inbox) run while a writer commits; NORMAL sync is safe with WAL
         # (a power cut may lose the last commits, never corrupt the file).
@@ -71,11 +71,11 @@ def make_engine(url: str, sqlite_busy_seconds: float | None = None) -> Engine:
         # pysqlite's own transaction handling defers BEGIN; take the write lock at the start
         # so two writers serialize instead of failing at commit with "database is locked".
         @event.listens_for(engine, "connect")
-        def _no_autobegin(dbapi_connection, _record):
+        def _no_autobegin(dbapi_connection: Any, _record: object) -> None:
             dbapi_connection.isolation_level = None
 
         @event.listens_for(engine, "begin")
-        def _begin(conn):
+        def _begin(conn: Connection) -> None:
             conn.exec_driver_sql("BEGIN" if _readonly.get() else "BEGIN IMMEDIATE")
 
         return engine
@@ -110,7 +110,7 @@ def tune_for_workers(engine: Engine) -> Engine:
     """
     if engine.dialect.name == "postgresql":
         @event.listens_for(engine, "connect")
-        def _async_commit(dbapi_connection, _record):
+        def _async_commit(dbapi_connection: Any, _record: object) -> None:
             with dbapi_connection.cursor() as cursor:
                 cursor.execute("SET synchronous_commit = off")
             dbapi_connection.commit()
@@ -167,7 +167,7 @@ def _refuse_overlong_text(session: Session, _context: object, _instances: object
 
 
 @contextmanager
-def unit_of_work(session_factory: sessionmaker[Session], readonly: bool = False) -> Iterator[Session]:
+def unit_of_work(session_factory: sessionmaker[Session], readonly: bool = False) -> Generator[Session, None, None]:
     """One transaction: commit on success, roll back on any error.
 
     ``readonly=True`` lets SQLite readers run beside a writer (no write lock is taken).

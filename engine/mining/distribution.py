@@ -113,7 +113,7 @@ def _fill_quantiles(session, ranked, m, wanted):
     values = {}
     for start in range(0, len(needed), BRANCHES):
         ids = ", ".join(str(int(i)) for i in needed[start:start + BRANCHES])
-        values.update(session.execute(text(f"SELECT rowid, v FROM {ranked} WHERE rowid IN ({ids})")).tuples().all())
+        values.update((rowid, v) for rowid, v in session.execute(text(f"SELECT rowid, v FROM {ranked} WHERE rowid IN ({ids})")).all())
     for row, name, rowid, frac, more in wanted:
         low = values[rowid]
         # The same sum the ranks' weights give: the lower value, plus the next one's share.

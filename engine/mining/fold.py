@@ -141,6 +141,12 @@ def rebuild(session):
     """
     dialect = dialect_of(session)
     number_events(session)
+    # Emptying and filling the table without its secondary index and building that once
+    # afterwards (one sort) is cheaper than updating it row by row.
+    secondary = list(table_of(MiningAct).indexes)
+    connection = session if isinstance(session, Connection) else session.connection()
+    for index in secondary:
+        index.drop(connection, checkfirst=True)
     session.execute(text("DELETE FROM mining_acts"))
     session.execute(text("DELETE FROM mining_cases"))
     cases = f"""
@@ -174,12 +180,6 @@ def rebuild(session):
     plain = {"task_id": "s", "instance_id": "r", "activity_id": "r", "activity_name": "r", "activity_type": "r",
              "step": "r", "role": "r", "resource": "s", **{a: ("s" if a in VARYING else "r") for a in ATTRIBUTES},
              "seq_first": "s", "seq_done": "s"}
-    # Filling the table without its secondary index and building that once afterwards (one
-    # sort) is cheaper than updating it row by row.
-    secondary = list(table_of(MiningAct).indexes)
-    connection = session if isinstance(session, Connection) else session.connection()
-    for index in secondary:
-        index.drop(connection, checkfirst=True)
     session.execute(text(f"""
         INSERT INTO mining_acts ({', '.join(plain)}, {', '.join(f't_{n}' for n in names)})
         SELECT {', '.join(f'{alias}.{c}' for c, alias in plain.items())},

@@ -7,13 +7,12 @@ Ranking every row with window functions sorted the data once per measure and car
 every row through; both databases have a cheaper way to reach two ranks per group:
 
 * PostgreSQL: the ordered-set aggregate ``percentile_cont`` (one sort per group, no window),
-* SQLite: the measures go into a temporary table with an index per measure, and the two
-  values around each percentile are read through the index by ``LIMIT 2 OFFSET rank``
-  (one statement per measure, a branch per group and percentile; groups are activities or
-  steps, never rows).
+* SQLite: each measure's values are copied into a temporary table in (group, value) order,
+  so a value's rowid is its rank; the two values around each percentile are then read by
+  rowid (one sort and one lookup statement per measure; groups are activities or steps,
+  never rows).
 """
 import itertools
-from collections import defaultdict
 from collections.abc import Mapping
 from typing import Any
 
@@ -23,7 +22,7 @@ from engine.mining.logview import LogView
 
 STATS = ("n", "mean", "median", "p90", "max", "sum")
 QUANTILES = {"median": (1, 2), "p90": (9, 10)}  # name: (numerator, denominator)
-BRANCHES = 200  # rank lookups per statement (SQLite allows 500 compound terms)
+BRANCHES = 400  # rowids looked up per statement
 
 _names = itertools.count(1)
 
@@ -85,40 +84,43 @@ def _ranked_by_index(view, inner, groups, heads, measures, params):
     table = f"mining_dist_{next(_names)}"
     group_list = ", ".join(groups)
     session.execute(text(f"CREATE TEMPORARY TABLE {table} AS {inner.format(cases=view.cases, acts=view.acts)}"), params)
+    created = [table]
     try:
-        # Counts first: through a measure's index the grouping would fetch every row at random.
         rows = view.rows(f"SELECT {group_list}, {heads}, {', '.join(_plain_stats(m) for m in measures)} "
                          f"FROM {table} GROUP BY {group_list} ORDER BY {group_list}")
         for m in measures:
-            session.execute(text(f"CREATE INDEX ix_{table}_{m} ON {table} ({group_list}, {m})"))
-        for m in measures:
-            wanted = []  # (row, quantile name, rank, fraction)
+            # The measure's values copied out in the order of (group, value): a row's rowid is
+            # then its place in that order, and a group's values start after the counts of the
+            # groups before it (the same order as ``rows``). One sort, no index to build.
+            ranked = f"{table}_{m}"
+            session.execute(text(f"CREATE TEMPORARY TABLE {ranked} AS SELECT {m} AS v FROM {table} "
+                                 f"WHERE {m} IS NOT NULL ORDER BY {group_list}, {m}"))
+            created.append(ranked)
+            wanted = []  # (row, quantile name, rowid of the lower value, fraction, next value in the group)
+            before = 0
             for row in rows:
                 n = row[f"{m}__n"] or 0
                 for name, (num, den) in QUANTILES.items():
                     row[f"{m}__{name}"] = None
                     if n:
                         rank, rest = divmod(num * (n - 1), den)
-                        wanted.append((row, name, rank, rest * 1.0 / den))
-            for start in range(0, len(wanted), BRANCHES):
-                _fill_quantiles(session, table, groups, m, wanted[start:start + BRANCHES])
+                        wanted.append((row, name, before + rank + 1, rest * 1.0 / den, rank + 1 < n))
+                before += n
+            _fill_quantiles(session, ranked, m, wanted)
         return rows
     finally:
-        session.execute(text(f"DROP TABLE IF EXISTS {table}"))
+        for name in reversed(created):
+            session.execute(text(f"DROP TABLE IF EXISTS {name}"))
 
 
-def _fill_quantiles(session, table, groups, m, wanted):
-    """Read the two values at each wanted rank in one statement and interpolate between them."""
-    branches, params = [], {}
-    for k, (row, _name, rank, _frac) in enumerate(wanted):
-        same_group = " AND ".join(f"{g} IS :g{k}_{g}" for g in groups)
-        branches.append(f"SELECT {k} AS k, {m} AS v FROM (SELECT {m} FROM {table} WHERE {same_group} "
-                        f"AND {m} IS NOT NULL ORDER BY {m} LIMIT 2 OFFSET :r{k})")
-        params.update({f"g{k}_{g}": row[g] for g in groups}, **{f"r{k}": rank})
-    pairs = defaultdict(list)
-    for k, value in session.execute(text(" UNION ALL ".join(branches)), params):
-        pairs[k].append(value)
-    for k, (row, name, _rank, frac) in enumerate(wanted):
-        low, *high = sorted(pairs[k])
+def _fill_quantiles(session, ranked, m, wanted):
+    """Read the two values around each wanted rank by rowid and interpolate between them."""
+    needed = sorted({rowid + step for _row, _name, rowid, _frac, more in wanted for step in ((0, 1) if more else (0,))})
+    values = {}
+    for start in range(0, len(needed), BRANCHES):
+        ids = ", ".join(str(int(i)) for i in needed[start:start + BRANCHES])
+        values.update((rowid, v) for rowid, v in session.execute(text(f"SELECT rowid, v FROM {ranked} WHERE rowid IN ({ids})")).all())
+    for row, name, rowid, frac, more in wanted:
+        low = values[rowid]
         # The same sum the ranks' weights give: the lower value, plus the next one's share.
-        row[f"{m}__{name}"] = low * (1 - frac) + (high[0] * frac if high else 0.0)
+        row[f"{m}__{name}"] = low * (1 - frac) + (values[rowid + 1] * frac if more else 0.0)

@@ -15,15 +15,20 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import timezone
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, text
+from sqlalchemy import Connection, CursorResult, text
 from sqlalchemy.orm import Session
 
 from engine.core import stepwrites
+from engine.core.db import table_of
 from engine.core.models import Event
 from engine.errors import SansheError
 from engine.mining.logview import dialect_of, epoch_seconds, epoch_sql
+from engine.mining.models import MiningAct
 
 ATTRIBUTES = ("definition_key", "definition_version", "town_id", "community_id", "organization_id")
+# Attributes that may change while a task is open (a case moves to a new diagram version, gets
+# its contractor): the fold keeps their largest value.
+VARYING = ("definition_version", "town_id", "community_id", "organization_id")
 # Per act column: how two partial folds of the same task merge (as the SQL aggregate would).
 ACT_MERGE = {"instance_id": "min", "activity_id": "min", "activity_name": "max", "activity_type": "max",
              "step": "max", "role": "max", "resource": "max", **{a: "max" for a in ATTRIBUTES},
@@ -141,6 +146,12 @@ def rebuild(session: Session) -> tuple[int, int]:
     """
     dialect = dialect_of(session)
     number_events(session)
+    # Emptying and filling the table without its secondary index and building that once
+    # afterwards (one sort) is cheaper than updating it row by row.
+    secondary = list(table_of(MiningAct).indexes)
+    connection = session if isinstance(session, Connection) else session.connection()
+    for index in secondary:
+        index.drop(connection, checkfirst=True)
     session.execute(text("DELETE FROM mining_acts"))
     session.execute(text("DELETE FROM mining_cases"))
     cases = f"""
@@ -158,22 +169,29 @@ def rebuild(session: Session) -> tuple[int, int]:
     # Events without a task id (a message caught by the instance) are their own activity instance.
     key = "COALESCE(e.task_id, 'event-' || CAST(e.id AS VARCHAR(20)))"
     names = ("sched", "pickup", "start", "done", "cancel")
+    # One pass over the events, grouped by activity instance with only what varies along a
+    # task (its times, who completed it, the case's scope); what the engine writes the same
+    # on every event of a task (its case, BPMN element, name, type, step, role, process) is
+    # read from the task's first event. Fewer aggregates and narrower sort rows: this is
+    # most of the rebuild's time.
     acts = f"""
-        SELECT {key} AS task_id, MIN(e.instance_id) AS instance_id, MIN(e.activity_id) AS activity_id,
-               MAX(e.activity_name) AS activity_name, MAX(e.activity_type) AS activity_type,
-               MAX(e.step) AS step, MAX(e.role) AS role,
+        SELECT {key} AS task_id, MIN(e.id) AS first_id,
                MAX(CASE WHEN e.transition = 'complete' THEN e.resource END) AS resource,
-               {', '.join(f'MAX(e.{a}) AS {a}' for a in ATTRIBUTES)},
+               {', '.join(f'MAX(e.{a}) AS {a}' for a in VARYING)},
                MIN(e.seq) AS seq_first, MAX(CASE WHEN e.transition = 'complete' THEN e.seq END) AS seq_done,
                {ACT_TIMES_SQL}
         FROM events e WHERE e.activity_type <> 'instance'
         GROUP BY {key}"""
-    plain = ("task_id", "instance_id", "activity_id", "activity_name", "activity_type", "step", "role", "resource",
-             *ATTRIBUTES, "seq_first", "seq_done")
+    plain = {"task_id": "s", "instance_id": "r", "activity_id": "r", "activity_name": "r", "activity_type": "r",
+             "step": "r", "role": "r", "resource": "s", **{a: ("s" if a in VARYING else "r") for a in ATTRIBUTES},
+             "seq_first": "s", "seq_done": "s"}
     session.execute(text(f"""
         INSERT INTO mining_acts ({', '.join(plain)}, {', '.join(f't_{n}' for n in names)})
-        SELECT {', '.join(f's.{c}' for c in plain)}, {', '.join(epoch_sql(f's.ts_{n}', dialect) for n in names)}
-        FROM ({acts}) s"""))
+        SELECT {', '.join(f'{alias}.{c}' for c, alias in plain.items())},
+               {', '.join(epoch_sql(f's.ts_{n}', dialect) for n in names)}
+        FROM ({acts}) s JOIN events r ON r.id = s.first_id"""))
+    for index in secondary:
+        index.create(connection, checkfirst=True)
     if dialect == "postgresql":
         session.execute(text("ANALYZE mining_acts, mining_cases"))  # fresh statistics after a bulk change
     cases_n, acts_n = (session.execute(text(f"SELECT COUNT(*) FROM {table}")).scalar_one()

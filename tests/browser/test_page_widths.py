@@ -1,0 +1,55 @@
+"""In Chromium, in Chinese: the mining dashboard, the administrator's pages, the working-day
+calendar and the public notice page are no wider than the window on a 390 px phone nor at
+1,366 px. Screenshots are kept as tests/artifacts/browser/width_*.png."""
+import re
+
+import pytest
+
+from tests.drive import drive_to, voted_choices
+
+from .conftest import ARTIFACTS
+from .test_notifications_and_layout import WIDTHS, sign_in, start
+
+pytestmark = pytest.mark.browser
+
+PAGES = {
+    "town": [("mining", "/mining/", '.heatmap[data-ready="true"]')],
+    "admin": [("admin", "/admin/", None), ("admin_users", "/admin/users", None), ("admin_audit", "/admin/audit", None),
+              ("admin_workers", "/admin/workers", None), ("calendar", "/calendar", None)],
+}
+
+
+def too_wide(page, width):
+    """The page's width and the elements sticking out of the window (for the message)."""
+    return page.evaluate("""(w) => [document.documentElement.scrollWidth,
+      [...document.querySelectorAll('body *')].filter(e => e.getBoundingClientRect().right > w + 1)
+        .slice(0, 8).map(e => e.tagName + '.' + e.className + ' ' + Math.round(e.getBoundingClientRect().right))]""",
+                         width)
+
+
+def check(page, name, width):
+    page.evaluate("window.scrollTo(0, 0)")
+    page.screenshot(path=ARTIFACTS / f"width_{name}_{WIDTHS[width][0]}.png", full_page=True)
+    scroll, culprits = too_wide(page, WIDTHS[width][0])
+    assert scroll <= WIDTHS[width][0], f"{name} is {scroll}px wide at {WIDTHS[width][0]}px: {culprits}"
+
+
+@pytest.mark.parametrize("width", ["phone", "desk"])
+def test_mining_admin_and_notice_pages_fit(live, chromium, width):
+    instance_id = start(live, f"页面宽度（{width}）")
+    drive_to(live.services, instance_id, "purchase_decision", voted_choices())
+    for username, pages in PAGES.items():
+        page = sign_in(chromium, live, username, width)
+        for name, path, ready in pages:
+            page.goto(f"{live.url}{path}")
+            if ready:
+                page.wait_for_selector(ready, timeout=20000)
+            check(page, name, width)
+        page.context.close()
+    w, h = WIDTHS[width]
+    context = chromium.new_context(locale="zh-CN", viewport={"width": w, "height": h})
+    page = context.new_page()
+    page.goto(f"{live.url}/notices/{live.world.community.code}")
+    assert re.search("公示|公告", page.content())
+    check(page, "notices", width)
+    context.close()

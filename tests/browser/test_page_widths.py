@@ -7,7 +7,7 @@ import pytest
 
 from tests.drive import drive_to, voted_choices
 
-from .conftest import ARTIFACTS
+from .conftest import ARTIFACTS, PASSWORD
 from .test_notifications_and_layout import WIDTHS, sign_in, start
 
 pytestmark = pytest.mark.browser
@@ -63,3 +63,52 @@ def test_mining_admin_and_notice_pages_fit(live, chromium, width):
     assert re.search("公示|公告", page.content())
     check(page, "notices", width)
     context.close()
+
+
+def test_the_everyday_pages_fit_the_smallest_phone(live, chromium):
+    """At 360 px: the menu, inbox, notifications, a form with a table, a ballot, the project
+    and the public notice page."""
+    small = 360
+    instance_id = start(live, "小屏手机")
+    survey = drive_to(live.services, instance_id, "plan_survey", voted_choices())
+
+    def page_of(username):
+        context = chromium.new_context(locale="zh-CN", viewport={"width": small, "height": 740})
+        page = context.new_page()
+        page.goto(f"{live.url}/login")
+        page.fill('input[name="username"]', username)
+        page.fill('input[name="password"]', PASSWORD)
+        page.click('button[type="submit"]')
+        page.wait_for_url(re.compile(r".*/inbox.*"))
+        return page
+
+    def fits(page, name):
+        page.evaluate("window.scrollTo(0, 0)")
+        page.screenshot(path=ARTIFACTS / f"width_{name}_{small}.png", full_page=True)
+        scroll, culprits = too_wide(page, small)
+        assert scroll <= small, f"{name} is {scroll}px wide at {small}px: {culprits}"
+
+    org = page_of("orgstaff")
+    fits(org, "inbox")
+    org.goto(f"{live.url}/notifications")
+    fits(org, "notifications")
+    org.goto(f"{live.url}/tasks/{survey}")
+    if org.locator('[data-testid="claim"]').count():
+        with org.expect_navigation():
+            org.click('[data-testid="claim"]')
+    org.click('[data-rows="survey_findings"] [data-add-row]')
+    fits(org, "table_form")
+    org.goto(f"{live.url}/instances/{instance_id}")
+    org.wait_for_selector('.diagram[data-ready="true"]')
+    fits(org, "project")
+    org.context.close()
+
+    drive_to(live.services, instance_id, "cast_ballot", voted_choices())
+    voter = page_of("rep0")
+    voter.click('a[href^="/tasks/"]')
+    voter.wait_for_url(re.compile(r".*/tasks/.+"))
+    assert "投票" in voter.content()
+    fits(voter, "ballot")
+    voter.goto(f"{live.url}/notices/{live.world.community.code}")
+    fits(voter, "notices")
+    voter.context.close()

@@ -10,6 +10,7 @@ from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import JSON, DateTime, Integer, String, delete, func, select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from engine.core.db import Base
@@ -44,16 +45,20 @@ def process_id(kind: ProcessKind) -> str:
 
 
 def beat(session: Session, kind: ProcessKind, now: datetime, detail: dict[str, Any] | None = None) -> None:
-    """Record that this process is alive now (and what it reports)."""
+    """Record that this process is alive now (and what it reports).
+
+    One statement that inserts or renews the row: the threads of one process (several
+    workers) share its row and may beat at the same moment."""
     key = process_id(kind)
-    row = session.get(Heartbeat, key)
-    if row is None:
-        session.add(Heartbeat(id=key, kind=kind, host=socket.gethostname()[:120], pid=os.getpid(), started_at=now,
-                              beat_at=now, detail=detail or {}))
-    else:
-        row.beat_at = now
-        if detail is not None:
-            row.detail = detail
+    values: dict[str, Any] = {"id": key, "kind": kind.value, "host": socket.gethostname()[:120], "pid": os.getpid(),
+                              "started_at": now, "beat_at": now, "detail": detail or {}}
+    renewed: dict[str, Any] = {"beat_at": now}
+    if detail is not None:
+        renewed["detail"] = detail
+    dialect = session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    statement = insert(Heartbeat).values(**values)
+    session.execute(statement.on_conflict_do_update(index_elements=[Heartbeat.id], set_=renewed))
 
 
 def last_beat(session: Session, kind: ProcessKind) -> datetime | None:

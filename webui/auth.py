@@ -32,12 +32,13 @@ def _safe_next(target):
 
 
 def _limits(username):
+    """The account's limit (reserved at the start of a try) and the address's (counted on failure)."""
     cfg = settings()
-    return {
-        throttle.account_key(username): throttle.Limit(cfg.login_account_free_failures, cfg.login_account_max_delay),
-        throttle.address_key(request.remote_addr): throttle.Limit(cfg.login_address_free_failures,
-                                                                  cfg.login_address_max_delay),
-    }
+    account = {throttle.account_key(username): throttle.Limit(cfg.login_account_free_failures,
+                                                              cfg.login_account_max_delay)}
+    address = {throttle.address_key(request.remote_addr): throttle.Limit(cfg.login_address_free_failures,
+                                                                         cfg.login_address_max_delay)}
+    return account, address
 
 
 @bp.route("/login", methods=("GET", "POST"))
@@ -48,12 +49,14 @@ def login():
     username = ""
     if request.method == "POST":
         username = request.form.get("username", "").strip()
-        limits = _limits(username)
-        # The try is counted in its own short transaction before the slow password check:
-        # concurrent tries each see the others' counts, and no database lock is held while
-        # argon2 runs. A successful sign-in gives the try back in the second one.
+        account, address = _limits(username)
+        # The try is counted against the account in its own short transaction before the slow
+        # password check: concurrent guesses each see the others' counts, and no database lock
+        # is held while argon2 runs. A successful sign-in gives the try back; a failed one is
+        # counted against the address too (only then: an office of people behind one address
+        # signing in at once is not a run of failures).
         with unit() as db:
-            wait = throttle.reserve(db, limits, utcnow())
+            wait = throttle.reserve(db, account, utcnow(), watched=address)
         if wait:
             error = _("Too many failed sign-ins. Please wait %(seconds)s seconds and try again.",
                       seconds=math.ceil(wait))
@@ -65,10 +68,11 @@ def login():
             signed_in = None
             if result.ok and result.user is not None:
                 signed_in = SignedIn(result.user, grants_of(db, result.user))
-        if signed_in is not None:
-            with unit() as db:
-                account, *others = limits
-                throttle.forgive(db, account, others)
+        with unit() as db:
+            if signed_in is not None:
+                throttle.forgive(db, *account)
+            else:
+                throttle.fail(db, address, utcnow())
         if signed_in is not None:
             session.clear()
             login_user(signed_in)

@@ -9,7 +9,7 @@ from flask_login import current_user, login_required, login_user, logout_user
 from engine.core import throttle
 from engine.core.access import grants_of
 from engine.core.models import utcnow
-from engine.core.users import authenticate, change_password, end_sessions
+from engine.core.users import change_password, confirm_sign_in, credentials_of, end_sessions, password_matches
 from engine.errors import ValidationError
 
 from .context import SignedIn, me, settings, unit
@@ -32,12 +32,13 @@ def _safe_next(target):
 
 
 def _limits(username):
+    """The account's limit (reserved at the start of a try) and the address's (counted on failure)."""
     cfg = settings()
-    return {
-        throttle.account_key(username): throttle.Limit(cfg.login_account_free_failures, cfg.login_account_max_delay),
-        throttle.address_key(request.remote_addr): throttle.Limit(cfg.login_address_free_failures,
-                                                                  cfg.login_address_max_delay),
-    }
+    account = {throttle.account_key(username): throttle.Limit(cfg.login_account_free_failures,
+                                                              cfg.login_account_max_delay)}
+    address = {throttle.address_key(request.remote_addr): throttle.Limit(cfg.login_address_free_failures,
+                                                                         cfg.login_address_max_delay)}
+    return account, address
 
 
 @bp.route("/login", methods=("GET", "POST"))
@@ -48,27 +49,32 @@ def login():
     username = ""
     if request.method == "POST":
         username = request.form.get("username", "").strip()
-        limits = _limits(username)
-        # The try is counted in its own short transaction before the slow password check:
-        # concurrent tries each see the others' counts, and no database lock is held while
-        # argon2 runs. A successful sign-in gives the try back in the second one.
+        account, address = _limits(username)
+        # The try is counted against the account in its own short transaction before the slow
+        # password check: concurrent guesses each see the others' counts, and no database lock
+        # is held while argon2 runs. A successful sign-in gives the try back; a failed one is
+        # counted against the address too (only then: an office of people behind one address
+        # signing in at once is not a run of failures).
         with unit() as db:
-            wait = throttle.reserve(db, limits, utcnow())
-        if wait:
+            wait = throttle.reserve(db, account, utcnow(), watched=address)
+            credentials = None if wait else credentials_of(db, username)
+        if wait or credentials is None:
             error = _("Too many failed sign-ins. Please wait %(seconds)s seconds and try again.",
                       seconds=math.ceil(wait))
             return render_template("auth/login.html", error=error, username=username), 429
-        # The slow password check in a read transaction: on SQLite it holds no write lock, so
-        # many people signing in at once do not queue behind each other's Argon2.
-        with unit(readonly=True) as db:
-            result = authenticate(db, username, request.form.get("password", ""))
-            signed_in = None
-            if result.ok and result.user is not None:
+        # The slow password check outside any transaction: no database connection or lock is
+        # held while Argon2 runs, so many people signing in at once neither queue behind each
+        # other on SQLite nor use up PostgreSQL's connection pool.
+        password = request.form.get("password", "")
+        matches = password_matches(credentials, password)
+        signed_in = None
+        with unit() as db:
+            result = confirm_sign_in(db, credentials, password) if matches else None
+            if result is not None and result.ok and result.user is not None:
+                throttle.forgive(db, *account)
                 signed_in = SignedIn(result.user, grants_of(db, result.user))
-        if signed_in is not None:
-            with unit() as db:
-                account, *others = limits
-                throttle.forgive(db, account, others)
+            else:
+                throttle.fail(db, address, utcnow())
         if signed_in is not None:
             session.clear()
             login_user(signed_in)

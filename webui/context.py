@@ -1,7 +1,7 @@
 """What every view needs: the engine services, one unit of work, the signed-in person."""
 from contextlib import contextmanager
 
-from flask import current_app
+from flask import current_app, g, has_request_context, request
 from flask_login import UserMixin, current_user
 
 from engine.core.db import unit_of_work
@@ -44,26 +44,69 @@ def settings():
 
 @contextmanager
 def unit(readonly=False):
-    """The request's unit of work (commit on success, roll back on error)."""
+    """The request's unit of work (commit on success, roll back on error).
+
+    The first one of a request continues the transaction in which the signed-in person was
+    loaded (one transaction per request instead of two), unless it writes on SQLite: that
+    one needs a write transaction from its start, so the read is ended and a new one begun.
+    """
+    held = g.pop("sanshe_unit", None) if has_request_context() else None
+    if held is not None:
+        manager, session = held
+        if readonly or session.get_bind().dialect.name != "sqlite":
+            try:
+                yield session
+            except BaseException as exc:
+                if not manager.__exit__(type(exc), exc, exc.__traceback__):
+                    raise
+            else:
+                manager.__exit__(None, None, None)
+            return
+        manager.__exit__(None, None, None)
     with unit_of_work(services().session_factory, readonly=readonly) as session:
         yield session
+
+
+def _request_unit():
+    """The session of the request's first unit of work, begun now (see :func:`unit`)."""
+    held = g.get("sanshe_unit")
+    if held is None:
+        manager = unit_of_work(services().session_factory, readonly=True)
+        held = g.sanshe_unit = (manager, manager.__enter__())
+    return held[1]
+
+
+def end_request_unit(exc: BaseException | None = None) -> None:
+    """End the transaction the person was loaded in when no view took it over."""
+    held = g.pop("sanshe_unit", None)
+    if held is not None:
+        if exc is None:
+            held[0].__exit__(None, None, None)
+        else:
+            held[0].__exit__(type(exc), exc, exc.__traceback__)
 
 
 def load_user(cookie_id):
     """The person a session cookie names, if the cookie is still of their current session version."""
     from engine.core.access import grants_of
+    from engine.core.notifications import unread_count
 
     user_id, _, version = str(cookie_id).partition(".")
     if not (user_id.isdigit() and version.isdigit()) or len(user_id) > 18:
         return None
-    with unit(readonly=True) as session:
-        try:
-            user = find_user(session, int(user_id))
-        except NotFoundError:
-            return None
-        if not user.active or str(user.session_version) != version:
-            return None
-        return SignedIn(user, grants_of(session, user))
+    # Read in the transaction the view then continues (the grants stay cached in it).
+    session = _request_unit()
+    try:
+        user = find_user(session, int(user_id))
+    except NotFoundError:
+        return None
+    if not user.active or str(user.session_version) != version:
+        return None
+    if request.method == "GET":
+        # The bell's count for the page, read now rather than in a transaction of its own
+        # after the view's (pages are only shown for GET; a POST answers with a redirect).
+        g.sanshe_unread = unread_count(session, user.username)
+    return SignedIn(user, grants_of(session, user))
 
 
 def me(session):

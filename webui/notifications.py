@@ -6,7 +6,7 @@ language when the page is drawn, so switching the language switches old ones too
 from collections.abc import Mapping
 from typing import Any
 
-from flask import Blueprint, Flask, flash, redirect, render_template, request, url_for
+from flask import Blueprint, Flask, flash, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext
 from flask_login import current_user, login_required
@@ -187,6 +187,9 @@ def unread_for_bell() -> int | None:
     """The signed-in person's unread count for the bell (None when signed out)."""
     if not current_user.is_authenticated:
         return None
+    known = g.get("sanshe_unread")
+    if known is not None:
+        return known
     with unit(readonly=True) as db:
         return notifications.unread_count(db, current_user.username)
 

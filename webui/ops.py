@@ -26,6 +26,8 @@ from engine.core.heartbeats import ProcessKind, beat
 from engine.core.models import utcnow
 from engine.queries.operations import readiness, snapshot
 
+from .context import end_request_unit
+
 log = logging.getLogger("sanshe.web")
 access_log = logging.getLogger("sanshe.access")
 bp = Blueprint("ops", __name__)
@@ -58,6 +60,7 @@ class SansheFlask(Flask):
             if not exc.connection_invalidated or g.get("sanshe_retried"):
                 raise
             g.sanshe_retried = True
+            end_request_unit(exc)  # the transaction the person was loaded in is gone with its connection
             g.pop("_login_user", None)  # flask-login loads the person again on the new connection
             log.warning("database connection lost during %s %s; trying the request once more",
                         request.method, request.path)
@@ -241,7 +244,8 @@ def init_app(app: Flask) -> None:
         return response
 
     @app.teardown_request
-    def end_request(_exc) -> None:
+    def end_request(exc) -> None:
+        end_request_unit(exc)
         token = g.pop("request_token", None)
         if token is not None:
             logs.request_id.reset(token)

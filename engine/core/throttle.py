@@ -2,10 +2,16 @@
 
 Nobody is locked out: after a few free failures each further one doubles the wait before
 the next try, up to a cap. Names that do not exist are counted exactly like real ones, so
-the answers never tell whether an account exists. Each try is *reserved* by one atomic
-``UPDATE ... WHERE not blocked RETURNING``: concurrent tries on PostgreSQL or SQLite cannot
-slip past the count, and a successful sign-in gives its reservation back.
+the answers never tell whether an account exists.
+
+A try against an account is *reserved* by one atomic ``UPDATE ... WHERE not blocked
+RETURNING``: concurrent guesses at one account on PostgreSQL or SQLite cannot slip past its
+count, and a successful sign-in gives its reservation back. An address is only *watched*
+when the try starts (a blocked address waits) and counted once the password was really
+wrong (:func:`fail`, the same atomic update): many people behind one office address signing
+in at the same moment are never taken for failures in progress.
 """
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -53,14 +59,15 @@ def address_key(address: str | None) -> str:
     return ("address:" + (address or "unknown"))[:MAX_KEY]
 
 
-def reserve(session: Session, limits: dict[str, Limit], now: datetime) -> float:
-    """Count one more try against each key; ``0`` when it may go ahead, else the seconds to wait.
+def reserve(session: Session, limits: dict[str, Limit], now: datetime, watched: Iterable[str] = ()) -> float:
+    """Count one more try against each key of ``limits``; ``0`` when it may go ahead, else the
+    seconds to wait. The ``watched`` keys are only checked (a blocked one makes the try wait).
 
     The try counts as a failure until :func:`forgive` gives it back. When any key is
     blocked nothing is counted (waiting tries do not lengthen the wait).
     """
     rows = session.execute(select(SignInThrottle.key, SignInThrottle.blocked_until)
-                           .where(SignInThrottle.key.in_(limits))).all()
+                           .where(SignInThrottle.key.in_([*limits, *watched]))).all()
     waits = [(until - now).total_seconds() for _, until in rows if until is not None and until > now]
     if waits:
         return max(waits)
@@ -74,12 +81,21 @@ def reserve(session: Session, limits: dict[str, Limit], now: datetime) -> float:
     return 0.0
 
 
-def forgive(session: Session, account: str, others: list[str]) -> None:
-    """A try succeeded: the account's count starts over; the other keys get this try back."""
+def forgive(session: Session, account: str) -> None:
+    """A try succeeded: the account's count starts over (an address's count stays: a right
+    password of one's own must not wipe out guesses at other people's)."""
     session.execute(delete(SignInThrottle).where(SignInThrottle.key == account))
-    if others:
-        session.execute(update(SignInThrottle).where(SignInThrottle.key.in_(others), SignInThrottle.failures > 0)
-                        .values(failures=SignInThrottle.failures - 1))
+
+
+def fail(session: Session, limits: dict[str, Limit], now: datetime) -> None:
+    """A try with a wrong password: count it against each watched key of ``limits``.
+
+    One atomic update per key, so concurrent failures are all counted; a key blocked
+    meanwhile is left as it is (a try during the wait does not lengthen it).
+    """
+    for key, limit in limits.items():
+        _insert_missing(session, key, now)
+        session.execute(_count_statement(key, limit, now))
 
 
 def failures(session: Session, key: str) -> int:

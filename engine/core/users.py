@@ -115,11 +115,39 @@ def authenticate(session: Session, username: str, password: str) -> SignIn:
     An unknown name costs as long as a wrong password. Throttling of repeated failures is
     the caller's job (engine.core.throttle), before the password is checked.
     """
+    credentials = credentials_of(session, username)
+    if not password_matches(credentials, password):
+        return SignIn(None)
+    return confirm_sign_in(session, credentials, password)
+
+
+@dataclass(frozen=True)
+class Credentials:
+    """What a sign-in checks the password against, read before the slow check; plain values,
+    so that the check can run after the transaction that read them has ended."""
+    user_id: int | None
+    password_hash: str
+
+
+def credentials_of(session: Session, username: str) -> Credentials:
+    """The active user's id and password hash; for an unknown or inactive name a stand-in
+    hash that takes as long to check and never matches."""
     user = session.scalar(select(User).where(User.username == (username or "").strip()))
     if user is None or not user.active:
-        _verify(_dummy_hash(_hasher), password)
-        return SignIn(None)
-    if not _verify(user.password_hash, password):
+        return Credentials(None, _dummy_hash(_hasher))
+    return Credentials(user.id, user.password_hash)
+
+
+def password_matches(credentials: Credentials, password: str) -> bool:
+    """The slow Argon2 check (no database): as long for unknown names as for known ones."""
+    return _verify(credentials.password_hash, password) and credentials.user_id is not None
+
+
+def confirm_sign_in(session: Session, credentials: Credentials, password: str) -> SignIn:
+    """After :func:`password_matches`: the user, unless deactivated or given another password
+    meanwhile; the hash is renewed when the hashing parameters changed."""
+    user = session.get(User, credentials.user_id) if credentials.user_id is not None else None
+    if user is None or not user.active or user.password_hash != credentials.password_hash:
         return SignIn(None)
     if _hasher.check_needs_rehash(user.password_hash):
         user.password_hash = _hasher.hash(password)

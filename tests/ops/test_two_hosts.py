@@ -6,6 +6,7 @@ import re
 import signal
 import subprocess
 import sys
+import uuid
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -18,7 +19,7 @@ from sqlalchemy import func, select
 from bench.web_bench import PASSWORD, form_fields, setup
 from engine.config import load_settings
 from engine.core.db import unit_of_work
-from engine.core.models import Event, Job, Task
+from engine.core.models import Attachment, Event, Job, Task
 from engine.wiring import build_services
 from tests.webui.test_serve import free_port, wait_for
 
@@ -44,6 +45,30 @@ class Browser:
         if found:
             self.token = found.group(1)
         return status, body
+
+    def upload(self, url, fields, files):
+        """A multipart form as the browser posts one with files: ``files`` is {name: (filename, bytes)}."""
+        boundary = uuid.uuid4().hex
+        parts = []
+        for name, value in [("csrf_token", self.token), *fields]:
+            parts.append(f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n{value}\r\n'.encode())
+        for name, (filename, content) in files.items():
+            parts.append(f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"; filename="{filename}"\r\n'
+                         f'Content-Type: application/pdf\r\n\r\n'.encode() + content + b"\r\n")
+        request = urllib.request.Request(url, data=b"".join(parts) + f"--{boundary}--\r\n".encode(),
+                                         headers={"Content-Type": f"multipart/form-data; boundary={boundary}"})
+        try:
+            with self.opener.open(request, timeout=60) as response:
+                return response.status
+        except urllib.error.HTTPError as error:
+            return error.code
+
+    def download(self, url):
+        try:
+            with self.opener.open(url, timeout=60) as response:
+                return response.status, response.read()
+        except urllib.error.HTTPError as error:
+            return error.code, b""
 
     def sign_in(self, host, username):
         self.go(f"{host}/login")
@@ -95,6 +120,16 @@ def test_two_hosts_on_one_postgresql(pg_schema_url, tmp_path):
         # ... one person claims it on host A; host B knows at once.
         assert first.go(f"{a}/tasks/{task_ids[0]}/claim", [])[0] == 302
         assert second.go(f"{b}/tasks/{task_ids[0]}/claim", [])[0] in (409, 422)
+        # A file uploaded with a draft through host A is served by host B, to its uploader
+        # and to a colleague (the database holds it; no shared folder is configured).
+        scan = b"%PDF-1.4 screening documents " + os.urandom(64 * 1024)
+        assert first.upload(f"{a}/tasks/{task_ids[0]}/draft", [],
+                            {"screening_documents": ("筛选材料.pdf", scan)}) in (200, 302)
+        with unit_of_work(services.session_factory, readonly=True) as session:
+            attachment_id = session.scalar(select(Attachment.id).where(Attachment.task_id == task_ids[0]))
+        assert attachment_id is not None
+        for browser, host in ((first, b), (second, b), (second, a)):
+            assert browser.download(f"{host}/attachments/{attachment_id}") == (200, scan)
         # The same person completes it through host B (the session works on both hosts).
         status, _ = first.go(f"{b}/tasks/{task_ids[0]}/complete", form_fields(services, task_ids[0], committee))
         assert status == 302

@@ -11,9 +11,9 @@ from sqlalchemy import select
 from engine.core import throttle
 from engine.core import users as user_store
 from engine.core.db import unit_of_work
-from engine.core.models import User, utcnow
+from engine.core.models import SignInThrottle, User, utcnow
 from engine.errors import ValidationError
-from tests.factories import PASSWORD
+from tests.factories import PASSWORD, add_user
 from tests.webui.conftest import Client
 
 
@@ -93,6 +93,71 @@ def test_concurrent_guesses_cannot_slip_past_the_count(web):
     assert len(allowed) == limit.free + 1
     with unit_of_work(web.services.session_factory, readonly=True) as session:
         assert throttle.failures(session, key) == limit.free + 1
+
+
+def _office(web, people: int) -> list[str]:
+    """``people`` colleagues of one community, each with an account of their own."""
+    names = [f"office_{i:02d}" for i in range(people)]
+    with unit_of_work(web.services.session_factory) as session:
+        for name in names:
+            person = add_user(session, name, "community_committee", "community", web.world.community.id)
+            person.password_hash = user_store.hash_password(PASSWORD)
+    return names
+
+
+def test_an_office_behind_one_address_signing_in_at_once_is_all_let_in(web):
+    """Twice the address's free failures, all right passwords, all at the same moment."""
+    people = 2 * web.services.settings.login_address_free_failures + 4
+    clients = {name: Client(web.app) for name in _office(web, people)}
+    for client in clients.values():
+        client.get("/login")
+    barrier = threading.Barrier(people)
+    statuses: list[int] = []
+
+    def sign_in(name):
+        barrier.wait()
+        statuses.append(clients[name].post("/login", {"username": name, "password": PASSWORD}).status_code)
+
+    threads = [threading.Thread(target=sign_in, args=(name,)) for name in clients]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(120)
+    assert statuses == [302] * people
+    assert all(client.http.get("/inbox").status_code == 200 for client in clients.values())
+    with unit_of_work(web.services.session_factory, readonly=True) as session:
+        assert throttle.failures(session, throttle.address_key("127.0.0.1")) == 0
+
+
+def test_wrong_passwords_from_one_address_are_all_counted_and_then_make_it_wait(web):
+    """Guesses at many accounts at once from one address: none is lost; past the free ones it waits."""
+    free = web.services.settings.login_address_free_failures
+    names = _office(web, free)
+    clients = {name: Client(web.app) for name in names}
+    for client in clients.values():
+        client.get("/login")
+    barrier = threading.Barrier(free)
+    statuses: list[int] = []
+
+    def guess(name):
+        barrier.wait()
+        statuses.append(clients[name].post("/login", {"username": name, "password": "wrong-guess-123"}).status_code)
+
+    threads = [threading.Thread(target=guess, args=(name,)) for name in names]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(120)
+    assert statuses == [401] * free
+    with unit_of_work(web.services.session_factory, readonly=True) as session:
+        assert throttle.failures(session, throttle.address_key("127.0.0.1")) == free
+    assert Client(web.app).login("rep1", "wrong-guess-123").status_code == 401  # the first past the free ones
+    # From then on every try from that address, whatever the account, waits (1 s, then longer).
+    address = throttle.address_key("127.0.0.1")
+    with unit_of_work(web.services.session_factory) as session:
+        failed_at = session.scalar(select(SignInThrottle.last_failure_at).where(SignInThrottle.key == address))
+        assert throttle.reserve(session, {throttle.account_key("committee"): throttle.Limit(5, 60)}, failed_at,
+                                watched=[address]) == 1.0
 
 
 @pytest.mark.parametrize("password", ["password", "12345678", "        ", "          ", "1234567890",

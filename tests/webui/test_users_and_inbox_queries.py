@@ -39,6 +39,23 @@ def test_accounts_passwords_and_grants(sqlite_services):
         assert not users.authenticate(session, "li", "long-enough-1").ok
 
 
+def test_a_password_changed_or_an_account_closed_during_the_check_does_not_sign_in(sqlite_services):
+    """The slow check runs outside any transaction; its result counts only if nothing changed meanwhile."""
+    with unit_of_work(sqlite_services.session_factory) as session:
+        users.create_user(session, "li", "long-enough-1", "李主任")
+        users.create_user(session, "wu", "long-enough-2", "吴主任")
+    with unit_of_work(sqlite_services.session_factory, readonly=True) as session:
+        li, wu = users.credentials_of(session, "li"), users.credentials_of(session, "wu")
+    assert users.password_matches(li, "long-enough-1") and users.password_matches(wu, "long-enough-2")
+    with unit_of_work(sqlite_services.session_factory) as session:
+        users.change_password(session, users.find_user(session, li.user_id), "long-enough-1", "a-new-long-secret-7")
+        users.deactivate(session, users.find_user(session, wu.user_id))
+    with unit_of_work(sqlite_services.session_factory) as session:
+        assert not users.confirm_sign_in(session, li, "long-enough-1").ok
+        assert not users.confirm_sign_in(session, wu, "long-enough-2").ok
+        assert not users.password_matches(users.credentials_of(session, "nobody"), "long-enough-1")
+
+
 def _inbox_checks(web):
     instance_id = start_project(web)
     now = utcnow()

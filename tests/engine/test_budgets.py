@@ -16,6 +16,7 @@ from engine.errors import NotFoundError, ValidationError
 from engine.method import agreements, funds
 from engine.method.models import Budget, BudgetChange, LedgerEntry
 from engine.queries import budgets as budget_queries
+from engine.method.driver import start_project
 from tests.drive import decide_purchase, drive_to, voted_choices, work
 from tests.factories import deploy_world
 
@@ -32,10 +33,7 @@ def uow(services, readonly=False):
 
 
 def start(services, world):
-    with uow(services) as session:
-        org = session.get(User, world.users.org.id)
-        return services.runtime.start_instance(session, "seven_step_project", org, {
-            "title": "象东居家养老", "organization_id": world.org.id, "catalog_item_id": world.item.id}).id
+    return start_project(services, world, title="象东居家养老")
 
 
 def decide(services, world, task_id, **fields):

@@ -12,6 +12,7 @@ from engine.core.models import Notification, Task, User
 from engine.core.notifications import NotificationKind as Kind
 from engine.errors import NotFoundError
 from engine.method import funds
+from engine.method.driver import start_project
 from tests.drive import decide_purchase, drive_to, voted_choices
 from tests.factories import deploy_world
 
@@ -28,10 +29,7 @@ def uow(services, readonly=False):
 
 
 def start(services, world):
-    with uow(services) as session:
-        org = session.get(User, world.users.org.id)
-        return services.runtime.start_instance(session, "seven_step_project", org, {
-            "title": "象东居家养老", "organization_id": world.org.id, "catalog_item_id": world.item.id}).id
+    return start_project(services, world, title="象东居家养老")
 
 
 def notices(services, username, kind=None):

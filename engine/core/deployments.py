@@ -5,7 +5,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from threading import Lock
-from typing import Any, Literal, overload
+from typing import Any, Literal, NamedTuple, overload
 
 from lxml import etree
 from sqlalchemy import func, select
@@ -67,7 +67,7 @@ class DefinitionSnapshot:
     version: int
     bpmn_file: str
     bpmn_xml: str
-    forms: dict
+    forms: dict[str, Any]
 
 
 def content_hash(bpmn_xml: str, forms: dict[str, Any]) -> str:
@@ -91,11 +91,11 @@ def referenced_forms(bpmn_xml: str) -> list[str]:
 def lane_roles(bpmn_xml: str) -> dict[str, str]:
     """``{lane id: role}`` of the lanes that say their role in a ``role`` property."""
     tree = etree.fromstring(bpmn_xml.encode("utf-8"))
-    roles = {}
+    roles: dict[str, str] = {}
     for lane in tree.iter("{*}lane"):
         for prop in lane.iterfind("{*}extensionElements/{*}properties/{*}property"):
-            if prop.get("name") == "role" and prop.get("value"):
-                roles[lane.get("id")] = prop.get("value")
+            if prop.get("name") == "role" and (role := prop.get("value")):
+                roles[lane.get("id", "")] = role
     return roles
 
 
@@ -106,7 +106,9 @@ def read_sources(paths: Iterable[str | Path]) -> tuple[dict[str, str], dict[str,
     its own, with no form files, brings the ``*.json`` files of the ``forms/`` folder
     beside it. ``sanshe validate`` and ``sanshe deploy`` read with this same rule.
     """
-    bpmn_files, forms, neighbours = {}, {}, []
+    bpmn_files: dict[str, str] = {}
+    forms: dict[str, str] = {}
+    neighbours: list[Path] = []
     for raw in paths:
         path = Path(raw)
         if not path.exists():
@@ -132,7 +134,7 @@ def read_bundle(paths: Iterable[str | Path]) -> tuple[dict[str, str], dict[str, 
     """Read diagrams and forms (as :func:`read_sources`), the forms parsed:
     ``(bpmn_files, forms)``."""
     bpmn_files, sources = read_sources(paths)
-    forms = {}
+    forms: dict[str, Any] = {}
     for name, source in sources.items():
         try:
             forms[name] = json.loads(source)
@@ -153,7 +155,7 @@ def with_deployed_forms(session: Session, bpmn_files: dict[str, str], forms: dic
     completed = dict(forms)
     for xml in bpmn_files.values():
         try:
-            tree = etree.fromstring(xml.encode("utf-8") if isinstance(xml, str) else xml).getroottree()
+            tree = etree.fromstring(xml.encode("utf-8")).getroottree()
             key = main_process_id(tree)
         except (etree.XMLSyntaxError, ProcessChoiceError):
             continue
@@ -167,7 +169,8 @@ def with_deployed_forms(session: Session, bpmn_files: dict[str, str], forms: dic
 
 
 def deploy(session: Session, spec_cache: SpecCache, bpmn_files: dict[str, str], forms: dict[str, Any],
-           deployed_by: str, validator: Callable[[dict[str, str], dict[str, Any]], object] | None = None) -> list[Any]:
+           deployed_by: str, validator: Callable[[dict[str, str], dict[str, Any]], object] | None = None,
+           ) -> list[tuple[Definition, bool]]:
     """Deploy each diagram with the forms it references as a new version of its process.
 
     Identical content (same diagram and forms) is a no-op. ``validator`` is a callable
@@ -179,14 +182,14 @@ def deploy(session: Session, spec_cache: SpecCache, bpmn_files: dict[str, str], 
         raise ValidationError("No BPMN diagram to deploy.")
     if validator is not None:
         validator(bpmn_files, forms)
-    parsed = []
+    parsed: list[_Parsed] = []
     for filename, xml in sorted(bpmn_files.items()):
         try:
             key, spec, subprocess_specs = parse_process(xml, filename)
         except etree.XMLSyntaxError as exc:
             raise ValidationError(f"{filename}:{exc.lineno}: not well-formed XML: {exc.msg}") from exc
         except ProcessChoiceError as exc:
-            tree = etree.fromstring(xml.encode("utf-8") if isinstance(xml, str) else xml).getroottree()
+            tree = etree.fromstring(xml.encode("utf-8")).getroottree()
             finding = process_choice_finding(filename, tree, exc)
             raise ValidationError(f"{filename}: {exc}", findings=[finding]) from exc
         except Exception as exc:  # SpiffWorkflow's ValidationException and parse errors
@@ -196,9 +199,9 @@ def deploy(session: Session, spec_cache: SpecCache, bpmn_files: dict[str, str], 
         missing = [name for name in names if name not in forms]
         if missing:
             raise ValidationError(f"{filename}: missing form files: {', '.join(missing)}")
-        parsed.append((filename, xml, key, spec, subprocess_specs, {n: forms[n] for n in names}))
+        parsed.append(_Parsed(filename, xml, key, spec, subprocess_specs, {n: forms[n] for n in names}))
 
-    results = []
+    results: list[tuple[Definition, bool]] = []
     for filename, xml, key, spec, subprocess_specs, own_forms in parsed:
         digest = content_hash(xml, own_forms)
         latest = latest_definition(session, key, required=False)
@@ -216,6 +219,17 @@ def deploy(session: Session, spec_cache: SpecCache, bpmn_files: dict[str, str], 
                      {"file": filename, "hash": digest})
         results.append((definition, True))
     return results
+
+
+class _Parsed(NamedTuple):
+    """A diagram that passed: its file, text, process id, parsed specs and own forms."""
+
+    filename: str
+    xml: str
+    key: str
+    spec: Any
+    subprocess_specs: dict[str, Any]
+    forms: dict[str, Any]
 
 
 @overload

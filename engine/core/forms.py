@@ -10,17 +10,20 @@ field's ``enum`` (so anything else is refused), the others are listed under
 from collections.abc import Callable, Mapping
 from copy import deepcopy
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeGuard
 
 from jsonschema import Draft202012Validator, FormatChecker
+from jsonschema import ValidationError as SchemaError
+from jsonschema.protocols import Validator
 
 from engine.errors import Text
 
 _FORMATS = FormatChecker()
-_VALIDATORS = {}  # id(schema) -> (schema, validator); the schema is kept, so its id stays its own
+# id(schema) -> (schema, validator); the schema is kept, so its id stays its own
+_VALIDATORS: dict[int, tuple[Mapping[str, Any], Validator]] = {}
 
 
-def _validator(schema):
+def _validator(schema: Mapping[str, Any]) -> Validator:
     entry = _VALIDATORS.get(id(schema))
     if entry is None or entry[0] is not schema:
         if len(_VALIDATORS) >= 512:
@@ -36,13 +39,13 @@ def _choice_fields(schema: dict[str, Any], offers: Mapping[str, Offer]) -> list[
     """Paths (property names) of the ``x-choices`` fields of ``schema``, including the
     columns of a table (an array of objects), e.g. ``("panel_member_categories", "username")``."""
     found: list[tuple[str, ...]] = []
-    for name, prop in (schema or {}).get("properties", {}).items():
-        if not isinstance(prop, dict):
+    for name, prop in _properties(schema).items():
+        if not _is_object(prop):
             continue
         if prop.get("x-choices") in offers:
             found.append((name,))
         items = prop.get("items")
-        if prop.get("type") == "array" and isinstance(items, dict) and "properties" in items:
+        if prop.get("type") == "array" and _is_object(items) and "properties" in items:
             found.extend((name, *inner) for inner in _choice_fields(items, offers))
     return found
 
@@ -77,29 +80,46 @@ def with_choices(schema: dict[str, Any], offers: Mapping[str, Offer], session: A
     return schema
 
 
-def field_path(error: Any) -> str:
+def _is_object(value: object) -> TypeGuard[dict[str, Any]]:
+    """Whether a JSON value is an object (JSON gives its keys as text)."""
+    return isinstance(value, dict)
+
+
+def _is_array(value: object) -> TypeGuard[list[object]]:
+    """Whether a JSON value is an array."""
+    return isinstance(value, list)
+
+
+def _properties(schema: Mapping[str, Any] | None) -> dict[str, Any]:
+    """The fields of a form's schema (``properties``; none when it has none)."""
+    properties: dict[str, Any] = schema.get("properties", {}) if schema else {}
+    return properties
+
+
+def field_path(error: SchemaError) -> str:
+    """The dotted path of the field a JSON Schema error is about (``""`` for the whole form)."""
     return ".".join(str(part) for part in error.absolute_path)
 
 
-def validate_form(schema: dict[str, Any], data: dict[str, Any]) -> dict[str, list[Text]]:
+def validate_form(schema: dict[str, Any], data: object) -> dict[str, list[Text]]:
     """Return ``{field_path: [messages]}`` for ``data``; empty when it is valid.
 
     Fields the form does not define are refused too, so a form with wrong fields changes
     nothing. Messages are :class:`~engine.errors.Text` written for the person filling in the
     form, not the schema's author.
     """
-    if not isinstance(data, dict):
+    if not _is_object(data):
         return {"": [Text("The form data must be an object.")]}
-    errors = {}
-    known = set((schema or {}).get("properties", {}))
+    errors: dict[str, list[Text]] = {}
+    known = set(_properties(schema))
     if known:
         for name in sorted(set(data) - known):
             errors.setdefault(name, []).append(Text("This form has no such field."))
     validator = _validator(schema or {})
     for error in sorted(validator.iter_errors(data), key=lambda e: list(map(str, e.absolute_path))):
         path = field_path(error)
-        if error.validator == "additionalProperties" and isinstance(error.instance, dict):
-            for name in sorted(set(error.instance) - set(error.schema.get("properties", {}))):
+        if error.validator == "additionalProperties" and _is_object(error.instance):
+            for name in sorted(set(error.instance) - set(_properties(_schema_of(error)))):
                 unknown = f"{path}.{name}" if path else name
                 if unknown not in errors:
                     errors[unknown] = [Text("This form has no such field.")]
@@ -119,7 +139,7 @@ _TYPE_MESSAGES = {
 
 
 # Messages that name the schema's limit, and messages that need nothing from it.
-_LIMIT_MESSAGES = {
+_LIMIT_MESSAGES: dict[str, Callable[[object], Text]] = {
     "minLength": lambda n: Text("Enter at least %(limit)s characters.", limit=n),
     "maxLength": lambda n: Text("Enter at most %(limit)s characters.", limit=n),
     "minimum": lambda n: Text("Enter a number of at least %(limit)s.", limit=n),
@@ -135,16 +155,28 @@ _FIXED_MESSAGES = {"enum": _CHOICE, "const": _CHOICE, "format": _FORMAT, "patter
                    "uniqueItems": Text("Each entry may appear only once.")}
 
 
-def _message(error):
+def _schema_of(error: SchemaError) -> Mapping[str, Any]:
+    """The (sub)schema the value failed ({} when the error does not say)."""
+    return error.schema if isinstance(error.schema, Mapping) else {}
+
+
+def _first_type(names: object) -> str:
+    """The type a ``type`` keyword names first (it names one, or a list)."""
+    if isinstance(names, str):
+        return names
+    return str(names[0]) if _is_array(names) and names else ""
+
+
+def _message(error: SchemaError) -> Text:
     """What the person filling in the form should read for a JSON Schema error."""
-    kind, limit = error.validator, error.validator_value
+    kind = error.validator if isinstance(error.validator, str) else ""
+    limit: object = error.validator_value
     if kind == "required" or (kind in ("minLength", "minItems") and limit == 1):
         return Text("This field is required.")
     if kind == "type":
-        wanted = limit if isinstance(limit, str) else (limit[0] if limit else "")
-        return _TYPE_MESSAGES.get(wanted, Text("This value is of the wrong kind."))
+        return _TYPE_MESSAGES.get(_first_type(limit), Text("This value is of the wrong kind."))
     if kind in _LIMIT_MESSAGES:
         return _LIMIT_MESSAGES[kind](limit)
-    if kind == "enum" and isinstance(error.schema, dict) and error.schema.get("x-choices"):
+    if kind == "enum" and _schema_of(error).get("x-choices"):
         return Text("“%(value)s” is not one of the people you can choose.", value=error.instance)
     return _FIXED_MESSAGES.get(kind) or Text(error.message)

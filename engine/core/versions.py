@@ -7,40 +7,48 @@ Diagram layout (shapes, edges) is not part of the diff.
 """
 import json
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from lxml import etree
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from engine.core.bpmn import BPMN, Element, local_name
 from engine.core.deployments import get_definition
 from engine.errors import Text, ValidationError
 from engine.core.models import Definition, Instance
 
-BPMN = "http://www.omg.org/spec/BPMN/20100524/MODEL"
 # Redundant with the flows' sourceRef/targetRef; listing them would mark both ends of
 # every changed flow as changed too.
 IGNORED_PARTS = {"incoming", "outgoing"}
 
 
+# (part, old value, new value) of a changed element; None where the part is missing.
+PartChange = tuple[str, str | None, str | None]
+
+
 @dataclass(frozen=True)
 class ElementChange:
+    """An element added, removed or changed; a changed one lists its changed ``parts``."""
+
     element_id: str
     element_type: str
     name: str
-    parts: tuple = ()  # ((part, old, new), ...) for changed elements
+    parts: tuple[PartChange, ...] = ()
 
 
 @dataclass
 class VersionDiff:
+    """What changed from one version to the next: elements, and forms by file name."""
+
     old_version: int
     new_version: int
-    added: list = field(default_factory=list)
-    removed: list = field(default_factory=list)
-    changed: list = field(default_factory=list)
-    forms_added: list = field(default_factory=list)
-    forms_removed: list = field(default_factory=list)
-    forms_changed: list = field(default_factory=list)
+    added: list[ElementChange] = field(default_factory=list[ElementChange])
+    removed: list[ElementChange] = field(default_factory=list[ElementChange])
+    changed: list[ElementChange] = field(default_factory=list[ElementChange])
+    forms_added: list[str] = field(default_factory=list[str])
+    forms_removed: list[str] = field(default_factory=list[str])
+    forms_changed: list[str] = field(default_factory=list[str])
 
     @property
     def empty(self) -> bool:
@@ -113,27 +121,35 @@ def diff_diagrams(old_xml: str, new_xml: str, old_forms: dict[str, Any] | None =
     return result
 
 
-def _canonical(form):
+def _canonical(form: object) -> str:
     return json.dumps(form, sort_keys=True, ensure_ascii=False)
 
 
-def _elements(xml):
+class _Drawn(NamedTuple):
+    """An element as the diff compares it."""
+
+    kind: str
+    name: str
+    parts: dict[str, str]
+
+
+def _elements(xml: str | bytes) -> dict[str, _Drawn]:
     """``{id: (type, name, {part: value})}`` for every BPMN element with an id."""
     root = etree.fromstring(xml.encode("utf-8") if isinstance(xml, str) else xml)
-    found = {}
+    found: dict[str, _Drawn] = {}
     for element in root.iter(f"{{{BPMN}}}*"):
         element_id = element.get("id")
-        if element_id and etree.QName(element).localname != "definitions":
-            found[element_id] = (etree.QName(element).localname, element.get("name") or "", _parts(element))
+        if element_id and local_name(element) != "definitions":
+            found[element_id] = _Drawn(local_name(element), element.get("name") or "", _parts(element))
     return found
 
 
-def _parts(element):
+def _parts(element: Element) -> dict[str, str]:
     """The element's own content as ``{part: text}``: attributes, then every descendant that
     is not itself a BPMN element with an id (those are compared on their own)."""
     parts = {f"@{key}": value for key, value in element.attrib.items() if key not in ("id",)}
 
-    def walk(node, path):
+    def walk(node: Element, path: str) -> None:
         children = [c for c in node if isinstance(c.tag, str) and etree.QName(c).localname not in IGNORED_PARTS
                     and not (etree.QName(c).namespace == BPMN and c.get("id") is not None)]
         labels = [etree.QName(c).localname for c in children]

@@ -168,6 +168,17 @@ def with_deployed_forms(session: Session, bpmn_files: dict[str, str], forms: dic
     return completed
 
 
+class _Parsed(NamedTuple):
+    """A diagram that passed: its file, text, process id, parsed specs and own forms."""
+
+    filename: str
+    xml: str
+    key: str
+    spec: Any
+    subprocess_specs: dict[str, Any]
+    forms: dict[str, Any]
+
+
 def deploy(session: Session, spec_cache: SpecCache, bpmn_files: dict[str, str], forms: dict[str, Any],
            deployed_by: str, validator: Callable[[dict[str, str], dict[str, Any]], object] | None = None,
            ) -> list[tuple[Definition, bool]]:
@@ -219,17 +230,6 @@ def deploy(session: Session, spec_cache: SpecCache, bpmn_files: dict[str, str], 
                      {"file": filename, "hash": digest})
         results.append((definition, True))
     return results
-
-
-class _Parsed(NamedTuple):
-    """A diagram that passed: its file, text, process id, parsed specs and own forms."""
-
-    filename: str
-    xml: str
-    key: str
-    spec: Any
-    subprocess_specs: dict[str, Any]
-    forms: dict[str, Any]
 
 
 @overload

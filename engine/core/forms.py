@@ -32,6 +32,22 @@ def _validator(schema: Mapping[str, Any]) -> Validator:
     return entry[1]
 
 
+def _is_object(value: object) -> TypeGuard[dict[str, Any]]:
+    """Whether a JSON value is an object (JSON gives its keys as text)."""
+    return isinstance(value, dict)
+
+
+def _is_array(value: object) -> TypeGuard[list[object]]:
+    """Whether a JSON value is an array."""
+    return isinstance(value, list)
+
+
+def _properties(schema: Mapping[str, Any] | None) -> dict[str, Any]:
+    """The fields of a form's schema (``properties``; none when it has none)."""
+    properties: dict[str, Any] = schema.get("properties", {}) if schema else {}
+    return properties
+
+
 Offer = Callable[[Any, Any, datetime], list[dict[str, Any]]]
 
 
@@ -78,22 +94,6 @@ def with_choices(schema: dict[str, Any], offers: Mapping[str, Offer], session: A
         if len(path) == 1:  # the people who must stand aside are listed once, by the main field
             prop["x-unavailable"] = [o for o in options if o.get("reasons")]
     return schema
-
-
-def _is_object(value: object) -> TypeGuard[dict[str, Any]]:
-    """Whether a JSON value is an object (JSON gives its keys as text)."""
-    return isinstance(value, dict)
-
-
-def _is_array(value: object) -> TypeGuard[list[object]]:
-    """Whether a JSON value is an array."""
-    return isinstance(value, list)
-
-
-def _properties(schema: Mapping[str, Any] | None) -> dict[str, Any]:
-    """The fields of a form's schema (``properties``; none when it has none)."""
-    properties: dict[str, Any] = schema.get("properties", {}) if schema else {}
-    return properties
 
 
 def field_path(error: SchemaError) -> str:

@@ -50,7 +50,7 @@ def split_installments(amount_fen: int, shares: Sequence[tuple[str, str]]) -> li
     return rows
 
 
-def installments_of_amounts(amount_fen: int, amounts: list) -> list[dict]:
+def installments_of_amounts(amount_fen: int, amounts: Sequence[tuple[str, Any]]) -> list[dict[str, Any]]:
     """[(label, yuan), ...] as the town decided them -> installments; they must add up to
     ``amount_fen`` exactly (ValidationError otherwise)."""
     rows = []

@@ -112,7 +112,7 @@ def check_panel(session: Session, instance_id: int, panel: Any, min_size: int = 
             "names": {name: people[name].display_name or name for name in members_}}
 
 
-def _score(value):
+def _score(value: Any) -> Decimal:
     try:
         score = Decimal(str(value))
     except (InvalidOperation, ValueError) as exc:

@@ -210,7 +210,7 @@ def render(body: str, content: dict[str, Any]) -> str:
 
 def blocks(text: str) -> list[dict[str, str]]:
     """The text as blocks to lay out: ``{"kind": "title" | "heading" | "para", "text": ...}``."""
-    result = []
+    result: list[dict[str, str]] = []
     for line in text.splitlines():
         line = line.strip()
         if not line:

@@ -45,7 +45,7 @@ def versions(session: Session, instance_id: int) -> list[Version]:
                                                Task.bpmn_id.in_(WRITING_TASKS))
                             .order_by(Task.completed_at, Task.id)).all()
     current: dict[str, Any] = {}
-    result = []
+    result: list[Version] = []
     for number, task in enumerate(tasks, start=1):
         sent = {k: v for k, v in (task.data or {}).items() if k.startswith(PREFIX) and _filled(v)}
         current = {**current, **sent}
@@ -91,7 +91,8 @@ def _rows_diff(before: list[Any], after: list[Any], columns: dict[str, Any]) -> 
     """Rows matched by their first text cell (a budget line's item, a phase's name); rows
     without one by position."""
     def keyed(rows: list[Any]) -> dict[str, dict[str, Any]]:
-        result, seen = {}, {}
+        result: dict[str, dict[str, Any]] = {}
+        seen: dict[str, int] = {}
         for index, row in enumerate(rows or []):
             if not isinstance(row, dict):
                 continue
@@ -100,7 +101,7 @@ def _rows_diff(before: list[Any], after: list[Any], columns: dict[str, Any]) -> 
             result[key if seen[key] == 1 else f"{key} ({seen[key]})"] = row
         return result
     old, new = keyed(before), keyed(after)
-    changes = []
+    changes: list[RowChange] = []
     for key, row in new.items():
         if key not in old:
             changes.append(RowChange("added", key, row=row))
@@ -115,7 +116,7 @@ def _rows_diff(before: list[Any], after: list[Any], columns: dict[str, Any]) -> 
 
 def diff(before: dict[str, Any], after: dict[str, Any], schema: dict[str, Any]) -> list[FieldChange]:
     """What changed from ``before`` to ``after``, in the order of the form's fields."""
-    changes = []
+    changes: list[FieldChange] = []
     for name, prop in (schema.get("properties") or {}).items():
         if not name.startswith(PREFIX):
             continue

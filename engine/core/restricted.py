@@ -26,8 +26,8 @@ import copy
 import re
 import sys
 import time
-from collections.abc import Callable, Sequence, Sized
-from typing import TYPE_CHECKING, Any, NoReturn, SupportsIndex, TypeGuard, cast
+from collections.abc import Callable, Iterable, Sized
+from typing import TYPE_CHECKING, Any, NoReturn, Protocol, SupportsIndex, cast
 from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
 from fractions import Fraction
@@ -210,17 +210,15 @@ def _format_spec_problem(spec: ast.expr) -> str | None:
 
 # -- size guards ------------------------------------------------------------------------
 
-_SIZED = (str, bytes, list, tuple)
+class _Sequence(Sized, Iterable[object], Protocol):
+    """What the size guards measure: a string, bytes, list or tuple."""
 
 
-def _is_sized(value: object) -> TypeGuard[Sequence[object]]:
-    """Whether ``value`` is a string, bytes, list or tuple: what the size guards measure."""
-    return isinstance(value, _SIZED)
-
-
-def _has_length(value: object) -> TypeGuard[Sized]:
-    """Whether ``value`` counts towards a repeated sequence's size (a sequence, dict or set)."""
-    return isinstance(value, (*_SIZED, dict, set))
+# What the size guards measure, and what counts towards a repeated sequence's size. Typed
+# so that a plain `isinstance` narrows to what the guards use: they run on every operator
+# of a script, so they call no helper to check a type.
+_SIZED: tuple[type[_Sequence], ...] = (str, bytes, list, tuple)
+_MEASURED: tuple[type[Sized], ...] = (*_SIZED, dict, set)
 
 
 def _bits(value: object) -> int | None:
@@ -235,19 +233,19 @@ def _refuse(what: str) -> NoReturn:
     raise ScriptLimitError(f"{what} would be too large for a diagram script")
 
 
-def _shallow_size(seq: Sequence[object]) -> int:
-    return len(seq) + sum(len(item) for item in seq if _has_length(item))
+def _shallow_size(seq: _Sequence) -> int:
+    return len(seq) + sum(len(item) for item in seq if isinstance(item, _MEASURED))
 
 
 def _guard_add(a: Any, b: Any) -> Any:
-    if _is_sized(a) and _is_sized(b) and len(a) + len(b) > MAX_ITEMS:
+    if isinstance(a, _SIZED) and isinstance(b, _SIZED) and len(a) + len(b) > MAX_ITEMS:
         _refuse("the sum")
     return cast(Any, a) + b
 
 
 def _guard_mult(a: Any, b: Any) -> Any:
     for seq, count in ((a, b), (b, a)):
-        if _is_sized(seq) and isinstance(count, int):
+        if isinstance(seq, _SIZED) and isinstance(count, int):
             if count > 0 and _shallow_size(seq) * count > MAX_ITEMS:
                 _refuse("the repeated sequence")
     bits_a, bits_b = _bits(a), _bits(b)

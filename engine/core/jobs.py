@@ -25,7 +25,8 @@ from collections.abc import Callable, Iterable
 from typing import Any, Protocol, cast
 
 from sqlalchemy.orm import Session
-from sqlalchemy import CursorResult, and_, exists, func, insert, or_, select, update
+from sqlalchemy import ColumnElement, CursorResult, and_, exists, func, insert, or_, select, update
+from sqlalchemy.sql.dml import ReturningUpdate
 
 from engine.core.db import table_of
 from engine.core import audit
@@ -71,7 +72,7 @@ class LockedJob:
     name: str
     topic: str
     step: int | None
-    variables: dict
+    variables: dict[str, Any]
     attempts: int
     retries: int
     priority: int
@@ -95,9 +96,9 @@ class JobContext:
     worker_id: str
     now: datetime
     settings: Any = None
-    variables: dict = field(init=False)
+    variables: dict[str, Any] = field(init=False)
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         self.variables = dict(self.job.variables or {})
 
     @property
@@ -117,7 +118,7 @@ class JobContext:
         return self.variables.get("project") or {}
 
 
-def _lock_row(session, job_id):
+def _lock_row(session: Session, job_id: int) -> Job:
     """The job row, locked for this transaction and read afresh (NotFoundError if none)."""
     job = session.scalar(select(Job).where(Job.id == job_id).with_for_update()
                          .execution_options(populate_existing=True))
@@ -134,7 +135,7 @@ def list_jobs(session: Session, state: str | None = None, limit: int = 500) -> l
     return list(session.scalars(query))
 
 
-def _available(topics, now):
+def _available(topics: Iterable[str], now: datetime) -> ColumnElement[bool]:
     """Jobs a worker may take: ready and due, or locked by someone whose lock has expired."""
     return and_(
         JOBS.c.topic.in_(list(topics)),
@@ -143,7 +144,8 @@ def _available(topics, now):
     )
 
 
-def _claim_statement(dialect, topics, max_jobs, now, values):
+def _claim_statement(dialect: str, topics: Iterable[str], max_jobs: int, now: datetime,
+                     values: dict[str, Any]) -> ReturningUpdate[*tuple[Any, ...]]:
     """One statement that picks and locks up to ``max_jobs`` jobs and returns them.
 
     PostgreSQL: ``WITH candidate AS (SELECT ... FOR UPDATE SKIP LOCKED) UPDATE ... FROM
@@ -198,22 +200,23 @@ class JobQueue:
         expires = now + timedelta(seconds=lock_seconds or self.settings.job_lock_seconds)
         statement = _claim_statement(session.get_bind().dialect.name, topics, max_jobs, now, {
             "state": "locked", "worker_id": worker_id, "lock_token": token, "lock_expires_at": expires})
-        rows = sorted(session.execute(statement).all(), key=lambda r: (-r.priority, r.id))
-        locked = [LockedJob(**row._mapping, worker_id=worker_id, lock_token=token, lock_expires_at=expires)
+        rows = sorted(session.execute(statement).mappings(), key=lambda r: (-r["priority"], r["id"]))
+        locked = [LockedJob(**row, worker_id=worker_id, lock_token=token, lock_expires_at=expires)
                   for row in rows]
         first = [job for job in locked if job.attempts == 1]
         if first:
             self._record_start(session, first, worker_id)
         return locked
 
-    def _record_start(self, session, jobs, worker_id):
+    def _record_start(self, session: Session, jobs: list[LockedJob], worker_id: str) -> None:
         """The event log's ``start`` of a service task: when a worker first took it."""
         rows = session.execute(
             select(Instance.id, Instance.town_id, Instance.community_id, Instance.organization_id,
                    Definition.id.label("definition_id"), Definition.key, Definition.version)
             .join(Definition, Definition.id == Instance.definition_id)
             .where(Instance.id.in_({job.instance_id for job in jobs})))
-        now, batches = self.event_time(), {}
+        now = self.event_time()
+        batches: dict[int, EventBatch] = {}
         listeners = self.runtime.hooks.events_written
         for row in rows:
             definition = SimpleNamespace(id=row.definition_id, key=row.key, version=row.version)
@@ -251,8 +254,8 @@ class JobQueue:
         self._complete(session, job, result or {}, worker_id)
         return job
 
-    def _complete(self, session, job, result, worker_id):
-        if not isinstance(result, dict):
+    def _complete(self, session: Session, job: Job, result: dict[str, Any], worker_id: str) -> None:
+        if not isinstance(result, dict):  # pyright: ignore[reportUnnecessaryIsInstance] (a handler's or caller's value)
             raise ValidationError("A job result must be an object.", errors={"result": ["must be an object"]})
         problem = self.runtime.job_result_problem(session, job, result)
         if problem is not None:
@@ -271,7 +274,8 @@ class JobQueue:
         self._bpmn_error(session, job, code, message, variables, worker_id)
         return job
 
-    def _bpmn_error(self, session, job, code, message, variables, worker_id):
+    def _bpmn_error(self, session: Session, job: Job, code: str, message: str, variables: dict[str, Any] | None,
+                    worker_id: str) -> None:
         if not code:
             raise ValidationError("A BPMN error needs a code.", errors={"code": ["required"]})
         if not self.runtime.job_bpmn_error(session, job, code, message, variables or {}, worker_id):
@@ -325,7 +329,7 @@ class JobQueue:
         if job.state != "waiting":
             raise ConflictError(Text("Job %(id)s is %(state)s, not waiting.", id=job_id, state=job.state))
         job.waiting_for = None
-        if self.runtime is None or not self.runtime.job_bpmn_error(session, job, code, message, {}, actor):
+        if not self.runtime.job_bpmn_error(session, job, code, message, {}, actor):
             raise ConflictError("The diagram has no other way on from this step.")
         return job
 

@@ -26,13 +26,16 @@ import copy
 import re
 import sys
 import time
-from collections.abc import Callable
-from typing import Any, cast
+from collections.abc import Callable, Iterable, Sized
+from typing import TYPE_CHECKING, Any, NoReturn, Protocol, SupportsIndex, cast
 from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
 from fractions import Fraction
 from functools import lru_cache
-from types import CodeType
+from types import CodeType, FrameType
+
+if TYPE_CHECKING:
+    from _typeshed import TraceFunction
 
 
 # Largest sequence (characters, items) or range an operator may produce in a script.
@@ -65,7 +68,7 @@ FORBIDDEN_ATTRIBUTES = frozenset({
     "to_bytes",
 })
 
-FORBIDDEN_NODES = {
+FORBIDDEN_NODES: dict[type[ast.AST], str] = {
     ast.Import: "imports are not allowed",
     ast.ImportFrom: "imports are not allowed",
     ast.ClassDef: "class definitions are not allowed",
@@ -113,7 +116,7 @@ def check_expression(source: str, mode: str = "eval") -> list[str]:
 
 
 @lru_cache(maxsize=2048)
-def _check(source, mode):
+def _check(source: object, mode: str) -> tuple[str, ...]:
     if not isinstance(source, str):
         return (f"expected Python source text, got {type(source).__name__}",)
     try:
@@ -136,7 +139,7 @@ def _check(source, mode):
     return tuple(dict.fromkeys(problems))
 
 
-def _node_problem(node):
+def _node_problem(node: ast.AST) -> str | None:
     for node_type, message in FORBIDDEN_NODES.items():
         if isinstance(node, node_type):
             return message
@@ -181,7 +184,7 @@ def _attribute_problem(attr: str) -> str | None:
     return None
 
 
-def _name_problem(name):
+def _name_problem(name: str) -> str | None:
     # `_sanshe_*` are the size guards: a script defining one would switch its guard off.
     if name.startswith(("__", "_sanshe")):
         return f"name '{name}' is not allowed"
@@ -190,12 +193,12 @@ def _name_problem(name):
     return None
 
 
-def _all_args(args):
+def _all_args(args: ast.arguments) -> list[ast.arg]:
     every = [*args.posonlyargs, *args.args, *args.kwonlyargs]
     return every + [a for a in (args.vararg, args.kwarg) if a is not None]
 
 
-def _format_spec_problem(spec):
+def _format_spec_problem(spec: ast.expr) -> str | None:
     parts = spec.values if isinstance(spec, ast.JoinedStr) else [spec]
     if not all(isinstance(p, ast.Constant) for p in parts):
         return "computed format specs in f-strings are not allowed"
@@ -207,10 +210,18 @@ def _format_spec_problem(spec):
 
 # -- size guards ------------------------------------------------------------------------
 
-_SIZED = (str, bytes, list, tuple)
+class _Sequence(Sized, Iterable[object], Protocol):
+    """What the size guards measure: a string, bytes, list or tuple."""
 
 
-def _bits(value):
+# What the size guards measure, and what counts towards a repeated sequence's size. Typed
+# so that a plain `isinstance` narrows to what the guards use: they run on every operator
+# of a script, so they call no helper to check a type.
+_SIZED: tuple[type[_Sequence], ...] = (str, bytes, list, tuple)
+_MEASURED: tuple[type[Sized], ...] = (*_SIZED, dict, set)
+
+
+def _bits(value: object) -> int | None:
     if isinstance(value, bool) or not isinstance(value, (int, Fraction)):
         return None
     if isinstance(value, Fraction):
@@ -218,12 +229,12 @@ def _bits(value):
     return value.bit_length()
 
 
-def _refuse(what):
+def _refuse(what: str) -> NoReturn:
     raise ScriptLimitError(f"{what} would be too large for a diagram script")
 
 
-def _shallow_size(seq):
-    return len(seq) + sum(len(item) for item in seq if isinstance(item, (*_SIZED, dict, set)))
+def _shallow_size(seq: _Sequence) -> int:
+    return len(seq) + sum(len(item) for item in seq if isinstance(item, _MEASURED))
 
 
 def _guard_add(a: Any, b: Any) -> Any:
@@ -232,7 +243,7 @@ def _guard_add(a: Any, b: Any) -> Any:
     return cast(Any, a) + b
 
 
-def _guard_mult(a, b):
+def _guard_mult(a: Any, b: Any) -> Any:
     for seq, count in ((a, b), (b, a)):
         if isinstance(seq, _SIZED) and isinstance(count, int):
             if count > 0 and _shallow_size(seq) * count > MAX_ITEMS:
@@ -243,7 +254,7 @@ def _guard_mult(a, b):
     return a * b
 
 
-def _guard_pow(a, b):
+def _guard_pow(a: Any, b: Any) -> Any:
     bits_a, exponent = _bits(a), b
     if isinstance(exponent, Fraction) and exponent.denominator == 1:
         exponent = exponent.numerator
@@ -253,34 +264,34 @@ def _guard_pow(a, b):
     return a ** b
 
 
-def _guard_lshift(a, b):
+def _guard_lshift(a: Any, b: Any) -> Any:
     bits_a = _bits(a)
     if bits_a is not None and isinstance(b, int) and bits_a + b > MAX_BITS:
         _refuse("the shifted number")
     return a << b
 
 
-def _guard_mod(a, b):
+def _guard_mod(a: Any, b: Any) -> Any:
     if isinstance(a, (str, bytes)):
         raise ScriptLimitError("'%' formatting is not allowed in diagram scripts; use an f-string")
     return a % b
 
 
-def _bounded_range(*args):
+def _bounded_range(*args: SupportsIndex) -> range:
     result = range(*args)
     if len(result) > MAX_ITEMS:
         _refuse("the range")
     return result
 
 
-_GUARDS = {ast.Add: "_sanshe_add", ast.Mult: "_sanshe_mult", ast.Pow: "_sanshe_pow",
+_GUARDS: dict[type[ast.operator], str] = {ast.Add: "_sanshe_add", ast.Mult: "_sanshe_mult", ast.Pow: "_sanshe_pow",
            ast.LShift: "_sanshe_lshift", ast.Mod: "_sanshe_mod"}
 
 
 class _Guarder(ast.NodeTransformer):
     """Routes the value-growing operators through the size guards."""
 
-    def visit_BinOp(self, node):
+    def visit_BinOp(self, node: ast.BinOp) -> ast.expr:
         self.generic_visit(node)
         guard = _GUARDS.get(type(node.op))
         if guard is None:
@@ -288,7 +299,7 @@ class _Guarder(ast.NodeTransformer):
         call = ast.Call(func=ast.Name(guard, ast.Load()), args=[node.left, node.right], keywords=[])
         return ast.copy_location(call, node)
 
-    def visit_AugAssign(self, node):
+    def visit_AugAssign(self, node: ast.AugAssign) -> ast.stmt:
         self.generic_visit(node)
         guard = _GUARDS.get(type(node.op))
         if guard is None:
@@ -300,7 +311,7 @@ class _Guarder(ast.NodeTransformer):
         return ast.copy_location(ast.Assign(targets=[node.target], value=call), node)
 
 
-def _as_load(node):
+def _as_load(node: ast.expr) -> ast.expr:
     for child in ast.walk(node):
         if hasattr(child, "ctx"):
             setattr(child, "ctx", ast.Load())  # noqa: B010 (any node with a context)
@@ -319,7 +330,7 @@ def compile_restricted(source: str, mode: str) -> CodeType:
 
 # -- running ----------------------------------------------------------------------------
 
-SAFE_BUILTINS = {
+SAFE_BUILTINS: dict[str, Any] = {
     # plain values and containers
     "bool": bool, "int": int, "float": float, "str": str, "list": list, "dict": dict,
     "set": set, "frozenset": frozenset, "tuple": tuple,
@@ -341,18 +352,18 @@ SAFE_BUILTINS = {
 }
 
 
-def run_with_deadline(call: Callable[[], Any], scope: dict, timeout: float) -> Any:
+def run_with_deadline(call: Callable[[], Any], scope: dict[str, Any], timeout: float) -> Any:
     """``call()`` (which runs code compiled with ``scope`` as its globals), stopped with
     ``ScriptTimeout`` once it has run ``timeout`` seconds: ``sys.settrace`` checks the
     deadline on every opcode of the diagram's own frames, in whatever thread it runs."""
     deadline = time.monotonic() + timeout
 
-    def trace_step(frame, event, arg):
+    def trace_step(frame: FrameType, event: str, arg: Any) -> "TraceFunction":
         if time.monotonic() > deadline:
             raise _Deadline()
         return trace_step
 
-    def trace_call(frame, event, arg):
+    def trace_call(frame: FrameType, event: str, arg: Any) -> "TraceFunction | None":
         # Only the diagram's own frames (they share its globals) are timed, per opcode:
         # `while True: pass` on one line produces no line events.
         if frame.f_globals is scope:

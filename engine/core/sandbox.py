@@ -30,11 +30,12 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from fractions import Fraction
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeAlias, cast
 
 from engine.core.restricted import (
     SAFE_BUILTINS, ScriptLimitError, ScriptRejected, ScriptTimeout, compile_restricted, run_with_deadline,
@@ -72,7 +73,11 @@ _RERAISED: dict[str, type[Exception]] = {
 
 # -- data across the boundary -------------------------------------------------------------
 
-def encode(value: Any) -> Any:
+# What ``json`` reads and writes: the form data takes across the boundary.
+JSON: TypeAlias = "None | bool | int | float | str | list[JSON] | dict[str, JSON]"
+
+
+def encode(value: object) -> JSON:
     """``value`` as JSON-able data; dates, exact numbers, sets, tuples and dicts with other
     than string keys are tagged. Raises TypeError for anything that is not data."""
     if value is None or isinstance(value, (bool, str, int)):
@@ -80,15 +85,18 @@ def encode(value: Any) -> Any:
     if isinstance(value, float):
         return value if math.isfinite(value) else {_TAG: "float", "v": repr(value)}
     if isinstance(value, dict):
-        if _TAG not in value and all(isinstance(k, str) for k in value):
-            return {k: encode(v) for k, v in value.items()}
-        return {_TAG: "dict", "v": [[encode(k), encode(v)] for k, v in value.items()]}
+        # isinstance leaves the key and value types open; any object may be either.
+        mapping = cast("dict[object, object]", value)
+        if _TAG not in mapping and all(isinstance(k, str) for k in mapping):
+            return {k: encode(v) for k, v in cast("dict[str, object]", mapping).items()}
+        return {_TAG: "dict", "v": [[encode(k), encode(v)] for k, v in mapping.items()]}
     if isinstance(value, list):
-        return [encode(v) for v in value]
+        return [encode(v) for v in cast("list[object]", value)]
     if isinstance(value, tuple):
-        return {_TAG: "tuple", "v": [encode(v) for v in value]}
+        return {_TAG: "tuple", "v": [encode(v) for v in cast("tuple[object, ...]", value)]}
     if isinstance(value, (set, frozenset)):
-        return {_TAG: type(value).__name__, "v": [encode(v) for v in value]}
+        members = cast("set[object] | frozenset[object]", value)
+        return {_TAG: type(members).__name__, "v": [encode(v) for v in members]}
     if isinstance(value, datetime):
         return {_TAG: "datetime", "v": value.isoformat()}
     if isinstance(value, date):
@@ -100,7 +108,7 @@ def encode(value: Any) -> Any:
     raise TypeError(f"a value of type {type(value).__name__} is not data")
 
 
-_DECODERS = {
+_DECODERS: dict[str, Callable[[Any], Any]] = {
     "float": float, "tuple": lambda v: tuple(decode(x) for x in v), "set": lambda v: {decode(x) for x in v},
     "frozenset": lambda v: frozenset(decode(x) for x in v), "datetime": datetime.fromisoformat,
     "date": date.fromisoformat, "timedelta": lambda v: timedelta(*v), "Decimal": Decimal, "Fraction": Fraction,
@@ -108,7 +116,7 @@ _DECODERS = {
 }
 
 
-def decode(value: Any) -> Any:
+def decode(value: JSON) -> Any:
     """The inverse of :func:`encode`."""
     if isinstance(value, list):
         return [decode(v) for v in value]
@@ -116,7 +124,7 @@ def decode(value: Any) -> Any:
         kind = value.get(_TAG)
         if kind is None:
             return {k: decode(v) for k, v in value.items()}
-        return _DECODERS[kind](value["v"])
+        return _DECODERS[str(kind)](value["v"])
     return value
 
 
@@ -128,7 +136,8 @@ def _write_frame(fd: int, payload: bytes) -> None:
 
 
 def _read_exactly(fd: int, size: int, deadline: float | None) -> bytes | None:
-    chunks, left = [], size
+    chunks: list[bytes] = []
+    left = size
     while left:
         if deadline is not None:
             remaining = deadline - time.monotonic()
@@ -204,7 +213,7 @@ def _run(message: dict[str, Any], timeout: float) -> dict[str, Any]:
     context = decode(message["context"])
     if message["op"] == "eval":
         code = compile_restricted(message["code"], "eval")
-        scope = {**context, "__builtins__": SAFE_BUILTINS}
+        scope: dict[str, Any] = {**context, "__builtins__": SAFE_BUILTINS}
         return {"value": encode(run_with_deadline(lambda: eval(code, scope), scope, timeout))}
     code = compile_restricted(message["code"], "exec")
     context["__builtins__"] = SAFE_BUILTINS

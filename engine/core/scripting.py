@@ -14,14 +14,23 @@ and the engine turns it into what it always does: a person's action is refused w
 reason and changes nothing, a worker's job fails (and after its retries is an incident on
 its instance), a timer that fails is an incident on its instance.
 """
-from typing import Any
+from collections.abc import Callable
+from typing import Any, Literal
 
-from engine.core.restricted import (  # noqa: F401 (the names tests and validation use)
+# Besides its own, the module offers the names of the restrictions that tests and validation use.
+from engine.core.restricted import (
     FORBIDDEN_ATTRIBUTES, FORBIDDEN_NAMES, MAX_BITS, MAX_FORMAT_WIDTH, MAX_ITEMS, SAFE_BUILTINS, SCRIPT_FILENAME,
     ScriptLimitError, ScriptRejected, ScriptTimeout, check_expression, compile_restricted, is_plain, run_with_deadline,
 )
 from engine.core.sandbox import SandboxPool
 from engine.core.spiff import PythonScriptEngine, TaskDataEnvironment
+
+__all__ = [
+    "FORBIDDEN_ATTRIBUTES", "FORBIDDEN_NAMES", "MAX_BITS", "MAX_FORMAT_WIDTH", "MAX_ITEMS", "SAFE_BUILTINS",
+    "SCRIPT_FILENAME", "ScriptLimitError", "ScriptRejected", "ScriptTimeout", "check_expression", "compile_restricted",
+    "is_plain", "run_with_deadline", "RestrictedEnvironment", "SandboxedEnvironment", "RestrictedScriptEngine",
+    "sandbox_pool", "make_script_engine",
+]
 
 
 class RestrictedEnvironment(TaskDataEnvironment):
@@ -31,7 +40,7 @@ class RestrictedEnvironment(TaskDataEnvironment):
         # The builtins live under `__builtins__` (not as globals) so task data may use
         # names like `max` without tripping the library's overwrite check.
         self.builtins = {**SAFE_BUILTINS, **(extra_builtins or {})}
-        super().__init__({"__builtins__": self.builtins})
+        super().__init__({"__builtins__": self.builtins})  # pyright: ignore[reportUnknownMemberType] (SpiffWorkflow is untyped)
         self.timeout = timeout
 
     def evaluate(self, expression: str, context: dict[str, Any], external_context: dict[str, Any] | None = None) -> Any:
@@ -39,21 +48,22 @@ class RestrictedEnvironment(TaskDataEnvironment):
         scope = {**(external_context or {}), **context, "__builtins__": self.builtins}
         return self._run(lambda: eval(code, scope), scope)
 
-    def execute(self, script: str, context: dict[str, Any], external_context: dict[str, Any] | None = None) -> bool:
+    def execute(self, script: str, context: dict[str, Any],
+                external_context: dict[str, Any] | None = None) -> Literal[True]:
         code = compile_restricted(script, "exec")
-        self.check_for_overwrite(context, external_context or {})
+        self.check_for_overwrite(context, external_context or {})  # pyright: ignore[reportUnknownMemberType] (SpiffWorkflow is untyped)
         context.update(external_context or {})
         context["__builtins__"] = self.builtins
         try:
             self._run(lambda: exec(code, context), context)
         finally:
-            self._remove_globals_and_functions_from_context(context, external_context)
+            self._remove_globals_and_functions_from_context(context, external_context)  # pyright: ignore[reportUnknownMemberType] (SpiffWorkflow is untyped)
         return True
 
     def call_service(self, context: dict[str, Any], **kwargs: Any) -> None:
         raise NotImplementedError("service tasks are completed by workers, not by scripts")
 
-    def _run(self, call, scope):
+    def _run(self, call: Callable[[], Any], scope: dict[str, Any]) -> Any:
         return run_with_deadline(call, scope, self.timeout)
 
 
@@ -77,12 +87,13 @@ class SandboxedEnvironment(RestrictedEnvironment):
             return super().evaluate(expression, context, external_context)
         return self.pool.run("eval", expression, {**(external_context or {}), **context}, self.timeout)
 
-    def execute(self, script: str, context: dict[str, Any], external_context: dict[str, Any] | None = None) -> bool:
+    def execute(self, script: str, context: dict[str, Any],
+                external_context: dict[str, Any] | None = None) -> Literal[True]:
         compile_restricted(script, "exec")
         if is_plain(script, "exec"):
             return super().execute(script, context, external_context)
         external = external_context or {}
-        self.check_for_overwrite(context, external)
+        self.check_for_overwrite(context, external)  # pyright: ignore[reportUnknownMemberType] (SpiffWorkflow is untyped)
         changed = self.pool.run("exec", script, {**context, **external}, self.timeout, drop=tuple(external))
         context.clear()
         context.update(changed)

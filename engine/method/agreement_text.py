@@ -10,6 +10,7 @@ A line starting with ``# `` is the title, ``## `` a clause heading; other lines 
 from datetime import date, datetime
 from decimal import Decimal
 from string import Template
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -147,7 +148,7 @@ def _ordinal(number: int) -> str:
     return ORDINALS[number - 1] if 0 < number <= len(ORDINALS) else str(number)
 
 
-def _percent(value) -> str:
+def _percent(value: Any) -> str:
     """``30.00`` -> ``30``, ``33.33`` stays."""
     try:
         number = Decimal(str(value))
@@ -156,7 +157,7 @@ def _percent(value) -> str:
     return f"{number.normalize():f}" if number == number.to_integral() else f"{number:f}"
 
 
-def _phases(phases) -> str:
+def _phases(phases: Any) -> str:
     if isinstance(phases, str):
         return phases.strip() or "（见项目申请书）"
     lines = []
@@ -170,7 +171,7 @@ def _phases(phases) -> str:
     return "\n".join(lines) or "（见项目申请书）"
 
 
-def values_of(content: dict) -> dict[str, str]:
+def values_of(content: dict[str, Any]) -> dict[str, str]:
     """The text of every place, from an agreement's content."""
     service = content.get("service") or {}
     installments = []
@@ -202,14 +203,14 @@ def values_of(content: dict) -> dict[str, str]:
     return {name: "" if value is None else str(value) for name, value in values.items()}
 
 
-def render(body: str, content: dict) -> str:
+def render(body: str, content: dict[str, Any]) -> str:
     """The template filled from the agreement's content."""
     return Template(body).safe_substitute(values_of(content))
 
 
-def blocks(text: str) -> list[dict]:
+def blocks(text: str) -> list[dict[str, str]]:
     """The text as blocks to lay out: ``{"kind": "title" | "heading" | "para", "text": ...}``."""
-    result = []
+    result: list[dict[str, str]] = []
     for line in text.splitlines():
         line = line.strip()
         if not line:

@@ -42,7 +42,8 @@ def split_installments(amount_fen: int, shares: Sequence[tuple[str, str]]) -> li
     if sum(percents) != 100 or any(p <= 0 for p in percents):
         raise ValidationError("Installment shares must be positive and add up to 100%.",
                               errors={"installments": [str([str(p) for p in percents])]})
-    rows, paid = [], 0
+    rows: list[dict[str, Any]] = []
+    paid = 0
     for number, ((label, _), percent) in enumerate(zip(shares, percents), start=1):
         amount = amount_fen - paid if number == len(shares) else int(amount_fen * percent / 100)
         paid += amount
@@ -50,10 +51,10 @@ def split_installments(amount_fen: int, shares: Sequence[tuple[str, str]]) -> li
     return rows
 
 
-def installments_of_amounts(amount_fen: int, amounts: list) -> list[dict]:
+def installments_of_amounts(amount_fen: int, amounts: Sequence[tuple[str, Any]]) -> list[dict[str, Any]]:
     """[(label, yuan), ...] as the town decided them -> installments; they must add up to
     ``amount_fen`` exactly (ValidationError otherwise)."""
-    rows = []
+    rows: list[dict[str, Any]] = []
     for number, (label, value) in enumerate(amounts, start=1):
         fen = to_fen(value)
         rows.append({"no": number, "label": label, "percent": str((Decimal(fen) * 100 / amount_fen).quantize(

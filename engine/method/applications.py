@@ -33,8 +33,8 @@ class Version:
     task_id: str
     by: str | None
     at: datetime | None
-    data: dict  # the application as it stood after this version (application_* fields)
-    sent: dict  # what the writer sent in this version (a revision sends what changed)
+    data: dict[str, Any]  # the application as it stood after this version (application_* fields)
+    sent: dict[str, Any]  # what the writer sent in this version (a revision sends what changed)
     form_key: str = ""
     response: str = ""  # the organization's answer to the meeting's suggestions
 
@@ -44,8 +44,8 @@ def versions(session: Session, instance_id: int) -> list[Version]:
     tasks = session.scalars(select(Task).where(Task.instance_id == instance_id, Task.state == "completed",
                                                Task.bpmn_id.in_(WRITING_TASKS))
                             .order_by(Task.completed_at, Task.id)).all()
-    current: dict = {}
-    result = []
+    current: dict[str, Any] = {}
+    result: list[Version] = []
     for number, task in enumerate(tasks, start=1):
         sent = {k: v for k, v in (task.data or {}).items() if k.startswith(PREFIX) and _filled(v)}
         current = {**current, **sent}
@@ -54,7 +54,7 @@ def versions(session: Session, instance_id: int) -> list[Version]:
     return result
 
 
-def prefill(schema: dict, current: dict, is_file: Callable[[Any], bool]) -> dict:
+def prefill(schema: dict[str, Any], current: dict[str, Any], is_file: Callable[[Any], bool]) -> dict[str, Any]:
     """The revision form filled with the current version (files excepted: a file stays as it
     is unless a new one is chosen)."""
     props = schema.get("properties") or {}
@@ -66,32 +66,33 @@ def prefill(schema: dict, current: dict, is_file: Callable[[Any], bool]) -> dict
 class RowChange:
     kind: str  # added | removed | changed
     key: str  # what names the row (its first text cell) or its number
-    cells: list[tuple[str, dict, Any, Any]] = field(default_factory=list)  # (column, schema, before, after)
-    row: dict = field(default_factory=dict)  # the added or removed row
+    cells: list[tuple[str, dict[str, Any], Any, Any]] = field(default_factory=list)  # (column, schema, before, after)
+    row: dict[str, Any] = field(default_factory=dict)  # the added or removed row
 
 
 @dataclass(frozen=True)
 class FieldChange:
     name: str
-    schema: dict
+    schema: dict[str, Any]
     kind: str  # added | removed | changed
     before: Any = None
     after: Any = None
     rows: list[RowChange] = field(default_factory=list)
 
 
-def _row_key(row: dict, columns: dict) -> str:
+def _row_key(row: dict[str, Any], columns: dict[str, Any]) -> str:
     for column, prop in columns.items():
         if prop.get("type") == "string" and isinstance(row.get(column), str) and row[column].strip():
             return row[column].strip()
     return ""
 
 
-def _rows_diff(before: list, after: list, columns: dict) -> list[RowChange]:
+def _rows_diff(before: list[Any], after: list[Any], columns: dict[str, Any]) -> list[RowChange]:
     """Rows matched by their first text cell (a budget line's item, a phase's name); rows
     without one by position."""
-    def keyed(rows):
-        result, seen = {}, {}
+    def keyed(rows: list[Any]) -> dict[str, dict[str, Any]]:
+        result: dict[str, dict[str, Any]] = {}
+        seen: dict[str, int] = {}
         for index, row in enumerate(rows or []):
             if not isinstance(row, dict):
                 continue
@@ -100,7 +101,7 @@ def _rows_diff(before: list, after: list, columns: dict) -> list[RowChange]:
             result[key if seen[key] == 1 else f"{key} ({seen[key]})"] = row
         return result
     old, new = keyed(before), keyed(after)
-    changes = []
+    changes: list[RowChange] = []
     for key, row in new.items():
         if key not in old:
             changes.append(RowChange("added", key, row=row))
@@ -113,9 +114,9 @@ def _rows_diff(before: list, after: list, columns: dict) -> list[RowChange]:
     return changes
 
 
-def diff(before: dict, after: dict, schema: dict) -> list[FieldChange]:
+def diff(before: dict[str, Any], after: dict[str, Any], schema: dict[str, Any]) -> list[FieldChange]:
     """What changed from ``before`` to ``after``, in the order of the form's fields."""
-    changes = []
+    changes: list[FieldChange] = []
     for name, prop in (schema.get("properties") or {}).items():
         if not name.startswith(PREFIX):
             continue
@@ -139,11 +140,11 @@ class Summary:
     title: str
     goals: str
     expected_effect: str
-    phases: list[dict]
+    phases: list[dict[str, Any]]
     budget_total: Any
 
 
-def summary(data: dict) -> Summary:
+def summary(data: dict[str, Any]) -> Summary:
     return Summary(title=str(data.get("application_title") or ""), goals=str(data.get("application_goals") or ""),
                    expected_effect=str(data.get("application_expected_effect") or ""),
                    phases=[p for p in data.get("application_phases") or [] if isinstance(p, dict)],

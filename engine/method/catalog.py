@@ -9,6 +9,7 @@ never deleted (retire it instead); an item never used may be removed.
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
+from typing import Any
 
 from sqlalchemy import ColumnElement, and_, func, select
 from sqlalchemy.orm import Session
@@ -105,7 +106,7 @@ def community_in_view(session: Session, user: User, community_id: int) -> Commun
     return community
 
 
-def _check_edit(session, user: User, community: Community) -> None:
+def _check_edit(session: Session, user: User, community: Community) -> None:
     if not may_edit(session, user, community):
         raise ForbiddenError(Text("Only the committee of %(community)s keeps its catalog.", community=community.name))
 
@@ -169,9 +170,9 @@ def item_in_view(session: Session, user: User, item_id: int) -> CatalogItem:
 
 # --- changing ------------------------------------------------------------------------------
 
-def _checked_fields(values: dict) -> dict:
+def _checked_fields(values: dict[str, Any]) -> dict[str, Any]:
     """The editable fields, cleaned; ValidationError listing every bad field."""
-    errors: dict[str, list] = {}
+    errors: dict[str, list[Text]] = {}
     name = str(values.get("name") or "").strip()
     if not name:
         errors["name"] = [Text("Give the item's Chinese name.")]
@@ -196,7 +197,7 @@ def _checked_year(year: int) -> int:
     return year
 
 
-def _check_unique_name(session, community_id: int, year: int, name: str, item_id: int | None = None) -> None:
+def _check_unique_name(session: Session, community_id: int, year: int, name: str, item_id: int | None = None) -> None:
     query = select(CatalogItem.id).where(CatalogItem.community_id == community_id, CatalogItem.year == year,
                                          CatalogItem.name == name, CatalogItem.retired_at.is_(None))
     if item_id is not None:
@@ -206,7 +207,7 @@ def _check_unique_name(session, community_id: int, year: int, name: str, item_id
         raise ValidationError(message, errors={"name": [message]})
 
 
-def _next_code(session, community_id: int, year: int) -> str:
+def _next_code(session: Session, community_id: int, year: int) -> str:
     """The next free number in the year's catalog: ``2026-01``, ``2026-02`` ..."""
     codes = set(session.scalars(select(CatalogItem.code).where(CatalogItem.community_id == community_id)))
     number = 1
@@ -215,7 +216,7 @@ def _next_code(session, community_id: int, year: int) -> str:
     return f"{year}-{number:02d}"
 
 
-def add_item(session: Session, user: User, community_id: int, year: int, values: dict,
+def add_item(session: Session, user: User, community_id: int, year: int, values: dict[str, Any],
              now: datetime | None = None) -> CatalogItem:
     """A new item in the community's catalog of ``year``, awaiting the town's approval.
 
@@ -244,7 +245,8 @@ def add_item(session: Session, user: User, community_id: int, year: int, values:
     return item
 
 
-def edit_item(session: Session, user: User, item_id: int, values: dict, now: datetime | None = None) -> CatalogItem:
+def edit_item(session: Session, user: User, item_id: int, values: dict[str, Any],
+              now: datetime | None = None) -> CatalogItem:
     """Change an item's fields; a real change raises its revision (the town approves it again)."""
     item = item_in_view(session, user, item_id)
     community = session.get_one(Community, item.community_id)

@@ -30,7 +30,7 @@ def fill(schema: dict[str, Any], choices: dict[str, Any], path: str = "") -> Any
     """Valid data for ``schema``; a field named in ``choices`` takes that value (callables are called)."""
     kind = schema.get("type")
     if kind == "object" or "properties" in schema:
-        data = {}
+        data: dict[str, Any] = {}
         for name, prop in schema.get("properties", {}).items():
             if name in choices:
                 value = choices[name]

@@ -34,7 +34,7 @@ def covers(org: Organization, item: CatalogItem) -> bool:
 
 def reasons_against(org: Organization, item: CatalogItem, running: int) -> list[str]:
     """Why ``org`` may not take ``item`` (an empty list when it may)."""
-    reasons = []
+    reasons: list[str] = []
     if org.status == RegistrationStatus.UNREGISTERED:
         reasons.append("not registered")
     elif org.status != RegistrationStatus.ACTIVE:
@@ -49,7 +49,7 @@ def reasons_against(org: Organization, item: CatalogItem, running: int) -> list[
 def reason_codes(org: Organization, item: CatalogItem, running: int) -> list[dict[str, Any]]:
     """The reasons of :func:`reasons_against` as facts a page can put in words:
     ``[{"code": "not_registered" | "not_active" | "fields" | "limit", ...}]``."""
-    codes = []
+    codes: list[dict[str, Any]] = []
     if org.status == RegistrationStatus.UNREGISTERED:
         codes.append({"code": "not_registered"})
     elif org.status != RegistrationStatus.ACTIVE:

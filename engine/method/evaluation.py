@@ -112,7 +112,7 @@ def check_panel(session: Session, instance_id: int, panel: Any, min_size: int = 
             "names": {name: people[name].display_name or name for name in members_}}
 
 
-def _score(value):
+def _score(value: Any) -> Decimal:
     try:
         score = Decimal(str(value))
     except (InvalidOperation, ValueError) as exc:
@@ -126,7 +126,7 @@ def normalize_scores(scores: Any) -> list[tuple[str, Decimal]]:
     """[(member, score)] from a list of numbers, of ``{member|username|scorer, score}``, or ``{member: score}``."""
     if isinstance(scores, dict):
         scores = [{"member": k, "score": v} for k, v in scores.items()]
-    result = []
+    result: list[tuple[str, Decimal]] = []
     for i, item in enumerate(scores or []):
         if isinstance(item, dict):
             member = item.get("member") or item.get("username") or item.get("scorer") or f"#{i + 1}"

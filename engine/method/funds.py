@@ -161,16 +161,16 @@ def budget_changes(session: Session, budget_id: int) -> list[BudgetChange]:
                                 .order_by(BudgetChange.changed_at.desc(), BudgetChange.id.desc())))
 
 
-def _entry_result(entry, budget):
+def _entry_result(entry: LedgerEntry, budget: Budget) -> dict[str, Any]:
     return {"entry_id": entry.id, "kind": entry.kind, "amount_fen": entry.amount_fen, "amount": yuan(entry.amount_fen),
             "budget_year": budget.year, "remaining": yuan(budget.total_fen - budget.committed_fen)}
 
 
-def _done(session, job_id):
+def _done(session: Session, job_id: int | None) -> tuple[LedgerEntry, Budget] | None:
     if job_id is None:
         return None
     entry = session.scalar(select(LedgerEntry).where(LedgerEntry.job_id == job_id))
-    return (entry, session.get(Budget, entry.budget_id)) if entry else None
+    return (entry, session.get_one(Budget, entry.budget_id)) if entry else None
 
 
 def earmark(session: Session, job_id: int, instance_id: int, town_id: int, year: int, amount_fen: int, now: datetime,
@@ -228,7 +228,7 @@ def release(session: Session, job_id: int | None, instance_id: int, now: datetim
                             amount_fen=amount, note=note, created_at=now)
         session.add(entry)
         session.flush()
-        budget = session.get(Budget, budget_id)
+        budget = session.get_one(Budget, budget_id)
         session.refresh(budget)
         result = _entry_result(entry, budget)
         job_id = None  # one entry per budget; only the first carries the job id

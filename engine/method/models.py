@@ -6,6 +6,7 @@ twice cannot double its effect. Money is stored in fen (1/100 yuan) as integers:
 exact on SQLite and PostgreSQL alike.
 """
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import (JSON, BigInteger, DateTime, ForeignKey, Index, Integer, LargeBinary, String, Text,
                         UniqueConstraint)
@@ -64,7 +65,7 @@ class Agreement(Base):
     instance_id: Mapped[int] = mapped_column(BigInteger, index=True)
     job_id: Mapped[int | None] = mapped_column(BigInteger, unique=True)
     number: Mapped[str] = mapped_column(String(60), unique=True)
-    content: Mapped[dict] = mapped_column(JSON)
+    content: Mapped[dict[str, Any]] = mapped_column(JSON)
     canonical: Mapped[str] = mapped_column(Text)
     seal: Mapped[str] = mapped_column(String(64))
     status: Mapped[str] = mapped_column(String(20), default="draft")  # draft | signed
@@ -112,7 +113,7 @@ class Decision(Base):
     job_id: Mapped[int | None] = mapped_column(BigInteger, unique=True)
     kind: Mapped[str] = mapped_column(String(30))  # eligibility | vote | panel | acceptance
     outcome: Mapped[str] = mapped_column(String(30))
-    details: Mapped[dict] = mapped_column(JSON, default=dict)
+    details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     __table_args__ = (Index("ix_decisions_instance", "instance_id", "kind"),)
 
@@ -126,7 +127,7 @@ class CatalogApproval(Base):
     year: Mapped[int] = mapped_column(Integer)
     approved_by: Mapped[str] = mapped_column(String(80))
     approved_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
-    items: Mapped[list] = mapped_column(JSON, default=list)  # [{"id", "code", "name", "revision"}]
+    items: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)  # [{"id", "code", "name", "revision"}]
     __table_args__ = (Index("ix_catalog_approvals_community_year", "community_id", "year"),)
 
 

@@ -19,7 +19,7 @@ from engine.errors import BusinessRuleError, Text
 from engine.method.models import Agreement, Payment
 
 
-def _result(payment, agreement):
+def _result(payment: Payment, agreement: Agreement) -> dict[str, Any]:
     return {"payment_id": payment.id, "agreement": agreement.number, "installment": payment.installment,
             "label": payment.label, "amount_fen": payment.amount_fen, "amount": funds.yuan(payment.amount_fen),
             "paid_at": payment.paid_at.isoformat()}
@@ -62,7 +62,7 @@ def pay(session: Session, job_id: int, instance_id: int, installment: int | str,
 PAYMENT_ROLES = ("social_organization", "community_committee", "town_government")
 
 
-def _announce(session, instance_id, payment, now):
+def _announce(session: Session, instance_id: int, payment: Payment, now: datetime) -> None:
     instance = session.get(Instance, instance_id)
     if instance is None:
         return

@@ -7,6 +7,7 @@ task completes, so a refused decision changes nothing.
 """
 from collections.abc import Mapping
 from decimal import Decimal, InvalidOperation
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -45,7 +46,7 @@ def voted_total_fen(session: Session, instance_id: int) -> int | None:
     return None
 
 
-def check_decision(session: Session, instance_id: int, data: Mapping) -> dict[str, list[str]]:
+def check_decision(session: Session, instance_id: int, data: Mapping[str, Any]) -> dict[str, list[str]]:
     """Field errors of a purchase decision (empty when it may be taken)."""
     if not data.get("purchase_buy"):
         return {}

@@ -5,6 +5,7 @@ fields, the limit of concurrent projects, branches, and the people who work for 
 Step 1's eligibility screening reads this register.
 """
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
@@ -48,9 +49,9 @@ def organization_kept(session: Session, user: User, organization_id: int) -> Org
     return org
 
 
-def _checked(session, user: User, values: dict, org: Organization | None) -> dict:
+def _checked(session: Session, user: User, values: dict[str, Any], org: Organization | None) -> dict[str, Any]:
     """The register fields, cleaned; ValidationError listing every bad field."""
-    errors: dict[str, list] = {}
+    errors: dict[str, list[Text]] = {}
     name = str(values.get("name") or "").strip()
     if not name:
         errors["name"] = [Text("Give the organization's registered name.")]
@@ -93,7 +94,7 @@ def _checked(session, user: User, values: dict, org: Organization | None) -> dic
             "max_concurrent_projects": limit, "town_id": town_id}
 
 
-def register(session: Session, user: User, values: dict) -> Organization:
+def register(session: Session, user: User, values: dict[str, Any]) -> Organization:
     """A new organization on the register of a town the user keeps."""
     fields = _checked(session, user, values, None)
     # The credit code also serves as the organization's key (CLI scopes, role grants).
@@ -106,7 +107,7 @@ def register(session: Session, user: User, values: dict) -> Organization:
     return org
 
 
-def update(session: Session, user: User, organization_id: int, values: dict) -> Organization:
+def update(session: Session, user: User, organization_id: int, values: dict[str, Any]) -> Organization:
     """Change an organization's register entry (moving it to another town needs that town too)."""
     org = organization_kept(session, user, organization_id)
     fields = _checked(session, user, values, org)
@@ -118,7 +119,7 @@ def update(session: Session, user: User, organization_id: int, values: dict) -> 
     return org
 
 
-def _logged(fields: dict) -> dict:
+def _logged(fields: dict[str, Any]) -> dict[str, Any]:
     return {name: str(value) if isinstance(value, RegistrationStatus) else value for name, value in fields.items()}
 
 

@@ -192,7 +192,7 @@ def check_parameter_texts(texts: Mapping[str, str]) -> list[str]:
     as numbers or fractions must lie in (0, 1]. A ratio computed from task data is checked
     when the tally runs.
     """
-    problems = []
+    problems: list[str] = []
     for name in COMPARISON_PARAMETERS:
         if name not in texts:
             continue

@@ -50,7 +50,7 @@ def roster(session: Session, instance_id: int, lead: str | None = None,
     return {"voters": voters, "recused": recused, "members": len(voters), "names": names}
 
 
-def _ballot_fields(ballot):
+def _ballot_fields(ballot: dict[str, Any]) -> tuple[Any, str | None]:
     voter = next((ballot[k] for k in ("voter", "username", "assignee") if ballot.get(k)), None)
     choice = next((ballot[k] for k in ("vote", "choice", "ballot") if ballot.get(k)), None)
     if ballot.get("present") is False:

@@ -329,7 +329,8 @@ def audit_log():
                                     until=until + timedelta(days=1) if until else None)
         actors = audit.actors(db)
         names = listings.display_names(db, set(actors))
-        return render_template("admin/audit.html", lines=[auditlog.describe(db, e) for e in rows], total=total,
+        places = listings.place_names(db)
+        return render_template("admin/audit.html", lines=[auditlog.describe(db, e, places) for e in rows], total=total,
                                page=page, per_page=50, actions=[(a, auditlog.action_label(a)) for a in audit.actions(db)],
                                actors=[(a, names.get(a) or a) for a in actors], names=names,
                                since=request.args.get("since") or "", until=request.args.get("until") or "",

@@ -34,7 +34,7 @@ from . import forms as form_fields
 from .context import services, settings, unit
 from .i18n import translated
 from . import auditlog
-from .modeler import change_words, designer_text, panel_config
+from .modeler import change_words, designer_text, panel_config, part_words
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
@@ -281,7 +281,7 @@ def diff():
     with unit(readonly=True) as db:
         result = versions.diff_definitions(db, old_id, new_id)
         return render_template("admin/diff.html", diff=result, old=get_definition(db, old_id),
-                               new=get_definition(db, new_id))
+                               new=get_definition(db, new_id), part_words=part_words)
 
 
 @bp.route("/migrate", methods=("GET", "POST"))

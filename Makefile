@@ -57,7 +57,7 @@ bench: install
 	$(PY) -m cli bench mining
 
 # The engine's messages are English; those its errors carry are shown translated too.
-BABEL_KEYWORDS = -k lazy_gettext -k Text -k NotFoundError -k ForbiddenError -k ConflictError -k ValidationError \
+BABEL_KEYWORDS = -k lazy_gettext -k N_ -k Text -k NotFoundError -k ForbiddenError -k ConflictError -k ValidationError \
 	-k BusinessRuleError -k SansheError
 # Refresh the message catalogs after changing UI strings (then translate the new zh entries).
 translations: $(STAMP)

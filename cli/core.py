@@ -206,10 +206,7 @@ def scheduler(ctx, once):
     stopping = []
     signal.signal(signal.SIGTERM, lambda *_: stopping.append(True))
     runtime, factory = ctx.services.runtime, ctx.services.session_factory
-    # E-mails and webhook calls are worded as the pages word them, by the web app's templates.
-    from webui import create_app
-    from webui.mail import deliver_pass
-    app = create_app(ctx.settings, ctx.services)
+    from outbox.dispatch import deliver_pass  # e-mails and webhook calls, worded as the pages word them
     next_prune = next_beat = 0.0
     log.info("scheduler started: a pass every %ss", ctx.settings.scheduler_interval)
     while not stopping:
@@ -221,7 +218,7 @@ def scheduler(ctx, once):
             done = run_pass(runtime, factory)  # a timer that fails becomes an incident; the rest fire
             for timer_id in done.fired:
                 log.info("fired timer %s", timer_id)
-            delivered = deliver_pass(app)  # after the notifications' own transactions, never inside one
+            delivered = deliver_pass(ctx.services)  # after the notifications' own transactions, never inside one
             if delivered.sent or delivered.failed:
                 log.info("notifications sent %s, failed %s", delivered.sent, delivered.failed)
             if time.monotonic() >= next_prune:

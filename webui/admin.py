@@ -34,7 +34,7 @@ from . import forms as form_fields
 from .context import services, settings, unit
 from .i18n import translated
 from . import auditlog
-from .modeler import change_words, designer_text, panel_config
+from .modeler import change_words, designer_text, panel_config, part_words
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
@@ -281,7 +281,7 @@ def diff():
     with unit(readonly=True) as db:
         result = versions.diff_definitions(db, old_id, new_id)
         return render_template("admin/diff.html", diff=result, old=get_definition(db, old_id),
-                               new=get_definition(db, new_id))
+                               new=get_definition(db, new_id), part_words=part_words)
 
 
 @bp.route("/migrate", methods=("GET", "POST"))
@@ -329,7 +329,8 @@ def audit_log():
                                     until=until + timedelta(days=1) if until else None)
         actors = audit.actors(db)
         names = listings.display_names(db, set(actors))
-        return render_template("admin/audit.html", lines=[auditlog.describe(db, e) for e in rows], total=total,
+        places = listings.place_names(db)
+        return render_template("admin/audit.html", lines=[auditlog.describe(db, e, places) for e in rows], total=total,
                                page=page, per_page=50, actions=[(a, auditlog.action_label(a)) for a in audit.actions(db)],
                                actors=[(a, names.get(a) or a) for a in actors], names=names,
                                since=request.args.get("since") or "", until=request.args.get("until") or "",

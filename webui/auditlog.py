@@ -10,7 +10,8 @@ from flask_babel import lazy_gettext
 from engine.core import versions
 from engine.core.deployments import get_definition
 
-from .i18n import ROLE_LABELS
+from .i18n import REGISTRATION_LABELS, ROLE_LABELS, TOPIC_LABELS
+from .presenters import field_label
 
 ACTION_LABELS = {
     "deploy": lazy_gettext("Deployed a process version"),
@@ -28,7 +29,11 @@ ACTION_LABELS = {
     "organization_update": lazy_gettext("Changed an organization"),
     "organization_branch_add": lazy_gettext("Added a branch"),
     "organization_branch_remove": lazy_gettext("Removed a branch"),
+    "worker_credential_create": lazy_gettext("Created an external program's key"),
+    "worker_credential_rotate": lazy_gettext("Renewed an external program's key"),
+    "worker_credential_revoke": lazy_gettext("Revoked an external program's key"),
 }
+AFFILIATION_KINDS = {"employment": lazy_gettext("Employment"), "membership": lazy_gettext("Membership")}
 
 
 @dataclass
@@ -47,12 +52,17 @@ def action_label(action: str) -> str:
     return str(ACTION_LABELS.get(action, action))
 
 
-def describe(session, entry) -> Line:
-    """The entry in words."""
+def describe(session, entry, places) -> Line:
+    """The entry in words; ``places``: the names of towns (by id), communities and
+    organizations (by id and by code), as :func:`engine.queries.listings.place_names` gives them."""
     details = dict(entry.details or {})
-    line = Line(entry, action_label(entry.action), entry.target)
-    deployed = re.fullmatch(r"(\S+) v(\d+)", entry.target or "")
-    moved = re.fullmatch(r"instance (\d+)", entry.target or "")
+    target = entry.target or ""
+    line = Line(entry, action_label(entry.action), target)
+    deployed = re.fullmatch(r"(\S+) v(\d+)", target)
+    moved = re.fullmatch(r"instance (\d+)", target)
+    budget = re.fullmatch(r"budget:(\d+):(\d+)", target)
+    in_community = re.fullmatch(r"([^/\s]+)/(\S+)", target)
+    retried = re.fullmatch(r"(job|timer):(\d+)", target)
     if entry.action == "deploy" and deployed:
         key, version = deployed.group(1), int(deployed.group(2))
         ids = versions.version_ids(session, key)
@@ -79,13 +89,30 @@ def describe(session, entry) -> Line:
         notes = details.pop("notes", None) or []
         if notes:
             line.facts.append((_("Notes"), "；".join(map(str, notes))))
-    elif (entry.target or "").startswith("user "):
-        line.sentence = _("User %(name)s", name=entry.target[5:])
-    if "role" in details:
-        details["role"] = str(ROLE_LABELS.get(details["role"], details["role"]))
+    elif target.startswith("user "):
+        line.sentence = _("User %(name)s", name=target[5:])
+    elif entry.action == "budget_set" and budget:
+        line.sentence = _("Budget of %(town)s for %(year)s", town=places.get(("town", int(budget.group(1))), "?"),
+                          year=budget.group(2))
+    elif entry.action.startswith("catalog_") and in_community:
+        community = places.get(("community", in_community.group(1)), in_community.group(1))
+        line.sentence = (_("Catalog of %(community)s for %(year)s", community=community, year=in_community.group(2))
+                         if entry.action == "catalog_approve" else
+                         _("%(community)s, item %(code)s", community=community, code=in_community.group(2)))
+    elif entry.action.startswith("organization_"):
+        line.sentence = places.get(("organization", target), target)
+    elif target.startswith("worker "):
+        line.sentence = _("External program “%(name)s”", name=target[7:])
+    elif retried:
+        number = int(retried.group(2))
+        line.sentence = _("Job #%(id)s", id=number) if retried.group(1) == "job" else _("Timer #%(id)s", id=number)
+    if "scope_type" in details:  # a role's scope by its name
+        scope_type, scope_id = details.pop("scope_type"), details.pop("scope_id", None)
+        details["scope"] = places.get((scope_type, scope_id), "")
     for key, value in details.items():
         if value in (None, "", [], {}):
             continue
+        value = fact_value(key, value, places)
         if isinstance(value, dict):
             value = "，".join(f"{k}: {v}" for k, v in value.items())
         elif isinstance(value, list):
@@ -94,9 +121,42 @@ def describe(session, entry) -> Line:
     return line
 
 
+def fact_value(key, value, places):
+    """A detail's value in words: roles, topics, service fields and statuses by their labels,
+    towns, organizations and projects by name or number, yes and no."""
+    if key == "role":
+        return str(ROLE_LABELS.get(value, value))
+    if key in ("topic", "topics"):
+        return [str(TOPIC_LABELS.get(t, t)) for t in value] if isinstance(value, list) else str(TOPIC_LABELS.get(value, value))
+    if key in ("service_field", "service_fields"):
+        return [field_label(f) for f in value] if isinstance(value, list) else field_label(value)
+    if key == "status":
+        return str(REGISTRATION_LABELS.get(value, value))
+    if key == "kind":
+        return str(AFFILIATION_KINDS.get(value, value))
+    if key == "town_id":
+        return places.get(("town", value), value)
+    if key == "organization_id":
+        return places.get(("organization", value), value)
+    if key == "instance":
+        return f"#{value}"
+    if isinstance(value, bool):
+        return _("yes") if value else _("no")
+    return value
+
+
 FACT_LABELS = {
     "role": lazy_gettext("Role"), "scope": lazy_gettext("Scope"), "name": lazy_gettext("Name"),
     "display_name": lazy_gettext("Display name"), "year": lazy_gettext("Year"), "items": lazy_gettext("Items"),
     "total_fen": lazy_gettext("Amount (fen)"), "reason": lazy_gettext("Reason"), "address": lazy_gettext("Address"),
-    "organization": lazy_gettext("Organization"),
+    "organization": lazy_gettext("Organization"), "organization_id": lazy_gettext("Organization"),
+    "old": lazy_gettext("Before (yuan)"), "new": lazy_gettext("After (yuan)"), "note": lazy_gettext("Note"),
+    "topic": lazy_gettext("Task type"), "topics": lazy_gettext("Task types"), "error": lazy_gettext("Error"),
+    "retries": lazy_gettext("Retries left"), "instance": lazy_gettext("Project"), "element": lazy_gettext("Diagram element"),
+    "name_en": lazy_gettext("English name"), "service_field": lazy_gettext("Service field"),
+    "service_fields": lazy_gettext("Service fields"), "social_work": lazy_gettext("Social-work project"),
+    "description": lazy_gettext("Description"), "credit_code": lazy_gettext("Unified social credit code"),
+    "status": lazy_gettext("Registration status"), "max_concurrent_projects": lazy_gettext("Projects at once"),
+    "town_id": lazy_gettext("Town"), "kind": lazy_gettext("Relation"), "starts_on": lazy_gettext("From"),
+    "ends_on": lazy_gettext("Until"),
 }

@@ -30,7 +30,6 @@ TITLES = {
     "case_study": lazy_gettext("Social-work case study"),
 }
 NUMBERED = {"consultation_minutes", "coordination_minutes"}
-INSTALLMENT_WORDS = INSTALLMENT_LABELS  # the installments' names, as the budget pages word them
 
 
 def document_title(doc: documents.TaskDocument) -> str:
@@ -87,7 +86,7 @@ def evaluation_parts(db, instance):
 
 
 def payment_parts(instance, notice):
-    label = INSTALLMENT_WORDS.get(notice.label, notice.label)
+    label = INSTALLMENT_LABELS.get(notice.label, notice.label)
     title = _("Payment notice: %(installment)s", installment=label)
     return title, render_template("documents/_payment.html", n=notice, instance=instance, label=label, title=title,
                                   capitals=capital_amount(notice.amount_fen))

@@ -12,37 +12,22 @@ catalog is named ``zh`` because Babel spells zh_CN as zh_Hans_CN and gettext fal
     pybabel update -i webui/translations/messages.pot -d webui/translations -l zh
     pybabel compile -d webui/translations -l zh      # the compiled .mo is committed
 """
-import re
 from datetime import timedelta
 
-from babel.numbers import format_currency, format_decimal
+from babel.numbers import format_decimal
 from flask import request, session
-from flask_babel import Babel, format_date, format_datetime, format_timedelta, get_locale, gettext, lazy_gettext
+from flask_babel import (Babel, format_date, format_datetime, format_timedelta, get_locale, get_translations, gettext,
+                         lazy_gettext)
+
+from outbox import wording
 
 LANGUAGES = {"zh_CN": "中文", "en": "English"}
 babel = Babel()
 
-ROLE_LABELS = {
-    "community_committee": lazy_gettext("Community committee"),
-    "town_government": lazy_gettext("Town government"),
-    "social_organization": lazy_gettext("Social organization"),
-    "resident_representative": lazy_gettext("Resident representative"),
-    "evaluation_panel": lazy_gettext("Evaluation panel"),
-    "supervisor": lazy_gettext("Social-work supervisor"),
-    "city_bureau": lazy_gettext("City civil affairs bureau"),
-    "administrator": lazy_gettext("Administrator"),
-}
-STEP_LABELS = {
-    1: lazy_gettext("Catalog & eligibility"),
-    2: lazy_gettext("Needs survey & application"),
-    3: lazy_gettext("Consultation meeting"),
-    4: lazy_gettext("Representatives' vote"),
-    5: lazy_gettext("Purchase agreement"),
-    6: lazy_gettext("Delivery"),
-    7: lazy_gettext("Evaluation & acceptance"),
-}
-INSTALLMENT_LABELS = {"on_signing": lazy_gettext("First installment (on signing)"),
-                      "on_acceptance": lazy_gettext("Final installment (on acceptance)")}
+# The names of roles, steps and installments are the outbox's message ids (e-mails use them too).
+ROLE_LABELS = {key: lazy_gettext(message) for key, message in wording.ROLES.items()}
+STEP_LABELS = {key: lazy_gettext(message) for key, message in wording.STEPS.items()}
+INSTALLMENT_LABELS = {key: lazy_gettext(message) for key, message in wording.INSTALLMENTS.items()}
 
 STATUS_LABELS = {
     "running": lazy_gettext("Running"), "completed": lazy_gettext("Completed"),
@@ -124,24 +109,18 @@ def localized(schema, key="title"):
     return schema.get(key) or schema.get(f"x-{key}-en") or ""
 
 
-_BILINGUAL = re.compile(r"^(?P<zh>.*?)\s*[(（](?P<en>[A-Za-z][^()（）]*)[)）]\s*$")
-
-
 def task_title(name):
     """'确认事项 (Confirm item)' as the current language's half; other names unchanged."""
-    match = _BILINGUAL.match(name or "")
-    if not match:
-        return name or ""
-    return match.group("en") if is_english() else match.group("zh")
+    return wording.task_title(name, is_english())
 
 
 def money(value, currency="CNY"):
-    if value in (None, ""):
-        return ""
-    try:
-        return format_currency(value, currency, locale=str(get_locale()))
-    except (TypeError, ValueError, ArithmeticError):
-        return str(value)
+    return wording.money(value, str(get_locale()), currency)
+
+
+def language():
+    """The request's language, for words made outside Flask (:mod:`outbox.wording`)."""
+    return wording.Language(get_translations(), str(get_locale()))
 
 
 def number(value):

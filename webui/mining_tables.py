@@ -58,7 +58,7 @@ def report_tables(report: dict[str, Any], extra: dict[str, Any], names: dict[tup
     variants = Table("variants", _("Variants"), [
         Column(_("Path")), Column(_("Number of tasks"), "count"), Column(_("Number of projects"), "count"), Column(_("Share"), "share"),
         Column(_("Lead time (mean)"), "days")])
-    variants.rows = [[" → ".join(activity_names.get(a, a) for a in v["activities"]), len(v["activities"]), v["cases"],
+    variants.rows = [[" → ".join(str(activity_names.get(a, a)) for a in v["activities"]), len(v["activities"]), v["cases"],
                       v["share"], v["mean_lead"]] for v in report["variants"]["variants"]]
     by = extra["by"]
     compare = Table("compare", _("Comparison by %(what)s", what=group_label(by)), [

@@ -198,6 +198,30 @@ def value_words(value: str | None) -> str:
     return value
 
 
+# A changed part of a diagram element, as engine.core.versions names it: a service task's
+# parameter, an extension property, the name, or anything else (shown as it is).
+_PARAMETER_PART = re.compile(r"serviceTaskOperator [^/]*/parameters/parameter (?P<name>\S+)")
+_PROPERTY_PART = re.compile(r"properties/property (?P<name>\S+)")
+_VALUE = re.compile(r'(?:^|\s)value="(?P<value>[^"]*)"')
+
+
+def part_words(part: str, old: str | None, new: str | None) -> tuple[str, str, str]:
+    """``(what, old, new)`` of a version diff's changed part: parameters and properties by
+    their names in words and their values as people read them."""
+    def value_of(text: str | None) -> str | None:
+        found = _VALUE.search(text or "")
+        return found.group("value") if found else text
+
+    if match := _PARAMETER_PART.fullmatch(part):
+        return parameter_label(match.group("name")), value_words(value_of(old)), value_words(value_of(new))
+    if match := _PROPERTY_PART.fullmatch(part):
+        name = match.group("name")
+        return str(PROPERTY_LABELS.get(name, name)), value_words(value_of(old)), value_words(value_of(new))
+    if part == "@name":
+        return str(lazy_gettext("Name")), old or "—", new or "—"
+    return part, old if old is not None else "—", new if new is not None else "—"
+
+
 def change_words(change) -> tuple[str, str, str]:
     """``(what, old, new)`` of a migration preview's parameter or property change."""
     if change.kind == "parameter":

@@ -19,54 +19,23 @@ from engine.core.notifications import NotificationKind as Kind
 from engine.queries import listings
 from engine.errors import ValidationError
 from engine.queries.inbox import parse_page
+from outbox import wording
 
 from .context import me, settings, unit
-from .i18n import STEP_LABELS, is_english, money, task_title, translated
-from .presenters import installment_label, role_label
+from .i18n import language, translated
 
 bp = Blueprint("notifications", __name__)
 PER_PAGE = 20
 
 
 def words(notice: Notification, names: Mapping[str, str]) -> str:
-    """The notification as a sentence in the reader's language."""
-    params: dict[str, Any] = notice.params or {}
-    task = task_title(params.get("task", ""))
-    title = params.get("title", "")
-    if notice.kind == Kind.TASK_READY:
-        return _("A task for your role: “%(task)s”.", task=task)
-    if notice.kind == Kind.TASK_ASSIGNED:
-        return _("A task for you: “%(task)s”.", task=task)
-    if notice.kind == Kind.TASK_HANDED:
-        by = params.get("by", "")
-        return _("%(name)s handed you the task “%(task)s”.", name=names.get(by, by), task=task)
-    if notice.kind == Kind.DEADLINE_NEAR:
-        return _("“%(task)s” is due soon.", task=task)
-    if notice.kind == Kind.OVERDUE and params.get("escalated"):
-        return _("Overdue, for you to follow up: “%(task)s” (%(role)s).", task=task,
-                 role=role_label(str(params.get("role", ""))))
-    if notice.kind == Kind.OVERDUE:
-        return _("“%(task)s” is overdue.", task=task)
-    if notice.kind == Kind.STEP_MOVED:
-        step = int(params.get("to") or 0)
-        return _("“%(title)s” moved to step %(n)s: %(label)s.", title=title, n=step, label=STEP_LABELS.get(step, ""))
-    if notice.kind == Kind.VOTE_RESULT:
-        said = params.get("announcement") or {}
-        return said.get("en" if is_english() else "zh") or notice.message
-    if notice.kind == Kind.PAYMENT_MADE:
-        return _("“%(title)s”: the %(label)s was paid, %(amount)s.", title=title,
-                 label=installment_label(params.get("label") or params.get("installment")),
-                 amount=money(int(params.get("amount_fen") or 0) / 100))
-    return translated(notice.message)
+    """The notification as a sentence in the reader's language (the e-mails' words too)."""
+    return wording.words(notice, names, language())
 
 
-def target(notice: Notification, external: bool = False) -> str:
+def target(notice: Notification) -> str:
     """Where the notification leads: its task, else its project, else the list."""
-    if notice.task_id:
-        return url_for("tasks.show", task_id=notice.task_id, _external=external)
-    if notice.instance_id:
-        return url_for("instances.show", instance_id=notice.instance_id, _external=external)
-    return url_for("notifications.index", _external=external)
+    return request.script_root + wording.path(notice)
 
 
 @bp.get("/notifications")

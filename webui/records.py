@@ -56,7 +56,7 @@ def record_context(db, user, instance_id):
         for number, version in enumerate(versions)]
     return {"r": record, "instance": instance, "written": written, "versions": list(zip(versions, changed)),
             "payment_notices": documents.payment_notices(db, instance.id), "timeline": timeline, "submitted": submitted, "names": names,
-            "made_at": utcnow(), "INSTALLMENT_WORDS": INSTALLMENT_LABELS}
+            "made_at": utcnow(), "INSTALLMENT_LABELS": INSTALLMENT_LABELS}
 
 
 def _filename(instance, suffix):

@@ -115,6 +115,17 @@ def _calendar_days(_session: Session, start: datetime, days: int) -> datetime:
     return start + timedelta(days=days)
 
 
+def task_due(properties: dict[str, Any], start: datetime,
+             working_days: Callable[[datetime, int], datetime]) -> datetime | None:
+    """A user task's due time, from its diagram ``properties``: ``dueInWorkingDays`` (a whole
+    number) working days after ``start`` by the calendar handed in, else ``dueIn`` (an ISO 8601
+    duration) after ``start``; None without either."""
+    days = str(properties.get("dueInWorkingDays") or "").strip()
+    if days.isdigit():  # anything else leaves the ``dueIn`` deadline
+        return working_days(start, int(days))
+    return spiff.duration_from(properties.get("dueIn"), start)
+
+
 class TaskRecord(SimpleNamespace):
     """A new human task's row values, as the runtime's hooks and the event log see them."""
 
@@ -330,7 +341,7 @@ class Runtime:
             task = workflow.get_task_from_id(UUID(row.id))
             if task is None:
                 continue
-            fresh = self._new_task_row(step.instance, new, task, now)
+            fresh = self._new_task_row(session, step.instance, new, task, now)
             if fresh["role"] != row.role:
                 row.claimed_by, row.claimed_at = None, None
             for name in ("definition_id", "bpmn_id", "name", "role", "step", "scope_type", "scope_id", "form_key"):
@@ -507,11 +518,7 @@ class Runtime:
     def _write_tasks(self, session: Session, step: Step, changes: Changes, resource: str | None) -> list[TaskRecord]:
         """Insert rows for new human tasks; cancel the rows of tasks that went without being done."""
         now = step.batch.now
-        rows = [self._new_task_row(step.instance, step.definition, task, now) for task in changes.new_human]
-        for row, task in zip(rows, changes.new_human):
-            working_days = str(spiff.task_properties(task).get("dueInWorkingDays") or "").strip()
-            if working_days.isdigit():  # anything else leaves the ``dueIn`` deadline
-                row["due_at"] = self.working_days(session, now, int(working_days))
+        rows = [self._new_task_row(session, step.instance, step.definition, task, now) for task in changes.new_human]
         records = [TaskRecord(**values) for values in rows]
         if rows:
             stepwrites.execute(session, stepwrites.INSERT_TASKS, rows)
@@ -616,7 +623,8 @@ class Runtime:
         # clock (a simulation, a test) keeps the same distance from its own now.
         return now + (due - utcnow())
 
-    def _new_task_row(self, instance: Any, definition: Any, task: Any, now: datetime) -> dict[str, Any]:
+    def _new_task_row(self, session: Session, instance: Any, definition: Any, task: Any,
+                      now: datetime) -> dict[str, Any]:
         """The column values of a new human task's row."""
         props = spiff.task_properties(task)
         role = task.task_spec.lane or "administrator"
@@ -630,14 +638,9 @@ class Runtime:
             "town_id": instance.town_id, "community_id": instance.community_id,
             "organization_id": instance.organization_id, "state": TaskState.READY,
             "assignee": str(assignee) if assignee else None, "claimed_by": None, "claimed_at": None,
-            "form_key": props.get(FORM_PROPERTY), "due_at": self._due_at(props, now),
+            "form_key": props.get(FORM_PROPERTY), "due_at": task_due(props, now, lambda start, days: self.working_days(session, start, days)),
             "created_at": now,
         }
-
-    def _due_at(self, props: dict[str, Any], now: datetime) -> datetime | None:
-        """A user task's due time by ``dueIn`` (an ISO 8601 duration); none without it.
-        ``dueInWorkingDays`` replaces it when the row is written (it needs the calendar)."""
-        return spiff.duration_from(props.get("dueIn"), now)
 
     def _new_job(self, instance: Any, task: Any, now: datetime) -> dict[str, Any]:
         """The column values of a new job's row (and ``lane``, for its event)."""

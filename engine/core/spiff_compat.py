@@ -53,21 +53,27 @@ def tree_depth_limit() -> int:
     return inspect.signature(TaskIterator.__init__).parameters["max_depth"].default
 
 
+# Where a waiting timer keeps its evaluated due moment in the task's ``internal_data`` (a
+# public attribute of ``SpiffWorkflow.task.Task``): the key is the library's own and
+# undocumented. SpiffWorkflow 3.2 offers no public way to set it (moving a timer to now),
+# and its public ``details()`` gives a cycle's next time only, not the count and interval a
+# cycle must keep; so both the read and the write stay here, and
+# tests/engine/test_spiff_compat.py fails when the library stops using this key.
+TIMER_KEY = "event_value"
+
+
 def set_timer_value(task: Any, value: str | dict) -> None:
     """Set a waiting timer's due moment (ISO 8601) as its event definition reads it.
 
-    A timer event keeps its evaluated due time in the task's ``internal_data`` (a public,
-    documented attribute of ``SpiffWorkflow.task.Task``) under the key ``event_value``; the
-    key is the library's own and undocumented, which is why this lives here. A cycle keeps a
-    dict there: ``{"cycles": runs left (-1 unbounded), "next": ISO 8601, "duration": seconds}``.
+    A cycle keeps a dict there: ``{"cycles": runs left (-1 unbounded), "next": ISO 8601,
+    "duration": seconds}``.
     """
-    task.internal_data["event_value"] = value
+    task.internal_data[TIMER_KEY] = value
 
 
 def timer_value(task: Any) -> str | dict | None:
-    """A waiting timer's stored ``event_value`` (see :func:`set_timer_value`); the public
-    ``details()`` gives a cycle's next time only, not its count and interval."""
-    return task.internal_data.get("event_value")
+    """A waiting timer's stored due moment, or a cycle's dict (see :func:`set_timer_value`)."""
+    return task.internal_data.get(TIMER_KEY)
 
 
 # A task links its parent and children by id (``_parent``, ``_children``) through the

@@ -267,6 +267,16 @@ def scope_names(session: Session) -> dict[tuple[str, int], str]:
     return names
 
 
+def place_names(session: Session) -> dict[tuple[str, int | str], str]:
+    """The names of towns, communities and organizations by ``(kind, id)`` and by
+    ``(kind, code)`` (the audit log names its objects by either)."""
+    names: dict[tuple[str, int | str], str] = {}
+    for model, kind in ((Town, "town"), (Community, "community"), (Organization, "organization")):
+        for row_id, code, name in session.execute(select(model.id, model.code, model.name)):
+            names[(kind, row_id)] = names[(kind, code)] = name
+    return names
+
+
 def display_names(session: Session, usernames: Iterable[str | None]) -> dict[str, str]:
     usernames = {u for u in usernames if u}
     if not usernames:
@@ -276,4 +286,4 @@ def display_names(session: Session, usernames: Iterable[str | None]) -> dict[str
 
 __all__ = ["INSTANCE_STATUSES", "visible_instance", "list_instances", "timeline", "instance_tasks", "towns_for",
            "definition_of", "process_keys", "process_names", "definition_versions", "communities_for", "organizations_for",
-           "startable_items", "project_for", "scope_names", "display_names"]
+           "startable_items", "project_for", "scope_names", "place_names", "display_names"]

@@ -78,3 +78,16 @@ def test_a_waiting_timer_reads_and_takes_its_due_time():
     assert spiff.timer_due(timer) == datetime(2031, 5, 6, 7, 8, 9)
     spiff.force_timer(timer)
     assert timer.state != TaskState.WAITING
+
+
+def test_the_library_keeps_a_timers_due_time_under_the_key_spiff_compat_uses():
+    """No public setter exists for a timer's due time: spiff_compat writes the library's own
+    key, which must be the one the library's timers read and report."""
+    workflow = started(rounds=1)
+    (timer,) = spiff.open_tasks(workflow)[2]
+    stored = timer.internal_data[spiff_compat.TIMER_KEY]
+    assert spiff_compat.timer_value(timer) == stored == timer.task_spec.event_definition.details(timer).value
+    spiff_compat.set_timer_value(timer, "2000-01-01T00:00:00+00:00")
+    assert timer.task_spec.event_definition.details(timer).value == "2000-01-01T00:00:00+00:00"
+    workflow.refresh_timers()
+    assert timer.state != TaskState.WAITING

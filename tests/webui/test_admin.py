@@ -111,6 +111,8 @@ def test_diff_page_names_what_changed(web, as_user):
     changed = re.search(r'data-testid="diff-changed"(.*?)</section>', page, re.S).group(1)
     assert "tally_votes" in changed and "pass_ratio" in changed and "1/2" in changed and "2/3" in changed
     assert 'data-testid="diff-added"' not in page
+    words = re.sub(r"<[^>]+>", " ", changed)  # what is read: the parameter by its name, no XML
+    assert "通过：赞成票占到会人数的比例" in words and "value=" not in words and "serviceTaskOperator" not in words
 
 
 def test_people_roles_and_deactivation(web, as_user):

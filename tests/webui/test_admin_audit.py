@@ -57,3 +57,17 @@ def test_a_trial_decision_that_is_not_a_value_is_refused(web, as_user):
     admin.get("/admin/definitions/1/edit")
     response = admin.post("/admin/definitions/1/trial", {"bpmn_xml": edits.original(), "choice.ballot": "no quotes"})
     assert response.status_code == 422
+
+
+def test_budgets_and_keys_are_named_in_words_not_by_their_keys(web, as_user):
+    from engine.core.db import unit_of_work
+    from engine.core.worker_credentials import create
+    from engine.method.funds import set_budget
+
+    with unit_of_work(web.services.session_factory) as session:
+        set_budget(session, web.world.town.id, 2031, "500000", actor="admin", note="年初预算")
+        create(session, "短信通知服务", ["notify"], ["notify"], "admin")
+    page = re.sub(r"<[^>]+>", " ", as_user("admin").get("/admin/audit").get_data(as_text=True))  # the words read
+    assert f"{web.world.town.name} 2031 年预算" in page and "新金额（元）" in page and "年初预算" in page
+    assert "新建了外部程序密钥" in page and "外部程序“短信通知服务”" in page and "通知" in page
+    assert "budget:" not in page and "worker_credential_create" not in page and "worker " not in page

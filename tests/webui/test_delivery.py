@@ -17,7 +17,7 @@ from sqlalchemy import select, update
 
 from engine.core.db import unit_of_work
 from engine.core.models import Delivery, NotificationPreference, User
-from webui.mail import deliver_pass
+from outbox.dispatch import deliver_pass
 
 from .conftest import start_project
 
@@ -66,15 +66,15 @@ def test_e_mail_at_once_and_a_daily_digest_each_in_the_persons_language(web, as_
 
     start_project(web)
     at = now(web)
-    done = deliver_pass(web.app, at)
+    done = deliver_pass(web.services, at)
     assert done.sent == {"email": 1} and done.failed == {}
     [(to, message)] = smtp.messages
     assert to == ["chen@xiangdong.example"] and "您的角色有新任务" in message["Subject"]
     body = message.get_content()
     assert "committee" in body and "http://" in body and "/tasks/" in body
-    assert deliver_pass(web.app, at + timedelta(minutes=5)).sent == {}  # sent once
+    assert deliver_pass(web.services, at + timedelta(minutes=5)).sent == {}  # sent once
 
-    later = deliver_pass(web.app, at + timedelta(days=1, minutes=1))  # past the next 8 o'clock
+    later = deliver_pass(web.services, at + timedelta(days=1, minutes=1))  # past the next 8 o'clock
     assert later.sent == {"digest": 1}
     to, digest = smtp.messages[-1]
     assert to == ["wang@xiangdong.example"] and "1" in digest["Subject"]
@@ -97,7 +97,7 @@ def test_nothing_is_e_mailed_while_smtp_is_not_configured(web, as_user):
     c = as_user("committee")
     c.post("/notifications/settings", {"email": "chen@xiangdong.example", "channel-task_ready": "email"})
     start_project(web)
-    assert deliver_pass(web.app, now(web)).routed == 0
+    assert deliver_pass(web.services, now(web)).routed == 0
     with unit_of_work(web.services.session_factory, readonly=True) as session:
         assert session.scalars(select(Delivery)).all() == []
 
@@ -136,23 +136,23 @@ def receiver(web):
 def test_the_webhook_gets_each_notification_signed_and_is_tried_again_later(web, receiver):
     start_project(web)
     at = now(web)
-    first = deliver_pass(web.app, at)  # both committee members hear of the task; the first call gets a 500
+    first = deliver_pass(web.services, at)  # both committee members hear of the task; the first call gets a 500
     assert (first.failed, first.sent, len(receiver.calls)) == ({"webhook": 1}, {"webhook": 1}, 2)
     with unit_of_work(web.services.session_factory, readonly=True) as session:
         rows = session.scalars(select(Delivery).order_by(Delivery.id)).all()
         assert [(r.username, r.state, r.attempts) for r in rows] == [("committee", "pending", 1),
                                                                       ("committee2", "sent", 1)]
         assert rows[0].next_at == at + timedelta(seconds=30)
-    assert deliver_pass(web.app, at + timedelta(seconds=10)).sent == {}  # not yet: it waits
+    assert deliver_pass(web.services, at + timedelta(seconds=10)).sent == {}  # not yet: it waits
     assert len(receiver.calls) == 2
-    assert deliver_pass(web.app, at + timedelta(seconds=31)).sent == {"webhook": 1}
+    assert deliver_pass(web.services, at + timedelta(seconds=31)).sent == {"webhook": 1}
     headers, body = receiver.calls[-1]
     expected = "sha256=" + hmac.new(b"town-it-shared-secret", body, hashlib.sha256).hexdigest()
     assert hmac.compare_digest(headers["X-Sanshe-Signature"], expected)
     payload = json.loads(body)
     assert payload["username"] == "committee" and payload["kind"] == "task_ready"
     assert payload["text"].startswith("您的角色有新任务") and "/tasks/" in payload["link"]
-    assert deliver_pass(web.app, at + timedelta(minutes=10)).sent == {}
+    assert deliver_pass(web.services, at + timedelta(minutes=10)).sent == {}
 
 
 def test_a_webhook_that_keeps_failing_is_given_up(web, receiver):
@@ -162,7 +162,7 @@ def test_a_webhook_that_keeps_failing_is_given_up(web, receiver):
         start_project(web)
         at = now(web)
         for seconds in (0, 31, 92, 400):
-            deliver_pass(web.app, at + timedelta(seconds=seconds))
+            deliver_pass(web.services, at + timedelta(seconds=seconds))
         with unit_of_work(web.services.session_factory, readonly=True) as session:
             rows = session.scalars(select(Delivery)).all()
         assert [(r.state, r.attempts) for r in rows] == [("failed", 3)] * 2 and len(receiver.calls) == 6

@@ -3,8 +3,8 @@
 Run by the scheduler's loop, never inside a request: each pass routes new notifications
 (``engine.core.delivery.route``, one transaction), then sends what is due, each send outside
 any transaction, and records its outcome in a short transaction of its own. The words are the
-notification centre's (:func:`webui.notifications.words`), drawn in a request context of the
-app with the person's language forced, so an e-mail says what the page says.
+notification centre's (:func:`outbox.wording.words`) in the person's language, so an e-mail
+says what the page says; links lead to ``SANSHE_BASE_URL``.
 """
 from __future__ import annotations
 
@@ -21,16 +21,12 @@ from datetime import datetime
 from email.message import EmailMessage
 from typing import Any
 
-from flask import Flask
-from flask_babel import force_locale
-from flask_babel import gettext as _
-
 from engine.core import delivery
 from engine.core.db import unit_of_work
 from engine.core.delivery import Channel
 from engine.core.models import Notification, User
 
-from .notifications import target, words
+from .wording import language, path, words
 
 log = logging.getLogger("sanshe.delivery")
 TIMEOUT_SECONDS = 10
@@ -44,10 +40,11 @@ class DeliveryPass:
     failed: dict[str, int] = field(default_factory=dict)
 
 
-def deliver_pass(app: Flask, now: datetime | None = None) -> DeliveryPass:
-    """Route new notifications and send every e-mail, digest and webhook call that is due."""
-    settings, services = app.config["SANSHE_SETTINGS"], app.extensions["sanshe"]
-    factory = services.session_factory
+def deliver_pass(services: Any, now: datetime | None = None) -> DeliveryPass:
+    """Route new notifications and send every e-mail, digest and webhook call that is due.
+
+    ``services``: the entry point's collaborators (``engine.wiring.Services``)."""
+    settings, factory = services.settings, services.session_factory
     at: datetime = now or services.runtime.clock()
     result = DeliveryPass()
     routes = delivery.Routes(email=bool(settings.smtp_host), webhook=bool(settings.webhook_url))
@@ -55,10 +52,10 @@ def deliver_pass(app: Flask, now: datetime | None = None) -> DeliveryPass:
         digest_at = delivery.next_digest(at, settings.digest_hour, settings.calendar_utc_offset_hours)
         result.routed = delivery.route(session, at, routes, digest_at)
     if routes.email:
-        _send_all(app, result, at, Channel.EMAIL, lambda items, people: _emails(settings, items, people))
-        _send_all(app, result, at, Channel.DIGEST, lambda items, people: _digests(settings, items, people))
+        _send_all(services, result, at, Channel.EMAIL, lambda items, people: _emails(settings, items, people))
+        _send_all(services, result, at, Channel.DIGEST, lambda items, people: _digests(settings, items, people))
     if routes.webhook:
-        _send_all(app, result, at, Channel.WEBHOOK, lambda items, people: _webhook_calls(settings, items, people))
+        _send_all(services, result, at, Channel.WEBHOOK, lambda items, people: _webhook_calls(settings, items, people))
     return result
 
 
@@ -66,17 +63,16 @@ def deliver_pass(app: Flask, now: datetime | None = None) -> DeliveryPass:
 Send = tuple[list[int], Callable[[], None]]
 
 
-def _send_all(app: Flask, result: DeliveryPass, now: datetime, channel: Channel,
+def _send_all(services: Any, result: DeliveryPass, now: datetime, channel: Channel,
               prepare: Callable[[list[tuple[Any, Notification]], dict[str, User]], list[Send]]) -> None:
-    settings, factory = app.config["SANSHE_SETTINGS"], app.extensions["sanshe"].session_factory
+    settings, factory = services.settings, services.session_factory
     with unit_of_work(factory, readonly=True) as session:
         items = delivery.due(session, now, channel)
         if not items:
             return
         people = delivery.recipients(session, {n.username for _, n in items} | {
             str((n.params or {}).get("by")) for _, n in items if (n.params or {}).get("by")})
-        with app.test_request_context(base_url=settings.base_url):
-            sends = prepare(items, people)
+        sends = prepare(items, people)
     for ids, send in sends:
         try:
             send()
@@ -96,9 +92,9 @@ def _names(people: dict[str, User]) -> dict[str, str]:
     return {u.username: u.display_name or u.username for u in people.values()}
 
 
-def _line(notice: Notification, people: dict[str, User]) -> tuple[str, str]:
-    """The notification in words (the language forced around the call) and its full link."""
-    return words(notice, _names(people)), target(notice, external=True)
+def _line(settings: Any, notice: Notification, people: dict[str, User], locale: str | None) -> tuple[str, str]:
+    """The notification in the words of ``locale`` and its full link."""
+    return words(notice, _names(people), language(locale)), settings.base_url.rstrip("/") + path(notice)
 
 
 def _emails(settings: Any, items: list[tuple[Any, Notification]], people: dict[str, User]) -> list[Send]:
@@ -108,11 +104,11 @@ def _emails(settings: Any, items: list[tuple[Any, Notification]], people: dict[s
         if person is None or not person.email or not person.active:
             sends.append(([sent.id], _refuse("no e-mail address")))
             continue
-        with force_locale(person.locale or "zh_CN"):
-            text, link = _line(notice, people)
-            subject = _("Sanshe: %(what)s", what=text)
-            body = _("Dear %(name)s,", name=person.display_name or person.username) + "\n\n" + text + "\n" + link + \
-                "\n\n" + _("You receive this because you chose e-mail for this kind of notification in Sanshe.")
+        _ = language(person.locale).gettext
+        text, link = _line(settings, notice, people, person.locale)
+        subject = _("Sanshe: %(what)s", what=text)
+        body = _("Dear %(name)s,", name=person.display_name or person.username) + "\n\n" + text + "\n" + link + \
+            "\n\n" + _("You receive this because you chose e-mail for this kind of notification in Sanshe.")
         sends.append(([sent.id], _smtp(settings, person.email, subject[:200], body)))
     return sends
 
@@ -123,16 +119,16 @@ def _digests(settings: Any, items: list[tuple[Any, Notification]], people: dict[
         by_person.setdefault(item[1].username, []).append(item)
     sends: list[Send] = []
     for username, mine in by_person.items():
-        ids = [d.id for d, _ in mine]
+        ids = [d.id for d, _n in mine]
         person = people.get(username)
         if person is None or not person.email or not person.active:
             sends.append((ids, _refuse("no e-mail address")))
             continue
-        with force_locale(person.locale or "zh_CN"):
-            lines = ["- " + " ".join(_line(n, people)) for _, n in mine]
-            subject = _("Sanshe: %(n)s notifications of the day", n=len(mine))
-            body = _("Dear %(name)s,", name=person.display_name or person.username) + "\n\n" + "\n".join(lines) + \
-                "\n\n" + _("You receive this because you chose a daily digest for these notifications in Sanshe.")
+        _ = language(person.locale).gettext
+        lines = ["- " + " ".join(_line(settings, n, people, person.locale)) for _d, n in mine]
+        subject = _("Sanshe: %(n)s notifications of the day", n=len(mine))
+        body = _("Dear %(name)s,", name=person.display_name or person.username) + "\n\n" + "\n".join(lines) + \
+            "\n\n" + _("You receive this because you chose a daily digest for these notifications in Sanshe.")
         sends.append((ids, _smtp(settings, person.email, subject, body)))
     return sends
 
@@ -141,8 +137,7 @@ def _webhook_calls(settings: Any, items: list[tuple[Any, Notification]], people:
     sends: list[Send] = []
     for sent, notice in items:
         person = people.get(notice.username)
-        with force_locale(person.locale if person is not None and person.locale else "zh_CN"):
-            text, link = _line(notice, people)
+        text, link = _line(settings, notice, people, person.locale if person is not None else None)
         payload = {"delivery_id": sent.id, "notification_id": notice.id, "kind": notice.kind,
                    "username": notice.username, "display_name": person.display_name if person else notice.username,
                    "email": person.email if person else None, "text": text, "link": link,

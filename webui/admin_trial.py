@@ -8,7 +8,7 @@ from flask_babel import gettext as _
 from engine.core.deployments import get_definition
 from engine.core.validation import validate_or_raise
 from engine.errors import ValidationError
-from workers.trial import run_trial  # the web app is an entry layer: it may run the workers
+from workers.trial_sandbox import run_trial  # the web app is an entry layer: it may run the workers
 
 from .admin import bp, findings_of, known_roles_and_topics, uploaded_forms
 from .context import services, settings, unit

@@ -106,6 +106,31 @@ def decision_fields(bpmn_xml: str, forms: dict[str, Any]) -> list[dict[str, Any]
     return list(fields.values())
 
 
+def element_names(bpmn_xml: str) -> dict[str, str]:
+    """``{element id: name}`` of the diagram's elements (the id when it has no name)."""
+    root = etree.fromstring(bpmn_xml.encode("utf-8"))
+    return {e.get("id") or "": e.get("name") or e.get("id") or "" for e in root.iter(f"{{{BPMN}}}*") if e.get("id")}
+
+
+def message_events(bpmn_xml: str) -> dict[str, str]:
+    """``{message name: name of the element that waits for it}`` for the diagram's message
+    catch events (intermediate, boundary, start of an event subprocess, receive tasks)."""
+    root = etree.fromstring(bpmn_xml.encode("utf-8"))
+    messages = {m.get("id"): m.get("name") or m.get("id") for m in root.iter(f"{{{BPMN}}}message")}
+    waiting = {}
+    for definition in root.iter(f"{{{BPMN}}}messageEventDefinition"):
+        event = definition.getparent()
+        if etree.QName(event).localname in ("intermediateCatchEvent", "boundaryEvent", "startEvent"):
+            name = messages.get(definition.get("messageRef"))
+            if name:
+                waiting.setdefault(name, event.get("name") or event.get("id") or name)
+    for task in root.iter(f"{{{BPMN}}}receiveTask"):
+        name = messages.get(task.get("messageRef"))
+        if name:
+            waiting.setdefault(name, task.get("name") or task.get("id") or name)
+    return waiting
+
+
 def copy_master_data(source: Engine, target: Engine) -> None:
     """Copy the master tables' rows from ``source`` into the empty sandbox ``target``."""
     tables = [t for t in Base.metadata.sorted_tables if t.name in MASTER_TABLES]
@@ -201,7 +226,8 @@ def coverage(report: TrialReport, xml: str, activities: set[str], passed: set[tu
         outgoing = [f for f in flows if f.get("sourceRef") == node_id]
         if kind == "gateway" and len(outgoing) > 1:
             report.branches[(node_id, element.get("name") or node_id)] = [
-                Branch(f.get("id") or "", _flow_label(f, nodes), f.get("id") in taken) for f in outgoing]
+                Branch(f.get("id") or "", f.get("name") or _name_of(nodes.get(f.get("targetRef") or "")),
+                       f.get("id") in taken) for f in outgoing]
     for flow in flows:
         bucket = report.covered if flow.get("id") in taken else report.missed
         bucket.setdefault("flow", []).append((flow.get("id") or "", _flow_label(flow, nodes)))
@@ -211,5 +237,8 @@ def _flow_label(flow: Any, nodes: dict[str, Any]) -> str:
     """A flow in words: its name, else "source → target" by the elements' names."""
     if flow.get("name"):
         return flow.get("name")
-    ends = [nodes.get(flow.get(ref) or "") for ref in ("sourceRef", "targetRef")]
-    return " → ".join((e.get("name") or e.get("id")) if e is not None else "?" for e in ends)
+    return " → ".join(_name_of(nodes.get(flow.get(ref) or "")) for ref in ("sourceRef", "targetRef"))
+
+
+def _name_of(element: Any) -> str:
+    return (element.get("name") or element.get("id") or "") if element is not None else "?"

@@ -144,6 +144,12 @@ class Sandbox:
             return session.scalar(select(func.min(Timer.due_at)).where(
                 Timer.instance_id == self.instance_id, Timer.state == "waiting"))
 
+    def next_timer_element(self) -> str | None:
+        """The element id of the timer due next (None: no timer waits)."""
+        with unit_of_work(self.services.session_factory, readonly=True) as session:
+            return session.scalar(select(Timer.bpmn_id).where(
+                Timer.instance_id == self.instance_id, Timer.state == "waiting").order_by(Timer.due_at).limit(1))
+
     def waiting_messages(self) -> list[str]:
         with unit_of_work(self.services.session_factory, readonly=True) as session:
             return sorted(self.services.runtime.waiting_messages(session, self.instance_id))
@@ -225,8 +231,8 @@ class Sandbox:
                 tasks = []
             if not tasks:
                 if self.next_timer() is None:
-                    self.state["problem"] = ["the project waits for something the trial cannot do "
-                                             "(a message or a failed job)", {}]
+                    self._problem(Text("the project waits for something the trial cannot do "
+                                       "(a message or a failed job)"))
                     self.save()
                     return
                 self.advance_clock()
@@ -234,8 +240,8 @@ class Sandbox:
             met, form = tasks[0]
             if form is None:  # nobody may complete it
                 self._met(met)
-                self.state["problem"] = ["nobody holds the role %(role)s where %(task)s lands",
-                                         {"role": met.role or "", "task": met.name}]
+                self._problem(Text("nobody holds the role %(role)s where %(task)s lands", role=met.role or "",
+                                   task=met.name))
                 self.save()
                 return
             active = {k: v for k, v in overrides.items() if k in set(form.get("properties") or {})}
@@ -260,6 +266,9 @@ class Sandbox:
                 passed |= self.services.runtime.passed_steps(session, self.instance_id)
                 self.state["passed"] = sorted(passed)
         self.save()
+
+    def _problem(self, text: Text) -> None:
+        self.state["problem"] = [text.template, text.values]
 
     def _met(self, met: TrialTask) -> None:
         if all(t["task_id"] != met.task_id for t in self.state["tasks"]) or not met.task_id:

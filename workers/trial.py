@@ -160,7 +160,7 @@ def timer_decisions(bpmn_xml: str) -> list[dict[str, Any]]:
     names = {e.get("id"): e.get("name") or e.get("id") for e in root.iter(f"{{{BPMN}}}*")}
     attached = sorted({e.get("attachedToRef") or "" for e in root.iter(f"{{{BPMN}}}boundaryEvent")
                        if e.find(f"{{{BPMN}}}timerEventDefinition") is not None and e.get("attachedToRef")})
-    return [{"name": f"timer:{task_id}", "title": f"{names.get(task_id) or task_id}（期限）", "timer": True,
+    return [{"name": f"timer:{task_id}", "title": names.get(task_id) or task_id, "timer": True,
              "options": [(False, "按时办理"), (True, "不办理，等到期限已过")]} for task_id in attached]
 
 
@@ -222,10 +222,10 @@ def coverage(report: TrialReport, xml: str, activities: set[str], passed: set[tu
         local = etree.QName(element).localname
         kind = next(k for k, endings in kinds.items() if any(local.endswith(x) or local == x for x in endings))
         bucket = report.covered if node_id in covered else report.missed
-        bucket.setdefault(kind, []).append((node_id, element.get("name") or node_id))
+        bucket.setdefault(kind, []).append((node_id, _name_of(element)))
         outgoing = [f for f in flows if f.get("sourceRef") == node_id]
-        if kind == "gateway" and len(outgoing) > 1:
-            report.branches[(node_id, element.get("name") or node_id)] = [
+        if kind == "gateway" and local != "parallelGateway" and len(outgoing) > 1:  # a decision
+            report.branches[(node_id, _name_of(element))] = [
                 Branch(f.get("id") or "", f.get("name") or _name_of(nodes.get(f.get("targetRef") or "")),
                        f.get("id") in taken) for f in outgoing]
     for flow in flows:
@@ -241,4 +241,8 @@ def _flow_label(flow: Any, nodes: dict[str, Any]) -> str:
 
 
 def _name_of(element: Any) -> str:
-    return (element.get("name") or element.get("id") or "") if element is not None else "?"
+    """An element's name; an unnamed one as ``@`` and its kind (``@parallelGateway``), which
+    the report puts in words."""
+    if element is None:
+        return "?"
+    return element.get("name") or f"@{etree.QName(element).localname}"

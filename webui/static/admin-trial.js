@@ -16,7 +16,8 @@
     var buttons = box.querySelectorAll("form[data-trial-step] button");
     buttons.forEach(function (b) { b.disabled = true; });
     box.setAttribute("aria-busy", "true");
-    fetch(form.action, {method: "POST", body: body, credentials: "same-origin",
+    // getAttribute: the form has a field named "action", which form.action would return.
+    fetch(form.getAttribute("action"), {method: "POST", body: body, credentials: "same-origin",
                         headers: {"X-CSRFToken": body.get("csrf_token")}})
       .then(function (response) { return response.text(); })
       .then(function (html) {

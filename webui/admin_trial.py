@@ -98,18 +98,19 @@ def trial_step(token):
 
 def _page(sandbox, refused=None):
     """The report so far with what the administrator can do next."""
+    refused = refused or {}
     report = sandbox.report()
     xml = sandbox.state["xml"]
     report.decisions = decisions(xml, sandbox.state["forms"], {})
     names = element_names(xml)
     waiting = message_events(xml)
-    steps = {"token": sandbox.token, "refused": refused or {}, "tasks": [], "timer": None,
+    steps = {"token": sandbox.token, "refused": refused, "tasks": [], "timer": None,
              "messages": [(name, waiting.get(name, name)) for name in sandbox.waiting_messages()]}
     if report.status == "running":
         for met, form in sandbox.open_tasks():
             fields = []
             if form is not None:
-                mine = refused and refused["task_id"] == met.task_id
+                mine = refused.get("task_id") == met.task_id
                 fields = form_fields.build_fields(form, refused["data"] if mine else {},
                                                   refused["errors"] if mine else {}, prefix="sample.")
             steps["tasks"].append({"met": met, "fields": fields, "can": form is not None})

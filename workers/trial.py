@@ -120,7 +120,7 @@ def message_events(bpmn_xml: str) -> dict[str, str]:
     waiting = {}
     for definition in root.iter(f"{{{BPMN}}}messageEventDefinition"):
         event = definition.getparent()
-        if etree.QName(event).localname in ("intermediateCatchEvent", "boundaryEvent", "startEvent"):
+        if event is not None and etree.QName(event).localname in ("intermediateCatchEvent", "boundaryEvent", "startEvent"):
             name = messages.get(definition.get("messageRef"))
             if name:
                 waiting.setdefault(name, event.get("name") or event.get("id") or name)

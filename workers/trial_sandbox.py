@@ -176,11 +176,9 @@ class Sandbox:
                 raise ConflictError(Text("nobody holds the role %(role)s where %(task)s lands", role=task.role or "",
                                          task=task.name))
             form = runtime.task_form(session, task.id, actor)
-            if data is None:
-                data = fill(form, steer(form, {**self.steering, **(choices or {})}))
-            else:
-                met.by_hand = True
-            runtime.complete_task(session, task.id, actor, data)
+            met.by_hand = data is not None
+            typed = data if data is not None else fill(form, steer(form, {**self.steering, **(choices or {})}))
+            runtime.complete_task(session, task.id, actor, typed)
             met.done_by = actor.display_name or actor.username
         self._met(met)
         self.clock.now += timedelta(hours=1)

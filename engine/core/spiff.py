@@ -367,13 +367,17 @@ def passed_steps(workflow: BpmnWorkflow) -> set[tuple[str, str]]:
     passed = set()
     done = TaskState.COMPLETED | TaskState.READY | TaskState.STARTED | TaskState.WAITING
     for task in workflow.get_tasks(state=done):
-        target = task.task_spec.bpmn_id
+        target = _element_id(task)
         parent = task.parent
-        while parent is not None and parent.task_spec.bpmn_id is None:
+        while parent is not None and _element_id(parent) is None:
             parent = parent.parent
         if target and parent is not None and parent.state == TaskState.COMPLETED:
-            passed.add((parent.task_spec.bpmn_id, target))
+            passed.add((_element_id(parent), target))
     return passed
+
+
+def _element_id(task: BpmnTask) -> str | None:
+    return getattr(task.task_spec, "bpmn_id", None)
 
 
 def cancel_workflow(workflow: BpmnWorkflow) -> None:

@@ -101,3 +101,16 @@ def test_a_run_refuses_nothing_to_move_and_moves_in_the_background(services):
     with unit_of_work(services.session_factory, readonly=True) as session:
         run = migration_runs.get_run(session, run_id)
         assert (run.state, run.handled, run.moved, run.batches, run.refused) == ("done", 4, 4, 2, [])
+
+
+@pytest.mark.slow
+def test_the_scheduler_moves_a_run_started_in_the_admin_pages_a_batch_per_pass(services, db_url):
+    ids = world_with_projects(services, 3)
+    with unit_of_work(services.session_factory) as session:
+        migration_runs.start_run(session, 2, "admin", ids, batch_size=2)
+    env = dict(os.environ, SANSHE_DATABASE_URL=db_url, PYTHONPATH=str(ROOT))
+    for expected in ([2, 2, 1], [2, 2, 2]):
+        done = subprocess.run([sys.executable, "-m", "cli", "scheduler", "--once"], cwd=ROOT, env=env,
+                              capture_output=True, text=True, timeout=120)
+        assert done.returncode == 0, done.stderr
+        assert versions_of(services, ids) == expected

@@ -18,7 +18,7 @@ from flask_babel import gettext as _
 from flask_login import current_user
 
 from engine.core import audit
-from engine.core import migration
+from engine.core import migration, migration_runs
 from engine.core import scheduler
 from engine.core import versions
 from engine.core.deployments import deploy, get_definition, lane_roles, with_deployed_forms
@@ -294,7 +294,8 @@ def migrate():
     with unit(readonly=True) as db:
         checks = migration.dry_run(db, services().runtime, target_id, from_id)
         return render_template("admin/migrate.html", checks=checks, target=get_definition(db, target_id),
-                               from_id=from_id, done=False, change_words=change_words)
+                               from_id=from_id, done=False, change_words=change_words,
+                               running=migration_runs.unfinished_run(db, target_id))
 
 
 @bp.get("/audit")

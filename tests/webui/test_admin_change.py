@@ -139,8 +139,9 @@ def test_many_projects_move_in_the_background_in_batches_with_progress(web, as_u
     assert started.status_code == 302
     page = admin.get(started.location).get_data(as_text=True)
     assert "选中的 5 个项目已处理 0 个，迁移了 0 个。" in page and "data-run-running" in page
-    # A second start onto the same version while the first runs is refused.
-    admin.get("/admin/migrate?target=2")
+    # The dry run's page points to the run under way; a second start meanwhile is refused.
+    dry = admin.get("/admin/migrate?target=2").get_data(as_text=True)
+    assert 'data-testid="migration-under-way"' in dry and started.location in dry
     again = admin.post("/admin/migrate", {"target": "2", "instance": [str(projects[4])]})
     assert again.status_code == 422 and "已经在迁移" in again.get_data(as_text=True)
     # The scheduler moves one batch per pass; the page shows how far it has got.

@@ -18,11 +18,24 @@
     box.setAttribute("aria-busy", "true");
     // getAttribute: the form has a field named "action", which form.action would return.
     fetch(form.getAttribute("action"), {method: "POST", body: body, credentials: "same-origin",
-                        headers: {"X-CSRFToken": body.get("csrf_token")}})
-      .then(function (response) { return response.text(); })
-      .then(function (html) {
-        box.innerHTML = html;
-        var refused = box.querySelector("[data-testid=trial-refused]");
+                        headers: {"X-CSRFToken": body.get("csrf_token"), "HX-Request": "true"}})
+      .then(function (response) {
+        return response.text().then(function (html) { return {shown: response.ok || response.status === 422, html: html}; });
+      })
+      .then(function (answer) {
+        if (answer.shown) {  // the report as it is now (refused input: with the reasons at the fields)
+          box.innerHTML = answer.html;
+        } else {  // the step was not taken (e.g. the trial is gone): say why above the report kept
+          var old = box.querySelector("[data-trial-error]");
+          if (old) old.remove();
+          var note = document.createElement("div");
+          note.setAttribute("data-trial-error", "");
+          note.setAttribute("role", "alert");
+          note.innerHTML = answer.html;
+          box.prepend(note);
+          buttons.forEach(function (b) { b.disabled = false; });
+        }
+        var refused = box.querySelector("[data-testid=trial-refused], [data-trial-error]");
         (refused || box).scrollIntoView({behavior: "smooth", block: "start"});
       })
       .catch(function (err) { buttons.forEach(function (b) { b.disabled = false; }); window.alert(String(err)); })

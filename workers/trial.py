@@ -71,7 +71,7 @@ class TrialReport:
     status: str = ""
     tasks: list[TrialTask] = field(default_factory=list)
     services: list[str] = field(default_factory=list)
-    timers: list[str] = field(default_factory=list)
+    timers: list[tuple[str, int, str]] = field(default_factory=list)  # (due, timers fired, element name)
     covered: dict[str, list[tuple[str, str]]] = field(default_factory=dict)  # kind -> [(id, name)]
     missed: dict[str, list[tuple[str, str]]] = field(default_factory=dict)
     problem: str = ""  # a Text, shown in the user's language

@@ -36,8 +36,8 @@ from engine.wiring import build_services
 from .demo import SimClock
 from .registry import TOPICS
 from .trial import (
-    MAX_STEPS, TrialReport, TrialTask, administrator, copy_master_data, coverage, decision_fields, landing, starter, steer,
-    timer_decisions,
+    MAX_STEPS, TrialReport, TrialTask, administrator, copy_master_data, coverage, decision_fields, element_names,
+    landing, starter, steer, timer_decisions,
 )
 from .worker import Worker
 
@@ -186,13 +186,13 @@ class Sandbox:
 
     def advance_clock(self) -> datetime:
         """Move the sandbox clock to the project's next timer and fire it; returns its due time."""
-        due = self.next_timer()
+        due, element = self.next_timer(), self.next_timer_element() or ""
         if due is None:
             raise ConflictError(Text("No timer of the project is waiting."))
         self.clock.now = max(self.clock.now, due) + timedelta(seconds=1)
         with unit_of_work(self.services.session_factory) as session:
             fired = self.services.runtime.fire_due_timers(session)
-        self.state["timers"].append(f"{due:%Y-%m-%d %H:%M} ({fired})")
+        self.state["timers"].append([f"{due:%Y-%m-%d %H:%M}", fired, element_names(self.state["xml"]).get(element, "")])
         self.settle()
         return due
 
@@ -274,7 +274,7 @@ class Sandbox:
 
     def report(self) -> TrialReport:
         """What the run did so far and which parts of the draft it covered."""
-        report = TrialReport(tasks=[TrialTask(**t) for t in self.state["tasks"]], timers=list(self.state["timers"]),
+        report = TrialReport(tasks=[TrialTask(**t) for t in self.state["tasks"]], timers=[tuple(t) for t in self.state["timers"]],
                              messages=list(self.state["messages"]))
         with unit_of_work(self.services.session_factory, readonly=True) as session:
             report.status = pilot.instance_status(session, self.instance_id) or ""

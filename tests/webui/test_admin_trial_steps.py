@@ -63,7 +63,7 @@ def test_the_clock_is_moved_to_the_next_timer_and_a_message_is_sent(web, as_user
     url = f"/admin/trial/{token}/step"
     assert admin.post(url, {"action": "complete", "task_id": "nope"}).status_code == 409
     moved = admin.post(url, {"action": "timer"}).get_data(as_text=True)
-    assert 'data-testid="trial-timers"' in moved
+    assert 'data-testid="trial-timers"' in moved and "表决截止" in moved and "触发了" in moved
     assert 'data-flow="flow_gw_vote_passed_to_decide_failed_vote"' in moved  # the ways out are listed
     box = Sandbox.open(token, web.services.settings)
     for _ in range(80):

@@ -5,7 +5,7 @@ import signal
 import time
 
 import click
-from engine.core import access, affiliations
+from engine.core import access, affiliations, migration_runs
 from engine.core.attachments import prune_abandoned
 from engine.core import deployments
 from engine.core import users as user_store
@@ -218,6 +218,9 @@ def scheduler(ctx, once):
             done = run_pass(runtime, factory)  # a timer that fails becomes an incident; the rest fire
             for timer_id in done.fired:
                 log.info("fired timer %s", timer_id)
+            # Projects an administrator chose to move onto a new version: a batch per pass.
+            if migration_runs.run_pending(runtime, factory):
+                log.info("moved a batch of projects onto a new version")
             delivered = deliver_pass(ctx.services)  # after the notifications' own transactions, never inside one
             if delivered.sent or delivered.failed:
                 log.info("notifications sent %s, failed %s", delivered.sent, delivered.failed)

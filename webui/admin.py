@@ -18,7 +18,7 @@ from flask_babel import gettext as _
 from flask_login import current_user
 
 from engine.core import audit
-from engine.core import migration
+from engine.core import migration, migration_runs
 from engine.core import scheduler
 from engine.core import versions
 from engine.core.deployments import deploy, get_definition, lane_roles, with_deployed_forms
@@ -284,36 +284,18 @@ def diff():
                                new=get_definition(db, new_id), part_words=part_words)
 
 
-@bp.route("/migrate", methods=("GET", "POST"))
+@bp.get("/migrate")
 def migrate():
-    """GET: the dry run (per instance: can it move, why not). POST: move them."""
-    args = request.form if request.method == "POST" else request.args
-    target_id = parse_int(args.get("target"))
-    from_id = parse_int(args.get("from"))
+    """The dry run: per instance, can it move and why not (the move: ``admin_migrations``)."""
+    target_id = parse_int(request.args.get("target"))
+    from_id = parse_int(request.args.get("from"))
     if not target_id:
         raise ValidationError(_("Choose the version to move projects to."))
-    runtime = services().runtime
-    if request.method == "GET":
-        with unit(readonly=True) as db:
-            checks = migration.dry_run(db, runtime, target_id, from_id)
-            return render_template("admin/migrate.html", checks=checks, target=get_definition(db, target_id),
-                                   from_id=from_id, done=False, change_words=change_words)
-    chosen = [int(i) for i in request.form.getlist("instance") if i.isdigit()]
-    if not chosen:
-        raise ValidationError(_("Choose at least one project to move."))
-    # One batch per request, each committed: the page shows the progress and goes on with
-    # the rest (by itself, or with the button after an interruption).
-    total = max(parse_int(request.form.get("total")) or len(chosen), len(chosen))
-    moved_before = parse_int(request.form.get("moved")) or 0
-    with unit() as db:
-        target = get_definition(db, target_id)
-        checks, remaining = migration.migrate_batch(db, runtime, target_id, current_user.username, chosen)
-    moved = moved_before + sum(1 for c in checks if c.moved)
-    progress = {"moved": moved, "total": total, "done": total - len(remaining), "remaining": remaining}
-    if not remaining:
-        flash(_("%(n)s project(s) moved.", n=moved))
-    return render_template("admin/migrate.html", checks=checks, target=target, from_id=from_id, done=True,
-                           progress=progress, change_words=change_words)
+    with unit(readonly=True) as db:
+        checks = migration.dry_run(db, services().runtime, target_id, from_id)
+        return render_template("admin/migrate.html", checks=checks, target=get_definition(db, target_id),
+                               from_id=from_id, done=False, change_words=change_words,
+                               running=migration_runs.unfinished_run(db, target_id))
 
 
 @bp.get("/audit")
@@ -378,4 +360,4 @@ def retry(job_id):
 
 
 # The people pages, worker credentials and the trial run live in their own modules, on this blueprint.
-from . import admin_people, admin_trial, admin_workers  # noqa: E402,F401
+from . import admin_migrations, admin_people, admin_trial, admin_workers  # noqa: E402,F401

@@ -1,4 +1,5 @@
-"""A trial run (试运行) of a draft diagram in a sandbox, before it is deployed.
+"""A trial run (试运行) of a draft diagram in a sandbox, before it is deployed: what it met,
+what it covered, and the helpers its sandbox (``workers.trial_sandbox``) runs on.
 
 The sandbox is a database of its own (a SQLite file in a temporary folder) holding a copy of
 the master data (towns, communities, organizations, people and their roles, the catalog,
@@ -12,33 +13,17 @@ for a timer, the sandbox clock is moved to it. Nothing of the real database is w
 The report lists every task met (whose inbox it landed in: role, scope and example people),
 and which tasks, events, gateways and flows of the draft were covered and which were not.
 """
-import copy
 import re
-import tempfile
-from dataclasses import dataclass, field
-from datetime import timedelta
-from pathlib import Path
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from lxml import etree
-from sqlalchemy import Engine, func, insert, select
+from sqlalchemy import Engine, insert, select
 from sqlalchemy.orm import Session
 
-from engine.config import Settings, load_settings
 from engine.core.access import get_user
-from engine.core.db import unit_of_work, upgrade_schema
-from engine.core.deployments import deploy
-from engine.core.jobs import JobQueue
-from engine.errors import Text
-from engine.core.models import Base, Event, RoleGrant, Task, Timer, User, utcnow
-from engine.method import demo as pilot
-from engine.method.driver import default_choices, fill
+from engine.core.models import Base, RoleGrant, Task, User
 from engine.queries import listings
-from engine.wiring import build_services
-
-from .demo import SimClock
-from .registry import TOPICS
-from .worker import Worker
 
 BPMN = "http://www.omg.org/spec/BPMN/20100524/MODEL"
 SPIFF = "http://spiffworkflow.org/bpmn/schema/1.0/core"
@@ -54,7 +39,8 @@ MAX_STEPS = 400
 
 @dataclass
 class TrialTask:
-    """A task the trial met: where it landed and who completed it."""
+    """A task the trial met: where it landed and who completed it (``by_hand``: with data
+    the administrator typed)."""
 
     bpmn_id: str
     name: str
@@ -62,6 +48,20 @@ class TrialTask:
     scope: str
     people: list[str]
     done_by: str = ""
+    task_id: str = ""
+    by_hand: bool = False
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class Branch:
+    """One way out of a gateway, and whether the trial took it."""
+
+    flow_id: str
+    label: str
+    taken: bool
 
 
 @dataclass
@@ -71,11 +71,13 @@ class TrialReport:
     status: str = ""
     tasks: list[TrialTask] = field(default_factory=list)
     services: list[str] = field(default_factory=list)
-    timers: list[str] = field(default_factory=list)
+    timers: list[tuple[str, int, str]] = field(default_factory=list)  # (due, timers fired, element name)
     covered: dict[str, list[tuple[str, str]]] = field(default_factory=dict)  # kind -> [(id, name)]
     missed: dict[str, list[tuple[str, str]]] = field(default_factory=dict)
     problem: str = ""  # a Text, shown in the user's language
     decisions: list[dict[str, Any]] = field(default_factory=list)  # decision_fields with the value used
+    messages: list[str] = field(default_factory=list)  # sent by the administrator
+    branches: dict[tuple[str, str], list[Branch]] = field(default_factory=dict)  # (gateway id, name) -> ways out
 
     def share(self) -> tuple[int, int]:
         """``(covered, all)`` elements."""
@@ -104,6 +106,31 @@ def decision_fields(bpmn_xml: str, forms: dict[str, Any]) -> list[dict[str, Any]
     return list(fields.values())
 
 
+def element_names(bpmn_xml: str) -> dict[str, str]:
+    """``{element id: name}`` of the diagram's elements (the id when it has no name)."""
+    root = etree.fromstring(bpmn_xml.encode("utf-8"))
+    return {e.get("id") or "": e.get("name") or e.get("id") or "" for e in root.iter(f"{{{BPMN}}}*") if e.get("id")}
+
+
+def message_events(bpmn_xml: str) -> dict[str, str]:
+    """``{message name: name of the element that waits for it}`` for the diagram's message
+    catch events (intermediate, boundary, start of an event subprocess, receive tasks)."""
+    root = etree.fromstring(bpmn_xml.encode("utf-8"))
+    messages = {m.get("id"): m.get("name") or m.get("id") for m in root.iter(f"{{{BPMN}}}message")}
+    waiting = {}
+    for definition in root.iter(f"{{{BPMN}}}messageEventDefinition"):
+        event = definition.getparent()
+        if event is not None and etree.QName(event).localname in ("intermediateCatchEvent", "boundaryEvent", "startEvent"):
+            name = messages.get(definition.get("messageRef"))
+            if name:
+                waiting.setdefault(name, event.get("name") or event.get("id") or name)
+    for task in root.iter(f"{{{BPMN}}}receiveTask"):
+        name = messages.get(task.get("messageRef"))
+        if name:
+            waiting.setdefault(name, task.get("name") or task.get("id") or name)
+    return waiting
+
+
 def copy_master_data(source: Engine, target: Engine) -> None:
     """Copy the master tables' rows from ``source`` into the empty sandbox ``target``."""
     tables = [t for t in Base.metadata.sorted_tables if t.name in MASTER_TABLES]
@@ -114,103 +141,7 @@ def copy_master_data(source: Engine, target: Engine) -> None:
                 write.execute(insert(table), rows)
 
 
-def run_trial(source: Engine, bpmn_files: dict[str, str], forms: dict[str, Any], choices: dict[str, Any] | None = None,
-              settings: Settings | None = None) -> TrialReport:
-    """Run the draft once in a fresh sandbox with a copy of ``source``'s master data."""
-    with tempfile.TemporaryDirectory(prefix="sanshe-trial-") as folder:
-        sandbox_settings = copy.copy(settings or load_settings())
-        sandbox_settings.database_url = f"sqlite:///{Path(folder) / 'trial.db'}"
-        clock = SimClock(utcnow())
-        services = build_services(sandbox_settings, clock=clock)
-        try:
-            upgrade_schema(services.db)
-            copy_master_data(source, services.db)
-            steering = {**default_choices(), "application_budget_total": 40000}
-            report = _drive(services, clock, bpmn_files, forms, steering, dict(choices or {}))
-            steering.update(choices or {})
-            for xml in bpmn_files.values():
-                for decision in decision_fields(xml, forms) + timer_decisions(xml):
-                    options = [value for value, _title in decision["options"]]
-                    chosen = steering.get(decision["name"], options[0] if options else None)
-                    report.decisions.append({**decision, "chosen": chosen if not callable(chosen) else options[0]})
-            return report
-        finally:
-            services.db.dispose()
-
-
-def _drive(services, clock, bpmn_files, forms, choices, overrides) -> TrialReport:
-    """Drive the one project; ``overrides`` (the administrator's decisions) hold for the
-    first round of the task that asks them (all ballots of one vote, say), then the happy
-    path's ``choices`` take over, so that a way back in the diagram is taken once."""
-    report = TrialReport()
-    runtime = services.runtime
-    with unit_of_work(services.session_factory) as session:
-        [(definition, _created)] = deploy(session, runtime.spec_cache, bpmn_files, forms, "trial")
-        key, xml = definition.key, definition.bpmn_xml
-        starter, project = _starter(session)
-        instance_id = runtime.start_instance(session, key, starter, project).id
-    queue = JobQueue(services.settings, runtime, clock=clock)
-    worker = Worker(services.session_factory, queue, TOPICS, "trial-worker", max_jobs=10, poll_seconds=0.01)
-    seen: set[str] = set()
-    used_by: dict[str, str] = {}
-    for _ in range(MAX_STEPS):
-        worker.run(until_idle=True)
-        with unit_of_work(services.session_factory, readonly=True) as session:
-            tasks = pilot.open_tasks(session, instance_id)
-            status = pilot.instance_status(session, instance_id)
-            next_timer = session.scalar(select(func.min(Timer.due_at)).where(
-                Timer.instance_id == instance_id, Timer.state == "waiting"))
-        if status != "running":
-            break
-        expiring = [t for t in tasks if overrides.get(f"timer:{t.bpmn_id}") is True]
-        if expiring and next_timer is not None:
-            # The administrator lets this task's time run out: move the clock to its timer.
-            overrides.pop(f"timer:{expiring[0].bpmn_id}")  # once
-            report.tasks.append(_landing_of(services, expiring[0]))
-            tasks = []
-        if not tasks:
-            if next_timer is None:
-                report.problem = Text("the project waits for something the trial cannot do (a message or a failed job)")
-                break
-            clock.now = max(clock.now, next_timer) + timedelta(seconds=1)
-            with unit_of_work(services.session_factory) as session:
-                fired = runtime.fire_due_timers(session)
-            report.timers.append(f"{next_timer:%Y-%m-%d %H:%M} ({fired})")
-            continue
-        task = tasks[0]
-        with unit_of_work(services.session_factory) as session:
-            actor = pilot.actor_for(session, task)
-            met = _landing(session, task)
-            if actor is None:
-                report.tasks.append(met)
-                report.problem = Text("nobody holds the role %(role)s where %(task)s lands", role=task.role or "",
-                                      task=task.name)
-                break
-            form = runtime.task_form(session, task.id, actor)
-            asked = set(form.get("properties") or {})
-            active = {k: v for k, v in overrides.items() if k in asked}
-            runtime.complete_task(session, task.id, actor, fill(form, {**_steer(form, choices), **active}))
-            for name in active:
-                used_by[name] = task.bpmn_id
-            for name, bpmn_id in list(used_by.items()):
-                if bpmn_id != task.bpmn_id:  # its round is over
-                    overrides.pop(name, None)
-                    del used_by[name]
-            met.done_by = actor.display_name or actor.username
-            if task.id not in seen:
-                report.tasks.append(met)
-                seen.add(task.id)
-        clock.now += timedelta(hours=1)
-    with unit_of_work(services.session_factory, readonly=True) as session:
-        report.status = pilot.instance_status(session, instance_id) or ""
-        activities = set(session.scalars(select(Event.activity_id).where(Event.instance_id == instance_id)))
-        report.services = sorted(set(session.scalars(
-            select(Event.activity_name).where(Event.instance_id == instance_id, Event.activity_type == "serviceTask"))))
-    _coverage(report, xml, activities)
-    return report
-
-
-def _steer(form: dict[str, Any], choices: dict[str, Any]) -> dict[str, Any]:
+def steer(form: dict[str, Any], choices: dict[str, Any]) -> dict[str, Any]:
     """``choices`` for this form: a pick of people (a list of offered names) takes the first
     three offered, whoever the sandbox's people are."""
     steered = dict(choices)
@@ -223,22 +154,26 @@ def _steer(form: dict[str, Any], choices: dict[str, Any]) -> dict[str, Any]:
     return steered
 
 
-def _landing_of(services, task: Task) -> TrialTask:
-    with unit_of_work(services.session_factory, readonly=True) as session:
-        return _landing(session, task)
-
-
 def timer_decisions(bpmn_xml: str) -> list[dict[str, Any]]:
     """A choice per task with a timer on its boundary: done in time, or left until it expires."""
     root = etree.fromstring(bpmn_xml.encode("utf-8"))
     names = {e.get("id"): e.get("name") or e.get("id") for e in root.iter(f"{{{BPMN}}}*")}
     attached = sorted({e.get("attachedToRef") or "" for e in root.iter(f"{{{BPMN}}}boundaryEvent")
                        if e.find(f"{{{BPMN}}}timerEventDefinition") is not None and e.get("attachedToRef")})
-    return [{"name": f"timer:{task_id}", "title": f"{names.get(task_id) or task_id}（期限）", "timer": True,
+    return [{"name": f"timer:{task_id}", "title": names.get(task_id) or task_id, "timer": True,
              "options": [(False, "按时办理"), (True, "不办理，等到期限已过")]} for task_id in attached]
 
 
-def _starter(session: Session) -> tuple[User, dict[str, Any]]:
+def administrator(session: Session) -> User:
+    """An administrator of the sandbox (who sends a message when no one else is named)."""
+    user = session.scalar(select(User).join(RoleGrant, RoleGrant.user_id == User.id)
+                          .where(RoleGrant.role == "administrator", User.active.is_(True)).order_by(User.id).limit(1))
+    if user is None:
+        raise LookupError("the sandbox has no administrator")
+    return user
+
+
+def starter(session: Session) -> tuple[User, dict[str, Any]]:
     """A person of a social organization and the project they may start (an open catalog item)."""
     users = session.scalars(select(User).join(RoleGrant, RoleGrant.user_id == User.id)
                             .where(RoleGrant.role == "social_organization", User.active.is_(True)).order_by(User.id))
@@ -248,7 +183,7 @@ def _starter(session: Session) -> tuple[User, dict[str, Any]]:
     raise LookupError("no organization may start a project on an open catalog item")
 
 
-def _landing(session: Session, task: Task) -> TrialTask:
+def landing(session: Session, task: Task) -> TrialTask:
     """Whose inbox ``task`` lands in: its role and scope, and up to three of those people."""
     names = list(session.scalars(
         select(User.display_name).join(RoleGrant, RoleGrant.user_id == User.id)
@@ -268,34 +203,46 @@ def _in_process(element: Any) -> bool:
     return parent is not None and etree.QName(parent).localname == "process"
 
 
-def _coverage(report: TrialReport, xml: str, activities: set[str]) -> None:
-    """Sort the draft's elements into covered and missed: tasks and events by the event log;
-    a gateway by a covered element before and after it; a flow by both its ends."""
+def coverage(report: TrialReport, xml: str, activities: set[str], passed: set[tuple[str, str]]) -> None:
+    """Sort the draft's elements into covered and missed. A flow is covered when the project
+    went from its source to its target (``passed``: element id pairs); a task or an event
+    when the event log names it or a covered flow leads to it; a gateway when a covered flow
+    leaves or enters it. Each gateway with more than one way out lists which it took."""
     root = etree.fromstring(xml.encode("utf-8"))
     nodes = {e.get("id") or "": e for e in root.iter(f"{{{BPMN}}}*") if etree.QName(e).localname in NODE_TYPES}
     flows = list(root.iter(f"{{{BPMN}}}sequenceFlow"))
+    taken = {f.get("id") for f in flows if (f.get("sourceRef"), f.get("targetRef")) in passed}
     covered = {i for i in nodes if i in activities}
     covered |= {i for i, e in nodes.items() if etree.QName(e).localname == "startEvent" and _in_process(e)}
-    changed = True
-    while changed:  # gateways and events the log does not name, between covered elements
-        changed = False
-        for node_id, element in nodes.items():
-            if node_id in covered:
-                continue
-            before = {f.get("sourceRef") for f in flows if f.get("targetRef") == node_id}
-            after = {f.get("targetRef") for f in flows if f.get("sourceRef") == node_id}
-            if before & covered and (after & covered or not after):
-                covered.add(node_id)
-                changed = True
+    for flow in flows:
+        if flow.get("id") in taken:
+            covered |= {flow.get("sourceRef") or "", flow.get("targetRef") or ""}
     kinds = {"task": ("Task", "callActivity", "subProcess"), "event": ("Event",), "gateway": ("Gateway",)}
     for node_id, element in nodes.items():
         local = etree.QName(element).localname
         kind = next(k for k, endings in kinds.items() if any(local.endswith(x) or local == x for x in endings))
         bucket = report.covered if node_id in covered else report.missed
-        bucket.setdefault(kind, []).append((node_id, element.get("name") or node_id))
+        bucket.setdefault(kind, []).append((node_id, _name_of(element)))
+        outgoing = [f for f in flows if f.get("sourceRef") == node_id]
+        if kind == "gateway" and local != "parallelGateway" and len(outgoing) > 1:  # a decision
+            report.branches[(node_id, _name_of(element))] = [
+                Branch(f.get("id") or "", f.get("name") or _name_of(nodes.get(f.get("targetRef") or "")),
+                       f.get("id") in taken) for f in outgoing]
     for flow in flows:
-        bucket = report.covered if {flow.get("sourceRef"), flow.get("targetRef")} <= covered else report.missed
-        bucket.setdefault("flow", []).append((flow.get("id") or "", flow.get("name") or ""))
+        bucket = report.covered if flow.get("id") in taken else report.missed
+        bucket.setdefault("flow", []).append((flow.get("id") or "", _flow_label(flow, nodes)))
 
 
+def _flow_label(flow: Any, nodes: dict[str, Any]) -> str:
+    """A flow in words: its name, else "source → target" by the elements' names."""
+    if flow.get("name"):
+        return flow.get("name")
+    return " → ".join(_name_of(nodes.get(flow.get(ref) or "")) for ref in ("sourceRef", "targetRef"))
 
+
+def _name_of(element: Any) -> str:
+    """An element's name; an unnamed one as ``@`` and its kind (``@parallelGateway``), which
+    the report puts in words."""
+    if element is None:
+        return "?"
+    return element.get("name") or f"@{etree.QName(element).localname}"

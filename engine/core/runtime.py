@@ -385,6 +385,16 @@ class Runtime:
         workflow = self._restore(session, instance, old)
         return spiff.diff_for_migration(self.state_store.registry, workflow, spec, subprocess_specs)
 
+    def passed_steps(self, session: Session, instance_id: int) -> set[tuple[str, str]]:
+        """``(source, target)`` element ids of the steps the instance's workflow shows it took
+        (recent history only: long finished runs are pruned from the tree, see
+        :func:`spiff.prune_finished_runs`)."""
+        instance = session.get(Instance, instance_id)
+        if instance is None:
+            raise NotFoundError("No such project.")
+        definition = self.spec_cache.definition(session, instance.definition_id)
+        return spiff.passed_steps(self._peek(session, instance, definition))
+
     def instance_variables(self, session: Session, instance_id: int, user: User | None = None,
                            hide_secret: bool = True) -> dict[str, Any]:
         """The instance's data as of now (the policy's hidden variables left out unless asked for)."""

@@ -360,6 +360,26 @@ def reached_end_events(workflow: BpmnWorkflow) -> list[str]:
             if isinstance(task.task_spec, EndEvent) and task.workflow is workflow]
 
 
+def passed_steps(workflow: BpmnWorkflow) -> set[tuple[str, str]]:
+    """``(source, target)`` element ids of the steps the workflow's task tree shows taken: a
+    finished element and the nearest element above it (the library's own helper tasks, such
+    as the split and join around boundary events, have no element id and are skipped)."""
+    passed = set()
+    done = TaskState.COMPLETED | TaskState.READY | TaskState.STARTED | TaskState.WAITING
+    for task in workflow.get_tasks(state=done):
+        target = _element_id(task)
+        parent = task.parent
+        while parent is not None and _element_id(parent) is None:
+            parent = parent.parent
+        if target and parent is not None and parent.state == TaskState.COMPLETED:
+            passed.add((_element_id(parent), target))
+    return passed
+
+
+def _element_id(task: BpmnTask) -> str | None:
+    return getattr(task.task_spec, "bpmn_id", None)
+
+
 def cancel_workflow(workflow: BpmnWorkflow) -> None:
     workflow.cancel()
 

@@ -64,6 +64,68 @@ def sign_in(page, live):
     page.wait_for_url(re.compile(r".*/inbox.*"))
 
 
+def step(page, testid, within=None):
+    """Click a step control of the trial run and wait for the report it answers with."""
+    (within or page).locator(f'[data-testid="{testid}"]').first.click()
+    page.wait_for_function("() => !document.getElementById('trial-box').hasAttribute('aria-busy')",
+                           timeout=90_000)
+
+
+def step_until(page, selector, limit=40):
+    """Complete open tasks with generated data until ``selector`` shows in the trial box."""
+    box = page.locator("#trial-box")
+    for _ in range(limit):
+        if box.locator(selector).count():
+            return box.locator(selector).first
+        step(page, "trial-auto" if box.locator('[data-testid="trial-auto"]').count() else "trial-timer")
+    raise AssertionError(f"{selector} never showed")
+
+
+def trial_step_by_step(page, task_id):
+    """The trial run step by step: the new task's designed form filled in by hand (refused
+    first, with the reason in Chinese), the clock moved to the voting deadline, the
+    coordination message sent, then the rest run by itself; each gateway's ways out listed."""
+    page.click('[data-testid="trial-steps-start"]')
+    page.locator('[data-testid="trial-steps"]').wait_for(timeout=90_000)
+    task = step_until(page, f'[data-open-task="{task_id}"]')
+    task.locator('[data-testid="trial-fill-open"]').click()
+    step(page, "trial-fill-submit", within=task)  # nothing filled in: refused
+    task = page.locator(f'#trial-box [data-open-task="{task_id}"]')
+    refused = task.locator('[data-testid="trial-refused"]')
+    assert "试运行中没有任何改动" in refused.inner_text()
+    assert task.locator(".field-error").count() >= 1
+    page.screenshot(path=ARTIFACTS / "trial_steps_refused_zh_1366.png", full_page=True)
+    form = task.locator('[data-testid="trial-fill-form"]')
+    form.get_by_label("备案意见").fill("手工填写的备案意见")
+    form.get_by_label("预算上限").fill("60000")
+    step(page, "trial-fill-submit", within=task)
+    report = page.locator('[data-testid="trial-report"]')
+    assert report.locator(f'tr[data-task="{task_id}"] [data-testid="by-hand"]').inner_text() == "手动填写"
+    timer = step_until(page, '[data-testid="trial-timer"]')
+    assert "把时钟拨到下一个定时器" in timer.inner_text() and "表决截止" in timer.inner_text()
+    step(page, "trial-timer")
+    assert page.locator('[data-testid="trial-timers"]').count() == 1
+    message = step_until(page, '[data-testid="trial-message"]')
+    assert "申请协调" in message.inner_text()
+    step(page, "trial-message")
+    assert "申请协调" in page.locator('[data-testid="trial-messages"]').inner_text()
+    assert page.locator('#trial-box [data-open-task="coordination_meeting"]').count() == 1
+    step(page, "trial-run-on")
+    report = page.locator('[data-testid="trial-report"]')
+    assert "项目走完了全程" in report.inner_text()
+    branches = report.locator('[data-testid="trial-branches"]')
+    assert "从未走过" in branches.inner_text() and "已走过" in branches.inner_text()
+    assert branches.locator('tr[data-flow="flow_ballot_deadline_to_mark_absent"]').count() == 0  # not a gateway
+    assert "flow_ballot_deadline_to_mark_absent" not in {
+        i for i in report.locator('[data-testid="trial-missed"] [data-id]').evaluate_all(
+            "els => els.map(e => e.getAttribute('data-id'))")}
+    page.screenshot(path=ARTIFACTS / "trial_steps_zh_1366.png", full_page=True)
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.screenshot(path=ARTIFACTS / "trial_steps_zh_390.png", full_page=True)
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    page.set_viewport_size({"width": 1366, "height": 1000})
+
+
 def test_the_pass_ratio_raised_in_the_panel_counts_for_a_new_project(live, chromium):
     before = latest(live)
     context = chromium.new_context(locale="zh-CN", viewport={"width": 1366, "height": 1000})
@@ -153,6 +215,8 @@ def test_the_pass_ratio_raised_in_the_panel_counts_for_a_new_project(live, chrom
     report.locator('select[data-choice="ballot"]').select_option(label="反对")
     report.locator('[data-testid="trial-again"]').click()
     page.locator('[data-testid="trial-report"] tr[data-task="decide_failed_vote"]').wait_for(timeout=90_000)
+    assert latest(live).version == before.version
+    trial_step_by_step(page, task_id)
     assert latest(live).version == before.version
 
     page.click('[data-testid="save"]')

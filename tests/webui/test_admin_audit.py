@@ -1,6 +1,7 @@
 """The audit log reads as sentences, links the version's diff and the project, and filters."""
 import re
 
+from engine.core import migration_runs
 from tests import diagram_edits as edits
 
 from .conftest import start_project
@@ -18,6 +19,7 @@ def test_the_log_says_in_words_who_deployed_and_moved_what_with_links(web, as_us
     deploy_v2(admin)
     admin.get("/admin/migrate?target=2")
     admin.post("/admin/migrate", {"target": "2", "instance": str(instance_id)})
+    migration_runs.run_pending(web.services.runtime, web.services.session_factory)  # the scheduler's part
     page = admin.get("/admin/audit").get_data(as_text=True)
     assert "部署了流程新版本" in page and "第 2 版" in page
     assert 'href="/admin/diff?old=1&amp;new=2"' in page and "与第 1 版相比改了什么" in page

@@ -9,6 +9,7 @@ import re
 from sqlalchemy import select
 
 from engine.method.driver import default_choices, fill, service_result
+from engine.core import migration_runs
 from engine.core.db import unit_of_work
 from engine.core.jobs import JobQueue
 from engine.core.models import AuditEntry, Definition, Instance, Job, Task, User
@@ -91,7 +92,10 @@ def test_an_administrator_adds_a_town_task_and_raises_the_vote_threshold(web, as
     for instance_id in (kept, moved):
         assert re.search(r"通过：赞成票占到会人数的比例 <del>1/2</del> → <ins>2/3</ins>", rows[instance_id])
     response = admin.post("/admin/migrate", {"target": "2", "instance": str(moved)})
-    assert response.status_code == 200 and '<span class="badge ok">' in response.get_data(as_text=True)
+    assert response.status_code == 302 and "/admin/migrations/" in response.location
+    assert definition_of(web, moved) == 1  # the request only starts the run
+    migration_runs.run_pending(web.services.runtime, web.services.session_factory)  # the scheduler's part
+    assert 'data-testid="migration-finished"' in admin.get(response.location).get_data(as_text=True)
     assert (definition_of(web, kept), definition_of(web, moved)) == (1, 2)
     with unit_of_work(web.services.session_factory, readonly=True) as session:
         [entry] = session.scalars(select(AuditEntry).where(AuditEntry.action == "migrate")).all()
@@ -122,7 +126,7 @@ def test_an_administrator_adds_a_town_task_and_raises_the_vote_threshold(web, as
     assert done == ["approve_qualification", edits.NEW_TASK]
 
 
-def test_many_projects_move_in_batches_with_progress_and_go_on_after_a_stop(web, as_user, monkeypatch):
+def test_many_projects_move_in_the_background_in_batches_with_progress(web, as_user, monkeypatch):
     from engine.core import migration
     monkeypatch.setattr(migration, "BATCH_SIZE", 2)
     projects = [start_project(web, title=f"批量迁移 {n}") for n in range(5)]
@@ -131,17 +135,24 @@ def test_many_projects_move_in_batches_with_progress_and_go_on_after_a_stop(web,
     xml = edits.set_param(edits.original(), "tally_votes", "pass_ratio", "2/3")
     assert admin.post("/admin/definitions/1/edit", {"bpmn_xml": xml}, headers={"Accept": "application/json"}).json["ok"]
     admin.get("/admin/migrate?target=2")
-    page = admin.post("/admin/migrate", {"target": "2", "instance": [str(i) for i in projects]}).get_data(as_text=True)
+    started = admin.post("/admin/migrate", {"target": "2", "instance": [str(i) for i in projects]})
+    assert started.status_code == 302
+    page = admin.get(started.location).get_data(as_text=True)
+    assert "选中的 5 个项目已处理 0 个，迁移了 0 个。" in page and "data-run-running" in page
+    # The dry run's page points to the run under way; a second start meanwhile is refused.
+    dry = admin.get("/admin/migrate?target=2").get_data(as_text=True)
+    assert 'data-testid="migration-under-way"' in dry and started.location in dry
+    again = admin.post("/admin/migrate", {"target": "2", "instance": [str(projects[4])]})
+    assert again.status_code == 422 and "已经在迁移" in again.get_data(as_text=True)
+    # The scheduler moves one batch per pass; the page shows how far it has got.
+    run_pending = migration_runs.run_pending
+    assert run_pending(web.services.runtime, web.services.session_factory) == 1
+    page = admin.get(started.location).get_data(as_text=True)
     assert "选中的 5 个项目已处理 2 个，迁移了 2 个。" in page
     assert [definition_of(web, i) for i in projects] == [2, 2, 1, 1, 1]
-    remaining = re.findall(r'<input type="hidden" name="instance" value="(\d+)">', page)
-    assert remaining == [str(i) for i in projects[2:]]
-    # The next batch is sent from that page (by itself in a browser); stopped after it, the
-    # rest goes on from the last page's button.
-    page = admin.post("/admin/migrate", {"target": "2", "instance": remaining, "total": "5", "moved": "2"})
-    page = page.get_data(as_text=True)
-    assert "选中的 5 个项目已处理 4 个，迁移了 4 个。" in page
-    last = re.findall(r'<input type="hidden" name="instance" value="(\d+)">', page)
-    page = admin.post("/admin/migrate", {"target": "2", "instance": last, "total": "5", "moved": "4"}).get_data(as_text=True)
-    assert "选中的 5 个项目已处理 5 个，迁移了 5 个。" in page and "data-continue" not in page
+    while run_pending(web.services.runtime, web.services.session_factory):
+        pass
+    page = admin.get(started.location).get_data(as_text=True)
+    assert "选中的 5 个项目已处理 5 个，迁移了 5 个。" in page and "data-run-running" not in page
+    assert 'data-testid="migration-finished"' in page
     assert [definition_of(web, i) for i in projects] == [2, 2, 2, 2, 2]

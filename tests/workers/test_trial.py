@@ -11,7 +11,7 @@ from engine.core.models import Definition, Event, Instance, Job
 from engine.method.models import Budget
 from tests import diagram_edits as edits
 from tests.factories import make_world
-from workers.trial import run_trial
+from workers.trial_sandbox import run_trial
 
 
 def counts(services):

@@ -1,9 +1,7 @@
-// A batch migration goes on by itself: the page of one finished batch sends the next one.
-// Stopped (closed, offline), it goes on later from the same page's button.
+// A migration run goes on in the background: its page reloads itself until the run is done.
 (function () {
   "use strict";
   document.addEventListener("DOMContentLoaded", function () {
-    var next = document.querySelector("form[data-continue]");
-    if (next) window.setTimeout(function () { next.submit(); }, 400);
+    if (document.querySelector("[data-run-running]")) window.setTimeout(function () { window.location.reload(); }, 2000);
   });
 })();

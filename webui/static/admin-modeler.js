@@ -94,6 +94,7 @@
       form.querySelector("#bpmn-xml").value = cfg.laneRoleProperty ? result.xml : laneNamesAsRoles(result.xml);
       var token = form.querySelector('[name="csrf_token"]').value;
       var body = new FormData(form);
+      if (button.getAttribute("data-trial-mode")) body.append("mode", button.getAttribute("data-trial-mode"));
       box.querySelectorAll("select[data-choice]").forEach(function (choice) {
         body.append("choice." + choice.getAttribute("data-choice"), choice.value);
       });
@@ -199,9 +200,10 @@
         box.setAttribute("data-ready", "error");
         box.insertAdjacentText("beforeend", "diagram: " + String(err));
       });
-    var trialButton = form.querySelector("[data-trial-url]");
-    if (trialButton) trialButton.addEventListener("click", function () {
-      trial(modeler, cfg, form, trialButton, document.getElementById("trial-box"));
+    form.querySelectorAll("[data-trial-url]").forEach(function (trialButton) {
+      trialButton.addEventListener("click", function () {
+        trial(modeler, cfg, form, trialButton, document.getElementById("trial-box"));
+      });
     });
     form.addEventListener("submit", function (event) {
       event.preventDefault();

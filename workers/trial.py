@@ -31,8 +31,7 @@ from engine.core.deployments import deploy
 from engine.core.jobs import JobQueue
 from engine.errors import Text
 from engine.core.models import Base, Event, RoleGrant, Task, Timer, User, utcnow
-from engine.method import demo as pilot
-from engine.method.driver import default_choices, fill
+from engine.method.driver import actor_for, default_choices, fill, instance_status, ready_tasks
 from engine.queries import listings
 from engine.wiring import build_services
 
@@ -156,8 +155,8 @@ def _drive(services, clock, bpmn_files, forms, choices, overrides) -> TrialRepor
     for _ in range(MAX_STEPS):
         worker.run(until_idle=True)
         with unit_of_work(services.session_factory, readonly=True) as session:
-            tasks = pilot.open_tasks(session, instance_id)
-            status = pilot.instance_status(session, instance_id)
+            tasks = ready_tasks(session, instance_id)
+            status = instance_status(session, instance_id)
             next_timer = session.scalar(select(func.min(Timer.due_at)).where(
                 Timer.instance_id == instance_id, Timer.state == "waiting"))
         if status != "running":
@@ -179,7 +178,7 @@ def _drive(services, clock, bpmn_files, forms, choices, overrides) -> TrialRepor
             continue
         task = tasks[0]
         with unit_of_work(services.session_factory) as session:
-            actor = pilot.actor_for(session, task)
+            actor = actor_for(session, task)
             met = _landing(session, task)
             if actor is None:
                 report.tasks.append(met)
@@ -202,7 +201,7 @@ def _drive(services, clock, bpmn_files, forms, choices, overrides) -> TrialRepor
                 seen.add(task.id)
         clock.now += timedelta(hours=1)
     with unit_of_work(services.session_factory, readonly=True) as session:
-        report.status = pilot.instance_status(session, instance_id) or ""
+        report.status = instance_status(session, instance_id) or ""
         activities = set(session.scalars(select(Event.activity_id).where(Event.instance_id == instance_id)))
         report.services = sorted(set(session.scalars(
             select(Event.activity_name).where(Event.instance_id == instance_id, Event.activity_type == "serviceTask"))))

@@ -1,14 +1,28 @@
 """Drive a real seven-step project as its people would, with the real workers in between."""
 from engine.core.db import unit_of_work
+from engine.core.jobs import JobQueue
 from engine.core.models import User
 from engine.method.driver import USERS_BY_ROLE, People, default_choices, drive  # noqa: F401 (USERS_BY_ROLE: tests')
 from workers.registry import TOPICS
-from workers.worker import run_workers
+from workers.worker import Worker, run_workers
 
 
 def work(services) -> dict:
     """Run the real workers until no job is ready; returns their counts."""
     return run_workers(services, TOPICS, install_signals=False, until_idle=True, poll_seconds=0.01)
+
+
+def real_workers(services, topics, outcomes=("completed",)):
+    """A ``work`` for :func:`~engine.method.driver.drive`: the real handlers of ``topics`` until
+    no job of theirs is ready, each job ending in one of ``outcomes`` (the driver's stand-ins
+    answer the other topics)."""
+    worker = Worker(services.session_factory, JobQueue(services.settings, services.runtime),
+                    {topic: TOPICS[topic] for topic in topics}, "worker-1")
+
+    def run():
+        counts = worker.run(until_idle=True)
+        assert not {outcome for outcome, n in counts.items() if n} - set(outcomes), counts
+    return run
 
 
 def voted_choices(budget_total: float = 30000) -> dict:

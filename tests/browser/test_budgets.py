@@ -28,6 +28,7 @@ from tests.drive import drive_to, work
 from webui import create_app
 from workers.demo import run_demo
 
+from . import conftest
 from .conftest import ARTIFACTS, FAST_HASHER
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -54,14 +55,8 @@ def demo_live(tmp_path_factory):
 
 
 def sign_in(chromium, live, username, width):
-    context = chromium.new_context(locale="zh-CN", viewport={"width": width, "height": 900})
-    page = context.new_page()
-    page.goto(f"{live.url}/login")
-    page.fill('input[name="username"]', username)
-    page.fill('input[name="password"]', pilot.password_of(username))
-    page.click('button[type="submit"]')
-    page.wait_for_url(re.compile(r".*/inbox.*"))
-    return page
+    """Signed in with the demo's password."""
+    return conftest.sign_in(chromium, live.url, username, width, password=pilot.password_of(username))
 
 
 def shoot(page, name):

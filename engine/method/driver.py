@@ -160,13 +160,14 @@ def make_world(session: Session, representatives: int = 5) -> SimpleNamespace:
 
 
 def start_project(services: Any, world: SimpleNamespace, key: str = "seven_step_project",
-                  title: str = "居家养老服务") -> int:
-    """Start a project of ``world``'s organization on its catalog item; returns its id."""
+                  title: str = "居家养老服务", item: CatalogItem | None = None) -> int:
+    """Start a project of ``world``'s organization on ``item`` (default: its catalog item);
+    returns its id."""
     with unit_of_work(services.session_factory) as session:
         org = session.get(User, world.users.org.id)
         assert org is not None
         return services.runtime.start_instance(session, key, org, {
-            "title": title, "organization_id": world.org.id, "catalog_item_id": world.item.id}).id
+            "title": title, "organization_id": world.org.id, "catalog_item_id": (item or world.item).id}).id
 
 
 def ready_tasks(session: Session, instance_id: int) -> list[Task]:

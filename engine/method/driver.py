@@ -195,12 +195,13 @@ class People:
     """How a project's people act in :func:`drive`. This one: the task's assignee, else the
     first active holder of its lane's role in its scope, enters :func:`fill` data with
     ``choices`` (default: :func:`default_choices`) and completes it at once; the usernames in
-    ``absent`` never do their tasks. The demo's people also take their time and write
-    plausible text (a subclass)."""
+    ``absent`` never do their tasks. ``history`` lists the bpmn ids of the tasks they did, in
+    order. The demo's people also take their time and write plausible text (a subclass)."""
 
     def __init__(self, choices: dict[str, Any] | None = None, absent: Collection[str] = ()) -> None:
         self.choices = default_choices() if choices is None else choices
         self.absent = frozenset(absent)
+        self.history: list[str] = []
 
     def next_task(self, ready: list[Task]) -> Task | None:
         """Of the tasks waiting (oldest first), the one done next; None when no one present may."""
@@ -263,6 +264,7 @@ def drive(services: Any, instance_id: int, people: People | None = None, *, stop
             actor = people.actor(session, task)
             form = runtime.task_form(session, task.id, actor)
             runtime.complete_task(session, task.id, actor, people.data(task, actor, form))
+        people.history.append(task.bpmn_id)
         people.done(task)
     raise SansheError(f"Project {instance_id} took more than {max_steps} steps.")
 

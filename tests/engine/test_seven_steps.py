@@ -18,16 +18,14 @@ def start(services, world, item):
     return start_project(services, world, title="象东居家养老", item=item)
 
 
-class Recorded(People):
-    """The test world's people; ``tasks`` lists the bpmn ids of the tasks they did, in order,
-    and ``on_task(task)`` hears of each."""
+class Watched(People):
+    """The test world's people; ``on_task(task)`` hears of each task they did."""
 
     def __init__(self, choices, on_task=None):
         super().__init__(choices)
-        self.tasks, self.on_task = [], on_task
+        self.on_task = on_task
 
     def done(self, task):
-        self.tasks.append(task.bpmn_id)
         if self.on_task:
             self.on_task(task)
 
@@ -41,10 +39,10 @@ def drive(services, instance_id, choices, vote_results=(), on_task=None, stop_be
     def answer(topic, variables):
         result = service_result(topic, variables)
         return next(votes, result) if topic == "vote_tally" else result
-    people = Recorded(choices, on_task)
+    people = Watched(choices, on_task)
     driver.drive(services, instance_id, people, stop_before={stop_before} if stop_before else (), work=work,
                  answer=answer)
-    return people.tasks
+    return people.history
 
 
 def instance(services, instance_id):

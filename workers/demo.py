@@ -2,9 +2,10 @@
 
 Five projects for 203,000 yuan (two social-work projects for 110,000) with revision rounds,
 a town send-back, a failed vote that is redone, coordination meetings and an evaluation
-panel refused once for having too few members. People complete their tasks
-through the runtime (forms validated as in the web UI) and every service task is done by
-the real handlers through the job queue. The engine runs on a simulated clock that moves
+panel refused once for having too few members. The shared project driver
+(:func:`engine.method.driver.drive`) moves each project: the pilot's people complete their
+tasks through the runtime (forms validated as in the web UI) and every service task is done
+by the real handlers through the job queue. The engine runs on a simulated clock that moves
 by realistic, varied durations, so the event log spans months and holds cycle times worth
 mining. ``--projects N`` repeats the plans with variations.
 """

@@ -247,8 +247,8 @@ def drive(services: Any, instance_id: int, people: People | None = None, *, stop
         if work is not None:
             work()
         with unit_of_work(services.session_factory) as session:
-            job = session.scalars(select(Job).where(Job.instance_id == instance_id, Job.state == "ready")
-                                  .order_by(Job.id)).first() if answer is not None else None
+            job = None if answer is None else session.scalars(
+                select(Job).where(Job.instance_id == instance_id, Job.state == "ready").order_by(Job.id)).first()
             if job is not None and answer is not None:
                 runtime.complete_job(session, job, answer(job.topic, job.variables), "driver")
                 continue

@@ -41,7 +41,7 @@ def drive(services, instance_id, choices, vote_results=(), on_task=None, stop_be
         return next(votes, result) if topic == "vote_tally" else result
     people = Watched(choices, on_task)
     driver.drive(services, instance_id, people, stop_before={stop_before} if stop_before else (), work=work,
-                 answer=answer)
+                 answer=answer, max_steps=10_000)  # 1,000 revision rounds take over 2,000 steps
     return people.history
 
 

@@ -1,19 +1,28 @@
 """Drive a real seven-step project as its people would, with the real workers in between."""
-from sqlalchemy import select
-
-from engine.method.driver import default_choices, fill
 from engine.core.db import unit_of_work
-from engine.core.models import Task, User
+from engine.core.jobs import JobQueue
+from engine.core.models import User
+from engine.method.driver import USERS_BY_ROLE, People, default_choices, drive  # noqa: F401 (USERS_BY_ROLE: tests')
 from workers.registry import TOPICS
-from workers.worker import run_workers
-
-USERS_BY_ROLE = {"social_organization": "orgstaff", "community_committee": "committee",
-                 "town_government": "town", "supervisor": "supervisor"}
+from workers.worker import Worker, run_workers
 
 
 def work(services) -> dict:
     """Run the real workers until no job is ready; returns their counts."""
     return run_workers(services, TOPICS, install_signals=False, until_idle=True, poll_seconds=0.01)
+
+
+def real_workers(services, topics, outcomes=("completed",)):
+    """A ``work`` for :func:`~engine.method.driver.drive`: the real handlers of ``topics`` until
+    no job of theirs is ready, each job ending in one of ``outcomes`` (the driver's stand-ins
+    answer the other topics)."""
+    worker = Worker(services.session_factory, JobQueue(services.settings, services.runtime),
+                    {topic: TOPICS[topic] for topic in topics}, "worker-1")
+
+    def run():
+        counts = worker.run(until_idle=True)
+        assert not {outcome for outcome, n in counts.items() if n} - set(outcomes), counts
+    return run
 
 
 def voted_choices(budget_total: float = 30000) -> dict:
@@ -23,21 +32,13 @@ def voted_choices(budget_total: float = 30000) -> dict:
     return choices
 
 
-def drive_to(services, instance_id: int, stop_before: str, choices: dict) -> str:
+def drive_to(services, instance_id: int, stop_before: str | None, choices: dict) -> str | None:
     """Complete the project's tasks (people of the test world, real workers between them)
-    until the task ``stop_before`` waits; returns its id."""
-    for _ in range(200):
-        work(services)
-        with unit_of_work(services.session_factory) as session:
-            row = session.scalars(select(Task).where(Task.instance_id == instance_id, Task.state == "ready")
-                                  .order_by(Task.created_at, Task.id)).first()
-            assert row is not None, "the project stopped before " + stop_before
-            if row.bpmn_id == stop_before:
-                return row.id
-            user = session.scalar(select(User).where(User.username == (row.assignee or USERS_BY_ROLE[row.role])))
-            form = services.runtime.task_form(session, row.id, user)
-            services.runtime.complete_task(session, row.id, user, fill(form, choices))
-    raise AssertionError("too many steps")
+    until the task ``stop_before`` waits (returns its id) or, with None, to the project's end."""
+    task = drive(services, instance_id, People(choices), stop_before={stop_before} if stop_before else (),
+                 work=lambda: work(services), answer=None, max_steps=200)
+    assert (task is None) == (stop_before is None), f"the project stopped before {stop_before}"
+    return task.id if task else None
 
 
 def decide_purchase(services, town_user_id: int, task_id: str, **fields) -> None:

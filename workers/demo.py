@@ -2,9 +2,10 @@
 
 Five projects for 203,000 yuan (two social-work projects for 110,000) with revision rounds,
 a town send-back, a failed vote that is redone, coordination meetings and an evaluation
-panel refused once for having too few members. People complete their tasks
-through the runtime (forms validated as in the web UI) and every service task is done by
-the real handlers through the job queue. The engine runs on a simulated clock that moves
+panel refused once for having too few members. The shared project driver
+(:func:`engine.method.driver.drive`) moves each project: the pilot's people complete their
+tasks through the runtime (forms validated as in the web UI) and every service task is done
+by the real handlers through the job queue. The engine runs on a simulated clock that moves
 by realistic, varied durations, so the event log spans months and holds cycle times worth
 mining. ``--projects N`` repeats the plans with variations.
 """
@@ -22,6 +23,7 @@ from engine.core.deployments import deploy, read_bundle
 from engine.errors import SansheError
 from engine.core.jobs import JobQueue
 from engine.core.models import utcnow
+from engine.method.driver import People, default_choices, drive, instance_status
 from engine.wiring import build_services
 
 from .registry import TOPICS
@@ -121,119 +123,112 @@ def sample(schema: dict[str, Any], today: datetime, rng: random.Random) -> Any:
     return text if len(text) >= schema.get("minLength", 0) else text + "。" * schema["minLength"]
 
 
-class Driver:
-    """Drives one project's tasks as the people of its scopes would, with the workers alongside."""
+def choices_for(plan, rng):
+    """What the pilot's people decide and write in ``plan``'s project (by form field), on top of
+    :func:`~engine.method.driver.default_choices`: votes vary, scores and counts are drawn."""
+    choices = default_choices(panel=(), rounds=plan.revisions, failed_votes=int(plan.failed_vote),
+                              send_backs=int(plan.send_back), reports=plan.reports)
+    against = choices["ballot"]  # "no" while the vote is to fail: most representatives vote against
+    first = plan.amount * 3 // 10
+    choices.update({
+        "application_title": plan.title, "application_budget_total": plan.amount,
+        "application_goals": lambda: f"{plan.title}：服务覆盖 {rng.randint(80, 400)} 名居民",
+        "revision_response": "已按恳谈会意见修改",
+        "ballot": lambda: rng.choice(["no", "no", "yes"]) if against() == "no" else rng.choice(["yes"] * 6 + ["no", "abstain"]),
+        "failed_vote_reason": "补充说明后重新表决",
+        "purchase_amount": plan.amount, "purchase_first_installment": first,
+        "purchase_final_installment": plan.amount - first, "purchase_funding_source": "镇级财政购买服务专项资金",
+        "purchase_acceptance_criteria": ["按计划完成服务", "评议平均分不低于60分", "提交自评报告"],
+        "progress_beneficiaries": lambda: rng.randint(20, 150),
+        "coordination_outcome": "resolved",
+        "self_evaluation_goals_met": lambda: rng.choice(["fully", "mostly"]),
+        "panel_method": "听取汇报、实地查看、问卷回访",
+        "panel_score": lambda: rng.randint(72, 93),
+    })
+    return choices
 
-    def __init__(self, services, worker, clock, ids, rng):
-        self.services, self.worker, self.clock, self.ids, self.rng = services, worker, clock, ids, rng
 
-    def uow(self, readonly=False):
-        return unit_of_work(self.services.session_factory, readonly=readonly)
+class PilotPeople(People):
+    """The pilot's people on one project: a task waits in the inbox for a while, is claimed and
+    worked on for a while (realistic, varied durations on the simulated clock); forms get
+    plausible text; the project goes as ``plan`` says, with a coordination meeting called
+    during delivery when the plan has one."""
 
-    def run(self, plan):
-        runtime = self.services.runtime
-        lead = f"{plan.org}_lead" if plan.org != "yanpen_arts" else "arts_lead"
-        state = {"revisions": plan.revisions, "failed_vote": plan.failed_vote, "send_back": plan.send_back,
-                 "bad_panel": plan.bad_panel, "reports": 0, "coordination": plan.coordination, "vote_round": 1}
-        with self.uow() as session:
-            # Many projects run the simulated clock past the years the pilot has budgets for.
-            for year in (self.clock.now.year, self.clock.now.year + 1):
-                for town_id in self.ids["towns"].values():
-                    if funds.find_budget(session, town_id, year) is None:
-                        funds.set_budget(session, town_id, year, self.ids["budget_yuan"], actor="admin",
-                                         note="演示数据")
-            instance = runtime.start_instance(session, PROCESS_KEY, get_user(session, lead), {
-                "title": plan.title, "catalog_item_id": self.ids["items"][plan.item],
-                "organization_id": self.ids["orgs"][plan.org], "budget_total": plan.amount})
-            instance_id, community_id = instance.id, instance.community_id
-        for _ in range(2000):
-            self.worker.run(until_idle=True)
-            with self.uow(readonly=True) as session:
-                tasks = pilot.open_tasks(session, instance_id)
-                status = pilot.instance_status(session, instance_id)
-            if not tasks:
-                if status != "running":
-                    return instance_id
-                raise SansheError(f"Demo project {instance_id} waits for something the demo does not do.")
-            task = tasks[0]
-            low, high = DAYS.get(task.bpmn_id, (1, 3))
-            # Part of a task's time is waiting in the inbox, the rest is work after claiming it.
-            total, waiting_share = self.rng.uniform(low, high), self.rng.uniform(0.2, 0.7)
-            self.clock.advance(total * waiting_share)
-            with self.uow() as session:
-                runtime.claims.claim_task(session, task.id, pilot.actor_for(session, task))
-            self.clock.advance(total * (1 - waiting_share))
-            with self.uow() as session:
-                actor = pilot.actor_for(session, task)
-                form = runtime.task_form(session, task.id, actor)
-                data: dict[str, Any] = cast(dict[str, Any], sample(form, self.clock.now, self.rng))
-                data.update(self.decide(task.bpmn_id, plan, state, actor, form))
-                runtime.complete_task(session, task.id, actor, data)
-            # A meeting is called during delivery, so only when delivery goes on after this report.
-            if task.bpmn_id == "report_progress" and state["coordination"] and state["reports"] == 1 < plan.reports:
-                state["coordination"] = False
-                self.clock.advance(self.rng.uniform(1, 4))
-                with self.uow() as session:
-                    chair = get_user(session, pilot.members_of(session, "community_committee", community_id)[0])
-                    runtime.send_message(session, instance_id, "coordination_requested",
-                                         {"issue": "服务时间安排与居民意见分歧"}, chair)
-        raise SansheError(f"Demo project {instance_id} did not finish.")
+    def __init__(self, services, plan, clock, rng, community_id, instance_id):
+        super().__init__(choices_for(plan, rng))
+        self.services, self.plan, self.clock, self.rng = services, plan, clock, rng
+        self.community_id, self.instance_id = community_id, instance_id
+        self.bad_panel, self.coordination, self.reports, self.working = plan.bad_panel, plan.coordination, 0, 0.0
 
-    def decide(self, bpmn_id, plan, state, actor, form=None):
-        """The choices that steer the project (everything else is plausible filler)."""
-        rng = self.rng
-        if bpmn_id == "approve_qualification":
-            decision = "send_back" if state["send_back"] else "approve"
-            state["send_back"] = False
-            return {"town_qualification_decision": decision}
-        if bpmn_id in ("write_application", "revise_application"):
-            return {"application_title": plan.title, "application_budget_total": plan.amount,
-                    "application_goals": f"{plan.title}：服务覆盖 {rng.randint(80, 400)} 名居民",
-                    **({"revision_response": "已按恳谈会意见修改"} if bpmn_id == "revise_application" else {})}
-        if bpmn_id == "consultation_meeting":
-            outcome = "revise" if state["revisions"] > 0 else "mature"
-            state["revisions"] -= 1
-            return {"consultation_outcome": outcome}
-        if bpmn_id == "cast_ballot":
-            failing = state["failed_vote"] and state["vote_round"] == 1
-            return {"ballot": rng.choice(["no", "no", "yes"]) if failing else rng.choice(["yes"] * 6 + ["no", "abstain"])}
-        if bpmn_id == "decide_failed_vote":
-            state["vote_round"] += 1
-            return {"failed_vote_decision": "redo", "failed_vote_reason": "补充说明后重新表决"}
-        if bpmn_id == "approve_application":
-            return {"town_application_decision": "approve"}
-        if bpmn_id == "purchase_decision":
-            first = plan.amount * 3 // 10
-            return {"purchase_buy": True, "purchase_amount": plan.amount, "purchase_first_installment": first,
-                    "purchase_final_installment": plan.amount - first, "purchase_funding_source": "镇级财政购买服务专项资金",
-                    "purchase_acceptance_criteria": ["按计划完成服务", "评议平均分不低于60分", "提交自评报告"]}
-        if bpmn_id in ("sign_purchaser", "sign_contractor"):
-            side = "purchaser" if bpmn_id == "sign_purchaser" else "contractor"
-            return {f"{side}_signatory": actor.display_name, f"{side}_agrees": True}
-        if bpmn_id == "report_progress":
-            state["reports"] += 1
-            return {"delivery_finished": state["reports"] >= plan.reports,
-                    "progress_beneficiaries": rng.randint(20, 150)}
-        if bpmn_id == "coordination_meeting":
-            return {"coordination_outcome": "resolved"}
-        if bpmn_id == "self_evaluation":
-            return {"self_evaluation_goals_met": rng.choice(["fully", "mostly"])}
-        if bpmn_id == "form_panel":
-            # The committee picks from the people the form offers (those who must stand aside
-            # are not offered): the panel members, then one representative.
-            offered = (form or {}).get("properties", {}).get("panel_members", {}).get("items", {}).get("enum", [])
-            panel = [m for m in offered if "_panel" in m]
-            reps = [m for m in offered if "_rep" in m]
-            members = panel[:3] + ([rng.choice(reps)] if reps else []) if len(panel) >= 3 else (panel + reps)[:4]
-            if state["bad_panel"]:
-                state["bad_panel"] = False
-                members = members[:2]  # too few: the panel check sends the committee back
-            return {"panel_members": members, "panel_method": "听取汇报、实地查看、问卷回访",
-                    "panel_member_categories": [{"username": m, "category": "expert" if "panel3" in m else
-                                                 "resident_representative"} for m in members]}
-        if bpmn_id == "score_project":
-            return {"panel_score": rng.randint(72, 93)}
-        return {}
+    def claim(self, task):
+        low, high = DAYS.get(task.bpmn_id, (1, 3))
+        # Part of a task's time is waiting in the inbox, the rest is work after claiming it.
+        total, waiting_share = self.rng.uniform(low, high), self.rng.uniform(0.2, 0.7)
+        self.clock.advance(total * waiting_share)
+        self.working = total * (1 - waiting_share)
+        return True
+
+    def completing(self, task):
+        self.clock.advance(self.working)
+
+    def data(self, task, actor, form):
+        data: dict[str, Any] = cast(dict[str, Any], sample(form, self.clock.now, self.rng))
+        fields = form.get("properties", {})
+        data.update({name: value() if callable(value) else value
+                     for name, value in self.choices.items() if name in fields})
+        if task.bpmn_id in ("sign_purchaser", "sign_contractor"):
+            side = "purchaser" if task.bpmn_id == "sign_purchaser" else "contractor"
+            data.update({f"{side}_signatory": actor.display_name, f"{side}_agrees": True})
+        if task.bpmn_id == "form_panel":
+            data.update(self.panel(fields))
+        return data
+
+    def panel(self, fields):
+        """The committee picks from the people the form offers (those who must stand aside are
+        not offered): the panel members, then one representative."""
+        offered = fields.get("panel_members", {}).get("items", {}).get("enum", [])
+        panel = [m for m in offered if "_panel" in m]
+        reps = [m for m in offered if "_rep" in m]
+        members = panel[:3] + ([self.rng.choice(reps)] if reps else []) if len(panel) >= 3 else (panel + reps)[:4]
+        if self.bad_panel:
+            self.bad_panel = False
+            members = members[:2]  # too few: the panel check sends the committee back
+        return {"panel_members": members, "panel_member_categories": [
+            {"username": m, "category": "expert" if "panel3" in m else "resident_representative"} for m in members]}
+
+    def done(self, task):
+        if task.bpmn_id != "report_progress":
+            return
+        self.reports += 1
+        # A meeting is called during delivery, so only when delivery goes on after this report.
+        if self.coordination and self.reports == 1 < self.plan.reports:
+            self.coordination = False
+            self.clock.advance(self.rng.uniform(1, 4))
+            with unit_of_work(self.services.session_factory) as session:
+                chair = get_user(session, pilot.members_of(session, "community_committee", self.community_id)[0])
+                self.services.runtime.send_message(session, self.instance_id, "coordination_requested",
+                                                   {"issue": "服务时间安排与居民意见分歧"}, chair)
+
+
+def drive_plan(services, worker, clock, ids, rng, plan):
+    """Start ``plan``'s project and drive it to its end (the workers alongside); returns its id."""
+    lead = f"{plan.org}_lead" if plan.org != "yanpen_arts" else "arts_lead"
+    with unit_of_work(services.session_factory) as session:
+        # Many projects run the simulated clock past the years the pilot has budgets for.
+        for year in (clock.now.year, clock.now.year + 1):
+            for town_id in ids["towns"].values():
+                if funds.find_budget(session, town_id, year) is None:
+                    funds.set_budget(session, town_id, year, ids["budget_yuan"], actor="admin", note="演示数据")
+        instance = services.runtime.start_instance(session, PROCESS_KEY, get_user(session, lead), {
+            "title": plan.title, "catalog_item_id": ids["items"][plan.item],
+            "organization_id": ids["orgs"][plan.org], "budget_total": plan.amount})
+        instance_id, community_id = instance.id, instance.community_id
+    people = PilotPeople(services, plan, clock, rng, community_id, instance_id)
+    drive(services, instance_id, people, work=lambda: worker.run(until_idle=True), answer=None, max_steps=2000)
+    with unit_of_work(services.session_factory, readonly=True) as session:
+        if instance_status(session, instance_id) == "running":
+            raise SansheError(f"Demo project {instance_id} waits for something the demo does not do.")
+    return instance_id
 
 
 def run_demo(settings, projects=5, if_empty=False, seed=2014, echo=print, progressbar=None, accounts="all"):
@@ -262,7 +257,6 @@ def run_demo(settings, projects=5, if_empty=False, seed=2014, echo=print, progre
             ids["budget_yuan"] = budget_yuan
         queue = JobQueue(settings, services.runtime, clock=clock)
         worker = Worker(services.session_factory, queue, TOPICS, "demo-worker", max_jobs=10)
-        driver = Driver(services, worker, clock, ids, rng)
         plans = plans_for(projects, rng)
         done = []
         bar = progressbar(plans, label="driving projects through the seven steps") if progressbar else None
@@ -270,7 +264,7 @@ def run_demo(settings, projects=5, if_empty=False, seed=2014, echo=print, progre
             for index, plan in enumerate(items):
                 # Projects start a few days apart and overlap in time.
                 clock.now = START + timedelta(days=index * rng.uniform(3, 9) + (index // len(PLANS)) * 30)
-                done.append(driver.run(plan))
+                done.append(drive_plan(services, worker, clock, ids, rng, plan))
         _summary(echo, plans, done, ids, worker, accounts)
         return done
     finally:

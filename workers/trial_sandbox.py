@@ -29,7 +29,7 @@ from engine.core.deployments import deploy
 from engine.core.jobs import JobQueue
 from engine.core.models import Event, Timer, utcnow
 from engine.errors import ConflictError, NotFoundError, Text, ValidationError
-from engine.method import demo as pilot
+from engine.method import driver
 from engine.method.driver import default_choices, fill
 from engine.wiring import build_services
 
@@ -130,8 +130,8 @@ class Sandbox:
         runtime = self.services.runtime
         with unit_of_work(self.services.session_factory, readonly=True) as session:
             result = []
-            for task in pilot.open_tasks(session, self.instance_id):
-                actor = pilot.actor_for(session, task)
+            for task in driver.ready_tasks(session, self.instance_id):
+                actor = driver.actor_for(session, task)
                 form = runtime.task_form(session, task.id, actor) if actor else None
                 met = landing(session, task)
                 met.task_id = task.id
@@ -156,7 +156,7 @@ class Sandbox:
 
     def status(self) -> str:
         with unit_of_work(self.services.session_factory, readonly=True) as session:
-            return pilot.instance_status(session, self.instance_id) or ""
+            return driver.instance_status(session, self.instance_id) or ""
 
     # --- the administrator's steps -----------------------------------------------------
 
@@ -167,10 +167,10 @@ class Sandbox:
         nothing), or, without ``data``, with data made from its form (``choices`` steer it)."""
         runtime = self.services.runtime
         with unit_of_work(self.services.session_factory) as session:
-            task = next((t for t in pilot.open_tasks(session, self.instance_id) if t.id == task_id), None)
+            task = next((t for t in driver.ready_tasks(session, self.instance_id) if t.id == task_id), None)
             if task is None:
                 raise ConflictError(Text("This task is no longer open in the trial run."))
-            actor = pilot.actor_for(session, task)
+            actor = driver.actor_for(session, task)
             met = landing(session, task)
             if actor is None:
                 raise ConflictError(Text("nobody holds the role %(role)s where %(task)s lands", role=task.role or "",
@@ -259,7 +259,7 @@ class Sandbox:
         Worker(self.services.session_factory, queue, TOPICS, "trial-worker", max_jobs=10,
                poll_seconds=0.01).run(until_idle=True)
         with unit_of_work(self.services.session_factory, readonly=True) as session:
-            if pilot.instance_status(session, self.instance_id) is not None:
+            if driver.instance_status(session, self.instance_id) is not None:
                 passed = {tuple(p) for p in self.state["passed"]}
                 passed |= self.services.runtime.passed_steps(session, self.instance_id)
                 self.state["passed"] = sorted(passed)
@@ -277,7 +277,7 @@ class Sandbox:
         report = TrialReport(tasks=[TrialTask(**t) for t in self.state["tasks"]], timers=[tuple(t) for t in self.state["timers"]],
                              messages=list(self.state["messages"]))
         with unit_of_work(self.services.session_factory, readonly=True) as session:
-            report.status = pilot.instance_status(session, self.instance_id) or ""
+            report.status = driver.instance_status(session, self.instance_id) or ""
             activities = set(session.scalars(select(Event.activity_id).where(Event.instance_id == self.instance_id)))
             report.services = sorted(set(session.scalars(select(Event.activity_name).where(
                 Event.instance_id == self.instance_id, Event.activity_type == "serviceTask"))))

@@ -15,7 +15,7 @@ from engine.method import catalog, funds
 from engine.method.models import OrganizationBranch
 from engine.core import affiliations, users
 from engine.core.access import get_user
-from engine.core.models import CatalogItem, Community, Instance, Organization, RoleGrant, Task, Town, User
+from engine.core.models import CatalogItem, Community, Instance, Organization, RoleGrant, Town, User
 
 TOWNS = [("liushi", "柳市镇", "Liushi", "town"), ("yanpen", "盐盆街道", "Yanpen", "subdistrict")]
 COMMUNITIES = [("xiangdong", "象东社区", "Xiangdong", "liushi", "rural", 20500),
@@ -214,25 +214,6 @@ def load_pilot(session: Session, budget_years: Iterable[int] = (2014, 2015, 2016
                 catalog.approve(session, official, communities[community_code], catalog_year)
     session.flush()
     return {"towns": towns, "communities": communities, "items": items, "orgs": orgs, "accounts": accounts}
-
-
-def open_tasks(session: Session, instance_id: int) -> list[Task]:
-    """The instance's human tasks waiting now, oldest first."""
-    return list(session.scalars(select(Task).where(Task.instance_id == instance_id, Task.state == "ready")
-                                .order_by(Task.created_at, Task.id)))
-
-
-def instance_status(session: Session, instance_id: int) -> str | None:
-    return session.scalar(select(Instance.status).where(Instance.id == instance_id))
-
-
-def actor_for(session: Session, task: Task) -> User | None:
-    """Someone who may complete ``task``: its assignee, else the first holder of its lane's role."""
-    username = task.assignee or session.scalar(
-        select(User.username).join(RoleGrant, RoleGrant.user_id == User.id)
-        .where(RoleGrant.role == task.role, RoleGrant.scope_type == task.scope_type,
-               RoleGrant.scope_id == task.scope_id, User.active.is_(True)).order_by(User.id).limit(1))
-    return get_user(session, username) if username else None
 
 
 def members_of(session: Session, role: str, community_id: int) -> list[str]:

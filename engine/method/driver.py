@@ -1,14 +1,17 @@
 """Drive a Seven-Step project with made-up but valid data: the small world it runs in,
-form data from each task's JSON Schema, and what workers would answer.
+form data from each task's JSON Schema, what workers would answer, and the loop that moves a
+project from task to task.
 
-One driver for the tests, the benchmarks (``bench/``) and anyone exploring the engine:
-:func:`make_world` writes one town, community, catalog, organization and a person per role;
-:func:`fill` makes form data (``choices`` override fields by name, e.g. the consultation
-outcome per round, see :func:`default_choices`); :func:`service_result` answers a service
-task per topic, as an external worker would.
+One driver for the tests, the benchmarks (``bench/``), the demo (``sanshe demo``) and anyone
+exploring the engine: :func:`make_world` writes one town, community, catalog, organization and
+a person per role; :func:`fill` makes form data (``choices`` override fields by name, e.g. the
+consultation outcome per round, see :func:`default_choices`); :func:`service_result` answers a
+service task per topic, as an external worker would; :func:`drive` completes a project's tasks
+as its :class:`People` would until a given task waits or the project ends.
 """
 import threading
 import time
+from collections.abc import Callable, Collection
 from datetime import date
 from itertools import count
 from types import SimpleNamespace
@@ -18,7 +21,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from engine.core.db import unit_of_work
-from engine.core.models import Affiliation, CatalogItem, Community, Job, Organization, RoleGrant, Task, Town, User
+from engine.core.models import (Affiliation, CatalogItem, Community, Instance, Job, Organization, RoleGrant, Task, Town,
+                                User)
+from engine.errors import SansheError
 from engine.method.catalog import this_year
 
 #: Who of :func:`make_world`'s people does a task of each role (tasks with an assignee go to them).
@@ -72,15 +77,27 @@ def service_result(topic: str, variables: dict[str, Any], vote_passes: bool = Tr
 
 
 def default_choices(panel: tuple[str, ...] = ("panel0", "panel1", "panel2"), rounds: int = 0,
-                    failed_votes: int = 0) -> dict[str, Any]:
-    """Choices for a whole lifecycle: ``rounds`` revision rounds, then the vote passes."""
-    consultation = count()
-    progress = count()
+                    failed_votes: int = 0, send_backs: int = 0, reports: int = 2) -> dict[str, Any]:
+    """Choices for a whole lifecycle: the town sends the screening back ``send_backs`` times,
+    the consultation asks for ``rounds`` revision rounds, the representatives vote against the
+    application ``failed_votes`` times (each time the committee has the vote redone), then the
+    vote passes; delivery ends with the ``reports``-th progress report."""
+    consultation, progress, qualification = count(), count(), count()
+    failed = 0  # votes failed so far: the committee's decision to redo one ends it
+
+    def ballot() -> str:
+        return "no" if failed < failed_votes else "yes"
+
+    def redo() -> str:
+        nonlocal failed
+        failed += 1
+        return "redo"
+
     return {
+        "town_qualification_decision": lambda: "send_back" if next(qualification) < send_backs else "approve",
         "consultation_outcome": lambda: "revise" if next(consultation) < rounds else "mature",
-        "town_qualification_decision": "approve",
         "town_application_decision": "approve",
-        "failed_vote_decision": "redo",
+        "failed_vote_decision": redo,
         # The application asks for what the town then decides to buy (the decision may not
         # exceed the total the representatives voted on); the installments add up to it.
         "application_budget_total": 40000.0,
@@ -88,10 +105,10 @@ def default_choices(panel: tuple[str, ...] = ("panel0", "panel1", "panel2"), rou
         "purchase_amount": 40000.0,
         "purchase_first_installment": 12000.0,
         "purchase_final_installment": 28000.0,
-        "delivery_finished": lambda: next(progress) >= 1,
+        "delivery_finished": lambda: next(progress) >= reports - 1,
         "panel_members": list(panel),
         "panel_member_categories": [{"username": name, "category": "expert"} for name in panel],
-        "ballot": "yes",
+        "ballot": ballot,
         "panel_score": 88,
     }
 
@@ -143,37 +160,125 @@ def make_world(session: Session, representatives: int = 5) -> SimpleNamespace:
 
 
 def start_project(services: Any, world: SimpleNamespace, key: str = "seven_step_project",
-                  title: str = "居家养老服务") -> int:
-    """Start a project of ``world``'s organization on its catalog item; returns its id."""
+                  title: str = "居家养老服务", item: CatalogItem | None = None) -> int:
+    """Start a project of ``world``'s organization on ``item`` (default: its catalog item);
+    returns its id."""
     with unit_of_work(services.session_factory) as session:
         org = session.get(User, world.users.org.id)
         assert org is not None
         return services.runtime.start_instance(session, key, org, {
-            "title": title, "organization_id": world.org.id, "catalog_item_id": world.item.id}).id
+            "title": title, "organization_id": world.org.id, "catalog_item_id": (item or world.item).id}).id
+
+
+def ready_tasks(session: Session, instance_id: int) -> list[Task]:
+    """The instance's human tasks waiting now, oldest first."""
+    return list(session.scalars(select(Task).where(Task.instance_id == instance_id, Task.state == "ready")
+                                .order_by(Task.created_at, Task.id)))
+
+
+def instance_status(session: Session, instance_id: int) -> str | None:
+    """The instance's status (running, completed ...); None when there is no such instance."""
+    return session.scalar(select(Instance.status).where(Instance.id == instance_id))
+
+
+def actor_for(session: Session, task: Task) -> User | None:
+    """Someone who may complete ``task``: its assignee, else the first active holder of its
+    lane's role in its scope; None when there is no one."""
+    username = task.assignee or session.scalar(
+        select(User.username).join(RoleGrant, RoleGrant.user_id == User.id)
+        .where(RoleGrant.role == task.role, RoleGrant.scope_type == task.scope_type,
+               RoleGrant.scope_id == task.scope_id, User.active.is_(True)).order_by(User.id).limit(1))
+    return session.scalar(select(User).where(User.username == username)) if username else None
+
+
+class People:
+    """How a project's people act in :func:`drive`. This one: the task's assignee, else the
+    first active holder of its lane's role in its scope, enters :func:`fill` data with
+    ``choices`` (default: :func:`default_choices`) and completes it at once; the usernames in
+    ``absent`` never do their tasks. ``history`` lists the bpmn ids of the tasks they did, in
+    order. The demo's people also take their time and write plausible text (a subclass)."""
+
+    def __init__(self, choices: dict[str, Any] | None = None, absent: Collection[str] = ()) -> None:
+        self.choices = default_choices() if choices is None else choices
+        self.absent = frozenset(absent)
+        self.history: list[str] = []
+
+    def next_task(self, ready: list[Task]) -> Task | None:
+        """Of the tasks waiting (oldest first), the one done next; None when no one present may."""
+        return next((task for task in ready if task.assignee not in self.absent), None)
+
+    def actor(self, session: Session, task: Task) -> User:
+        """Who does ``task``."""
+        user = actor_for(session, task)
+        if user is None:
+            raise SansheError(f"No one may do task {task.bpmn_id} of project {task.instance_id}.")
+        return user
+
+    def data(self, task: Task, actor: User, form: dict[str, Any]) -> dict[str, Any]:
+        """What ``actor`` enters in ``task``'s ``form``."""
+        return fill(form, self.choices)
+
+    def claim(self, task: Task) -> bool:
+        """Whether the task is claimed (and this is the moment) before it is completed."""
+        return False
+
+    def completing(self, task: Task) -> None:
+        """Called just before ``task`` is completed (a claimed task: after its claim)."""
+
+    def done(self, task: Task) -> None:
+        """Called once ``task`` is completed (in its own unit of work)."""
+
+
+def drive(services: Any, instance_id: int, people: People | None = None, *, stop_before: Collection[str] = (),
+          work: Callable[[], object] | None = None,
+          answer: Callable[[str, dict[str, Any]], dict[str, Any]] | None = service_result,
+          max_steps: int = 1000) -> Task | None:
+    """Complete the project's tasks as ``people`` would, one unit of work each, until the task
+    done next is one of ``stop_before`` or only absent people's tasks wait (returns that task),
+    or no task waits for a person (returns None: the project ended, or it waits for a job, a
+    timer or a message no one here brings).
+
+    Before each task, ``work()`` runs the real workers (if given) until they are idle, and
+    ``answer(topic, variables)`` answers the jobs still ready, as a worker would (None: no
+    stand-in). Raises :class:`SansheError` after ``max_steps`` tasks and jobs."""
+    people = people or People()
+    runtime = services.runtime
+    for _ in range(max_steps):
+        if work is not None:
+            work()
+        with unit_of_work(services.session_factory) as session:
+            job = None if answer is None else session.scalars(
+                select(Job).where(Job.instance_id == instance_id, Job.state == "ready").order_by(Job.id)).first()
+            if job is not None and answer is not None:
+                runtime.complete_job(session, job, answer(job.topic, job.variables), "driver")
+                continue
+            ready = ready_tasks(session, instance_id)
+        task = people.next_task(ready)
+        if task is None or task.bpmn_id in stop_before:
+            return task or (ready[0] if ready else None)
+        if people.claim(task):
+            with unit_of_work(services.session_factory) as session:
+                runtime.claims.claim_task(session, task.id, people.actor(session, task))
+        people.completing(task)
+        with unit_of_work(services.session_factory) as session:
+            actor = people.actor(session, task)
+            form = runtime.task_form(session, task.id, actor)
+            runtime.complete_task(session, task.id, actor, people.data(task, actor, form))
+        people.history.append(task.bpmn_id)
+        people.done(task)
+    raise SansheError(f"Project {instance_id} took more than {max_steps} steps.")
 
 
 def drive_to_ballots(services: Any, instance_id: int, voters: int) -> list[tuple[str, str]]:
     """Complete the project's tasks (and answer its jobs as a worker would) until the
     ballots of ``voters`` representatives wait: ``[(task id, username)]``."""
     names = [f"rep{i}" for i in range(voters)]
-    choices = default_choices()
-    while True:
-        with unit_of_work(services.session_factory) as session:
-            job = session.scalars(select(Job).where(Job.instance_id == instance_id, Job.state == "ready")).first()
-            if job is not None:
-                result = service_result(job.topic, {**job.variables, "bench_voters": names})
-                services.runtime.complete_job(session, job, result, "driver")
-                continue
-            rows = session.scalars(select(Task).where(Task.instance_id == instance_id, Task.state == "ready")
-                                   .order_by(Task.created_at, Task.id)).all()
-            ballots = [(r.id, r.assignee or "") for r in rows if r.bpmn_id == "cast_ballot"]
-            if ballots:
-                return ballots
-            row = rows[0]
-            user = session.scalar(select(User).where(User.username == (row.assignee or USERS_BY_ROLE[row.role])))
-            assert user is not None
-            form = services.runtime.task_form(session, row.id, user)
-            services.runtime.complete_task(session, row.id, user, fill(form, choices))
+    drive(services, instance_id, stop_before={"cast_ballot"},
+          answer=lambda topic, variables: service_result(topic, {**variables, "bench_voters": names}))
+    with unit_of_work(services.session_factory, readonly=True) as session:
+        return [(task.id, task.assignee or "") for task in session.scalars(
+            select(Task).where(Task.instance_id == instance_id, Task.state == "ready", Task.bpmn_id == "cast_ballot")
+            .order_by(Task.created_at, Task.id))]
 
 
 def cast_all(services: Any, ballots: list[tuple[str, str]], ballot: str = "yes") -> tuple[list[str], list[float]]:

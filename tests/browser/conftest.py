@@ -1,6 +1,7 @@
 """The real app served on a free localhost port (werkzeug in a thread) on a temp SQLite file,
 and Debian's Chromium driven by Playwright."""
 import os
+import re
 import threading
 from datetime import datetime
 from pathlib import Path
@@ -22,6 +23,47 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networki
                  "--disable-sync", "--no-first-run"]
 PROCESSES = Path(__file__).resolve().parents[2] / "processes"
 ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts" / "browser"
+
+
+def log_in(page, url, username, password=PASSWORD, login_says=None):
+    """Sign ``page`` in as ``username`` on the app at ``url`` (its sign-in page saying
+    ``login_says``, when given); returns once the inbox shows."""
+    page.goto(f"{url}/login")
+    if login_says is not None:
+        assert login_says in page.content()
+    page.fill('input[name="username"]', username)
+    page.fill('input[name="password"]', password)
+    page.click('button[type="submit"]')
+    page.wait_for_url(re.compile(r".*/inbox.*"))
+
+
+def sign_in(chromium, url, username, width=1366, height=900, password=PASSWORD, locale="zh-CN", login_says=None,
+            **options):
+    """A page of a new browser context (``options`` for it, e.g. ``accept_downloads``), signed in
+    as ``username`` on the app at ``url`` (see :func:`log_in`), ``width`` x ``height`` pixels;
+    close ``page.context``."""
+    page = chromium.new_context(locale=locale, viewport={"width": width, "height": height}, **options).new_page()
+    log_in(page, url, username, password, login_says)
+    return page
+
+
+@pytest.fixture
+def admin_page(chromium, live):
+    """Opens a page signed in as the administrator: ``admin_page(locale, width, height)`` returns
+    ``(page, errors)``, ``errors`` collecting the page's script errors from the sign-in on.
+    Its context is closed after the test."""
+    contexts = []
+
+    def open_page(locale="zh-CN", width=1366, height=900):
+        contexts.append(chromium.new_context(locale=locale, viewport={"width": width, "height": height}))
+        page = contexts[-1].new_page()
+        errors = []
+        page.on("pageerror", lambda exc: errors.append(str(exc)))
+        log_in(page, live.url, "admin")
+        return page, errors
+    yield open_page
+    for context in contexts:
+        context.close()
 
 
 @pytest.fixture(scope="module")

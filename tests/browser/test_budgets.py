@@ -16,7 +16,7 @@ from openpyxl import load_workbook
 from sqlalchemy import select
 from werkzeug.serving import make_server
 
-from engine.method.driver import default_choices, fill
+from engine.method.driver import default_choices, ready_tasks
 from engine.config import load_settings
 from engine.core import users as user_store
 from engine.core.db import unit_of_work
@@ -24,10 +24,11 @@ from engine.core.models import Instance, Task, Town
 from engine.method import demo as pilot
 from engine.method import funds
 from tests.conftest import make_services
-from tests.drive import work
+from tests.drive import drive_to, work
 from webui import create_app
 from workers.demo import run_demo
 
+from . import conftest
 from .conftest import ARTIFACTS, FAST_HASHER
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -54,14 +55,8 @@ def demo_live(tmp_path_factory):
 
 
 def sign_in(chromium, live, username, width):
-    context = chromium.new_context(locale="zh-CN", viewport={"width": width, "height": 900})
-    page = context.new_page()
-    page.goto(f"{live.url}/login")
-    page.fill('input[name="username"]', username)
-    page.fill('input[name="password"]', pilot.password_of(username))
-    page.click('button[type="submit"]')
-    page.wait_for_url(re.compile(r".*/inbox.*"))
-    return page
+    """Signed in with the demo's password."""
+    return conftest.sign_in(chromium, live.url, username, width, password=pilot.password_of(username))
 
 
 def shoot(page, name):
@@ -77,24 +72,6 @@ def choices_for(amount):
     choices.update(application_budget_total=amount, purchase_amount=amount, purchase_first_installment=first,
                    purchase_final_installment=amount - first)
     return choices
-
-
-def drive(live, instance_id, choices, stop_before=None):
-    """Complete the project's tasks as the demo's people would, real workers in between,
-    until ``stop_before`` waits, nothing waits for a person (returns None) or it ends."""
-    for _ in range(300):
-        work(live.services)
-        with unit_of_work(live.services.session_factory) as session:
-            task = pilot.open_tasks(session, instance_id)
-            if not task:
-                return None
-            task = task[0]
-            if task.bpmn_id == stop_before:
-                return task.id
-            actor = pilot.actor_for(session, task)
-            form = live.services.runtime.task_form(session, task.id, actor)
-            live.services.runtime.complete_task(session, task.id, actor, fill(form, choices))
-    raise AssertionError("too many steps")
 
 
 def start_in_browser(chromium, live, username, item_name, title):
@@ -150,7 +127,7 @@ def test_a_project_started_today_runs_to_payment_and_one_waits_for_the_budget_un
     # starts a project on it today, and it runs to its end, both installments paid.
     add_catalog_item(chromium, live, "独居老人探访")
     first = start_in_browser(chromium, live, "sunshine_lead", "独居老人探访", "象东社区银龄关爱项目")
-    assert drive(live, first, choices_for(60000)) is None
+    assert drive_to(live.services, first, None, choices_for(60000)) is None
     with unit_of_work(live.services.session_factory, readonly=True) as session:
         assert session.get(Instance, first).status == "completed"
         assert funds.balance(session, town_id, year)["paid_fen"] == 6_000_000
@@ -171,7 +148,7 @@ def test_a_project_started_today_runs_to_payment_and_one_waits_for_the_budget_un
 
     # A second project finds the budget used up: the earmark waits, the town is told.
     second = start_in_browser(chromium, live, "heshilao_lead", "邻里纠纷调解", "象东社区邻里和事佬项目")
-    assert drive(live, second, choices_for(30000)) is None  # nothing waits for a person: the earmark waits
+    assert drive_to(live.services, second, None, choices_for(30000)) is None  # nothing waits for a person: the earmark waits
     for name, width in WIDTHS.items():
         page = sign_in(chromium, live, "liushi_gov", width)
         notice = page.locator('[data-testid="budget-notice"]')
@@ -201,7 +178,7 @@ def test_a_project_started_today_runs_to_payment_and_one_waits_for_the_budget_un
     assert "¥60,000.00 → ¥90,000.00" in town.locator('[data-testid="budget-changes"]').inner_text()
     work(live.services)
     with unit_of_work(live.services.session_factory, readonly=True) as session:
-        assert [t.bpmn_id for t in pilot.open_tasks(session, second)] == ["sign_purchaser"]
+        assert [t.bpmn_id for t in ready_tasks(session, second)] == ["sign_purchaser"]
         assert session.scalars(select(Task).where(Task.instance_id == second, Task.state == "ready")).all()
     town.goto(f"{live.url}/instances/{second}")
     assert "资金待落实" not in town.content()

@@ -20,6 +20,7 @@ from tests.factories import FAST_HASHER
 from webui import create_app
 from workers.demo import run_demo
 
+from . import conftest
 from .conftest import ARTIFACTS, PROCESSES
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]  # loads the whole pilot demo
@@ -46,14 +47,9 @@ def demo_site(tmp_path_factory):
 
 
 def sign_in(chromium, base, username, width="desktop"):
-    context = chromium.new_context(locale="zh-CN", viewport=WIDTHS[width])
-    page = context.new_page()
+    """Signed in with the demo's password; confirmation dialogs are accepted."""
+    page = conftest.sign_in(chromium, base, username, **WIDTHS[width], password=password_of(username))
     page.on("dialog", lambda dialog: dialog.accept())
-    page.goto(f"{base}/login")
-    page.fill('input[name="username"]', username)
-    page.fill('input[name="password"]', password_of(username))
-    page.click('button[type="submit"]')
-    page.wait_for_url(re.compile(r".*/inbox.*"))
     return page
 
 

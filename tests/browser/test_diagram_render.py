@@ -5,7 +5,7 @@ import re
 
 import pytest
 
-from .conftest import ARTIFACTS, PASSWORD
+from .conftest import ARTIFACTS
 
 pytestmark = pytest.mark.browser
 
@@ -22,22 +22,13 @@ READ_DIAGRAM = """async () => {
 }"""
 
 
-def test_the_modeler_shows_chinese_lanes_and_a_titled_group_per_step(live, chromium):
-    context = chromium.new_context(locale="zh-CN", viewport={"width": 1366, "height": 900})
-    page = context.new_page()
-    errors = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-    page.goto(f"{live.url}/login")
-    page.fill('input[name="username"]', "admin")
-    page.fill('input[name="password"]', PASSWORD)
-    page.click('button[type="submit"]')
-    page.wait_for_url(re.compile(r".*/inbox.*"))
+def test_the_modeler_shows_chinese_lanes_and_a_titled_group_per_step(live, admin_page):
+    page, errors = admin_page()
     page.goto(f"{live.url}/admin/")
     page.click('tr[data-version="1"] >> a[href*="/edit"]')
     page.wait_for_selector('#modeler[data-ready="true"]', timeout=15_000)
     seen = page.evaluate(READ_DIAGRAM)
     page.screenshot(path=ARTIFACTS / "diagram_steps.png")
-    context.close()
 
     assert sorted(seen["lanes"]) == sorted(["社区居委会", "镇政府/街道办", "社会组织", "居民代表", "评议小组", "社工督导"])
     assert [title[:3] for title in seen["groups"]] == ["第一步", "第二步", "第三步", "第四步", "第五步", "第六步", "第七步"]

@@ -8,28 +8,27 @@ from sqlalchemy import select
 
 from engine.core.db import unit_of_work
 from engine.core.models import Organization, Task, User
+from engine.method.driver import start_project
 from engine.method.models import Agreement
 from tests.drive import decide_purchase, drive_to, voted_choices, work
 
-from .conftest import ARTIFACTS, PASSWORD
+from .conftest import ARTIFACTS, sign_in
 
 pytestmark = [pytest.mark.browser]
 WIDTHS = {"wide": 1366, "phone": 390}
 
 
-def sign_in(chromium, live, username, width=1366):
-    context = chromium.new_context(locale="zh-CN", viewport={"width": width, "height": 900}, accept_downloads=True)
-    page = context.new_page()
-    page.goto(f"{live.url}/login")
-    page.fill('input[name="username"]', username)
-    page.fill('input[name="password"]', PASSWORD)
-    page.click('button[type="submit"]')
-    page.wait_for_url(re.compile(r".*/inbox.*"))
-    return page
-
-
 def no_wider_than_the_window(page):
     assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1"), page.url
+
+
+def printed(page, shown, name):
+    """Printed, the page shows ``shown`` without the site's bar or its print button (kept as a
+    screenshot); the page stays in print media."""
+    page.emulate_media(media="print")
+    assert not page.locator(".topbar").is_visible() and not page.locator('[data-testid="print"]').is_visible()
+    assert page.locator(shown).is_visible()
+    page.screenshot(path=ARTIFACTS / f"documents_{name}_print.png", full_page=True)
 
 
 def ready(live, instance_id, bpmn_id):
@@ -43,10 +42,7 @@ def test_both_sides_sign_with_the_agreement_in_view_and_it_prints_and_downloads(
         session.get(Organization, live.world.org.id).credit_code = "91350100M000100Y43"
         session.get(User, live.world.users.town.id).display_name = "王建国"
         session.get(User, live.world.users.org.id).display_name = "李晓红"
-        org = session.get(User, live.world.users.org.id)
-        instance_id = live.services.runtime.start_instance(session, "seven_step_project", org, {
-            "title": "象东社区助老协议项目", "organization_id": live.world.org.id,
-            "catalog_item_id": live.world.item.id}).id
+    instance_id = start_project(live.services, live.world, title="象东社区助老协议项目")
     task_id = drive_to(live.services, instance_id, "purchase_decision", voted_choices(80000))
     decide_purchase(live.services, live.world.users.town.id, task_id, purchase_amount=76000,
                     purchase_first_installment=22800, purchase_final_installment=53200)
@@ -56,7 +52,7 @@ def test_both_sides_sign_with_the_agreement_in_view_and_it_prints_and_downloads(
         task_id = ready(live, instance_id, bpmn_id)
         assert task_id, bpmn_id
         for label, width in WIDTHS.items():
-            page = sign_in(chromium, live, username, width)
+            page = sign_in(chromium, live.url, username, width)
             page.goto(f"{live.url}/tasks/{task_id}")
             agreement = page.locator('[data-testid="agreement-text"]')
             assert agreement.is_visible()
@@ -89,7 +85,7 @@ def test_both_sides_sign_with_the_agreement_in_view_and_it_prints_and_downloads(
         agreement_id, seal, status = agreement.id, agreement.seal, agreement.status
     assert status == "signed"
     for label, width in WIDTHS.items():
-        page = sign_in(chromium, live, "town", width)
+        page = sign_in(chromium, live.url, "town", width, accept_downloads=True)
         page.goto(f"{live.url}/instances/{instance_id}")
         page.click('[data-testid="agreement-link"]')
         page.wait_for_url(re.compile(rf".*/agreements/{agreement_id}$"))
@@ -98,10 +94,7 @@ def test_both_sides_sign_with_the_agreement_in_view_and_it_prints_and_downloads(
         no_wider_than_the_window(page)
         page.screenshot(path=ARTIFACTS / f"documents_agreement_{label}.png", full_page=True)
         if label == "wide":
-            page.emulate_media(media="print")
-            assert not page.locator(".topbar").is_visible() and not page.locator('[data-testid="print"]').is_visible()
-            assert page.locator('[data-testid="agreement-text"]').is_visible()
-            page.screenshot(path=ARTIFACTS / "documents_agreement_print.png", full_page=True)
+            printed(page, '[data-testid="agreement-text"]', "agreement")
             page.emulate_media(media="screen")
             with page.expect_download() as download:
                 page.click('[data-testid="agreement-pdf"]')
@@ -117,11 +110,7 @@ def test_both_sides_sign_with_the_agreement_in_view_and_it_prints_and_downloads(
 
 
 def test_residents_read_the_notice_board_signed_out_and_the_committee_prints_the_announcement(live, chromium):
-    with unit_of_work(live.services.session_factory) as session:
-        org = session.get(User, live.world.users.org.id)
-        instance_id = live.services.runtime.start_instance(session, "seven_step_project", org, {
-            "title": "象东社区公示测试项目", "organization_id": live.world.org.id,
-            "catalog_item_id": live.world.item.id}).id
+    instance_id = start_project(live.services, live.world, title="象东社区公示测试项目")
     drive_to(live.services, instance_id, "approve_application", voted_choices(50000))
 
     for label, width in WIDTHS.items():
@@ -139,7 +128,7 @@ def test_residents_read_the_notice_board_signed_out_and_the_committee_prints_the
         page.screenshot(path=ARTIFACTS / f"documents_notice_board_{label}.png", full_page=True)
         context.close()
 
-    page = sign_in(chromium, live, "committee")
+    page = sign_in(chromium, live.url, "committee")
     page.goto(f"{live.url}/instances/{instance_id}")
     page.click('[data-testid="announcement-link"]')
     text = page.locator('[data-testid="announcement"]').inner_text()
@@ -151,18 +140,14 @@ def test_residents_read_the_notice_board_signed_out_and_the_committee_prints_the
 
 
 def test_the_committee_prints_a_project_record(live, chromium):
-    with unit_of_work(live.services.session_factory) as session:
-        org = session.get(User, live.world.users.org.id)
-        instance_id = live.services.runtime.start_instance(session, "seven_step_project", org, {
-            "title": "象东社区档案测试项目", "organization_id": live.world.org.id,
-            "catalog_item_id": live.world.item.id}).id
+    instance_id = start_project(live.services, live.world, title="象东社区档案测试项目")
     task_id = drive_to(live.services, instance_id, "purchase_decision", voted_choices(60000))
     decide_purchase(live.services, live.world.users.town.id, task_id, purchase_amount=60000,
                     purchase_first_installment=18000, purchase_final_installment=42000)
     drive_to(live.services, instance_id, "report_progress", voted_choices(60000))
 
     for label, width in WIDTHS.items():
-        page = sign_in(chromium, live, "committee", width)
+        page = sign_in(chromium, live.url, "committee", width)
         page.goto(f"{live.url}/instances/{instance_id}")
         page.click('[data-testid="record-link"]')
         page.wait_for_url(re.compile(rf".*/instances/{instance_id}/record$"))
@@ -172,10 +157,7 @@ def test_the_committee_prints_a_project_record(live, chromium):
         no_wider_than_the_window(page)
         page.screenshot(path=ARTIFACTS / f"documents_record_{label}.png", full_page=True)
         if label == "wide":
-            page.emulate_media(media="print")
-            assert not page.locator(".topbar").is_visible() and not page.locator('[data-testid="print"]').is_visible()
-            assert page.locator('[data-testid="record-timeline"]').is_visible()
-            page.screenshot(path=ARTIFACTS / "documents_record_print.png", full_page=True)
+            printed(page, '[data-testid="record-timeline"]', "record")
             pdf = page.pdf(format="A4")  # what the browser's print dialog would put on paper
             assert pdf.startswith(b"%PDF")
         page.context.close()
@@ -183,7 +165,7 @@ def test_the_committee_prints_a_project_record(live, chromium):
 
 def test_the_administrator_edits_a_towns_agreement_text(live, chromium):
     for label, width in WIDTHS.items():
-        page = sign_in(chromium, live, "admin", width)
+        page = sign_in(chromium, live.url, "admin", width)
         page.goto(f"{live.url}/admin/agreement-texts")
         page.click(f'[data-testid="edit-{live.world.town.code}"]')
         body = page.locator('[data-testid="template-body"]')

@@ -12,9 +12,9 @@ from engine.core.db import unit_of_work
 from engine.core.models import User
 from engine.method.driver import add_user, default_choices
 from tests.drive import drive_to
-from tests.factories import PASSWORD, set_all_passwords
+from tests.factories import set_all_passwords
 
-from .conftest import ARTIFACTS
+from .conftest import ARTIFACTS, sign_in
 
 pytestmark = [pytest.mark.browser]
 TITLES = ("象东居家养老地图项目", "象东青少年地图项目")
@@ -38,24 +38,13 @@ def moved_on(live):
     return ids
 
 
-def sign_in(chromium, live, username, width):
-    context = chromium.new_context(locale="zh-CN", viewport={"width": width, "height": 900})
-    page = context.new_page()
-    page.goto(f"{live.url}/login")
-    page.fill('input[name="username"]', username)
-    page.fill('input[name="password"]', PASSWORD)
-    page.click('button[type="submit"]')
-    page.wait_for_url(re.compile(r".*/inbox.*"))
-    return context, page
-
-
 def no_wider_than(page, width):
     assert page.evaluate("document.documentElement.scrollWidth") <= width
 
 
 @pytest.mark.parametrize("width", [1366, 390])
 def test_the_town_reads_the_process_map(live, chromium, moved_on, width):
-    context, page = sign_in(chromium, live, "town", width)
+    page = sign_in(chromium, live.url, "town", width)
     page.goto(f"{live.url}/mining/")
     page.wait_for_selector('.processmap[data-ready="true"]', timeout=20000)
     page.wait_for_selector('.heatmap[data-ready="true"]', timeout=20000)
@@ -82,12 +71,12 @@ def test_the_town_reads_the_process_map(live, chromium, moved_on, width):
     assert font >= 14
     no_wider_than(page, width)
     page.screenshot(path=ARTIFACTS / f"mining_map_{width}.png", full_page=True)
-    context.close()
+    page.context.close()
 
 
 @pytest.mark.parametrize("width", [1366, 390])
 def test_the_city_bureau_reads_across_towns(live, chromium, moved_on, width):
-    context, page = sign_in(chromium, live, "city", width)
+    page = sign_in(chromium, live.url, "city", width)
     nav = page.locator("nav.mainnav").inner_text()
     assert "流程挖掘" in nav and "预算" in nav and "项目" in nav
     page.goto(f"{live.url}/mining/")
@@ -110,4 +99,4 @@ def test_the_city_bureau_reads_across_towns(live, chromium, moved_on, width):
     # No button to act on the project (following it, for one's own notifications, changes nothing of it).
     assert page.locator('main form[method=post]:not([action$="/follow"])').count() == 0
     no_wider_than(page, width)
-    context.close()
+    page.context.close()

@@ -11,7 +11,7 @@ from engine.core.db import unit_of_work
 from engine.core.models import Definition
 from tests import diagram_edits as edits
 
-from .conftest import ARTIFACTS, PASSWORD
+from .conftest import ARTIFACTS
 
 pytestmark = pytest.mark.browser
 
@@ -32,17 +32,9 @@ def versions(live):
         return session.scalar(select(func.max(Definition.version)).where(Definition.key == "seven_step_project"))
 
 
-def test_the_modeler_adds_a_task_and_saves_the_next_version(live, chromium):
+def test_the_modeler_adds_a_task_and_saves_the_next_version(live, admin_page):
     before = versions(live)
-    context = chromium.new_context(locale="en-US", viewport={"width": 1400, "height": 1000})
-    page = context.new_page()
-    errors = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-    page.goto(f"{live.url}/login")
-    page.fill('input[name="username"]', "admin")
-    page.fill('input[name="password"]', PASSWORD)
-    page.click('button[type="submit"]')
-    page.wait_for_url(re.compile(r".*/inbox.*"))
+    page, errors = admin_page("en-US", 1400, 1000)
 
     page.goto(f"{live.url}/admin/")
     page.click(f'tr[data-version="{before}"] >> text=Edit')
@@ -76,4 +68,3 @@ def test_the_modeler_adds_a_task_and_saves_the_next_version(live, chromium):
     assert f"<bpmn:flowNodeRef>{task_id}</bpmn:flowNodeRef>" in town_lane
     assert re.search(r'<spiffworkflow:property name="step" value="2"\s*/>', xml)
     assert re.search(r'<spiffworkflow:property name="dueIn" value="P3D"\s*/>', xml)
-    context.close()

@@ -13,7 +13,7 @@ from engine.method.driver import fill
 from engine.core.models import Definition, Job, Task, User
 from tests.drive import drive_to, voted_choices, work
 
-from .conftest import ARTIFACTS, PASSWORD
+from .conftest import ARTIFACTS
 
 pytestmark = pytest.mark.browser
 
@@ -54,14 +54,6 @@ def lane_role(xml, lane_id):
     [lane] = etree.fromstring(xml.encode("utf-8")).xpath(f"//*[local-name()='lane'][@id='{lane_id}']")
     props = lane.xpath("./*[local-name()='extensionElements']//*[local-name()='property'][@name='role']")
     return props[0].get("value") if props else lane.get("name")
-
-
-def sign_in(page, live):
-    page.goto(f"{live.url}/login")
-    page.fill('input[name="username"]', "admin")
-    page.fill('input[name="password"]', PASSWORD)
-    page.click('button[type="submit"]')
-    page.wait_for_url(re.compile(r".*/inbox.*"))
 
 
 def step(page, testid, within=None):
@@ -126,13 +118,9 @@ def trial_step_by_step(page, task_id):
     page.set_viewport_size({"width": 1366, "height": 1000})
 
 
-def test_the_pass_ratio_raised_in_the_panel_counts_for_a_new_project(live, chromium):
+def test_the_pass_ratio_raised_in_the_panel_counts_for_a_new_project(live, admin_page):
     before = latest(live)
-    context = chromium.new_context(locale="zh-CN", viewport={"width": 1366, "height": 1000})
-    page = context.new_page()
-    errors = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-    sign_in(page, live)
+    page, errors = admin_page(height=1000)
     page.goto(f"{live.url}/admin/definitions/{before.id}/edit")
     page.wait_for_selector('#modeler[data-ready="true"]', timeout=20_000)
 
@@ -252,7 +240,6 @@ def test_the_pass_ratio_raised_in_the_panel_counts_for_a_new_project(live, chrom
     page.wait_for_selector('#modeler[data-ready="true"]', timeout=20_000)
     page.screenshot(path=ARTIFACTS / "modeler_panel_zh_390.png", full_page=True)
     assert page.evaluate("document.documentElement.scrollWidth") <= 390
-    context.close()
 
     # A project started now: three of the five representatives vote yes (60%), which the old
     # rule (more than half) passes and the new one (at least three quarters) does not.
@@ -289,15 +276,11 @@ def test_the_pass_ratio_raised_in_the_panel_counts_for_a_new_project(live, chrom
     assert "decide_failed_vote" in ready, ready
 
 
-def test_an_existing_form_opens_in_the_designer_and_keeps_what_it_does_not_show(live, chromium):
+def test_an_existing_form_opens_in_the_designer_and_keeps_what_it_does_not_show(live, admin_page):
     before = latest(live)
     name = "plan_survey.schema.json"
     original = before.forms[name]
-    context = chromium.new_context(locale="zh-CN", viewport={"width": 1366, "height": 1000})
-    page = context.new_page()
-    errors = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-    sign_in(page, live)
+    page, errors = admin_page(height=1000)
     page.goto(f"{live.url}/admin/definitions/{before.id}/forms/{name}")
     page.wait_for_selector('#form-designer[data-ready="true"]', timeout=20_000)
     designer = page.locator('[data-testid="form-designer"]')
@@ -323,7 +306,6 @@ def test_an_existing_form_opens_in_the_designer_and_keeps_what_it_does_not_show(
     page.wait_for_selector('#form-designer[data-ready="true"]', timeout=20_000)
     assert page.evaluate("document.documentElement.scrollWidth") <= 390
     page.screenshot(path=ARTIFACTS / "form_designer_existing_zh_390.png")
-    context.close()
 
 
 GROUP_THEN_TASK = """() => {
@@ -341,14 +323,11 @@ GROUP_THEN_TASK = """() => {
 }"""
 
 
-def test_a_task_put_in_a_steps_group_takes_that_step(live, chromium):
-    context = chromium.new_context(locale="zh-CN", viewport={"width": 1366, "height": 1000})
-    page = context.new_page()
-    sign_in(page, live)
+def test_a_task_put_in_a_steps_group_takes_that_step(live, admin_page):
+    page, _errors = admin_page(height=1000)
     page.goto(f"{live.url}/admin/definitions/{latest(live).id}/edit")
     page.wait_for_selector('#modeler[data-ready="true"]', timeout=20_000)
     page.evaluate(GROUP_THEN_TASK)
     step = page.locator('[data-testid="panel"] [data-prop="step"]')
     assert step.input_value() == "2"
     assert step.locator("option:checked").inner_text().startswith("第二步")
-    context.close()

@@ -9,9 +9,10 @@ from sqlalchemy import select
 
 from engine.core.db import unit_of_work
 from engine.core.models import Task, User
+from engine.method.driver import start_project
 from tests.drive import drive_to, voted_choices
 
-from .conftest import ARTIFACTS, PASSWORD
+from .conftest import ARTIFACTS, sign_in
 
 pytestmark = pytest.mark.browser
 
@@ -24,22 +25,7 @@ UNLABELLED = """() => [...document.querySelectorAll('input, select, textarea')]
 
 
 def start(live, title):
-    with unit_of_work(live.services.session_factory) as session:
-        org = session.get(User, live.world.users.org.id)
-        return live.services.runtime.start_instance(session, "seven_step_project", org, {
-            "title": title, "organization_id": live.world.org.id, "catalog_item_id": live.world.item.id}).id
-
-
-def sign_in(chromium, live, username, width):
-    w, h = WIDTHS[width]
-    context = chromium.new_context(locale="zh-CN", viewport={"width": w, "height": h})
-    page = context.new_page()
-    page.goto(f"{live.url}/login")
-    page.fill('input[name="username"]', username)
-    page.fill('input[name="password"]', PASSWORD)
-    page.click('button[type="submit"]')
-    page.wait_for_url(re.compile(r".*/inbox.*"))
-    return page
+    return start_project(live.services, live.world, title=title)
 
 
 def fits(page, name, width):
@@ -52,7 +38,7 @@ def fits(page, name, width):
 @pytest.mark.parametrize("width", ["desk", "phone"])
 def test_the_bell_leads_to_the_task_and_pages_fit(live, chromium, width):
     instance_id = start(live, f"银龄互助（{width}）")
-    page = sign_in(chromium, live, "committee", width)
+    page = sign_in(chromium, live.url, "committee", *WIDTHS[width])
     bell = page.locator('[data-testid="bell"]')
     assert int(page.locator('[data-testid="bell-count"]').inner_text()) >= 1
     assert "未读" in bell.get_attribute("aria-label")
@@ -87,7 +73,7 @@ def test_a_task_completed_with_the_keyboard_alone_says_what_happens_next(live, c
     with unit_of_work(live.services.session_factory, readonly=True) as session:
         task_id = session.scalars(select(Task.id).where(Task.state == "ready", Task.bpmn_id == "confirm_catalog_item")
                                   .order_by(Task.created_at.desc())).first()
-    page = sign_in(chromium, live, "committee", "desk")
+    page = sign_in(chromium, live.url, "committee", *WIDTHS["desk"])
     page.goto(f"{live.url}/tasks/{task_id}")
 
     def tab_to(selector, limit=80):
@@ -121,7 +107,7 @@ def test_inputs_in_table_rows_have_labels_on_a_phone(live, chromium):
     task_id = drive_to(live.services, instance_id, "plan_survey", voted_choices())
     with unit_of_work(live.services.session_factory) as session:
         live.services.runtime.claims.claim_task(session, task_id, session.get(User, live.world.users.org.id))
-    page = sign_in(chromium, live, "orgstaff", "phone")
+    page = sign_in(chromium, live.url, "orgstaff", *WIDTHS["phone"])
     page.goto(f"{live.url}/tasks/{task_id}")
     page.click('[data-rows="survey_findings"] [data-add-row]')
     page.click('[data-rows="survey_findings"] [data-add-row]')

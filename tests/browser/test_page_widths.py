@@ -7,8 +7,8 @@ import pytest
 
 from tests.drive import drive_to, voted_choices
 
-from .conftest import ARTIFACTS, PASSWORD
-from .test_notifications_and_layout import WIDTHS, sign_in, start
+from .conftest import ARTIFACTS, sign_in
+from .test_notifications_and_layout import WIDTHS, start
 
 pytestmark = pytest.mark.browser
 
@@ -42,7 +42,7 @@ def test_mining_admin_and_notice_pages_fit(live, chromium, width):
     instance_id = start(live, f"页面宽度（{width}）")
     drive_to(live.services, instance_id, "purchase_decision", voted_choices())
     for username, pages in PAGES.items():
-        page = sign_in(chromium, live, username, width)
+        page = sign_in(chromium, live.url, username, *WIDTHS[width])
         for name, path, ready in pages:
             page.goto(f"{live.url}{path}")
             if ready:
@@ -73,14 +73,7 @@ def test_the_everyday_pages_fit_the_smallest_phone(live, chromium):
     survey = drive_to(live.services, instance_id, "plan_survey", voted_choices())
 
     def page_of(username):
-        context = chromium.new_context(locale="zh-CN", viewport={"width": small, "height": 740})
-        page = context.new_page()
-        page.goto(f"{live.url}/login")
-        page.fill('input[name="username"]', username)
-        page.fill('input[name="password"]', PASSWORD)
-        page.click('button[type="submit"]')
-        page.wait_for_url(re.compile(r".*/inbox.*"))
-        return page
+        return sign_in(chromium, live.url, username, small, 740)
 
     def fits(page, name):
         page.evaluate("window.scrollTo(0, 0)")

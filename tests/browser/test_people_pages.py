@@ -11,7 +11,7 @@ from engine.core.db import unit_of_work
 from engine.core.models import User
 from tests.webui.test_people_and_results import NAMES, advance
 
-from .conftest import ARTIFACTS, PASSWORD
+from .conftest import ARTIFACTS, sign_in
 
 pytestmark = [pytest.mark.browser]
 WIDTHS = (1366, 390)
@@ -34,17 +34,6 @@ def project(live):
     return instance_id, task.id
 
 
-def open_as(chromium, live, username, width):
-    context = chromium.new_context(locale="zh-CN", viewport={"width": width, "height": 900})
-    page = context.new_page()
-    page.goto(f"{live.url}/login")
-    page.fill('input[name="username"]', username)
-    page.fill('input[name="password"]', PASSWORD)
-    page.click('button[type="submit"]')
-    page.wait_for_url(re.compile(r".*/inbox.*"))
-    return page
-
-
 def fits(page):
     """Nothing is wider than the window (no sideways scrolling on a phone)."""
     wide = page.evaluate("""() => [...document.querySelectorAll('body *')]
@@ -57,7 +46,7 @@ def fits(page):
 @pytest.mark.parametrize("width", WIDTHS)
 def test_the_committee_picks_the_panel_and_reads_the_results(live, chromium, project, width):
     instance_id, task_id = project
-    page = open_as(chromium, live, "committee", width)
+    page = sign_in(chromium, live.url, "committee", width)
     page.goto(f"{live.url}/tasks/{task_id}")
     picker = page.locator('[name="panel_members"]')
     assert picker.count() == 7  # three panel members and four representatives; rep3 stands aside
@@ -78,7 +67,7 @@ def test_the_committee_picks_the_panel_and_reads_the_results(live, chromium, pro
 @pytest.mark.parametrize("width", WIDTHS)
 def test_the_applicant_sees_its_own_screening_only(live, chromium, project, width):
     instance_id, _ = project
-    page = open_as(chromium, live, "orgstaff", width)
+    page = sign_in(chromium, live.url, "orgstaff", width)
     page.goto(f"{live.url}/instances/{instance_id}")
     results = page.locator('[data-testid="rule-results"]').inner_text()
     assert "申请的社会组织符合承接该服务事项的条件" in results and "另一家机构" not in results
@@ -89,7 +78,7 @@ def test_the_applicant_sees_its_own_screening_only(live, chromium, project, widt
 
 @pytest.mark.parametrize("width", WIDTHS)
 def test_the_administrator_records_an_affiliation(live, chromium, width):
-    page = open_as(chromium, live, "admin", width)
+    page = sign_in(chromium, live.url, "admin", width)
     page.goto(f"{live.url}/admin/users")
     assert fits(page), "the people list is wider than the window"
     page.screenshot(path=ARTIFACTS / f"people_admin_users_{width}.png", full_page=True)

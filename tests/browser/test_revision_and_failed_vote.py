@@ -12,8 +12,8 @@ from engine.core.db import unit_of_work
 from engine.core.models import Definition, Notification, Task
 from tests.drive import drive_to, voted_choices, work
 
-from .conftest import ARTIFACTS
-from .test_notifications_and_layout import UNLABELLED, fits, sign_in, start
+from .conftest import ARTIFACTS, sign_in
+from .test_notifications_and_layout import UNLABELLED, WIDTHS, fits, start
 from .test_seven_steps import FORMS, fill
 
 pytestmark = pytest.mark.browser
@@ -36,13 +36,13 @@ def complete_in_browser(live, page, task_id, data):
 def test_a_revision_round_then_a_failed_vote_done_again(live, chromium):
     instance_id = start(live, "两轮修改与重新表决")
     meeting = drive_to(live.services, instance_id, "consultation_meeting", voted_choices())
-    committee = sign_in(chromium, live, "committee", "desk")
+    committee = sign_in(chromium, live.url, "committee", *WIDTHS["desk"])
     said = complete_in_browser(live, committee, meeting, {**FORMS["consultation_meeting"],
                                                           "consultation_outcome": "revise"})
     assert any("接下来：" in s and "修改" in s for s in said), said
 
     revise = drive_to(live.services, instance_id, "revise_application", voted_choices())
-    org = sign_in(chromium, live, "orgstaff", "phone")
+    org = sign_in(chromium, live.url, "orgstaff", *WIDTHS["phone"])
     said = complete_in_browser(live, org, revise, {"revision_response": "已按恳谈会意见增加助餐内容"})
     assert any("接下来：" in s for s in said), said
     fits(org, "revised", "phone")
@@ -53,7 +53,7 @@ def test_a_revision_round_then_a_failed_vote_done_again(live, chromium):
     with unit_of_work(live.services.session_factory, readonly=True) as session:
         ballot = session.scalars(select(Task).where(Task.instance_id == instance_id, Task.state == "ready",
                                                     Task.bpmn_id == "cast_ballot").order_by(Task.assignee)).first()
-    voter = sign_in(chromium, live, ballot.assignee, "phone")
+    voter = sign_in(chromium, live.url, ballot.assignee, *WIDTHS["phone"])
     complete_in_browser(live, voter, ballot.id, {"ballot": "no"})
     decide = drive_to(live.services, instance_id, "decide_failed_vote", against)
     voter.goto(f"{live.url}/notifications")
@@ -83,7 +83,7 @@ def test_a_representative_votes_on_a_phone_and_hears_what_happens_next(live, chr
     with unit_of_work(live.services.session_factory, readonly=True) as session:
         ballot = session.scalars(select(Task).where(Task.instance_id == instance_id, Task.state == "ready",
                                                     Task.bpmn_id == "cast_ballot").order_by(Task.assignee)).first()
-    page = sign_in(chromium, live, ballot.assignee, "phone")
+    page = sign_in(chromium, live.url, ballot.assignee, *WIDTHS["phone"])
     page.locator('[data-testid="bell"]').click()
     assert "有一项交给您本人的任务" in page.content()
     page.locator('[data-testid="notice"] .notice-open button').first.click()

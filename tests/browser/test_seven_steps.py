@@ -12,7 +12,7 @@ from webui.forms import widget_of
 from workers.registry import TOPICS
 from workers.worker import run_workers
 
-from .conftest import ARTIFACTS, PASSWORD
+from .conftest import ARTIFACTS, sign_in
 
 pytestmark = pytest.mark.browser
 
@@ -92,15 +92,7 @@ def test_one_project_through_all_seven_steps_in_chinese(live, chromium):
 
     def signed_in(username):
         if username not in pages:
-            context = chromium.new_context(locale="zh-CN", viewport={"width": 1360, "height": 900})
-            page = context.new_page()
-            page.goto(f"{live.url}/login")
-            assert "登录" in page.content()
-            page.fill('input[name="username"]', username)
-            page.fill('input[name="password"]', PASSWORD)
-            page.click('button[type="submit"]')
-            page.wait_for_url(re.compile(r".*/inbox.*"))
-            pages[username] = page
+            pages[username] = sign_in(chromium, live.url, username, 1360, login_says="登录")
         return pages[username]
 
     org = signed_in("orgstaff")
@@ -154,16 +146,10 @@ def test_one_project_through_all_seven_steps_in_chinese(live, chromium):
 
 def test_the_town_sees_where_projects_wait_on_the_diagram(live, chromium):
     """After the project above: the mining dashboard paints mean times onto the diagram."""
-    context = chromium.new_context(locale="zh-CN", viewport={"width": 1360, "height": 900})
-    page = context.new_page()
-    page.goto(f"{live.url}/login")
-    page.fill('input[name="username"]', "town")
-    page.fill('input[name="password"]', PASSWORD)
-    page.click('button[type="submit"]')
-    page.wait_for_url(re.compile(r".*/inbox.*"))
+    page = sign_in(chromium, live.url, "town", 1360)
     page.click("text=流程挖掘")
     page.wait_for_selector('.heatmap[data-ready="true"]', timeout=20000)
     assert page.locator(".heatmap .heat").count() >= 10
     assert "各步骤用时" in page.content()
     page.screenshot(path=ARTIFACTS / "mining_dashboard.png", full_page=True)
-    context.close()
+    page.context.close()

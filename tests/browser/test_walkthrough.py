@@ -16,7 +16,7 @@ from engine.core.db import unit_of_work
 from engine.core.models import Definition, Instance, Job, Organization, Task
 from engine.method.models import Payment
 
-from .conftest import ARTIFACTS, PASSWORD
+from .conftest import ARTIFACTS, sign_in
 from .test_notifications_and_layout import UNLABELLED, WIDTHS
 from .test_seven_steps import FORMS, ROLE_USER, drain_jobs, fill
 
@@ -58,16 +58,7 @@ def test_one_social_work_project_through_the_whole_method(live, chromium):
 
     def signed_in(username, width="desk"):
         if (username, width) not in contexts:
-            w, h = WIDTHS[width]
-            context = chromium.new_context(locale="zh-CN", viewport={"width": w, "height": h})
-            page = context.new_page()
-            page.goto(f"{live.url}/login")
-            assert "登录" in page.content()
-            page.fill('input[name="username"]', username)
-            page.fill('input[name="password"]', PASSWORD)
-            page.click('button[type="submit"]')
-            page.wait_for_url(re.compile(r".*/inbox.*"))
-            contexts[username, width] = page
+            contexts[username, width] = sign_in(chromium, live.url, username, *WIDTHS[width], login_says="登录")
         return contexts[username, width]
 
     with unit_of_work(live.services.session_factory) as session:  # the centre also works with young people

@@ -2,7 +2,6 @@
 PostgreSQL: the budget never drops below what is committed, every change is kept, an
 earmark waits for a missing budget and goes on when it is set, the amount follows the vote
 and the installments add up to it."""
-from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -18,14 +17,6 @@ from engine.method.models import Budget, BudgetChange, LedgerEntry
 from engine.queries import budgets as budget_queries
 from engine.method.driver import start_project
 from tests.drive import decide_purchase, drive_to, voted_choices, work
-from tests.factories import deploy_world
-
-PROCESSES = Path(__file__).resolve().parents[2] / "processes"
-
-
-@pytest.fixture
-def env(services):
-    return services, deploy_world(services, PROCESSES)
 
 
 def uow(services, readonly=False):
@@ -40,8 +31,8 @@ def decide(services, world, task_id, **fields):
     decide_purchase(services, world.users.town.id, task_id, **fields)
 
 
-def test_budget_is_set_raised_never_below_what_is_committed_and_every_change_is_kept(env):
-    services, world = env
+def test_budget_is_set_raised_never_below_what_is_committed_and_every_change_is_kept(seven_steps):
+    services, world = seven_steps
     with uow(services) as session:
         funds.set_budget(session, world.town.id, 2026, "100000", actor="town", note="年初预算")
         funds.earmark(session, 1, 1, world.town.id, 2026, 6_000_000, None)
@@ -70,8 +61,8 @@ def test_budget_is_set_raised_never_below_what_is_committed_and_every_change_is_
     assert audited == [f"budget:{world.town.id}:2026"] * 3
 
 
-def test_a_project_started_today_waits_for_the_budget_then_goes_on_with_the_voted_amount_and_installments(env):
-    services, world = env
+def test_a_project_started_today_waits_for_the_budget_then_goes_on_with_the_voted_amount_and_installments(seven_steps):
+    services, world = seven_steps
     year = services.runtime.clock().year
     instance_id = start(services, world)
     task_id = drive_to(services, instance_id, "purchase_decision", voted_choices(30000))
@@ -125,10 +116,10 @@ def test_a_project_started_today_waits_for_the_budget_then_goes_on_with_the_vote
             == 3_000_000
 
 
-def test_decide_otherwise_brings_the_purchase_decision_back_to_the_town(env):
+def test_decide_otherwise_brings_the_purchase_decision_back_to_the_town(seven_steps):
     from engine.core.jobs import JobQueue
 
-    services, world = env
+    services, world = seven_steps
     instance_id = start(services, world)
     task_id = drive_to(services, instance_id, "purchase_decision", voted_choices(30000))
     decide(services, world, task_id, purchase_amount=30000, purchase_first_installment=10000,
@@ -145,8 +136,8 @@ def test_decide_otherwise_brings_the_purchase_decision_back_to_the_town(env):
         assert session.get(Instance, instance_id).status == "running"
 
 
-def test_cli_sets_and_lists_budgets(env):
-    services, world = env
+def test_cli_sets_and_lists_budgets(seven_steps):
+    services, world = seven_steps
     ctx = Context()
     ctx.settings, ctx._services = services.settings, services
     runner = CliRunner()
@@ -172,8 +163,8 @@ def test_cli_sets_and_lists_budgets(env):
     assert len(one_year) == 3 and one_year[-1].split()[1] == "1000.50"
 
 
-def test_a_terminated_project_no_longer_waits_for_the_budget(env):
-    services, world = env
+def test_a_terminated_project_no_longer_waits_for_the_budget(seven_steps):
+    services, world = seven_steps
     instance_id = start(services, world)
     task_id = drive_to(services, instance_id, "purchase_decision", voted_choices(30000))
     decide(services, world, task_id, purchase_amount=20000, purchase_first_installment=5000,

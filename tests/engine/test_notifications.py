@@ -1,7 +1,6 @@
 """Notifications on the real diagram with the real workers: who hears what, stored as a kind
 with its parameters (worded by the page in the reader's language), once each."""
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 from sqlalchemy import select, update
@@ -14,14 +13,6 @@ from engine.errors import NotFoundError
 from engine.method import funds
 from engine.method.driver import start_project
 from tests.drive import decide_purchase, drive_to, voted_choices
-from tests.factories import deploy_world
-
-PROCESSES = Path(__file__).resolve().parents[2] / "processes"
-
-
-@pytest.fixture
-def env(services):
-    return services, deploy_world(services, PROCESSES)
 
 
 def uow(services, readonly=False):
@@ -40,8 +31,8 @@ def notices(services, username, kind=None):
         return [(n.kind, n.params, n.task_id, n.instance_id) for n in session.scalars(query)]
 
 
-def test_followers_hear_each_step_representatives_the_vote_and_the_organization_the_payment(env):
-    services, world = env
+def test_followers_hear_each_step_representatives_the_vote_and_the_organization_the_payment(seven_steps):
+    services, world = seven_steps
     with uow(services) as session:
         funds.set_budget(session, world.town.id, services.runtime.clock().year, 100_000)
     instance_id = start(services, world)
@@ -73,8 +64,8 @@ def test_followers_hear_each_step_representatives_the_vote_and_the_organization_
     assert Kind.TASK_READY in {k for k, *_ in notices(services, "committee")}
 
 
-def test_handing_over_tells_the_colleague_who_handed_it(env):
-    services, world = env
+def test_handing_over_tells_the_colleague_who_handed_it(seven_steps):
+    services, world = seven_steps
     instance_id = start(services, world)
     with uow(services) as session:
         from engine.method.driver import add_user
@@ -87,8 +78,8 @@ def test_handing_over_tells_the_colleague_who_handed_it(env):
     assert params["task"] == task.name
 
 
-def test_deadline_reminders_come_once_before_and_once_when_overdue(env):
-    services, world = env
+def test_deadline_reminders_come_once_before_and_once_when_overdue(seven_steps):
+    services, world = seven_steps
     instance_id = start(services, world)
     now = services.runtime.clock()
     with uow(services) as session:
@@ -107,8 +98,8 @@ def test_deadline_reminders_come_once_before_and_once_when_overdue(env):
     assert (kind, params["escalated"], params["role"]) == (Kind.OVERDUE, True, "community_committee")
 
 
-def test_reading_marks_only_ones_own(env):
-    services, world = env
+def test_reading_marks_only_ones_own(seven_steps):
+    services, world = seven_steps
     start(services, world)
     with uow(services, readonly=True) as session:
         mine = session.scalars(select(Notification.id).where(Notification.username == "committee")).one()

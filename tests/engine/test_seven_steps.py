@@ -4,55 +4,45 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from engine.method.driver import default_choices, fill, service_result
 from engine.core.db import unit_of_work
-from engine.core.models import Event, Instance, Job, Task, User
+from engine.core.models import Event, Instance, Task, User
+from engine.method import driver
+from engine.method.driver import People, default_choices, service_result, start_project
+from tests.drive import real_workers
 from tests.factories import deploy_world
 
 PROCESSES = Path(__file__).resolve().parents[2] / "processes"
-USERS_BY_ROLE = {"social_organization": "orgstaff", "community_committee": "committee",
-                 "town_government": "town", "supervisor": "supervisor"}
-
-
-@pytest.fixture
-def env(services):
-    return services, deploy_world(services, PROCESSES)
 
 
 def start(services, world, item):
-    with unit_of_work(services.session_factory) as session:
-        org = session.get(User, world.users.org.id)
-        return services.runtime.start_instance(session, "seven_step_project", org, {
-            "title": "象东居家养老", "organization_id": world.org.id, "catalog_item_id": item.id}).id
+    return start_project(services, world, title="象东居家养老", item=item)
 
 
-def drive(services, instance_id, choices, vote_results=(), on_task=None, job_result=None, stop_before=None):
+class Watched(People):
+    """The test world's people; ``on_task(task)`` hears of each task they did."""
+
+    def __init__(self, choices, on_task=None):
+        super().__init__(choices)
+        self.on_task = on_task
+
+    def done(self, task):
+        if self.on_task:
+            self.on_task(task)
+
+
+def drive(services, instance_id, choices, vote_results=(), on_task=None, stop_before=None, work=None):
     """Run the instance to its end, or until the task ``stop_before`` waits; returns the bpmn
-    ids of the human tasks done, in order. ``job_result(session, job, result)`` may replace a
-    job's default result."""
+    ids of the human tasks done, in order. The first tallies are ``vote_results``; ``work``
+    runs real workers (the others' jobs get stand-in results)."""
     votes = iter(vote_results)
-    done = []
-    while True:
-        with unit_of_work(services.session_factory) as session:
-            job = session.scalars(select(Job).where(Job.instance_id == instance_id, Job.state == "ready")).first()
-            if job is not None:
-                result = service_result(job.topic, job.variables)
-                if job.topic == "vote_tally":
-                    result = next(votes, result)
-                if job_result is not None:
-                    result = job_result(session, job, result)
-                services.runtime.complete_job(session, job, result, "test-worker")
-                continue
-            row = session.scalars(select(Task).where(Task.instance_id == instance_id, Task.state == "ready")
-                                  .order_by(Task.created_at, Task.id)).first()
-            if row is None or row.bpmn_id == stop_before:
-                return done
-            user = session.scalar(select(User).where(User.username == (row.assignee or USERS_BY_ROLE[row.role])))
-            form = services.runtime.task_form(session, row.id, user)
-            services.runtime.complete_task(session, row.id, user, fill(form, choices))
-            done.append(row.bpmn_id)
-        if on_task:
-            on_task(row)
+
+    def answer(topic, variables):
+        result = service_result(topic, variables)
+        return next(votes, result) if topic == "vote_tally" else result
+    people = Watched(choices, on_task)
+    driver.drive(services, instance_id, people, stop_before={stop_before} if stop_before else (), work=work,
+                 answer=answer, max_steps=10_000)  # 1,000 revision rounds take over 2,000 steps
+    return people.history
 
 
 def instance(services, instance_id):
@@ -66,8 +56,8 @@ def count_completions(services, instance_id, activity_id):
             Event.instance_id == instance_id, Event.activity_id == activity_id, Event.transition == "complete"))
 
 
-def test_all_seven_steps_with_two_revisions_and_a_coordination_meeting(env):
-    services, world = env
+def test_all_seven_steps_with_two_revisions_and_a_coordination_meeting(seven_steps):
+    services, world = seven_steps
     instance_id = start(services, world, world.sw_item)
 
     def call_meeting_once(row):
@@ -91,8 +81,8 @@ def test_all_seven_steps_with_two_revisions_and_a_coordination_meeting(env):
     assert steps == {1, 2, 3, 4, 5, 6, 7}
 
 
-def test_a_rejected_vote_ends_the_project(env):
-    services, world = env
+def test_a_rejected_vote_ends_the_project(seven_steps):
+    services, world = seven_steps
     instance_id = start(services, world, world.item)
     choices = default_choices()
     choices["failed_vote_decision"] = "reject"
@@ -104,8 +94,8 @@ def test_a_rejected_vote_ends_the_project(env):
     assert "supervise_before" not in done  # not a social-work project
 
 
-def test_a_failed_vote_redone_then_passed(env):
-    services, world = env
+def test_a_failed_vote_redone_then_passed(seven_steps):
+    services, world = seven_steps
     instance_id = start(services, world, world.item)
     failed = {"valid": False, "passed": False, "present": 1, "members": 3, "yes": 1, "no": 0, "abstain": 0}
     drive(services, instance_id, default_choices(), vote_results=[failed])
@@ -146,22 +136,18 @@ def test_1000_revision_rounds_then_the_project_runs_to_payment(services):
     assert max(late) <= 1.05 * max(early) and min(late) <= 1.05 * min(early[24:]), sizes
 
 
-def test_terminating_a_project_releases_its_earmarked_funds(env):
+def test_terminating_a_project_releases_its_earmarked_funds(seven_steps):
     from engine.method import funds
 
-    services, world = env
+    services, world = seven_steps
     with unit_of_work(services.session_factory) as session:
         funds.set_budget(session, world.town.id, services.runtime.clock().year, 100_000)
     instance_id = start(services, world, world.item)
 
-    def earmark_for_real(session, job, result):
-        if job.topic != "funds_earmark":
-            return result
-        now = services.runtime.clock()
-        return funds.earmark(session, job.id, instance_id, world.town.id, now.year, 4_000_000, now)
-
-    # Drive until the agreement waits for the purchaser's signature: funds are earmarked by then.
-    drive(services, instance_id, default_choices(), job_result=earmark_for_real, stop_before="sign_purchaser")
+    # Drive until the agreement waits for the purchaser's signature: the earmark worker has
+    # reserved the funds by then.
+    drive(services, instance_id, default_choices(), stop_before="sign_purchaser",
+          work=real_workers(services, ["funds_earmark"]))
     with unit_of_work(services.session_factory, readonly=True) as session:
         assert funds.held_for(session, instance_id)
     with unit_of_work(services.session_factory) as session:

@@ -5,20 +5,17 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from engine.method.driver import default_choices, fill, service_result
+from engine.method.driver import People, drive
 from engine.core.db import unit_of_work
 from engine.core.deployments import deploy, read_bundle
-from engine.core.jobs import JobQueue
-from engine.core.models import Job, Task, Timer, User
+from engine.core.models import Timer, User
 from engine.method.models import Decision
 from tests import diagram_edits as edits
 from tests.factories import make_world
-from workers.registry import TOPICS
-from workers.worker import Worker
+from tests.drive import real_workers
 
 PROCESSES = Path(__file__).resolve().parents[2] / "processes"
 FILE = "seven_step_project.bpmn"
-USERS_BY_ROLE = {"social_organization": "orgstaff", "community_committee": "committee", "town_government": "town"}
 REAL_WORKERS = ("vote_roster", "vote_tally")
 ABSENT = {"rep6", "rep7", "rep8"}
 
@@ -50,36 +47,19 @@ def start_on(services, diagram):
 def drive_through_the_vote(services, instance_id):
     """Work the instance until the town approves or the committee decides after a failed vote;
     rep6..rep8 never vote (their ballot deadlines pass). Returns the open task's bpmn id."""
-    queue = JobQueue(services.settings, services.runtime)
+    people, work = People(absent=ABSENT), real_workers(services, REAL_WORKERS)
     while True:
-        with unit_of_work(services.session_factory) as session:
-            job = session.scalars(select(Job).where(Job.instance_id == instance_id, Job.state == "ready")).first()
-            if job is not None and job.topic not in REAL_WORKERS:
-                services.runtime.complete_job(session, job, service_result(job.topic, job.variables), "worker")
-                continue
-            if job is not None:
-                [locked] = [j for j in queue.fetch_and_lock(session, [job.topic], "worker-1", 50) if j.id == job.id]
-        if job is not None:
-            assert Worker(services.session_factory, queue, TOPICS, "worker-1").process(locked) == "completed"
-            continue
-        with unit_of_work(services.session_factory) as session:
-            ready = session.scalars(select(Task).where(Task.instance_id == instance_id, Task.state == "ready")
-                                    .order_by(Task.created_at, Task.id)).all()
-            for row in ready:
-                if row.bpmn_id in ("approve_application", "decide_failed_vote"):
-                    return row.bpmn_id
-            present = [row for row in ready if row.assignee not in ABSENT]
-            if not present:
-                deadlines = session.scalars(select(Timer.id).where(
-                    Timer.instance_id == instance_id, Timer.bpmn_id == "ballot_deadline", Timer.state == "waiting")).all()
-                assert len(deadlines) == len(ABSENT)
-                for timer_id in deadlines:
-                    services.runtime.fire_timer(session, timer_id)
-                continue
-            row = present[0]
-            user = session.scalar(select(User).where(User.username == (row.assignee or USERS_BY_ROLE[row.role])))
-            services.runtime.complete_task(session, row.id, user,
-                                           fill(services.runtime.task_form(session, row.id, user), default_choices()))
+        task = drive(services, instance_id, people, stop_before={"approve_application", "decide_failed_vote"},
+                     work=work)
+        assert task is not None
+        if task.bpmn_id != "cast_ballot":
+            return task.bpmn_id
+        with unit_of_work(services.session_factory) as session:  # only the absent's ballots wait
+            deadlines = session.scalars(select(Timer.id).where(
+                Timer.instance_id == instance_id, Timer.bpmn_id == "ballot_deadline", Timer.state == "waiting")).all()
+            assert len(deadlines) == len(ABSENT)
+            for timer_id in deadlines:
+                services.runtime.fire_timer(session, timer_id)
 
 
 @pytest.mark.parametrize(("diagram", "valid", "next_task", "said"), [

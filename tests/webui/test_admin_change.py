@@ -8,51 +8,36 @@ import re
 
 from sqlalchemy import select
 
-from engine.method.driver import default_choices, fill, service_result
 from engine.core import migration_runs
 from engine.core.db import unit_of_work
-from engine.core.jobs import JobQueue
-from engine.core.models import AuditEntry, Definition, Instance, Job, Task, User
+from engine.core.models import AuditEntry, Definition, Instance, Job, Task
+from engine.method import driver
+from engine.method.driver import People, default_choices, fill
 from tests import diagram_edits as edits
-from workers.registry import TOPICS
-from workers.worker import Worker
+from tests.drive import real_workers
 
 from .conftest import start_project
 
-USERS_BY_ROLE = {"social_organization": "orgstaff", "community_committee": "committee", "town_government": "town"}
 REAL_WORKERS = ("vote_roster", "vote_tally")
 # Five representatives: three for, two against. 3/5 passes "more than 1/2" but not "more than 2/3".
 BALLOTS = {"rep0": "yes", "rep1": "yes", "rep2": "yes", "rep3": "no", "rep4": "no"}
 
 
+class Voters(People):
+    """The test world's people; the representatives vote as ``BALLOTS`` says."""
+
+    def data(self, task, actor, form):
+        return fill(form, {**self.choices, "ballot": BALLOTS.get(task.assignee, "yes")})
+
+
 def drive(web, instance_id, until):
-    """Work the instance (people through the runtime, services through workers) until a task
-    named in ``until`` waits; returns the bpmn ids of the human tasks done."""
-    services = web.services
-    queue = JobQueue(services.settings, services.runtime)
-    done = []
-    while True:
-        with unit_of_work(services.session_factory) as session:
-            job = session.scalars(select(Job).where(Job.instance_id == instance_id, Job.state == "ready")).first()
-            if job is not None and job.topic not in REAL_WORKERS:
-                services.runtime.complete_job(session, job, service_result(job.topic, job.variables), "worker")
-                continue
-            if job is not None:
-                locked = [j for j in queue.fetch_and_lock(session, [job.topic], "worker-1", 50) if j.id == job.id]
-        if job is not None:
-            assert Worker(services.session_factory, queue, TOPICS, "worker-1").process(locked[0]) == "completed"
-            continue
-        with unit_of_work(services.session_factory) as session:
-            row = session.scalars(select(Task).where(Task.instance_id == instance_id, Task.state == "ready")
-                                  .order_by(Task.created_at, Task.id)).first()
-            assert row is not None, f"instance {instance_id} ended before {until}"
-            if row.bpmn_id in until:
-                return done
-            user = session.scalar(select(User).where(User.username == (row.assignee or USERS_BY_ROLE[row.role])))
-            choices = {**default_choices(), "ballot": BALLOTS.get(row.assignee, "yes"), "town_budget_ceiling": 60000}
-            services.runtime.complete_task(session, row.id, user,
-                                           fill(services.runtime.task_form(session, row.id, user), choices))
-            done.append(row.bpmn_id)
+    """Work the instance (people through the runtime, the vote through the real workers) until a
+    task named in ``until`` waits; returns the bpmn ids of the human tasks done."""
+    people = Voters({**default_choices(), "town_budget_ceiling": 60000})
+    task = driver.drive(web.services, instance_id, people, stop_before=until,
+                        work=real_workers(web.services, REAL_WORKERS))
+    assert task is not None, f"instance {instance_id} ended before {until}"
+    return people.history
 
 
 def vote_result(web, instance_id):

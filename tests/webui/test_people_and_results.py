@@ -6,18 +6,14 @@ from datetime import date
 import pytest
 from sqlalchemy import func, select
 
-from engine.method.driver import default_choices, fill, service_result
+from engine.method.driver import People, drive
 from engine.core import affiliations
 from engine.core.db import unit_of_work
-from engine.core.jobs import JobQueue
-from engine.core.models import Affiliation, Job, Task, User
-from workers.registry import TOPICS
-from workers.worker import Worker
+from engine.core.models import Affiliation, Task, User
+from tests.drive import real_workers
 
 from .conftest import build_web, start_project
 
-USERS_BY_ROLE = {"social_organization": "orgstaff", "community_committee": "committee", "town_government": "town",
-                 "supervisor": "supervisor"}
 REAL_WORKERS = ("eligibility_check", "vote_roster", "vote_tally", "panel_check")
 NAMES = {"committee": "王丽华", "orgstaff": "吴晓东", "town": "周建国", "rep0": "陈美华", "rep3": "刘桂芳",
          "panel0": "邱红梅", "panel1": "戴国平", "panel2": "傅晓琳"}
@@ -38,31 +34,10 @@ def web(services):  # this module runs on both databases
 def advance(web, instance_id, until):
     """Work the instance until the task ``until`` waits: people through the runtime, the rule
     topics through the real workers, other jobs answered as a worker would."""
-    services = web.services
-    queue = JobQueue(services.settings, services.runtime)
-    choices = default_choices()  # its counters end the delivery loop: one set per run
-    for _ in range(300):
-        with unit_of_work(services.session_factory) as session:
-            job = session.scalars(select(Job).where(Job.instance_id == instance_id, Job.state == "ready")).first()
-            if job is not None and job.topic not in REAL_WORKERS:
-                services.runtime.complete_job(session, job, service_result(job.topic, job.variables), "worker-1")
-                continue
-            if job is not None:
-                [locked] = [j for j in queue.fetch_and_lock(session, [job.topic], "worker-1", 50) if j.id == job.id]
-        if job is not None:
-            assert Worker(services.session_factory, queue, TOPICS, "worker-1").process(locked) in (
-                "completed", "bpmn_error")
-            continue
-        with unit_of_work(services.session_factory) as session:
-            row = session.scalars(select(Task).where(Task.instance_id == instance_id, Task.state == "ready")
-                                  .order_by(Task.created_at, Task.id)).first()
-            assert row is not None
-            if row.bpmn_id == until:
-                return row
-            user = session.scalar(select(User).where(User.username == (row.assignee or USERS_BY_ROLE[row.role])))
-            form = services.runtime.task_form(session, row.id, user)
-            services.runtime.complete_task(session, row.id, user, fill(form, choices))
-    raise AssertionError(f"{until} never came")
+    task = drive(web.services, instance_id, People(), stop_before={until}, max_steps=300,
+                 work=real_workers(web.services, REAL_WORKERS, ("completed", "bpmn_error")))
+    assert task is not None and task.bpmn_id == until, f"{until} never came"
+    return task
 
 
 def test_the_new_account_form_records_an_affiliation_and_refuses_a_bad_one(web, as_user):

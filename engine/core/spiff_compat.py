@@ -15,11 +15,11 @@ from importlib.metadata import version
 from typing import Any
 from uuid import UUID
 
-from SpiffWorkflow.bpmn.serializer.default.workflow import TaskConverter
-from SpiffWorkflow.bpmn.specs.mixins.events.event_types import CatchingEvent
-from SpiffWorkflow.bpmn.specs.mixins.multiinstance_task import LoopTask
-from SpiffWorkflow.bpmn.util.task import BpmnTaskIterator
-from SpiffWorkflow.util.task import TaskIterator, TaskState
+from SpiffWorkflow.bpmn.serializer.default.workflow import TaskConverter  # pyright: ignore[reportMissingTypeStubs]
+from SpiffWorkflow.bpmn.specs.mixins.events.event_types import CatchingEvent  # pyright: ignore[reportMissingTypeStubs]
+from SpiffWorkflow.bpmn.specs.mixins.multiinstance_task import LoopTask  # pyright: ignore[reportMissingTypeStubs]
+from SpiffWorkflow.bpmn.util.task import BpmnTaskIterator  # pyright: ignore[reportMissingTypeStubs]
+from SpiffWorkflow.util.task import TaskIterator, TaskState  # pyright: ignore[reportMissingTypeStubs]
 
 #: The SpiffWorkflow minor version these internals were read from.
 TESTED_VERSION = "3.2"
@@ -29,7 +29,7 @@ TESTED_VERSION = "3.2"
 # revision rounds are part of the method, so the bound is lifted (the iterators are not
 # recursive, the depth only costs a counter).
 MAX_TREE_DEPTH = 10_000_000
-_ITERATORS = (TaskIterator, BpmnTaskIterator)
+_ITERATORS: tuple[Any, ...] = (TaskIterator, BpmnTaskIterator)
 
 
 def installed_version() -> str:
@@ -45,7 +45,7 @@ def lift_tree_depth(limit: int = MAX_TREE_DEPTH) -> None:
     constructor's ``max_depth`` parameter is replaced, found by name.
     """
     for iterator in _ITERATORS:
-        init: Any = iterator.__init__
+        init = iterator.__init__
         names = [p.name for p in inspect.signature(init).parameters.values()
                  if p.default is not inspect.Parameter.empty]
         defaults = list(init.__defaults__)
@@ -55,10 +55,11 @@ def lift_tree_depth(limit: int = MAX_TREE_DEPTH) -> None:
 
 def tree_depth_limit() -> int:
     """The ``max_depth`` the library's iterators use now."""
-    return inspect.signature(TaskIterator.__init__).parameters["max_depth"].default
+    iterator: Any = TaskIterator
+    return inspect.signature(iterator.__init__).parameters["max_depth"].default
 
 
-def set_timer_value(task: Any, value: str | dict) -> None:
+def set_timer_value(task: Any, value: str | dict[str, Any]) -> None:
     """Set a waiting timer's due moment (ISO 8601) as its event definition reads it.
 
     A timer event keeps its evaluated due time in the task's ``internal_data`` (a public,
@@ -69,7 +70,7 @@ def set_timer_value(task: Any, value: str | dict) -> None:
     task.internal_data["event_value"] = value
 
 
-def timer_value(task: Any) -> str | dict | None:
+def timer_value(task: Any) -> str | dict[str, Any] | None:
     """A waiting timer's stored ``event_value`` (see :func:`set_timer_value`); the public
     ``details()`` gives a cycle's next time only, not its count and interval."""
     return task.internal_data.get("event_value")
@@ -87,7 +88,7 @@ def prune_finished_runs(workflow: Any, keep: int, batch: int) -> list[Any]:
     its child is attached to its parent, so every remaining task keeps its ancestors in
     order (``is_descendant_of`` answers as before for the tasks that remain).
     """
-    relinked = []
+    relinked: list[Any] = []
     for wf in (workflow, *workflow.subprocesses.values()):
         relinked += _prune_one(workflow, wf, keep, batch)
     return relinked
@@ -105,10 +106,12 @@ def _cuttable(top: Any, wf: Any, task: Any) -> bool:
 
 def _prune_one(top: Any, wf: Any, keep: int, batch: int) -> list[Any]:
     """Prune one (sub)workflow's tree, walking up from each of its unfinished tasks."""
-    seen, relinked = set(), []
+    seen: set[Any] = set()
+    relinked: list[Any] = []
     live = [t for t in wf.tasks.values() if not t.has_state(TaskState.FINISHED_MASK)]
     for task in live:
-        run, node = [], task.parent
+        run: list[Any] = []
+        node = task.parent
         while node is not None and node.id not in seen and node.id in wf.tasks:
             seen.add(node.id)
             if _cuttable(top, wf, node):
@@ -143,10 +146,10 @@ def _cut(wf: Any, run: list[Any], keep: int, batch: int) -> list[Any]:
 #: more than looking it up.
 uuid_of = lru_cache(maxsize=50_000)(UUID)
 
-_MUTABLE = (dict, list, set)
+_MUTABLE: tuple[type[Any], ...] = (dict, list, set)
 
 
-class TaskRestorer(TaskConverter):
+class TaskRestorer(TaskConverter):  # pyright: ignore[reportUntypedBaseClass]
     """The library's task converter, restoring a task with less work and the same result.
 
     ``from_dict`` is the pinned version's, step for step, except that ids come from
@@ -155,9 +158,12 @@ class TaskRestorer(TaskConverter):
     copied one level deep). Measured on the seven-step diagram: about a tenth less time per load.
     """
 
+    target_class: Any
+    registry: Any
+
     def from_dict(self, dct: dict[str, Any], workflow: Any) -> Any:
         task_spec = workflow.spec.task_specs.get(dct["task_spec"])
-        task = self.target_class(workflow, task_spec, state=dct["state"], id=uuid_of(dct["id"]))
+        task: Any = self.target_class(workflow, task_spec, state=dct["state"], id=uuid_of(dct["id"]))
         task._parent = uuid_of(dct["parent"]) if dct["parent"] is not None else None
         task._children = [uuid_of(child) for child in dct["children"]]
         task.last_state_change = dct["last_state_change"]
@@ -166,9 +172,9 @@ class TaskRestorer(TaskConverter):
         if isinstance(task_spec, CatchingEvent) and task.has_state(TaskState.WAITING):
             task.workflow.top_workflow.event_manager.add_task(task)
         delta = dct.get("delta")
-        parent = task.parent
+        parent: Any = task.parent
         if delta and parent is not None:
-            data = {key: copy(value) if isinstance(value, _MUTABLE) else value for key, value in parent.data.items()}
+            data: Any = {key: copy(value) if isinstance(value, _MUTABLE) else value for key, value in parent.data.items()}
             data.update(self.registry.restore(delta.get("updates", {})))
             for key in delta.get("deletions", {}):
                 if key in data:

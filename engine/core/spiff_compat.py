@@ -9,12 +9,17 @@ fails when an upgrade moves it, so that an upgrade is a decision, not a surprise
 from __future__ import annotations
 
 import inspect
+from copy import copy
+from functools import lru_cache
 from importlib.metadata import version
 from typing import Any
+from uuid import UUID
 
-from SpiffWorkflow.bpmn.specs.mixins.multiinstance_task import LoopTask
-from SpiffWorkflow.bpmn.util.task import BpmnTaskIterator
-from SpiffWorkflow.util.task import TaskIterator, TaskState
+from SpiffWorkflow.bpmn.serializer.default.workflow import TaskConverter  # pyright: ignore[reportMissingTypeStubs]
+from SpiffWorkflow.bpmn.specs.mixins.events.event_types import CatchingEvent  # pyright: ignore[reportMissingTypeStubs]
+from SpiffWorkflow.bpmn.specs.mixins.multiinstance_task import LoopTask  # pyright: ignore[reportMissingTypeStubs]
+from SpiffWorkflow.bpmn.util.task import BpmnTaskIterator  # pyright: ignore[reportMissingTypeStubs]
+from SpiffWorkflow.util.task import TaskIterator, TaskState  # pyright: ignore[reportMissingTypeStubs]
 
 #: The SpiffWorkflow minor version these internals were read from.
 TESTED_VERSION = "3.2"
@@ -24,7 +29,7 @@ TESTED_VERSION = "3.2"
 # revision rounds are part of the method, so the bound is lifted (the iterators are not
 # recursive, the depth only costs a counter).
 MAX_TREE_DEPTH = 10_000_000
-_ITERATORS = (TaskIterator, BpmnTaskIterator)
+_ITERATORS: tuple[Any, ...] = (TaskIterator, BpmnTaskIterator)
 
 
 def installed_version() -> str:
@@ -40,7 +45,7 @@ def lift_tree_depth(limit: int = MAX_TREE_DEPTH) -> None:
     constructor's ``max_depth`` parameter is replaced, found by name.
     """
     for iterator in _ITERATORS:
-        init: Any = iterator.__init__
+        init = iterator.__init__
         names = [p.name for p in inspect.signature(init).parameters.values()
                  if p.default is not inspect.Parameter.empty]
         defaults = list(init.__defaults__)
@@ -50,7 +55,8 @@ def lift_tree_depth(limit: int = MAX_TREE_DEPTH) -> None:
 
 def tree_depth_limit() -> int:
     """The ``max_depth`` the library's iterators use now."""
-    return inspect.signature(TaskIterator.__init__).parameters["max_depth"].default
+    iterator: Any = TaskIterator
+    return inspect.signature(iterator.__init__).parameters["max_depth"].default
 
 
 # Where a waiting timer keeps its evaluated due moment in the task's ``internal_data`` (a
@@ -62,7 +68,7 @@ def tree_depth_limit() -> int:
 TIMER_KEY = "event_value"
 
 
-def set_timer_value(task: Any, value: str | dict) -> None:
+def set_timer_value(task: Any, value: str | dict[str, Any]) -> None:
     """Set a waiting timer's due moment (ISO 8601) as its event definition reads it.
 
     A cycle keeps a dict there: ``{"cycles": runs left (-1 unbounded), "next": ISO 8601,
@@ -71,7 +77,7 @@ def set_timer_value(task: Any, value: str | dict) -> None:
     task.internal_data[TIMER_KEY] = value
 
 
-def timer_value(task: Any) -> str | dict | None:
+def timer_value(task: Any) -> str | dict[str, Any] | None:
     """A waiting timer's stored due moment, or a cycle's dict (see :func:`set_timer_value`)."""
     return task.internal_data.get(TIMER_KEY)
 
@@ -88,7 +94,7 @@ def prune_finished_runs(workflow: Any, keep: int, batch: int) -> list[Any]:
     its child is attached to its parent, so every remaining task keeps its ancestors in
     order (``is_descendant_of`` answers as before for the tasks that remain).
     """
-    relinked = []
+    relinked: list[Any] = []
     for wf in (workflow, *workflow.subprocesses.values()):
         relinked += _prune_one(workflow, wf, keep, batch)
     return relinked
@@ -106,10 +112,12 @@ def _cuttable(top: Any, wf: Any, task: Any) -> bool:
 
 def _prune_one(top: Any, wf: Any, keep: int, batch: int) -> list[Any]:
     """Prune one (sub)workflow's tree, walking up from each of its unfinished tasks."""
-    seen, relinked = set(), []
+    seen: set[Any] = set()
+    relinked: list[Any] = []
     live = [t for t in wf.tasks.values() if not t.has_state(TaskState.FINISHED_MASK)]
     for task in live:
-        run, node = [], task.parent
+        run: list[Any] = []
+        node = task.parent
         while node is not None and node.id not in seen and node.id in wf.tasks:
             seen.add(node.id)
             if _cuttable(top, wf, node):
@@ -134,6 +142,53 @@ def _cut(wf: Any, run: list[Any], keep: int, batch: int) -> list[Any]:
     for task in cut:
         del wf.tasks[task.id]
     return [kept]
+
+
+# Reading a task back: the library's ``TaskConverter.from_dict`` sets the links (``_parent``,
+# ``_children``) itself.
+
+#: Task ids read back, shared by every load: an id appears as a task's own, as its
+#: children's parent and in its parent's children, and making a ``UUID`` from text costs
+#: more than looking it up.
+uuid_of = lru_cache(maxsize=50_000)(UUID)
+
+_MUTABLE: tuple[type[Any], ...] = (dict, list, set)
+
+
+class TaskRestorer(TaskConverter):  # pyright: ignore[reportUntypedBaseClass]
+    """The library's task converter, restoring a task with less work and the same result.
+
+    ``from_dict`` is the pinned version's, step for step, except that ids come from
+    :data:`uuid_of`, and a task stored as a difference to its parent copies the parent's
+    data in one pass, as ``DeepMerge.merge({}, parent_data)`` would (each value, mutable ones
+    copied one level deep). Measured on the seven-step diagram: about a tenth less time per load.
+    """
+
+    target_class: Any
+    registry: Any
+
+    def from_dict(self, dct: dict[str, Any], workflow: Any) -> Any:
+        task_spec = workflow.spec.task_specs.get(dct["task_spec"])
+        task: Any = self.target_class(workflow, task_spec, state=dct["state"], id=uuid_of(dct["id"]))
+        task._parent = uuid_of(dct["parent"]) if dct["parent"] is not None else None
+        task._children = [uuid_of(child) for child in dct["children"]]
+        task.last_state_change = dct["last_state_change"]
+        task.triggered = dct["triggered"]
+        task.internal_data = self.registry.restore(dct["internal_data"])
+        if isinstance(task_spec, CatchingEvent) and task.has_state(TaskState.WAITING):
+            task.workflow.top_workflow.event_manager.add_task(task)
+        delta = dct.get("delta")
+        parent: Any = task.parent
+        if delta and parent is not None:
+            data: Any = {key: copy(value) if isinstance(value, _MUTABLE) else value for key, value in parent.data.items()}
+            data.update(self.registry.restore(delta.get("updates", {})))
+            for key in delta.get("deletions", {}):
+                if key in data:
+                    del data[key]
+        else:
+            data = self.registry.restore(dct["data"])
+        task.data = data
+        return task
 
 
 lift_tree_depth()

@@ -13,13 +13,16 @@ from weakref import WeakKeyDictionary
 
 from SpiffWorkflow.bpmn.serializer.default.workflow import BpmnWorkflowConverter
 from SpiffWorkflow.bpmn.serializer.helpers.encoder import create_encoder
+from SpiffWorkflow.bpmn.serializer.helpers.registry import DefaultRegistry
 from SpiffWorkflow.bpmn.serializer.workflow import BpmnWorkflowSerializer
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.spiff.serializer.config import SPIFF_CONFIG
 from SpiffWorkflow.spiff.serializer.task_spec import ServiceTaskConverter
+from SpiffWorkflow.task import Task
 from SpiffWorkflow.util.task import TaskState
 
 from engine.core.spiff import ExternalServiceTask
+from engine.core.spiff_compat import TaskRestorer, uuid_of
 
 
 class _StateOnlyConverter(BpmnWorkflowConverter):
@@ -52,16 +55,42 @@ class _StateOnlyConverter(BpmnWorkflowConverter):
         workflow = BpmnWorkflow(spec, subprocess_specs, deserializing=True)
         for sub in dct["subprocesses"].values():
             sub["tasks"] = _parents_first(sub["tasks"])
-        workflow.tasks = self.mapping_from_dict(_parents_first(dct["tasks"]), _uuid, workflow=workflow)
-        workflow.task_tree = workflow.tasks.get(_uuid(dct["root"]))  # pyright: ignore[reportAttributeAccessIssue] (set as the library's own converter does)
+        workflow.tasks = self.mapping_from_dict(_parents_first(dct["tasks"]), uuid_of, workflow=workflow)
+        workflow.task_tree = workflow.tasks.get(uuid_of(dct["root"]))  # pyright: ignore[reportAttributeAccessIssue] (set as the library's own converter does)
         self.set_default_attributes(workflow, dct)
         self.subprocesses_from_dict(dct["subprocesses"], workflow)
         workflow.bpmn_events = self.registry.restore(dct.pop("bpmn_events", []))
         return workflow
 
 
-def _uuid(value):
-    return UUID(value)
+_PLAIN = frozenset({str, int, float, bool, type(None)})
+
+
+class _DecodedRegistry(DefaultRegistry):
+    """The library's registry, restoring from freshly decoded JSON that nothing else holds.
+
+    The stock ``restore`` copies every dict and list of the stored data while looking for
+    typed values (dates, UUIDs, event definitions): thousands of containers per load, and
+    copying them (then collecting the copies) was a quarter of a load's time on the
+    seven-step diagram. Here the containers that hold no typed value are kept as decoded
+    and only the typed values are replaced, in place; what is restored is the same. Only
+    :meth:`StateStore.loads` uses it, on documents it has just decoded (the library's own
+    loader consumes its input too, popping what it has read).
+    """
+
+    def restore(self, val: Any, **kwargs: Any) -> Any:
+        kind = type(val)
+        if kind is dict and "typename" not in val:
+            for key, item in val.items():
+                if type(item) not in _PLAIN:
+                    val[key] = self.restore(item, **kwargs)
+            return val
+        if kind is list:
+            for index, item in enumerate(val):
+                if type(item) not in _PLAIN:
+                    val[index] = self.restore(item, **kwargs)
+            return val
+        return super().restore(val, **kwargs)
 
 
 def _parents_first(tasks):
@@ -114,10 +143,12 @@ class StateStore:
     def __init__(self, compact_every: int = 64) -> None:
         config = dict(SPIFF_CONFIG)
         config[ExternalServiceTask] = ServiceTaskConverter
+        config[Task] = TaskRestorer
         self.registry = BpmnWorkflowSerializer.configure(config)
         self.serializer = BpmnWorkflowSerializer(self.registry)
         self.version = self.serializer.VERSION
         self.converter = _StateOnlyConverter(BpmnWorkflow, self.registry)
+        self._loader = _StateOnlyConverter(BpmnWorkflow, BpmnWorkflowSerializer.configure(config, _DecodedRegistry()))
         self._encoder = create_encoder(self.registry)
         self.compact_every = compact_every
         self._stored: WeakKeyDictionary[BpmnWorkflow, _Stored] = WeakKeyDictionary()
@@ -235,7 +266,7 @@ class StateStore:
                 stored_ids[key] = set(tasks)
                 tasks.update(target["tasks"])
                 target["tasks"] = tasks
-        workflow = self.converter.restore(dct, spec, subprocess_specs)
+        workflow = self._loader.restore(dct, spec, subprocess_specs)
         by_key = {"": workflow, **{str(k): sub for k, sub in workflow.subprocesses.items()}}
         for key, ids in stored_ids.items():
             wf = by_key.get(key)
@@ -244,7 +275,7 @@ class StateStore:
             cache = memory.tasks.setdefault(key, {})
             uuids = set()
             for task_id in ids:
-                task = wf.tasks[_uuid(task_id)]
+                task = wf.tasks[uuid_of(task_id)]
                 cache[task.id] = ((task.state, task.last_state_change), None, None)
                 uuids.add(task.id)
             memory.frozen[key] = uuids

@@ -2,8 +2,17 @@
 
 Each test fails when an upgrade moves or changes one of them (see engine/core/spiff_compat.py).
 """
+import hashlib
+import inspect
+import json
 from datetime import datetime, timedelta, timezone
 
+from SpiffWorkflow.bpmn.serializer.default.workflow import TaskConverter
+from SpiffWorkflow.bpmn.serializer.workflow import BpmnWorkflowSerializer
+from SpiffWorkflow.spiff.serializer.config import SPIFF_CONFIG
+from SpiffWorkflow.spiff.serializer.task_spec import ServiceTaskConverter
+from SpiffWorkflow.task import Task
+from SpiffWorkflow.util.deep_merge import DeepMerge
 from SpiffWorkflow.util.task import TaskState
 
 from engine.core import spiff, spiff_compat
@@ -91,3 +100,38 @@ def test_the_library_keeps_a_timers_due_time_under_the_key_spiff_compat_uses():
     assert timer.task_spec.event_definition.details(timer).value == "2000-01-01T00:00:00+00:00"
     workflow.refresh_timers()
     assert timer.state != TaskState.WAITING
+# The library's code that TaskRestorer repeats, as pinned: an upgrade that changes how a
+# task is read back changes this fingerprint, and TaskRestorer must be read again.
+TASK_READING_FINGERPRINT = "80f92e3999c63b09ae40189be41c7e09279153a711baa98ec1b8988abed2c2cc"
+
+
+def test_the_library_reads_a_task_back_as_the_task_restorer_repeats_it():
+    source = inspect.getsource(TaskConverter.from_dict) + inspect.getsource(DeepMerge.merge)
+    assert hashlib.sha256(source.encode()).hexdigest() == TASK_READING_FINGERPRINT
+
+
+def tasks_read_back(config, document):
+    registry = BpmnWorkflowSerializer.configure(config)
+    workflow = BpmnWorkflowSerializer(registry).from_dict(json.loads(document))
+    return {task.id: (task.parent and task.parent.id, [child.id for child in task.children], task.state,
+                      task.task_spec.name, task.triggered, task.last_state_change, task.internal_data, task.data)
+            for task in workflow.get_tasks()}
+
+
+def test_the_task_restorer_reads_every_task_back_as_the_library_does():
+    workflow = started(rounds=3)
+    workflow.data["kept"] = True
+    for task in workflow.get_tasks():
+        task.data.update(when=datetime(2027, 1, 2, 3, 4, 5), findings=[{"share": 0.5, "at": [datetime(2027, 1, 3)]}])
+    (timer,) = spiff.open_tasks(workflow)[2]
+    spiff.force_timer(timer)
+    workflow.do_engine_steps()  # the loop runs: tasks stored as differences to their parents
+    config = {**SPIFF_CONFIG, spiff.ExternalServiceTask: ServiceTaskConverter}
+    serializer = BpmnWorkflowSerializer(BpmnWorkflowSerializer.configure(config))
+    document = serializer.serialize_json(workflow)
+    assert any(task["delta"].get("updates") for task in json.loads(document)["tasks"].values())
+    stock = tasks_read_back(config, document)
+    ours = tasks_read_back({**config, Task: spiff_compat.TaskRestorer}, document)
+    assert ours == stock
+    assert [data["when"] for *_, data in ours.values()] == [datetime(2027, 1, 2, 3, 4, 5)] * len(ours)
+    assert max(data.get("n", 0) for *_, data in ours.values()) == 3

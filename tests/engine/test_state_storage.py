@@ -1,5 +1,6 @@
 """Instance state stored as its open part plus parts of finished tasks."""
 import json
+from datetime import datetime
 from pathlib import Path
 from uuid import UUID
 
@@ -153,3 +154,22 @@ def test_a_script_changing_a_nested_value_reads_back_as_it_runs():
     assert waiting.data["d"] == {"inner": {"k": 2}}
     loaded = store.loads(state, list(parts), spec, subprocess_specs)
     assert loaded.get_task_from_id(waiting.id).data == waiting.data
+
+
+def test_dates_inside_task_data_read_back_as_dates_and_loads_share_nothing():
+    diagram = (Path(__file__).resolve().parent.parent / "data" / "engine" / "nested_change.bpmn").read_text()
+    _, spec, subprocess_specs = spiff.parse_process(diagram, validate=False)
+    store = StateStore()
+    when = datetime(2027, 3, 1, 9, 30)
+    workflow = spiff.new_workflow(spec, subprocess_specs, None, {"plan": {"phases": [{"start": when, "tags": ["a"]}]}})
+    workflow.do_engine_steps()
+    saved = store.save(workflow)
+    first, second = (store.loads(saved.state, [saved.part] if saved.part else [], spec, subprocess_specs)
+                     for _ in range(2))
+    for loaded in (first, second):
+        for task in loaded.get_tasks():
+            assert task.data == workflow.get_task_from_id(task.id).data
+    task = next(t for t in first.get_tasks() if t.data.get("plan"))
+    assert type(task.data["plan"]["phases"][0]["start"]) is datetime
+    task.data["plan"]["phases"][0]["tags"].append("b")
+    assert second.get_task_from_id(task.id).data["plan"]["phases"][0]["tags"] == ["a"]

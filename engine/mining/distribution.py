@@ -7,11 +7,12 @@ Ranking every row with window functions sorted the data once per measure and car
 every row through; both databases have a cheaper way to reach two ranks per group:
 
 * PostgreSQL: the ordered-set aggregate ``percentile_cont`` (one sort per group, no window),
-* SQLite (no percentile aggregate): counts, means, maxima and sums come from one GROUP BY;
-  the values themselves are read once, unordered, and each group's list is sorted in
-  Python. At a million events that is several times cheaper than one sorted copy of the
-  values per measure in a temporary table.
+* SQLite (no percentile aggregate): the values are read once, unordered, and each group's
+  list is sorted in Python, which also gives its count, maximum and (exact) sum; one
+  GROUP BY gives the row counts and carried columns. At a million events that is several
+  times cheaper than one sorted copy of the values per measure in a temporary table.
 """
+import math
 from collections.abc import Mapping
 from typing import Any
 
@@ -75,8 +76,8 @@ def _postgresql(view, inner, groups, heads, measures, params):
 
 def _sorted_in_python(view, inner, groups, heads, measures, params):
     group_list = ", ".join(groups)
-    rows = view.rows(f"SELECT {group_list}, {heads}, {', '.join(_plain_stats(m) for m in measures)} "
-                     f"FROM ({inner}) v GROUP BY {group_list} ORDER BY {group_list}", **params)
+    rows = view.rows(f"SELECT {group_list}, {heads} FROM ({inner}) v GROUP BY {group_list} ORDER BY {group_list}",
+                     **params)
     # The values themselves: one read without ORDER BY, parted by group, sorted per measure.
     width = len(groups)
     parted: dict[tuple[Any, ...], list[tuple[Any, ...]]] = {}
@@ -91,6 +92,12 @@ def _sorted_in_python(view, inner, groups, heads, measures, params):
         records = parted.get(tuple(row[name] for name in groups), [])
         for place, m in enumerate(measures, start=width):
             ordered = sorted([r[place] for r in records if r[place] is not None])
+            plain: dict[str, Any] = {"n": 0, "sum": None, "max": None, "mean": None}
+            if ordered:
+                # Summed exactly (fsum): the mean does not depend on the order the rows came in.
+                total = math.fsum(ordered)
+                plain = {"n": len(ordered), "sum": total, "max": ordered[-1], "mean": total / len(ordered)}
+            row.update({f"{m}__{stat}": value for stat, value in plain.items()})
             for name, fraction in QUANTILES.items():
                 row[f"{m}__{name}"] = _quantile(ordered, *fraction)
     return rows

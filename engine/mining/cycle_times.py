@@ -151,7 +151,7 @@ def directly_follows(view: LogView) -> list[Row]:
     order = ", ".join(f"a.{column.strip()}" for column in COMPLETION_ORDER.split(","))
     completions = view.tuples(f"SELECT a.instance_id, a.activity_id, a.c_done FROM {{acts}} a "
                               f"WHERE a.t_done IS NOT NULL ORDER BY a.instance_id, {order}")
-    edges: dict[tuple[str, str], list[Any]] = {}  # (source, target): [count, sum of gaps, last case, cases]
+    edges: dict[tuple[Any, Any], list[Any]] = {}  # (source, target): [count, sum of gaps, last case, cases]
     case = source = done = None
     for instance_id, activity_id, c_done in completions:
         if instance_id == case:

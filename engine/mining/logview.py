@@ -15,7 +15,7 @@ The SQL is portable between SQLite and PostgreSQL; the few differences (epoch se
 floor, ordered string aggregation) are the functions at the top.
 """
 import itertools
-from collections.abc import Generator
+from collections.abc import Generator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, fields
 from datetime import date, datetime, timedelta
@@ -135,7 +135,7 @@ class LogView:
         result = self.session.execute(text(sql.format(cases=self.cases, acts=self.acts)), params)
         return [dict(row._mapping) for row in result]
 
-    def tuples(self, sql: str, **params: Any) -> list[tuple[Any, ...]]:
+    def tuples(self, sql: str, **params: Any) -> Sequence[Any]:
         """Run ``sql`` like :meth:`rows`; rows as plain tuples straight from the database driver.
 
         For the few hundred thousand rows a report folds in Python: building result rows

@@ -144,11 +144,29 @@ def directly_follows(view: LogView) -> list[Row]:
     ``source`` was the next one before ``target`` in a case, in ``cases`` distinct cases;
     ``mean`` seconds between the two.
     """
-    return view.rows(f"""
-        WITH d AS ({_follows_sql()})
-        SELECT source, target, COUNT(*) AS count, AVG(next_done - c_done) AS mean,
-               COUNT(DISTINCT instance_id) AS cases
-        FROM d WHERE target IS NOT NULL GROUP BY source, target ORDER BY source, target""")
+    # One ordered read folded in Python: the mining table's index already holds each case's
+    # completions in this order, so nothing is sorted; pairing the rows with a window and
+    # grouping the pairs (a sort of every pair, and one more for the distinct cases) cost
+    # twice as much at a million events.
+    order = ", ".join(f"a.{column.strip()}" for column in COMPLETION_ORDER.split(","))
+    completions = view.tuples(f"SELECT a.instance_id, a.activity_id, a.c_done FROM {{acts}} a "
+                              f"WHERE a.t_done IS NOT NULL ORDER BY a.instance_id, {order}")
+    edges: dict[tuple[Any, Any], list[Any]] = {}  # (source, target): [count, sum of gaps, last case, cases]
+    case = source = done = None
+    for instance_id, activity_id, c_done in completions:
+        if instance_id == case:
+            edge = edges.get((source, activity_id))
+            if edge is None:
+                edges[source, activity_id] = [1, c_done - done, instance_id, 1]
+            else:
+                edge[0] += 1
+                edge[1] += c_done - done
+                if edge[2] != instance_id:
+                    edge[2] = instance_id
+                    edge[3] += 1
+        case, source, done = instance_id, activity_id, c_done
+    return [{"source": s, "target": t, "count": count, "mean": total / count, "cases": cases}
+            for (s, t), (count, total, _case, cases) in sorted(edges.items())]
 
 
 def edge_cases(view: LogView, source: str, target: str, limit: int = 200) -> list[Row]:

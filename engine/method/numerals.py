@@ -28,7 +28,7 @@ def _group(number: int) -> str:
 
 
 def _integer(number: int) -> str:
-    groups = []
+    groups: list[int] = []
     while number:
         groups.append(number % 10000)
         number //= 10000

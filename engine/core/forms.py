@@ -32,7 +32,7 @@ def _validator(schema: Mapping[str, Any]) -> Validator:
     return entry[1]
 
 
-def _is_object(value: object) -> TypeGuard[dict[str, Any]]:
+def is_object(value: object) -> TypeGuard[dict[str, Any]]:
     """Whether a JSON value is an object (JSON gives its keys as text)."""
     return isinstance(value, dict)
 
@@ -56,12 +56,12 @@ def _choice_fields(schema: dict[str, Any], offers: Mapping[str, Offer]) -> list[
     columns of a table (an array of objects), e.g. ``("panel_member_categories", "username")``."""
     found: list[tuple[str, ...]] = []
     for name, prop in _properties(schema).items():
-        if not _is_object(prop):
+        if not is_object(prop):
             continue
         if prop.get("x-choices") in offers:
             found.append((name,))
         items = prop.get("items")
-        if prop.get("type") == "array" and _is_object(items) and "properties" in items:
+        if prop.get("type") == "array" and is_object(items) and "properties" in items:
             found.extend((name, *inner) for inner in _choice_fields(items, offers))
     return found
 
@@ -108,7 +108,7 @@ def validate_form(schema: dict[str, Any], data: object) -> dict[str, list[Text]]
     nothing. Messages are :class:`~engine.errors.Text` written for the person filling in the
     form, not the schema's author.
     """
-    if not _is_object(data):
+    if not is_object(data):
         return {"": [Text("The form data must be an object.")]}
     errors: dict[str, list[Text]] = {}
     known = set(_properties(schema))
@@ -118,7 +118,7 @@ def validate_form(schema: dict[str, Any], data: object) -> dict[str, list[Text]]
     validator = _validator(schema or {})
     for error in sorted(validator.iter_errors(data), key=lambda e: list(map(str, e.absolute_path))):
         path = field_path(error)
-        if error.validator == "additionalProperties" and _is_object(error.instance):
+        if error.validator == "additionalProperties" and is_object(error.instance):
             for name in sorted(set(error.instance) - set(_properties(_schema_of(error)))):
                 unknown = f"{path}.{name}" if path else name
                 if unknown not in errors:

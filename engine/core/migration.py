@@ -12,8 +12,9 @@ can and records each move in the audit log. An instance cannot move when
   load, exactly as the run would do it).
 """
 from dataclasses import dataclass, field
-from collections.abc import Iterable
-from typing import Any
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from typing import Protocol
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -28,6 +29,43 @@ from engine.core.states import JobState
 BATCH_SIZE = 20
 
 
+class _TaskRef(Protocol):
+    """One task the move touches, in plain names (``spiff.TaskRef``)."""
+
+    @property
+    def bpmn_id(self) -> str: ...
+    @property
+    def name(self) -> str: ...
+    @property
+    def state(self) -> str: ...  # SpiffWorkflow's state name, e.g. "READY"
+    @property
+    def kind(self) -> str: ...  # "service", "human" or "other"
+
+
+class _Diff(Protocol):
+    """What moving an instance touches (``spiff.MigrationDiff``), as far as it is read here."""
+
+    @property
+    def removed(self) -> Sequence[_TaskRef]: ...
+    @property
+    def changed_open(self) -> Sequence[tuple[_TaskRef, Sequence[str]]]: ...
+    @property
+    def missing_subprocesses(self) -> Sequence[str]: ...
+
+
+class Mover(Protocol):
+    """What a migration needs of the runtime: comparing an instance with a version, moving
+    it (or trying to, with ``dry_run``; both raise ConflictError when it cannot move), and
+    its clock."""
+
+    def clock(self) -> datetime: ...
+
+    def migration_diff(self, session: Session, instance_id: int, definition_id: int) -> _Diff: ...
+
+    def migrate_instance(self, session: Session, instance_id: int, definition_id: int, actor: str | None,
+                         dry_run: bool = False) -> object: ...
+
+
 @dataclass
 class MigrationCheck:
     """One instance's answer: ``can_move``, and ``reasons`` when it cannot."""
@@ -35,9 +73,9 @@ class MigrationCheck:
     title: str
     from_version: int
     to_version: int
-    waiting_at: list = field(default_factory=list)
-    reasons: list = field(default_factory=list)
-    notes: list = field(default_factory=list)
+    waiting_at: list[str] = field(default_factory=list[str])
+    reasons: list[str] = field(default_factory=list[str])  # Text where the engine words it
+    notes: list[str] = field(default_factory=list[str])
     moved: bool = False
     preview: paths.Preview = field(default_factory=paths.Preview)
 
@@ -56,7 +94,7 @@ def candidates(session: Session, target: Definition, from_definition_id: int | N
     return list(session.scalars(query))
 
 
-def check_instance(session: Session, runtime: Any, instance: Instance, target: Definition,
+def check_instance(session: Session, runtime: Mover, instance: Instance, target: Definition,
                    try_on_copy: bool = True) -> MigrationCheck:
     """Whether ``instance`` can move onto ``target``; writes nothing.
 
@@ -104,7 +142,7 @@ def check_instance(session: Session, runtime: Any, instance: Instance, target: D
     return check
 
 
-def dry_run(session: Session, runtime: Any, target_id: int,
+def dry_run(session: Session, runtime: Mover, target_id: int,
             from_definition_id: int | None = None) -> list[MigrationCheck]:
     """A ``MigrationCheck`` for every candidate instance; changes nothing."""
     target = get_definition(session, target_id)
@@ -112,7 +150,7 @@ def dry_run(session: Session, runtime: Any, target_id: int,
             for instance in candidates(session, target, from_definition_id)]
 
 
-def migrate(session: Session, runtime: Any, target_id: int, actor: str, from_definition_id: int | None = None,
+def migrate(session: Session, runtime: Mover, target_id: int, actor: str, from_definition_id: int | None = None,
             instance_ids: Iterable[int] | None = None) -> list[MigrationCheck]:
     """Move every candidate that can move onto ``target_id``; each move is audited.
 
@@ -121,7 +159,7 @@ def migrate(session: Session, runtime: Any, target_id: int, actor: str, from_def
     """
     target = get_definition(session, target_id)
     wanted = set(instance_ids) if instance_ids is not None else None
-    checks = []
+    checks: list[MigrationCheck] = []
     for instance in candidates(session, target, from_definition_id):
         if wanted is not None and instance.id not in wanted:
             continue
@@ -144,7 +182,7 @@ def migrate(session: Session, runtime: Any, target_id: int, actor: str, from_def
     return checks
 
 
-def migrate_batch(session: Session, runtime: Any, target_id: int, actor: str, instance_ids: Iterable[int],
+def migrate_batch(session: Session, runtime: Mover, target_id: int, actor: str, instance_ids: Iterable[int],
                   batch_size: int | None = None) -> tuple[list[MigrationCheck], list[int]]:
     """Move the first ``batch_size`` (default ``BATCH_SIZE``) of ``instance_ids`` (as :func:`migrate`); returns
     ``(checks, remaining ids)``.
@@ -157,7 +195,7 @@ def migrate_batch(session: Session, runtime: Any, target_id: int, actor: str, in
     return migrate(session, runtime, target_id, actor, instance_ids=ids[:batch_size]), ids[batch_size:]
 
 
-def _positions(session, instance_id):
+def _positions(session: Session, instance_id: int) -> set[str]:
     """Element ids where the instance is: its open tasks and its open worker jobs."""
     tasks = session.scalars(select(Task.bpmn_id).where(Task.instance_id == instance_id, Task.state == "ready"))
     jobs = session.scalars(select(Job.bpmn_id).where(Job.instance_id == instance_id,
@@ -165,6 +203,6 @@ def _positions(session, instance_id):
     return set(tasks) | set(jobs)
 
 
-def _waiting_at(session, instance_id):
+def _waiting_at(session: Session, instance_id: int) -> list[str]:
     return list(session.scalars(select(Task.name).where(Task.instance_id == instance_id, Task.state == "ready")
                                 .order_by(Task.created_at)))

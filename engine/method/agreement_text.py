@@ -7,6 +7,7 @@ both sides sign is exactly the text they read, whatever the template says later.
 
 A line starting with ``# `` is the title, ``## `` a clause heading; other lines are paragraphs.
 """
+from collections.abc import Iterable
 from datetime import date, datetime
 from decimal import Decimal
 from string import Template
@@ -15,6 +16,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from engine.core.forms import is_object
 from engine.core.models import Town
 from engine.errors import NotFoundError, Text, ValidationError
 from engine.method.models import AgreementTemplate
@@ -160,9 +162,10 @@ def _percent(value: Any) -> str:
 def _phases(phases: Any) -> str:
     if isinstance(phases, str):
         return phases.strip() or "（见项目申请书）"
-    lines = []
-    for number, phase in enumerate(phases or [], start=1):
-        if not isinstance(phase, dict):
+    lines: list[str] = []
+    listed: Iterable[Any] = phases or []
+    for number, phase in enumerate(listed, start=1):
+        if not is_object(phase):
             continue
         when = ""
         if phase.get("start") or phase.get("end"):
@@ -171,22 +174,29 @@ def _phases(phases: Any) -> str:
     return "\n".join(lines) or "（见项目申请书）"
 
 
+def _part(content: dict[str, Any], key: str) -> dict[str, Any]:
+    """A nested object of the content (service, term, a party), empty when absent."""
+    return content.get(key) or {}
+
+
 def values_of(content: dict[str, Any]) -> dict[str, str]:
     """The text of every place, from an agreement's content."""
-    service = content.get("service") or {}
-    installments = []
-    for row in content.get("installments") or []:
+    service = _part(content, "service")
+    rows: Iterable[dict[str, Any]] = content.get("installments") or []
+    installments: list[str] = []
+    for row in rows:
         condition = INSTALLMENT_WORDS.get(row.get("label", ""), row.get("label", ""))
         installments.append(f"第{_ordinal(row['no'])}期：{condition}支付人民币{money(row['amount_fen'])}元"
                             f"（大写：{capital_amount(row['amount_fen'])}），占服务金额的{_percent(row.get('percent', ''))}%。")
-    criteria = [f"{number}. {text}" for number, text in enumerate(content.get("acceptance_criteria") or [], start=1)]
-    term = content.get("term") or {}
-    values = {
+    listed: Iterable[Any] = content.get("acceptance_criteria") or []
+    criteria = [f"{number}. {text}" for number, text in enumerate(listed, start=1)]
+    term = _part(content, "term")
+    values: dict[str, Any] = {
         "number": content.get("number", ""),
-        "purchaser": (content.get("purchaser") or {}).get("name", ""),
-        "contractor": (content.get("contractor") or {}).get("name", ""),
-        "credit_code": (content.get("contractor") or {}).get("credit_code") or "（未登记）",
-        "community": (content.get("community") or {}).get("name", ""),
+        "purchaser": _part(content, "purchaser").get("name", ""),
+        "contractor": _part(content, "contractor").get("name", ""),
+        "credit_code": _part(content, "contractor").get("credit_code") or "（未登记）",
+        "community": _part(content, "community").get("name", ""),
         "project": content.get("project_title") or str(content.get("title", "")).removeprefix("Purchase agreement: "),
         "service_item": service.get("item", ""),
         "service_field": FIELD_WORDS.get(service.get("service_field", ""), service.get("service_field", "")),

@@ -171,7 +171,7 @@ def latest_or_none(session: Session, instance_id: int) -> Agreement | None:
 
 def verify(agreement: Agreement) -> dict[str, Any]:
     """Check the stored content against its seal and every signature's seal."""
-    problems = []
+    problems: list[str] = []
     computed = seal_of(agreement.content)
     if computed != agreement.seal:
         problems.append("content changed after it was sealed")

@@ -5,7 +5,7 @@ sends only what changed, the process keeps the merged result. Each completed wri
 revising task is a version; ``versions`` rebuilds them in order, ``diff`` says what changed
 from one to the next, field by field and, in tables (phases, budget lines), row by row.
 """
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from engine.core.forms import is_object
 from engine.core.models import Task
 
 WRITING_TASKS = ("write_application", "revise_application")
@@ -57,7 +58,7 @@ def versions(session: Session, instance_id: int) -> list[Version]:
 def prefill(schema: dict[str, Any], current: dict[str, Any], is_file: Callable[[Any], bool]) -> dict[str, Any]:
     """The revision form filled with the current version (files excepted: a file stays as it
     is unless a new one is chosen)."""
-    props = schema.get("properties") or {}
+    props: dict[str, Any] = schema.get("properties") or {}
     return {name: value for name, value in current.items()
             if name in props and _filled(value) and not is_file(props[name])}
 
@@ -66,8 +67,8 @@ def prefill(schema: dict[str, Any], current: dict[str, Any], is_file: Callable[[
 class RowChange:
     kind: str  # added | removed | changed
     key: str  # what names the row (its first text cell) or its number
-    cells: list[tuple[str, dict[str, Any], Any, Any]] = field(default_factory=list)  # (column, schema, before, after)
-    row: dict[str, Any] = field(default_factory=dict)  # the added or removed row
+    cells: list[tuple[str, dict[str, Any], Any, Any]] = field(default_factory=list[tuple[str, dict[str, Any], Any, Any]])  # (column, schema, before, after)
+    row: dict[str, Any] = field(default_factory=dict[str, Any])  # the added or removed row
 
 
 @dataclass(frozen=True)
@@ -77,7 +78,7 @@ class FieldChange:
     kind: str  # added | removed | changed
     before: Any = None
     after: Any = None
-    rows: list[RowChange] = field(default_factory=list)
+    rows: list[RowChange] = field(default_factory=list[RowChange])
 
 
 def _row_key(row: dict[str, Any], columns: dict[str, Any]) -> str:
@@ -94,7 +95,7 @@ def _rows_diff(before: list[Any], after: list[Any], columns: dict[str, Any]) -> 
         result: dict[str, dict[str, Any]] = {}
         seen: dict[str, int] = {}
         for index, row in enumerate(rows or []):
-            if not isinstance(row, dict):
+            if not is_object(row):
                 continue
             key = _row_key(row, columns) or f"#{index + 1}"
             seen[key] = seen.get(key, 0) + 1
@@ -117,14 +118,15 @@ def _rows_diff(before: list[Any], after: list[Any], columns: dict[str, Any]) -> 
 def diff(before: dict[str, Any], after: dict[str, Any], schema: dict[str, Any]) -> list[FieldChange]:
     """What changed from ``before`` to ``after``, in the order of the form's fields."""
     changes: list[FieldChange] = []
-    for name, prop in (schema.get("properties") or {}).items():
+    properties: dict[str, Any] = schema.get("properties") or {}
+    for name, prop in properties.items():
         if not name.startswith(PREFIX):
             continue
         old, new = before.get(name), after.get(name)
         if old == new or (not _filled(old) and not _filled(new)):
             continue
         kind = "added" if not _filled(old) else "removed" if not _filled(new) else "changed"
-        items = prop.get("items") or {}
+        items: dict[str, Any] = prop.get("items") or {}
         if prop.get("type") == "array" and items.get("type") == "object":
             rows = _rows_diff(old or [], new or [], items.get("properties") or {})
             if rows:
@@ -145,7 +147,8 @@ class Summary:
 
 
 def summary(data: dict[str, Any]) -> Summary:
+    phases: Iterable[Any] = data.get("application_phases") or []
     return Summary(title=str(data.get("application_title") or ""), goals=str(data.get("application_goals") or ""),
                    expected_effect=str(data.get("application_expected_effect") or ""),
-                   phases=[p for p in data.get("application_phases") or [] if isinstance(p, dict)],
+                   phases=[p for p in phases if is_object(p)],
                    budget_total=data.get("application_budget_total"))

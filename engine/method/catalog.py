@@ -127,7 +127,7 @@ class Catalog:
     year: int
     rows: list[CatalogRow]
     approval: CatalogApproval | None
-    years: list[int] = field(default_factory=list)  # years that have a catalog
+    years: list[int] = field(default_factory=list[int])  # years that have a catalog
 
     @property
     def awaiting_approval(self) -> int:
@@ -190,7 +190,7 @@ def _checked_fields(values: dict[str, Any]) -> dict[str, Any]:
             "social_work": bool(values.get("social_work")), "description": str(values.get("description") or "").strip()}
 
 
-def _checked_year(year: int) -> int:
+def _checked_year(year: object) -> int:  # a form's or caller's value
     if not isinstance(year, int) or not FIRST_YEAR <= year <= LAST_YEAR:
         raise ValidationError(Text("%(year)s is not a catalog year.", year=year),
                               errors={"year": [Text("Not a catalog year.")]})

@@ -124,7 +124,7 @@ def has_data(session: Session) -> bool:
                 or session.scalar(select(func.count()).select_from(Instance)))
 
 
-def _person(session: Any, accounts: list[tuple[str, str, str]], username: str, display_name: str,
+def _person(session: Session, accounts: list[tuple[str, str, str]], username: str, display_name: str,
             grants: list[tuple[str, int]]) -> User:
     """An account with its roles; its display name is the demo's Chinese name when it has one."""
     display_name = NAMES.get(username) or display_name
@@ -151,7 +151,11 @@ def load_pilot(session: Session, budget_years: Iterable[int] = (2014, 2015, 2016
     Returns ``{"towns", "communities", "items", "orgs"}`` (code -> id) and ``accounts``
     (username, display name, roles).
     """
-    towns, communities, items, orgs, accounts = {}, {}, {}, {}, []
+    towns: dict[str, int] = {}
+    communities: dict[str, int] = {}
+    items: dict[str, int] = {}
+    orgs: dict[str, int] = {}
+    accounts: list[tuple[str, str, str]] = []
     for code, name, name_en, kind in TOWNS:
         town = Town(code=code, name=name, name_en=name_en, kind=kind)
         session.add(town)
@@ -166,7 +170,7 @@ def load_pilot(session: Session, budget_years: Iterable[int] = (2014, 2015, 2016
         session.flush()
         communities[code] = community.id
     catalog_year = catalog_year or catalog.this_year()
-    numbers = {}
+    numbers: dict[str, int] = {}
     for community, key, name, name_en, field, social_work in CATALOG:
         # Items are numbered in their catalog (2026-01, 2026-02 ...); the key names them in code.
         numbers[community] = numbers.get(community, 0) + 1

@@ -79,7 +79,7 @@ def screen(session: Session, catalog_item_id: int, organization_ids: Iterable[in
         orgs = session.scalars(select(Organization).where(Organization.id.in_(list(organization_ids)))
                                .order_by(Organization.id)).all()
     running = running_projects(session, [o.id for o in orgs], exclude_instance_id)
-    rows = []
+    rows: list[dict[str, Any]] = []
     for org in orgs:
         reasons = reasons_against(org, item, running.get(org.id, 0))
         rows.append({"id": org.id, "name": org.name, "eligible": not reasons, "reasons": reasons,
@@ -88,7 +88,7 @@ def screen(session: Session, catalog_item_id: int, organization_ids: Iterable[in
             "eligible_ids": [r["id"] for r in rows if r["eligible"]], "organizations": rows}
 
 
-def screen_applicant(session: Session, catalog_item_id: int, applicant_id: int,
+def screen_applicant(session: Session, catalog_item_id: int, applicant_id: int | None,
                      organization_ids: Iterable[int] | None = None,
                      exclude_instance_id: int | None = None) -> dict[str, Any]:
     """:func:`screen`, plus the applicant's own ``eligible`` and ``reasons`` (the applicant is

@@ -15,6 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from engine.errors import BusinessRuleError, NotFoundError, Text, ValidationError
+from engine.core.forms import is_object
 from engine.core.models import Instance, User, utcnow
 from engine.core.users import members
 from engine.method import recusal
@@ -68,7 +69,8 @@ def check_panel(session: Session, instance_id: int, panel: Any, min_size: int = 
     """
     instance = _instance(session, instance_id)
     recipients = set(service_recipients or ())
-    entries: list[dict[str, Any]] = [{"username": entry} if isinstance(entry, str) else dict(entry) for entry in panel or []]
+    listed: Iterable[Any] = panel or []
+    entries: list[dict[str, Any]] = [{"username": entry} if isinstance(entry, str) else dict(entry) for entry in listed]
     if recipients:
         for entry in entries:
             entry["service_recipient"] = entry.get("service_recipient") or entry.get("username") in recipients
@@ -76,7 +78,9 @@ def check_panel(session: Session, instance_id: int, panel: Any, min_size: int = 
     people = {p.username: p for p in session.scalars(select(User).where(User.username.in_([n for n in names if n])))}
     stand_aside = recusal.interests(session, [p for p in people.values() if p.active], instance.organization_id,
                                     (now or utcnow()).date())
-    problems, codes, members_ = [], [], []
+    problems: list[str] = []
+    codes: list[dict[str, Any]] = []
+    members_: list[str] = []
     for entry, name in zip(entries, names):
         person = people.get(name) if name else None
         if not name:
@@ -124,11 +128,12 @@ def _score(value: Any) -> Decimal:
 
 def normalize_scores(scores: Any) -> list[tuple[str, Decimal]]:
     """[(member, score)] from a list of numbers, of ``{member|username|scorer, score}``, or ``{member: score}``."""
-    if isinstance(scores, dict):
+    if is_object(scores):
         scores = [{"member": k, "score": v} for k, v in scores.items()]
+    listed: Iterable[Any] = scores or []
     result: list[tuple[str, Decimal]] = []
-    for i, item in enumerate(scores or []):
-        if isinstance(item, dict):
+    for i, item in enumerate(listed):
+        if is_object(item):
             member = item.get("member") or item.get("username") or item.get("scorer") or f"#{i + 1}"
             value = next((item[k] for k in item if k.endswith("score") and item[k] is not None), None)
         else:

@@ -208,7 +208,7 @@ def held_for(session: Session, instance_id: int) -> dict[int, int]:
     rows = session.execute(select(LedgerEntry.budget_id, LedgerEntry.kind, func.sum(LedgerEntry.amount_fen))
                            .where(LedgerEntry.instance_id == instance_id)
                            .group_by(LedgerEntry.budget_id, LedgerEntry.kind)).all()
-    held = {}
+    held: dict[int, int] = {}
     for budget_id, kind, total in rows:
         held[budget_id] = held.get(budget_id, 0) + (int(total) if kind == "earmark" else -int(total))
     return {k: v for k, v in held.items() if v > 0}

@@ -28,7 +28,7 @@ def _group(number: int) -> str:
 
 
 def _integer(number: int) -> str:
-    groups = []
+    groups: list[int] = []
     while number:
         groups.append(number % 10000)
         number //= 10000
@@ -46,9 +46,10 @@ def _integer(number: int) -> str:
     return text
 
 
-def capital_amount(fen: int) -> str:
+def capital_amount(fen: object) -> str:
     """An amount in fen as capitals: 7600000 -> 柒万陆仟元整, 100050 -> 壹仟元零伍角整,
-    100005 -> 壹仟元零伍分, 5 -> 伍分, 0 -> 零元整."""
+    100005 -> 壹仟元零伍分, 5 -> 伍分, 0 -> 零元整. Anything but a whole number of fen in range
+    (amounts come from agreement content, which is JSON) raises ValueError."""
     if not isinstance(fen, int) or isinstance(fen, bool) or fen < 0 or fen >= MAX_FEN:
         raise ValueError(f"not an amount in fen: {fen!r}")
     yuan_part, jiao, fen_digit = fen // 100, fen // 10 % 10, fen % 10

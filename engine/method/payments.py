@@ -66,7 +66,7 @@ def _announce(session: Session, instance_id: int, payment: Payment, now: datetim
     instance = session.get(Instance, instance_id)
     if instance is None:
         return
-    people = []
+    people: list[str] = []
     for role in PAYMENT_ROLES:
         scope_type, scope_id = scope_for(role, instance.town_id, instance.community_id, instance.organization_id)
         people += notifications.recipients(session, role, scope_type, scope_id)

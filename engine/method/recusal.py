@@ -36,14 +36,14 @@ def interests(session: Session, people: Iterable[User], organization_id: int | N
     org_name = session.scalar(select(Organization.name).where(Organization.id == organization_id)) \
         if organization_id is not None else None
     ties = affiliations.current(session, [p.id for p in people], on)
-    acting = set()
+    acting: set[int] = set()
     if organization_id is not None and people:
         acting = set(session.scalars(select(RoleGrant.user_id).where(
             RoleGrant.user_id.in_([p.id for p in people]), RoleGrant.role == "social_organization",
             RoleGrant.scope_type == "organization", RoleGrant.scope_id == organization_id)))
     found: dict[str, list[dict[str, Any]]] = {}
     for person in people:
-        reasons = []
+        reasons: list[dict[str, Any]] = []
         if lead and person.username == lead:
             reasons.append({"code": PROJECT_LEAD})
         for tie in ties.get(person.id, []):

@@ -5,6 +5,7 @@ fields, the limit of concurrent projects, branches, and the people who work for 
 Step 1's eligibility screening reads this register.
 """
 from dataclasses import dataclass
+from collections.abc import Iterable
 from typing import Any
 
 from sqlalchemy import or_, select
@@ -71,7 +72,8 @@ def _checked(session: Session, user: User, values: dict[str, Any], org: Organiza
     status = str(values.get("status") or "")
     if status not in set(RegistrationStatus):
         errors["status"] = [Text("Choose a registration status.")]
-    fields = [str(f) for f in values.get("service_fields") or []]
+    chosen: Iterable[Any] = values.get("service_fields") or []
+    fields = [str(f) for f in chosen]
     if any(f not in set(ServiceField) for f in fields):
         errors["service_fields"] = [Text("Choose service fields from the list.")]
     try:

@@ -18,6 +18,7 @@ from datetime import datetime
 from typing import Any
 
 from jsonschema import Draft202012Validator
+from jsonschema.protocols import Validator
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -149,13 +150,18 @@ REPEATED_CHECKS = {
 }
 
 
+def _validator(schema: dict[str, Any]) -> Validator:
+    # seen through jsonschema's Validator protocol: the class's own stub leaves an overload of iter_errors untyped
+    return Draft202012Validator(schema)
+
+
 def result_problem(session: Session, job: Job, result: dict[str, Any], now: datetime | None = None) -> str | None:
     """Why ``result`` for ``job`` does not match its topic's schema, or contradicts or lacks
     the recorded facts; None when it holds. ``now`` is the day recusal is judged on (the
     runtime's clock)."""
     schema = RESULT_SCHEMAS.get(job.topic)
     if schema is not None:
-        error = next(iter(Draft202012Validator(schema).iter_errors(result)), None)
+        error = next(iter(_validator(schema).iter_errors(result)), None)
         if error is not None:
             where = "/".join(map(str, error.absolute_path)) or "result"
             return f"the result does not match the {job.topic} schema at {where}: {error.message}"

@@ -5,6 +5,7 @@ lead and anyone affiliated with the applying organization; the recused neither v
 count. Tally: by the rule in ``vote_rule`` (the law: at least two-thirds of the members
 present, more than half of those present voting yes; 6 of 9 present is a valid meeting).
 """
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
@@ -15,6 +16,7 @@ from engine.errors import NotFoundError, Text, ValidationError
 from engine.method.funds import to_fen
 from engine.method import recusal
 from engine.method.vote_rule import VoteRule
+from engine.core.forms import is_object
 from engine.core.models import Instance, utcnow
 from engine.core.notifications import NotificationKind, announce_to_community
 from engine.method.models import Decision
@@ -40,7 +42,8 @@ def roster(session: Session, instance_id: int, lead: str | None = None,
     instance = _instance(session, instance_id)
     reps = members(session, "resident_representative", "community", instance.community_id)
     stand_aside = recusal.interests(session, reps, instance.organization_id, (now or utcnow()).date(), lead)
-    voters, recused = [], []
+    voters: list[str] = []
+    recused: list[dict[str, Any]] = []
     for rep in reps:
         if rep.username in stand_aside:
             recused.append(recusal.recused_entry(rep, stand_aside[rep.username]))
@@ -60,9 +63,10 @@ def _ballot_fields(ballot: dict[str, Any]) -> tuple[Any, str | None]:
 
 def normalize_ballots(ballots: Any) -> list[tuple[Any, str | None]]:
     """Ballots as a list of ``{"voter", "vote"}``; accepts a list or ``{voter: ballot}``."""
-    if isinstance(ballots, dict):
-        ballots = [dict(v, voter=k) if isinstance(v, dict) else {"voter": k, "vote": v} for k, v in ballots.items()]
-    return [_ballot_fields(b) for b in (ballots or []) if isinstance(b, dict)]
+    if is_object(ballots):
+        ballots = [dict(v, voter=k) if is_object(v) else {"voter": k, "vote": v} for k, v in ballots.items()]
+    listed: Iterable[Any] = ballots or []
+    return [_ballot_fields(b) for b in listed if is_object(b)]
 
 
 def tally(voters: list[str], ballots: Any, rule: VoteRule | None = None) -> dict[str, Any]:
@@ -73,7 +77,8 @@ def tally(voters: list[str], ballots: Any, rule: VoteRule | None = None) -> dict
     """
     rule = rule or VoteRule()
     members = set(voters)
-    counted, ignored = {}, []
+    counted: dict[Any, str] = {}
+    ignored: list[dict[str, Any]] = []
     for voter, choice in normalize_ballots(ballots):
         if voter not in members or voter in counted or choice not in CHOICES:
             ignored.append({"voter": voter, "vote": choice})

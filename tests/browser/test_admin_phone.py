@@ -9,8 +9,8 @@ from engine.core.db import unit_of_work
 from engine.core.deployments import deploy, read_bundle
 from tests import diagram_edits as edits
 
-from .conftest import ARTIFACTS, PROCESSES
-from .test_notifications_and_layout import sign_in, start
+from .conftest import ARTIFACTS, PROCESSES, sign_in
+from .test_notifications_and_layout import start
 
 pytestmark = pytest.mark.browser
 
@@ -43,7 +43,7 @@ def test_no_admin_page_scrolls_sideways_on_a_phone(live, chromium):
     changed = {"seven_step_project.bpmn": edits.set_param(edits.original(), "tally_votes", "pass_ratio", "2/3")}
     with unit_of_work(live.services.session_factory) as session:
         deploy(session, live.services.runtime.spec_cache, changed, forms, "admin")
-    page = sign_in(chromium, live, "admin", "phone")
+    page = sign_in(chromium, live.url, "admin", 390, 844)
     wide = {}
     for path in admin_pages(live, page):
         response = page.goto(f"{live.url}{path}")

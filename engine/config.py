@@ -89,6 +89,12 @@ class Settings:
     # administrator's shell) before the request answers "busy, try again" (503) and a
     # worker or the scheduler pauses and tries again.
     sqlite_busy_seconds: float = field(default_factory=lambda: float(_env("SQLITE_BUSY_SECONDS", "75")))
+    # PostgreSQL only: connections each process keeps open, which is also how many of its
+    # requests (or jobs) work in the database at once; the others wait for a free one. Ten
+    # keep a web process of a 2-core machine busy; more make every page slower, not more
+    # pages served. Keep (web processes + workers + schedulers) x (this + 4) under the
+    # server's max_connections.
+    db_pool_size: int = field(default_factory=lambda: int(_env("DB_POOL_SIZE", "10")))
     # Bearer token that /metrics requires (`Authorization: Bearer <token>`); empty closes
     # /metrics (404). /healthz and /readyz are open: they tell nothing but up or not.
     metrics_token: str = field(default_factory=lambda: _env("METRICS_TOKEN", ""))

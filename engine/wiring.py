@@ -44,7 +44,7 @@ def build_hooks() -> Hooks:
 
 def build_services(settings: Settings, clock: Callable[[], datetime] | None = None) -> Services:
     """The database, the session factory and a runtime with the restricted script engine."""
-    db = make_engine(settings.database_url, settings.sqlite_busy_seconds)
+    db = make_engine(settings.database_url, settings.sqlite_busy_seconds, settings.db_pool_size)
     extra: dict[str, Any] = {"clock": clock} if clock is not None else {}
     offset = settings.calendar_utc_offset_hours
     runtime = Runtime(StateStore(), SpecCache(), SevenStepPolicy(), make_script_engine(settings), hooks=build_hooks(),

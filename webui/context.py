@@ -102,6 +102,9 @@ def load_user(cookie_id):
         return None
     if not user.active or str(user.session_version) != version:
         return None
+    # Held for the request: the session keeps loaded rows only while something refers to
+    # them, and the view's me() finds the person in it instead of reading them again.
+    g.sanshe_me = user
     if request.method == "GET":
         # The bell's count for the page, read now rather than in a transaction of its own
         # after the view's (pages are only shown for GET; a POST answers with a redirect).

@@ -113,10 +113,10 @@ def index():
     partial = bool(request.headers.get("HX-Request"))
     with unit(readonly=True) as db:
         user = me(db)
-        page = engine_inbox.inbox_page(db, user, flt)
         other = "mine" if flt.view == "open" else "open"
+        page = engine_inbox.inbox_page(db, user, flt, other_view=other)
         totals = {flt.view: min(sum(page.counts_by_step.values()), engine_inbox.COUNT_CAP),
-                  other: engine_inbox.count_tasks(db, user, other)}
+                  other: page.other_total}
         choices = None if partial else filter_choices(db, user)
         names = listings.display_names(db, {name for item in page.items
                                             for name in (item.task.claimed_by, item.task.assignee)})

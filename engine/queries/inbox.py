@@ -84,6 +84,8 @@ class InboxPage:
     filter: InboxFilter | None = field(repr=False, default=None)
     has_next: bool = False
     next_after: str | None = None  # the cursor for the next page's link (open view)
+    # How many tasks the other view holds (up to COUNT_CAP), when asked for with ``other_view``.
+    other_total: int | None = None
 
     @property
     def capped(self) -> bool:
@@ -231,19 +233,22 @@ def _branches(shape):
             for i in range(shape.grants)]
 
 
-def inbox_page(session: Session, user: User, flt: InboxFilter | None = None, now: datetime | None = None) -> InboxPage:
-    """The tasks ``user`` sees under ``flt``, one page of them, with counts per step."""
+def inbox_page(session: Session, user: User, flt: InboxFilter | None = None, now: datetime | None = None,
+               other_view: str | None = None) -> InboxPage:
+    """The tasks ``user`` sees under ``flt``, one page of them, with counts per step; with
+    ``other_view`` also how many tasks that view holds (``other_total``, as :func:`count_tasks`
+    gives it), counted in the same statement as the steps."""
     flt = flt or InboxFilter()
     now = now or utcnow()
     if user is None or not user.active:
-        return InboxPage([], 0, {}, flt.page, flt.per_page, flt)
-    counts = step_counts(session, user, flt)
+        return InboxPage([], 0, {}, flt.page, flt.per_page, flt, other_total=0 if other_view else None)
+    counts, other_total = _counts(session, user, flt, COUNT_CAP, other_view)
     total = counts.get(flt.step, 0) if flt.step is not None else sum(counts.values())
     ids = _page_ids(session, user, flt)
     more = len(ids) > flt.per_page
     items = _items(session, ids[:flt.per_page], now)
     after = _cursor_token(flt.sort, items[-1].task) if more and items and flt.view == "open" else None
-    return InboxPage(items, total, counts, flt.page, flt.per_page, flt, more, after)
+    return InboxPage(items, total, counts, flt.page, flt.per_page, flt, more, after, other_total)
 
 
 def _sorted_parts(shape, sort):
@@ -336,9 +341,15 @@ def _capped_count(where, cap, label):
         select(literal_column("1")).select_from(Task).where(where).limit(cap).subquery())
 
 
+# The label of the other view's rows in the statement of step counts (steps are 0 to 7).
+OTHER_VIEW = -1
+
+
 @lru_cache(maxsize=256)
-def _step_count_statement(shape, cap):
+def _step_count_statement(shape, cap, other=None):
     parts = [_capped_count(and_(branch, _step_is(step)), cap, step or 0) for branch in _branches(shape) for step in STEPS]
+    if other is not None:
+        parts += [_capped_count(branch, cap, OTHER_VIEW) for branch in _branches(other)]
     return union_all(*parts) if parts else None
 
 
@@ -350,14 +361,29 @@ def step_counts(session: Session, user: User, flt: InboxFilter | None = None, ca
     exact figure. One statement: per grant and step a LIMITed range of
     ``ix_tasks_inbox_step``.
     """
-    shape, params = _shape_and_params(session, user, flt or InboxFilter(), with_step=False)
-    statement = _step_count_statement(shape, cap)
-    counts = {}
+    return _counts(session, user, flt or InboxFilter(), cap)[0]
+
+
+def _counts(session, user, flt, cap, other_view=None):
+    """(step counts of ``flt``'s view, the other view's count or None): one statement.
+
+    Every statement is a round trip to PostgreSQL, which under load costs a request more
+    than the counting itself."""
+    shape, params = _shape_and_params(session, user, flt, with_step=False)
+    other = None
+    if other_view is not None:
+        other, other_params = _shape_and_params(session, user, InboxFilter(view=other_view), with_step=False)
+        params = {**other_params, **params}  # the same person and grants: shared names agree
+    statement = _step_count_statement(shape, cap, other)
+    counts: dict[int | None, int] = {}
+    other_total = 0
     if statement is not None:
-        for step, count in session.execute(statement, params):
-            if count:
-                counts[step or None] = min(cap, counts.get(step or None, 0) + count)
-    return counts
+        for label, count in session.execute(statement, params):
+            if label == OTHER_VIEW:
+                other_total = min(cap, other_total + count)
+            elif count:
+                counts[label or None] = min(cap, counts.get(label or None, 0) + count)
+    return counts, (other_total if other_view is not None else None)
 
 
 @lru_cache(maxsize=256)

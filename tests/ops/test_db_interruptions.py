@@ -96,6 +96,37 @@ def test_a_connection_cut_in_the_middle_of_a_request_is_tried_once_more(pg_schem
         services.db.dispose()
 
 
+@pytest.mark.postgres
+def test_a_pooled_connection_the_server_ended_is_replaced_before_use(pg_schema_url):
+    """The pool checks a connection when it hands it out, without a query to the server:
+    one the server has ended is dropped and a new one serves the statement, no error."""
+    name = f"sanshe_idle_{uuid.uuid4().hex[:8]}"
+    services = make_services(f"{pg_schema_url}&application_name={name}")
+    statements = []
+    event.listen(services.db, "before_cursor_execute", lambda _c, _cur, statement, *_a: statements.append(statement))
+    try:
+        with services.db.connect() as conn:
+            first = conn.exec_driver_sql("SELECT pg_backend_pid()").scalar()
+        assert cut_every_connection(name) == 1
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:  # until the ended backend is gone from the server
+            admin = create_engine(PG_ADMIN_URL)
+            with admin.connect() as other:
+                alive = other.execute(text("SELECT count(*) FROM pg_stat_activity WHERE pid = :pid"),
+                                      {"pid": first}).scalar()
+            admin.dispose()
+            if not alive:
+                break
+            time.sleep(0.05)
+        statements.clear()
+        with services.db.connect() as conn:
+            second = conn.exec_driver_sql("SELECT pg_backend_pid()").scalar()
+        assert second != first
+        assert statements == ["SELECT pg_backend_pid()"]  # no SELECT 1 before it
+    finally:
+        services.db.dispose()
+
+
 def hold_write_lock(path: str, seconds: float, taken: threading.Event) -> None:
     """Another program holding SQLite's write lock (an open write transaction)."""
     conn = sqlite3.connect(path, isolation_level=None)

@@ -82,6 +82,10 @@ def _inbox_checks(web):
         assert sorted(i.task.name for i in mine.items) == ["t1", "t3", "t5"]
         assert inbox.step_counts(session, chair, inbox.InboxFilter(), cap=2) == {1: 1, 3: 2, 7: 2}
         assert inbox.count_tasks(session, chair, "open") == 10
+        # The other tab's count comes with the page, whatever the page's own filter.
+        assert inbox.inbox_page(session, chair, inbox.InboxFilter(step=3), other_view="mine").other_total == 3
+        assert inbox.inbox_page(session, chair, inbox.InboxFilter(view="mine"), other_view="open").other_total == 10
+        assert page.other_total is None
         for sort in inbox.SORTS:  # the next page from the cursor is the page the offset gives
             first = inbox.inbox_page(session, chair, inbox.InboxFilter(per_page=4, sort=sort))
             by_offset = inbox.inbox_page(session, chair, inbox.InboxFilter(per_page=4, sort=sort, page=2))

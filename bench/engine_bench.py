@@ -30,7 +30,6 @@ from engine.core import spiff
 from engine.config import PROJECT_ROOT, load_settings
 from engine.core.db import checkpoint, unit_of_work, upgrade_schema
 from engine.core.deployments import deploy, read_bundle
-from engine.core.hotcache import HotInstances
 from engine.core.models import Job, Task, User
 from engine.wiring import build_services
 from engine.method.driver import make_world
@@ -155,7 +154,7 @@ def run(lifecycles=30, rounds=2, postgres_url=None, serve_projects=8):
         # the database, as in `sanshe serve` when the step lands on a process (or thread of
         # another worker) that did not run the instance's previous step.
         cold, cold_world, _ = _engine_side(f"sqlite:///{Path(tmp) / 'cold.db'}", bpmn, forms)
-        cold.runtime.hot = HotInstances(0)
+        cold.runtime.hot.capacity = 0
         stack.callback(cold.db.dispose)
         # The same engine with diagram code run in its own process (checks and deadline only,
         # SANSHE_SCRIPT_SANDBOX=0): what the sandbox processes cost, side by side.

@@ -18,11 +18,14 @@ class HotInstances:
     """Recently used workflows kept in memory, checked against the row's lock version.
 
     A workflow is taken out while a transaction changes it and put back only after that
-    transaction commits, so a rolled-back change never leaks into the cache.
+    transaction commits, so a rolled-back change never leaks into the cache. A workflow the
+    cache lets go of (beyond the capacity, out of date, dropped) is handed to ``release``,
+    which may free it at once: nobody else holds it.
     """
 
-    def __init__(self, capacity: int = 2000) -> None:
+    def __init__(self, capacity: int = 2000, release: Callable[[Any], object] | None = None) -> None:
         self.capacity = capacity
+        self.release = release
         self._items: OrderedDict[int, tuple[int, Any, Any]] = OrderedDict()
         self._lock = Lock()
 
@@ -30,23 +33,35 @@ class HotInstances:
         """``(workflow, open_tasks)`` if the cached copy is current, else ``(None, None)``."""
         with self._lock:
             entry = self._items.pop(instance_id, None)
-        if entry is not None and entry[0] == lock_version:
+        if entry is None:
+            return None, None
+        if entry[0] == lock_version:
             return entry[1], entry[2]
+        self._let_go([entry])
         return None, None
 
     def put(self, instance_id: int, lock_version: int, workflow: Any, open_tasks: Any = None) -> None:
         """Keep ``workflow`` (and its open tasks) as of ``lock_version``; the least recently
-        used beyond the capacity are dropped."""
+        used beyond the capacity are let go (with a capacity of 0, ``workflow`` itself)."""
         with self._lock:
+            replaced = self._items.pop(instance_id, None)
             self._items[instance_id] = (lock_version, workflow, open_tasks)
-            self._items.move_to_end(instance_id)
+            gone = [replaced] if replaced is not None and replaced[1] is not workflow else []
             while len(self._items) > self.capacity:
-                self._items.popitem(last=False)
+                gone.append(self._items.popitem(last=False)[1])
+        self._let_go(gone)
 
     def drop(self, instance_id: int) -> None:
         """Forget the instance's workflow."""
         with self._lock:
-            self._items.pop(instance_id, None)
+            entry = self._items.pop(instance_id, None)
+        if entry is not None:
+            self._let_go([entry])
+
+    def _let_go(self, entries: list[tuple[int, Any, Any]]) -> None:
+        if self.release is not None:
+            for _, workflow, _ in entries:
+                self.release(workflow)
 
 
 def _after_commit(session: Session) -> None:

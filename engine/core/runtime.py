@@ -27,7 +27,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from types import SimpleNamespace
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, TypeVar
 from uuid import UUID
 
 from sqlalchemy import select, update
@@ -44,6 +44,8 @@ from engine.core.models import Instance, Job, Task, Timer, User, utcnow
 from engine.core.policy import StepPolicy
 from engine.core.states import InstanceStatus, JobState, TaskState, TimerState
 from engine.errors import ConflictError, NotFoundError, ProcessError, Text, ValidationError
+
+_T = TypeVar("_T")
 
 
 class OpenTasks(NamedTuple):
@@ -154,7 +156,7 @@ class Runtime:
         self.script_engine = script_engine
         self.clock = clock
         self.hooks = hooks or Hooks()
-        self.hot = HotInstances(hot_capacity)
+        self.hot = HotInstances(hot_capacity, release=spiff.release_workflow)
         self.job_retries = job_retries
         self.claims = TaskClaims(spec_cache, self.hooks, clock=lambda: self.clock())
 
@@ -369,7 +371,7 @@ class Runtime:
         if instance is None or instance.status != InstanceStatus.RUNNING:
             return set()
         definition = self.spec_cache.definition(session, instance.definition_id)
-        return spiff.waiting_message_names(self._peek(session, instance, definition))
+        return self._peek(session, instance, definition, spiff.waiting_message_names)
 
     def due_timers(self, session: Session, limit: int = 100) -> list[int]:
         """Ids of timers due by the engine's clock, oldest first."""
@@ -402,7 +404,7 @@ class Runtime:
         if instance is None:
             raise NotFoundError("No such project.")
         definition = self.spec_cache.definition(session, instance.definition_id)
-        data = spiff.current_data(self._peek(session, instance, definition))
+        data = self._peek(session, instance, definition, spiff.current_data)
         if hide_secret:
             for name in self.policy.hidden_variables:
                 data.pop(name, None)
@@ -426,11 +428,15 @@ class Runtime:
             open_sets = OpenTasks.of(workflow)
         return workflow, OpenTasks(*open_sets)
 
-    def _peek(self, session: Session, instance: Any, definition: Any) -> Any:
-        """The instance's workflow for reading; it stays in the hot cache."""
+    def _peek(self, session: Session, instance: Any, definition: Any, read: Callable[[Any], _T]) -> _T:
+        """``read(workflow)`` on the instance's workflow, which then goes back to the hot
+        cache. It is out of the cache while read: no other thread changes it or lets it go
+        (see :class:`HotInstances`) meanwhile."""
         workflow, open_sets = self._load(session, instance, definition)
-        self.hot.put(instance.id, instance.lock_version, workflow, open_sets)
-        return workflow
+        try:
+            return read(workflow)
+        finally:
+            self.hot.put(instance.id, instance.lock_version, workflow, open_sets)
 
     def _checkout(self, session: Session, instance: Any, definition: Any, batch_definition: Any = None) -> Step:
         """A :class:`Step` on a running instance (an ORM object or a Record; None for a

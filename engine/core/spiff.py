@@ -438,6 +438,12 @@ def prune_finished_runs(workflow: BpmnWorkflow, keep: int = PRUNE_KEEP, batch: i
     return spiff_compat.prune_finished_runs(workflow, keep, batch)
 
 
+def release_workflow(workflow: BpmnWorkflow) -> None:
+    """Free a workflow nobody will use again at once (its tasks and it refer to each other);
+    see :func:`spiff_compat.release_workflow`."""
+    spiff_compat.release_workflow(workflow)
+
+
 # --- moving a running workflow to another version of its diagram -------------------------
 
 class MigrationDiff:

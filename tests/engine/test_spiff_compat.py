@@ -2,9 +2,11 @@
 
 Each test fails when an upgrade moves or changes one of them (see engine/core/spiff_compat.py).
 """
+import gc
 import hashlib
 import inspect
 import json
+import weakref
 from datetime import datetime, timedelta, timezone
 
 from SpiffWorkflow.bpmn.serializer.default.workflow import TaskConverter
@@ -135,3 +137,19 @@ def test_the_task_restorer_reads_every_task_back_as_the_library_does():
     assert ours == stock
     assert [data["when"] for *_, data in ours.values()] == [datetime(2027, 1, 2, 3, 4, 5)] * len(ours)
     assert max(data.get("n", 0) for *_, data in ours.values()) == 3
+
+
+def test_a_released_workflow_is_freed_at_once_without_the_garbage_collector():
+    kept, dropped = started(rounds=3), started(rounds=3)
+    assert spiff.open_tasks(dropped)[2]  # a waiting timer: the event manager holds a task too
+    kept_ref, dropped_ref = weakref.ref(kept), weakref.ref(dropped)
+    task_refs = [weakref.ref(task) for task in dropped.tasks.values()]
+    gc.disable()
+    try:
+        spiff.release_workflow(dropped)
+        del kept, dropped
+        assert kept_ref() is not None  # its tasks and it refer to each other: only a collection frees it
+        assert dropped_ref() is None
+        assert [ref() for ref in task_refs] == [None] * len(task_refs)
+    finally:
+        gc.enable()

@@ -1,5 +1,7 @@
 """Instance state stored as its open part plus parts of finished tasks."""
+import gc
 import json
+import weakref
 from datetime import datetime
 from pathlib import Path
 from uuid import UUID
@@ -8,7 +10,7 @@ from sqlalchemy import delete, func, select, update
 
 from engine.core import spiff
 from engine.core.db import unit_of_work
-from engine.core.models import Instance, StatePart
+from engine.core.models import Instance, Job, StatePart
 from engine.core.spiff_state import StateStore
 from tests.conftest import restarted
 from tests.engine.test_runtime import complete, drive_rounds, open_task, start
@@ -173,3 +175,22 @@ def test_dates_inside_task_data_read_back_as_dates_and_loads_share_nothing():
     assert type(task.data["plan"]["phases"][0]["start"]) is datetime
     task.data["plan"]["phases"][0]["tags"].append("b")
     assert second.get_task_from_id(task.id).data["plan"]["phases"][0]["tags"] == ["a"]
+
+
+def test_steps_that_each_load_their_instance_free_the_workflow_they_leave(env):
+    services, world = env
+    hot = services.runtime.hot
+    hot.capacity = 0  # every step loads its instance from the database
+    left: list[weakref.ref] = []
+    release = hot.release
+    hot.release = lambda workflow: (left.append(weakref.ref(workflow)), release(workflow))
+    gc.disable()
+    try:
+        instance_id = start(services, world)
+        drive_rounds(services, world, instance_id, 2)
+        assert len(left) >= 6
+        assert [ref() for ref in left] == [None] * len(left)
+    finally:
+        gc.enable()
+    with unit_of_work(services.session_factory, readonly=True) as session:  # the project moved on
+        assert session.scalars(select(Job.topic).where(Job.instance_id == instance_id)).all() == ["eligibility_check"]

@@ -120,7 +120,7 @@ def pending_runs(session: Session) -> list[int]:
                                 .order_by(MigrationRun.id)))
 
 
-def run_batch(session: Session, runtime: Any, run_id: int) -> BatchResult:
+def run_batch(session: Session, runtime: migration.Mover, run_id: int) -> BatchResult:
     """Move the run's next batch and advance the run, in the caller's transaction.
 
     The run's row is locked first and read afresh, so two callers never handle the same
@@ -150,7 +150,7 @@ def run_batch(session: Session, runtime: Any, run_id: int) -> BatchResult:
     return BatchResult(run, moved, [c.instance_id for c in refused])
 
 
-def run_pending(runtime: Any, session_factory: sessionmaker[Session], batches: int = 1) -> int:
+def run_pending(runtime: migration.Mover, session_factory: sessionmaker[Session], batches: int = 1) -> int:
     """Up to ``batches`` batches of each unfinished run, each batch its own transaction
     (the scheduler's pass runs one, so that timers never wait long); returns how many ran."""
     with unit_of_work(session_factory, readonly=True) as session:

@@ -4,37 +4,118 @@ Nothing outside ``engine/`` imports SpiffWorkflow; this module is the seam (with
 :mod:`engine.core.spiff_state`, which stores workflows).
 """
 import json
-from collections import namedtuple
 from datetime import datetime, timedelta, timezone
 from io import BytesIO
-from typing import Any
+from typing import Any, NamedTuple, Protocol, cast
 from collections.abc import Iterable
+from uuid import UUID
 
 from lxml import etree
-from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException  # noqa: F401 (for validation)
-from SpiffWorkflow.bpmn.parser.util import full_tag
-from SpiffWorkflow.exceptions import SpiffWorkflowException as WorkflowError  # noqa: F401 (for the runtime)
-from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine, TaskDataEnvironment  # noqa: F401 (for scripting)
-from SpiffWorkflow.bpmn.specs.mixins.events.end_event import EndEvent
-from SpiffWorkflow.bpmn.specs.mixins.multiinstance_task import LoopTask
+# SpiffWorkflow ships no type stubs (reportMissingTypeStubs); re-exported names are used elsewhere.
+from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException  # noqa: F401  # pyright: ignore[reportMissingTypeStubs, reportUnusedImport] (for validation)
+from SpiffWorkflow.exceptions import SpiffWorkflowException as WorkflowError  # noqa: F401  # pyright: ignore[reportMissingTypeStubs, reportUnusedImport] (for the runtime)
+from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine, TaskDataEnvironment  # noqa: F401  # pyright: ignore[reportMissingTypeStubs, reportUnusedImport] (for scripting)
+from SpiffWorkflow.bpmn.specs.mixins.events.end_event import EndEvent  # pyright: ignore[reportMissingTypeStubs]
+from SpiffWorkflow.bpmn.specs.mixins.multiinstance_task import LoopTask  # pyright: ignore[reportMissingTypeStubs]
 # The parser builds spiff event definitions; a thrown event must be of the same class to be caught.
-from SpiffWorkflow.spiff.specs.event_definitions import ErrorEventDefinition, MessageEventDefinition
-from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
-from SpiffWorkflow.bpmn.util.diff import diff_workflow
-from SpiffWorkflow.bpmn.util.event import BpmnEvent
-from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
-from SpiffWorkflow.spiff.parser.process import SpiffBpmnParser, VALIDATOR
-from SpiffWorkflow.spiff.parser.task_spec import ServiceTaskParser
-from SpiffWorkflow.spiff.specs.defaults import ServiceTask
-from SpiffWorkflow.util.task import TaskState
+from SpiffWorkflow.spiff.specs.event_definitions import ErrorEventDefinition, MessageEventDefinition  # pyright: ignore[reportMissingTypeStubs]
+from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition  # pyright: ignore[reportMissingTypeStubs]
+# diff_workflow has no parameter hints; its result is cast where it is called.
+from SpiffWorkflow.bpmn.util.diff import diff_workflow  # pyright: ignore[reportMissingTypeStubs, reportUnknownVariableType]
+from SpiffWorkflow.bpmn.util.event import BpmnEvent  # pyright: ignore[reportMissingTypeStubs]
+from SpiffWorkflow.bpmn.workflow import BpmnWorkflow  # pyright: ignore[reportMissingTypeStubs]
+from SpiffWorkflow.spiff.parser.process import SpiffBpmnParser, VALIDATOR  # pyright: ignore[reportMissingTypeStubs]
+from SpiffWorkflow.spiff.parser.task_spec import ServiceTaskParser  # pyright: ignore[reportMissingTypeStubs]
+from SpiffWorkflow.spiff.specs.defaults import ServiceTask  # pyright: ignore[reportMissingTypeStubs]
+from SpiffWorkflow.util.task import TaskState  # pyright: ignore[reportMissingTypeStubs]
 
-from engine.core import spiff_compat
+from engine.core import bpmn, spiff_compat
 
 # A task of a BPMN workflow (a ``SpiffWorkflow.task.Task``). The library types its
 # ``task_spec`` as the generic ``TaskSpec``, without the BPMN attributes every spec here
 # has (``bpmn_id``, ``event_definition``, ``operation_params`` ...), so for the checker the
 # alias stays loose; it names what is passed for readers.
 BpmnTask = Any
+
+
+class ProcessSpec(Protocol):
+    """What is used of a parsed process (a ``BpmnProcessSpec``; the library has no type hints)."""
+
+    name: str
+    task_specs: dict[str, Any]
+
+
+class _WaitingEvent(Protocol):
+    """An event a workflow waits for (``PendingBpmnEvent``), as far as it is read here."""
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def event_type(self) -> str: ...
+
+
+class Workflow(Protocol):
+    """What is used of SpiffWorkflow's ``BpmnWorkflow`` and its subprocesses (the library's
+    methods have no parameter hints)."""
+
+    spec: Any  # the BpmnProcessSpec it runs (the library declares the generic WorkflowSpec)
+    subprocess_specs: dict[str, ProcessSpec]
+    subprocesses: dict[UUID, Any]  # UUID of the calling task: its BpmnSubWorkflow
+    tasks: dict[UUID, BpmnTask]
+    last_task: BpmnTask | None
+
+    def get_tasks(self, first_task: BpmnTask | None = None, **kwargs: Any) -> list[BpmnTask]: ...
+    def do_engine_steps(self) -> None: ...
+    def is_completed(self) -> bool: ...
+    def catch(self, event: BpmnEvent, /) -> None: ...
+    def send_event(self, event: BpmnEvent, /) -> None: ...
+    def waiting_events(self) -> list[_WaitingEvent]: ...
+    def cancel(self) -> object: ...
+
+
+class _TimerParsing(Protocol):
+    """The ISO 8601 parsers of ``TimerEventDefinition`` (static methods without type hints)."""
+
+    @staticmethod
+    def parse_iso_duration(expression: str, /) -> dict[str, float]: ...
+    @staticmethod
+    def get_datetime(expression: str, /) -> datetime: ...
+    @staticmethod
+    def parse_iso_recurring_interval(expression: str, /) -> tuple[int, datetime, timedelta]: ...
+    @staticmethod
+    def get_timedelta_from_start(parsed_duration: dict[str, float], start: datetime | None = None, /) -> timedelta: ...
+
+
+_TIMERS: _TimerParsing = TimerEventDefinition
+
+
+class _StateNames(Protocol):
+    """``TaskState``'s name of a state (a static method without type hints)."""
+
+    @staticmethod
+    def get_name(state: int, /) -> str: ...
+
+
+_STATES: _StateNames = TaskState
+
+
+class _ParserClasses(Protocol):
+    """The parser's classes for each tag."""
+
+    OVERRIDE_PARSER_CLASSES: dict[str, tuple[type, type]]
+
+
+def _override_classes(parser: type[_ParserClasses]) -> dict[str, tuple[type, type]]:
+    # Read through the Protocol: the library's class attribute has no declared type.
+    return parser.OVERRIDE_PARSER_CLASSES
+
+
+class BpmnParser(Protocol):
+    """What is used of SpiffWorkflow's BPMN parser."""
+
+    def add_bpmn_xml(self, document: Any, /, filename: str | None = None) -> None: ...
+    def get_spec(self, process_id: str) -> Any: ...  # a ProcessSpec (None only when not required)
+    def get_subprocess_specs(self, name: str) -> dict[str, ProcessSpec]: ...
 
 
 class ExternalServiceTask(ServiceTask):
@@ -45,7 +126,8 @@ class ExternalServiceTask(ServiceTask):
     job's result.
     """
 
-    def _execute(self, task):
+    # The library types the base's result as Literal[True]; returning None is its way to leave a task STARTED.
+    def _execute(self, task: BpmnTask) -> None:  # pyright: ignore[reportIncompatibleMethodOverride]
         return None
 
     @property
@@ -54,13 +136,13 @@ class ExternalServiceTask(ServiceTask):
 
 
 class SanshePythonParser(SpiffBpmnParser):
-    OVERRIDE_PARSER_CLASSES = {
-        **SpiffBpmnParser.OVERRIDE_PARSER_CLASSES,
-        full_tag("serviceTask"): (ServiceTaskParser, ExternalServiceTask),
+    OVERRIDE_PARSER_CLASSES: dict[str, tuple[type, type]] = {
+        **_override_classes(SpiffBpmnParser),
+        f"{{{bpmn.BPMN}}}serviceTask": (ServiceTaskParser, ExternalServiceTask),
     }
 
 
-def make_parser(validate: bool = True) -> SanshePythonParser:
+def make_parser(validate: bool = True) -> BpmnParser:
     return SanshePythonParser(validator=VALIDATOR if validate else None)
 
 
@@ -86,7 +168,7 @@ def parse_process(bpmn_xml: str | bytes, filename: str = "diagram.bpmn", process
     return process_id, spec, subprocess_specs
 
 
-def connect_multi_instance(spec: Any, subprocess_specs: dict[str, Any]) -> None:
+def connect_multi_instance(spec: ProcessSpec, subprocess_specs: dict[str, ProcessSpec]) -> None:
     """Let every multi-instance task hear its instances finish.
 
     The library connects a multi-instance task to its child spec's ``completed_event``
@@ -195,14 +277,14 @@ def iso_timer_value(kind: str, text: str) -> bool:
     text = text.strip()
     try:
         if kind == "timeDuration":
-            return text.upper().startswith("P") and bool(TimerEventDefinition.parse_iso_duration(text))
+            return text.upper().startswith("P") and bool(_TIMERS.parse_iso_duration(text))
         if kind == "timeDate":
-            TimerEventDefinition.get_datetime(text)
+            _TIMERS.get_datetime(text)
             return True
         if kind == "timeCycle":
             if not text.upper().startswith("R") or "/" not in text:
                 return False
-            TimerEventDefinition.parse_iso_recurring_interval(text)
+            _TIMERS.parse_iso_recurring_interval(text)
             return True
     except Exception:  # the library's ISO parsers raise bare Exception, ValueError, AttributeError
         return False
@@ -249,10 +331,12 @@ def task_properties(task: BpmnTask) -> dict[str, Any]:
     return props or {}
 
 
-def open_tasks(workflow: BpmnWorkflow) -> tuple[list[BpmnTask], list[BpmnTask], list[BpmnTask]]:
+def open_tasks(workflow: Workflow) -> tuple[list[BpmnTask], list[BpmnTask], list[BpmnTask]]:
     """``(human, services, timers)``: READY manual tasks, STARTED external service tasks and
     WAITING timer events, found in one pass over the task tree."""
-    human, services, timers = [], [], []
+    human: list[BpmnTask] = []
+    services: list[BpmnTask] = []
+    timers: list[BpmnTask] = []
     for task in workflow.get_tasks(state=TaskState.READY | TaskState.STARTED | TaskState.WAITING):
         spec = task.task_spec
         if task.state == TaskState.READY and spec.manual:
@@ -271,7 +355,7 @@ def timer_due(task: BpmnTask) -> datetime | None:
         return None
     if not value:
         return None
-    return TimerEventDefinition.get_datetime(value).astimezone(timezone.utc).replace(tzinfo=None)
+    return _TIMERS.get_datetime(value).astimezone(timezone.utc).replace(tzinfo=None)
 
 
 def force_timer(task: BpmnTask) -> None:
@@ -302,7 +386,7 @@ def is_waiting_timer(task: BpmnTask) -> bool:
 def is_iso_duration(text: str) -> bool:
     """Whether ``text`` is an ISO 8601 duration the library can use (e.g. ``P7D``)."""
     try:
-        return text.upper().startswith("P") and bool(TimerEventDefinition.parse_iso_duration(text))
+        return text.upper().startswith("P") and bool(_TIMERS.parse_iso_duration(text))
     except Exception:  # the library raises bare Exception for a bad duration
         return False
 
@@ -311,8 +395,8 @@ def duration_from(expression: str | None, start: datetime) -> datetime | None:
     """``start`` plus an ISO 8601 duration such as ``P7D`` (None for an empty expression)."""
     if not expression:
         return None
-    parsed = TimerEventDefinition.parse_iso_duration(expression.strip().strip("'\""))
-    return start + TimerEventDefinition.get_timedelta_from_start(parsed, start)
+    parsed = _TIMERS.parse_iso_duration(expression.strip().strip("'\""))
+    return start + _TIMERS.get_timedelta_from_start(parsed, start)
 
 
 def service_params(task: BpmnTask) -> tuple[dict[str, Any], dict[str, str]]:
@@ -333,7 +417,7 @@ def run_user_task(task: BpmnTask, data: dict[str, Any]) -> None:
     task.run()
 
 
-def throw_error(workflow: BpmnWorkflow, task: BpmnTask, code: str, message: str) -> bool:
+def throw_error(workflow: Workflow, task: BpmnTask, code: str, message: str) -> bool:
     """Route a BPMN error raised by ``task``'s worker to the error boundary event.
 
     Returns False when nothing in the diagram catches it (the task stays STARTED).
@@ -345,34 +429,39 @@ def throw_error(workflow: BpmnWorkflow, task: BpmnTask, code: str, message: str)
     return task.state != TaskState.STARTED
 
 
-def waiting_message_names(workflow: BpmnWorkflow) -> set[str]:
+def waiting_message_names(workflow: Workflow) -> set[str]:
     return {event.name for event in workflow.waiting_events() if event.event_type == "MessageEventDefinition"}
 
 
-def send_message(workflow: BpmnWorkflow, name: str, payload: dict[str, Any]) -> None:
+def send_message(workflow: Workflow, name: str, payload: dict[str, Any]) -> None:
     workflow.send_event(BpmnEvent(MessageEventDefinition(name), payload=payload))
 
 
-def reached_end_events(workflow: BpmnWorkflow) -> list[str]:
+def reached_end_events(workflow: Workflow) -> list[str]:
     """Names of the top-level end events completed (the instance's outcome)."""
     return [task_label(task)
             for task in workflow.get_tasks(state=TaskState.COMPLETED)
             if isinstance(task.task_spec, EndEvent) and task.workflow is workflow]
 
 
-def passed_steps(workflow: BpmnWorkflow) -> set[tuple[str, str]]:
+def passed_steps(workflow: Workflow) -> set[tuple[str, str]]:
     """``(source, target)`` element ids of the steps the workflow's task tree shows taken: a
     finished element and the nearest element above it (the library's own helper tasks, such
     as the split and join around boundary events, have no element id and are skipped)."""
-    passed = set()
+    passed: set[tuple[str, str]] = set()
     done = TaskState.COMPLETED | TaskState.READY | TaskState.STARTED | TaskState.WAITING
     for task in workflow.get_tasks(state=done):
         target = _element_id(task)
+        if not target:
+            continue
         parent = task.parent
-        while parent is not None and _element_id(parent) is None:
+        while parent is not None:
+            source = _element_id(parent)
+            if source is not None:
+                if parent.state == TaskState.COMPLETED:
+                    passed.add((source, target))
+                break
             parent = parent.parent
-        if target and parent is not None and parent.state == TaskState.COMPLETED:
-            passed.add((_element_id(parent), target))
     return passed
 
 
@@ -380,15 +469,19 @@ def _element_id(task: BpmnTask) -> str | None:
     return getattr(task.task_spec, "bpmn_id", None)
 
 
-def cancel_workflow(workflow: BpmnWorkflow) -> None:
+def cancel_workflow(workflow: Workflow) -> None:
     workflow.cancel()
 
 
 def new_workflow(spec: Any, subprocess_specs: dict[str, Any], script_engine: Any, data: dict[str, Any]) -> BpmnWorkflow:
     workflow = BpmnWorkflow(spec, subprocess_specs, script_engine=script_engine)
+    _start_with(workflow, data)
+    return workflow
+
+
+def _start_with(workflow: Workflow, data: dict[str, Any]) -> None:
     for task in workflow.get_tasks(state=TaskState.READY):
         task.data.update(data)
-    return workflow
 
 
 def task_step(task: BpmnTask) -> int | None:
@@ -405,11 +498,11 @@ def json_data(data: Any) -> Any:
     return json.loads(json.dumps(data, default=str))
 
 
-def current_data(workflow: BpmnWorkflow) -> dict[str, Any]:
+def current_data(workflow: Workflow) -> dict[str, Any]:
     """The instance's variables now: the finished workflow's last data, or the open tasks' merged."""
     if workflow.is_completed() and workflow.last_task is not None:
         return json_data(workflow.last_task.data)
-    merged = {}
+    merged: dict[str, Any] = {}
     for task in workflow.get_tasks(state=TaskState.READY | TaskState.STARTED):
         merged.update(task.data)
     if not merged and workflow.last_task is not None:
@@ -431,7 +524,7 @@ PRUNE_KEEP = 16
 PRUNE_BATCH = 48
 
 
-def prune_finished_runs(workflow: BpmnWorkflow, keep: int = PRUNE_KEEP, batch: int = PRUNE_BATCH) -> list[BpmnTask]:
+def prune_finished_runs(workflow: Workflow, keep: int = PRUNE_KEEP, batch: int = PRUNE_BATCH) -> list[BpmnTask]:
     """Cut long runs of finished single-child ancestors out of the workflow's task trees
     (the top workflow and each subprocess); returns the tasks given a new parent
     (:func:`spiff_compat.prune_finished_runs`)."""
@@ -446,6 +539,32 @@ def release_workflow(workflow: BpmnWorkflow) -> None:
 
 # --- moving a running workflow to another version of its diagram -------------------------
 
+class TaskRef(NamedTuple):
+    """One task, in plain names: ``state`` is SpiffWorkflow's state name (``READY``), ``kind``
+    ``service``, ``human`` or ``other``."""
+    bpmn_id: str
+    name: str
+    state: str
+    kind: str
+
+
+class WorkflowDiff(Protocol):
+    """What is used of the library's ``WorkflowDiff`` of one workflow against new specs."""
+
+    @property
+    def removed(self) -> list[BpmnTask]: ...
+    @property
+    def changed(self) -> list[BpmnTask]: ...
+    @property
+    def alignment(self) -> dict[BpmnTask, Any]: ...  # task: its new task spec, or None
+
+
+class _Registry(Protocol):
+    """The serializer's converter registry, as the diff uses it."""
+
+    def convert(self, obj: Any, /) -> dict[str, Any]: ...
+
+
 class MigrationDiff:
     """What moving a workflow onto new specs touches, in plain names.
 
@@ -455,10 +574,14 @@ class MigrationDiff:
     subprocesses running now that the new version lacks.
     """
 
-    def __init__(self, registry: Any, workflow: BpmnWorkflow, top: Any, subprocesses: dict[str, Any]) -> None:
+    def __init__(self, registry: _Registry, workflow: Workflow, top: WorkflowDiff,
+                 subprocesses: dict[UUID, WorkflowDiff | None]) -> None:
         self.top, self.subprocesses = top, subprocesses
-        self.removed, self.changed_open, self.missing_subprocesses = [], [], []
-        pairs = [(workflow, top)] + [(workflow.subprocesses[sp_id], d) for sp_id, d in subprocesses.items()]
+        self.removed: list[TaskRef] = []
+        self.changed_open: list[tuple[TaskRef, list[str]]] = []
+        self.missing_subprocesses: list[str] = []
+        pairs: list[tuple[Workflow, WorkflowDiff | None]] = [(workflow, top)]
+        pairs += [(workflow.subprocesses[sp_id], d) for sp_id, d in subprocesses.items()]
         for wf, diff in pairs:
             if diff is None:
                 self.missing_subprocesses.append(wf.spec.name)
@@ -472,24 +595,23 @@ class MigrationDiff:
                     self.changed_open.append((_describe(task), sorted(k for k, v in old.items() if new.get(k) != v)))
 
 
-TaskRef = namedtuple("TaskRef", "bpmn_id name state kind")
-
-
-def _describe(task):
+def _describe(task: BpmnTask) -> TaskRef:
     spec = task.task_spec
+    bpmn_id, name = getattr(spec, "bpmn_id", None) or spec.name, getattr(spec, "bpmn_name", None) or spec.name
     kind = "service" if isinstance(spec, ExternalServiceTask) else "human" if spec.manual else "other"
-    return TaskRef(getattr(spec, "bpmn_id", None) or spec.name, getattr(spec, "bpmn_name", None) or spec.name,
-                   TaskState.get_name(task.state), kind)
+    return TaskRef(bpmn_id, name, _STATES.get_name(task.state), kind)
 
 
-def diff_for_migration(registry: Any, workflow: BpmnWorkflow, new_spec: Any,
-                       new_subprocess_specs: dict[str, Any]) -> MigrationDiff:
+def diff_for_migration(registry: _Registry, workflow: Workflow, new_spec: ProcessSpec,
+                       new_subprocess_specs: dict[str, ProcessSpec]) -> MigrationDiff:
     """Compare a running workflow with new specs (``diff_workflow``); changes nothing."""
-    top, subprocesses = diff_workflow(registry, workflow, new_spec, new_subprocess_specs)
+    top, subprocesses = cast(tuple[WorkflowDiff, dict[UUID, WorkflowDiff | None]],
+                             diff_workflow(registry, workflow, new_spec, new_subprocess_specs))
     return MigrationDiff(registry, workflow, top, subprocesses)
 
 
-def migrate(workflow: BpmnWorkflow, diff: MigrationDiff, new_spec: Any, new_subprocess_specs: dict[str, Any]) -> None:
+def migrate(workflow: Workflow, diff: MigrationDiff, new_spec: ProcessSpec,
+            new_subprocess_specs: dict[str, ProcessSpec]) -> None:
     """Put ``workflow`` (and its running subprocesses) on the new specs, as
     ``SpiffWorkflow.bpmn.util.diff.migrate_workflow`` does, then let it move on.
 
@@ -506,7 +628,7 @@ def migrate(workflow: BpmnWorkflow, diff: MigrationDiff, new_spec: Any, new_subp
     workflow.do_engine_steps()
 
 
-def _migrate_one(diff, workflow, spec):
+def _migrate_one(diff: WorkflowDiff, workflow: Workflow, spec: ProcessSpec) -> None:
     workflow.spec = spec
     for task in workflow.tasks.values():
         if diff.alignment.get(task) is not None:

@@ -395,7 +395,7 @@ class Runtime:
         if instance is None:
             raise NotFoundError("No such project.")
         definition = self.spec_cache.definition(session, instance.definition_id)
-        return spiff.passed_steps(self._peek(session, instance, definition))
+        return self._peek(session, instance, definition, spiff.passed_steps)
 
     def instance_variables(self, session: Session, instance_id: int, user: User | None = None,
                            hide_secret: bool = True) -> dict[str, Any]:

@@ -4,31 +4,63 @@ Part of the SpiffWorkflow seam with :mod:`engine.core.spiff`; nothing outside ``
 directly (the runtime does).
 """
 import json
-from collections import namedtuple
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, cast
+from typing import Any, NamedTuple, Protocol, cast
 from uuid import UUID
 from weakref import WeakKeyDictionary
 
-from SpiffWorkflow.bpmn.serializer.default.workflow import BpmnWorkflowConverter
-from SpiffWorkflow.bpmn.serializer.helpers.encoder import create_encoder
-from SpiffWorkflow.bpmn.serializer.helpers.registry import DefaultRegistry
-from SpiffWorkflow.bpmn.serializer.workflow import BpmnWorkflowSerializer
-from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
-from SpiffWorkflow.spiff.serializer.config import SPIFF_CONFIG
-from SpiffWorkflow.spiff.serializer.task_spec import ServiceTaskConverter
-from SpiffWorkflow.task import Task
-from SpiffWorkflow.util.task import TaskState
+# SpiffWorkflow ships no type stubs (reportMissingTypeStubs); create_encoder and SPIFF_CONFIG
+# have no hints (reportUnknownVariableType): the config is cast where it is read, the
+# encoder factory returns a typed class.
+from SpiffWorkflow.bpmn.serializer.default.workflow import BpmnWorkflowConverter  # pyright: ignore[reportMissingTypeStubs]
+from SpiffWorkflow.bpmn.serializer.helpers.encoder import create_encoder  # pyright: ignore[reportMissingTypeStubs, reportUnknownVariableType]
+from SpiffWorkflow.bpmn.serializer.helpers.registry import DefaultRegistry  # pyright: ignore[reportMissingTypeStubs]
+from SpiffWorkflow.bpmn.serializer.workflow import BpmnWorkflowSerializer  # pyright: ignore[reportMissingTypeStubs]
+from SpiffWorkflow.bpmn.workflow import BpmnWorkflow  # pyright: ignore[reportMissingTypeStubs]
+from SpiffWorkflow.spiff.serializer.config import SPIFF_CONFIG  # pyright: ignore[reportMissingTypeStubs, reportUnknownVariableType]
+from SpiffWorkflow.spiff.serializer.task_spec import ServiceTaskConverter  # pyright: ignore[reportMissingTypeStubs]
+from SpiffWorkflow.task import Task  # pyright: ignore[reportMissingTypeStubs]
+from SpiffWorkflow.util.task import TaskState  # pyright: ignore[reportMissingTypeStubs]
 
-from engine.core.spiff import ExternalServiceTask
+from engine.core.spiff import ExternalServiceTask, Workflow
 from engine.core.spiff_compat import TaskRestorer, uuid_of
+
+
+class _Registry(Protocol):
+    """What is used of the serializer's converter registry (a ``DefaultRegistry``; the library
+    has no type hints)."""
+
+    typenames: dict[type, str]
+
+    def convert(self, obj: Any, /) -> Any: ...
+    def restore(self, val: Any, /) -> Any: ...
+    def clean(self, obj: Any, /) -> Any: ...
+
+
+class _Serializer(Protocol):
+    """``BpmnWorkflowSerializer``'s registry builder (a static method without type hints)."""
+
+    @staticmethod
+    def configure(config: dict[type, type] | None = None, registry: _Registry | None = None, /) -> _Registry: ...
+
+
+_SERIALIZER: _Serializer = BpmnWorkflowSerializer
 
 
 class _StateOnlyConverter(BpmnWorkflowConverter):
     """Stores a workflow's state without its spec; the spec is re-attached from the cache."""
 
-    def to_dict(self, workflow, tasks_of=None):
+    # What is used of the base's attributes and helpers, typed (the library has no hints);
+    # declarations only, the values are the base's.
+    registry: _Registry
+    target_class: Any  # BpmnWorkflow
+    mapping_to_dict: Callable[..., dict[str, Any]]  # (mapping)
+    mapping_from_dict: Callable[..., dict[Any, Any]]  # (mapping, key_class, **attributes)
+    set_default_attributes: Callable[..., None]  # (workflow, dct)
+    subprocesses_from_dict: Callable[..., None]  # (dct, workflow)
+
+    def to_dict(self, workflow: Any, tasks_of: Callable[[Any], dict[str, Any]] | None = None) -> dict[str, Any]:
         dct = self._base(workflow, tasks_of)
         dct["subprocesses"] = {}
         for task_id, subprocess in workflow.subprocesses.items():
@@ -40,7 +72,7 @@ class _StateOnlyConverter(BpmnWorkflowConverter):
         dct["bpmn_events"] = self.registry.convert(workflow.bpmn_events)
         return dct
 
-    def _base(self, workflow, tasks_of):
+    def _base(self, workflow: Any, tasks_of: Callable[[Any], dict[str, Any]] | None) -> dict[str, Any]:
         return {
             "data": self.registry.convert(self.registry.clean(workflow.data)),
             "correlations": workflow.correlations,
@@ -51,12 +83,14 @@ class _StateOnlyConverter(BpmnWorkflowConverter):
             "root": str(workflow.task_tree.id),
         }
 
-    def restore(self, dct, spec, subprocess_specs):
-        workflow = BpmnWorkflow(spec, subprocess_specs, deserializing=True)
+    def restore(self, dct: dict[str, Any], spec: Any, subprocess_specs: dict[str, Any]) -> Any:
+        """A ``BpmnWorkflow`` (typed loosely: the library declares none of what is set here)."""
+        workflow = self.target_class(spec, subprocess_specs, deserializing=True)
+        sub: dict[str, Any]
         for sub in dct["subprocesses"].values():
             sub["tasks"] = _parents_first(sub["tasks"])
         workflow.tasks = self.mapping_from_dict(_parents_first(dct["tasks"]), uuid_of, workflow=workflow)
-        workflow.task_tree = workflow.tasks.get(uuid_of(dct["root"]))  # pyright: ignore[reportAttributeAccessIssue] (set as the library's own converter does)
+        workflow.task_tree = workflow.tasks.get(uuid_of(dct["root"]))  # set as the library's own converter does
         self.set_default_attributes(workflow, dct)
         self.subprocesses_from_dict(dct["subprocesses"], workflow)
         workflow.bpmn_events = self.registry.restore(dct.pop("bpmn_events", []))
@@ -79,7 +113,7 @@ class _DecodedRegistry(DefaultRegistry):
     """
 
     def restore(self, val: Any, **kwargs: Any) -> Any:
-        kind = type(val)
+        kind = val.__class__
         if kind is dict and "typename" not in val:
             for key, item in val.items():
                 if type(item) not in _PLAIN:
@@ -90,13 +124,15 @@ class _DecodedRegistry(DefaultRegistry):
                 if type(item) not in _PLAIN:
                     val[index] = self.restore(item, **kwargs)
             return val
-        return super().restore(val, **kwargs)
+        return super().restore(val, **kwargs)  # pyright: ignore[reportUnknownMemberType, reportUnknownVariableType] (the library's restore has no hints)
 
 
-def _parents_first(tasks):
+def _parents_first(tasks: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
     """The stored tasks in their stored order, except that a parent comes before its
     children: the library rebuilds a task's data from its parent's, which must be loaded."""
-    ordered = {}
+    ordered: dict[str, dict[str, Any]] = {}
+    chain: list[str]
+    current: str | None
     for task_id in tasks:
         chain, current = [], task_id
         while current is not None and current not in ordered and current in tasks:
@@ -107,7 +143,13 @@ def _parents_first(tasks):
     return ordered
 
 
-Saved = namedtuple("Saved", "state part rewrite")
+class Saved(NamedTuple):
+    """What :meth:`StateStore.save` gives: the open state, the newly finished tasks (JSON or
+    None), and whether the stored parts must be replaced by this one part."""
+
+    state: str
+    part: str | None
+    rewrite: bool
 
 # A finished task as last stored: ((state, last state change), its dict or None when only
 # read back, the parent its data is stored as a difference to, or None).
@@ -121,8 +163,8 @@ class _Stored:
     else the subprocess's task id) which finished tasks the parts hold and their dicts."""
 
     parts: int = 0
-    frozen: dict[str, set[UUID]] = field(default_factory=dict)
-    tasks: dict[str, dict[UUID, _Cached]] = field(default_factory=dict)
+    frozen: dict[str, set[UUID]] = field(default_factory=lambda: {})
+    tasks: dict[str, dict[UUID, _Cached]] = field(default_factory=lambda: {})
 
 
 class StateStore:
@@ -141,24 +183,24 @@ class StateStore:
     """
 
     def __init__(self, compact_every: int = 64) -> None:
-        config = dict(SPIFF_CONFIG)
+        config = dict(cast(dict[type, type], SPIFF_CONFIG))
         config[ExternalServiceTask] = ServiceTaskConverter
         config[Task] = TaskRestorer
-        self.registry = BpmnWorkflowSerializer.configure(config)
+        self.registry = _SERIALIZER.configure(config)
         self.serializer = BpmnWorkflowSerializer(self.registry)
         self.version = self.serializer.VERSION
         self.converter = _StateOnlyConverter(BpmnWorkflow, self.registry)
-        self._loader = _StateOnlyConverter(BpmnWorkflow, BpmnWorkflowSerializer.configure(config, _DecodedRegistry()))
+        self._loader = _StateOnlyConverter(BpmnWorkflow, _SERIALIZER.configure(config, _DecodedRegistry()))
         self._encoder = create_encoder(self.registry)
         self.compact_every = compact_every
-        self._stored: WeakKeyDictionary[BpmnWorkflow, _Stored] = WeakKeyDictionary()
+        self._stored: WeakKeyDictionary[Workflow, _Stored] = WeakKeyDictionary()
 
-    def dumps(self, workflow: BpmnWorkflow) -> str:
+    def dumps(self, workflow: Workflow) -> str:
         """The workflow's whole state as one JSON document."""
         memory = self._memory(workflow)
         return self._encode(self._document(workflow, lambda key, wf: self._tasks(wf, memory, key, None, None)))
 
-    def save(self, workflow: BpmnWorkflow, rewrite: bool = False) -> Saved:
+    def save(self, workflow: Workflow, rewrite: bool = False) -> Saved:
         """``Saved(state, part, rewrite)``: the open state, the newly finished tasks (JSON or
         None), and whether the stored parts must be replaced by this one part."""
         memory = self._memory(workflow)
@@ -180,7 +222,7 @@ class StateStore:
         memory.parts = (0 if rewrite else memory.parts) + (1 if text else 0)
         return Saved(state, text, rewrite)
 
-    def _memory(self, workflow: BpmnWorkflow) -> _Stored:
+    def _memory(self, workflow: Workflow) -> _Stored:
         memory = self._stored.get(workflow)
         if memory is None:
             memory = self._stored[workflow] = _Stored()
@@ -189,7 +231,7 @@ class StateStore:
     def _encode(self, dct: dict[str, Any]) -> str:
         return json.dumps(dct, cls=self._encoder, separators=(",", ":"))
 
-    def _document(self, workflow: BpmnWorkflow, tasks_of: Callable[[str, Any], dict[str, Any]]) -> dict[str, Any]:
+    def _document(self, workflow: Workflow, tasks_of: Callable[[str, Any], dict[str, Any]]) -> dict[str, Any]:
         """The workflow's state as a dict, each (sub)workflow's tasks given by ``tasks_of``."""
         keys = {id(sub): str(task_id) for task_id, sub in workflow.subprocesses.items()}
         return self.converter.to_dict(workflow, lambda wf: tasks_of(keys.get(id(wf), ""), wf))
@@ -273,7 +315,7 @@ class StateStore:
             if wf is None:
                 continue
             cache = memory.tasks.setdefault(key, {})
-            uuids = set()
+            uuids: set[UUID] = set()
             for task_id in ids:
                 task = wf.tasks[uuid_of(task_id)]
                 cache[task.id] = ((task.state, task.last_state_change), None, None)
@@ -282,7 +324,7 @@ class StateStore:
         self._stored[workflow] = memory
         return workflow
 
-    def relinked(self, workflow: BpmnWorkflow, tasks: Sequence[Any]) -> None:
+    def relinked(self, workflow: Workflow, tasks: Sequence[Any]) -> None:
         """``tasks`` have a new parent (finished runs were cut out of the tree): what is
         remembered of them is out of date, and the next save stores the state anew."""
         memory = self._stored.get(workflow)
@@ -292,7 +334,7 @@ class StateStore:
         for task in tasks:
             memory.tasks.get(keys.get(id(task.workflow), ""), {}).pop(task.id, None)
 
-    def forget(self, workflow: BpmnWorkflow) -> None:
+    def forget(self, workflow: Workflow) -> None:
         """Drop what is remembered of stored tasks (after a migration changed them): the next
         save stores everything anew."""
         self._stored[workflow] = _Stored(parts=self.compact_every)

@@ -54,6 +54,9 @@ def migrate(ctx, key, to_version, from_version, instance_ids, batch_size, actor)
     with unit_of_work(factory) as session:
         target = migration_runs.version_of(session, key, to_version)
         run = migration_runs.unfinished_run(session, target.id)
+        if run is not None and run.failed:
+            click.echo(f"run {run.id} had stopped: {run.error_text}")
+            run = migration_runs.resume_run(session, run.id, actor, runtime.clock())
         if run is not None:
             click.echo(f"resuming run {run.id}: {run.handled} of {run.total} handled, {run.moved} moved "
                        f"(its own choice of projects holds)")

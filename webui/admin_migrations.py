@@ -33,10 +33,19 @@ def migrate_start():
     return redirect(url_for("admin.migration_run", run_id=run_id))
 
 
+@bp.post("/migrations/<int:run_id>/resume")
+def migration_resume(run_id):
+    """Let a run that stopped after failed batches go on; the scheduler takes it up again."""
+    with unit() as db:
+        migration_runs.resume_run(db, run_id, current_user.username)
+    return redirect(url_for("admin.migration_run", run_id=run_id))
+
+
 @bp.get("/migrations/<int:run_id>")
 def migration_run(run_id):
     """How far a migration run has got, and the projects that could not move."""
     with unit(readonly=True) as db:
         run = migration_runs.get_run(db, run_id)
         target = get_definition(db, run.target_id)
-        return render_template("admin/migration_run.html", run=run, target=target)
+        return render_template("admin/migration_run.html", run=run, target=target,
+                               max_failures=migration_runs.MAX_FAILURES)

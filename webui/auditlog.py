@@ -16,6 +16,8 @@ from .presenters import field_label
 ACTION_LABELS = {
     "deploy": lazy_gettext("Deployed a process version"),
     "migrate": lazy_gettext("Moved a project to another version"),
+    "migration_failed": lazy_gettext("Moving projects to another version stopped after failures"),
+    "migration_resumed": lazy_gettext("Resumed moving projects to another version"),
     "incident_retry": lazy_gettext("Retried a failed job"),
     "user_create": lazy_gettext("Created a user"), "user_rename": lazy_gettext("Renamed a user"),
     "user_deactivate": lazy_gettext("Deactivated a user"),

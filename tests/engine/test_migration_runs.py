@@ -114,3 +114,72 @@ def test_the_scheduler_moves_a_run_started_in_the_admin_pages_a_batch_per_pass(s
                               capture_output=True, text=True, timeout=120)
         assert done.returncode == 0, done.stderr
         assert versions_of(services, ids) == expected
+
+
+class StorageAway:
+    """The real runtime, except that moving a project fails (as a disk or a service away
+    would) while ``failing`` is set: a failure that is not a conflict."""
+
+    def __init__(self, runtime):
+        self.runtime, self.failing = runtime, True
+
+    def clock(self):
+        return self.runtime.clock()
+
+    def migration_diff(self, session, instance_id, definition_id):
+        return self.runtime.migration_diff(session, instance_id, definition_id)
+
+    def migrate_instance(self, session, instance_id, definition_id, actor, dry_run=False):
+        if self.failing and not dry_run:
+            raise OSError("No space left on device")
+        return self.runtime.migrate_instance(session, instance_id, definition_id, actor, dry_run)
+
+
+def test_a_batch_that_keeps_failing_stops_the_run_until_it_is_resumed(services):
+    ids = world_with_projects(services, 3)
+    with unit_of_work(services.session_factory) as session:
+        run_id = migration_runs.start_run(session, 2, "admin", ids, batch_size=2).id
+    runtime = StorageAway(services.runtime)
+    for attempt in range(1, migration_runs.MAX_FAILURES + 1):
+        assert migration_runs.run_pending(runtime, services.session_factory) == 0
+        with unit_of_work(services.session_factory, readonly=True) as session:
+            run = migration_runs.get_run(session, run_id)
+            assert (run.failures, run.handled, run.batches) == (attempt, 0, 0)  # rolled back whole
+            assert str(run.error_text) == "Unexpected error OSError: No space left on device"
+            expected = "failed" if attempt == migration_runs.MAX_FAILURES else "queued"
+            assert run.state == expected
+    assert versions_of(services, ids) == [1, 1, 1]
+    with unit_of_work(services.session_factory, readonly=True) as session:
+        assert migration_runs.pending_runs(session) == []  # the scheduler leaves it alone
+        assert migration_runs.unfinished_run(session, 2).id == run_id  # no new run meanwhile
+        [entry] = session.scalars(select(AuditEntry).where(AuditEntry.action == "migration_failed")).all()
+        assert entry.target == f"migration run {run_id}" and "No space left on device" in entry.details["reason"]
+    runtime.failing = False
+    assert migration_runs.run_pending(runtime, services.session_factory) == 0  # still stopped
+    with unit_of_work(services.session_factory) as session:
+        migration_runs.resume_run(session, run_id, "admin")
+        with pytest.raises(ValidationError):
+            migration_runs.resume_run(session, run_id, "admin")  # only a stopped run resumes
+    while migration_runs.run_pending(runtime, services.session_factory):
+        pass
+    assert versions_of(services, ids) == [2, 2, 2]
+    with unit_of_work(services.session_factory, readonly=True) as session:
+        run = migration_runs.get_run(session, run_id)
+        assert (run.state, run.failures, run.error, run.moved) == ("done", 0, None, 3)
+
+
+def test_the_command_resumes_a_run_that_stopped(services, db_url):
+    ids = world_with_projects(services, 2)
+    with unit_of_work(services.session_factory) as session:
+        run_id = migration_runs.start_run(session, 2, "admin", ids).id
+    runtime = StorageAway(services.runtime)
+    for _ in range(migration_runs.MAX_FAILURES):
+        migration_runs.run_pending(runtime, services.session_factory)
+    env = dict(os.environ, SANSHE_DATABASE_URL=db_url, PYTHONPATH=str(ROOT))
+    done = subprocess.run([sys.executable, "-m", "cli", "migrate", "seven_step_project", "--to", "2"], cwd=ROOT,
+                          env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stdout + done.stderr
+    out = done.stdout.splitlines()
+    assert out[0] == f"run {run_id} had stopped: Unexpected error OSError: No space left on device"
+    assert out[-1] == "done: 2 of 2 project(s) now on version 2"
+    assert versions_of(services, ids) == [2, 2]

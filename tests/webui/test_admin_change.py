@@ -141,3 +141,35 @@ def test_many_projects_move_in_the_background_in_batches_with_progress(web, as_u
     assert "选中的 5 个项目已处理 5 个，迁移了 5 个。" in page and "data-run-running" not in page
     assert 'data-testid="migration-finished"' in page
     assert [definition_of(web, i) for i in projects] == [2, 2, 2, 2, 2]
+
+def test_a_run_that_keeps_failing_says_why_and_the_administrator_resumes_it(web, as_user):
+    from tests.engine.test_migration_runs import StorageAway
+    projects = [start_project(web, title=f"迁移出错 {n}") for n in range(2)]
+    admin = as_user("admin")
+    admin.get("/admin/definitions/1/edit")
+    xml = edits.set_param(edits.original(), "tally_votes", "pass_ratio", "2/3")
+    assert admin.post("/admin/definitions/1/edit", {"bpmn_xml": xml}, headers={"Accept": "application/json"}).json["ok"]
+    admin.get("/admin/migrate?target=2")
+    started = admin.post("/admin/migrate", {"target": "2", "instance": [str(i) for i in projects]})
+    runtime = StorageAway(web.services.runtime)
+    migration_runs.run_pending(runtime, web.services.session_factory)
+    page = admin.get(started.location).get_data(as_text=True)
+    assert 'data-testid="migration-retrying"' in page and "下一轮再试" in page and "data-run-running" in page
+    for _ in range(migration_runs.MAX_FAILURES - 1):
+        migration_runs.run_pending(runtime, web.services.session_factory)
+    page = admin.get(started.location).get_data(as_text=True)
+    assert 'data-testid="migration-failed"' in page and "失败" in page and "data-run-running" not in page
+    assert "意外错误 OSError：No space left on device" in page
+    assert "迁移已停止" in page
+    audit_page = admin.get("/admin/audit").get_data(as_text=True)
+    assert "迁移项目到其他版本时出错后停止" in audit_page
+    # Resumed from the page once the cause is mended, the scheduler finishes the run.
+    runtime.failing = False
+    resumed = admin.post(started.location + "/resume")
+    assert resumed.status_code == 302 and resumed.location.endswith(started.location)
+    assert admin.post(started.location + "/resume").status_code == 422  # not stopped any more
+    while migration_runs.run_pending(runtime, web.services.session_factory):
+        pass
+    page = admin.get(started.location).get_data(as_text=True)
+    assert 'data-testid="migration-finished"' in page and "migration-failed" not in page
+    assert [definition_of(web, i) for i in projects] == [2, 2]

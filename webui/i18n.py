@@ -70,7 +70,8 @@ def translated(message):
     """An engine message in the user's language.
 
     A :class:`engine.errors.Text` has its template translated and its values put back in
-    (a ``state`` or ``status`` value shown by its label in Chinese); any other message is
+    (a ``role`` value shown by the role's name, a ``state`` or ``status`` value by its
+    label in Chinese); any other message is
     looked up as it is and shown unchanged when the catalog does not have it.
     """
     if not message:
@@ -79,6 +80,8 @@ def translated(message):
     if template is None:
         return gettext(message)
     values = dict(message.values)
+    if values.get("role") in ROLE_LABELS:  # a role by its name, not its key
+        values["role"] = ROLE_LABELS[values["role"]]
     if not is_english():  # a state word inside a Chinese sentence is shown by its label
         for name in ("state", "status"):
             if values.get(name) in STATUS_LABELS:

@@ -241,8 +241,11 @@ def _flow_label(flow: Any, nodes: dict[str, Any]) -> str:
 
 
 def _name_of(element: Any) -> str:
-    """An element's name; an unnamed one as ``@`` and its kind (``@parallelGateway``), which
-    the report puts in words."""
+    """An element's name; an unnamed one as ``@``, its kind and its id
+    (``@parallelGateway#Gateway_1``), which the report puts in words."""
     if element is None:
         return "?"
-    return element.get("name") or f"@{etree.QName(element).localname}"
+    if element.get("name"):
+        return element.get("name")
+    kind = f"@{etree.QName(element).localname}"
+    return f"{kind}#{element.get('id')}" if element.get("id") else kind

@@ -84,3 +84,26 @@ def test_a_trial_that_is_gone_or_an_unknown_step_is_refused(web, as_user):
     assert admin.post("/admin/trial/../../etc/step", {"action": "timer"}).status_code == 404
     token, _page = start_steps(web, admin)
     assert admin.post(f"/admin/trial/{token}/step", {"action": "jump"}).status_code == 422
+
+
+def test_a_role_nobody_holds_is_named_and_an_unnamed_decision_shows_its_id(web, as_user):
+    from sqlalchemy import delete
+
+    from engine.core.models import RoleGrant
+    with unit_of_work(web.services.session_factory) as session:
+        session.execute(delete(RoleGrant).where(RoleGrant.role == "community_committee"))
+    admin = as_user("admin")
+    admin.get("/admin/definitions/1/edit")
+    xml = edits.original().replace('id="gw_eligible" name="符合资格？(Eligible?)"', 'id="gw_eligible"')
+    assert 'id="gw_eligible" default=' in xml
+    response = admin.post("/admin/definitions/1/trial", {"bpmn_xml": xml, "mode": "steps"})
+    page = response.get_data(as_text=True)
+    assert response.status_code == 200, page
+    cell = re.search(r'<td rowspan="\d+" data-gateway="gw_eligible">(.*?)</td>', page, re.S).group(1)
+    assert cell == '未命名的判断 <code class="element-id" data-testid="unnamed-id">gw_eligible</code>'
+    named = re.search(r'<td rowspan="\d+" data-gateway="gw_qualification">(.*?)</td>', page, re.S).group(1)
+    assert "审批结果" in named and "element-id" not in named
+    token = re.search(r'action="/admin/trial/([0-9a-f]{32})/step"', page).group(1)
+    ran = admin.post(f"/admin/trial/{token}/step", {"action": "run"}).get_data(as_text=True)
+    problem = re.search(r'<p class="reasons">([^<]*)</p>', ran).group(1)
+    assert "没有人担任社区居委会" in problem and "community_committee" not in problem

@@ -16,7 +16,7 @@ from engine.core.validation import validate_or_raise
 from engine.errors import NotFoundError, ValidationError
 # The web app is an entry layer: it may run the workers.
 from workers.trial import element_names, message_events
-from workers.trial_sandbox import Sandbox, decisions, run_trial
+from workers.trial_sandbox import SAMPLE_FILE_NAME, Sandbox, decisions, run_trial
 
 from . import forms as form_fields
 from .admin import bp, findings_of, known_roles_and_topics, uploaded_forms
@@ -119,7 +119,7 @@ def _page(sandbox, refused=None):
             steps["timer"] = {"due": due, "name": names.get(sandbox.next_timer_element() or "", "")}
     steps["now"] = sandbox.clock.now
     steps["message_names"] = waiting
-    return render_template("admin/_trial.html", report=report, steps=steps)
+    return render_template("admin/_trial.html", report=report, steps=steps, sample_file_name=SAMPLE_FILE_NAME)
 
 
 def trial_choices(form):

@@ -21,8 +21,10 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, func, select
+from sqlalchemy.orm import Session
 
 from engine.config import Settings, load_settings
+from engine.core import attachments
 from engine.core.access import get_user
 from engine.core.db import unit_of_work, upgrade_schema
 from engine.core.deployments import deploy
@@ -44,6 +46,31 @@ from .worker import Worker
 # A sandbox not touched for this long is removed when the next one is made.
 SANDBOX_HOURS = 6
 STATE_FILE = "trial.json"
+# What stands in for a file the form asks for: a trial takes no uploads.
+SAMPLE_FILE_NAME = "试运行样例文件.txt"
+
+
+def file_fields(form: dict[str, Any]) -> list[str]:
+    """The names of the form's own file fields (those the person fills in)."""
+    return [name for name, prop in (form.get("properties") or {}).items()
+            if prop.get("x-widget") == "file" and not prop.get("readOnly") and not prop.get("x-hidden")]
+
+
+def with_sample_files(session: Session, form: dict[str, Any], data: dict[str, Any], task_id: str,
+                      instance_id: int, username: str) -> dict[str, Any]:
+    """``data`` with a small generated text file in each file field it leaves empty, stored
+    in the sandbox's own database only (a trial takes no uploads)."""
+    missing = [name for name in file_fields(form) if not data.get(name)]
+    if not missing:
+        return data
+    data = dict(data)
+    for name in missing:
+        prop = form["properties"][name]
+        content = f"试运行样例文件：{prop.get('title') or name}\n（试运行自动生成，不是真实材料）\n".encode()
+        stored = attachments.store(session, content, SAMPLE_FILE_NAME, username, "text/plain",
+                                   instance_id=instance_id, task_id=task_id, field=name)
+        data[name] = attachments.reference(stored, text=prop.get("type") == "string")
+    return data
 
 
 def sandbox_root() -> Path:
@@ -178,6 +205,7 @@ class Sandbox:
             form = runtime.task_form(session, task.id, actor)
             met.by_hand = data is not None
             typed = data if data is not None else fill(form, steer(form, {**self.steering, **(choices or {})}))
+            typed = with_sample_files(session, form, typed, task.id, task.instance_id, actor.username)
             runtime.complete_task(session, task.id, actor, typed)
             met.done_by = actor.display_name or actor.username
         self._met(met)

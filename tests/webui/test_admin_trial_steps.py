@@ -6,6 +6,7 @@ import re
 from datetime import datetime
 
 from engine.core.db import unit_of_work
+from engine.core.models import Task
 from engine.method.models import Budget
 from tests import diagram_edits as edits
 from tests.workers.test_trial_steps import until_open
@@ -32,6 +33,10 @@ def test_data_typed_by_hand_is_checked_and_refused_data_changes_nothing(web, as_
     token, page = start_steps(web, admin)
     assert "逐步" in admin.get("/admin/definitions/1/edit").get_data(as_text=True)
     assert 'data-open-task="confirm_catalog_item"' in page and "手动填写" in page
+    # A file field takes no upload in a trial: a generated sample file stands in, and the page says so.
+    note = re.search(r'data-testid="trial-sample-file" data-field="sample.screening_documents">(.*?)</div>', page, re.S)
+    assert note and "筛选材料" in note.group(1) and "试运行样例文件.txt" in note.group(1)
+    assert 'type="file"' not in page
     task_id = open_task_id(page)
     url = f"/admin/trial/{token}/step"
     refused = admin.post(url, {"action": "fill", "task_id": task_id})  # required fields left empty
@@ -52,6 +57,10 @@ def test_data_typed_by_hand_is_checked_and_refused_data_changes_nothing(web, as_
     assert done.status_code == 200, re.findall(r'field-error[^<]*>([^<]*)', text)
     assert 'data-testid="by-hand"' in text and "手动填写" in text
     assert f'name="task_id" value="{task_id}"' not in text  # no longer open
+    box = Sandbox.open(token, web.services.settings)
+    with unit_of_work(box.services.session_factory, readonly=True) as session:
+        assert session.get(Task, task_id).data["screening_documents"].endswith(":试运行样例文件.txt")
+    box.close()
 
 
 def test_the_clock_is_moved_to_the_next_timer_and_a_message_is_sent(web, as_user):

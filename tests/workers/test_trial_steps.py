@@ -125,3 +125,34 @@ def test_coverage_is_reported_per_sequence_flow_and_gateway_branch(services, dra
     assert "flow_gw_application_mature_to_revise_application" in covered_ids(rerun)
     assert all(b.taken for (gateway, _), ways in rerun.branches.items() if gateway == "gw_application_mature"
                for b in ways)
+
+
+def test_a_required_file_field_gets_a_sample_file_kept_in_the_sandbox(services, draft, tmp_path):
+    import copy
+
+    from sqlalchemy import func, select
+
+    from engine.core import attachments
+    from engine.core.models import Attachment, Task
+    from workers.trial_sandbox import SAMPLE_FILE_NAME
+    bpmn, forms = draft
+    forms = copy.deepcopy(forms)
+    schema = forms["confirm_catalog_item.schema.json"]
+    schema["required"] = [*schema.get("required", []), "screening_documents"]
+    box = Sandbox.create(services.db, bpmn, forms, admin="admin", settings=services.settings, root=tmp_path)
+    try:
+        first, form = box.open_tasks()[0]
+        assert first.bpmn_id == "confirm_catalog_item" and "screening_documents" in form["required"]
+        typed = fill(form, {})
+        assert "screening_documents" not in typed  # as the hand-filled form sends it: no upload
+        box.complete(first.task_id, typed)
+        assert first.task_id not in [t.task_id for t, _ in box.open_tasks()]
+        with unit_of_work(box.services.session_factory, readonly=True) as session:
+            value = session.get(Task, first.task_id).data["screening_documents"]
+            assert value.startswith("attachment:") and value.endswith(SAMPLE_FILE_NAME)
+            stored, content = attachments.load(session, int(value.split(":")[1]))
+            assert stored.task_id == first.task_id and "试运行样例文件：筛选材料" in content.decode()
+    finally:
+        box.close()
+    with unit_of_work(services.session_factory, readonly=True) as session:
+        assert session.scalar(select(func.count()).select_from(Attachment)) == 0  # nothing in the real database

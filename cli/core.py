@@ -207,6 +207,7 @@ def scheduler(ctx, once):
     signal.signal(signal.SIGTERM, lambda *_: stopping.append(True))
     runtime, factory = ctx.services.runtime, ctx.services.session_factory
     from outbox.dispatch import deliver_pass  # e-mails and webhook calls, worded as the pages word them
+    from workers.trial_sandbox import remove_expired
     next_prune = next_beat = 0.0
     log.info("scheduler started: a pass every %ss", ctx.settings.scheduler_interval)
     while not stopping:
@@ -230,6 +231,8 @@ def scheduler(ctx, once):
                     forget_gone(session, utcnow())
                 if removed:
                     log.info("removed %s file(s) of cancelled tasks", removed)
+                if expired := remove_expired():  # trial runs' sandboxes nobody came back to
+                    log.info("removed %s expired trial run sandbox(es)", expired)
                 next_prune = time.monotonic() + PRUNE_INTERVAL_SECONDS
             checkpoint(ctx.services.db)
         except Exception as exc:  # the database away for a moment: log it, try again next pass

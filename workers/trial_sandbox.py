@@ -43,7 +43,7 @@ from .trial import (
 )
 from .worker import Worker
 
-# A sandbox not touched for this long is removed when the next one is made.
+# A sandbox not touched for this long is removed (when the next one is made, and by the scheduler).
 SANDBOX_HOURS = 6
 STATE_FILE = "trial.json"
 # What stands in for a file the form asks for: a trial takes no uploads.
@@ -109,7 +109,7 @@ class Sandbox:
         project started on it; ``admin`` (a username) sends the messages."""
         root = root or sandbox_root()
         root.mkdir(parents=True, exist_ok=True)
-        _remove_stale(root)
+        remove_expired(root)
         folder = root / secrets.token_hex(16)
         folder.mkdir(mode=0o700)
         state: dict[str, Any] = {"now": utcnow().isoformat(), "admin": admin, "tasks": [], "timers": [],
@@ -316,13 +316,27 @@ class Sandbox:
         return report
 
 
-def _remove_stale(root: Path) -> None:
-    """Remove sandboxes nobody touched for ``SANDBOX_HOURS``."""
-    limit = time.time() - SANDBOX_HOURS * 3600
+def remove_expired(root: Path | None = None, now: float | None = None) -> int:
+    """Remove the sandboxes nobody touched for ``SANDBOX_HOURS`` (a half-made one, without
+    its state yet, by its folder's age); returns how many. Making a sandbox calls it, and so
+    does the scheduler's pass now and then, so that they do not pile up when nobody tries."""
+    root = root or sandbox_root()
+    if not root.is_dir():
+        return 0
+    limit = (now if now is not None else time.time()) - SANDBOX_HOURS * 3600
+    removed = 0
     for folder in root.iterdir():
+        if not folder.is_dir():
+            continue
         state = folder / STATE_FILE
-        if folder.is_dir() and (not state.exists() or state.stat().st_mtime < limit):
+        try:
+            touched = (state if state.exists() else folder).stat().st_mtime
+        except FileNotFoundError:  # removed meanwhile
+            continue
+        if touched < limit:
             shutil.rmtree(folder, ignore_errors=True)
+            removed += 1
+    return removed
 
 
 def run_trial(source: Engine, bpmn_files: dict[str, str], forms: dict[str, Any], choices: dict[str, Any] | None = None,

@@ -156,3 +156,48 @@ def test_a_required_file_field_gets_a_sample_file_kept_in_the_sandbox(services, 
         box.close()
     with unit_of_work(services.session_factory, readonly=True) as session:
         assert session.scalar(select(func.count()).select_from(Attachment)) == 0  # nothing in the real database
+
+
+def make_folders(root):
+    """Four sandbox folders: touched 7 hours ago and just now, each with its state file and
+    half-made (without it)."""
+    import os
+    import time
+    old = time.time() - 7 * 3600
+    folders = {}
+    for name, has_state, age in (("old", True, old), ("fresh", True, None), ("old_half", False, old),
+                                 ("fresh_half", False, None)):
+        folder = root / f"{name:0<32}"
+        folder.mkdir(parents=True)
+        if has_state:
+            (folder / "trial.json").write_text("{}", encoding="utf-8")
+            if age:
+                os.utime(folder / "trial.json", (age, age))
+        elif age:
+            os.utime(folder, (age, age))
+        folders[name] = folder
+    return folders
+
+
+def test_sandboxes_nobody_touched_for_hours_are_removed(tmp_path):
+    from workers.trial_sandbox import remove_expired
+    folders = make_folders(tmp_path / "sanshe-trials")
+    assert remove_expired(tmp_path / "sanshe-trials") == 2
+    assert {name for name, folder in folders.items() if folder.exists()} == {"fresh", "fresh_half"}
+    assert remove_expired(tmp_path / "nowhere") == 0
+
+
+@pytest.mark.slow
+def test_the_scheduler_removes_expired_sandboxes(services, db_url, tmp_path):
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+    root = Path(__file__).resolve().parents[2]
+    folders = make_folders(tmp_path / "sanshe-trials")
+    env = dict(os.environ, SANSHE_DATABASE_URL=db_url, PYTHONPATH=str(root), TMPDIR=str(tmp_path))
+    done = subprocess.run([sys.executable, "-m", "cli", "scheduler", "--once"], cwd=root, env=env,
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert {name for name, folder in folders.items() if folder.exists()} == {"fresh", "fresh_half"}
+    assert "removed 2 expired trial run sandbox(es)" in done.stderr + done.stdout

@@ -67,9 +67,14 @@ def migrate(ctx, key, to_version, from_version, instance_ids, batch_size, actor)
                        f"{run.batch_size} per batch")
         run_id, version = run.id, target.version
     while True:
-        with unit_of_work(factory) as session:
-            run = migration_runs.run_batch(session, runtime, run_id).run
-            progress = (run.batches, run.handled, run.total, run.moved, list(run.refused), run.finished)
+        try:
+            with unit_of_work(factory) as session:
+                run = migration_runs.run_batch(session, runtime, run_id).run
+                progress = (run.batches, run.handled, run.total, run.moved, list(run.refused), run.finished)
+        except Exception as exc:  # kept on the run, as the scheduler keeps it, and shown on its page
+            with unit_of_work(factory) as session:
+                migration_runs.record_failure(session, run_id, exc, runtime.clock())
+            raise
         # Said once the batch is committed: a line printed is a batch that stays done.
         batches, handled, total, moved, refused, finished = progress
         click.echo(f"batch {batches}: {handled}/{total} handled, {moved} moved, {len(refused)} could not move")

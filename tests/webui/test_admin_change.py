@@ -161,6 +161,8 @@ def test_a_run_that_keeps_failing_says_why_and_the_administrator_resumes_it(web,
     assert 'data-testid="migration-failed"' in page and "失败" in page and "data-run-running" not in page
     assert "意外错误 OSError：No space left on device" in page
     assert "迁移已停止" in page
+    dry = admin.get("/admin/migrate?target=2").get_data(as_text=True)
+    assert "出错后已停止" in dry and "查看原因并继续" in dry and started.location in dry
     audit_page = admin.get("/admin/audit").get_data(as_text=True)
     assert "迁移项目到其他版本时出错后停止" in audit_page
     # Resumed from the page once the cause is mended, the scheduler finishes the run.

@@ -8,11 +8,14 @@ every row through; both databases have a cheaper way to reach two ranks per grou
 
 * PostgreSQL: the ordered-set aggregate ``percentile_cont`` (one sort per group, no window),
 * SQLite (no percentile aggregate): the values are read once, unordered, and each group's
-  list is sorted in Python, which also gives its count, maximum and (exact) sum; one
-  GROUP BY gives the row counts and carried columns. At a million events that is several
-  times cheaper than one sorted copy of the values per measure in a temporary table.
+  list is sorted in Python, which also gives its count, maximum and (exact) sum. The
+  same read gives the row counts and COUNT carries (a 0/1 column each), and a DISTINCT
+  read the MAX/MIN carries: a GROUP BY sorted every row and cost as much as the read.
+  At a million events that is several times cheaper than one sorted copy of the values
+  per measure in a temporary table.
 """
 import math
+from operator import itemgetter
 from collections.abc import Mapping
 from typing import Any
 
@@ -43,7 +46,7 @@ def distribution(view: LogView, source: str, groups: Mapping[str, str], measures
     if view.dialect == "postgresql":
         rows = _postgresql(view, inner, groups, heads, measures, params or {})
     else:
-        rows = _sorted_in_python(view, inner, groups, heads, measures, params or {})
+        rows = _sorted_in_python(view, inner, groups, heads, measures, params or {}, carry)
     out = []
     for row in rows:
         item = {name: row[name] for name in groups if name != "all_rows"}
@@ -74,20 +77,71 @@ def _postgresql(view, inner, groups, heads, measures, params):
     return rows
 
 
-def _sorted_in_python(view, inner, groups, heads, measures, params):
+def _sorted_in_python(view, inner, groups, heads, measures, params, carry):
     group_list = ", ".join(groups)
-    rows = view.rows(f"SELECT {group_list}, {heads} FROM ({inner}) v GROUP BY {group_list} ORDER BY {group_list}",
-                     **params)
-    # The values themselves: one read without ORDER BY, parted by group, sorted per measure.
     width = len(groups)
+    # Row counts and COUNT carries come with the values (a 0/1 column each): a GROUP BY
+    # sorts every row, which costs as much as the read itself. MAX/MIN carries come from the
+    # DISTINCT combinations (hashed, not sorted; few per group).
+    counted = [name for name, (_expr, agg) in carry.items() if agg.upper() == "COUNT"]
+    extreme = {name: agg.upper() for name, (_expr, agg) in carry.items() if agg.upper() in ("MAX", "MIN")}
+    if len(counted) + len(extreme) < len(carry):
+        return _grouped_heads(view, inner, groups, heads, measures, params)
+    flags = "".join(f", {name} IS NOT NULL" for name in counted)
+    parted = _parted(view, f"SELECT {group_list}, {', '.join(measures)}{flags} FROM ({inner}) v", width, params)
+    combos: dict[tuple[Any, ...], list[tuple[Any, ...]]] = {}
+    if extreme:
+        combos = _parted(view, f"SELECT DISTINCT {group_list}, {', '.join(extreme)} FROM ({inner}) v", width, params)
+    rows = []
+    for key in sorted(parted, key=lambda k: tuple(map(_sqlite_order, k))):
+        records = parted[key]
+        row: dict[str, Any] = dict(zip(groups, key))
+        row["rows_n"] = len(records)
+        for place, name in enumerate(counted, start=width + len(measures)):
+            row[name] = sum(map(itemgetter(place), records))
+        for place, (name, agg) in enumerate(extreme.items(), start=width):
+            present = [combo[place] for combo in combos.get(key, ()) if combo[place] is not None]
+            row[name] = (max if agg == "MAX" else min)(present, key=_sqlite_order) if present else None
+        rows.append(row)
+    _fill_measures(rows, parted, groups, measures)
+    return rows
+
+
+def _sqlite_order(value):
+    """Sort key giving SQLite's order of mixed values: NULL, numbers, text, blobs."""
+    if value is None:
+        return (0, 0)
+    if isinstance(value, (int, float)):
+        return (1, value)
+    return (2, value) if isinstance(value, str) else (3, value)
+
+
+def _parted(view, sql, width, params):
+    """Rows of ``sql`` by their first ``width`` columns (in the order read)."""
     parted: dict[tuple[Any, ...], list[tuple[Any, ...]]] = {}
-    for record in view.tuples(f"SELECT {group_list}, {', '.join(measures)} FROM ({inner}) v", **params):
+    for record in view.tuples(sql, **params):
         key = record[:width]
         records = parted.get(key)
         if records is None:
             parted[key] = [record]
         else:
             records.append(record)
+    return parted
+
+
+def _grouped_heads(view, inner, groups, heads, measures, params):
+    """Like :func:`_sorted_in_python`, for carried aggregates other than COUNT, MAX and MIN."""
+    group_list = ", ".join(groups)
+    rows = view.rows(f"SELECT {group_list}, {heads} FROM ({inner}) v GROUP BY {group_list} ORDER BY {group_list}",
+                     **params)
+    parted = _parted(view, f"SELECT {group_list}, {', '.join(measures)} FROM ({inner}) v", len(groups), params)
+    _fill_measures(rows, parted, groups, measures)
+    return rows
+
+
+def _fill_measures(rows, parted, groups, measures):
+    """Each measure's distribution into its group's row: the values sorted in Python."""
+    width = len(groups)
     for row in rows:
         records = parted.get(tuple(row[name] for name in groups), [])
         for place, m in enumerate(measures, start=width):
@@ -100,7 +154,6 @@ def _sorted_in_python(view, inner, groups, heads, measures, params):
             row.update({f"{m}__{stat}": value for stat, value in plain.items()})
             for name, fraction in QUANTILES.items():
                 row[f"{m}__{name}"] = _quantile(ordered, *fraction)
-    return rows
 
 
 def _quantile(ordered, num, den):

@@ -526,7 +526,7 @@ PRUNE_BATCH = 48
 
 def prune_finished_runs(workflow: Workflow, keep: int = PRUNE_KEEP, batch: int = PRUNE_BATCH) -> list[BpmnTask]:
     """Cut long runs of finished single-child ancestors out of the workflow's task trees
-    (the top workflow and each subprocess); returns the tasks given a new parent
+    (the top workflow and each subprocess); returns the tasks whose links changed
     (:func:`spiff_compat.prune_finished_runs`)."""
     return spiff_compat.prune_finished_runs(workflow, keep, batch)
 

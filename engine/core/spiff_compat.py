@@ -87,7 +87,8 @@ def timer_value(task: Any) -> str | dict[str, Any] | None:
 
 def prune_finished_runs(workflow: Any, keep: int, batch: int) -> list[Any]:
     """Cut long runs of finished single-child ancestors out of the workflow's task trees
-    (the top workflow and each subprocess). Returns the tasks given a new parent.
+    (the top workflow and each subprocess). Returns the tasks whose links changed: each
+    task given a new parent and the task above it, given a new child.
 
     Only a task that is finished, has exactly one child, owns no subprocess, is not the
     last task run and is not part of a multi-instance or boundary-event structure is cut;
@@ -132,7 +133,7 @@ def _prune_one(top: Any, wf: Any, keep: int, batch: int) -> list[Any]:
 
 def _cut(wf: Any, run: list[Any], keep: int, batch: int) -> list[Any]:
     """``run``: consecutive cuttable ancestors, nearest first. Cut all but the nearest ``keep``;
-    returns the task given a new parent (in a list, empty when nothing was cut)."""
+    returns the task given a new parent and its new parent (empty when nothing was cut)."""
     if len(run) < keep + batch:
         return []
     kept, cut = run[keep - 1], run[keep:]
@@ -141,7 +142,7 @@ def _cut(wf: Any, run: list[Any], keep: int, batch: int) -> list[Any]:
     kept._parent = above.id
     for task in cut:
         del wf.tasks[task.id]
-    return [kept]
+    return [kept, above]
 
 
 # A workflow and its tasks point at each other (``task.workflow``, ``workflow.tasks``,
@@ -215,4 +216,3 @@ class TaskRestorer(TaskConverter):  # pyright: ignore[reportUntypedBaseClass]
 
 
 lift_tree_depth()
-

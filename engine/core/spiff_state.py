@@ -325,8 +325,8 @@ class StateStore:
         return workflow
 
     def relinked(self, workflow: Workflow, tasks: Sequence[Any]) -> None:
-        """``tasks`` have a new parent (finished runs were cut out of the tree): what is
-        remembered of them is out of date, and the next save stores the state anew."""
+        """``tasks`` have a new parent or a new child (finished runs were cut out of the tree):
+        what is remembered of them is out of date, and the next save stores the state anew."""
         memory = self._stored.get(workflow)
         if memory is None:
             return

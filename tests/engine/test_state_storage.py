@@ -194,3 +194,41 @@ def test_steps_that_each_load_their_instance_free_the_workflow_they_leave(env):
         gc.enable()
     with unit_of_work(services.session_factory, readonly=True) as session:  # the project moved on
         assert session.scalars(select(Job.topic).where(Job.instance_id == instance_id)).all() == ["eligibility_check"]
+
+
+def test_an_instance_cut_at_every_step_and_stored_in_parts_loads_with_its_whole_tree():
+    """Finished runs are cut out of the tree between steps; the task above a cut gets a new
+    child. Loaded after each step from what was stored, the workflow has the same tasks,
+    links and data as the one kept in memory, and goes on to the same end."""
+    from engine.method.driver import default_choices, fill, service_result
+    from engine.core.deployments import read_bundle
+    bpmn, forms = read_bundle([Path(__file__).resolve().parents[2] / "processes"])
+    _, spec, subprocess_specs = spiff.parse_process(bpmn["seven_step_project.bpmn"])
+    store = StateStore()
+    workflow = spiff.new_workflow(spec, subprocess_specs, None, {"project": {"title": "t", "organization_id": 1,
+                                                                            "social_work": False, "lead": "orgstaff"}})
+    workflow.do_engine_steps()
+    choices, parts, cuts = default_choices(rounds=3), [], 0
+    while not workflow.is_completed():
+        human, services, _ = spiff.open_tasks(workflow)
+        if services:
+            spiff.complete_service(services[0], service_result(services[0].task_spec.topic, services[0].data))
+        else:
+            task = human[0]
+            spiff.run_user_task(task, fill(forms[spiff.task_properties(task)["formJsonSchemaFilename"]], choices))
+        workflow.do_engine_steps()
+        relinked = spiff.prune_finished_runs(workflow, keep=2, batch=2)
+        cuts += bool(relinked)
+        store.relinked(workflow, relinked)
+        saved = store.save(workflow)
+        if saved.rewrite:
+            parts.clear()
+        if saved.part:
+            parts.append(saved.part)
+        loaded = store.loads(saved.state, list(parts), spec, subprocess_specs)
+        for wf, back in [(workflow, loaded), *((sub, loaded.subprocesses[k]) for k, sub in workflow.subprocesses.items())]:
+            assert {t.id: (t.state, t._parent, t._children, t.data) for t in wf.tasks.values()} == \
+                   {t.id: (t.state, t._parent, t._children, t.data) for t in back.tasks.values()}
+    assert cuts > 5 and "验收通过 (Accepted)" in spiff.reached_end_events(workflow)
+    loaded.do_engine_steps()
+    assert loaded.is_completed() and spiff.reached_end_events(loaded) == spiff.reached_end_events(workflow)

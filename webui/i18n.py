@@ -12,7 +12,7 @@ catalog is named ``zh`` because Babel spells zh_CN as zh_Hans_CN and gettext fal
     pybabel update -i webui/translations/messages.pot -d webui/translations -l zh
     pybabel compile -d webui/translations -l zh      # the compiled .mo is committed
 """
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from babel.numbers import format_decimal
 from flask import request, session
@@ -146,7 +146,9 @@ def duration(value):
 def init_app(app):
     babel.init_app(app, locale_selector=select_locale)
     app.jinja_env.filters.update(
-        datetime=lambda v, fmt="medium": format_datetime(v, fmt) if v else "",
+        # A moment kept as ISO 8601 text (a trial run's saved state, say) reads as one kept as a datetime.
+        datetime=lambda v, fmt="medium": format_datetime(datetime.fromisoformat(v) if isinstance(v, str) else v, fmt)
+        if v else "",
         date=lambda v, fmt="medium": format_date(v, fmt) if v else "",
         money=money, number=number, duration=duration, localized=localized, task_title=task_title,
         translated=translated,

@@ -220,7 +220,7 @@ class Sandbox:
         self.clock.now = max(self.clock.now, due) + timedelta(seconds=1)
         with unit_of_work(self.services.session_factory) as session:
             fired = self.services.runtime.fire_due_timers(session)
-        self.state["timers"].append([f"{due:%Y-%m-%d %H:%M}", fired, element_names(self.state["xml"]).get(element, "")])
+        self.state["timers"].append([due.isoformat(), fired, element_names(self.state["xml"]).get(element, "")])
         self.settle()
         return due
 

@@ -42,6 +42,13 @@ def test_every_page_opens_for_an_administrator(as_user):
     assert "/admin/" in admin.get("/inbox").get_data(as_text=True)
 
 
+def test_the_diagram_and_form_pages_name_the_process_and_its_version_in_words(as_user):
+    admin = as_user("admin")
+    for page in ["/admin/definitions/1/edit", "/admin/definitions/1/forms/cast_ballot.schema.json"]:
+        crumbs = re.search(r'<p class="crumbs">(.*?)</p>', admin.get(page).get_data(as_text=True), re.S).group(1)
+        assert "三社联动七步工作法 第1版" in crumbs and "seven_step_project" not in crumbs, page
+
+
 def test_versions_list_who_when_hash_and_running_instances(web, as_user):
     start_project(web)
     start_project(web, title="第二个项目")

@@ -162,10 +162,24 @@ def create_missing_secrets(settings: Settings) -> Path:
             continue
         path = folder / filename
         value = secrets.token_urlsafe(48)
-        # Created with 0600 from the start: no moment where another user could read it.
-        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        # Written under a private name, then published with a hard link, which fails if the file
+        # exists: several processes started at once (a serve group per host) end up sharing the
+        # secret the first one published, instead of each overwriting the others' (whose cookies
+        # would then be refused across hosts). Created with 0600 from the start.
+        draft = folder / f".{filename}.{os.getpid()}.{secrets.token_hex(4)}"
+        descriptor = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
             handle.write(value + "\n")
+        try:
+            os.link(draft, path)
+        except FileExistsError:
+            published = path.read_text(encoding="utf-8").strip()
+            if published and published not in KNOWN_SECRETS:
+                value = published
+            else:  # an empty or known default file is replaced, atomically
+                os.replace(draft, path)
+        finally:
+            draft.unlink(missing_ok=True)
         os.chmod(path, 0o600)
         setattr(settings, name, value)
     return folder

@@ -82,3 +82,24 @@ def test_development_generates_private_random_secrets_once_and_says_where(tmp_pa
     other = load_settings()
     create_missing_secrets(other)
     assert other.secret_key != settings.secret_key
+
+
+def test_processes_started_at_once_share_the_secret_the_first_one_wrote(tmp_path, monkeypatch):
+    """Two serve groups started together on one secrets folder: both read no secret, both make
+    one; the second must take the first's, or sessions made on one host are refused on the other."""
+    for name in ("SANSHE_SECRET_KEY", "SANSHE_WORKER_API_KEY"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("SANSHE_SECRETS_DIR", str(tmp_path))
+    first, second = load_settings(), load_settings()  # both before either wrote a file
+    assert first.secret_key == second.secret_key == ""
+    create_missing_secrets(first)
+    create_missing_secrets(second)
+    assert (second.secret_key, second.worker_api_key) == (first.secret_key, first.worker_api_key)
+    assert (tmp_path / "secret_key").read_text().strip() == first.secret_key
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["secret_key", "worker_api_key"]  # no drafts left
+    # A file that holds only a known default is replaced by a real secret.
+    (tmp_path / "secret_key").write_text("change-me\n")
+    third = load_settings()
+    create_missing_secrets(third)
+    assert third.secret_key not in ("change-me", first.secret_key)
+    assert (tmp_path / "secret_key").read_text().strip() == third.secret_key

@@ -58,8 +58,7 @@ class OpenTasks(NamedTuple):
     @classmethod
     def of(cls, workflow: Any) -> OpenTasks:
         """The open tasks of ``workflow`` as it is now."""
-        human, services, timers = spiff.open_tasks(workflow)
-        return cls(set(human), set(services), set(timers))
+        return cls(*spiff.open_task_sets(workflow))
 
 
 @dataclass

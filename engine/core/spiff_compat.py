@@ -177,6 +177,7 @@ def release_workflow(workflow: Any) -> None:
 uuid_of = lru_cache(maxsize=50_000)(UUID)
 
 _MUTABLE: tuple[type[Any], ...] = (dict, list, set)
+_IMMUTABLE = frozenset({str, int, float, bool, type(None)})
 
 
 class TaskRestorer(TaskConverter):  # pyright: ignore[reportUntypedBaseClass]
@@ -204,7 +205,12 @@ class TaskRestorer(TaskConverter):  # pyright: ignore[reportUntypedBaseClass]
         delta = dct.get("delta")
         parent: Any = task.parent
         if delta and parent is not None:
-            data: Any = {key: copy(value) if isinstance(value, _MUTABLE) else value for key, value in parent.data.items()}
+            data: Any = parent.data.copy()
+            for key, value in data.items():
+                kind = value.__class__
+                if kind in _IMMUTABLE:
+                    continue
+                data[key] = value.copy() if kind in _MUTABLE else copy(value) if isinstance(value, _MUTABLE) else value
             data.update(self.registry.restore(delta.get("updates", {})))
             for key in delta.get("deletions", {}):
                 if key in data:

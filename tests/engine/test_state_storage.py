@@ -177,6 +177,35 @@ def test_dates_inside_task_data_read_back_as_dates_and_loads_share_nothing():
     assert second.get_task_from_id(task.id).data["plan"]["phases"][0]["tags"] == ["a"]
 
 
+def test_task_data_of_plain_values_reads_back_the_same_and_text_never_passes_for_a_date():
+    """Documents without typed values in task data are read without walking that data;
+    text that looks like a stored date stays text, and a date stored later is a date."""
+    diagram = (Path(__file__).resolve().parent.parent / "data" / "engine" / "nested_change.bpmn").read_text()
+    _, spec, subprocess_specs = spiff.parse_process(diagram, validate=False)
+    store = StateStore()
+    looks_typed = '{"typename":"datetime","value":"2027-03-01T09:30:00"}'
+    workflow = spiff.new_workflow(spec, subprocess_specs, None,
+                                  {"note": looks_typed, "plan": {"phases": [{"tags": ["a"], looks_typed: 1}]}})
+    workflow.do_engine_steps()
+    first = store.save(workflow)
+    loaded = store.loads(first.state, [first.part] if first.part else [], spec, subprocess_specs)
+    for task in loaded.get_tasks():
+        assert task.data == workflow.get_task_from_id(task.id).data
+    assert next(t for t in loaded.get_tasks() if t.data.get("note")).data["note"] == looks_typed
+
+    human, _, _ = spiff.open_tasks(workflow)
+    when = datetime(2027, 3, 1, 9, 30)
+    spiff.run_user_task(next(iter(human)), {"when": when})
+    workflow.do_engine_steps()
+    second = store.save(workflow)
+    parts = [part for part in (first.part, second.part) if part]
+    loaded = store.loads(second.state, [] if second.rewrite else parts, spec, subprocess_specs)
+    dated = [t for t in loaded.get_tasks() if "when" in t.data]
+    assert dated and all(type(t.data["when"]) is datetime and t.data["when"] == when for t in dated)
+    (waiting,), _, _ = spiff.open_tasks(workflow)  # what runs next sees what ran before it
+    assert loaded.get_task_from_id(waiting.id).data == waiting.data
+
+
 def test_steps_that_each_load_their_instance_free_the_workflow_they_leave(env):
     services, world = env
     hot = services.runtime.hot

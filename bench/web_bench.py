@@ -6,8 +6,10 @@ town government and organization staff in turn, each with a real Argon2 password
 projects waiting at step 1. ``sanshe serve`` (gunicorn as it runs in production, the job
 worker, the scheduler) is started on a free loopback port. Each simulated person signs in,
 (trying again after 2 s when told to wait), then for ``seconds``: opens the inbox, opens a task, claims it and completes it with the
-form's fields posted as the browser posts them (the values chosen from the form's schema),
-without pause (a closed loop: at most ``users`` requests in flight). Printed: per request
+form's fields posted as the browser posts them (the values chosen from the form's schema).
+By default without pause (a stress test: a closed loop, ``users`` requests in flight at every
+moment); with ``--pause S`` each person reads every page for about S seconds (0.5 S to
+1.5 S, at random) before the next click, as people do. Printed: per request
 type the count, p50 / p95 / p99 in ms and the errors (5xx, 409, other 4xx, no answer), and
 task lifecycles (claim → complete) per minute.
 
@@ -118,14 +120,21 @@ def form_fields(services, task_id: str, username: str) -> list[tuple[str, str]]:
 class Person(threading.Thread):
     """One simulated person: sign in, then inbox → task → claim → complete, until the end."""
 
-    def __init__(self, base, username, deadline, services, results, lock):
+    def __init__(self, base, username, seconds, services, results, lock, signed_in, pause=0.0):
         super().__init__(daemon=True)
-        self.base, self.username, self.deadline = base, username, deadline
+        self.pause = pause
+        self.base, self.username, self.seconds, self.deadline = base, username, seconds, 0.0
+        self.signed_in = signed_in
         self.services, self.results, self.lock = services, results, lock
         self.opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(CookieJar()),
                                                   NoRedirect())
         self.token = ""
         self.rng = random.Random(username)
+
+    def read(self):
+        """A person looking at the page just opened before the next click."""
+        if self.pause:
+            time.sleep(self.pause * self.rng.uniform(0.5, 1.5))
 
     def call(self, kind, path, fields=None):
         data = urllib.parse.urlencode([("csrf_token", self.token), *fields]).encode() if fields is not None else None
@@ -146,27 +155,35 @@ class Person(threading.Thread):
         return status, body
 
     def run(self):
-        while True:
-            self.call("sign-in page", "/login")
-            status, _ = self.call("sign in", "/login", [("username", self.username), ("password", PASSWORD)])
-            if status == 302:
-                break
-            if status not in (0, 429, 503) or time.monotonic() >= self.deadline:
-                return
-            time.sleep(2)  # as a person told "too many sign-ins, wait" or "busy" would, then again
+        give_up = time.monotonic() + self.seconds
+        try:
+            while True:
+                self.call("sign-in page", "/login")
+                status, _ = self.call("sign in", "/login", [("username", self.username), ("password", PASSWORD)])
+                if status == 302:
+                    break
+                if status not in (0, 429, 503) or time.monotonic() >= give_up:
+                    return
+                time.sleep(2)  # as a person told "too many sign-ins, wait" or "busy" would, then again
+        finally:
+            self.signed_in.wait()  # everyone signed in (or given up): the measured time starts
+        self.deadline = time.monotonic() + self.seconds
         while time.monotonic() < self.deadline:
             status, page = self.call("inbox", "/inbox?view=open")
             tasks = TASK_LINK.findall(page)
             if not tasks:
                 time.sleep(0.5)
                 continue
+            self.read()
             task_id = self.rng.choice(tasks[:10])
             status, _ = self.call("task page", f"/tasks/{task_id}")
             if status != 200:
                 continue
+            self.read()
             status, _ = self.call("claim", f"/tasks/{task_id}/claim", [])
             if status != 302:
                 continue
+            self.read()
             try:
                 fields = form_fields(self.services, task_id, self.username)
             except Exception:  # noqa: BLE001 - someone else completed it meanwhile
@@ -175,6 +192,7 @@ class Person(threading.Thread):
             if status == 302:
                 with self.lock:
                     self.results["lifecycles"].append((0.0, 302))
+            self.read()
 
 
 class NoRedirect(urllib.request.HTTPRedirectHandler):
@@ -208,13 +226,13 @@ def report(results, seconds, echo):
         echo(f"{kind:<14} {len(rows):>7} {percentile(times, 50):>8.0f} {percentile(times, 95):>8.0f} "
              f"{percentile(times, 99):>8.0f} {errors_5xx:>5} {statuses.count(409):>5} "
              f"{sum(1 for s in statuses if 400 <= s < 500 and s != 409):>5} {statuses.count(0):>5}")
-    requests_ = sum(len(v) for k, v in results.items() if k != "lifecycles")
-    echo(f"requests/s {requests_ / seconds:.0f}; task lifecycles (claim → complete) per minute "
+    requests_ = sum(len(v) for k, v in results.items() if k not in ("lifecycles", "sign-in page", "sign in"))
+    echo(f"requests/s after sign-in {requests_ / seconds:.0f}; task lifecycles (claim → complete) per minute "
          f"{len(results.get('lifecycles', [])) * 60 / seconds:.0f}; errors 5xx {total_5xx}")
     return total_5xx
 
 
-def run_backend(url, users, seconds, projects, web_workers, echo):
+def run_backend(url, users, seconds, projects, web_workers, echo, pause=0.0):
     echo(f"setting up {users} people and {projects} projects ...")
     names = setup(url, users, projects)
     folder = Path(tempfile.mkdtemp(prefix="sanshe-bench-web-"))
@@ -240,15 +258,21 @@ def run_backend(url, users, seconds, projects, web_workers, echo):
             raise RuntimeError(f"the server did not become ready; see {log_path}")
         results: dict = defaultdict(list)
         lock = threading.Lock()
-        started = time.monotonic()
-        people = [Person(base, name, started + seconds, services, results, lock) for name in names]
+        # Everyone signs in first (its own line in the report); the pages are measured from
+        # the moment all are in, so that a page's latency is not that of a sign-in rush.
+        measured_from = [0.0]
+        signed_in = threading.Barrier(len(names), action=lambda: measured_from.__setitem__(0, time.monotonic()))
+        began = time.monotonic()
+        people = [Person(base, name, seconds, services, results, lock, signed_in, pause) for name in names]
         for person in people:
             person.start()
         for person in people:
-            person.join(seconds + 120)
-        elapsed = time.monotonic() - started
-        echo(f"{users} people for {elapsed:.0f} s, {web_workers} web workers, machine load "
-             f"{' '.join(f'{x:.1f}' for x in os.getloadavg())} (1/5/15 min)")
+            person.join(2 * seconds + 120)
+        sign_ins = measured_from[0] - began
+        elapsed = time.monotonic() - measured_from[0]
+        echo(f"{users} people ({f'reading each page about {pause:g} s' if pause else 'no pause: a stress test'}): "
+             f"all signed in after {sign_ins:.0f} s, then {elapsed:.0f} s measured; "
+             f"{web_workers} web workers, machine load {' '.join(f'{x:.1f}' for x in os.getloadavg())} (1/5/15 min)")
         return report(results, elapsed, echo)
     finally:
         services.db.dispose()
@@ -259,17 +283,17 @@ def run_backend(url, users, seconds, projects, web_workers, echo):
             serve.kill()
 
 
-def run(users=64, seconds=60, projects=None, web_workers=2, postgres_url=None, echo=print) -> int:
+def run(users=64, seconds=60, projects=None, web_workers=2, postgres_url=None, echo=print, pause=0.0) -> int:
     """Returns the number of 5xx answers (0 is the goal)."""
     projects = projects or users * 4
     errors = 0
     with ExitStack() as stack:
         folder = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="sanshe-bench-")))
         echo("== SQLite")
-        errors += run_backend(f"sqlite:///{folder / 'bench.db'}", users, seconds, projects, web_workers, echo)
+        errors += run_backend(f"sqlite:///{folder / 'bench.db'}", users, seconds, projects, web_workers, echo, pause)
         if postgres_url:
             echo("== PostgreSQL")
             url = stack.enter_context(pg_schema(postgres_url, f"bench_web_{os.getpid()}"))
-            errors += run_backend(url, users, seconds, projects, web_workers, echo)
+            errors += run_backend(url, users, seconds, projects, web_workers, echo, pause)
     return errors
 

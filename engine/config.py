@@ -95,6 +95,9 @@ class Settings:
     # pages served. Keep (web processes + workers + schedulers) x (this + 4) under the
     # server's max_connections.
     db_pool_size: int = field(default_factory=lambda: int(_env("DB_POOL_SIZE", "10")))
+    # People's requests one web process works on at once (webui/admission.py); the others
+    # wait their turn. Job polls and health checks do not count.
+    web_active_requests: int = field(default_factory=lambda: max(1, int(_env("WEB_ACTIVE_REQUESTS", "8"))))
     # Bearer token that /metrics requires (`Authorization: Bearer <token>`); empty closes
     # /metrics (404). /healthz and /readyz are open: they tell nothing but up or not.
     metrics_token: str = field(default_factory=lambda: _env("METRICS_TOKEN", ""))

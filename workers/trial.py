@@ -18,12 +18,14 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from lxml import etree
-from sqlalchemy import Engine, insert, select
+from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from engine.core.access import get_user
-from engine.core.models import Base, RoleGrant, Task, User
+from engine.core.db import copy_tables
+from engine.core.models import Task, User
 from engine.queries import listings
+from engine.queries import trial as trial_queries
 
 BPMN = "http://www.omg.org/spec/BPMN/20100524/MODEL"
 SPIFF = "http://spiffworkflow.org/bpmn/schema/1.0/core"
@@ -133,12 +135,7 @@ def message_events(bpmn_xml: str) -> dict[str, str]:
 
 def copy_master_data(source: Engine, target: Engine) -> None:
     """Copy the master tables' rows from ``source`` into the empty sandbox ``target``."""
-    tables = [t for t in Base.metadata.sorted_tables if t.name in MASTER_TABLES]
-    with source.connect() as read, target.begin() as write:
-        for table in tables:
-            rows = [dict(row._mapping) for row in read.execute(select(table))]
-            if rows:
-                write.execute(insert(table), rows)
+    copy_tables(source, target, MASTER_TABLES)
 
 
 def steer(form: dict[str, Any], choices: dict[str, Any]) -> dict[str, Any]:
@@ -166,8 +163,7 @@ def timer_decisions(bpmn_xml: str) -> list[dict[str, Any]]:
 
 def administrator(session: Session) -> User:
     """An administrator of the sandbox (who sends a message when no one else is named)."""
-    user = session.scalar(select(User).join(RoleGrant, RoleGrant.user_id == User.id)
-                          .where(RoleGrant.role == "administrator", User.active.is_(True)).order_by(User.id).limit(1))
+    user = trial_queries.first_holder(session, "administrator")
     if user is None:
         raise LookupError("the sandbox has no administrator")
     return user
@@ -175,9 +171,7 @@ def administrator(session: Session) -> User:
 
 def starter(session: Session) -> tuple[User, dict[str, Any]]:
     """A person of a social organization and the project they may start (an open catalog item)."""
-    users = session.scalars(select(User).join(RoleGrant, RoleGrant.user_id == User.id)
-                            .where(RoleGrant.role == "social_organization", User.active.is_(True)).order_by(User.id))
-    for user in users:
+    for user in trial_queries.holders(session, "social_organization"):
         for org, item, _community in listings.startable_items(session, user):
             return user, listings.project_for(session, user, org.id, item.id, "试运行项目")
     raise LookupError("no organization may start a project on an open catalog item")
@@ -185,10 +179,7 @@ def starter(session: Session) -> tuple[User, dict[str, Any]]:
 
 def landing(session: Session, task: Task) -> TrialTask:
     """Whose inbox ``task`` lands in: its role and scope, and up to three of those people."""
-    names = list(session.scalars(
-        select(User.display_name).join(RoleGrant, RoleGrant.user_id == User.id)
-        .where(RoleGrant.role == task.role, RoleGrant.scope_type == task.scope_type,
-               RoleGrant.scope_id == task.scope_id, User.active.is_(True)).order_by(User.id).limit(3)))
+    names = trial_queries.holder_names(session, task.role, task.scope_type, task.scope_id, limit=3)
     if task.assignee:
         assignee = get_user(session, task.assignee)
         names = [assignee.display_name or assignee.username]

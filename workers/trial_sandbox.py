@@ -20,7 +20,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from engine.config import Settings, load_settings
@@ -29,10 +29,11 @@ from engine.core.access import get_user
 from engine.core.db import unit_of_work, upgrade_schema
 from engine.core.deployments import deploy
 from engine.core.jobs import JobQueue
-from engine.core.models import Event, Timer, utcnow
+from engine.core.models import utcnow
 from engine.errors import ConflictError, NotFoundError, Text, ValidationError
 from engine.method import driver
 from engine.method.driver import default_choices, fill
+from engine.queries import trial as trial_queries
 from engine.wiring import build_services
 
 from .demo import SimClock
@@ -168,14 +169,12 @@ class Sandbox:
     def next_timer(self) -> datetime | None:
         """When the project's next timer is due (None: no timer waits)."""
         with unit_of_work(self.services.session_factory, readonly=True) as session:
-            return session.scalar(select(func.min(Timer.due_at)).where(
-                Timer.instance_id == self.instance_id, Timer.state == "waiting"))
+            return trial_queries.next_timer_due(session, self.instance_id)
 
     def next_timer_element(self) -> str | None:
         """The element id of the timer due next (None: no timer waits)."""
         with unit_of_work(self.services.session_factory, readonly=True) as session:
-            return session.scalar(select(Timer.bpmn_id).where(
-                Timer.instance_id == self.instance_id, Timer.state == "waiting").order_by(Timer.due_at).limit(1))
+            return trial_queries.next_timer_element(session, self.instance_id)
 
     def waiting_messages(self) -> list[str]:
         with unit_of_work(self.services.session_factory, readonly=True) as session:
@@ -306,9 +305,8 @@ class Sandbox:
                              messages=list(self.state["messages"]))
         with unit_of_work(self.services.session_factory, readonly=True) as session:
             report.status = driver.instance_status(session, self.instance_id) or ""
-            activities = set(session.scalars(select(Event.activity_id).where(Event.instance_id == self.instance_id)))
-            report.services = sorted(set(session.scalars(select(Event.activity_name).where(
-                Event.instance_id == self.instance_id, Event.activity_type == "serviceTask"))))
+            activities = trial_queries.logged_activities(session, self.instance_id)
+            report.services = trial_queries.service_task_names(session, self.instance_id)
         if self.state.get("problem"):
             template, values = self.state["problem"]
             report.problem = Text(template, **values)

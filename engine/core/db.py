@@ -1,7 +1,7 @@
 """Database connection, sessions and the one unit of work per entry point."""
 import functools
 import select
-from collections.abc import Callable, Generator
+from collections.abc import Callable, Collection, Generator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from pathlib import Path
@@ -277,3 +277,14 @@ def upgrade_schema(engine: Engine) -> None:
         finally:
             if raw is not None:
                 raw.execute("PRAGMA foreign_keys=ON")
+
+
+def copy_tables(source: Engine, target: Engine, names: Collection[str]) -> None:
+    """Copy every row of the tables ``names`` from ``source`` into the same, empty tables of
+    ``target`` (parents before children), in one transaction of ``target``."""
+    tables = [t for t in Base.metadata.sorted_tables if t.name in names]
+    with source.connect() as read, target.begin() as write:
+        for table in tables:
+            rows = [dict(row) for row in read.execute(table.select()).mappings()]
+            if rows:
+                write.execute(table.insert(), rows)

@@ -2,16 +2,12 @@
 for cutting finished loop runs out of the task tree and moving a timer to now. These fail
 when the library changes in a way that would break the engine (the version itself is
 checked in test_spiff_compat.py)."""
-from pathlib import Path
-
 from SpiffWorkflow.task import Task
 
-from engine.method.driver import default_choices, fill, service_result
+from engine.method.driver import default_choices
 from engine.core import spiff, spiff_compat
-from engine.core.deployments import read_bundle
+from tests.engine import seven_step_memory
 from tests.engine.timer_diagrams import diagram
-
-PROCESSES = Path(__file__).resolve().parents[2] / "processes"
 
 
 def test_a_task_links_parent_and_children_by_id_in_the_workflows_task_map():
@@ -34,23 +30,16 @@ def test_a_cycle_keeps_count_next_and_interval_in_its_event_value():
 
 
 def run_rounds(rounds, prune):
-    bpmn, forms = read_bundle([PROCESSES])
-    _, spec, subprocesses = spiff.parse_process(bpmn["seven_step_project.bpmn"])
-    workflow = spiff.new_workflow(spec, subprocesses, None, {"project": {"title": "t", "organization_id": 1, "social_work": False, "lead": "orgstaff"}})
-    workflow.do_engine_steps()
+    workflow, _spec, _subprocesses, forms = seven_step_memory.start()
     choices = default_choices(rounds=rounds)
     sizes = []
     while not workflow.is_completed():
         human, services, timers = spiff.open_tasks(workflow)
         # The quick look at each task's state finds what the walk over the tree finds.
         assert spiff.open_task_sets(workflow) == (set(human), set(services), set(timers))
-        if services:
-            spiff.complete_service(services[0], service_result(services[0].task_spec.topic, services[0].data))
-        else:
-            task = human[0]
-            spiff.run_user_task(task, fill(forms[spiff.task_properties(task)["formJsonSchemaFilename"]], choices))
-            if task.task_spec.bpmn_id == "revise_application":
-                sizes.append(len(workflow.tasks))
+        task = seven_step_memory.complete_next(human, services, forms, choices)
+        if task is not None and task.task_spec.bpmn_id == "revise_application":
+            sizes.append(len(workflow.tasks))
         workflow.do_engine_steps()
         if prune:
             spiff.prune_finished_runs(workflow)

@@ -13,6 +13,7 @@ from engine.core.db import unit_of_work
 from engine.core.models import Instance, Job, StatePart
 from engine.core.spiff_state import StateStore
 from tests.conftest import restarted
+from tests.engine import seven_step_memory
 from tests.engine.test_runtime import complete, drive_rounds, open_task, start
 
 
@@ -229,22 +230,13 @@ def test_an_instance_cut_at_every_step_and_stored_in_parts_loads_with_its_whole_
     """Finished runs are cut out of the tree between steps; the task above a cut gets a new
     child. Loaded after each step from what was stored, the workflow has the same tasks,
     links and data as the one kept in memory, and goes on to the same end."""
-    from engine.method.driver import default_choices, fill, service_result
-    from engine.core.deployments import read_bundle
-    bpmn, forms = read_bundle([Path(__file__).resolve().parents[2] / "processes"])
-    _, spec, subprocess_specs = spiff.parse_process(bpmn["seven_step_project.bpmn"])
+    from engine.method.driver import default_choices
+    workflow, spec, subprocess_specs, forms = seven_step_memory.start()
     store = StateStore()
-    workflow = spiff.new_workflow(spec, subprocess_specs, None, {"project": {"title": "t", "organization_id": 1,
-                                                                            "social_work": False, "lead": "orgstaff"}})
-    workflow.do_engine_steps()
     choices, parts, cuts = default_choices(rounds=3), [], 0
     while not workflow.is_completed():
         human, services, _ = spiff.open_tasks(workflow)
-        if services:
-            spiff.complete_service(services[0], service_result(services[0].task_spec.topic, services[0].data))
-        else:
-            task = human[0]
-            spiff.run_user_task(task, fill(forms[spiff.task_properties(task)["formJsonSchemaFilename"]], choices))
+        seven_step_memory.complete_next(human, services, forms, choices)
         workflow.do_engine_steps()
         relinked = spiff.prune_finished_runs(workflow, keep=2, batch=2)
         cuts += bool(relinked)

@@ -111,16 +111,22 @@ def test_an_administrator_adds_a_town_task_and_raises_the_vote_threshold(web, as
     assert done == ["approve_qualification", edits.NEW_TASK]
 
 
-def test_many_projects_move_in_the_background_in_batches_with_progress(web, as_user, monkeypatch):
-    from engine.core import migration
-    monkeypatch.setattr(migration, "BATCH_SIZE", 2)
-    projects = [start_project(web, title=f"批量迁移 {n}") for n in range(5)]
+def start_migration(as_user, projects):
+    """The administrator saves version 2 (a vote passes at more than 2/3) and starts moving
+    ``projects`` to it; returns the administrator's client and the response to the start."""
     admin = as_user("admin")
     admin.get("/admin/definitions/1/edit")
     xml = edits.set_param(edits.original(), "tally_votes", "pass_ratio", "2/3")
     assert admin.post("/admin/definitions/1/edit", {"bpmn_xml": xml}, headers={"Accept": "application/json"}).json["ok"]
     admin.get("/admin/migrate?target=2")
-    started = admin.post("/admin/migrate", {"target": "2", "instance": [str(i) for i in projects]})
+    return admin, admin.post("/admin/migrate", {"target": "2", "instance": [str(i) for i in projects]})
+
+
+def test_many_projects_move_in_the_background_in_batches_with_progress(web, as_user, monkeypatch):
+    from engine.core import migration
+    monkeypatch.setattr(migration, "BATCH_SIZE", 2)
+    projects = [start_project(web, title=f"批量迁移 {n}") for n in range(5)]
+    admin, started = start_migration(as_user, projects)
     assert started.status_code == 302
     page = admin.get(started.location).get_data(as_text=True)
     assert "选中的 5 个项目已处理 0 个，迁移了 0 个。" in page and "data-run-running" in page
@@ -142,15 +148,11 @@ def test_many_projects_move_in_the_background_in_batches_with_progress(web, as_u
     assert 'data-testid="migration-finished"' in page
     assert [definition_of(web, i) for i in projects] == [2, 2, 2, 2, 2]
 
+
 def test_a_run_that_keeps_failing_says_why_and_the_administrator_resumes_it(web, as_user):
     from tests.engine.test_migration_runs import StorageAway
     projects = [start_project(web, title=f"迁移出错 {n}") for n in range(2)]
-    admin = as_user("admin")
-    admin.get("/admin/definitions/1/edit")
-    xml = edits.set_param(edits.original(), "tally_votes", "pass_ratio", "2/3")
-    assert admin.post("/admin/definitions/1/edit", {"bpmn_xml": xml}, headers={"Accept": "application/json"}).json["ok"]
-    admin.get("/admin/migrate?target=2")
-    started = admin.post("/admin/migrate", {"target": "2", "instance": [str(i) for i in projects]})
+    admin, started = start_migration(as_user, projects)
     runtime = StorageAway(web.services.runtime)
     migration_runs.run_pending(runtime, web.services.session_factory)
     page = admin.get(started.location).get_data(as_text=True)

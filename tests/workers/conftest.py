@@ -11,10 +11,14 @@ from engine.config import load_settings
 from engine.core.db import make_engine, make_session_factory, unit_of_work, upgrade_schema
 from engine.core.db import Base
 from engine import all_models  # noqa: F401
+from engine.core.deployments import deploy, read_bundle
 from engine.core.jobs import JobQueue
 from engine.core.testing import QueueOnlyRuntime
+from engine.method.models import Budget
 
+from tests import diagram_edits as edits
 from tests.conftest import pg_schema
+from tests.factories import make_world
 
 from .seed import Seed
 
@@ -97,6 +101,18 @@ def queue(db, clock):
 def seed(db):
     with db.uow() as session:
         return Seed.pilot(session)
+
+
+@pytest.fixture
+def draft(services):
+    """The seven-step diagram deployed with a world of people and this year's town budget,
+    ready for a trial run: returns its ``(bpmn files, forms)``."""
+    bpmn, forms = read_bundle([edits.PROCESSES])
+    with unit_of_work(services.session_factory) as session:
+        deploy(session, services.runtime.spec_cache, bpmn, forms, "admin")
+        world = make_world(session)
+        session.add(Budget(town_id=world.town.id, year=datetime.now().year, total_fen=100_000_000))
+    return bpmn, forms
 
 
 DATA = __import__("pathlib").Path(__file__).resolve().parent.parent / "data" / "workers"

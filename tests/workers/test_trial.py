@@ -1,16 +1,12 @@
 """A trial run drives a draft through a sandbox with a copy of the master data: the real
 handlers run, each task names whose inbox it lands in, coverage is reported, and the real
 database is not touched."""
-from datetime import datetime
 
 from sqlalchemy import func, select
 
 from engine.core.db import unit_of_work
-from engine.core.deployments import deploy, read_bundle
 from engine.core.models import Definition, Event, Instance, Job
-from engine.method.models import Budget
 from tests import diagram_edits as edits
-from tests.factories import make_world
 from workers.trial_sandbox import run_trial
 
 
@@ -19,12 +15,8 @@ def counts(services):
         return tuple(session.scalar(select(func.count()).select_from(model)) for model in (Definition, Instance, Job, Event))
 
 
-def test_a_draft_runs_through_all_seven_steps_in_the_sandbox_and_nothing_real_changes(services):
-    bpmn, forms = read_bundle([edits.PROCESSES])
-    with unit_of_work(services.session_factory) as session:
-        deploy(session, services.runtime.spec_cache, bpmn, forms, "admin")
-        world = make_world(session)
-        session.add(Budget(town_id=world.town.id, year=datetime.now().year, total_fen=100_000_000))
+def test_a_draft_runs_through_all_seven_steps_in_the_sandbox_and_nothing_real_changes(services, draft):
+    _bpmn, forms = draft
     before = counts(services)
     xml = edits.set_param(edits.insert_town_task(edits.original()), "tally_votes", "pass_ratio", "3/4")
     report = run_trial(services.db, {"seven_step_project.bpmn": xml},
@@ -44,12 +36,8 @@ def test_a_draft_runs_through_all_seven_steps_in_the_sandbox_and_nothing_real_ch
     assert counts(services) == before
 
 
-def test_a_decision_chosen_by_the_administrator_covers_the_other_way(services):
-    bpmn, forms = read_bundle([edits.PROCESSES])
-    with unit_of_work(services.session_factory) as session:
-        deploy(session, services.runtime.spec_cache, bpmn, forms, "admin")
-        world = make_world(session)
-        session.add(Budget(town_id=world.town.id, year=datetime.now().year, total_fen=100_000_000))
+def test_a_decision_chosen_by_the_administrator_covers_the_other_way(services, draft):
+    bpmn, forms = draft
     report = run_trial(services.db, bpmn, forms, {"ballot": "no", "consultation_outcome": "revise"})
     assert {d["name"]: d["chosen"] for d in report.decisions}["ballot"] == "no"
     met = [t.bpmn_id for t in report.tasks]
@@ -58,12 +46,8 @@ def test_a_decision_chosen_by_the_administrator_covers_the_other_way(services):
     assert "decide_failed_vote" in met and report.status == "completed"
 
 
-def test_a_deadline_left_to_expire_is_advanced_to_and_its_way_covered(services):
-    bpmn, forms = read_bundle([edits.PROCESSES])
-    with unit_of_work(services.session_factory) as session:
-        deploy(session, services.runtime.spec_cache, bpmn, forms, "admin")
-        world = make_world(session)
-        session.add(Budget(town_id=world.town.id, year=datetime.now().year, total_fen=100_000_000))
+def test_a_deadline_left_to_expire_is_advanced_to_and_its_way_covered(services, draft):
+    bpmn, forms = draft
     report = run_trial(services.db, bpmn, forms, {"timer:cast_ballot": True})
     assert report.timers  # the clock was moved to the voting deadline
     covered = {i for items in report.covered.values() for i, _ in items}

@@ -1,28 +1,13 @@
 """A trial run step by step: the administrator completes a task with data typed by hand,
 moves the sandbox clock to the next timer, sends a message the project waits for; the
 report says which sequence flows (and ways out of each gateway) were taken."""
-from datetime import datetime
 
 import pytest
 
 from engine.core.db import unit_of_work
-from engine.core.deployments import deploy, read_bundle
 from engine.errors import ValidationError
 from engine.method.driver import fill
-from engine.method.models import Budget
-from tests import diagram_edits as edits
-from tests.factories import make_world
 from workers.trial_sandbox import Sandbox, run_trial
-
-
-@pytest.fixture
-def draft(services):
-    bpmn, forms = read_bundle([edits.PROCESSES])
-    with unit_of_work(services.session_factory) as session:
-        deploy(session, services.runtime.spec_cache, bpmn, forms, "admin")
-        world = make_world(session)
-        session.add(Budget(town_id=world.town.id, year=datetime.now().year, total_fen=100_000_000))
-    return bpmn, forms
 
 
 @pytest.fixture

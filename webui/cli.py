@@ -172,8 +172,9 @@ def bench_inbox(open_tasks, events, requests, backend):
 @click.option("--seconds", default=60, show_default=True, help="how long they work")
 @click.option("--web-workers", default=2, show_default=True, help="gunicorn worker processes")
 @click.option("--postgres", metavar="URL", default=None, help="Also run it on this PostgreSQL database.")
-@click.option("--pause", default=0.0, show_default=True,
-              help="seconds each person spends reading a page before the next click (0: none, a stress test)")
+@click.option("--pause", default=3.0, show_default=True,
+              help="seconds each person spends reading a page before the next click (0: none, a stress test "
+                   "with every person's next request sent the moment the last one is answered)")
 def bench_web(users, seconds, web_workers, postgres, pause):
     """Many people at once through a real `sanshe serve` on loopback: sign in, inbox, task,
     claim, complete; p50/p95/p99 per request type, errors, task lifecycles per minute."""

@@ -31,12 +31,6 @@ def service_task_names(session: Session, instance_id: int) -> list[str]:
         Event.instance_id == instance_id, Event.activity_type == "serviceTask"))))
 
 
-def first_holder(session: Session, role: str) -> User | None:
-    """The active person holding ``role`` anywhere who was added first (None: nobody)."""
-    return session.scalar(select(User).join(RoleGrant, RoleGrant.user_id == User.id)
-                          .where(RoleGrant.role == role, User.active.is_(True)).order_by(User.id).limit(1))
-
-
 def holders(session: Session, role: str) -> list[User]:
     """The active people holding ``role`` anywhere, in the order they were added."""
     return list(session.scalars(select(User).join(RoleGrant, RoleGrant.user_id == User.id)

@@ -8,7 +8,10 @@ activities with mean durations (Sanshe also computes medians, p90 and maxima).
 
 * rebuilt: Sanshe folds the raw events into its mining tables again, then reports;
 * PM4Py: reads Sanshe's CSV export (one row per activity instance) and computes the same;
-* maintained: Sanshe reports from the tables kept current as events are written.
+* maintained: Sanshe reports from the tables kept current as events are written: each
+  activity's durations are read from indexes that hold them in order (counts, sums and
+  maxima in one scan; medians and p90s two index entries each), the directly-follows graph
+  from the edge each completion keeps to the one before it.
 
 The first two start from a file or table of raw events, so they compare like for like;
 the third is what the dashboard pays. PM4Py (AGPL) is a bench/test-only dependency.

@@ -19,7 +19,8 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from engine.core.calendar import WorkingCalendar
-from engine.mining.distribution import STATS, distribution
+from engine.mining import models
+from engine.mining.distribution import STATS, distribution, indexed
 from engine.mining.logview import LogFilter, LogView, log_view, ordered_concat_sql
 
 Row = dict[str, Any]
@@ -31,6 +32,10 @@ VOTE_TALLY_ACTIVITY = "tally_votes"
 WAITING = "a.c_pickup - a.c_sched"
 WORKING = "a.c_done - COALESCE(a.c_start, a.c_pickup, a.c_sched)"
 TOTAL = "a.c_done - COALESCE(a.c_sched, a.c_start, a.c_pickup)"
+# The same durations as the mining table's indexes hold them (wall-clock seconds).
+INDEXED = {"waiting": ("ix_mining_acts_waiting", f"({models.WAITING})"),
+           "working": ("ix_mining_acts_working", f"({models.WORKING})"),
+           "total": ("ix_mining_acts_total", f"({models.TOTAL})")}
 # The order of a case's completions: by time, and within one time by the order the engine
 # wrote them (the event sequence), never by name.
 COMPLETION_ORDER = "t_done, seq_done, activity_id"
@@ -41,9 +46,31 @@ def activity_stats(view: LogView) -> list[Row]:
     carry = {"activity_name": ("a.activity_name", "MAX"), "activity_type": ("a.activity_type", "MAX"),
              "step": ("a.step", "MAX"), "role": ("a.role", "MAX"), "completed": ("a.t_done", "COUNT"),
              "cancelled": ("a.t_cancel", "COUNT")}
-    rows = distribution(view, "{acts} a", {"activity_id": "a.activity_id"},
-                        {"waiting": WAITING, "working": WORKING, "total": TOTAL}, carry=carry)
+    if view.whole and view.dialect == "sqlite":
+        rows = _indexed_activity_stats(view, carry)
+    else:
+        rows = distribution(view, "{acts} a", {"activity_id": "a.activity_id"},
+                            {"waiting": WAITING, "working": WORKING, "total": TOTAL}, carry=carry)
     return sorted(rows, key=lambda r: (r["step"] is None, r["step"] or 0, r["activity_id"]))
+
+
+def _indexed_activity_stats(view: LogView, carry: dict[str, tuple[str, str]]) -> list[Row]:
+    """:func:`activity_stats` of the whole log, read from the indexes of each activity's durations."""
+    # What the activity is (its name, type, step, role) is kept per activity; the counts are
+    # read with the durations.
+    counted = {name: f"COUNT({expr.removeprefix('a.')})" for name, (expr, aggregate) in carry.items()
+               if aggregate == "COUNT"}
+    found = indexed(view, "mining_acts", "activity_id", INDEXED, "ix_mining_acts_total", carry=counted)
+    kept = [name for name in carry if name not in counted]
+    about = {row[0]: dict(zip(kept, row[1:])) for row in view.tuples(
+        f"SELECT activity_id, {', '.join(kept)} FROM mining_activities")}
+    rows = []
+    for activity_id, head in found.items():
+        row = {"activity_id": activity_id, "rows": head["rows"],
+               **{name: head[name] if name in counted else about[activity_id][name] for name in carry}}
+        row.update({measure: head[measure] for measure in INDEXED})
+        rows.append(row)
+    return rows
 
 
 def step_stats(view: LogView) -> list[Row]:
@@ -144,6 +171,25 @@ def directly_follows(view: LogView) -> list[Row]:
     ``source`` was the next one before ``target`` in a case, in ``cases`` distinct cases;
     ``mean`` seconds between the two.
     """
+    if view.whole:
+        # Each completion keeps the one before it in its case (see engine.mining.fold): the
+        # graph is its edges counted, read from their index on SQLite.
+        if view.dialect == "sqlite":
+            # In the index's order: COUNT(DISTINCT) sees each edge's cases one after another.
+            found = view.tuples("""SELECT prev_activity, activity_id, COUNT(*), SUM(t_done - t_prev),
+                                            COUNT(DISTINCT instance_id)
+                                     FROM mining_acts INDEXED BY ix_mining_acts_follows
+                                     WHERE prev_activity IS NOT NULL GROUP BY prev_activity, activity_id""")
+        else:
+            # Hashed per edge and case, then per edge: PostgreSQL sorts for COUNT(DISTINCT).
+            found = view.tuples("""SELECT prev_activity, activity_id, CAST(SUM(n) AS BIGINT), SUM(gaps), COUNT(*)
+                                     FROM (SELECT prev_activity, activity_id, COUNT(*) AS n,
+                                                  SUM(t_done - t_prev) AS gaps
+                                           FROM mining_acts WHERE prev_activity IS NOT NULL
+                                           GROUP BY prev_activity, activity_id, instance_id) e
+                                     GROUP BY prev_activity, activity_id""")
+        return [{"source": s, "target": t, "count": count, "mean": total / count, "cases": cases}
+                for s, t, count, total, cases in sorted(found)]
     # One ordered read folded in Python: the mining table's index already holds each case's
     # completions in this order, so nothing is sorted; pairing the rows with a window and
     # grouping the pairs (a sort of every pair, and one more for the distinct cases) cost

@@ -161,7 +161,57 @@ def _quantile(ordered, num, den):
     if not ordered:
         return None
     rank, rest = divmod(num * (len(ordered) - 1), den)
-    low = ordered[rank]
+    return _between(ordered[rank], ordered[rank + 1] if rank + 1 < len(ordered) else None, rest, den)
+
+
+def _between(low, high, rest, den):
+    """The value ``rest / den`` of the way from ``low`` to ``high`` (``high`` None: past the last rank)."""
     frac = rest * 1.0 / den
     # The same sum the ranks' weights give: the lower value, plus the next one's share.
-    return low * (1 - frac) + (ordered[rank + 1] * frac if rank + 1 < len(ordered) else 0.0)
+    return low * (1 - frac) + (high * frac if high is not None else 0.0)
+
+
+def indexed(view: LogView, table: str, group: str, measures: Mapping[str, tuple[str, str]], scan: str,
+            carry: Mapping[str, str] | None = None) -> dict[Any, dict[str, Any]]:
+    """Per ``group`` value: the distribution of each measure, read from indexes (SQLite, whole tables).
+
+    ``measures`` maps names to ``(index, expression)``, the index ordered by ``(group,
+    expression)``; ``scan`` is an index holding ``group``, every expression and the columns
+    of ``carry`` (output name -> aggregate). One ordered scan of ``scan`` gives each group's
+    counts, sums and maxima; each median and p90 is two values read at their rank from the
+    nearer end of the group's range in the measure's own index. Nothing is sorted and no
+    table row is read. Returns ``{group value: {"rows", carried names..., measure: {n, mean,
+    median, p90, max, sum}}}``.
+    """
+    carry = dict(carry or {})
+    heads = ", ".join(["COUNT(*)", *(f"COUNT({e}), SUM({e}), MAX({e})" for _index, e in measures.values()),
+                       *carry.values()])
+    scanned = view.probe(f"SELECT {group}, {heads} FROM {table} INDEXED BY {scan} GROUP BY {group}")
+    out = {}
+    for key, rows, *values in scanned:
+        found: dict[str, Any] = {"rows": rows, **dict(zip(carry, values[3 * len(measures):]))}
+        for place, (name, (index, expr)) in enumerate(measures.items()):
+            n, total, top = values[3 * place:3 * place + 3]
+            found[name] = _ranked_stats(view, table, index, group, expr, key, rows, n, total, top)
+        out[key] = found
+    return out
+
+
+def _ranked_stats(view, table, index, group, expr, key, rows, n, total, top):
+    stats: dict[str, Any] = {"n": n, "sum": None, "max": None, "mean": None, "median": None, "p90": None}
+    if not n:
+        return stats
+    stats.update(sum=total, max=top, mean=total / n)
+    # SQLite puts NULLs first in an ascending index: the group's range holds ``rows - n`` of
+    # them before its values, so offsets skip them without testing each entry.
+    ranked = f"SELECT {expr} FROM {table} INDEXED BY {index} WHERE {group} = ? ORDER BY {expr} {{}} LIMIT ? OFFSET ?"
+    for name, (num, den) in QUANTILES.items():
+        rank, rest = divmod(num * (n - 1), den)
+        want = 2 if rank + 1 < n else 1
+        if rank <= n - 1 - rank:  # nearer the smallest value
+            values = [v for (v,) in view.probe(ranked.format("ASC"), (key, want, rows - n + rank))]
+        else:
+            values = [v for (v,) in view.probe(ranked.format("DESC"), (key, want, n - rank - want))]
+            values.reverse()
+        stats[name] = _between(values[0], values[1] if want == 2 else None, rest, den)
+    return stats

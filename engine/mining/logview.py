@@ -129,6 +129,10 @@ class LogView:
     now: datetime
     c_now: float  # the clock reading of ``now``
     calendar: WorkingCalendar | None = None
+    # The acts are every row of ``mining_acts`` and durations are wall-clock seconds: a report
+    # may read the table's indexes (each activity's durations in order, the follows edges)
+    # instead of the view's rows.
+    whole: bool = False
 
     def rows(self, sql: str, **params: Any) -> list[dict[str, Any]]:
         """Run ``sql`` with ``{cases}`` and ``{acts}`` substituted; rows as dicts."""
@@ -149,6 +153,15 @@ class LogView:
         try:
             cursor.execute(compiled)
             return cursor.fetchall()
+        finally:
+            cursor.close()
+
+    def probe(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
+        """Rows of one small DB-API query (``?`` parameters; SQLite): the index probes of a report."""
+        cursor = self.session.connection().connection.cursor()
+        try:
+            cursor.execute(sql, tuple(params))
+            return list(cursor.fetchall())
         finally:
             cursor.close()
 
@@ -182,7 +195,8 @@ def log_view(session: Session, filters: LogFilter | None = None, calendar: Worki
         _create_acts(session, dialect, filters, clock, cases, acts, kind)
         created.append((kind, acts))
         c_now = session.execute(text(f"SELECT {clock(':now_epoch')}"), {"now_epoch": epoch_of(now)}).scalar_one()
-        yield LogView(session, dialect, cases, acts, now, c_now, calendar)
+        whole = calendar is None and filters == LogFilter() and _every_act_selected(session)
+        yield LogView(session, dialect, cases, acts, now, c_now, calendar, whole)
     finally:
         for kind, name in reversed(created):
             session.execute(text(f"DROP {kind} IF EXISTS {name}"))
@@ -215,6 +229,15 @@ def _temp_create(session, name, columns, select_sql, params, kind="TABLE"):
         # Temporary tables get no statistics on their own; without them the planner walks the
         # index where a scan and an in-memory sort are faster.
         session.execute(text(f"ANALYZE {name}"))
+
+
+def _every_act_selected(session):
+    """Whether every activity instance belongs to a case with a start (the unfiltered view holds them all)."""
+    total, selected = session.execute(text("""
+        SELECT (SELECT COUNT(*) FROM mining_acts),
+               (SELECT COUNT(*) FROM mining_acts WHERE instance_id IN (
+                    SELECT instance_id FROM mining_cases WHERE t_start IS NOT NULL))""")).one()
+    return total == selected
 
 
 def _install_clock(session, dialect, calendar, table, now, created):

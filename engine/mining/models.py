@@ -6,10 +6,16 @@ written (see :mod:`engine.mining.fold`): one row per activity instance and one p
 Times are epoch seconds (UTC, as :func:`engine.mining.logview.epoch_sql` computes them), so
 durations are plain subtractions.
 """
-from sqlalchemy import BigInteger, Double, Index, Integer, String
+from sqlalchemy import BigInteger, Double, Index, Integer, String, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from engine.core.db import Base
+
+
+# Durations of an activity instance, in seconds, as the indexes of MiningAct hold them.
+WAITING = "t_pickup - t_sched"  # scheduled -> first assigned or started
+WORKING = "t_done - COALESCE(t_start, t_pickup, t_sched)"  # started -> completed
+TOTAL = "t_done - COALESCE(t_sched, t_start, t_pickup)"  # scheduled -> completed
 
 
 class MiningCase(Base):
@@ -52,5 +58,35 @@ class MiningAct(Base):
     # completion. Completions in one step share a time; these keep them in causal order.
     seq_first: Mapped[int | None] = mapped_column(Integer)
     seq_done: Mapped[int | None] = mapped_column(Integer)
-    # Covers the directly-follows graph (each case's completions in order) as well as joins on the case.
-    __table_args__ = (Index("ix_mining_acts_instance", "instance_id", "t_done", "seq_done", "activity_id"),)
+    # The completion before this one in its case (in the order above) and its time: an edge of
+    # the directly-follows graph, kept as completions are written.
+    prev_activity: Mapped[str | None] = mapped_column(String(100))
+    t_prev: Mapped[float | None] = mapped_column(Double)
+    __table_args__ = (
+        # Each case's completions in order, and joins on the case.
+        Index("ix_mining_acts_instance", "instance_id", "t_done", "seq_done", "activity_id"),
+        # Each activity's durations in order (see engine.mining.cycle_times): the whole log's
+        # counts, sums, medians and p90s are read from these indexes, never from the rows.
+        Index("ix_mining_acts_waiting", "activity_id", text(f"({WAITING})")),
+        Index("ix_mining_acts_working", "activity_id", text(f"({WORKING})")),
+        # (the total's index also holds the other durations and the counts, for one scan of them all)
+        Index("ix_mining_acts_total", "activity_id", text(f"({TOTAL})"), text(f"({WAITING})"), text(f"({WORKING})"),
+              "t_done", "t_cancel"),
+        # The directly-follows graph's edges with their gaps.
+        Index("ix_mining_acts_follows", "prev_activity", "activity_id", "instance_id", text("(t_done - t_prev)")),
+    )
+
+
+
+class MiningActivity(Base):
+    """One BPMN activity: the largest name, type, step and role its instances were folded with.
+
+    What a report shows beside an activity's figures, kept as instances are folded (the
+    values only grow, as the aggregate over ``mining_acts`` would).
+    """
+    __tablename__ = "mining_activities"
+    activity_id: Mapped[str] = mapped_column(String(100), primary_key=True)
+    activity_name: Mapped[str | None] = mapped_column(String(300))
+    activity_type: Mapped[str | None] = mapped_column(String(20))
+    step: Mapped[int | None] = mapped_column(Integer)
+    role: Mapped[str | None] = mapped_column(String(40))

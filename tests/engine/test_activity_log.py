@@ -11,11 +11,11 @@ from engine.mining.logview import epoch_seconds, epoch_sql
 from engine.core.models import Job
 from tests.engine.test_seven_steps import start
 
-TABLES = {"mining_cases": "instance_id", "mining_acts": "task_id"}
+TABLES = {"mining_cases": "instance_id", "mining_acts": "task_id", "mining_activities": "activity_id"}
 
 
 def snapshot(session):
-    return {table: [tuple(r) for r in session.execute(text(f"SELECT * FROM {table} ORDER BY {key}"))]
+    return {table: [dict(r._mapping) for r in session.execute(text(f"SELECT * FROM {table} ORDER BY {key}"))]
             for table, key in TABLES.items()}
 
 
@@ -55,8 +55,11 @@ def test_tables_kept_at_write_time_equal_a_rebuild_from_the_events(seven_steps):
         rebuilt = snapshot(session)
     assert len(kept["mining_cases"]) == 2 and len(kept["mining_acts"]) > 30
     assert kept == rebuilt
-    pickups = [r for r in kept["mining_acts"] if r[4] == "serviceTask"]
-    assert pickups and all(r[-4] is not None for r in pickups)  # the worker's start was folded in
+    pickups = [r for r in kept["mining_acts"] if r["activity_type"] == "serviceTask"]
+    assert pickups and all(r["t_pickup"] is not None for r in pickups)  # the worker's start was folded in
+    edges = [r for r in kept["mining_acts"] if r["prev_activity"] is not None]
+    assert len(edges) >= len([r for r in kept["mining_acts"] if r["t_done"] is not None]) - 2  # but each case's first
+    assert len(kept["mining_activities"]) > 15
 
 
 def test_write_time_seconds_equal_the_databases_even_at_half_milliseconds(seven_steps):

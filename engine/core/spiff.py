@@ -457,6 +457,13 @@ def waiting_message_names(workflow: Workflow) -> set[str]:
     return {event.name for event in workflow.waiting_events() if event.event_type == "MessageEventDefinition"}
 
 
+def message_catchers(workflow: Workflow, name: str) -> list[BpmnTask]:
+    """The waiting catch events the message ``name`` would complete (in the order of the tree)."""
+    return [task for task in workflow.get_tasks(state=TaskState.WAITING)
+            if isinstance(getattr(task.task_spec, "event_definition", None), MessageEventDefinition)
+            and task.task_spec.event_definition.name == name]
+
+
 def send_message(workflow: Workflow, name: str, payload: dict[str, Any]) -> None:
     workflow.send_event(BpmnEvent(MessageEventDefinition(name), payload=payload))
 

@@ -78,7 +78,13 @@ def test_all_seven_steps_with_two_revisions_and_a_coordination_meeting(seven_ste
         assert social_work_only in done
     with unit_of_work(services.session_factory, readonly=True) as session:
         steps = set(session.scalars(select(Event.step).where(Event.instance_id == instance_id, Event.step.is_not(None))))
+        # The request is logged as the catch event it completed, with its name in the diagram.
+        request = session.execute(select(Event.activity_id, Event.activity_name, Event.resource, Event.task_id).where(
+            Event.instance_id == instance_id, Event.activity_type == "event", Event.transition == "complete",
+            Event.activity_name.contains("申请协调"))).all()
     assert steps == {1, 2, 3, 4, 5, 6, 7}
+    assert [(r.activity_id, r.resource) for r in request] == [("wait_coordination", world.users.committee.username)]
+    assert request[0].task_id is not None
 
 
 def test_a_rejected_vote_ends_the_project(seven_steps):

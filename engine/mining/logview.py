@@ -195,7 +195,12 @@ def log_view(session: Session, filters: LogFilter | None = None, calendar: Worki
         _create_acts(session, dialect, filters, clock, cases, acts, kind)
         created.append((kind, acts))
         c_now = session.execute(text(f"SELECT {clock(':now_epoch')}"), {"now_epoch": epoch_of(now)}).scalar_one()
-        whole = calendar is None and filters == LogFilter() and _every_act_selected(session)
+        whole = calendar is None and _every_act_selected(session, acts)
+        if whole:
+            # Every act is selected: the view reads the table without conditions (the same
+            # rows, and queries joining it plan as on the table itself).
+            session.execute(text(f"DROP VIEW {acts}"))
+            _create_acts(session, dialect, None, clock, cases, acts, kind)
         yield LogView(session, dialect, cases, acts, now, c_now, calendar, whole)
     finally:
         for kind, name in reversed(created):
@@ -231,12 +236,9 @@ def _temp_create(session, name, columns, select_sql, params, kind="TABLE"):
         session.execute(text(f"ANALYZE {name}"))
 
 
-def _every_act_selected(session):
-    """Whether every activity instance belongs to a case with a start (the unfiltered view holds them all)."""
-    total, selected = session.execute(text("""
-        SELECT (SELECT COUNT(*) FROM mining_acts),
-               (SELECT COUNT(*) FROM mining_acts WHERE instance_id IN (
-                    SELECT instance_id FROM mining_cases WHERE t_start IS NOT NULL))""")).one()
+def _every_act_selected(session, acts):
+    """Whether the view's acts are every row of the mining table (no filter leaves one out)."""
+    total, selected = session.execute(text(f"SELECT (SELECT COUNT(*) FROM mining_acts), (SELECT COUNT(*) FROM {acts})")).one()
     return total == selected
 
 
@@ -300,10 +302,12 @@ def epoch_seconds(moment: datetime, dialect: str) -> float:
 
 
 def _create_acts(session, dialect, filters, clock, cases, table, kind):
-    conditions, params = filters.event_conditions("m")
+    """The acts of the selected cases that ``filters`` select (``None``: every row of the table)."""
+    conditions, params = filters.event_conditions("m") if filters is not None else ([], {})
     # The unary + keeps SQLite scanning the table in order instead of one index probe per case
     # (most acts belong to a selected case).
-    where = " AND ".join([f"+m.instance_id IN (SELECT instance_id FROM {cases})", *conditions])
+    where = " AND ".join([f"+m.instance_id IN (SELECT instance_id FROM {cases})", *conditions]
+                         if filters is not None else ["1 = 1"])
     names = ("sched", "pickup", "start", "done", "cancel")
     select_sql = f"""
         SELECT task_id, instance_id, activity_id, activity_name, activity_type, step, role, resource, seq_first, seq_done,

@@ -55,10 +55,18 @@ def test_the_whole_log_read_from_indexes_equals_the_general_report(tied_db):
     assert_same(edges, edges_general)
 
 
-def test_filtered_views_read_row_by_row(tied_db):
+def test_filtered_views_read_row_by_row_unless_the_filter_leaves_nothing_out(tied_db):
     with unit_of_work(tied_db, readonly=True) as session:
         with log_view(session, LogFilter(town_id=1), now=NOW) as view:
             assert not view.whole
+        # Every case of the log runs this process: the dashboard's filter selects everything.
+        with log_view(session, LogFilter(process="seven_step_project"), now=NOW) as view:
+            assert view.whole
+        (stats, edges, whole), (stats_general, edges_general) = both_ways(session)
+        with log_view(session, LogFilter(process="seven_step_project"), now=NOW) as view:
+            assert activity_stats(view) == stats and directly_follows(view) == edges
+        with log_view(session, LogFilter(process="another_process"), now=NOW) as view:
+            assert not view.whole and activity_stats(view) == [] and directly_follows(view) == []
 
 
 EPOCH = datetime(2026, 3, 2, 8)

@@ -212,16 +212,17 @@ def conformance(view: LogView, models: dict[tuple[str, int], Footprint]) -> dict
     fitness and deviations; per version the cases, mean fitness and share that fit
     perfectly; per (kind, task) how many cases show it.
     """
-    rows = view.rows(f"""
-        SELECT a.instance_id, c.title, c.definition_key, c.definition_version, a.activity_id
-        FROM {{acts}} a JOIN {{cases}} c ON c.instance_id = a.instance_id
-        WHERE c.status = 'completed' AND a.t_done IS NOT NULL AND a.activity_type IN ('userTask', 'serviceTask')
+    # The traces as plain pairs in the order of the case's completions; what a case is, once per case.
+    about: dict[int, tuple[Any, ...]] = {row[0]: tuple(row[1:]) for row in view.tuples(
+        "SELECT instance_id, title, definition_key, definition_version FROM {cases} WHERE status = 'completed'")}
+    rows = view.tuples(f"""
+        SELECT a.instance_id, a.activity_id FROM {{acts}} a
+        WHERE a.t_done IS NOT NULL AND a.activity_type IN ('userTask', 'serviceTask')
         ORDER BY a.instance_id, {', '.join(f'a.{c.strip()}' for c in COMPLETION_ORDER.split(','))}""")
     traces: dict[int, list[str]] = defaultdict(list)
-    about: dict[int, tuple[Any, ...]] = {}
-    for row in rows:
-        traces[row["instance_id"]].append(row["activity_id"])
-        about[row["instance_id"]] = (row["title"], row["definition_key"], row["definition_version"])
+    for instance_id, activity_id in rows:
+        if instance_id in about:
+            traces[instance_id].append(activity_id)
     cases, per_version, kinds = [], defaultdict(list), Counter()
     for case, trace in traces.items():
         title, key, version = about[case]

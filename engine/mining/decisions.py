@@ -6,7 +6,9 @@ epoch seconds (``t_*``): a task's due date is set in calendar time (``dueIn`` of
 diagram, e.g. ``P7D``), and an expected completion is a date.
 """
 import statistics
+from bisect import bisect_left
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
@@ -56,7 +58,11 @@ def on_time(view: LogView, due: dict[str, float]) -> dict[int, dict[str, Any]]:
 
 def _quantile(values: list[float], q: float) -> float:
     """Linear interpolation between ranks (numpy's default), as the reports' percentiles."""
-    ordered = sorted(values)
+    return _ranked(sorted(values), q)
+
+
+def _ranked(ordered: Sequence[float], q: float) -> float:
+    """:func:`_quantile` of values already in order."""
     rank = q * (len(ordered) - 1)
     low = int(rank)
     high = min(low + 1, len(ordered) - 1)
@@ -131,10 +137,11 @@ def estimate_completion(remaining: list[float], since: float, now: float,
     if not remaining:
         return None
     elapsed = now - since
-    alike = [r for r in remaining if r >= elapsed]
-    sample = alike if len(alike) >= min_history else remaining
-    return Estimate(expected=max(now, since + _quantile(sample, 0.5)), low=max(now, since + _quantile(sample, 0.1)),
-                    high=max(now, since + _quantile(sample, 0.9)), basis=len(sample))
+    ordered = sorted(remaining)  # linear when the history comes in order (expected_completion)
+    alike = ordered[bisect_left(ordered, elapsed):]
+    sample = alike if len(alike) >= min_history else ordered
+    return Estimate(expected=max(now, since + _ranked(sample, 0.5)), low=max(now, since + _ranked(sample, 0.1)),
+                    high=max(now, since + _ranked(sample, 0.9)), basis=len(sample))
 
 
 def expected_completion(view: LogView, limit: int | None = None) -> list[dict[str, Any]]:
@@ -143,14 +150,16 @@ def expected_completion(view: LogView, limit: int | None = None) -> list[dict[st
     Rows ``{instance_id, title, step, since, expected, low, high, basis}`` (epoch seconds;
     ``expected`` is None without history), soonest first.
     """
-    entries = view.rows("""
+    entries = view.tuples("""
         SELECT a.instance_id, a.step, MIN(COALESCE(a.t_sched, a.t_start, a.t_done)) AS entered
         FROM {acts} a JOIN {cases} c ON c.instance_id = a.instance_id
         WHERE c.status = 'completed' AND a.step IS NOT NULL GROUP BY a.instance_id, a.step""")
-    ends = {r["instance_id"]: r["t_end"] for r in view.rows("SELECT instance_id, t_end FROM {cases} WHERE status = 'completed'")}
+    ends = dict(view.tuples("SELECT instance_id, t_end FROM {cases} WHERE status = 'completed'"))
     history: dict[int, list[float]] = defaultdict(list)
-    for row in entries:
-        history[row["step"]].append(ends[row["instance_id"]] - row["entered"])
+    for instance_id, step, entered in entries:
+        history[step].append(ends[instance_id] - entered)
+    for remaining in history.values():
+        remaining.sort()
     running = view.rows("""
         SELECT c.instance_id, c.title, c.t_start, a.step, MIN(COALESCE(a.t_sched, a.t_start)) AS since
         FROM {cases} c JOIN {acts} a ON a.instance_id = c.instance_id

@@ -195,7 +195,7 @@ def log_view(session: Session, filters: LogFilter | None = None, calendar: Worki
         _create_acts(session, dialect, filters, clock, cases, acts, kind)
         created.append((kind, acts))
         c_now = session.execute(text(f"SELECT {clock(':now_epoch')}"), {"now_epoch": epoch_of(now)}).scalar_one()
-        whole = calendar is None and _every_act_selected(session, acts)
+        whole = calendar is None and _every_act_selected(session, filters, cases)
         if whole:
             # Every act is selected: the view reads the table without conditions (the same
             # rows, and queries joining it plan as on the table itself).
@@ -236,10 +236,20 @@ def _temp_create(session, name, columns, select_sql, params, kind="TABLE"):
         session.execute(text(f"ANALYZE {name}"))
 
 
-def _every_act_selected(session, acts):
-    """Whether the view's acts are every row of the mining table (no filter leaves one out)."""
-    total, selected = session.execute(text(f"SELECT (SELECT COUNT(*) FROM mining_acts), (SELECT COUNT(*) FROM {acts})")).one()
-    return total == selected
+def _every_act_selected(session, filters, cases):
+    """Whether the view's acts are every row of the mining table (the filter leaves none out).
+
+    Filters on what may vary along a case (version, place, organization) or on one case
+    leave acts out in any log worth filtering: no. Otherwise (process, start dates) the
+    filter selects whole cases: yes when it selects every case and every act has its case.
+    """
+    if any(getattr(filters, name) is not None for name in ("version", "community_id", "town_id", "organization_id",
+                                                            "instance_id")):
+        return False
+    every_case, selected, every_act, of_cases = session.execute(text(f"""
+        SELECT (SELECT COUNT(*) FROM mining_cases), (SELECT COUNT(*) FROM {cases}), (SELECT COUNT(*) FROM mining_acts),
+               (SELECT COUNT(*) FROM mining_acts WHERE instance_id IN (SELECT instance_id FROM mining_cases))""")).one()
+    return every_case == selected and every_act == of_cases
 
 
 def _install_clock(session, dialect, calendar, table, now, created):

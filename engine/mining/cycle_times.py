@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 
 from engine.core.calendar import WorkingCalendar
 from engine.mining import models
-from engine.mining.distribution import STATS, distribution, indexed
+from engine.mining.distribution import STATS, distribution, indexed, summary
 from engine.mining.logview import LogFilter, LogView, log_view, ordered_concat_sql
 
 Row = dict[str, Any]
@@ -79,6 +79,11 @@ def step_stats(view: LogView) -> list[Row]:
     ``span`` is, per case, the time from the first schedule of a task of that step to the
     last completion in it (revision rounds make it long).
     """
+    return _step_stats_in_one_read(view) if view.dialect == "sqlite" else _step_stats_in_sql(view)
+
+
+def _step_stats_in_sql(view: LogView) -> list[Row]:
+    """:func:`step_stats` grouped in SQL (PostgreSQL: its percentiles are aggregates)."""
     rows = distribution(view, "{acts} a", {"step": "a.step"},
                         {"waiting": WAITING, "working": WORKING, "total": TOTAL}, where="a.step IS NOT NULL")
     spans = distribution(
@@ -94,6 +99,50 @@ def step_stats(view: LogView) -> list[Row]:
         row["completed"] = counts[row["step"]]["completed"]
         row["cases"] = counts[row["step"]]["cases"]
     return rows
+
+
+def _step_stats_in_one_read(view: LogView) -> list[Row]:
+    """:func:`step_stats` on SQLite: every act of a step read once, in no order, and folded here.
+
+    The same figures as the SQL of the general path (which grouped the acts by case and step
+    first: a sort of every act, and more than half the report's time at a million events).
+    """
+    steps: dict[Any, dict[str, Any]] = {}
+    spans: dict[tuple[Any, Any], list[Any]] = {}  # (case, step): [first moment, last completion]
+    for case, step, sched, pickup, start, done in view.tuples(
+            "SELECT instance_id, step, c_sched, c_pickup, c_start, c_done FROM {acts} WHERE step IS NOT NULL"):
+        found = steps.get(step)
+        if found is None:
+            found = steps[step] = {"rows": 0, "completed": 0, "cases": set(), "waiting": [], "working": [], "total": []}
+        found["rows"] += 1
+        found["cases"].add(case)
+        if pickup is not None and sched is not None:
+            found["waiting"].append(pickup - sched)
+        first = sched if sched is not None else start if start is not None else done
+        if done is not None:
+            found["completed"] += 1
+            began = start if start is not None else pickup if pickup is not None else sched
+            if began is not None:
+                found["working"].append(done - began)
+            entered = sched if sched is not None else start if start is not None else pickup
+            if entered is not None:
+                found["total"].append(done - entered)
+        span = spans.get((case, step))
+        if span is None:
+            spans[case, step] = [first, done]
+        else:
+            if first is not None and (span[0] is None or first < span[0]):
+                span[0] = first
+            if done is not None and (span[1] is None or done > span[1]):
+                span[1] = done
+    lengths: dict[Any, list[float]] = {}
+    for (_case, step), (first, last) in spans.items():
+        if last is not None:
+            lengths.setdefault(step, []).append(last - first)
+    return [{"step": step, "rows": found["rows"],
+             **{measure: summary(found[measure]) for measure in ("waiting", "working", "total")},
+             "span": summary(lengths.get(step, [])), "completed": found["completed"], "cases": len(found["cases"])}
+            for step, found in sorted(steps.items())]
 
 
 def case_durations(view: LogView, buckets: int = 10) -> dict[str, Any]:

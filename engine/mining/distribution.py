@@ -145,15 +145,21 @@ def _fill_measures(rows, parted, groups, measures):
     for row in rows:
         records = parted.get(tuple(row[name] for name in groups), [])
         for place, m in enumerate(measures, start=width):
-            ordered = sorted([r[place] for r in records if r[place] is not None])
-            plain: dict[str, Any] = {"n": 0, "sum": None, "max": None, "mean": None}
-            if ordered:
-                # Summed exactly (fsum): the mean does not depend on the order the rows came in.
-                total = math.fsum(ordered)
-                plain = {"n": len(ordered), "sum": total, "max": ordered[-1], "mean": total / len(ordered)}
-            row.update({f"{m}__{stat}": value for stat, value in plain.items()})
-            for name, fraction in QUANTILES.items():
-                row[f"{m}__{name}"] = _quantile(ordered, *fraction)
+            stats = summary([r[place] for r in records if r[place] is not None])
+            row.update({f"{m}__{stat}": value for stat, value in stats.items()})
+
+
+def summary(values: list[float]) -> dict[str, Any]:
+    """``{n, mean, median, p90, max, sum}`` of ``values`` (no NULLs), as every report computes it."""
+    ordered = sorted(values)
+    stats: dict[str, Any] = {"n": 0, "sum": None, "max": None, "mean": None}
+    if ordered:
+        # Summed exactly (fsum): the mean does not depend on the order the rows came in.
+        total = math.fsum(ordered)
+        stats = {"n": len(ordered), "sum": total, "max": ordered[-1], "mean": total / len(ordered)}
+    for name, fraction in QUANTILES.items():
+        stats[name] = _quantile(ordered, *fraction)
+    return stats
 
 
 def _quantile(ordered, num, den):

@@ -13,7 +13,9 @@ import pytest
 from sqlalchemy import text
 
 from engine.core.db import make_engine, make_session_factory, unit_of_work, upgrade_schema
-from engine.mining.cycle_times import activity_stats, directly_follows, log_view
+from engine.core.calendar import WorkingCalendar
+from engine.mining.cycle_times import (_step_stats_in_one_read, _step_stats_in_sql, activity_stats, directly_follows,
+                                      log_view)
 from engine.mining.fold import fold_events, rebuild
 from engine.mining.logview import LogFilter
 from tests.engine.tied_log import NOW, tied_db  # noqa: F401 (fixture)
@@ -138,3 +140,14 @@ def test_edges_kept_at_write_time_equal_a_rebuild_however_events_arrive(empty_db
 def edges_of(session):
     return [tuple(r) for r in session.execute(text(
         "SELECT task_id, prev_activity, t_prev FROM mining_acts ORDER BY task_id"))]
+
+
+def test_step_figures_read_once_equal_the_grouped_sql(tied_db):
+    with unit_of_work(tied_db, readonly=True) as session:
+        for filters, calendar in ((LogFilter(), None), (LogFilter(town_id=1), None), (LogFilter(), WorkingCalendar())):
+            with log_view(session, filters, calendar, now=NOW) as view:
+                if view.dialect != "sqlite":
+                    pytest.skip("PostgreSQL groups in SQL")
+                folded, grouped = _step_stats_in_one_read(view), _step_stats_in_sql(view)
+            assert len(folded) >= 4 and any(row["span"]["n"] for row in folded)
+            assert_same(folded, grouped)

@@ -11,11 +11,12 @@ those rows on every report is what made reports slow, so the fold is kept in
 * :func:`rebuild` derives both tables from the whole ``events`` table in one SQL pass each
   (bulk-loaded logs, or data written before these tables existed).
 """
+import json
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import timezone
 from typing import Any, cast
 
-from sqlalchemy import Connection, CursorResult, bindparam, text
+from sqlalchemy import Connection, CursorResult, text
 from sqlalchemy.orm import Session
 
 from engine.core import stepwrites
@@ -128,26 +129,62 @@ def fold_events(session: Session, rows: Iterable[Mapping[str, Any] | Event],
             moved[case] = t_done
     if moved:
         done = [key for key, fold in acts.items() if fold.get("t_done") is not None]
-        earliest: Sequence[Any] = stepwrites.execute(session, _EARLIER_DONE, {"ids": done}).all()
+        earliest: Sequence[Any] = stepwrites.execute(session, _EARLIER_DONE[dialect], {"ids": _keys(done, dialect)}).all()
         for case, earlier in earliest:
             moved[case] = min(earlier, moved[case])
-    activities: dict[Any, dict[str, Any]] = {}
-    for fold in acts.values():
-        if fold.get("activity_id") is not None:
-            _merge(activities.setdefault(fold["activity_id"], {"activity_id": fold["activity_id"]}), fold, ACTIVITY_MERGE)
+    activities = _changed_activities(session, dialect, acts)
     for table, key, merge, folded in (("mining_acts", "task_id", ACT_MERGE, acts),
                                       ("mining_cases", "instance_id", CASE_MERGE, cases),
                                       ("mining_activities", "activity_id", ACTIVITY_MERGE, activities)):
         if folded:
-            params = [{c: f.get(c) for c in (key, *merge)} for f in folded.values()]
+            # In the order of the key: two steps writing the same rows lock them in one order.
+            params = [{c: f.get(c) for c in (key, *merge)} for _k, f in sorted(folded.items())]
             stepwrites.execute(session, _upsert(dialect, table, key, merge), params)
     if moved:
         stepwrites.execute(session, _FOLLOWS, [{"case": case, "since": since} for case, since in moved.items()])
 
 
+def _changed_activities(session: Session, dialect: str,
+                        acts: Mapping[Any, Mapping[str, Any]]) -> dict[Any, dict[str, Any]]:
+    """The activities of ``acts`` whose kept row lacks or differs from what they bring.
+
+    Every step of every case touches the same few activity rows: writing them each time
+    would make concurrent steps wait for each other's commit (PostgreSQL locks a row an
+    upsert touches, changed or not). They are read first and written only when new.
+    """
+    brought: dict[Any, dict[str, Any]] = {}
+    for fold in acts.values():
+        if fold.get("activity_id") is not None:
+            _merge(brought.setdefault(fold["activity_id"], {"activity_id": fold["activity_id"]}), fold, ACTIVITY_MERGE)
+    if not brought:
+        return brought
+    kept = {row[0]: dict(zip(ACTIVITY_MERGE, row[1:]))
+            for row in stepwrites.execute(session, _KNOWN_ACTIVITIES[dialect], {"ids": _keys(brought, dialect)}).all()}
+    return {activity: values for activity, values in brought.items()
+            if activity not in kept or any(values.get(c) is not None and values.get(c) != kept[activity][c]
+                                           for c in ACTIVITY_MERGE)}
+
+
+def _keys(keys: Iterable[str], dialect: str) -> Any:
+    """A list of string keys as one bind parameter (see :func:`_in_keys`)."""
+    return json.dumps(sorted(keys)) if dialect == "sqlite" else sorted(keys)
+
+
+def _in_keys(column: str, dialect: str) -> str:
+    """``column`` is one of the keys bound as ``:ids``: one parameter, not one per key (which
+    SQLAlchemy renders anew on every execution; these run on every step)."""
+    if dialect == "sqlite":
+        return f"{column} IN (SELECT value FROM json_each(:ids))"
+    return f"{column} = ANY(CAST(:ids AS VARCHAR[]))"
+
+
+_KNOWN_ACTIVITIES = {dialect: text(f"""SELECT activity_id, {', '.join(ACTIVITY_MERGE)} FROM mining_activities
+                                        WHERE {_in_keys('activity_id', dialect)}""")
+                     for dialect in ("sqlite", "postgresql")}
 # The completions already folded of the tasks a batch completes (a task completed again).
-_EARLIER_DONE = text("""SELECT instance_id, MIN(t_done) FROM mining_acts WHERE task_id IN :ids AND t_done IS NOT NULL
-                        GROUP BY instance_id""").bindparams(bindparam("ids", expanding=True))
+_EARLIER_DONE = {dialect: text(f"""SELECT instance_id, MIN(t_done) FROM mining_acts
+                                    WHERE {_in_keys('task_id', dialect)} AND t_done IS NOT NULL GROUP BY instance_id""")
+                 for dialect in ("sqlite", "postgresql")}
 # Each completion of a case from ``since`` on gets the completion before it in the case (in
 # the order of COMPLETION_ORDER; one index probe each): the edges of the directly-follows graph.
 _BEFORE = """(SELECT p.{column} FROM mining_acts p WHERE p.instance_id = mining_acts.instance_id

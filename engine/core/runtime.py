@@ -251,16 +251,13 @@ class Runtime:
         instance = access.visible_instance(session, user, instance_id)
         self.policy.check_message(session, user, instance, name)
         step = self._checkout(session, instance, self.spec_cache.definition(session, instance.definition_id))
-        if name not in spiff.waiting_message_names(step.workflow):
+        catchers = spiff.message_catchers(step.workflow, name)
+        if not catchers:
             self._put_back(step)
             raise ConflictError("The project is not at a point where this can be called.")
-        # Logged as the catch event it completes (its name in the diagram), else as the message.
-        catchers = spiff.message_catchers(step.workflow, name)
-        for task in catchers:
+        for task in catchers:  # logged as the catch event it completes, with its name in the diagram
             step.batch.add("complete", task.task_spec.bpmn_id, spiff.task_label(task), "event", str(task.id),
                            user.username, task.task_spec.lane, spiff.task_step(task))
-        if not catchers:
-            step.batch.add("complete", name, name, "event", resource=user.username)
         spiff.send_message(step.workflow, name, payload or {})
         self._advance(step.workflow)
         self._finish(session, step)

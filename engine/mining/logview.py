@@ -148,16 +148,12 @@ class LogView:
         query = text(sql.format(cases=self.cases, acts=self.acts))
         if params:
             query = query.bindparams(**params)
-        compiled = str(query.compile(dialect=self.session.get_bind().dialect, compile_kwargs={"literal_binds": True}))
-        cursor = self.session.connection().connection.cursor()
-        try:
-            cursor.execute(compiled)
-            return cursor.fetchall()
-        finally:
-            cursor.close()
+        return self.probe(str(query.compile(dialect=self.session.get_bind().dialect,
+                                            compile_kwargs={"literal_binds": True})))
 
     def probe(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
-        """Rows of one small DB-API query (``?`` parameters; SQLite): the index probes of a report."""
+        """Rows of ``sql`` as the database driver returns them (parameters in its own style,
+        e.g. ``?`` on SQLite): the index probes of a report."""
         cursor = self.session.connection().connection.cursor()
         try:
             cursor.execute(sql, tuple(params))
@@ -192,15 +188,12 @@ def log_view(session: Session, filters: LogFilter | None = None, calendar: Worki
         clock = _install_clock(session, dialect, calendar, cal, now, created)
         _create_cases(session, dialect, filters, clock, cases, kind)
         created.append((kind, cases))
-        _create_acts(session, dialect, filters, clock, cases, acts, kind)
+        # When every act is selected, the acts view reads the table without conditions (the
+        # same rows, and queries joining it plan as on the table itself).
+        whole = calendar is None and _every_act_selected(session, filters, cases)
+        _create_acts(session, dialect, None if whole else filters, clock, cases, acts, kind)
         created.append((kind, acts))
         c_now = session.execute(text(f"SELECT {clock(':now_epoch')}"), {"now_epoch": epoch_of(now)}).scalar_one()
-        whole = calendar is None and _every_act_selected(session, filters, cases)
-        if whole:
-            # Every act is selected: the view reads the table without conditions (the same
-            # rows, and queries joining it plan as on the table itself).
-            session.execute(text(f"DROP VIEW {acts}"))
-            _create_acts(session, dialect, None, clock, cases, acts, kind)
         yield LogView(session, dialect, cases, acts, now, c_now, calendar, whole)
     finally:
         for kind, name in reversed(created):
@@ -313,11 +306,12 @@ def epoch_seconds(moment: datetime, dialect: str) -> float:
 
 def _create_acts(session, dialect, filters, clock, cases, table, kind):
     """The acts of the selected cases that ``filters`` select (``None``: every row of the table)."""
-    conditions, params = filters.event_conditions("m") if filters is not None else ([], {})
-    # The unary + keeps SQLite scanning the table in order instead of one index probe per case
-    # (most acts belong to a selected case).
-    where = " AND ".join([f"+m.instance_id IN (SELECT instance_id FROM {cases})", *conditions]
-                         if filters is not None else ["1 = 1"])
+    where, params = "1 = 1", {}
+    if filters is not None:
+        conditions, params = filters.event_conditions("m")
+        # The unary + keeps SQLite scanning the table in order instead of one index probe per
+        # case (most acts belong to a selected case).
+        where = " AND ".join([f"+m.instance_id IN (SELECT instance_id FROM {cases})", *conditions])
     names = ("sched", "pickup", "start", "done", "cancel")
     select_sql = f"""
         SELECT task_id, instance_id, activity_id, activity_name, activity_type, step, role, resource, seq_first, seq_done,

@@ -77,7 +77,6 @@ class MiningAct(Base):
     )
 
 
-
 class MiningActivity(Base):
     """One BPMN activity: the largest name, type, step and role its instances were folded with.
 
